@@ -1,0 +1,68 @@
+//! The synchronization facade: [`loom`] types under `cfg(loom)`, `std` types otherwise.
+//!
+//! Every atomic, cell, lock, `Arc`, thread and spin hint in this crate is imported from
+//! here, so that one `RUSTFLAGS="--cfg loom"` build puts the whole crate under the model
+//! checker (tokio's `src/loom`, concurrent-queue's `src/sync.rs`). `Ordering` may come from
+//! `std`. The one exception lives in `shm`: atomics that sit *in mapped segment memory* are
+//! real `core::sync::atomic` types, because a loom atomic is a bookkeeping object and can
+//! never be placed in an mmap.
+//!
+//! Differences from the plain `std` types, the same in both worlds:
+//! * [`Mutex::lock`] returns the guard, not a `Result`. No code in this crate panics while it
+//!   holds a lock; should a caller's `Waker` or `Drop` impl panic elsewhere, the poison flag
+//!   is ignored, as `parking_lot` does.
+//! * [`UnsafeCell`] exposes loom's closure API (`with`, `with_mut`) on `std` too, so no
+//!   `&mut` escapes a cell outside a closure (tokio `loom/std/unsafe_cell.rs`).
+//!
+//! [`loom`]: https://docs.rs/loom
+
+pub(crate) mod cell;
+pub(crate) mod queue;
+
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::sync::{atomic, Arc};
+    pub(crate) use loom::{hint, thread};
+
+    /// A loom mutex whose `lock` returns the guard directly.
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+}
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use std::sync::{atomic, Arc};
+    pub(crate) use std::{hint, thread};
+
+    /// A `std` mutex whose `lock` returns the guard directly, ignoring poison.
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+
+    pub(crate) type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+}
+
+#[allow(unused_imports)]
+pub(crate) use imp::{atomic, hint, thread, Arc, Mutex, MutexGuard};
