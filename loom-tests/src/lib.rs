@@ -1,0 +1,1 @@
+//! Loom model checks for svipc live in `tests/`; this crate has no library code.
