@@ -1,6 +1,7 @@
 //! `UnsafeCell` with loom's closure API on both worlds (tokio `loom/std/unsafe_cell.rs`).
 
 #[cfg(loom)]
+#[allow(unused_imports)]
 pub(crate) use loom::cell::UnsafeCell;
 
 /// `std::cell::UnsafeCell` with the `with`/`with_mut` API of `loom::cell::UnsafeCell`.

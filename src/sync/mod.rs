@@ -18,7 +18,7 @@
 
 pub(crate) mod cell;
 pub(crate) mod queue;
-
+pub(crate) mod wait_list;
 
 #[cfg(loom)]
 mod imp {
@@ -66,3 +66,9 @@ mod imp {
 
 #[allow(unused_imports)]
 pub(crate) use imp::{atomic, hint, thread, Arc, Mutex, MutexGuard};
+
+/// One-time initialization of a `static` (the process-wide namespace). Always `std`: loom
+/// has no `OnceLock`, and no loom object may outlive one model run, so the code that uses
+/// it is compiled out under `cfg(loom)`.
+#[cfg(not(loom))]
+pub(crate) use std::sync::OnceLock;
