@@ -1,0 +1,277 @@
+//! `ipc_perm` and the kernel's permission checks (`ipcperms`, `ipcctl_obtain_check`,
+//! `ipc_update_perm`).
+//!
+//! # Implementation
+//!
+//! Every operation checks permission, and the fast paths take no lock, so the mutable part
+//! of an `ipc_perm` (key, uid, gid, mode) sits in a *seqlock* ([`PermCell`]): a version
+//! word that is odd while a writer is inside, plus one atomic per field. A reader loads the
+//! version (Acquire), the fields (Acquire), and the version again; if the two versions are
+//! equal and even, the fields form one consistent snapshot — had any field load returned a
+//! writer's store, that load would synchronize with the writer, whose odd-making CAS would
+//! then be visible to the second version load. Writers (`IPC_SET`, `IPC_RMID` of a segment,
+//! `SHM_LOCK`) are rare; they serialize among themselves by the CAS that makes the version
+//! odd. So a permission check is linearizable against `IPC_SET` and costs a handful of
+//! plain loads.
+
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use super::cred::{Capabilities, Credentials};
+use super::key::Key;
+use crate::error::ErrorKind;
+use crate::sync::atomic::{AtomicI32, AtomicU32};
+use crate::sync::{hint, thread};
+
+/// The `ipc_perm` of svipc(7): who owns an object, who created it, and its mode.
+///
+/// Returned inside every `*_ds` (the per-mechanism stat
+/// structs) and by the namespace listing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct IpcPerm {
+    /// `__key`: the key the object was created with; [`Key::PRIVATE`] for private objects,
+    /// and for a segment once `IPC_RMID` marked it while attached.
+    pub key: Key,
+    /// `uid`: the owner's effective uid (changed by `IPC_SET`).
+    pub uid: u32,
+    /// `gid`: the owner's effective gid (changed by `IPC_SET`).
+    pub gid: u32,
+    /// `cuid`: the creator's effective uid; never changes.
+    pub cuid: u32,
+    /// `cgid`: the creator's effective gid; never changes.
+    pub cgid: u32,
+    /// `mode`: the low 9 bits are the permissions; segments add `SHM_DEST` (0o1000) and
+    /// `SHM_LOCKED` (0o2000).
+    pub mode: u32,
+    /// `__seq`: the sequence number, the id's high bits (`id >> 15`).
+    pub seq: u32,
+}
+
+/// Read permission as a `*get` flag or internal request (`S_IRUGO`).
+pub(crate) const READ: u32 = 0o444;
+/// Write ("alter") permission (`S_IWUGO`).
+pub(crate) const WRITE: u32 = 0o222;
+
+/// The kernel's `ipcperms()`: may `creds` access an object with permissions `perm` in the
+/// way `flag` asks?
+///
+/// The request's three triplets are OR-ed (`0400` and `0004` both mean "read"). The granted
+/// triplet is the owner's if the caller's euid is the owner's or the creator's uid, else
+/// the group's if the caller is in the owner's or the creator's group (effective or
+/// supplementary), else other's. There is no fall-through: an owner whose owner bits deny is
+/// denied even where group or other bits would allow. `CAP_IPC_OWNER` bypasses the check.
+pub(crate) fn ipcperms(perm: &IpcPerm, creds: &Credentials, flag: u32) -> bool {
+    let requested = ((flag >> 6) | (flag >> 3) | flag) & 0o7;
+    let granted = if creds.uid() == perm.cuid || creds.uid() == perm.uid {
+        perm.mode >> 6
+    } else if creds.in_group(perm.cgid) || creds.in_group(perm.gid) {
+        perm.mode >> 3
+    } else {
+        perm.mode
+    };
+    requested & !granted & 0o7 == 0 || creds.has(Capabilities::IPC_OWNER)
+}
+
+/// The ownership rule of `IPC_SET` and `IPC_RMID` (`ipcctl_obtain_check`): the owner, the
+/// creator, or `CAP_SYS_ADMIN`; no mode bits are needed.
+pub(crate) fn is_owner_or_admin(perm: &IpcPerm, creds: &Credentials) -> bool {
+    creds.uid() == perm.cuid || creds.uid() == perm.uid || creds.has(Capabilities::SYS_ADMIN)
+}
+
+/// Whether `id` is a uid or gid `IPC_SET` accepts: the kernel refuses ids that do not map
+/// into the caller's user namespace, of which `(uid_t)-1` is the one every namespace has.
+pub(crate) fn valid_id(id: u32) -> bool {
+    id != u32::MAX
+}
+
+/// The mutable part of an `ipc_perm`, readable without a lock (see the module docs).
+#[derive(Debug)]
+pub(crate) struct PermCell {
+    /// Seqlock version: odd while a writer is between its two stores to it.
+    version: AtomicU32,
+    key: AtomicI32,
+    uid: AtomicU32,
+    gid: AtomicU32,
+    mode: AtomicU32,
+    cuid: u32,
+    cgid: u32,
+    seq: u32,
+}
+
+impl PermCell {
+    /// The permissions of a new object: owner and creator are the caller (`ipc_addid`), the
+    /// mode is `mode & 0777` (the constructors' `flg & S_IRWXUGO`).
+    pub(crate) fn new(key: Key, creds: &Credentials, mode: u32, seq: u32) -> PermCell {
+        PermCell {
+            version: AtomicU32::new(0),
+            key: AtomicI32::new(key.raw()),
+            uid: AtomicU32::new(creds.uid()),
+            gid: AtomicU32::new(creds.gid()),
+            mode: AtomicU32::new(mode & 0o777),
+            cuid: creds.uid(),
+            cgid: creds.gid(),
+            seq,
+        }
+    }
+
+    /// One consistent snapshot.
+    pub(crate) fn load(&self) -> IpcPerm {
+        loop {
+            let v1 = self.version.load(Acquire);
+            if v1 & 1 == 0 {
+                let perm = IpcPerm {
+                    key: Key::new(self.key.load(Acquire)),
+                    uid: self.uid.load(Acquire),
+                    gid: self.gid.load(Acquire),
+                    mode: self.mode.load(Acquire),
+                    cuid: self.cuid,
+                    cgid: self.cgid,
+                    seq: self.seq,
+                };
+                if self.version.load(Relaxed) == v1 {
+                    return perm;
+                }
+            }
+            hint::spin_loop();
+        }
+    }
+
+    /// `ipcperms` against the current snapshot: `Err(PermissionDenied)` (EACCES) when denied.
+    pub(crate) fn check(&self, creds: &Credentials, flag: u32) -> Result<(), ErrorKind> {
+        if ipcperms(&self.load(), creds, flag) {
+            Ok(())
+        } else {
+            Err(ErrorKind::PermissionDenied)
+        }
+    }
+
+    /// The `IPC_SET`/`IPC_RMID` ownership check: `Err(NotPermitted)` (EPERM) when denied.
+    pub(crate) fn check_owner(&self, creds: &Credentials) -> Result<(), ErrorKind> {
+        if is_owner_or_admin(&self.load(), creds) {
+            Ok(())
+        } else {
+            Err(ErrorKind::NotPermitted)
+        }
+    }
+
+    /// Changes key, uid, gid or mode as one atomic step; `f` sees the current snapshot and
+    /// edits it (cuid, cgid and seq are ignored: they never change).
+    pub(crate) fn update(&self, f: impl FnOnce(&mut IpcPerm)) {
+        let mut v = self.version.load(Relaxed);
+        loop {
+            if v & 1 == 0 {
+                match self.version.compare_exchange_weak(v, v.wrapping_add(1), AcqRel, Relaxed) {
+                    Ok(_) => break,
+                    Err(now) => v = now,
+                }
+            } else {
+                thread::yield_now();
+                v = self.version.load(Relaxed);
+            }
+        }
+        // We hold the write side: no other writer runs until the version is even again.
+        let mut perm = IpcPerm {
+            key: Key::new(self.key.load(Relaxed)),
+            uid: self.uid.load(Relaxed),
+            gid: self.gid.load(Relaxed),
+            mode: self.mode.load(Relaxed),
+            cuid: self.cuid,
+            cgid: self.cgid,
+            seq: self.seq,
+        };
+        f(&mut perm);
+        self.key.store(perm.key.raw(), Release);
+        self.uid.store(perm.uid, Release);
+        self.gid.store(perm.gid, Release);
+        self.mode.store(perm.mode, Release);
+        self.version.store(v.wrapping_add(2), Release);
+    }
+
+    /// `ipc_update_perm`: the `IPC_SET` change of uid, gid and the low 9 mode bits (higher
+    /// bits such as `SHM_DEST` and `SHM_LOCKED` survive). The caller has checked ownership
+    /// and the ids' validity.
+    pub(crate) fn set(&self, uid: u32, gid: u32, mode: u32) {
+        self.update(|p| {
+            p.uid = uid;
+            p.gid = gid;
+            p.mode = (p.mode & !0o777) | (mode & 0o777);
+        });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn perm(uid: u32, gid: u32, cuid: u32, cgid: u32, mode: u32) -> IpcPerm {
+        IpcPerm { key: Key::new(1), uid, gid, cuid, cgid, mode, seq: 0 }
+    }
+
+    fn user(uid: u32, gid: u32) -> Credentials {
+        Credentials::new(uid, gid)
+    }
+
+    #[test]
+    fn requested_triplets_are_ored() {
+        let p = perm(1, 1, 1, 1, 0o400);
+        let owner = user(1, 1);
+        for flag in [0o400, 0o040, 0o004, 0o444, 0] {
+            assert!(ipcperms(&p, &owner, flag), "flag {flag:o}");
+        }
+        for flag in [0o200, 0o020, 0o002, 0o600, 0o606] {
+            assert!(!ipcperms(&p, &owner, flag), "flag {flag:o}");
+        }
+        // IPC_CREAT / IPC_EXCL bits of a *get flag never count as a request
+        assert!(ipcperms(&p, &owner, 0o3000 | 0o400));
+    }
+
+    #[test]
+    fn no_fall_through_and_every_class() {
+        // owner denied by owner bits although group and other allow
+        let p = perm(10, 20, 11, 21, 0o077);
+        assert!(!ipcperms(&p, &user(10, 99), 0o444));
+        assert!(!ipcperms(&p, &user(11, 99), 0o444), "creator is owner class");
+        // group via gid, via cgid, via a supplementary group
+        let p = perm(10, 20, 11, 21, 0o040);
+        assert!(ipcperms(&p, &user(50, 20), 0o444));
+        assert!(ipcperms(&p, &user(50, 21), 0o444));
+        assert!(ipcperms(&p, &user(50, 99).with_groups([7, 21]), 0o444));
+        assert!(!ipcperms(&p, &user(50, 99), 0o444), "other has no bits");
+        // group member denied by group bits although other allows
+        let p = perm(10, 20, 11, 21, 0o007);
+        assert!(!ipcperms(&p, &user(50, 20), 0o444));
+        assert!(ipcperms(&p, &user(50, 99), 0o666));
+    }
+
+    #[test]
+    fn cap_ipc_owner_bypasses_only_mode() {
+        let p = perm(10, 20, 10, 20, 0);
+        let root = Credentials::new(0, 0);
+        assert!(ipcperms(&p, &root, 0o666));
+        let weak_root = root.clone().with_capabilities(Capabilities::ALL.without(Capabilities::IPC_OWNER));
+        assert!(!ipcperms(&p, &weak_root, 0o444));
+        assert!(is_owner_or_admin(&p, &weak_root), "CAP_SYS_ADMIN");
+        let no_admin = root.with_capabilities(Capabilities::IPC_OWNER);
+        assert!(!is_owner_or_admin(&p, &no_admin));
+        assert!(ipcperms(&p, &no_admin, 0o666));
+    }
+
+    #[test]
+    fn set_keeps_high_mode_bits_and_creator() {
+        let cell = PermCell::new(Key::new(5), &user(10, 20), 0o600, 3);
+        cell.update(|p| p.mode |= 0o1000);
+        cell.set(30, 40, 0o7044);
+        let p = cell.load();
+        assert_eq!((p.uid, p.gid, p.cuid, p.cgid, p.mode, p.seq), (30, 40, 10, 20, 0o1044, 3));
+        // the creator keeps owner rights through cuid
+        assert!(cell.check_owner(&user(10, 20)).is_ok());
+        assert_eq!(cell.check_owner(&user(31, 40)), Err(ErrorKind::NotPermitted));
+        assert_eq!(cell.check(&user(50, 40), 0o400), Ok(()));
+        assert_eq!(cell.check(&user(50, 40), 0o200), Err(ErrorKind::PermissionDenied));
+        assert_eq!(
+            cell.check(&user(10, 20), 0o004),
+            Err(ErrorKind::PermissionDenied),
+            "creator: owner bits 0"
+        );
+        assert!(valid_id(0) && !valid_id(u32::MAX));
+    }
+}
