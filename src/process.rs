@@ -1,0 +1,145 @@
+//! `Process`: the actor through which objects are opened — its credentials, and (with the
+//! semaphore mechanism) its `SEM_UNDO` adjustments.
+
+use std::fmt;
+
+use crate::error::{Error, Op};
+use crate::ipc::{Credentials, IpcKind, Key, OpenFlags};
+use crate::namespace::Namespace;
+use crate::sync::Arc;
+
+/// An actor in a [`Namespace`]: what a process is to the kernel's IPC code.
+///
+/// A `Process` carries the [`Credentials`] that every permission check reads and that
+/// `msg_lspid`, `sempid` and `shm_lpid` record. Objects are opened through it, and every
+/// handle and attach guard opened through it holds a clone. Clones share one identity, as
+/// the threads of one process do.
+///
+/// The process **exits** when its last clone — handle, guard or `Process` value — drops,
+/// the moment the kernel's `exit_sem` runs; the semaphore mechanism applies the `SEM_UNDO`
+/// adjustments then. One `Process` per task is the pattern: a task that panics or is
+/// cancelled drops its handles and so gives its semaphores back.
+///
+/// # Examples
+///
+/// ```
+/// use svipc::{Credentials, Namespace};
+///
+/// let ns = Namespace::new();
+/// let worker = ns.process(Credentials::new(1000, 1000).with_pid(7));
+/// let same_worker = worker.clone(); // another thread of the same process
+/// assert_eq!(same_worker.pid(), 7);
+/// ```
+#[derive(Clone)]
+pub struct Process {
+    inner: Arc<ProcessInner>,
+}
+
+struct ProcessInner {
+    ns: Namespace,
+    creds: Credentials,
+}
+
+impl Process {
+    pub(crate) fn new(ns: Namespace, creds: Credentials) -> Process {
+        Process { inner: Arc::new(ProcessInner { ns, creds }) }
+    }
+
+    /// The credentials every call of this actor is checked with.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.creds
+    }
+
+    /// The pid its calls record.
+    pub fn pid(&self) -> i32 {
+        self.inner.creds.pid()
+    }
+
+    /// The namespace it lives in.
+    pub fn namespace(&self) -> &Namespace {
+        &self.inner.ns
+    }
+
+    /// `ipcrm -q/-s/-m ID`: `IPC_RMID` by id without knowing the payload type
+    /// (`msgctl`, `semctl` or `shmctl` with `IPC_RMID`).
+    ///
+    /// Waiters on a removed queue or set fail with `EIDRM`; a segment that is still attached
+    /// is only marked (`SHM_DEST`, its key made private) and goes with its last detach.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): no
+    ///   live object of that kind has this id (it was never handed out, or was removed).
+    /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): the caller is
+    ///   neither owner nor creator and lacks `CAP_SYS_ADMIN`.
+    pub fn remove(&self, kind: IpcKind, id: i32) -> Result<(), Error> {
+        self.inner.ns.remove(&self.inner.creds, kind, id).map_err(|k| Error::new(Op::IpcRm, k))
+    }
+}
+
+impl Drop for ProcessInner {
+    /// The process exits: this is where the mechanisms' exit work hangs (`exit_sem`).
+    fn drop(&mut self) {
+        #[cfg(test)]
+        self.ns.note_exit();
+    }
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process").field("credentials", &self.inner.creds).finish_non_exhaustive()
+    }
+}
+
+// ===== OpenOptions =====
+
+/// The flags of a `msgget`, `semget` or `shmget` call, as a builder; the mechanism's
+/// parameters (a payload type, `nsems`, a size) ride along in `P`, and the mechanism
+/// provides `open()`.
+///
+/// Made by the `Process` methods that name a mechanism (`msg_queue`, `sem_set`,
+/// `shm_segment`). Without [`create`](Self::create) the key must name an existing object
+/// (`ENOENT` otherwise); [`mode`](Self::mode) is then the access requested, as in
+/// `msgget(key, 0400)`. [`Key::PRIVATE`] always creates.
+#[derive(Debug)]
+#[must_use = "nothing is opened until `open()` is called"]
+pub struct OpenOptions<'p, P> {
+    pub(crate) process: &'p Process,
+    pub(crate) key: Key,
+    pub(crate) flags: OpenFlags,
+    pub(crate) params: P,
+}
+
+impl<'p, P> OpenOptions<'p, P> {
+    #[allow(dead_code)] // each mechanism's `Process` method is a caller
+    pub(crate) fn new(process: &'p Process, key: Key, params: P) -> Self {
+        OpenOptions { process, key, flags: OpenFlags::default(), params }
+    }
+
+    /// `IPC_CREAT | mode`: create the object if the key names none, with permissions
+    /// `mode & 0o777`. On an existing object the mode is the access requested.
+    pub fn create(mut self, mode: u32) -> Self {
+        self.flags.create = true;
+        self.flags.mode = mode;
+        self
+    }
+
+    /// `IPC_EXCL`: with [`create`](Self::create), fail with `EEXIST` if the key already names
+    /// an object. Ignored without it and for [`Key::PRIVATE`], as in the kernel.
+    pub fn exclusive(mut self) -> Self {
+        self.flags.exclusive = true;
+        self
+    }
+
+    /// The mode bits alone: the access requested when opening an existing object (`0` asks
+    /// for nothing; `0o400` asks for read), or the permissions of a new one.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.flags.mode = mode;
+        self
+    }
+
+    /// The key being opened.
+    pub fn key(&self) -> Key {
+        self.key
+    }
+}
