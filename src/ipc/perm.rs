@@ -113,20 +113,26 @@ impl PermCell {
         }
     }
 
+    /// The fields as they are now, each loaded with `order`; consistent only under the
+    /// seqlock protocol of [`load`](Self::load) or [`update`](Self::update).
+    fn fields(&self, order: std::sync::atomic::Ordering) -> IpcPerm {
+        IpcPerm {
+            key: Key::new(self.key.load(order)),
+            uid: self.uid.load(order),
+            gid: self.gid.load(order),
+            mode: self.mode.load(order),
+            cuid: self.cuid,
+            cgid: self.cgid,
+            seq: self.seq,
+        }
+    }
+
     /// One consistent snapshot.
     pub(crate) fn load(&self) -> IpcPerm {
         loop {
             let v1 = self.version.load(Acquire);
             if v1 & 1 == 0 {
-                let perm = IpcPerm {
-                    key: Key::new(self.key.load(Acquire)),
-                    uid: self.uid.load(Acquire),
-                    gid: self.gid.load(Acquire),
-                    mode: self.mode.load(Acquire),
-                    cuid: self.cuid,
-                    cgid: self.cgid,
-                    seq: self.seq,
-                };
+                let perm = self.fields(Acquire);
                 if self.version.load(Relaxed) == v1 {
                     return perm;
                 }
@@ -169,15 +175,7 @@ impl PermCell {
             }
         }
         // We hold the write side: no other writer runs until the version is even again.
-        let mut perm = IpcPerm {
-            key: Key::new(self.key.load(Relaxed)),
-            uid: self.uid.load(Relaxed),
-            gid: self.gid.load(Relaxed),
-            mode: self.mode.load(Relaxed),
-            cuid: self.cuid,
-            cgid: self.cgid,
-            seq: self.seq,
-        };
+        let mut perm = self.fields(Relaxed);
         f(&mut perm);
         self.key.store(perm.key.raw(), Release);
         self.uid.store(perm.uid, Release);
