@@ -29,6 +29,7 @@ pub use process::{OpenOptions, Process};
 #[doc(hidden)]
 #[allow(missing_docs, unreachable_pub)]
 pub mod __loom {
+    pub use crate::ipc::perm::loom_api as perm;
     pub use crate::namespace::loom_api as ids;
     pub use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
 }

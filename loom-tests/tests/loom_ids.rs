@@ -89,3 +89,37 @@ fn recreate_races_removal() {
         }
     });
 }
+
+/// IPC_SET (uid, gid, mode together) racing two readers of the permission seqlock: each
+/// reader sees the whole old or the whole new triple, never a mix.
+#[test]
+fn perm_seqlock_snapshots_are_whole() {
+    use loom::sync::Arc;
+    use svipc::__loom::perm::Perm;
+    loom::model(|| {
+        let perm = Arc::new(Perm::new());
+        let writer = {
+            let perm = perm.clone();
+            thread::spawn(move || {
+                perm.set(2, 2, 0o640);
+                perm.set(3, 3, 0o604);
+            })
+        };
+        let reader = {
+            let perm = perm.clone();
+            thread::spawn(move || perm.load())
+        };
+        let mine = perm.load();
+        let theirs = reader.join().unwrap();
+        writer.join().unwrap();
+        for p in [mine, theirs] {
+            assert!(
+                matches!((p.uid, p.gid, p.mode), (1, 1, 0o600) | (2, 2, 0o640) | (3, 3, 0o604)),
+                "torn snapshot {p:?}"
+            );
+            assert_eq!((p.cuid, p.cgid), (1, 1));
+        }
+        let last = perm.load();
+        assert_eq!((last.uid, last.gid, last.mode), (3, 3, 0o604));
+    });
+}

@@ -273,3 +273,26 @@ mod tests {
         assert!(valid_id(0) && !valid_id(u32::MAX));
     }
 }
+
+/// The seqlock, exposed to the loom models (`loom-tests/tests/loom_ids.rs`); exists only
+/// under `--cfg loom`.
+#[cfg(loom)]
+#[allow(missing_docs, unreachable_pub, missing_debug_implementations)]
+pub mod loom_api {
+    use super::*;
+
+    pub struct Perm(PermCell);
+
+    impl Perm {
+        /// An object created by uid 1, gid 1 with mode 0o600.
+        pub fn new() -> Perm {
+            Perm(PermCell::new(Key::new(1), &Credentials::new(1, 1), 0o600, 0))
+        }
+        pub fn set(&self, uid: u32, gid: u32, mode: u32) {
+            self.0.set(uid, gid, mode)
+        }
+        pub fn load(&self) -> IpcPerm {
+            self.0.load()
+        }
+    }
+}
