@@ -262,7 +262,7 @@ fn at_error(kind: ErrorKind) -> Error {
 /// but has no way to write: the methods that give `&mut [u8]` exist only on
 /// [`AttachedMut`], so the refusal is by type, at compile time:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// use svipc::{Credentials, Key, Namespace};
 ///
 /// let ns = Namespace::new();
