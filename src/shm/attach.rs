@@ -140,6 +140,12 @@ impl fmt::Debug for Memory {
 /// thread) wait — the `semop(-1)` … `semop(+1)` bracket of the C idiom, made safe.
 /// Dropping it releases the lock; it is `!Send`, so it cannot be held across an `.await`
 /// in a task that must be `Send` (take it, copy or compute, drop it).
+///
+/// # Memory ordering
+///
+/// Taking a view acquires the segment's lock and dropping it releases it: everything a
+/// thread wrote through a [`ShmWrite`] (and before it) happens-before everything a later
+/// view of the same segment reads, whichever guard or thread holds it.
 #[must_use = "the view holds the segment's lock until it is dropped"]
 #[clippy::has_significant_drop]
 pub struct ShmRead<'a> {
@@ -350,6 +356,21 @@ impl Attached {
     /// # Errors
     ///
     /// [`ErrorKind::WouldBlock`] (EAGAIN): a [`ShmWrite`] view of the segment exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o600).open()?;
+    /// let (a, b) = (seg.attach()?, seg.attach_read_only()?);
+    /// let writing = a.write();
+    /// assert_eq!(b.try_read().unwrap_err().kind(), ErrorKind::WouldBlock); // EAGAIN
+    /// drop(writing);
+    /// assert_eq!(b.try_read()?.len(), 8);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn try_read(&self) -> Result<ShmRead<'_>, Error> {
         let guard = self.mem.lock.try_read().ok_or(at_error(ErrorKind::WouldBlock))?;
         Ok(ShmRead { mem: &self.mem, offset: 0, len: self.mem.len, _guard: guard })
@@ -362,6 +383,20 @@ impl Attached {
     ///
     /// [`ErrorKind::InvalidArgument`] (EINVAL): the range does not lie within the segment's
     /// [`len`](Self::len) bytes (or ends before it starts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o600).open()?;
+    /// let g = seg.attach()?;
+    /// g.write_at(4, b"tail")?;
+    /// assert_eq!(&*g.read_range(4..)?, b"tail");
+    /// assert_eq!(g.read_range(4..9).unwrap_err().errno(), 22); // EINVAL: past the end
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn read_range(&self, range: impl RangeBounds<usize>) -> Result<ShmRead<'_>, Error> {
         let (offset, len) = self.mem.span(range).map_err(at_error)?;
         Ok(ShmRead { mem: &self.mem, offset, len, _guard: self.mem.lock.read() })
@@ -373,6 +408,22 @@ impl Attached {
     ///
     /// [`ErrorKind::InvalidArgument`] (EINVAL): `offset..offset + buf.len()` does not lie
     /// within the segment; nothing is copied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o600).open()?;
+    /// let g = seg.attach()?;
+    /// g.write_at(0, &[1, 2, 3])?;
+    /// let mut buf = [0; 3];
+    /// g.read_at(0, &mut buf)?;
+    /// assert_eq!(buf, [1, 2, 3]);
+    /// assert!(g.read_at(6, &mut buf).is_err()); // 6..9 is past the 8 bytes
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
         let view = self
             .read_range(offset..offset.checked_add(buf.len()).ok_or(at_error(ErrorKind::InvalidArgument))?)?;
@@ -498,6 +549,22 @@ impl AttachedMut {
     ///
     /// Blocks the thread; never ask for it while holding another view of the same segment
     /// (deadlock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(4).create(0o600).open()?;
+    /// let g = seg.attach()?;
+    /// let mut view = g.write(); // &mut [u8] of all 4 bytes, zero-copy
+    /// view.copy_from_slice(b"abcd");
+    /// view.reverse();
+    /// drop(view);
+    /// assert_eq!(&*g.read(), b"dcba");
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn write(&self) -> ShmWrite<'_> {
         let mem = &self.inner.mem;
         ShmWrite { mem, offset: 0, len: mem.len, _guard: mem.lock.write() }
@@ -520,6 +587,20 @@ impl AttachedMut {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`] (EINVAL): the range does not lie within the segment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o600).open()?;
+    /// let g = seg.attach()?;
+    /// g.write_range(2..4)?.fill(7);
+    /// assert_eq!(&*g.read(), &[0, 0, 7, 7, 0, 0, 0, 0]);
+    /// assert!(g.write_range(7..=8).is_err()); // EINVAL
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn write_range(&self, range: impl RangeBounds<usize>) -> Result<ShmWrite<'_>, Error> {
         let mem = &self.inner.mem;
         let (offset, len) = mem.span(range).map_err(at_error)?;

@@ -191,6 +191,22 @@ impl Segment {
     ///   segment is destroyed.
     /// * [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (EACCES): the
     ///   mode does not grant the caller read (and it lacks `CAP_IPC_OWNER`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let owner = ns.process(Credentials::new(1000, 1000));
+    /// let _seg = owner.shm_segment(Key::new(3)).size(8).create(0o604).open()?;
+    /// let guest = ns.process(Credentials::new(2000, 2000));
+    /// let theirs = guest.shm_segment(Key::new(3)).mode(0o004).open()?; // asks for read
+    /// let ro = theirs.attach_read_only()?; // other may read (4) ...
+    /// assert!(ro.is_read_only());
+    /// assert!(theirs.attach().unwrap_err().is_permission_denied()); // ... but not write
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn attach_read_only(&self) -> Result<Attached, Error> {
         let mem =
             self.inner.attach(self.process.credentials(), false).map_err(|k| Error::new(Op::ShmAt, k))?;
@@ -239,6 +255,21 @@ impl Segment {
     ///   segment is destroyed; or `uid` or `gid` is `u32::MAX` (`(uid_t)-1`, unmappable).
     /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): the caller is
     ///   neither owner nor creator and lacks `CAP_SYS_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o600).open()?;
+    /// seg.set(2000, 2000, 0o7640)?; // only the low 9 bits of the mode count
+    /// let p = seg.stat()?.shm_perm; // the creator keeps owner rights through cuid
+    /// assert_eq!((p.uid, p.gid, p.cuid, p.mode), (2000, 2000, 1000, 0o640));
+    /// assert_eq!(seg.set(u32::MAX, 0, 0o600).unwrap_err().errno(), 22); // EINVAL
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
         self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| Error::new(Op::ShmCtl, k))
     }
@@ -253,6 +284,25 @@ impl Segment {
     ///   segment is destroyed.
     /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): the caller is
     ///   neither owner nor creator and lacks `CAP_SYS_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let key = Key::new(0x77);
+    /// let seg = me.shm_segment(key).size(8).create(0o600).open()?;
+    /// let guard = seg.attach()?;
+    /// seg.remove()?; // attached: marked SHM_DEST, key private, id still valid
+    /// assert_eq!(me.shm_segment(key).open().unwrap_err().kind(), ErrorKind::NotFound);
+    /// let again = me.shm_segment_by_id(seg.id())?.attach()?; // Linux allows this
+    /// seg.remove()?; // a second IPC_RMID is fine too
+    /// drop((guard, again)); // the last detach destroys it
+    /// assert_eq!(seg.remove().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn remove(&self) -> Result<(), Error> {
         let op = |k| Error::new(Op::ShmCtl, k);
         self.inner.check_live().map_err(op)?;
@@ -276,6 +326,29 @@ impl Segment {
     ///   lacks `CAP_IPC_LOCK` and its euid is neither the owner's nor the creator's.
     /// * [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) (ENOMEM): the system
     ///   refused the `mlock` (`RLIMIT_MEMLOCK` of the real process, memory).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(4096).create(0o666).open()?;
+    /// let stranger = ns.process(Credentials::new(2000, 2000));
+    /// let theirs = stranger.shm_segment_by_id(seg.id())?;
+    /// assert_eq!(theirs.lock().unwrap_err().kind(), ErrorKind::NotPermitted); // EPERM
+    /// match seg.lock() {
+    ///     Ok(()) => {
+    ///         assert!(seg.stat()?.is_locked()); // SHM_LOCKED in the mode
+    ///         seg.unlock()?;
+    ///     }
+    ///     // this OS process may not mlock (RLIMIT_MEMLOCK): a typed error
+    ///     Err(e) => assert_eq!(e.kind(), ErrorKind::OutOfMemory),
+    /// }
+    /// assert!(!seg.stat()?.is_locked());
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn lock(&self) -> Result<(), Error> {
         self.inner.lock(self.process.credentials(), true).map_err(|k| Error::new(Op::ShmCtl, k))
     }
@@ -492,6 +565,15 @@ impl Namespace {
     }
 
     /// `shmctl(0, IPC_INFO, &buf)`: the limits, and the highest index in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::Namespace;
+    ///
+    /// let info = Namespace::new().shm_ipc_info();
+    /// assert_eq!((info.shmmin, info.shmmni, info.shmseg, info.max_idx), (1, 4096, 4096, 0));
+    /// ```
     pub fn shm_ipc_info(&self) -> ShmIpcInfo {
         let l = self.limits();
         let (_, _, max_idx) = self.table_info(IpcKind::SharedMemory);

@@ -273,6 +273,10 @@ impl Ops for ShmOps {
     /// The zero-filled memory (one anonymous mapping, page-rounded) and the segment's
     /// initial fields: `cpid` the caller, `lpid`, `nattch`, `atime`, `dtime` 0, `ctime`
     /// now (the header's). A mapping the system refuses is `ENOMEM`.
+    ///
+    /// The namespace checks `SHMMNI` before calling this, so when both `SHMMNI` and the
+    /// mapping would fail the caller sees `ENOSPC`; the kernel sets up the memory first and
+    /// would report `ENOMEM`. Only that double failure tells the two orders apart.
     fn create(&self, header: Header) -> Result<(Box<dyn IpcObject>, Arc<SegInner>), ErrorKind> {
         let page = page_size();
         let mapped = pages(self.size as u64, page as u64)
