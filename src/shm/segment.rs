@@ -334,6 +334,10 @@ mod tests {
         assert_eq!(seg.stat(&creds).unwrap().shm_perm.mode, 0o600 | SHM_DEST);
         assert!(seg.detach(7));
         assert!(seg.is_destroyed());
+        // the id is still in the table until the caller takes it out, as `Segment` does
+        assert_eq!(ns.table_info(IpcKind::SharedMemory).0, 1);
+        ns.destroy(IpcKind::SharedMemory, seg.id());
+        assert_eq!(ns.table_info(IpcKind::SharedMemory), (0, 0, 0));
         drop(mem);
         assert_eq!(seg.attach(&creds, false).unwrap_err(), ErrorKind::InvalidArgument);
         assert_eq!(seg.stat(&creds).unwrap_err(), ErrorKind::InvalidArgument);
