@@ -16,6 +16,7 @@ pub mod error;
 mod ipc;
 mod namespace;
 mod process;
+mod shm;
 mod sync;
 mod sys;
 
@@ -23,6 +24,9 @@ pub use error::{Error, ErrorKind, Op, Result, SendError};
 pub use ipc::{Capabilities, Credentials, Figures, IpcKind, IpcPerm, Key};
 pub use namespace::{Ipcs, IpcsEntry, Limits, Namespace};
 pub use process::{OpenOptions, Process};
+pub use shm::{
+    Attached, AttachedMut, Segment, ShmAtomic, ShmInfo, ShmIpcInfo, ShmParams, ShmRead, ShmWrite, ShmidDs,
+};
 
 /// Engines exposed to the loom model checks; exists only under `--cfg loom`.
 #[cfg(loom)]

@@ -18,6 +18,7 @@
 
 pub(crate) mod cell;
 pub(crate) mod queue;
+pub(crate) mod rwlock;
 pub(crate) mod wait_list;
 
 #[cfg(loom)]
@@ -66,6 +67,8 @@ mod imp {
 
 #[allow(unused_imports)]
 pub(crate) use imp::{atomic, hint, thread, Arc, Mutex, MutexGuard};
+#[allow(unused_imports)]
+pub(crate) use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// One-time initialization of a `static` (the process-wide namespace). Always `std`: loom
 /// has no `OnceLock`, and no loom object may outlive one model run, so the code that uses

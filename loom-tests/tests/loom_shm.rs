@@ -1,0 +1,80 @@
+//! Loom models of the shared-memory life cycle, driven through the public API: the last
+//! detach of a segment marked `SHM_DEST` racing an attach by id, two last detaches racing,
+//! and `IPC_RMID` racing the last detach. In every interleaving the segment is destroyed
+//! exactly once (its id leaves the table, its pages leave `shm_tot`), never while attached.
+#![cfg(loom)]
+
+use loom::thread;
+use svipc::{Credentials, Key, Namespace, Process};
+
+fn setup() -> (Namespace, Process) {
+    let ns = Namespace::new();
+    let me = ns.process(Credentials::new(1000, 1000).with_pid(1));
+    (ns, me)
+}
+
+fn gone(ns: &Namespace) -> bool {
+    let info = ns.shm_info();
+    info.used_ids == 0 && info.shm_tot == 0
+}
+
+/// After `IPC_RMID`, the last guard drops while another thread attaches by id: either the
+/// attach came first (it succeeds and the segment lives until that guard drops) or it finds
+/// the segment destroyed (`EINVAL`).
+#[test]
+fn last_detach_races_attach_by_id() {
+    loom::model(|| {
+        let (ns, me) = setup();
+        let seg = me.shm_segment(Key::new(1)).size(8).create(0o600).open().unwrap();
+        let guard = seg.attach().unwrap();
+        seg.remove().unwrap();
+        let by_id = me.shm_segment_by_id(seg.id()).unwrap();
+        let t = thread::spawn(move || by_id.attach_read_only());
+        drop(guard);
+        match t.join().unwrap() {
+            Ok(late) => {
+                assert_eq!(seg.stat().unwrap().shm_nattch, 1);
+                assert!(!gone(&ns), "destroyed while attached");
+                drop(late);
+            }
+            Err(e) => assert_eq!(e.errno(), 22),
+        }
+        assert!(gone(&ns));
+        assert_eq!(seg.stat().unwrap_err().errno(), 22);
+    });
+}
+
+/// Two guards of a removed segment drop at once: one of them destroys it, once.
+#[test]
+fn two_last_detaches() {
+    loom::model(|| {
+        let (ns, me) = setup();
+        let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o600).open().unwrap();
+        let a = seg.attach().unwrap();
+        let b = seg.attach_read_only().unwrap();
+        seg.remove().unwrap();
+        let t = thread::spawn(move || drop(a));
+        drop(b);
+        t.join().unwrap();
+        assert!(gone(&ns));
+        assert_eq!(seg.attach().unwrap_err().errno(), 22);
+    });
+}
+
+/// `IPC_RMID` races the last detach of a segment not yet removed: removed at once or marked
+/// and destroyed by the detach; either way destroyed by the end, and a second `IPC_RMID`
+/// then gets `EINVAL`.
+#[test]
+fn rmid_races_last_detach() {
+    loom::model(|| {
+        let (ns, me) = setup();
+        let seg = me.shm_segment(Key::new(2)).size(8).create(0o600).open().unwrap();
+        let guard = seg.attach().unwrap();
+        let remover = seg.clone();
+        let t = thread::spawn(move || remover.remove());
+        drop(guard);
+        t.join().unwrap().unwrap();
+        assert!(gone(&ns));
+        assert_eq!(seg.remove().unwrap_err().errno(), 22);
+    });
+}

@@ -1,0 +1,589 @@
+//! Shared memory segments: `shmget`, `shmat`, `shmdt` and `shmctl` (the kernel's
+//! `ipc/shm.c`), with a safe API over memory that several guards alias.
+//!
+//! # User-visible behaviour
+//!
+//! * **shmget** is [`Process::shm_segment`]`(key).size(n)….open()`. A new segment's memory
+//!   is `n` rounded up to whole pages and zero-filled, but `shm_segsz` is `n` as asked.
+//!   `EINVAL` below `SHMMIN` or above `SHMMAX`; `ENOSPC` when the pages would pass `SHMALL`
+//!   (or their rounding overflows) and at `SHMMNI` segments; `ENOMEM` if the system refuses
+//!   the mapping. On an existing key the order is `EEXIST` (create + exclusive), then
+//!   `EINVAL` if the segment is smaller than asked — compared with the *unrounded*
+//!   `shm_segsz`, so `segsz + 1` fails even within the last page, and a size of 0 always
+//!   passes — then `EACCES`.
+//! * **shmat** is [`Segment::attach`] (read-write: needs read and write permission) or
+//!   [`Segment::attach_read_only`] (`SHM_RDONLY`: read permission). Each returns a guard and
+//!   sets `shm_nattch += 1`, `shm_atime`, `shm_lpid`. **shmdt** is dropping the guard:
+//!   `shm_nattch -= 1`, `shm_dtime`, `shm_lpid`. A guard keeps the memory alive; so does
+//!   its [`Process`] (a process detaches everything when it exits, and a guard holds its
+//!   process).
+//! * **IPC_RMID** ([`Segment::remove`], or [`Process::remove`] by id) with guards attached
+//!   marks the segment `SHM_DEST` (0o1000 in the mode) and makes its key private — a new
+//!   `shmget` of that key makes a new segment — while the id stays valid: it can still be
+//!   attached (Linux allows it), stat-ed, set and removed again. The last detach destroys it.
+//!   Without guards it is destroyed at once. A destroyed segment's id, and every handle on
+//!   it, then answers `EINVAL`, and its pages leave `SHM_INFO`'s `shm_tot`.
+//! * **shmctl**: [`Segment::stat`] (`IPC_STAT`, [`ShmidDs`]), [`Segment::set`] (`IPC_SET`,
+//!   which keeps `SHM_DEST` and `SHM_LOCKED`), [`Segment::lock`] / [`Segment::unlock`]
+//!   (`SHM_LOCK` / `SHM_UNLOCK`: owner, creator or `CAP_IPC_LOCK`, else `EPERM`; an `mlock`
+//!   the system refuses is `ENOMEM`; `SHM_LOCKED` 0o2000 in the mode), and
+//!   [`Namespace::shm_info`] / [`Namespace::shm_ipc_info`] (`SHM_INFO` / `IPC_INFO`).
+//!
+//! Not applicable in-process: attach addresses (`shmaddr`, `SHM_RND`, `SHM_REMAP`),
+//! `SHM_EXEC`, `SHM_HUGETLB`, `RLIMIT_MEMLOCK` (a caller without `CAP_IPC_LOCK` is not
+//! refused for a zero limit; the real `mlock` may still be refused, which is `ENOMEM`).
+//! A guard's views cover `shm_segsz` bytes, not the rest of the last page.
+//!
+//! # Reading and writing the bytes
+//!
+//! In C every attachment is a pointer to the same memory and the program keeps readers and
+//! writers apart with a semaphore. In Rust a plain read racing a write is undefined
+//! behaviour, and so are racing atomic accesses of different sizes to the same bytes, so
+//! svipc gives two levels:
+//!
+//! * **Safe views, under one reader-writer lock per segment.**
+//!   [`Attached::read`] gives a [`ShmRead`] that derefs to `&[u8]`;
+//!   [`AttachedMut::write`] gives a [`ShmWrite`] that derefs to `&mut [u8]` — zero-copy, at
+//!   `memcpy` speed. Ranged forms ([`read_range`](Attached::read_range),
+//!   [`write_range`](AttachedMut::write_range)), copying forms
+//!   ([`read_at`](Attached::read_at), [`write_at`](AttachedMut::write_at)) and non-waiting
+//!   forms (`try_*`, `EAGAIN`) exist too. This is the shm-plus-semaphore idiom made safe:
+//!   the lock *is* the semaphore. A read-only attachment has no writing method at all: it is
+//!   refused by type.
+//! * **`unsafe` access** for the cases the lock does not fit (a lock-free ring buffer, a
+//!   counter shared with a `SemaphoreSet` protocol): raw pointers
+//!   ([`Attached::as_ptr`], [`AttachedMut::as_mut_ptr`]) and atomic views
+//!   ([`AttachedMut::atomic`], [`Attached::load`]) that are real `core::sync::atomic`
+//!   types in the mapping. Their `# Safety` sections state the contract: no access may race
+//!   a conflicting access to the same bytes (writers synchronize through the views' lock, a
+//!   semaphore's release/acquire `semop`, or atomics throughout), atomics keep one size per
+//!   location, and no view covers bytes used atomically.
+//!
+//! Every offset, length, range and alignment is checked: a bad one is `EINVAL`
+//! ([`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)), never a panic.
+//!
+//! # Implementation
+//!
+//! `segment.rs` is the engine: one `SegInner` per segment, shared by the namespace's table
+//! and every handle, its bookkeeping (`nattch`, times, `lpid`, the `SHM_DEST` decision, the
+//! memory) under one `sync::Mutex` — the kernel's `shm_lock` — taken after the table lock,
+//! never before. The last detach decides destruction and marks the header deleted under
+//! that lock, so an attach by id racing it either comes first (and the segment lives on) or
+//! finds it deleted (`EINVAL`): destroyed exactly once, never while attached. `attach.rs`
+//! holds the mapping (`memmap2` anonymous map) and the guards, and is the only file here
+//! where `unsafe` is allowed.
+//!
+//! ## Memory-model argument
+//!
+//! The mapped bytes are reached through one raw base pointer, taken once from the mapping.
+//! A `&[u8]` to them exists only inside a [`ShmRead`], which holds the segment's lock shared;
+//! a `&mut [u8]` only inside a [`ShmWrite`], which holds it exclusively. So no `&mut` ever
+//! coexists with another reference to the same bytes (Rust's aliasing rule), and any two
+//! safe accesses of which one writes are ordered by the lock's release/acquire (no data
+//! race); atomic views are `UnsafeCell`s and so may be shared. The lock is the one
+//! `crate::sync` gives, so it is `std`'s `RwLock` (loom's under `cfg(loom)`); the mapping
+//! outlives every view because each view borrows a guard that holds the mapping's `Arc`.
+
+#![deny(unsafe_code)]
+
+mod attach;
+mod segment;
+
+use std::fmt;
+
+pub use self::attach::{Attached, AttachedMut, ShmAtomic, ShmRead, ShmWrite};
+use self::segment::{SegInner, ShmOps};
+use crate::error::{Error, Op};
+use crate::ipc::{IpcKind, IpcPerm, Key};
+use crate::namespace::Namespace;
+use crate::process::{OpenOptions, Process};
+use crate::sync::Arc;
+
+// ===== Segment =====
+
+/// A handle on a shared memory segment: what a `shmid` is to a C program.
+///
+/// Opened with [`Process::shm_segment`] (`shmget`) or [`Process::shm_segment_by_id`]; it
+/// holds its [`Process`], whose credentials every call is checked with. Cloning is cheap and
+/// gives another handle on the same segment. A handle alone does not keep the memory: only
+/// attach guards do ([`attach`](Self::attach)).
+///
+/// # Examples
+///
+/// ```
+/// use svipc::{Credentials, Key, Namespace};
+///
+/// let ns = Namespace::new();
+/// let me = ns.process(Credentials::new(1000, 1000));
+/// // shmget(0x5eed, 100, IPC_CREAT | 0600)
+/// let seg = me.shm_segment(Key::new(0x5eed)).size(100).create(0o600).open()?;
+/// let guard = seg.attach()?; // shmat
+/// guard.write_at(0, b"shared")?;
+/// seg.remove()?; // shmctl(IPC_RMID): marked SHM_DEST, the key is private now
+/// assert!(seg.stat()?.is_dest());
+/// drop(guard); // shmdt: the last detach destroys it
+/// assert_eq!(seg.stat().unwrap_err().errno(), 22); // EINVAL
+/// # Ok::<(), svipc::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Segment {
+    inner: Arc<SegInner>,
+    process: Process,
+}
+
+impl Segment {
+    /// The id (`shmid`).
+    pub fn id(&self) -> i32 {
+        self.inner.id()
+    }
+
+    /// `shm_segsz`: the size asked for at creation (not rounded up to pages).
+    pub fn size(&self) -> usize {
+        self.inner.segsz()
+    }
+
+    /// The process whose credentials this handle's calls use.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// `shmat(shmid, NULL, 0)`: attach for reading and writing. Dropping the guard is
+    /// `shmdt`.
+    ///
+    /// Sets `shm_nattch += 1`, `shm_atime = now`, `shm_lpid = ` the process's pid. A
+    /// segment marked `SHM_DEST` (removed while attached) can still be attached, as Linux
+    /// allows.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): the
+    ///   segment is destroyed.
+    /// * [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (EACCES): the
+    ///   mode does not grant the caller both read and write (and it lacks
+    ///   `CAP_IPC_OWNER`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(1000, 1000).with_pid(42));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o400).open()?;
+    /// assert!(seg.attach().unwrap_err().is_permission_denied()); // 0400: no write
+    /// let ro = seg.attach_read_only()?;
+    /// let ds = seg.stat()?;
+    /// assert_eq!((ds.shm_nattch, ds.shm_lpid), (1, 42));
+    /// # drop(ro);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn attach(&self) -> Result<AttachedMut, Error> {
+        let mem =
+            self.inner.attach(self.process.credentials(), true).map_err(|k| Error::new(Op::ShmAt, k))?;
+        Ok(AttachedMut::new(Attached::new(mem, self.clone(), true)))
+    }
+
+    /// `shmat(shmid, NULL, SHM_RDONLY)`: attach for reading only. Dropping the guard is
+    /// `shmdt`. The same field updates as [`attach`](Self::attach).
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): the
+    ///   segment is destroyed.
+    /// * [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (EACCES): the
+    ///   mode does not grant the caller read (and it lacks `CAP_IPC_OWNER`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let owner = ns.process(Credentials::new(1000, 1000));
+    /// let _seg = owner.shm_segment(Key::new(3)).size(8).create(0o604).open()?;
+    /// let guest = ns.process(Credentials::new(2000, 2000));
+    /// let theirs = guest.shm_segment(Key::new(3)).mode(0o004).open()?; // asks for read
+    /// let ro = theirs.attach_read_only()?; // other may read (4) ...
+    /// assert!(ro.is_read_only());
+    /// assert!(theirs.attach().unwrap_err().is_permission_denied()); // ... but not write
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn attach_read_only(&self) -> Result<Attached, Error> {
+        let mem =
+            self.inner.attach(self.process.credentials(), false).map_err(|k| Error::new(Op::ShmAt, k))?;
+        Ok(Attached::new(mem, self.clone(), false))
+    }
+
+    /// `shmdt` of a guard of this segment (called by the guards' `Drop`).
+    pub(crate) fn detach(&self) {
+        if self.inner.detach(self.process.pid()) {
+            self.process.namespace().destroy(IpcKind::SharedMemory, self.inner.id());
+        }
+    }
+
+    /// `shmctl(shmid, IPC_STAT, &buf)`.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): the
+    ///   segment is destroyed.
+    /// * [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (EACCES): no
+    ///   read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(1000, 100).with_pid(9));
+    /// let seg = me.shm_segment(Key::new(7)).size(10).create(0o640).open()?;
+    /// let ds = seg.stat()?;
+    /// assert_eq!(ds.shm_segsz, 10); // as asked, not rounded
+    /// assert_eq!((ds.shm_cpid, ds.shm_lpid, ds.shm_nattch, ds.shm_atime, ds.shm_dtime), (9, 0, 0, 0, 0));
+    /// assert_eq!((ds.shm_perm.key, ds.shm_perm.uid, ds.shm_perm.mode), (Key::new(7), 1000, 0o640));
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn stat(&self) -> Result<ShmidDs, Error> {
+        self.inner.stat(self.process.credentials()).map_err(|k| Error::new(Op::ShmCtl, k))
+    }
+
+    /// `shmctl(shmid, IPC_SET, &buf)`: sets `shm_perm.uid`, `shm_perm.gid` and the low 9
+    /// bits of `shm_perm.mode` (`SHM_DEST` and `SHM_LOCKED` survive), and `shm_ctime`.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): the
+    ///   segment is destroyed; or `uid` or `gid` is `u32::MAX` (`(uid_t)-1`, unmappable).
+    /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): the caller is
+    ///   neither owner nor creator and lacks `CAP_SYS_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o600).open()?;
+    /// seg.set(2000, 2000, 0o7640)?; // only the low 9 bits of the mode count
+    /// let p = seg.stat()?.shm_perm; // the creator keeps owner rights through cuid
+    /// assert_eq!((p.uid, p.gid, p.cuid, p.mode), (2000, 2000, 1000, 0o640));
+    /// assert_eq!(seg.set(u32::MAX, 0, 0o600).unwrap_err().errno(), 22); // EINVAL
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
+        self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| Error::new(Op::ShmCtl, k))
+    }
+
+    /// `shmctl(shmid, IPC_RMID, NULL)`: with guards attached, marks the segment `SHM_DEST`
+    /// and makes its key private (the id stays valid until the last guard drops, then the
+    /// segment is destroyed); otherwise destroys it now.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): the
+    ///   segment is destroyed.
+    /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): the caller is
+    ///   neither owner nor creator and lacks `CAP_SYS_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let key = Key::new(0x77);
+    /// let seg = me.shm_segment(key).size(8).create(0o600).open()?;
+    /// let guard = seg.attach()?;
+    /// seg.remove()?; // attached: marked SHM_DEST, key private, id still valid
+    /// assert_eq!(me.shm_segment(key).open().unwrap_err().kind(), ErrorKind::NotFound);
+    /// let again = me.shm_segment_by_id(seg.id())?.attach()?; // Linux allows this
+    /// seg.remove()?; // a second IPC_RMID is fine too
+    /// drop((guard, again)); // the last detach destroys it
+    /// assert_eq!(seg.remove().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn remove(&self) -> Result<(), Error> {
+        let op = |k| Error::new(Op::ShmCtl, k);
+        self.inner.check_live().map_err(op)?;
+        self.process
+            .namespace()
+            .remove(self.process.credentials(), IpcKind::SharedMemory, self.id())
+            .map_err(op)
+    }
+
+    /// `shmctl(shmid, SHM_LOCK, NULL)`: `mlock`s the memory and sets `SHM_LOCKED` (0o2000)
+    /// in the mode. No read permission is needed and `shm_ctime` does not change. Locking a
+    /// locked segment does nothing. The lock goes with the segment.
+    ///
+    /// Unlike the kernel's `shmem_lock`, `mlock` faults every page in.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): the
+    ///   segment is destroyed.
+    /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): the caller
+    ///   lacks `CAP_IPC_LOCK` and its euid is neither the owner's nor the creator's.
+    /// * [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) (ENOMEM): the system
+    ///   refused the `mlock` (`RLIMIT_MEMLOCK` of the real process, memory).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(4096).create(0o666).open()?;
+    /// let stranger = ns.process(Credentials::new(2000, 2000));
+    /// let theirs = stranger.shm_segment_by_id(seg.id())?;
+    /// assert_eq!(theirs.lock().unwrap_err().kind(), ErrorKind::NotPermitted); // EPERM
+    /// match seg.lock() {
+    ///     Ok(()) => {
+    ///         assert!(seg.stat()?.is_locked()); // SHM_LOCKED in the mode
+    ///         seg.unlock()?;
+    ///     }
+    ///     // this OS process may not mlock (RLIMIT_MEMLOCK): a typed error
+    ///     Err(e) => assert_eq!(e.kind(), ErrorKind::OutOfMemory),
+    /// }
+    /// assert!(!seg.stat()?.is_locked());
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn lock(&self) -> Result<(), Error> {
+        self.inner.lock(self.process.credentials(), true).map_err(|k| Error::new(Op::ShmCtl, k))
+    }
+
+    /// `shmctl(shmid, SHM_UNLOCK, NULL)`: `munlock`s the memory and clears `SHM_LOCKED`.
+    /// Unlocking an unlocked segment does nothing.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): the
+    ///   segment is destroyed.
+    /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): as for
+    ///   [`lock`](Self::lock).
+    pub fn unlock(&self) -> Result<(), Error> {
+        self.inner.lock(self.process.credentials(), false).map_err(|k| Error::new(Op::ShmCtl, k))
+    }
+}
+
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("id", &self.id())
+            .field("size", &self.size())
+            .field("destroyed", &self.inner.is_destroyed())
+            .finish_non_exhaustive()
+    }
+}
+
+// ===== ShmidDs =====
+
+/// `struct shmid_ds`, as `shmctl(IPC_STAT)` fills it (shmctl(2), svipc(7)).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub struct ShmidDs {
+    /// `shm_perm`: owner, creator, mode (with [`SHM_DEST`](Self::SHM_DEST) and
+    /// [`SHM_LOCKED`](Self::SHM_LOCKED)), and the key — 0 once `IPC_RMID` marked it.
+    pub shm_perm: IpcPerm,
+    /// `shm_segsz`: the size asked for at creation, in bytes (not page-rounded).
+    pub shm_segsz: usize,
+    /// `shm_atime`: seconds since the epoch of the last attach; 0 if none.
+    pub shm_atime: i64,
+    /// `shm_dtime`: of the last detach; 0 if none.
+    pub shm_dtime: i64,
+    /// `shm_ctime`: of creation or the last `IPC_SET`.
+    pub shm_ctime: i64,
+    /// `shm_cpid`: the creator's pid.
+    pub shm_cpid: i32,
+    /// `shm_lpid`: the pid of the last attach or detach; 0 if none.
+    pub shm_lpid: i32,
+    /// `shm_nattch`: current attachments (live guards).
+    pub shm_nattch: u64,
+}
+
+impl ShmidDs {
+    /// `SHM_DEST` (0o1000) in `shm_perm.mode`: removed while attached, destroyed at the last
+    /// detach.
+    pub const SHM_DEST: u32 = segment::SHM_DEST;
+    /// `SHM_LOCKED` (0o2000) in `shm_perm.mode`: locked by `SHM_LOCK`.
+    pub const SHM_LOCKED: u32 = segment::SHM_LOCKED;
+
+    /// Whether `SHM_DEST` is set.
+    pub fn is_dest(&self) -> bool {
+        self.shm_perm.mode & Self::SHM_DEST != 0
+    }
+
+    /// Whether `SHM_LOCKED` is set.
+    pub fn is_locked(&self) -> bool {
+        self.shm_perm.mode & Self::SHM_LOCKED != 0
+    }
+}
+
+// ===== Process: shmget =====
+
+/// `shmget`'s size argument, carried by [`OpenOptions`] (see [`Process::shm_segment`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct ShmParams {
+    size: usize,
+}
+
+impl Process {
+    /// `shmget(key, size, flags)` as a builder: set the size with
+    /// [`size`](OpenOptions::size), the flags with [`create`](OpenOptions::create),
+    /// [`exclusive`](OpenOptions::exclusive) and [`mode`](OpenOptions::mode), then
+    /// [`open`](OpenOptions::open). The size defaults to 0, which is "any size" for an
+    /// existing segment and `EINVAL` for a new one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let key = Key::new(0x51);
+    /// let seg = me.shm_segment(key).size(10).create(0o600).exclusive().open()?;
+    /// // the same key, any size up to shm_segsz: the same segment
+    /// assert_eq!(me.shm_segment(key).size(10).open()?.id(), seg.id());
+    /// assert_eq!(me.shm_segment(key).open()?.id(), seg.id()); // size 0: don't care
+    /// // one byte more than asked at creation is EINVAL, although the page has room
+    /// assert_eq!(me.shm_segment(key).size(11).open().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn shm_segment(&self, key: Key) -> OpenOptions<'_, ShmParams> {
+        OpenOptions::new(self, key, ShmParams::default())
+    }
+
+    /// A handle on the segment with this id, as a C program holding a `shmid` has one. No
+    /// permission is asked here; each call checks its own.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL, reported
+    /// as from `shmat`, the usual first call on an id): no live segment has this id (never
+    /// handed out, destroyed, or negative).
+    pub fn shm_segment_by_id(&self, id: i32) -> Result<Segment, Error> {
+        let ops = ShmOps { size: 0, pid: self.pid() };
+        let inner = self.namespace().open_id(id, &ops).map_err(|k| Error::new(Op::ShmAt, k))?;
+        Ok(Segment { inner, process: self.clone() })
+    }
+}
+
+impl OpenOptions<'_, ShmParams> {
+    /// `shmget`'s `size`, in bytes: a new segment's `shm_segsz`, or the least size an
+    /// existing one must have.
+    pub fn size(mut self, size: usize) -> Self {
+        self.params.size = size;
+        self
+    }
+
+    /// `shmget`: opens or creates the segment.
+    ///
+    /// # Errors
+    ///
+    /// In the kernel's order:
+    ///
+    /// * [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) (ENOENT): no segment has the
+    ///   key and [`create`](OpenOptions::create) was not given.
+    /// * [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) (EEXIST): create and
+    ///   [`exclusive`](OpenOptions::exclusive) on a key that has a segment.
+    /// * [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL): the
+    ///   existing segment's `shm_segsz` is smaller than `size`; or, creating, `size` is below
+    ///   `SHMMIN` (so 0) or above `SHMMAX`.
+    /// * [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (EACCES): the
+    ///   existing segment's mode denies the access requested by the mode bits.
+    /// * [`ErrorKind::NoSpace`](crate::ErrorKind::NoSpace) (ENOSPC): creating would pass
+    ///   `SHMALL` pages (or the page rounding overflows), or `SHMMNI` segments exist.
+    /// * [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) (ENOMEM): the system
+    ///   refused the mapping.
+    pub fn open(self) -> Result<Segment, Error> {
+        let process = self.process;
+        let ops = ShmOps { size: self.params.size, pid: process.pid() };
+        let inner = process
+            .namespace()
+            .ipcget(process.credentials(), self.key, self.flags, &ops)
+            .map_err(|k| Error::new(Op::ShmGet, k))?;
+        Ok(Segment { inner, process: process.clone() })
+    }
+}
+
+// ===== Namespace: SHM_INFO, IPC_INFO =====
+
+/// `struct shm_info`, as `shmctl(SHM_INFO)` fills it, with the call's return value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub struct ShmInfo {
+    /// `used_ids`: segments in the namespace (including those marked `SHM_DEST`).
+    pub used_ids: usize,
+    /// `shm_tot`: their pages, `Σ ceil(shm_segsz / PAGE_SIZE)`.
+    pub shm_tot: u64,
+    /// The return value: the highest index in use, 0 if none.
+    pub max_idx: i32,
+}
+
+/// `struct shminfo`, as `shmctl(IPC_INFO)` fills it, with the call's return value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub struct ShmIpcInfo {
+    /// `shmmax`: the largest segment, in bytes.
+    pub shmmax: u64,
+    /// `shmmin`: the smallest segment, in bytes.
+    pub shmmin: u64,
+    /// `shmmni`: the most segments.
+    pub shmmni: usize,
+    /// `shmseg`: the most attachments per process; the kernel reports `shmmni`.
+    pub shmseg: usize,
+    /// `shmall`: the most pages in all segments.
+    pub shmall: u64,
+    /// The return value: the highest index in use, 0 if none.
+    pub max_idx: i32,
+}
+
+impl Namespace {
+    /// `shmctl(0, SHM_INFO, &buf)`: segments in use, their pages, the highest index.
+    ///
+    /// `shm_rss`, `shm_swp` and the swap counters of the C struct are not tracked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(10).create(0o600).open()?;
+    /// let info = ns.shm_info();
+    /// assert_eq!((info.used_ids, info.shm_tot, info.max_idx), (1, 1, 0)); // 10 bytes: 1 page
+    /// seg.remove()?; // not attached: destroyed at once
+    /// assert_eq!(ns.shm_info().shm_tot, 0);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn shm_info(&self) -> ShmInfo {
+        let (used_ids, shm_tot, max_idx) = self.table_info(IpcKind::SharedMemory);
+        ShmInfo { used_ids, shm_tot, max_idx }
+    }
+
+    /// `shmctl(0, IPC_INFO, &buf)`: the limits, and the highest index in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::Namespace;
+    ///
+    /// let info = Namespace::new().shm_ipc_info();
+    /// assert_eq!((info.shmmin, info.shmmni, info.shmseg, info.max_idx), (1, 4096, 4096, 0));
+    /// ```
+    pub fn shm_ipc_info(&self) -> ShmIpcInfo {
+        let l = self.limits();
+        let (_, _, max_idx) = self.table_info(IpcKind::SharedMemory);
+        ShmIpcInfo {
+            shmmax: l.shmmax,
+            shmmin: l.shmmin,
+            shmmni: l.shmmni,
+            shmseg: l.shmmni,
+            shmall: l.shmall,
+            max_idx,
+        }
+    }
+}
