@@ -283,6 +283,12 @@ pub mod loom_api {
 
     pub struct Perm(PermCell);
 
+    impl Default for Perm {
+        fn default() -> Perm {
+            Perm::new()
+        }
+    }
+
     impl Perm {
         /// An object created by uid 1, gid 1 with mode 0o600.
         pub fn new() -> Perm {
