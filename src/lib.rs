@@ -16,6 +16,7 @@ pub mod error;
 mod ipc;
 mod namespace;
 mod process;
+mod sem;
 mod sync;
 mod sys;
 
@@ -23,6 +24,7 @@ pub use error::{Error, ErrorKind, Op, Result, SendError};
 pub use ipc::{Capabilities, Credentials, Figures, IpcKind, IpcPerm, Key};
 pub use namespace::{Ipcs, IpcsEntry, Limits, Namespace};
 pub use process::{OpenOptions, Process};
+pub use sem::{Acquire, SemInfo, SemOp, SemPermit, SemSetParams, SemaphoreSet, SemidDs, Semop};
 
 /// Engines exposed to the loom model checks; exists only under `--cfg loom`.
 #[cfg(loom)]
