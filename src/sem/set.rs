@@ -631,7 +631,7 @@ impl Section<'_> {
             .filter(|(_, w)| w.alter)
             .map(|(id, w)| (usize::from(w.sops[0].num()), id))
             .collect();
-        alters.sort_by(|a, b| b.0.cmp(&a.0)); // stable: FIFO kept within a semaphore
+        alters.sort_by_key(|a| std::cmp::Reverse(a.0)); // stable: FIFO kept within a semaphore
         for (_, id) in alters {
             self.st.waiters.move_to_back(id);
         }
