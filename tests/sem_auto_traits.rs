@@ -1,0 +1,46 @@
+//! Auto traits of the semaphore handles, futures and guards.
+
+use svipc::{Acquire, SemInfo, SemOp, SemPermit, SemSetParams, SemaphoreSet, SemidDs, Semop};
+
+fn send_sync<T: Send + Sync>() {}
+fn unpin<T: Unpin>() {}
+fn clone_static<T: Clone + 'static>() {}
+
+#[test]
+fn smoke() {
+    send_sync::<SemaphoreSet>();
+}
+
+#[test]
+fn handles_futures_guards() {
+    send_sync::<SemaphoreSet>();
+    clone_static::<SemaphoreSet>();
+    unpin::<SemaphoreSet>();
+    send_sync::<Semop<'static>>();
+    unpin::<Semop<'static>>();
+    send_sync::<Acquire<'static>>();
+    unpin::<Acquire<'static>>();
+    send_sync::<SemPermit<'static>>();
+    unpin::<SemPermit<'static>>();
+    send_sync::<SemOp>();
+    send_sync::<SemidDs>();
+    send_sync::<SemInfo>();
+    send_sync::<SemSetParams>();
+    fn copy<T: Copy>() {}
+    copy::<SemOp>();
+    copy::<SemidDs>();
+}
+
+#[test]
+fn futures_are_send_across_spawn() {
+    fn is_send<T: Send>(_: &T) {}
+    let ns = svipc::Namespace::new();
+    let set = ns.process(svipc::Credentials::new(0, 0)).sem_set(svipc::Key::PRIVATE).create(0o600).nsems(1).open().unwrap();
+    let ops = [SemOp::new(0, 1)];
+    let f = set.semop(&ops);
+    is_send(&f);
+    let t = set.semop_timeout(&ops, std::time::Duration::from_secs(1));
+    is_send(&t);
+    let a = set.acquire(0, 1);
+    is_send(&a);
+}
