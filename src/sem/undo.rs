@@ -16,7 +16,7 @@ use crate::error::ErrorKind;
 use crate::sync::{Arc, Mutex};
 
 /// A process's undo records (`struct sem_undo_list`), shared by its clones.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct UndoLists {
     lists: Mutex<Vec<(Arc<Set>, u64)>>,
 }
