@@ -16,7 +16,13 @@ use svipc::{Credentials, ErrorKind, Key, Namespace, SemOp, SemaphoreSet};
 
 fn new_set(nsems: usize, vals: &[u16]) -> (Namespace, SemaphoreSet) {
     let ns = Namespace::new();
-    let set = ns.process(Credentials::new(0, 0).with_pid(1)).sem_set(Key::PRIVATE).create(0o600).nsems(nsems).open().unwrap();
+    let set = ns
+        .process(Credentials::new(0, 0).with_pid(1))
+        .sem_set(Key::PRIVATE)
+        .create(0o600)
+        .nsems(nsems)
+        .open()
+        .unwrap();
     set.set_all(vals).unwrap();
     (ns, set)
 }
@@ -77,7 +83,8 @@ fn release_wakes_a_waiter() {
             let w = {
                 let set = set.clone();
                 thread::spawn(move || {
-                    let ops: &[SemOp] = if two { &[SemOp::new(1, -1), SemOp::new(0, -1)] } else { &[SemOp::new(0, -1)] };
+                    let ops: &[SemOp] =
+                        if two { &[SemOp::new(1, -1), SemOp::new(0, -1)] } else { &[SemOp::new(0, -1)] };
                     block_on(set.semop(ops)).unwrap();
                 })
             };
@@ -153,10 +160,7 @@ fn remove_vs_waiters() {
         set.remove().unwrap();
         r.join().unwrap();
         let got = w.join().unwrap();
-        assert!(
-            matches!(got, Ok(()) | Err(ErrorKind::Removed) | Err(ErrorKind::InvalidArgument)),
-            "{got:?}"
-        );
+        assert!(matches!(got, Ok(()) | Err(ErrorKind::Removed) | Err(ErrorKind::InvalidArgument)), "{got:?}");
         assert_eq!(set.get_val(0).unwrap_err().kind(), ErrorKind::InvalidArgument);
     });
 }
@@ -217,7 +221,8 @@ fn a_semaphore_orders_plain_data() {
                     set.try_semop(&[SemOp::new(0, 1)]).unwrap();
                 })
             };
-            let ops: &[SemOp] = if two { &[SemOp::new(1, 0), SemOp::new(0, -1)] } else { &[SemOp::new(0, -1)] };
+            let ops: &[SemOp] =
+                if two { &[SemOp::new(1, 0), SemOp::new(0, -1)] } else { &[SemOp::new(0, -1)] };
             block_on(set.semop(ops)).unwrap();
             assert_eq!(data.with(|p| unsafe { *p }), 42);
             writer.join().unwrap();

@@ -1,68 +1,8 @@
 //! Semaphore sets: `semget`, `semop`/`semtimedop` and `semctl` (the kernel's `ipc/sem.c`),
 //! with futures where the kernel sleeps.
 //!
-//! # User-visible behaviour
 //!
-//! * **Atomic, in array order.** [`SemaphoreSet::semop`] applies all of its operations or
-//!   none. They are evaluated in array order and a repeated `sem_num` sees the value the
-//!   earlier operation left. The first operation that cannot proceed decides: `ERANGE` fails
-//!   the call; "would block" fails it with `EAGAIN` if *that* operation has `IPC_NOWAIT`
-//!   ([`SemOp::nowait`]) and otherwise makes it wait.
-//! * **The waker performs the waiter's operation.** When a change (a `semop`, `SETVAL`,
-//!   `SETALL`, an exiting process's undo, or a cancelled waiter's inverse) lets a sleeping
-//!   `semop` proceed, the changer applies it on the sleeper's behalf before its own call
-//!   returns, with the sleeper's pid as `sempid`; no third party can take the units in
-//!   between. The order is the kernel's: first the wait-for-zero operations, then the
-//!   altering ones, FIFO among those that can proceed. While a multi-operation ("complex")
-//!   `semop` sleeps, all altering sleepers form one list (the kernel's merged
-//!   `pending_alter`, highest-numbered semaphore's sleepers first when merging) that is
-//!   re-scanned from its head after every completion; otherwise only the sleepers of each
-//!   semaphore that was incremented are tried, stopping when it reaches zero.
-//! * **No starvation protection**, as in the kernel ("just FIFO, not starvation
-//!   protection"): a new `semop` that can proceed succeeds at once even while older ones
-//!   wait; a large decrement can wait forever while small ones keep passing it.
-//! * **Retries can fail.** A sleeper is re-evaluated on every change; it completes with
-//!   `ERANGE`, or with `EAGAIN` if it now blocks on an operation flagged `IPC_NOWAIT`.
-//! * `GETNCNT`/`GETZCNT` count each sleeper once, on the operation it is blocked on now.
-//! * **`SEM_UNDO`** adjustments belong to the [`Process`]: one record per (process, set),
-//!   shared by its clones, made on its first `SEM_UNDO` operation on the set. When the
-//!   process exits (its last clone, handle or guard drops) each record is added back, clamped
-//!   to `[0, SEMVMX]`, `sempid` set, `sem_otime` updated and sleepers woken; sets are done one
-//!   after another. `SETVAL` and `SETALL` zero the adjustments of every process for the
-//!   semaphores they set; `IPC_RMID` drops them.
-//! * **Removal.** `IPC_RMID` fails every sleeper with `EIDRM`; every later call through any
-//!   handle fails with `EINVAL`, as a C call with the dead id would.
-//!
-//! # Cancel safety
-//!
-//! A `semop` future (also [`Acquire`]) dropped before it completes (a `select!` branch lost,
-//! a [`semop_timeout`](SemaphoreSet::semop_timeout) expired, a task aborted) is the kernel's
-//! `EINTR`, with one difference the in-process model forces:
-//!
-//! 1. **Not performed yet:** it had no effect at all. It leaves the waiter list, `GETNCNT` and
-//!    `GETZCNT` drop, nothing was applied.
-//! 2. **Performed for it, not yet returned:** a waker had already applied the operation on
-//!    its behalf (the kernel would have returned success). Since the caller never learns of
-//!    it, the **inverse runs at once**, as if the caller had run the operation and then its
-//!    inverse: the operations negated, in reverse order, with the same `SEM_UNDO` flags, all
-//!    or nothing and without waiting. Decrements are given back; increments are taken back
-//!    where the values allow it now. `sempid` becomes the caller's, `sem_otime` is updated,
-//!    and the wake-ups re-run, so a unit given back reaches the next sleeper.
-//! 3. **The operation stands** where the inverse cannot apply at once (a unit it added was
-//!    already taken), where `SETVAL` or `SETALL` set one of its semaphores since, or for a
-//!    wait-for-zero-only operation (nothing to invert).
-//! 4. A sleeper that had been handed an error (`EIDRM`, `ERANGE`, `EAGAIN`) changed nothing.
-//!
-//! A dropped [`SemPermit`] gives its units back. Nothing is ever half applied.
-//!
-//! # Memory ordering
-//!
-//! A `semop` that completes **synchronizes with** every earlier `semop`, `SETVAL`,
-//! `SETALL` and exit undo whose changes it observed: everything the other side did before
-//! its call happens before everything this side does after it (release/acquire on the
-//! semaphore's word, and the set lock). So a semaphore can guard data the way a mutex does:
-//! what a task wrote before `semop(+1)` is visible to the task whose `semop(-1)` took that
-//! unit. A failed call (`EAGAIN`, `ERANGE`, ...) synchronizes with nothing.
+#![doc = include_str!("behaviour.md")]
 //!
 //! # Implementation
 //!
@@ -231,7 +171,8 @@ impl Process {
     ///
     /// [`ErrorKind::InvalidArgument`] (EINVAL): no live set has this id.
     pub fn open_sem_set(&self, semid: i32) -> Result<SemaphoreSet, Error> {
-        let set = self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
+        let set =
+            self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
         Ok(SemaphoreSet { set, process: self.clone() })
     }
 }
@@ -301,7 +242,7 @@ impl Namespace {
 /// Clones are cheap and share the set and the process. The process's `SEM_UNDO`
 /// adjustments are applied when its last clone — this handle included — drops.
 ///
-/// See the [module docs](self) for the wake-up order, cancel safety and memory ordering.
+#[doc = include_str!("behaviour.md")]
 ///
 /// # Examples
 ///
@@ -408,17 +349,12 @@ impl SemaphoreSet {
             match self.set.try_fast(*op, pid, semvmx) {
                 Fast::Done => return Ok(None),
                 Fast::Range => return Err(err(ErrorKind::OutOfRange)),
-                Fast::Blocks if op.is_nowait() || waker.is_none() => {
-                    return Err(err(ErrorKind::WouldBlock))
-                }
+                Fast::Blocks if op.is_nowait() || waker.is_none() => return Err(err(ErrorKind::WouldBlock)),
                 Fast::Blocks | Fast::Slow => {}
             }
         }
-        let undo_id = if undo {
-            Some(self.process.sem_undo().find_alloc(&self.set).map_err(err)?)
-        } else {
-            None
-        };
+        let undo_id =
+            if undo { Some(self.process.sem_undo().find_alloc(&self.set).map_err(err)?) } else { None };
         self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(err)
     }
 
@@ -464,7 +400,7 @@ impl SemaphoreSet {
     ///
     /// On success `sempid` becomes the caller's pid on every semaphore named (including
     /// wait-for-zero ones) and `sem_otime` is updated, even for a wait-for-zero-only call.
-    /// If a sleeper is woken, it is the waker that performs its operation (module docs).
+    /// If a sleeper is woken, it is the waker that performs its operation (see [`SemaphoreSet`]).
     ///
     /// # Errors
     ///
@@ -483,13 +419,13 @@ impl SemaphoreSet {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe in the sense of the [module docs](self#cancel-safety): dropped before it
+    /// Cancel safe in the sense of the [type docs](SemaphoreSet#cancel-safety): dropped before it
     /// was performed, it had no effect; dropped after a waker performed it, its inverse runs
     /// at once where it can.
     ///
     /// # Memory ordering
     ///
-    /// A completed call synchronizes with the calls whose changes it observed (module docs).
+    /// A completed call synchronizes with the calls whose changes it observed (see [`SemaphoreSet`]).
     ///
     /// # Examples
     ///
