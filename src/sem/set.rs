@@ -12,7 +12,8 @@ use std::task::{Poll, Waker};
 
 use super::op::SemOp;
 use crate::error::ErrorKind;
-use crate::ipc::{now, Figures, Header, IpcObject, Removal};
+use crate::ipc::{Figures, Header, IpcObject, Removal};
+use crate::sys::coarse_now;
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
 use crate::sync::{Mutex, MutexGuard};
@@ -205,7 +206,7 @@ impl Set {
             }
         }
         sem.pid.store(pid, Relaxed);
-        sem.otime.store(now(), Relaxed);
+        sem.otime.store(coarse_now(), Relaxed);
         Fast::Done
     }
 
@@ -861,7 +862,7 @@ impl Section<'_> {
             Changed::All => 0,
         };
         if let Some(sem) = self.set.sems.get(n) {
-            sem.otime.store(now(), Relaxed);
+            sem.otime.store(coarse_now(), Relaxed);
         }
     }
 
