@@ -29,7 +29,13 @@ mod benches {
 
     fn svipc_set(nsems: usize, val: u16) -> SemaphoreSet {
         let ns = Namespace::new();
-        let set = ns.process(Credentials::new(0, 0)).sem_set(Key::PRIVATE).create(0o600).nsems(nsems).open().unwrap();
+        let set = ns
+            .process(Credentials::new(0, 0))
+            .sem_set(Key::PRIVATE)
+            .create(0o600)
+            .nsems(nsems)
+            .open()
+            .unwrap();
         set.set_all(&vec![val; nsems]).unwrap();
         set
     }

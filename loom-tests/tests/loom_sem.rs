@@ -40,17 +40,19 @@ fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
 
 #[test]
 fn fast_path_never_sees_half_of_a_two_op_semop() {
-    // B adds to both semaphores in one semop (locked path, in both sop orders); A takes
+    // B adds to both semaphores in one semop (lock-free multi-op path, or with SEM_UNDO the
+    // locked path; in both sop orders); A takes
     // from sem 1 on the fast path and must then find sem 0 raised too, also on the fast
     // path (nobody else touches sem 0); the main thread's GETALL never sees sem 1 raised
     // without sem 0.
-    for order in [[0u16, 1], [1, 0]] {
+    for (order, undo) in [([0u16, 1], false), ([1, 0], false), ([0, 1], true), ([1, 0], true)] {
         loom::model(move || {
             let (_ns, set) = new_set(2, &[0, 0]);
             let b = {
                 let set = set.clone();
                 thread::spawn(move || {
-                    set.try_semop(&[SemOp::new(order[0], 1), SemOp::new(order[1], 1)]).unwrap();
+                    let first = if undo { SemOp::new(order[0], 1).undo() } else { SemOp::new(order[0], 1) };
+                    set.try_semop(&[first, SemOp::new(order[1], 1)]).unwrap();
                 })
             };
             let a = {
@@ -71,6 +73,34 @@ fn fast_path_never_sees_half_of_a_two_op_semop() {
             assert_eq!(set.get_all().unwrap(), if took { [0, 0] } else { [1, 1] });
         });
     }
+}
+
+#[test]
+fn two_lock_free_multi_ops_never_deadlock_or_half_apply() {
+    // Two 2-op semops moving a unit between the same semaphores in opposite directions
+    // (BUSY taken in opposite orders: no deadlock, the loser falls back to the lock), and
+    // GETALL never sees a half state: the sum stays 2.
+    bounded(2, || {
+        let (_ns, set) = new_set(2, &[1, 1]);
+        let t = {
+            let set = set.clone();
+            thread::spawn(move || {
+                let _ = set.try_semop(&[SemOp::new(0, -1), SemOp::new(1, 1)]);
+            })
+        };
+        let u = {
+            let set = set.clone();
+            thread::spawn(move || {
+                let _ = set.try_semop(&[SemOp::new(1, -1), SemOp::new(0, 1)]);
+            })
+        };
+        let all = set.get_all().unwrap();
+        assert_eq!(all[0] + all[1], 2, "half state {all:?}");
+        t.join().unwrap();
+        u.join().unwrap();
+        let all = set.get_all().unwrap();
+        assert_eq!(all[0] + all[1], 2, "{all:?}");
+    });
 }
 
 #[test]

@@ -345,12 +345,18 @@ impl SemaphoreSet {
         let pid = self.pid();
         let semvmx = limits.semvmx;
         let undo = ops.iter().any(|op| op.is_undo());
-        if let ([op], false) = (ops, undo) {
-            match self.set.try_fast(*op, pid, semvmx) {
+        if !undo {
+            let fast = match ops {
+                [op] => self.set.try_fast(*op, pid, semvmx),
+                _ => self.set.try_fast_multi(ops, pid, semvmx),
+            };
+            match fast {
                 Fast::Done => return Ok(None),
                 Fast::Range => return Err(err(ErrorKind::OutOfRange)),
-                Fast::Blocks if op.is_nowait() || waker.is_none() => return Err(err(ErrorKind::WouldBlock)),
-                Fast::Blocks | Fast::Slow => {}
+                Fast::Blocks(i) if ops[i].is_nowait() || waker.is_none() => {
+                    return Err(err(ErrorKind::WouldBlock))
+                }
+                Fast::Blocks(_) | Fast::Slow => {}
             }
         }
         let undo_id =

@@ -13,10 +13,10 @@ use std::task::{Poll, Waker};
 use super::op::SemOp;
 use crate::error::ErrorKind;
 use crate::ipc::{Figures, Header, IpcObject, Removal};
-use crate::sys::coarse_now;
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{hint, thread, Mutex, MutexGuard};
+use crate::sys::coarse_now;
 
 /// Bit 31 of a semaphore's word: "owned by the set lock". While it is set only the holder
 /// of [`Set::state`] may change the value, so the fast path's compare-and-swap (which
@@ -24,6 +24,13 @@ use crate::sync::{Mutex, MutexGuard};
 /// path on every semaphore it will read or write, before it reads any of them, and stays
 /// set while a waiting operation names the semaphore (`State::refs`).
 pub(crate) const SLOW: u32 = 1 << 31;
+/// Bit 30 of a semaphore's word: "held by a lock-free multi-op" ([`Set::try_fast_multi`]).
+/// Taken only by a compare-and-swap that also finds [`SLOW`] clear, held for the few
+/// instructions that evaluate and publish the op, never while waiting for anything. While
+/// it is set nobody else reads or writes the value: the fast paths fall back, and the slow
+/// path spins until it clears before setting [`SLOW`] (two-phase locking over the named
+/// semaphores, so the op is atomic).
+pub(crate) const BUSY: u32 = 1 << 30;
 /// Bits 0..16 of a semaphore's word: the value (`semval`, at most `SEMVMX` = 32767).
 const VALUE: u32 = 0xffff;
 /// The `semadj` range is `[-SEMAEM - 1, SEMAEM]`.
@@ -45,8 +52,8 @@ struct Sem {
 pub(crate) enum Fast {
     /// The operation is done.
     Done,
-    /// The operation would block, and no one else waits on the semaphore.
-    Blocks,
+    /// The operation would block on sop `.0`, and no one else waits on its semaphores.
+    Blocks(usize),
     /// `ERANGE`.
     Range,
     /// The lock is needed.
@@ -182,20 +189,20 @@ impl Set {
         let op = i32::from(sop.op());
         let mut cur = sem.word.load(Acquire);
         loop {
-            if cur & SLOW != 0 {
+            if cur & (SLOW | BUSY) != 0 {
                 return Fast::Slow;
             }
             let val = (cur & VALUE) as i32;
             if op == 0 {
                 if val != 0 {
-                    return Fast::Blocks;
+                    return Fast::Blocks(0);
                 }
                 // Nothing to write: the Acquire load is the linearization point.
                 break;
             }
             let new = val + op;
             if new < 0 {
-                return Fast::Blocks;
+                return Fast::Blocks(0);
             }
             if new > semvmx {
                 return Fast::Range;
@@ -208,6 +215,114 @@ impl Set {
         sem.pid.store(pid, Relaxed);
         sem.otime.store(coarse_now(), Relaxed);
         Fast::Done
+    }
+
+    /// The lock-free path for a small multi-op `semop` without `SEM_UNDO`: take [`BUSY`] on
+    /// every named semaphore (each by a compare-and-swap that finds [`SLOW`] and `BUSY`
+    /// clear; on any conflict the ones taken are given back and the lock is used), evaluate
+    /// on the values read, then publish the new values (or the old ones on failure), which
+    /// clears `BUSY`. No sleeper names any of these semaphores (`SLOW` was clear), so there
+    /// is nobody to wake.
+    pub(crate) fn try_fast_multi(&self, sops: &[SemOp], pid: i32, semvmx: i32) -> Fast {
+        const MAX: usize = 4;
+        if sops.is_empty() || sops.len() > MAX {
+            return Fast::Slow;
+        }
+        // (num, word before, value now) of each distinct semaphore named.
+        let mut held = [(0usize, 0u32, 0i32); MAX];
+        let mut len = 0;
+        for sop in sops {
+            let n = usize::from(sop.num());
+            if held[..len].iter().any(|h| h.0 == n) {
+                continue;
+            }
+            let Some(sem) = self.sems.get(n) else {
+                self.restore(&held[..len]);
+                return Fast::Slow;
+            };
+            let mut cur = sem.word.load(Relaxed);
+            loop {
+                if cur & (SLOW | BUSY) != 0 {
+                    self.restore(&held[..len]);
+                    return Fast::Slow;
+                }
+                match sem.word.compare_exchange_weak(cur, cur | BUSY, Acquire, Relaxed) {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+            held[len] = (n, cur, (cur & VALUE) as i32);
+            len += 1;
+        }
+        let held = &mut held[..len];
+        let mut verdict = Fast::Done;
+        for (i, sop) in sops.iter().enumerate() {
+            let Some(h) = held.iter_mut().find(|h| h.0 == usize::from(sop.num())) else {
+                verdict = Fast::Slow;
+                break;
+            };
+            let op = i32::from(sop.op());
+            if op == 0 && h.2 != 0 || h.2 + op < 0 {
+                verdict = Fast::Blocks(i);
+                break;
+            }
+            if h.2 + op > semvmx {
+                verdict = Fast::Range;
+                break;
+            }
+            h.2 += op;
+        }
+        if verdict != Fast::Done {
+            self.restore(held);
+            return verdict;
+        }
+        for h in held.iter() {
+            self.sems[h.0].word.store(h.2 as u32, Release);
+        }
+        let t = coarse_now();
+        for h in held.iter() {
+            self.sems[h.0].pid.store(pid, Relaxed);
+        }
+        self.sems[held[0].0].otime.store(t, Relaxed);
+        Fast::Done
+    }
+
+    /// Gives back [`BUSY`] words unchanged.
+    fn restore(&self, held: &[(usize, u32, i32)]) {
+        for h in held {
+            self.sems[h.0].word.store(h.1, Release);
+        }
+    }
+
+    /// The word of semaphore `n` once no lock-free multi-op holds it.
+    fn settled(&self, n: usize) -> u32 {
+        let mut spins = 0u32;
+        loop {
+            let w = self.sems[n].word.load(Acquire);
+            if w & BUSY == 0 {
+                return w;
+            }
+            backoff(&mut spins);
+        }
+    }
+
+    /// Sets [`SLOW`] on semaphore `n` once no lock-free multi-op holds it; returns the word
+    /// before.
+    fn lock_word(&self, n: usize) -> u32 {
+        let sem = &self.sems[n];
+        let mut spins = 0u32;
+        let mut cur = sem.word.load(Relaxed);
+        loop {
+            if cur & BUSY != 0 {
+                backoff(&mut spins);
+                cur = sem.word.load(Relaxed);
+                continue;
+            }
+            match sem.word.compare_exchange_weak(cur, cur | SLOW, AcqRel, Relaxed) {
+                Ok(_) => return cur,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// `semop` under the lock. `Ok(None)`: done. `Ok(Some(id))`: queued (only with a
@@ -284,7 +399,7 @@ impl Set {
         if st.removed {
             return Err(ErrorKind::Removed);
         }
-        Ok(self.val(num))
+        Ok((self.settled(num) & VALUE) as i32)
     }
 
     /// `GETPID`.
@@ -457,6 +572,16 @@ impl IpcObject for crate::sync::Arc<Set> {
     }
 }
 
+/// Waits a little for a lock-free multi-op to finish (it never waits for anything itself).
+fn backoff(spins: &mut u32) {
+    if *spins < 32 {
+        *spins += 1;
+        hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
+
 // ===== Section: one critical section under the set lock =====
 
 /// The set lock held, plus the wakers collected to be woken after it is released. Its
@@ -499,7 +624,7 @@ impl Section<'_> {
     /// Sets [`SLOW`] on semaphore `n` (the fetch_or acquires every fast-path change made
     /// before it; none can follow it).
     fn hold(&mut self, n: usize) {
-        let old = self.set.sems[n].word.fetch_or(SLOW, AcqRel);
+        let old = self.set.lock_word(n);
         if old & SLOW == 0 && !self.st.held_all {
             self.st.held.push(n as u32);
         }
@@ -509,8 +634,8 @@ impl Section<'_> {
         if self.st.held_all {
             return;
         }
-        for sem in self.set.sems.iter() {
-            sem.word.fetch_or(SLOW, AcqRel);
+        for n in 0..self.set.nsems() {
+            self.set.lock_word(n);
         }
         self.st.held_all = true;
     }
