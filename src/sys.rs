@@ -48,7 +48,9 @@ pub(crate) fn coarse_now() -> i64 {
     // clock_gettime(2) writes nothing else.
     let r = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
     if r == 0 {
-        ts.tv_sec as i64
+        #[allow(clippy::unnecessary_cast)] // time_t is 32 bits on some targets
+        let secs = ts.tv_sec as i64;
+        secs
     } else {
         crate::ipc::now()
     }

@@ -792,18 +792,16 @@ impl SemaphoreSet {
     }
 
     fn acquire_ops(&self, units: &[(u16, u16)]) -> Acquire<'_> {
-        let mut bad = false;
-        let ops: Box<[SemOp]> = units
-            .iter()
-            .filter(|&&(_, n)| n != 0)
-            .map(|&(num, n)| {
-                bad |= n > i16::MAX as u16;
-                SemOp::new(num, -(n.min(i16::MAX as u16) as i16))
-            })
-            .collect();
+        let bad = units.iter().any(|&(_, n)| n > i16::MAX as u16);
+        let ops = OpsBuf::new(
+            units
+                .iter()
+                .filter(|&&(_, n)| n != 0)
+                .map(|&(num, n)| SemOp::new(num, -(n.min(i16::MAX as u16) as i16))),
+        );
         let checks = if bad {
             Err(err(ErrorKind::InvalidArgument))
-        } else if ops.is_empty() {
+        } else if ops.as_slice().is_empty() {
             self.set.header().check_live().map_err(err).and_then(|()| {
                 if units.iter().any(|&(num, _)| usize::from(num) >= self.nsems()) {
                     Err(err(ErrorKind::FileTooBig))
@@ -819,6 +817,30 @@ impl SemaphoreSet {
 }
 
 // ===== futures =====
+
+/// The operations an [`Acquire`] or a [`SemPermit`] carries: one inline, more boxed.
+#[derive(Debug)]
+enum OpsBuf {
+    One([SemOp; 1]),
+    Many(Box<[SemOp]>),
+}
+
+impl OpsBuf {
+    fn new(mut ops: impl Iterator<Item = SemOp>) -> OpsBuf {
+        let Some(first) = ops.next() else { return OpsBuf::Many(Box::default()) };
+        match ops.next() {
+            None => OpsBuf::One([first]),
+            Some(second) => OpsBuf::Many([first, second].into_iter().chain(ops).collect()),
+        }
+    }
+
+    fn as_slice(&self) -> &[SemOp] {
+        match self {
+            OpsBuf::One(op) => op,
+            OpsBuf::Many(ops) => ops,
+        }
+    }
+}
 
 /// The future of [`SemaphoreSet::semop`].
 #[must_use = "futures do nothing unless you `.await` or poll them"]
@@ -855,7 +877,7 @@ impl fmt::Debug for Semop<'_> {
 pub struct Acquire<'a> {
     set: &'a SemaphoreSet,
     /// The decrements.
-    ops: Box<[SemOp]>,
+    ops: OpsBuf,
     /// Argument errors found when the future was made, reported at the first poll.
     checks: Option<Result<(), Error>>,
     slot: Option<WaiterId>,
@@ -869,16 +891,17 @@ impl<'a> Future for Acquire<'a> {
         let this = self.get_mut();
         if let Some(checks) = this.checks.take() {
             checks?;
-            if this.ops.is_empty() {
+            if this.ops.as_slice().is_empty() {
                 this.done = true;
-                return Poll::Ready(Ok(SemPermit { set: this.set, ops: Box::default() }));
+                return Poll::Ready(Ok(SemPermit { set: this.set, ops: OpsBuf::Many(Box::default()) }));
             }
         }
-        match this.set.poll_op(&this.ops, &mut this.slot, &mut this.done, cx) {
+        match this.set.poll_op(this.ops.as_slice(), &mut this.slot, &mut this.done, cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Ready(Ok(())) => {
-                let give_back = this.ops.iter().map(|op| SemOp::new(op.num(), -op.op())).collect();
+                let give_back =
+                    OpsBuf::new(this.ops.as_slice().iter().map(|op| SemOp::new(op.num(), -op.op())));
                 Poll::Ready(Ok(SemPermit { set: this.set, ops: give_back }))
             }
         }
@@ -908,14 +931,14 @@ impl fmt::Debug for Acquire<'_> {
 pub struct SemPermit<'a> {
     set: &'a SemaphoreSet,
     /// The increments that give the units back.
-    ops: Box<[SemOp]>,
+    ops: OpsBuf,
 }
 
 impl SemPermit<'_> {
     /// Keeps the units taken: dropping the permit no longer gives them back (tokio's
     /// `SemaphorePermit::forget`).
     pub fn forget(mut self) {
-        self.ops = Box::default();
+        self.ops = OpsBuf::Many(Box::default());
     }
 
     /// The set the units were taken from.
@@ -926,9 +949,9 @@ impl SemPermit<'_> {
 
 impl Drop for SemPermit<'_> {
     fn drop(&mut self) {
-        if !self.ops.is_empty() {
+        if !self.ops.as_slice().is_empty() {
             // Nothing to report to: see the type's docs for when this fails.
-            let _ = self.set.try_semop(&self.ops);
+            let _ = self.set.try_semop(self.ops.as_slice());
         }
     }
 }
