@@ -53,3 +53,22 @@ fn futures_are_send_across_spawn() {
     let a = set.acquire(0, 1);
     is_send(&a);
 }
+
+#[test]
+fn sizes_reported_in_benchmarks_md() {
+    // Printed with `cargo test --test sem_auto_traits -- --nocapture sizes`; the bounds
+    // keep the figures in BENCHMARKS.md honest.
+    let sizes = [
+        ("SemaphoreSet", std::mem::size_of::<SemaphoreSet>()),
+        ("Semop future", std::mem::size_of::<Semop<'static>>()),
+        ("Acquire future", std::mem::size_of::<Acquire<'static>>()),
+        ("SemPermit", std::mem::size_of::<SemPermit<'static>>()),
+        ("SemOp", std::mem::size_of::<SemOp>()),
+    ];
+    for (name, size) in sizes {
+        println!("{name}: {size} bytes");
+    }
+    assert!(std::mem::size_of::<SemaphoreSet>() <= 16);
+    assert!(std::mem::size_of::<Semop<'static>>() <= 48);
+    assert_eq!(std::mem::size_of::<SemOp>(), 6);
+}

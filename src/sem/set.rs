@@ -1012,3 +1012,20 @@ impl Section<'_> {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The figures of BENCHMARKS.md's memory table
+    /// (`cargo test --lib sem::set::tests::sizes -- --nocapture`).
+    #[test]
+    fn sizes() {
+        let set = size_of::<Set>() + size_of::<crate::sync::Arc<Set>>() * 2;
+        let per_sem = size_of::<Sem>() + size_of::<u32>() + size_of::<u64>();
+        let waiter = size_of::<Waiter>() + size_of::<Waker>() + 3 * size_of::<u32>();
+        println!("set (fixed): {set} bytes, per semaphore: {per_sem} bytes, sleeping semop: {waiter} bytes + 6 per sop");
+        assert_eq!(per_sem, 28);
+        assert!(waiter <= 128);
+    }
+}
