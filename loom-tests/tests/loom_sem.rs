@@ -27,12 +27,6 @@ fn new_set(nsems: usize, vals: &[u16]) -> (Namespace, SemaphoreSet) {
     (ns, set)
 }
 
-fn bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(bound);
-    b.check(f);
-}
-
 /// Polls `f` once.
 fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
     block_on(poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))))
@@ -80,7 +74,7 @@ fn two_lock_free_multi_ops_never_deadlock_or_half_apply() {
     // Two 2-op semops moving a unit between the same semaphores in opposite directions
     // (BUSY taken in opposite orders: no deadlock, the loser falls back to the lock), and
     // GETALL never sees a half state: the sum stays 2.
-    bounded(2, || {
+    loom::model(|| {
         let (_ns, set) = new_set(2, &[1, 1]);
         let t = {
             let set = set.clone();
@@ -150,7 +144,7 @@ fn a_waiter_cancelled_after_its_op_was_performed_gives_it_back() {
 
 #[test]
 fn a_cancelled_acquire_passes_the_unit_on() {
-    bounded(1, || {
+    loom::model(|| {
         let (_ns, set) = new_set(1, &[0]);
         let w1 = {
             let set = set.clone();
@@ -175,7 +169,7 @@ fn a_cancelled_acquire_passes_the_unit_on() {
 
 #[test]
 fn remove_vs_waiters() {
-    bounded(1, || {
+    loom::model(|| {
         let (_ns, set) = new_set(1, &[0]);
         let w = {
             let set = set.clone();
@@ -218,7 +212,7 @@ fn setval_vs_waiters() {
 
 #[test]
 fn process_exit_undo_vs_a_waiting_semop() {
-    bounded(1, || {
+    loom::model(|| {
         let (ns, set) = new_set(1, &[1]);
         let p = ns.process(Credentials::new(0, 0).with_pid(9));
         let mine = p.open_sem_set(set.id()).unwrap();
