@@ -160,6 +160,20 @@ impl<'p> OpenOptions<'p, SemSetParams> {
 impl Process {
     /// `semget(key, nsems, flags)` as a builder: set the flags and
     /// [`nsems`](OpenOptions::nsems), then [`open`](OpenOptions::open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// // semget(0x2a, 0, 0): no such key
+    /// assert_eq!(me.sem_set(Key::new(0x2a)).open().unwrap_err().errno(), 2); // ENOENT
+    /// // semget(0x2a, 2, IPC_CREAT | IPC_EXCL | 0600)
+    /// let set = me.sem_set(Key::new(0x2a)).create(0o600).exclusive().nsems(2).open()?;
+    /// assert_eq!(set.nsems(), 2);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn sem_set(&self, key: Key) -> OpenOptions<'_, SemSetParams> {
         OpenOptions::new(self, key, SemSetParams::default())
     }
@@ -170,6 +184,19 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`] (EINVAL): no live set has this id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let set = ns.process(Credentials::new(0, 0)).sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// let other = ns.process(Credentials::new(0, 0).with_pid(9));
+    /// assert_eq!(other.open_sem_set(set.id())?.nsems(), 1);
+    /// assert_eq!(other.open_sem_set(set.id() + 1).unwrap_err().errno(), 22); // EINVAL
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn open_sem_set(&self, semid: i32) -> Result<SemaphoreSet, Error> {
         let set =
             self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
@@ -546,6 +573,19 @@ impl SemaphoreSet {
     /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set, then
     /// [`ErrorKind::PermissionDenied`] (EACCES) without read permission, then EINVAL for
     /// `num >= sem_nsems`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.try_semop(&[SemOp::new(1, 3)])?;
+    /// assert_eq!((set.get_val(0)?, set.get_val(1)?), (0, 3));
+    /// assert_eq!(set.get_val(2).unwrap_err().errno(), 22); // EINVAL: no such semaphore
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn get_val(&self, num: u16) -> Result<i32, Error> {
         self.get_checks(num)?;
         self.set.get_val(usize::from(num)).map_err(ctl)
@@ -556,6 +596,19 @@ impl SemaphoreSet {
     /// # Errors
     ///
     /// As [`get_val`](Self::get_val).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// assert_eq!(set.get_pid(0)?, 0); // never operated on
+    /// set.try_semop(&[SemOp::new(0, 0)])?; // even a wait-for-zero sets it
+    /// assert_eq!(set.get_pid(0)?, 42);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn get_pid(&self, num: u16) -> Result<i32, Error> {
         self.get_checks(num)?;
         self.set.get_pid(usize::from(num)).map_err(ctl)
@@ -567,6 +620,22 @@ impl SemaphoreSet {
     /// # Errors
     ///
     /// As [`get_val`](Self::get_val).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// let ops = [SemOp::new(0, -1)];
+    /// let mut waiting = Box::pin(set.semop(&ops));
+    /// assert!(futures::FutureExt::now_or_never(waiting.as_mut()).is_none()); // asleep
+    /// assert_eq!(set.get_ncnt(0)?, 1);
+    /// drop(waiting);
+    /// assert_eq!(set.get_ncnt(0)?, 0);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn get_ncnt(&self, num: u16) -> Result<i32, Error> {
         self.get_checks(num)?;
         self.set.get_cnt(usize::from(num), false).map_err(ctl)
@@ -578,6 +647,23 @@ impl SemaphoreSet {
     /// # Errors
     ///
     /// As [`get_val`](Self::get_val).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.set_val(1, 1)?;
+    /// let ops = [SemOp::new(1, 0)];
+    /// let mut waiting = Box::pin(set.semop(&ops));
+    /// assert!(futures::FutureExt::now_or_never(waiting.as_mut()).is_none()); // asleep
+    /// assert_eq!(set.get_zcnt(1)?, 1);
+    /// set.set_val(1, 0)?; // completes it
+    /// assert_eq!(set.get_zcnt(1)?, 0);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn get_zcnt(&self, num: u16) -> Result<i32, Error> {
         self.get_checks(num)?;
         self.set.get_cnt(usize::from(num), true).map_err(ctl)
@@ -599,6 +685,18 @@ impl SemaphoreSet {
     ///
     /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set, then
     /// [`ErrorKind::PermissionDenied`] (EACCES) without read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.try_semop(&[SemOp::new(0, 1), SemOp::new(1, 2)])?;
+    /// assert_eq!(set.get_all()?, [1, 2]);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn get_all(&self) -> Result<Vec<u16>, Error> {
         let header = self.set.header();
         header.check_live().map_err(ctl)?;
@@ -652,6 +750,20 @@ impl SemaphoreSet {
     /// [`ErrorKind::PermissionDenied`] (EACCES) without alter permission;
     /// [`ErrorKind::OutOfRange`] (ERANGE) for a value above `SEMVMX`; and EINVAL when
     /// `vals` does not have `sem_nsems` entries (C's array has no length to check).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.try_semop(&[SemOp::new(0, 1)])?;
+    /// set.set_all(&[4, 5])?; // values replaced, every semadj zeroed
+    /// assert_eq!(set.get_all()?, [4, 5]);
+    /// assert_eq!(set.set_all(&[40000, 0]).unwrap_err().errno(), 34); // ERANGE
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
         let limits = self.limits();
         let header = self.set.header();
@@ -672,6 +784,20 @@ impl SemaphoreSet {
     ///
     /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set, then
     /// [`ErrorKind::PermissionDenied`] (EACCES) without read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// let ds = set.stat()?;
+    /// assert_eq!((ds.nsems, ds.otime, ds.perm.mode), (2, 0, 0o600));
+    /// set.try_semop(&[SemOp::new(0, 0)])?;
+    /// assert!(set.stat()?.otime > 0);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn stat(&self) -> Result<SemidDs, Error> {
         let header = self.set.header();
         header.check_live().map_err(ctl)?;
@@ -692,6 +818,20 @@ impl SemaphoreSet {
     /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set;
     /// [`ErrorKind::NotPermitted`] (EPERM) unless the caller is owner, creator or has
     /// `CAP_SYS_ADMIN`; EINVAL for a uid or gid of `u32::MAX` (`(uid_t)-1`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.set(1000, 1000, 0o640)?;
+    /// set.try_semop(&[SemOp::new(0, 1)])?; // root: CAP_IPC_OWNER
+    /// let perm = set.stat()?.perm;
+    /// assert_eq!((perm.uid, perm.gid, perm.mode, perm.cuid), (1000, 1000, 0o640, 0));
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
         let header = self.set.header();
         header.check_live().map_err(ctl)?;
@@ -712,6 +852,19 @@ impl SemaphoreSet {
     /// [`ErrorKind::InvalidArgument`] (EINVAL) if already removed;
     /// [`ErrorKind::NotPermitted`] (EPERM) unless the caller is owner, creator or has
     /// `CAP_SYS_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.remove()?;
+    /// assert_eq!(set.try_semop(&[SemOp::new(0, 1)]).unwrap_err().errno(), 22);
+    /// assert_eq!(set.get_val(0).unwrap_err().errno(), 22); // EINVAL from now on
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     pub fn remove(&self) -> Result<(), Error> {
         self.process
             .namespace()
@@ -937,6 +1090,22 @@ pub struct SemPermit<'a> {
 impl SemPermit<'_> {
     /// Keeps the units taken: dropping the permit no longer gives them back (tokio's
     /// `SemaphorePermit::forget`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), svipc::Error> {
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// set.set_val(0, 2)?;
+    /// set.acquire(0, 1).await?.forget();
+    /// assert_eq!(set.get_val(0)?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn forget(mut self) {
         self.ops = OpsBuf::Many(Box::default());
     }
