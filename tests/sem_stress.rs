@@ -167,3 +167,43 @@ fn a_semaphore_guards_plain_data_across_threads() {
     assert_eq!(data.load(Relaxed), 80_000);
     assert_eq!(set.get_val(0).unwrap(), 1);
 }
+
+#[test]
+fn opposing_multi_op_transfers_never_show_a_half_state() {
+    // Threads move units between three semaphores with 2-op semops (the lock-free multi-op
+    // path, some with SEM_UNDO through the lock); a reader's GETALL must always see the sum.
+    let ns = Namespace::new();
+    let set = ns.process(Credentials::new(0, 0)).sem_set(Key::PRIVATE).create(0o600).nsems(3).open().unwrap();
+    set.set_all(&[10, 10, 10]).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let movers: Vec<_> = (0..3u16)
+        .map(|i| {
+            let set = set.clone();
+            std::thread::spawn(move || {
+                let (from, to) = (i, (i + 1) % 3);
+                for k in 0..20_000 {
+                    let take = if k % 7 == 0 { SemOp::new(from, -1).undo() } else { SemOp::new(from, -1) };
+                    let ops = [take, SemOp::new(to, 1).nowait()];
+                    let _ = set.try_semop(&ops);
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let (set, stop) = (set.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(Relaxed) || reads == 0 {
+                let all = set.get_all().unwrap();
+                assert_eq!(all.iter().map(|&v| u32::from(v)).sum::<u32>(), 30, "half state {all:?}");
+                reads += 1;
+            }
+        })
+    };
+    for m in movers {
+        m.join().unwrap();
+    }
+    stop.store(true, Relaxed);
+    reader.join().unwrap();
+    assert_eq!(set.get_all().unwrap().iter().map(|&v| u32::from(v)).sum::<u32>(), 30);
+}
