@@ -9,25 +9,34 @@
 //! `set.rs` is the engine and this file the facade (tokio's `batch_semaphore` under
 //! `Semaphore`).
 //!
-//! * **Per-semaphore word.** Each semaphore's value lives in one `AtomicU32` together with a
-//!   `SLOW` bit (bit 31): "owned by the set lock". Its `sempid` and `sem_otime` are separate
-//!   atomics written after the value.
-//! * **Fast path (no lock):** a `semop` of one operation without `SEM_UNDO` loads the word;
-//!   if `SLOW` is clear it computes the new value and publishes it with **one
-//!   compare-and-swap** (AcqRel) expecting `SLOW` clear; `sempid` and `sem_otime` follow as
-//!   plain stores. If the operation would block or gives `ERANGE` while `SLOW` is clear, the
-//!   load is its linearization point and `EAGAIN`/`ERANGE` need no lock either.
+//! * **Per-semaphore word.** Each semaphore's value lives in one `AtomicU32` together with two
+//!   flag bits: `SLOW` (bit 31, "owned by the set lock") and `BUSY` (bit 30, "held by a
+//!   lock-free multi-op"). Its `sempid` and `sem_otime` are separate atomics written after
+//!   the value (`sem_otime` from `CLOCK_REALTIME_COARSE`: a few nanoseconds, not thirty).
+//! * **Fast path, one op (no lock):** a `semop` of one operation without `SEM_UNDO` loads the
+//!   word; if both flags are clear it computes the new value and publishes it with **one
+//!   compare-and-swap** (AcqRel) expecting them clear; `sempid` and `sem_otime` follow as
+//!   plain stores. If the operation would block or gives `ERANGE` while the flags are clear,
+//!   the load is its linearization point and `EAGAIN`/`ERANGE` need no lock either.
+//! * **Fast path, up to four ops (no lock):** a multi-op `semop` without `SEM_UNDO` takes
+//!   `BUSY` on each semaphore it names, each by a compare-and-swap that finds both flags
+//!   clear (on any conflict it gives back what it took and uses the lock: no waiting, so no
+//!   deadlock between two of them), evaluates on the values it read, then stores the new
+//!   values (or the old ones on failure) with Release, which clears `BUSY`. All its locks are
+//!   taken before any is released (two-phase locking), so it is atomic; `SLOW` was clear on
+//!   all of them, so no sleeper names them and there is nobody to wake.
 //! * **Slow path (the set's `sync::Mutex`):** everything else. It first sets `SLOW` on every
-//!   semaphore it will read or write (`fetch_or`, AcqRel) — a fast-path change made before is
-//!   thereby acquired, and none can follow — then evaluates and writes all values, and clears
-//!   `SLOW` at the end of the critical section on those semaphores no sleeper names. `SLOW`
-//!   stays set while any sleeping operation names the semaphore (a per-semaphore count under
-//!   the lock). Hence the fast path can never see or leave a half-applied multi-operation
-//!   semop, never misses a sleeper to wake (a semaphore with sleepers is always slow), and
-//!   all multi-semaphore reads (`GETALL`, the wake-up scans) see one consistent state. This
-//!   is the kernel's complex mode made per-semaphore: sem.c takes every per-semaphore
-//!   spinlock (or waits them out) before a complex op; here the `SLOW` bit is that
-//!   per-semaphore lock and the CAS is the fast path's `spin_lock` + `spin_unlock`.
+//!   semaphore it will read or write (a compare-and-swap that waits out `BUSY`, AcqRel) — a
+//!   lock-free change made before is thereby acquired, and none can follow — then evaluates
+//!   and writes all values, and clears `SLOW` at the end of the critical section on those
+//!   semaphores no sleeper names. `SLOW` stays set while any sleeping operation names the
+//!   semaphore (a per-semaphore count under the lock). Hence the fast paths can never see or
+//!   leave a half-applied multi-operation semop, never miss a sleeper to wake (a semaphore
+//!   with sleepers is always slow), and all multi-semaphore reads (`GETALL`, the wake-up
+//!   scans) see one consistent state; `GETVAL` waits out `BUSY` too. This is the kernel's
+//!   complex mode made per-semaphore: sem.c takes every per-semaphore spinlock (or waits
+//!   them out) before a complex op; here `SLOW` and `BUSY` are those per-semaphore locks and
+//!   the single-op CAS is the fast path's `spin_lock` + `spin_unlock`.
 //! * **Waiters** are one [`WaitList`](crate::sync::wait_list) in arrival order under the set
 //!   lock; the kernel's four queue kinds (per-semaphore and global, alter and const) are
 //!   views of it filtered by shape, with `merge_queues` done by reordering.
