@@ -234,3 +234,24 @@ async fn merged_single_sleepers_come_before_a_later_complex_op() {
     assert!(pending(&mut c).await);
     assert_eq!(set.get_all().unwrap(), [0, 0, 1]);
 }
+
+#[tokio::test]
+async fn a_complex_wait_for_zero_completes_when_all_its_semaphores_reach_zero() {
+    let ns = Namespace::new();
+    let set = new_set(&ns, 2);
+    set.set_all(&[1, 1]).unwrap();
+    let ops = [SemOp::new(0, 0), SemOp::new(1, 0)];
+    let mut w = Box::pin(set.semop(&ops));
+    assert!(pending(&mut w).await);
+    assert_eq!((set.get_zcnt(0).unwrap(), set.get_zcnt(1).unwrap()), (1, 0));
+    // a decrement of sem 0 to zero (a semop: the waker retries it, it now blocks on sem 1)
+    set.try_semop(&[SemOp::new(0, -1)]).unwrap();
+    assert!(pending(&mut w).await);
+    assert_eq!((set.get_zcnt(0).unwrap(), set.get_zcnt(1).unwrap()), (0, 1));
+    let before = set.get_pid(1).unwrap();
+    let other = proc_(&ns, 33).open_sem_set(set.id()).unwrap();
+    other.try_semop(&[SemOp::new(1, -1)]).unwrap();
+    assert_eq!(ready(&mut w).await, Some(Ok(())));
+    // the waiter's own pid (1, its handle's process) is the last sempid on both
+    assert_eq!((before, set.get_pid(0).unwrap(), set.get_pid(1).unwrap()), (1, 1, 1));
+}
