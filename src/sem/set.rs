@@ -6,7 +6,6 @@
 //! See the module docs of [`crate::sem`] (`# Implementation`) for the argument; the short
 //! form is at the constants below.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::task::{Poll, Waker};
 
@@ -94,9 +93,11 @@ struct State {
     /// when a complex op goes to sleep, cleared at unlock when `complex` is 0
     /// (`unmerge_queues`).
     merged: bool,
-    /// The `sem_undo` records of every process (`sma->list_id`): undo id → `semadj`.
-    undos: HashMap<u64, Box<[i16]>>,
-    next_undo: u64,
+    /// The `sem_undo` records of every process (`sma->list_id`): a slab indexed by undo id,
+    /// `None` for a free slot.
+    undos: Vec<Option<Box<[i16]>>>,
+    /// Free slots of `undos` (an exited process's id is never used again by it).
+    free_undo: Vec<u64>,
     /// `IPC_RMID` happened (`!ipc_valid_object`).
     removed: bool,
     /// Semaphores whose [`SLOW`] bit this critical section set or whose `refs` dropped to
@@ -160,8 +161,8 @@ impl Set {
                 complex: 0,
                 alter: 0,
                 merged: false,
-                undos: HashMap::new(),
-                next_undo: 0,
+                undos: Vec::new(),
+                free_undo: Vec::new(),
                 removed: false,
                 held: Vec::new(),
                 held_all: false,
@@ -448,7 +449,7 @@ impl Set {
             return Err(ErrorKind::Removed);
         }
         s.hold_all();
-        for adj in s.st.undos.values_mut() {
+        for adj in s.st.undos.iter_mut().flatten() {
             adj[num] = 0;
         }
         s.st.epoch += 1;
@@ -468,7 +469,7 @@ impl Set {
             return Err(ErrorKind::Removed);
         }
         s.hold_all();
-        for adj in s.st.undos.values_mut() {
+        for adj in s.st.undos.iter_mut().flatten() {
             adj.iter_mut().for_each(|a| *a = 0);
         }
         s.st.epoch += 1;
@@ -494,11 +495,17 @@ impl Set {
         if st.removed {
             return Err(ErrorKind::Removed);
         }
-        let id = st.next_undo;
-        st.next_undo += 1;
-        let zeros = vec![0; self.nsems()].into_boxed_slice();
-        st.undos.insert(id, zeros);
-        Ok(id)
+        let zeros = Some(vec![0; self.nsems()].into_boxed_slice());
+        match st.free_undo.pop() {
+            Some(id) => {
+                st.undos[id as usize] = zeros;
+                Ok(id)
+            }
+            None => {
+                st.undos.push(zeros);
+                Ok(st.undos.len() as u64 - 1)
+            }
+        }
     }
 
     /// Whether `IPC_RMID` happened.
@@ -514,7 +521,8 @@ impl Set {
         if s.st.removed {
             return;
         }
-        let Some(adj) = s.st.undos.remove(&undo) else { return };
+        let Some(adj) = s.st.undos.get_mut(undo as usize).and_then(Option::take) else { return };
+        s.st.free_undo.push(undo);
         s.hold_all();
         for (n, &a) in adj.iter().enumerate() {
             if a != 0 {
@@ -564,11 +572,23 @@ impl IpcObject for crate::sync::Arc<Set> {
             }
             st.waiters.notify_all(&mut wakes);
             st.undos.clear();
+            st.free_undo.clear();
             st.complex = 0;
             st.alter = 0;
         }
         wakes.wake_all();
         Removal::Now
+    }
+}
+
+/// Clears [`SLOW`] on a word the set lock owns. A plain store suffices: while `SLOW` is set
+/// nobody else writes the word (the lock-free paths' compare-and-swaps expect it clear and
+/// fail without writing; other slow paths need the lock we hold), and Release publishes
+/// every write of this critical section to the next lock-free operation.
+fn release_word(sem: &Sem) {
+    let w = sem.word.load(Relaxed);
+    if w & SLOW != 0 {
+        sem.word.store(w & !SLOW, Release);
     }
 }
 
@@ -602,14 +622,14 @@ impl Drop for Section<'_> {
             st.held.clear();
             for (n, sem) in self.set.sems.iter().enumerate() {
                 if st.refs[n] == 0 {
-                    sem.word.fetch_and(!SLOW, Release);
+                    release_word(sem);
                 }
             }
         } else {
             for n in st.held.drain(..) {
                 let n = n as usize;
                 if st.refs[n] == 0 {
-                    self.set.sems[n].word.fetch_and(!SLOW, Release);
+                    release_word(&self.set.sems[n]);
                 }
             }
         }
@@ -657,7 +677,7 @@ impl Section<'_> {
             &mut heap
         };
         let mut len = 0;
-        let adj = undo.and_then(|u| st.undos.get(&u));
+        let adj = undo.and_then(|u| st.undos.get(u as usize)).and_then(Option::as_ref);
         for i in 0..sops.len() {
             let sop = if invert { &sops[sops.len() - 1 - i] } else { &sops[i] };
             let op = eff_op(sop, invert);
@@ -697,7 +717,7 @@ impl Section<'_> {
             }
             buf[k].1 = new;
         }
-        let adj = undo.and_then(|u| st.undos.get_mut(&u));
+        let adj = undo.and_then(|u| st.undos.get_mut(u as usize)).and_then(Option::as_mut);
         match adj {
             Some(adj) => {
                 for &(n, v, a) in &buf[..len] {
@@ -1001,7 +1021,7 @@ impl Section<'_> {
         if w.sops.iter().any(|sop| self.st.gens[usize::from(sop.num())] > epoch) {
             return;
         }
-        if w.undo.is_some_and(|u| !self.st.undos.contains_key(&u)) {
+        if w.undo.is_some_and(|u| !matches!(self.st.undos.get(u as usize), Some(Some(_)))) {
             return;
         }
         for sop in w.sops.iter() {
