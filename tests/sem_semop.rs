@@ -292,3 +292,21 @@ async fn rmid_fails_waiters_with_eidrm_and_later_calls_with_einval() {
     }
     assert_eq!(kind(set.semop(&a).await), ErrorKind::InvalidArgument);
 }
+
+#[tokio::test]
+async fn ipc_set_does_not_recheck_sleepers() {
+    let ns = Namespace::new();
+    let owner = ns.process(Credentials::new(1000, 1000));
+    let set = owner.sem_set(Key::PRIVATE).create(0o666).nsems(1).open().unwrap();
+    let guest = ns.process(Credentials::new(2000, 2000)).open_sem_set(set.id()).unwrap();
+    let ops = [SemOp::new(0, -1)];
+    let mut f = Box::pin(guest.semop(&ops));
+    assert!(futures::poll!(f.as_mut()).is_pending());
+    let before = set.stat().unwrap().ctime;
+    set.set(1000, 1000, 0o600).unwrap(); // the guest loses all access
+    assert!(set.stat().unwrap().ctime >= before);
+    assert_eq!(kind(guest.try_semop(&ops)), ErrorKind::PermissionDenied);
+    set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+    f.await.unwrap(); // kept its entry-time permission
+    assert_eq!(set.get_val(0).unwrap(), 0);
+}
