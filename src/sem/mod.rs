@@ -1004,7 +1004,11 @@ impl OpsBuf {
     }
 }
 
-/// The future of [`SemaphoreSet::semop`].
+/// The future of [`SemaphoreSet::semop`]: a `semop(2)` call that may sleep.
+///
+/// Resolves once the operations were applied (by this call or, while it slept, by the caller
+/// whose change let it proceed) or failed. Dropping it is the kernel's `EINTR`, under the
+/// rule of [`SemaphoreSet`]'s `# Cancel safety`.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Semop<'a> {
     set: &'a SemaphoreSet,
@@ -1034,7 +1038,8 @@ impl fmt::Debug for Semop<'_> {
     }
 }
 
-/// The future of [`SemaphoreSet::acquire`] and [`SemaphoreSet::acquire_many`].
+/// The future of [`SemaphoreSet::acquire`] and [`SemaphoreSet::acquire_many`]: a `semop(2)`
+/// of decrements, resolving to the [`SemPermit`] that gives them back.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Acquire<'a> {
     set: &'a SemaphoreSet,
