@@ -8,14 +8,12 @@
 #![deny(unsafe_op_in_unsafe_fn, unused_must_use)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![doc(test(no_crate_inject, attr(deny(warnings, rust_2018_idioms))))]
-// TEMPORARY: the generic layer's entry points are called by the mechanisms (msg, sem, shm);
-// until the first of them lands they have no caller outside the tests.
-#![allow(dead_code)]
 
 pub mod error;
 mod ipc;
 mod namespace;
 mod process;
+mod sem;
 mod shm;
 mod sync;
 mod sys;
@@ -24,6 +22,7 @@ pub use error::{Error, ErrorKind, Op, Result, SendError};
 pub use ipc::{Capabilities, Credentials, Figures, IpcKind, IpcPerm, Key};
 pub use namespace::{Ipcs, IpcsEntry, Limits, Namespace};
 pub use process::{OpenOptions, Process};
+pub use sem::{Acquire, SemInfo, SemOp, SemPermit, SemSetParams, SemaphoreSet, SemidDs, Semop};
 pub use shm::{
     Attached, AttachedMut, Segment, ShmAtomic, ShmInfo, ShmIpcInfo, ShmParams, ShmRead, ShmWrite, ShmidDs,
 };

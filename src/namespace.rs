@@ -396,7 +396,7 @@ impl Namespace {
         self.inner.exits.fetch_add(1, Relaxed);
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn exits(&self) -> i32 {
         self.inner.exits.load(Relaxed)
     }

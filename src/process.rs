@@ -1,11 +1,12 @@
-//! `Process`: the actor through which objects are opened — its credentials, and (with the
-//! semaphore mechanism) its `SEM_UNDO` adjustments.
+//! `Process`: the actor through which objects are opened — its credentials, and its
+//! `SEM_UNDO` adjustments, applied when its last clone drops (the kernel's `exit_sem`).
 
 use std::fmt;
 
 use crate::error::{Error, Op};
 use crate::ipc::{Credentials, IpcKind, Key, OpenFlags};
 use crate::namespace::Namespace;
+use crate::sem::UndoLists;
 use crate::sync::Arc;
 
 /// An actor in a [`Namespace`]: what a process is to the kernel's IPC code.
@@ -38,11 +39,14 @@ pub struct Process {
 struct ProcessInner {
     ns: Namespace,
     creds: Credentials,
+    /// The `SEM_UNDO` records (`struct sem_undo_list`), shared by every clone as threads
+    /// share theirs (`CLONE_SYSVSEM`); applied in `Drop`.
+    sem_undo: UndoLists,
 }
 
 impl Process {
     pub(crate) fn new(ns: Namespace, creds: Credentials) -> Process {
-        Process { inner: Arc::new(ProcessInner { ns, creds }) }
+        Process { inner: Arc::new(ProcessInner { ns, creds, sem_undo: UndoLists::new() }) }
     }
 
     /// The credentials every call of this actor is checked with.
@@ -58,6 +62,11 @@ impl Process {
     /// The namespace it lives in.
     pub fn namespace(&self) -> &Namespace {
         &self.inner.ns
+    }
+
+    /// The `SEM_UNDO` records of this process.
+    pub(crate) fn sem_undo(&self) -> &UndoLists {
+        &self.inner.sem_undo
     }
 
     /// `ipcrm -q/-s/-m ID`: `IPC_RMID` by id without knowing the payload type
@@ -80,6 +89,8 @@ impl Process {
 impl Drop for ProcessInner {
     /// The process exits: this is where the mechanisms' exit work hangs (`exit_sem`).
     fn drop(&mut self) {
+        // exit_sem: the adjustments go back, clamped to [0, SEMVMX].
+        self.sem_undo.exit(self.creds.pid(), self.ns.limits().semvmx);
         #[cfg(test)]
         self.ns.note_exit();
     }

@@ -4,6 +4,7 @@
 //! call it stands for. The namespace comes first: keys, actors and their credentials,
 //! limits, and the `ipcs`-style listing; the mechanisms' parts follow it.
 
+mod sem;
 mod shm;
 
 use svipc::{Capabilities, Credentials, IpcKind, Key, Namespace};
@@ -11,6 +12,7 @@ use svipc::{Capabilities, Credentials, IpcKind, Key, Namespace};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     namespace_part()?;
+    sem::run().await?;
     shm::run()?;
     Ok(())
 }

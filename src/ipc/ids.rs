@@ -135,6 +135,7 @@ impl<T> Ids<T> {
     }
 
     /// The key an id is entered under ([`Key::PRIVATE`] if none).
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn key_of(&self, id: i32) -> Option<Key> {
         self.slot(id).map(|s| s.key)
     }

@@ -67,9 +67,12 @@ impl IpcKind {
     }
 }
 
-/// Seconds since the Unix epoch: the clock of every `*_time` field (`ktime_get_real_seconds`).
+/// Seconds since the Unix epoch: the clock of every `*_time` field
+/// (`ktime_get_real_seconds`), one coarse realtime clock for all of them (`sys::coarse_now`),
+/// so no two fields set at the same moment disagree.
+#[inline]
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    crate::sys::coarse_now()
 }
 
 /// What every object has, whatever its kind: the kernel's `kern_ipc_perm` plus the `ctime`

@@ -1,0 +1,1170 @@
+//! Semaphore sets: `semget`, `semop`/`semtimedop` and `semctl` (the kernel's `ipc/sem.c`),
+//! with futures where the kernel sleeps.
+//!
+//!
+#![doc = include_str!("behaviour.md")]
+//!
+//! # Implementation
+//!
+//! `set.rs` is the engine and this file the facade (tokio's `batch_semaphore` under
+//! `Semaphore`).
+//!
+//! * **Per-semaphore word.** Each semaphore's value lives in one `AtomicU32` together with two
+//!   flag bits: `SLOW` (bit 31, "owned by the set lock") and `BUSY` (bit 30, "held by a
+//!   lock-free multi-op"). Its `sempid` and `sem_otime` are separate atomics written after
+//!   the value (`sem_otime` from `CLOCK_REALTIME_COARSE`: a few nanoseconds, not thirty).
+//! * **Fast path, one op (no lock):** a `semop` of one operation without `SEM_UNDO` loads the
+//!   word; if both flags are clear it computes the new value and publishes it with **one
+//!   compare-and-swap** (AcqRel) expecting them clear; `sempid` and `sem_otime` follow as
+//!   plain stores. If the operation would block or gives `ERANGE` while the flags are clear,
+//!   the load is its linearization point and `EAGAIN`/`ERANGE` need no lock either.
+//! * **Fast path, up to four ops (no lock):** a multi-op `semop` without `SEM_UNDO` takes
+//!   `BUSY` on each semaphore it names, each by a compare-and-swap that finds both flags
+//!   clear (on any conflict it gives back what it took and uses the lock: no waiting, so no
+//!   deadlock between two of them), evaluates on the values it read, then stores the new
+//!   values (or the old ones on failure) with Release, which clears `BUSY`. All its locks are
+//!   taken before any is released (two-phase locking), so it is atomic; `SLOW` was clear on
+//!   all of them, so no sleeper names them and there is nobody to wake.
+//! * **Slow path (the set's `sync::Mutex`):** everything else. It first sets `SLOW` on every
+//!   semaphore it will read or write (a compare-and-swap that waits out `BUSY`, AcqRel) — a
+//!   lock-free change made before is thereby acquired, and none can follow — then evaluates
+//!   and writes all values, and clears `SLOW` at the end of the critical section on those
+//!   semaphores no sleeper names. `SLOW` stays set while any sleeping operation names the
+//!   semaphore (a per-semaphore count under the lock). Hence the fast paths can never see or
+//!   leave a half-applied multi-operation semop, never miss a sleeper to wake (a semaphore
+//!   with sleepers is always slow), and all multi-semaphore reads (`GETALL`, the wake-up
+//!   scans) see one consistent state; `GETVAL` waits out `BUSY` too. This is the kernel's
+//!   complex mode made per-semaphore: sem.c takes every per-semaphore spinlock (or waits
+//!   them out) before a complex op; here `SLOW` and `BUSY` are those per-semaphore locks and
+//!   the single-op CAS is the fast path's `spin_lock` + `spin_unlock`.
+//! * **Waiters** are one [`WaitList`](crate::sync::wait_list) in arrival order under the set
+//!   lock; the kernel's four queue kinds (per-semaphore and global, alter and const) are
+//!   views of it filtered by shape, with `merge_queues` done by reordering.
+//! * **Undo** records live in the set (its `list_id`), the process keeps (set, record) pairs;
+//!   see `undo.rs`.
+//! * **Cancellation:** `SETVAL`/`SETALL` bump a per-semaphore generation; a performed
+//!   waiter remembers the generation of its completion; its dropped future compares them
+//!   to decide rule 3 above.
+#![deny(unsafe_code)]
+
+mod op;
+mod set;
+mod undo;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub use self::op::SemOp;
+use self::set::{Fast, Set};
+pub(crate) use self::undo::UndoLists;
+use crate::error::{Error, ErrorKind, Op};
+use crate::ipc::perm::{valid_id, READ, WRITE};
+use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
+use crate::namespace::{Limits, Namespace};
+use crate::process::{OpenOptions, Process};
+use crate::sync::wait_list::WaiterId;
+use crate::sync::Arc;
+
+// ===== semget =====
+
+/// The `semget` parameter carried by [`OpenOptions`]: `nsems`, set with
+/// [`OpenOptions::nsems`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct SemSetParams {
+    nsems: usize,
+}
+
+struct SemOps {
+    nsems: usize,
+}
+
+impl Ops for SemOps {
+    type Handle = Arc<Set>;
+    const KIND: IpcKind = IpcKind::SemaphoreSet;
+
+    fn precheck(&self, limits: &Limits) -> Result<(), ErrorKind> {
+        if self.nsems > limits.semmsl {
+            return Err(ErrorKind::InvalidArgument);
+        }
+        Ok(())
+    }
+
+    fn more_checks(&self, existing: &dyn IpcObject) -> Result<(), ErrorKind> {
+        match existing.as_any().downcast_ref::<Arc<Set>>() {
+            Some(set) if self.nsems > set.nsems() => Err(ErrorKind::InvalidArgument),
+            _ => Ok(()),
+        }
+    }
+
+    fn units(&self, limits: &Limits, in_use: u64) -> Result<u64, ErrorKind> {
+        if self.nsems == 0 {
+            return Err(ErrorKind::InvalidArgument);
+        }
+        if in_use + self.nsems as u64 > limits.semmns as u64 {
+            return Err(ErrorKind::NoSpace);
+        }
+        Ok(self.nsems as u64)
+    }
+
+    fn create(&self, header: Header) -> Result<(Box<dyn IpcObject>, Arc<Set>), ErrorKind> {
+        let set = Arc::new(Set::new(header, self.nsems));
+        Ok((Box::new(set.clone()), set))
+    }
+
+    fn associate(&self, existing: &dyn IpcObject) -> Result<Arc<Set>, ErrorKind> {
+        existing.as_any().downcast_ref::<Arc<Set>>().cloned().ok_or(ErrorKind::TypeMismatch)
+    }
+}
+
+impl<'p> OpenOptions<'p, SemSetParams> {
+    /// `nsems`: the number of semaphores of a new set, or, for an existing one, the least
+    /// it must have (`0`, the default, means "don't care", as in C).
+    pub fn nsems(mut self, nsems: usize) -> Self {
+        self.params.nsems = nsems;
+        self
+    }
+
+    /// `semget(key, nsems, flags)`: opens the set, creating it as the flags say. A new set
+    /// has `nsems` semaphores, all 0, `sem_otime` 0 and `sem_ctime` now.
+    ///
+    /// # Errors
+    ///
+    /// In the kernel's order:
+    /// * [`ErrorKind::InvalidArgument`] (EINVAL): `nsems` above `SEMMSL`, even for an existing
+    ///   key.
+    /// * [`ErrorKind::NotFound`] (ENOENT): no set has the key and `create` was not given.
+    /// * [`ErrorKind::AlreadyExists`] (EEXIST): `create` + `exclusive` and the key exists.
+    /// * [`ErrorKind::InvalidArgument`] (EINVAL): the existing set has fewer than `nsems`
+    ///   semaphores (before the permission check), or `nsems` is 0 on creation.
+    /// * [`ErrorKind::PermissionDenied`] (EACCES): the mode asks for access the caller lacks.
+    /// * [`ErrorKind::NoSpace`] (ENOSPC): creating would pass `SEMMNS` semaphores or
+    ///   `SEMMNI` sets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(1000, 1000));
+    /// let set = me.sem_set(Key::new(7)).create(0o600).nsems(3).open()?; // semget(7, 3, IPC_CREAT|0600)
+    /// assert_eq!(set.nsems(), 3);
+    /// assert_eq!(set.get_all()?, [0, 0, 0]);
+    /// let again = me.sem_set(Key::new(7)).open()?; // semget(7, 0, 0)
+    /// assert_eq!(again.id(), set.id());
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn open(self) -> Result<SemaphoreSet, Error> {
+        let ops = SemOps { nsems: self.params.nsems };
+        let process = self.process;
+        let set = process
+            .namespace()
+            .ipcget(process.credentials(), self.key, self.flags, &ops)
+            .map_err(|k| Error::new(Op::SemGet, k))?;
+        Ok(SemaphoreSet { set, process: process.clone() })
+    }
+}
+
+impl Process {
+    /// `semget(key, nsems, flags)` as a builder: set the flags and
+    /// [`nsems`](OpenOptions::nsems), then [`open`](OpenOptions::open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// // semget(0x2a, 0, 0): no such key
+    /// assert_eq!(me.sem_set(Key::new(0x2a)).open().unwrap_err().errno(), 2); // ENOENT
+    /// // semget(0x2a, 2, IPC_CREAT | IPC_EXCL | 0600)
+    /// let set = me.sem_set(Key::new(0x2a)).create(0o600).exclusive().nsems(2).open()?;
+    /// assert_eq!(set.nsems(), 2);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn sem_set(&self, key: Key) -> OpenOptions<'_, SemSetParams> {
+        OpenOptions::new(self, key, SemSetParams::default())
+    }
+
+    /// Opens the semaphore set with id `semid`, as a C program that was handed the id uses
+    /// it; no permission is asked here (every later call checks its own).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL): no live set has this id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let set = ns.process(Credentials::new(0, 0)).sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// let other = ns.process(Credentials::new(0, 0).with_pid(9));
+    /// assert_eq!(other.open_sem_set(set.id())?.nsems(), 1);
+    /// assert_eq!(other.open_sem_set(set.id() + 1).unwrap_err().errno(), 22); // EINVAL
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn open_sem_set(&self, semid: i32) -> Result<SemaphoreSet, Error> {
+        let set =
+            self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
+        Ok(SemaphoreSet { set, process: self.clone() })
+    }
+}
+
+// ===== SEM_INFO =====
+
+/// What `semctl(0, 0, SEM_INFO, &seminfo)` reports: the limits, and the usage of the
+/// namespace's semaphore sets.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub struct SemInfo {
+    /// The call's return value: the highest index in use in the set table (-1 if none).
+    pub max_index: i32,
+    /// `semmni`: the most sets.
+    pub semmni: usize,
+    /// `semmns`: the most semaphores in all sets.
+    pub semmns: usize,
+    /// `semmsl`: the most semaphores per set.
+    pub semmsl: usize,
+    /// `semopm`: the most operations per `semop`.
+    pub semopm: usize,
+    /// `semvmx`: the largest value.
+    pub semvmx: i32,
+    /// `semusz`: with `SEM_INFO`, the number of sets in use.
+    pub semusz: usize,
+    /// `semaem`: with `SEM_INFO`, the number of semaphores in use.
+    pub semaem: u64,
+}
+
+impl Namespace {
+    /// `semctl(0, 0, SEM_INFO, &buf)`: the limits with `semusz` = sets in use and
+    /// `semaem` = semaphores in use, and the highest used index.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// me.sem_set(Key::PRIVATE).create(0o600).nsems(4).open()?;
+    /// let info = ns.sem_info();
+    /// assert_eq!((info.semusz, info.semaem, info.max_index), (1, 4, 0));
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn sem_info(&self) -> SemInfo {
+        let l = self.limits();
+        let (in_use, units, max_index) = self.table_info(IpcKind::SemaphoreSet);
+        SemInfo {
+            max_index,
+            semmni: l.semmni,
+            semmns: l.semmns,
+            semmsl: l.semmsl,
+            semopm: l.semopm,
+            semvmx: l.semvmx,
+            semusz: in_use,
+            semaem: units,
+        }
+    }
+}
+
+// ===== SemaphoreSet =====
+
+/// A handle on a semaphore set, bound to the [`Process`] that opened it: the `semid` of
+/// `semget`, with `semop` and `semctl` as methods.
+///
+/// Clones are cheap and share the set and the process. The process's `SEM_UNDO`
+/// adjustments are applied when its last clone — this handle included — drops.
+///
+#[doc = include_str!("behaviour.md")]
+///
+/// # Examples
+///
+/// ```
+/// use svipc::{Credentials, Key, Namespace, SemOp};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), svipc::Error> {
+/// let me = Namespace::new().process(Credentials::new(1000, 1000));
+/// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+/// set.set_val(0, 1)?;
+/// // take sem 0 and give sem 1, atomically
+/// set.semop(&[SemOp::new(0, -1), SemOp::new(1, 1)]).await?;
+/// assert_eq!(set.get_all()?, [0, 1]);
+/// assert!(set.try_semop(&[SemOp::new(0, -1)]).unwrap_err().is_would_block());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SemaphoreSet {
+    set: Arc<Set>,
+    process: Process,
+}
+
+/// `struct semid_ds`, as `semctl(IPC_STAT)` fills it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub struct SemidDs {
+    /// `sem_perm`.
+    pub perm: IpcPerm,
+    /// `sem_otime`: the last successful `semop` (including wait-for-zero ones), a `SETVAL` or
+    /// `SETALL` that completed a sleeper, or an exit undo; the max over the semaphores. 0 if
+    /// never.
+    pub otime: i64,
+    /// `sem_ctime`: creation, `IPC_SET`, `SETVAL`, `SETALL`.
+    pub ctime: i64,
+    /// `sem_nsems`.
+    pub nsems: u64,
+}
+
+impl fmt::Debug for SemaphoreSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphoreSet")
+            .field("id", &self.id())
+            .field("nsems", &self.nsems())
+            .field("pid", &self.process.pid())
+            .finish_non_exhaustive()
+    }
+}
+
+fn err(kind: ErrorKind) -> Error {
+    Error::new(Op::SemOp, kind)
+}
+
+fn ctl(kind: ErrorKind) -> Error {
+    Error::new(Op::SemCtl, kind)
+}
+
+impl SemaphoreSet {
+    /// The set's id (`semid`).
+    pub fn id(&self) -> i32 {
+        self.set.header().id()
+    }
+
+    /// `sem_nsems`.
+    pub fn nsems(&self) -> usize {
+        self.set.nsems()
+    }
+
+    /// The process this handle acts for.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    fn limits(&self) -> Limits {
+        self.process.namespace().limits()
+    }
+
+    fn pid(&self) -> i32 {
+        self.process.pid()
+    }
+
+    /// The checks before the lock, in the kernel's order, then the fast path, then the slow
+    /// path. `Ok(None)`: done; `Ok(Some(id))`: queued (only with a waker).
+    fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<WaiterId>, Error> {
+        let limits = self.limits();
+        if ops.len() > limits.semopm {
+            return Err(err(ErrorKind::TooBig));
+        }
+        if ops.is_empty() {
+            return Err(err(ErrorKind::InvalidArgument));
+        }
+        let header = self.set.header();
+        header.check_live().map_err(err)?;
+        if ops.iter().any(|op| usize::from(op.num()) >= self.set.nsems()) {
+            return Err(err(ErrorKind::FileTooBig));
+        }
+        let alter = ops.iter().any(|op| op.alters());
+        header.perm().check(self.process.credentials(), if alter { WRITE } else { READ }).map_err(err)?;
+        let pid = self.pid();
+        let semvmx = limits.semvmx;
+        let undo = ops.iter().any(|op| op.is_undo());
+        if !undo {
+            let fast = match ops {
+                [op] => self.set.try_fast(*op, pid, semvmx),
+                _ => self.set.try_fast_multi(ops, pid, semvmx),
+            };
+            match fast {
+                Fast::Done => return Ok(None),
+                Fast::Range => return Err(err(ErrorKind::OutOfRange)),
+                Fast::Blocks(i) if ops[i].is_nowait() || waker.is_none() => {
+                    return Err(err(ErrorKind::WouldBlock))
+                }
+                Fast::Blocks(_) | Fast::Slow => {}
+            }
+        }
+        let undo_id =
+            if undo { Some(self.process.sem_undo().find_alloc(&self.set).map_err(err)?) } else { None };
+        self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(err)
+    }
+
+    fn poll_op(
+        &self,
+        ops: &[SemOp],
+        slot: &mut Option<WaiterId>,
+        done: &mut bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        if *done {
+            return Poll::Ready(Err(err(ErrorKind::InvalidArgument)));
+        }
+        let r = match *slot {
+            Some(id) => match self.set.poll_waiter(id, cx.waker()) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => {
+                    *slot = None;
+                    r.map_err(err)
+                }
+            },
+            None => match self.start(ops, Some(cx.waker())) {
+                Ok(Some(id)) => {
+                    *slot = Some(id);
+                    return Poll::Pending;
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+        };
+        *done = true;
+        Poll::Ready(r)
+    }
+
+    fn cancel(&self, slot: &mut Option<WaiterId>) {
+        if let Some(id) = slot.take() {
+            self.set.cancel(id, self.pid(), self.limits().semvmx);
+        }
+    }
+
+    /// `semop(semid, ops, nsops)`: applies every operation atomically, waiting while the
+    /// first one that cannot proceed has no `IPC_NOWAIT`.
+    ///
+    /// On success `sempid` becomes the caller's pid on every semaphore named (including
+    /// wait-for-zero ones) and `sem_otime` is updated, even for a wait-for-zero-only call.
+    /// If a sleeper is woken, it is the waker that performs its operation (see [`SemaphoreSet`]).
+    ///
+    /// # Errors
+    ///
+    /// In the kernel's order:
+    /// * [`ErrorKind::TooBig`] (E2BIG): more than `SEMOPM` operations (first of all).
+    /// * [`ErrorKind::InvalidArgument`] (EINVAL): no operation; or the set was removed
+    ///   before the call.
+    /// * [`ErrorKind::FileTooBig`] (EFBIG): a `sem_num` at or beyond `sem_nsems`.
+    /// * [`ErrorKind::PermissionDenied`] (EACCES): alter permission is needed if any
+    ///   `sem_op` is non-zero, read permission otherwise.
+    /// * [`ErrorKind::OutOfRange`] (ERANGE): a value would pass `SEMVMX`, or a `semadj`
+    ///   would leave `[-32768, 32767]`; also when a retry finds it so.
+    /// * [`ErrorKind::WouldBlock`] (EAGAIN): the operation it blocks on has `IPC_NOWAIT`,
+    ///   now or at a retry.
+    /// * [`ErrorKind::Removed`] (EIDRM): the set was removed while the call waited.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe in the sense of the [type docs](SemaphoreSet#cancel-safety): dropped before it
+    /// was performed, it had no effect; dropped after a waker performed it, its inverse runs
+    /// at once where it can.
+    ///
+    /// # Memory ordering
+    ///
+    /// A completed call synchronizes with the calls whose changes it observed (see [`SemaphoreSet`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), svipc::Error> {
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// let waiter = {
+    ///     let set = set.clone();
+    ///     tokio::spawn(async move { set.semop(&[SemOp::new(0, -2)]).await })
+    /// };
+    /// set.semop(&[SemOp::new(0, 2)]).await?; // performs the waiter's decrement
+    /// waiter.await.unwrap()?;
+    /// assert_eq!(set.get_val(0)?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn semop<'a>(&'a self, ops: &'a [SemOp]) -> Semop<'a> {
+        Semop { set: self, ops, slot: None, done: false }
+    }
+
+    /// `semop` with `IPC_NOWAIT` on every operation: never waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`semop`](Self::semop), with [`ErrorKind::WouldBlock`] (EAGAIN) where it would wait
+    /// (and never `EIDRM`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// assert_eq!(set.try_semop(&[SemOp::new(0, -1)]).unwrap_err().errno(), 11); // EAGAIN
+    /// set.try_semop(&[SemOp::new(0, 1)])?;
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn try_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
+        self.start(ops, None).map(|_| ())
+    }
+
+    /// `semtimedop(semid, ops, nsops, timeout)`: [`semop`](Self::semop) giving up after
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As `semop`; on expiry [`ErrorKind::WouldBlock`] (EAGAIN) as the kernel reports it,
+    /// with [`Error::is_timeout`] true.
+    ///
+    /// # Cancel safety
+    ///
+    /// As `semop`; an expiry is a cancellation under the same rule, so an operation
+    /// performed for the caller just as the time ran out is inverted where it can be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), svipc::Error> {
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// let e = set.semop_timeout(&[SemOp::new(0, -1)], Duration::from_millis(1)).await.unwrap_err();
+    /// assert!(e.is_timeout() && e.is_would_block());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(not(loom))]
+    pub async fn semop_timeout(&self, ops: &[SemOp], timeout: std::time::Duration) -> Result<(), Error> {
+        match tokio::time::timeout(timeout, self.semop(ops)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::timed_out(Op::SemOp)),
+        }
+    }
+
+    /// [`semop`](Self::semop) for code outside an async runtime: parks the thread while it
+    /// waits. Do not call it from async code (it would block the executor thread).
+    ///
+    /// # Errors
+    ///
+    /// As [`semop`](Self::semop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// let s2 = set.clone();
+    /// let t = std::thread::spawn(move || s2.blocking_semop(&[SemOp::new(0, -1)]));
+    /// set.blocking_semop(&[SemOp::new(0, 1)])?;
+    /// t.join().unwrap()?;
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn blocking_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
+        block_on(self.semop(ops))
+    }
+
+    /// `semctl(semid, num, GETVAL)`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set, then
+    /// [`ErrorKind::PermissionDenied`] (EACCES) without read permission, then EINVAL for
+    /// `num >= sem_nsems`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.try_semop(&[SemOp::new(1, 3)])?;
+    /// assert_eq!((set.get_val(0)?, set.get_val(1)?), (0, 3));
+    /// assert_eq!(set.get_val(2).unwrap_err().errno(), 22); // EINVAL: no such semaphore
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn get_val(&self, num: u16) -> Result<i32, Error> {
+        self.get_checks(num)?;
+        self.set.get_val(usize::from(num)).map_err(ctl)
+    }
+
+    /// `semctl(semid, num, GETPID)`: the pid of the last operation on semaphore `num`.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_val`](Self::get_val).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// assert_eq!(set.get_pid(0)?, 0); // never operated on
+    /// set.try_semop(&[SemOp::new(0, 0)])?; // even a wait-for-zero sets it
+    /// assert_eq!(set.get_pid(0)?, 42);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn get_pid(&self, num: u16) -> Result<i32, Error> {
+        self.get_checks(num)?;
+        self.set.get_pid(usize::from(num)).map_err(ctl)
+    }
+
+    /// `semctl(semid, num, GETNCNT)`: sleeping `semop`s currently blocked on a decrement of
+    /// `num`.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_val`](Self::get_val).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// let ops = [SemOp::new(0, -1)];
+    /// let mut waiting = Box::pin(set.semop(&ops));
+    /// assert!(futures::FutureExt::now_or_never(waiting.as_mut()).is_none()); // asleep
+    /// assert_eq!(set.get_ncnt(0)?, 1);
+    /// drop(waiting);
+    /// assert_eq!(set.get_ncnt(0)?, 0);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn get_ncnt(&self, num: u16) -> Result<i32, Error> {
+        self.get_checks(num)?;
+        self.set.get_cnt(usize::from(num), false).map_err(ctl)
+    }
+
+    /// `semctl(semid, num, GETZCNT)`: sleeping `semop`s currently blocked waiting for `num`
+    /// to be zero.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_val`](Self::get_val).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.set_val(1, 1)?;
+    /// let ops = [SemOp::new(1, 0)];
+    /// let mut waiting = Box::pin(set.semop(&ops));
+    /// assert!(futures::FutureExt::now_or_never(waiting.as_mut()).is_none()); // asleep
+    /// assert_eq!(set.get_zcnt(1)?, 1);
+    /// set.set_val(1, 0)?; // completes it
+    /// assert_eq!(set.get_zcnt(1)?, 0);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn get_zcnt(&self, num: u16) -> Result<i32, Error> {
+        self.get_checks(num)?;
+        self.set.get_cnt(usize::from(num), true).map_err(ctl)
+    }
+
+    fn get_checks(&self, num: u16) -> Result<(), Error> {
+        let header = self.set.header();
+        header.check_live().map_err(ctl)?;
+        header.perm().check(self.process.credentials(), READ).map_err(ctl)?;
+        if usize::from(num) >= self.set.nsems() {
+            return Err(ctl(ErrorKind::InvalidArgument));
+        }
+        Ok(())
+    }
+
+    /// `semctl(semid, 0, GETALL, array)`: every value, as one snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set, then
+    /// [`ErrorKind::PermissionDenied`] (EACCES) without read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.try_semop(&[SemOp::new(0, 1), SemOp::new(1, 2)])?;
+    /// assert_eq!(set.get_all()?, [1, 2]);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn get_all(&self) -> Result<Vec<u16>, Error> {
+        let header = self.set.header();
+        header.check_live().map_err(ctl)?;
+        header.perm().check(self.process.credentials(), READ).map_err(ctl)?;
+        self.set.get_all(self.limits().semvmx).map_err(ctl)
+    }
+
+    /// `semctl(semid, num, SETVAL, val)`: sets one value, zeroes every process's `semadj`
+    /// for it, sets `sempid` and `sem_ctime`, and wakes the sleepers that can now proceed
+    /// (`sem_otime` changes only if one completes).
+    ///
+    /// # Errors
+    ///
+    /// In the kernel's order: [`ErrorKind::OutOfRange`] (ERANGE) for `val < 0` or above
+    /// `SEMVMX` (before the id is even looked at); [`ErrorKind::InvalidArgument`] (EINVAL)
+    /// for a removed set, then for `num >= sem_nsems`; [`ErrorKind::PermissionDenied`]
+    /// (EACCES) without alter permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// set.set_val(0, 5)?;
+    /// assert_eq!(set.get_val(0)?, 5);
+    /// assert_eq!(set.set_val(0, -1).unwrap_err().errno(), 34); // ERANGE
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn set_val(&self, num: u16, val: i32) -> Result<(), Error> {
+        let limits = self.limits();
+        if !(0..=limits.semvmx).contains(&val) {
+            return Err(ctl(ErrorKind::OutOfRange));
+        }
+        let header = self.set.header();
+        header.check_live().map_err(ctl)?;
+        if usize::from(num) >= self.set.nsems() {
+            return Err(ctl(ErrorKind::InvalidArgument));
+        }
+        header.perm().check(self.process.credentials(), WRITE).map_err(ctl)?;
+        self.set.set_val(usize::from(num), val, self.pid(), limits.semvmx).map_err(ctl)
+    }
+
+    /// `semctl(semid, 0, SETALL, array)`: sets every value (and every `sempid` to the
+    /// caller), zeroes every `semadj` of the set, sets `sem_ctime`, and wakes sleepers.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set;
+    /// [`ErrorKind::PermissionDenied`] (EACCES) without alter permission;
+    /// [`ErrorKind::OutOfRange`] (ERANGE) for a value above `SEMVMX`; and EINVAL when
+    /// `vals` does not have `sem_nsems` entries (C's array has no length to check).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.try_semop(&[SemOp::new(0, 1)])?;
+    /// set.set_all(&[4, 5])?; // values replaced, every semadj zeroed
+    /// assert_eq!(set.get_all()?, [4, 5]);
+    /// assert_eq!(set.set_all(&[40000, 0]).unwrap_err().errno(), 34); // ERANGE
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
+        let limits = self.limits();
+        let header = self.set.header();
+        header.check_live().map_err(ctl)?;
+        header.perm().check(self.process.credentials(), WRITE).map_err(ctl)?;
+        if vals.iter().any(|&v| i32::from(v) > limits.semvmx) {
+            return Err(ctl(ErrorKind::OutOfRange));
+        }
+        if vals.len() != self.set.nsems() {
+            return Err(ctl(ErrorKind::InvalidArgument));
+        }
+        self.set.set_all(vals, self.pid(), limits.semvmx).map_err(ctl)
+    }
+
+    /// `semctl(semid, 0, IPC_STAT, &buf)`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set, then
+    /// [`ErrorKind::PermissionDenied`] (EACCES) without read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// let ds = set.stat()?;
+    /// assert_eq!((ds.nsems, ds.otime, ds.perm.mode), (2, 0, 0o600));
+    /// set.try_semop(&[SemOp::new(0, 0)])?;
+    /// assert!(set.stat()?.otime > 0);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn stat(&self) -> Result<SemidDs, Error> {
+        let header = self.set.header();
+        header.check_live().map_err(ctl)?;
+        header.perm().check(self.process.credentials(), READ).map_err(ctl)?;
+        Ok(SemidDs {
+            perm: header.perm().load(),
+            otime: self.set.otime(),
+            ctime: header.ctime(),
+            nsems: self.set.nsems() as u64,
+        })
+    }
+
+    /// `semctl(semid, 0, IPC_SET, &buf)`: the owner's uid and gid and the low 9 mode bits;
+    /// `sem_ctime` is set. Sleeping `semop`s keep the permission they were checked with.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a removed set;
+    /// [`ErrorKind::NotPermitted`] (EPERM) unless the caller is owner, creator or has
+    /// `CAP_SYS_ADMIN`; EINVAL for a uid or gid of `u32::MAX` (`(uid_t)-1`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.set(1000, 1000, 0o640)?;
+    /// set.try_semop(&[SemOp::new(0, 1)])?; // root: CAP_IPC_OWNER
+    /// let perm = set.stat()?.perm;
+    /// assert_eq!((perm.uid, perm.gid, perm.mode, perm.cuid), (1000, 1000, 0o640, 0));
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
+        let header = self.set.header();
+        header.check_live().map_err(ctl)?;
+        header.perm().check_owner(self.process.credentials()).map_err(ctl)?;
+        if !valid_id(uid) || !valid_id(gid) {
+            return Err(ctl(ErrorKind::InvalidArgument));
+        }
+        header.perm().set(uid, gid, mode);
+        header.touch_ctime();
+        Ok(())
+    }
+
+    /// `semctl(semid, 0, IPC_RMID)`: removes the set. Every sleeping `semop` fails with
+    /// `EIDRM`, the undo records are dropped, and every later call fails with `EINVAL`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) if already removed;
+    /// [`ErrorKind::NotPermitted`] (EPERM) unless the caller is owner, creator or has
+    /// `CAP_SYS_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace, SemOp};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0).with_pid(42));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(2).open()?;
+    /// set.remove()?;
+    /// assert_eq!(set.try_semop(&[SemOp::new(0, 1)]).unwrap_err().errno(), 22);
+    /// assert_eq!(set.get_val(0).unwrap_err().errno(), 22); // EINVAL from now on
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn remove(&self) -> Result<(), Error> {
+        self.process
+            .namespace()
+            .remove(self.process.credentials(), IpcKind::SemaphoreSet, self.id())
+            .map_err(ctl)
+    }
+
+    /// Takes `n` units of semaphore `num` (`semop` of `{num, -n}`), returning a guard that
+    /// gives them back (`{num, +n}`) when dropped. `n == 0` takes nothing and never waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`semop`](Self::semop); and [`ErrorKind::InvalidArgument`] (EINVAL) for `n`
+    /// above 32767 (a `sem_op` is a `short`, and no value can exceed `SEMVMX`).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`semop`](Self::semop): a dropped `Acquire` takes nothing, or gives back what a
+    /// waker took for it.
+    ///
+    /// # Memory ordering
+    ///
+    /// Taking the units synchronizes with the release that provided them, as for `semop`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), svipc::Error> {
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// set.set_val(0, 3)?;
+    /// {
+    ///     let _two = set.acquire(0, 2).await?;
+    ///     assert_eq!(set.get_val(0)?, 1);
+    /// }
+    /// assert_eq!(set.get_val(0)?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire(&self, num: u16, n: u16) -> Acquire<'_> {
+        self.acquire_ops(&[(num, n)])
+    }
+
+    /// Takes units of several semaphores of the set in **one atomic `semop`**
+    /// (`{num, -n}` for each pair), returning one guard that gives them all back in one
+    /// `semop` when dropped. Pairs with `n == 0` are skipped.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), svipc::Error> {
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let forks = me.sem_set(Key::PRIVATE).create(0o600).nsems(5).open()?;
+    /// forks.set_all(&[1; 5])?;
+    /// let both = forks.acquire_many(&[(0, 1), (1, 1)]).await?; // both forks or neither
+    /// assert_eq!(forks.get_all()?, [0, 0, 1, 1, 1]);
+    /// drop(both);
+    /// assert_eq!(forks.get_all()?, [1; 5]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_many(&self, units: &[(u16, u16)]) -> Acquire<'_> {
+        self.acquire_ops(units)
+    }
+
+    fn acquire_ops(&self, units: &[(u16, u16)]) -> Acquire<'_> {
+        let bad = units.iter().any(|&(_, n)| n > i16::MAX as u16);
+        let ops = OpsBuf::new(
+            units
+                .iter()
+                .filter(|&&(_, n)| n != 0)
+                .map(|&(num, n)| SemOp::new(num, -(n.min(i16::MAX as u16) as i16))),
+        );
+        let checks = if bad {
+            Err(err(ErrorKind::InvalidArgument))
+        } else if ops.as_slice().is_empty() {
+            self.set.header().check_live().map_err(err).and_then(|()| {
+                if units.iter().any(|&(num, _)| usize::from(num) >= self.nsems()) {
+                    Err(err(ErrorKind::FileTooBig))
+                } else {
+                    Ok(())
+                }
+            })
+        } else {
+            Ok(())
+        };
+        Acquire { set: self, ops, checks: Some(checks), slot: None, done: false }
+    }
+}
+
+// ===== futures =====
+
+/// The operations an [`Acquire`] or a [`SemPermit`] carries: one inline, more boxed.
+#[derive(Debug)]
+enum OpsBuf {
+    One([SemOp; 1]),
+    Many(Box<[SemOp]>),
+}
+
+impl OpsBuf {
+    fn new(mut ops: impl Iterator<Item = SemOp>) -> OpsBuf {
+        let Some(first) = ops.next() else { return OpsBuf::Many(Box::default()) };
+        match ops.next() {
+            None => OpsBuf::One([first]),
+            Some(second) => OpsBuf::Many([first, second].into_iter().chain(ops).collect()),
+        }
+    }
+
+    fn as_slice(&self) -> &[SemOp] {
+        match self {
+            OpsBuf::One(op) => op,
+            OpsBuf::Many(ops) => ops,
+        }
+    }
+}
+
+/// The future of [`SemaphoreSet::semop`]: a `semop(2)` call that may sleep.
+///
+/// Resolves once the operations were applied (by this call or, while it slept, by the caller
+/// whose change let it proceed) or failed. Dropping it is the kernel's `EINTR`, under the
+/// rule of [`SemaphoreSet`]'s `# Cancel safety`.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Semop<'a> {
+    set: &'a SemaphoreSet,
+    ops: &'a [SemOp],
+    slot: Option<WaiterId>,
+    done: bool,
+}
+
+impl Future for Semop<'_> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.set.poll_op(this.ops, &mut this.slot, &mut this.done, cx)
+    }
+}
+
+impl Drop for Semop<'_> {
+    fn drop(&mut self) {
+        self.set.cancel(&mut self.slot);
+    }
+}
+
+impl fmt::Debug for Semop<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semop").field("ops", &self.ops).field("waiting", &self.slot.is_some()).finish()
+    }
+}
+
+/// The future of [`SemaphoreSet::acquire`] and [`SemaphoreSet::acquire_many`]: a `semop(2)`
+/// of decrements, resolving to the [`SemPermit`] that gives them back.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Acquire<'a> {
+    set: &'a SemaphoreSet,
+    /// The decrements.
+    ops: OpsBuf,
+    /// Argument errors found when the future was made, reported at the first poll.
+    checks: Option<Result<(), Error>>,
+    slot: Option<WaiterId>,
+    done: bool,
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<SemPermit<'a>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(checks) = this.checks.take() {
+            checks?;
+            if this.ops.as_slice().is_empty() {
+                this.done = true;
+                return Poll::Ready(Ok(SemPermit { set: this.set, ops: OpsBuf::Many(Box::default()) }));
+            }
+        }
+        match this.set.poll_op(this.ops.as_slice(), &mut this.slot, &mut this.done, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {
+                let give_back =
+                    OpsBuf::new(this.ops.as_slice().iter().map(|op| SemOp::new(op.num(), -op.op())));
+                Poll::Ready(Ok(SemPermit { set: this.set, ops: give_back }))
+            }
+        }
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        self.set.cancel(&mut self.slot);
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire").field("ops", &self.ops).field("waiting", &self.slot.is_some()).finish()
+    }
+}
+
+/// Units taken by [`SemaphoreSet::acquire`] or [`acquire_many`](SemaphoreSet::acquire_many):
+/// dropping the guard gives them back in one `semop` (waking whoever can now proceed).
+///
+/// If the give-back cannot apply — the set was removed, or `SETVAL`/`SETALL` raised a value
+/// so that adding the units would pass `SEMVMX` (ERANGE) — the units are not given back,
+/// as a C program's `semop` would fail.
+#[must_use = "dropping the permit gives the units back at once"]
+#[clippy::has_significant_drop]
+pub struct SemPermit<'a> {
+    set: &'a SemaphoreSet,
+    /// The increments that give the units back.
+    ops: OpsBuf,
+}
+
+impl SemPermit<'_> {
+    /// Keeps the units taken: dropping the permit no longer gives them back (tokio's
+    /// `SemaphorePermit::forget`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), svipc::Error> {
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// set.set_val(0, 2)?;
+    /// set.acquire(0, 1).await?.forget();
+    /// assert_eq!(set.get_val(0)?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn forget(mut self) {
+        self.ops = OpsBuf::Many(Box::default());
+    }
+
+    /// The set the units were taken from.
+    pub fn set(&self) -> &SemaphoreSet {
+        self.set
+    }
+}
+
+impl Drop for SemPermit<'_> {
+    fn drop(&mut self) {
+        if !self.ops.as_slice().is_empty() {
+            // Nothing to report to: see the type's docs for when this fails.
+            let _ = self.set.try_semop(self.ops.as_slice());
+        }
+    }
+}
+
+impl fmt::Debug for SemPermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemPermit").field("set", &self.set.id()).field("give_back", &self.ops).finish()
+    }
+}
+
+/// Runs a future to completion on this thread, parking while it is pending.
+#[cfg(not(loom))]
+fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    // std's Arc: `Wake` is defined for it only; this adapter is never run under loom.
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}

@@ -1,0 +1,74 @@
+//! Auto traits of the semaphore handles, futures and guards.
+// Under `--cfg loom` the loom-tests crate checks the engine; tokio's timers and threads
+// stay out of what loom runs.
+#![cfg(not(loom))]
+
+use svipc::{Acquire, SemInfo, SemOp, SemPermit, SemSetParams, SemaphoreSet, SemidDs, Semop};
+
+fn send_sync<T: Send + Sync>() {}
+fn unpin<T: Unpin>() {}
+fn clone_static<T: Clone + 'static>() {}
+
+#[test]
+fn smoke() {
+    send_sync::<SemaphoreSet>();
+}
+
+#[test]
+fn handles_futures_guards() {
+    send_sync::<SemaphoreSet>();
+    clone_static::<SemaphoreSet>();
+    unpin::<SemaphoreSet>();
+    send_sync::<Semop<'static>>();
+    unpin::<Semop<'static>>();
+    send_sync::<Acquire<'static>>();
+    unpin::<Acquire<'static>>();
+    send_sync::<SemPermit<'static>>();
+    unpin::<SemPermit<'static>>();
+    send_sync::<SemOp>();
+    send_sync::<SemidDs>();
+    send_sync::<SemInfo>();
+    send_sync::<SemSetParams>();
+    fn copy<T: Copy>() {}
+    copy::<SemOp>();
+    copy::<SemidDs>();
+}
+
+#[test]
+fn futures_are_send_across_spawn() {
+    fn is_send<T: Send>(_: &T) {}
+    let ns = svipc::Namespace::new();
+    let set = ns
+        .process(svipc::Credentials::new(0, 0))
+        .sem_set(svipc::Key::PRIVATE)
+        .create(0o600)
+        .nsems(1)
+        .open()
+        .unwrap();
+    let ops = [SemOp::new(0, 1)];
+    let f = set.semop(&ops);
+    is_send(&f);
+    let t = set.semop_timeout(&ops, std::time::Duration::from_secs(1));
+    is_send(&t);
+    let a = set.acquire(0, 1);
+    is_send(&a);
+}
+
+#[test]
+fn sizes_reported_in_benchmarks_md() {
+    // Printed with `cargo test --test sem_auto_traits -- --nocapture sizes`; the bounds
+    // keep the figures in BENCHMARKS.md honest.
+    let sizes = [
+        ("SemaphoreSet", std::mem::size_of::<SemaphoreSet>()),
+        ("Semop future", std::mem::size_of::<Semop<'static>>()),
+        ("Acquire future", std::mem::size_of::<Acquire<'static>>()),
+        ("SemPermit", std::mem::size_of::<SemPermit<'static>>()),
+        ("SemOp", std::mem::size_of::<SemOp>()),
+    ];
+    for (name, size) in sizes {
+        println!("{name}: {size} bytes");
+    }
+    assert!(std::mem::size_of::<SemaphoreSet>() <= 16);
+    assert!(std::mem::size_of::<Semop<'static>>() <= 48);
+    assert_eq!(std::mem::size_of::<SemOp>(), 6);
+}
