@@ -14,6 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     namespace_part()?;
     sem::run().await?;
     shm::run()?;
+    shm::ring_buffer().await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! The shared-memory part of the tour: a segment written and read through attach guards,
 //! removed while attached, and freed by its last detach — each step printed with the C call
-//! it stands for.
+//! it stands for; then the classic pairing of a ring buffer in a segment with two semaphores.
 
 use svipc::{Credentials, Key, Namespace};
 
@@ -60,5 +60,70 @@ pub(crate) fn run() -> Result<(), Box<dyn std::error::Error>> {
     drop(late);
     println!("shmdt (the last): shmctl(IPC_STAT) now says {}", seg.stat().unwrap_err());
     println!("shmctl(SHM_INFO): {} segment(s), {} page(s)", ns.shm_info().used_ids, ns.shm_info().shm_tot);
+    Ok(())
+}
+
+/// The classic pairing: a ring buffer in a segment and two semaphores, one counting free
+/// slots and one counting filled ones, a producer and a consumer each in its own task.
+pub(crate) async fn ring_buffer() -> Result<(), Box<dyn std::error::Error>> {
+    use svipc::SemOp;
+
+    const SLOTS: usize = 8;
+    const ITEMS: u64 = 1000;
+    const FREE: u16 = 0;
+    const FILLED: u16 = 1;
+    println!("\n== a ring buffer in shared memory, counted by two semaphores ==");
+    let ns = Namespace::new();
+    let key = Key::new(0x7269_6e67); // "ring"
+    let producer = ns.process(Credentials::new(1000, 1000).with_pid(300));
+    let consumer = ns.process(Credentials::new(1000, 1000).with_pid(301));
+
+    // shmget + semget with the same key (each kind has its own table), then
+    // semctl(SETVAL): every slot free, none filled.
+    let seg = producer.shm_segment(key).size(SLOTS * 8).create(0o600).open()?;
+    let sems = producer.sem_set(key).nsems(2).create(0o600).open()?;
+    sems.set_val(FREE, SLOTS as i32)?;
+
+    let put = {
+        let seg = producer.shm_segment_by_id(seg.id())?;
+        let sems = producer.sem_set(key).open()?;
+        tokio::spawn(async move {
+            let ring = seg.attach()?; // shmat
+            for i in 0..ITEMS {
+                sems.semop(&[SemOp::new(FREE, -1)]).await?; // wait for a free slot
+                ring.write_at((i as usize % SLOTS) * 8, &i.to_le_bytes())?;
+                sems.semop(&[SemOp::new(FILLED, 1)]).await?; // publish it
+            }
+            Ok::<_, svipc::Error>(())
+        })
+    };
+    let take = {
+        let seg = consumer.shm_segment(key).open()?;
+        let sems = consumer.sem_set(key).open()?;
+        tokio::spawn(async move {
+            let ring = seg.attach_read_only()?; // shmat(SHM_RDONLY)
+            let mut sum = 0u64;
+            for i in 0..ITEMS {
+                sems.semop(&[SemOp::new(FILLED, -1)]).await?; // wait for a filled slot
+                let mut bytes = [0u8; 8];
+                ring.read_at((i as usize % SLOTS) * 8, &mut bytes)?;
+                sum += u64::from_le_bytes(bytes);
+                sems.semop(&[SemOp::new(FREE, 1)]).await?; // hand the slot back
+            }
+            Ok::<_, svipc::Error>(sum)
+        })
+    };
+    put.await??;
+    let sum = take.await??;
+    assert_eq!(sum, ITEMS * (ITEMS - 1) / 2);
+    println!(
+        "{ITEMS} items through {SLOTS} slots, sum {sum}; semaphores now free {} filled {}, last semop by pid {}",
+        sems.get_val(FREE)?,
+        sems.get_val(FILLED)?,
+        sems.get_pid(FREE)?
+    );
+    seg.remove()?; // shmctl(IPC_RMID): no guard left, destroyed at once
+    sems.remove()?; // semctl(IPC_RMID)
+    print!("{}", ns.ipcs());
     Ok(())
 }
