@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the message-queue benchmarks.
+fn main() {}
