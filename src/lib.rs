@@ -21,8 +21,8 @@ mod sync;
 mod sys;
 
 pub use error::{Error, ErrorKind, Op, Result, SendError};
-pub use msg::{MessageQueue, MsqidDs, MsqidSet, Payload, Select};
 pub use ipc::{Capabilities, Credentials, Figures, IpcKind, IpcPerm, Key};
+pub use msg::{MessageQueue, MsqidDs, MsqidSet, Payload, Select};
 pub use namespace::{Ipcs, IpcsEntry, Limits, Namespace};
 pub use process::{OpenOptions, Process};
 

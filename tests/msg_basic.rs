@@ -66,7 +66,10 @@ fn new_queue_fields() {
     assert_eq!(ds.qbytes, 16384);
     assert!(ds.ctime >= before && ds.ctime <= now());
     let p = ds.perm;
-    assert_eq!((p.key, p.uid, p.gid, p.cuid, p.cgid, p.mode, p.seq), (Key::new(9), 1000, 50, 1000, 50, 0o640, 0));
+    assert_eq!(
+        (p.key, p.uid, p.gid, p.cuid, p.cgid, p.mode, p.seq),
+        (Key::new(9), 1000, 50, 1000, 50, 0o640, 0)
+    );
     // a new queue takes MSGMNB as it is when created
     let mut limits = ns.limits();
     limits.msgmnb = 100;
@@ -237,7 +240,9 @@ fn bad_input_is_a_typed_error() {
     }
     assert_eq!(q.try_send(1, vec![0; 8193]).unwrap_err().error().errno(), libc::EINVAL);
     q.try_send(1, vec![0; 8192]).unwrap();
-    for s in [Select::Type(0), Select::Type(-5), Select::Except(0), Select::AtMost(0), Select::AtMost(i64::MIN)] {
+    for s in
+        [Select::Type(0), Select::Type(-5), Select::Except(0), Select::AtMost(0), Select::AtMost(i64::MIN)]
+    {
         assert_eq!(q.try_recv(s).unwrap_err().errno(), libc::EINVAL, "{s:?}");
     }
     assert_eq!(q.try_reserve(0, 1).unwrap_err().errno(), libc::EINVAL);

@@ -79,7 +79,11 @@ fn ownership_for_set_and_remove() {
         ("creator", Credentials::new(CREATOR.0, 9), true),
         ("CAP_SYS_ADMIN", Credentials::new(9, 9).with_capabilities(Capabilities::SYS_ADMIN), true),
         ("group member", Credentials::new(9, OWNER.1), false),
-        ("CAP_IPC_OWNER is not enough", Credentials::new(9, 9).with_capabilities(Capabilities::IPC_OWNER), false),
+        (
+            "CAP_IPC_OWNER is not enough",
+            Credentials::new(9, 9).with_capabilities(Capabilities::IPC_OWNER),
+            false,
+        ),
         ("root without CAP_SYS_ADMIN", Credentials::new(0, 0).with_capabilities(Capabilities::NONE), false),
     ] {
         let ns = Namespace::new();

@@ -214,17 +214,22 @@ fn ipc_set_check_order_and_effects() {
     let ds = q.stat().unwrap();
     let base = MsqidSet::from(&ds);
     let stranger = q.with_process(&ns.process(Credentials::new(2000, 2000)));
-    assert_eq!(stranger.set(MsqidSet { uid: u32::MAX, qbytes: 1 << 20, ..base }).unwrap_err().errno(), libc::EPERM);
+    assert_eq!(
+        stranger.set(MsqidSet { uid: u32::MAX, qbytes: 1 << 20, ..base }).unwrap_err().errno(),
+        libc::EPERM
+    );
     // raising qbytes above MSGMNB: EPERM before the uid check
     assert_eq!(q.set(MsqidSet { uid: u32::MAX, qbytes: 16385, ..base }).unwrap_err().errno(), libc::EPERM);
     assert_eq!(q.set(MsqidSet { uid: u32::MAX, ..base }).unwrap_err().errno(), libc::EINVAL);
     assert_eq!(q.set(MsqidSet { gid: u32::MAX, ..base }).unwrap_err().errno(), libc::EINVAL);
     // root without CAP_SYS_RESOURCE cannot raise it either; with it, can
-    let no_res = q.with_process(
-        &ns.process(Credentials::new(0, 0).with_capabilities(Capabilities::ALL.without(Capabilities::SYS_RESOURCE))),
-    );
+    let no_res = q.with_process(&ns.process(
+        Credentials::new(0, 0).with_capabilities(Capabilities::ALL.without(Capabilities::SYS_RESOURCE)),
+    ));
     assert_eq!(no_res.set(MsqidSet { qbytes: 16385, ..base }).unwrap_err().errno(), libc::EPERM);
-    let res = q.with_process(&ns.process(Credentials::new(1000, 1000).with_capabilities(Capabilities::SYS_RESOURCE)));
+    let res = q.with_process(
+        &ns.process(Credentials::new(1000, 1000).with_capabilities(Capabilities::SYS_RESOURCE)),
+    );
     res.set(MsqidSet { qbytes: 16385, ..base }).unwrap();
     // MSGMNB itself is fine unprivileged
     q.set(MsqidSet { qbytes: 16384, ..base }).unwrap();

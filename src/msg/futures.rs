@@ -111,9 +111,7 @@ impl<'a, T: Payload> Future for ReserveFuture<'a, T> {
         }
         match this.q.queue.poll_reserve(this.q.process.credentials(), &mut this.op, Some(cx)) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(())) => {
-                Poll::Ready(Ok(Permit::new(this.q, this.mtype, this.op.size)))
-            }
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(Permit::new(this.q, this.mtype, this.op.size))),
             Poll::Ready(Err(kind)) => Poll::Ready(Err(Error::new(Op::MsgSnd, kind))),
         }
     }

@@ -108,7 +108,9 @@ use std::marker::PhantomData;
 #[cfg(not(loom))]
 use std::time::Duration;
 
-pub use self::futures::{Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink};
+pub use self::futures::{
+    Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,
+};
 pub use self::select::{Select, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
 use self::store::{Queue, RecvOp, ReserveOp, SendOp};
 use crate::error::{Error, ErrorKind, Op, SendError};
@@ -868,7 +870,8 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
-        let inner = RecvFuture { q: self, op: RecvOp::new(select, limit.maxsize()), pre: select.validate().err() };
+        let inner =
+            RecvFuture { q: self, op: RecvOp::new(select, limit.maxsize()), pre: select.validate().err() };
         RecvLimitedFuture { inner, truncate: limit.no_error.then_some(limit.max) }
     }
 

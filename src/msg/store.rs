@@ -517,7 +517,12 @@ impl<T> Queue<T> {
         match cx {
             None => Poll::Ready(Err(ErrorKind::NoMessage)),
             Some(cx) => {
-                let r = Receiver { select: op.select, maxsize: op.maxsize, pid: creds.pid(), handed: Handed::Nothing };
+                let r = Receiver {
+                    select: op.select,
+                    maxsize: op.maxsize,
+                    pid: creds.pid(),
+                    handed: Handed::Nothing,
+                };
                 op.waiter = Some(st.receivers.push_back(r, cx.waker()));
                 Poll::Pending
             }
@@ -565,11 +570,8 @@ impl<T> Queue<T> {
             return Err(ErrorKind::NoMessage);
         }
         // The index-th message in global send order: a k-way walk over the lane heads.
-        let mut cursors: BTreeSet<(u64, i64, usize)> = st
-            .lanes
-            .iter()
-            .filter_map(|(&t, lane)| lane.front().map(|m| (m.seq, t, 0)))
-            .collect();
+        let mut cursors: BTreeSet<(u64, i64, usize)> =
+            st.lanes.iter().filter_map(|(&t, lane)| lane.front().map(|m| (m.seq, t, 0))).collect();
         let mut left = index;
         while let Some((_, t, i)) = cursors.pop_first() {
             let Some(lane) = st.lanes.get(&t) else { break };
