@@ -13,7 +13,7 @@ fn is_send_sync<T: Send + Sync>(_: &T) {}
 fn is_unpin<T: Unpin>(_: &T) {}
 
 /// A payload that is `Send` but not `Sync`.
-struct NotSync(std::cell::Cell<u8>);
+struct NotSync(#[allow(dead_code)] std::cell::Cell<u8>);
 impl svipc::Payload for NotSync {
     fn size(&self) -> usize {
         1
