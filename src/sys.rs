@@ -35,3 +35,27 @@ pub(crate) fn groups() -> Vec<u32> {
         buf.resize(len, 0);
     }
 }
+
+/// Seconds since the epoch from `CLOCK_REALTIME_COARSE`: the resolution of a clock tick,
+/// ample for the `*_time` fields (whole seconds), at a fraction of `SystemTime::now()`'s
+/// cost — the message-queue engine reads it on every send and receive. Falls back to
+/// `SystemTime` should the coarse clock be refused.
+#[cfg(target_os = "linux")]
+pub(crate) fn coarse_now() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable `timespec`; clock_gettime(2) writes only it, and
+    // CLOCK_REALTIME_COARSE exists on every Linux since 2.6.32 (an error leaves `ts` alone
+    // and is handled below).
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if r == 0 {
+        ts.tv_sec as i64
+    } else {
+        crate::ipc::now()
+    }
+}
+
+/// `SystemTime` where there is no `CLOCK_REALTIME_COARSE`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn coarse_now() -> i64 {
+    crate::ipc::now()
+}

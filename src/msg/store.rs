@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 use std::any::Any;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::mem;
 use std::task::{Context, Poll};
@@ -16,9 +17,14 @@ use std::task::{Context, Poll};
 use super::select::Select;
 use crate::error::ErrorKind;
 use crate::ipc::perm::{valid_id, READ, WRITE};
-use crate::ipc::{now, Capabilities, Credentials, Figures, Header, IpcObject, Removal};
+use crate::ipc::{Capabilities, Credentials, Figures, Header, IpcObject, Removal};
 use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
 use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::sys::coarse_now as now;
+
+/// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
+/// comes and goes costs no allocation, and a selector's range scan skips at most this many.
+const SPARE_LANES: usize = 8;
 
 // ===== Msg =====
 
@@ -78,8 +84,11 @@ struct Sender {
 /// consistent queue.
 #[derive(Debug)]
 struct State<T> {
-    /// Per-type FIFO lanes; an empty lane is removed, so every lane has a head.
+    /// Per-type FIFO lanes. Up to [`SPARE_LANES`] of them may be empty (kept for their
+    /// buffers); every other lane has a head.
     lanes: BTreeMap<i64, VecDeque<Msg<T>>>,
+    /// How many lanes are empty.
+    empty_lanes: usize,
     /// `(seq, mtype)` of every lane's head: the first element is the oldest message.
     heads: BTreeSet<(u64, i64)>,
     next_seq: u64,
@@ -116,10 +125,11 @@ impl<T> State<T> {
     fn find(&self, select: Select) -> Option<i64> {
         match select {
             Select::Any => self.heads.first().map(|&(_, t)| t),
-            Select::Type(t) => self.lanes.contains_key(&t).then_some(t),
+            Select::Type(t) => self.lanes.get(&t).is_some_and(|l| !l.is_empty()).then_some(t),
             // Only one lane is excluded, so at most two heads are looked at.
             Select::Except(x) => self.heads.iter().map(|&(_, t)| t).find(|&t| t != x),
-            Select::AtMost(max) => self.lanes.range(..=max).next().map(|(&t, _)| t),
+            // At most SPARE_LANES empty lanes are skipped.
+            Select::AtMost(max) => self.lanes.range(..=max).find(|(_, l)| !l.is_empty()).map(|(&t, _)| t),
         }
     }
 
@@ -132,6 +142,7 @@ impl<T> State<T> {
             Some(next) => {
                 self.heads.insert((next.seq, mtype));
             }
+            None if self.empty_lanes < SPARE_LANES => self.empty_lanes += 1,
             None => {
                 self.lanes.remove(&mtype);
             }
@@ -148,7 +159,17 @@ impl<T> State<T> {
         self.qnum += 1;
         let mtype = msg.mtype;
         let seq = msg.seq;
-        let lane = self.lanes.entry(mtype).or_default();
+        let lane = match self.lanes.entry(mtype) {
+            Entry::Occupied(e) => {
+                let lane = e.into_mut();
+                if lane.is_empty() {
+                    // a kept spare lane comes back into use
+                    self.empty_lanes -= 1;
+                }
+                lane
+            }
+            Entry::Vacant(e) => e.insert(VecDeque::new()),
+        };
         let pos = lane.partition_point(|m| m.seq < seq);
         if pos == 0 {
             if let Some(old) = lane.front() {
@@ -279,6 +300,7 @@ impl<T: Send + 'static> Queue<T> {
             header,
             state: Mutex::new(State {
                 lanes: BTreeMap::new(),
+                empty_lanes: 0,
                 heads: BTreeSet::new(),
                 next_seq: 0,
                 cbytes: 0,
@@ -670,6 +692,7 @@ impl<T> Queue<T> {
         }
         st.senders.notify_all(&mut wakes);
         let lanes = mem::take(&mut st.lanes);
+        st.empty_lanes = 0;
         st.heads.clear();
         st.cbytes = 0;
         st.qnum = 0;
