@@ -131,3 +131,59 @@ fn reserve_woken_then_permit_dropped() {
         q.try_send(1, 3).unwrap();
     });
 }
+
+/// Two lock-free sends of different types: one claims simple mode's FIFO, the other must
+/// switch the queue to complex mode (draining the first, moving its message into a lane).
+/// Both messages are there exactly once, counted once.
+#[test]
+fn simple_sends_of_two_types_race_the_mode_switch() {
+    bounded(|| {
+        let q = queue(64);
+        let q2 = q.clone();
+        let t = thread::spawn(move || q2.try_send(2, 20).unwrap());
+        q.try_send(1, 10).unwrap();
+        t.join().unwrap();
+        let ds = q.stat().unwrap();
+        assert_eq!((ds.qnum, ds.cbytes), (2, 16));
+        let mut got = [q.try_recv(Select::Any).unwrap(), q.try_recv(Select::Any).unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [(1, 10), (2, 20)]);
+        assert_eq!(q.try_recv(Select::Any).unwrap_err().kind(), ErrorKind::NoMessage);
+    });
+}
+
+/// A lock-free receive racing a switch to complex mode (MSG_COPY needs the lanes) and a
+/// locked receive: the one message is taken exactly once.
+#[test]
+fn simple_recv_races_complex_switch() {
+    bounded(|| {
+        let q = queue(64);
+        q.try_send(1, 10).unwrap();
+        let q2 = q.clone();
+        let t = thread::spawn(move || q2.try_recv(Select::Any).ok());
+        let peeked = q.peek(0).ok();
+        let mine = q.try_recv(Select::Type(1)).ok();
+        let theirs = t.join().unwrap();
+        match (mine, theirs) {
+            (Some((1, 10)), None) | (None, Some((1, 10))) => {}
+            other => panic!("taken {other:?}"),
+        }
+        assert!(matches!(peeked, None | Some((1, 10))));
+        assert_eq!(q.stat().unwrap().qnum, 0);
+    });
+}
+
+/// A lock-free send racing `IPC_SET` lowering qbytes to 0: the send either fitted before
+/// the change (and is queued) or gets EAGAIN after it; never queued past the new limit.
+#[test]
+fn simple_send_races_ipc_set() {
+    bounded(|| {
+        let q = queue(64);
+        let q2 = q.clone();
+        let t = thread::spawn(move || q2.try_send(1, 1).is_ok());
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 0 }).unwrap();
+        let sent = t.join().unwrap();
+        assert_eq!(q.stat().unwrap().qnum, u64::from(sent));
+        assert_eq!(q.try_send(1, 2).unwrap_err().kind(), ErrorKind::WouldBlock);
+    });
+}

@@ -19,7 +19,11 @@ use crate::error::ErrorKind;
 use crate::ipc::perm::{valid_id, READ, WRITE};
 use crate::ipc::{Capabilities, Credentials, Figures, Header, IpcObject, Removal};
 use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
-use crate::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize};
+use crate::sync::queue::SegQueue;
+use crate::sync::{hint, thread, Arc, Mutex, MutexGuard};
 use crate::sys::coarse_now as now;
 
 /// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
@@ -101,10 +105,11 @@ struct State<T> {
     reserved_count: usize,
     /// `q_qbytes`.
     qbytes: usize,
-    stime: i64,
-    rtime: i64,
-    lspid: i32,
-    lrpid: i32,
+    /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::mode`], which
+    /// only the lock holder changes). In simple mode the lanes, the counts above and the
+    /// wait lists are all empty; the messages are in [`Queue::fifo`], counted in
+    /// [`Queue::fit`].
+    complex: bool,
     /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
     /// `EINVAL` checks).
     removed: bool,
@@ -183,7 +188,7 @@ impl<T> State<T> {
     /// `pipelined_send`, then the enqueue: hands `msg` to the first waiting receiver whose
     /// selector matches and whose `maxsize` takes it, failing each too-small matching
     /// receiver met on the way with `E2BIG`; queues it if none takes it.
-    fn deliver(&mut self, msg: Msg<T>, wakes: &mut WakeList) {
+    fn deliver(&mut self, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
         let mut cur = self.receivers.front();
         while let Some(id) = cur {
             cur = self.receivers.next(id);
@@ -199,11 +204,10 @@ impl<T> State<T> {
             let pid = r.pid;
             r.handed = Handed::Msg(msg);
             self.receivers.notify(id, wakes);
-            self.lrpid = pid;
-            self.rtime = now();
-            return;
+            return Some(pid);
         }
         self.insert(msg);
+        None
     }
 
     /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
@@ -223,10 +227,39 @@ impl<T> State<T> {
 
 // ===== Queue =====
 
+/// [`Queue::mode`]: the queue is in complex mode; simple operations may not start.
+const COMPLEX: usize = 1;
+/// [`Queue::mode`]: one simple operation in flight (the count sits above the flag bit).
+const IN_FLIGHT: usize = 2;
+/// [`Queue::fit`]: the count sits in the low 32 bits, the bytes in the high 32.
+const COUNT_BITS: u32 = 32;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
 /// The shared object behind every handle on one queue: `struct msg_queue`.
+///
+/// See the module docs of [`crate::msg`], "Implementation", for the two modes.
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     header: Header,
+    /// `COMPLEX | in_flight * IN_FLIGHT`. A simple operation starts by incrementing the
+    /// count with a CAS that fails if `COMPLEX` is set, and ends by decrementing it; the
+    /// lock holder sets `COMPLEX` and waits for the count to drain (sem.c's complex_mode).
+    mode: AtomicUsize,
+    /// Simple mode only: `(bytes << 32) | count` of the messages in [`Queue::fifo`],
+    /// reserved against [`Queue::qbytes`] by one CAS per send.
+    fit: AtomicU64,
+    /// Simple mode only: `msg_qbytes`, copied from the state when simple mode begins
+    /// (`IPC_SET` runs in complex mode).
+    qbytes: AtomicUsize,
+    /// Simple mode only: the one type the FIFO holds; 0 until the first simple send claims
+    /// it.
+    simple_type: AtomicI64,
+    /// Simple mode only: the messages, oldest first, all of type `simple_type`.
+    fifo: SegQueue<Msg<T>>,
+    stime: AtomicI64,
+    rtime: AtomicI64,
+    lspid: AtomicI32,
+    lrpid: AtomicI32,
     state: Mutex<State<T>>,
 }
 
@@ -298,6 +331,15 @@ impl<T: Send + 'static> Queue<T> {
     pub(crate) fn new(header: Header, qbytes: usize) -> Queue<T> {
         Queue {
             header,
+            mode: AtomicUsize::new(0),
+            fit: AtomicU64::new(0),
+            qbytes: AtomicUsize::new(qbytes.min(u32::MAX as usize)),
+            simple_type: AtomicI64::new(0),
+            fifo: SegQueue::new(),
+            stime: AtomicI64::new(0),
+            rtime: AtomicI64::new(0),
+            lspid: AtomicI32::new(0),
+            lrpid: AtomicI32::new(0),
             state: Mutex::new(State {
                 lanes: BTreeMap::new(),
                 empty_lanes: 0,
@@ -308,10 +350,7 @@ impl<T: Send + 'static> Queue<T> {
                 reserved_bytes: 0,
                 reserved_count: 0,
                 qbytes,
-                stime: 0,
-                rtime: 0,
-                lspid: 0,
-                lrpid: 0,
+                complex: false,
                 removed: false,
                 receivers: WaitList::new(),
                 senders: WaitList::new(),
@@ -338,6 +377,156 @@ impl<T> Queue<T> {
         Ok(())
     }
 
+    // ----- the two modes -----
+
+    /// Starts a simple operation: false if the queue is in complex mode.
+    ///
+    /// # Memory ordering
+    ///
+    /// The Acquire CAS synchronizes with the Release that ended complex mode, so the
+    /// operation sees `simple_type`, `qbytes` and `fit` as the lock holder left them.
+    fn enter(&self) -> bool {
+        let mut cur = self.mode.load(Relaxed);
+        loop {
+            if cur & COMPLEX != 0 {
+                return false;
+            }
+            match self.mode.compare_exchange_weak(cur, cur + IN_FLIGHT, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Ends a simple operation. Release: the lock holder draining the count sees its
+    /// effects (a FIFO push or pop, the `fit` change).
+    fn exit(&self) {
+        self.mode.fetch_sub(IN_FLIGHT, Release);
+    }
+
+    /// Puts the queue in complex mode, under the lock: sets `COMPLEX` (no simple operation
+    /// starts after it), waits for the ones in flight to finish, and moves the FIFO into
+    /// its lane with fresh sequence numbers (the lanes are empty in simple mode).
+    fn make_complex(&self, st: &mut State<T>) {
+        if st.complex {
+            return;
+        }
+        st.complex = true;
+        self.mode.fetch_or(COMPLEX, AcqRel);
+        let mut spins = 0u32;
+        while self.mode.load(Acquire) != COMPLEX {
+            if spins < 64 {
+                hint::spin_loop();
+                spins += 1;
+            } else {
+                thread::yield_now();
+            }
+        }
+        // No simple operation runs now, and none can start: the FIFO and `fit` are ours.
+        while let Some(mut msg) = self.fifo.pop() {
+            msg.seq = st.next_seq;
+            st.next_seq += 1;
+            st.insert(msg);
+        }
+        self.fit.store(0, Relaxed);
+    }
+
+    /// Back to simple mode, under the lock, when nothing needs the full structure: no
+    /// message queued, no room held, nobody waiting, the queue alive and `qbytes` within
+    /// the 32 bits of `fit`. The next simple send claims the FIFO's type.
+    fn maybe_simplify(&self, st: &mut State<T>) {
+        if !st.complex
+            || st.removed
+            || st.qnum != 0
+            || st.reserved_count != 0
+            || !st.receivers.is_empty()
+            || !st.senders.is_empty()
+            || st.qbytes > COUNT_MASK as usize
+        {
+            return;
+        }
+        st.complex = false;
+        self.qbytes.store(st.qbytes, Relaxed);
+        self.simple_type.store(0, Relaxed);
+        self.fit.store(0, Relaxed);
+        // Release: a simple operation that enters sees the stores above.
+        self.mode.fetch_and(!COMPLEX, Release);
+    }
+
+    /// The simple send: the message's type is the FIFO's (or claims it), it fits (one CAS
+    /// reserves bytes and count against `qbytes`), and it is pushed. False, having changed
+    /// nothing, when any of that does not hold; the locked path then decides.
+    fn try_simple_send(&self, pid: i32, mtype: i64, size: usize, payload: &mut Option<T>) -> bool {
+        if !self.enter() {
+            return false;
+        }
+        let ok = self.claim_type(mtype) && self.reserve_fit(size);
+        if ok {
+            if let Some(payload) = payload.take() {
+                self.fifo.push(Msg { seq: 0, mtype, size, payload });
+            }
+            self.lspid.store(pid, Relaxed);
+            self.stime.store(now(), Relaxed);
+        }
+        self.exit();
+        ok
+    }
+
+    /// Whether the FIFO takes `mtype`: its type already, or unclaimed and now claimed.
+    fn claim_type(&self, mtype: i64) -> bool {
+        match self.simple_type.load(Relaxed) {
+            t if t == mtype => true,
+            0 => match self.simple_type.compare_exchange(0, mtype, Relaxed, Relaxed) {
+                Ok(_) => true,
+                Err(cur) => cur == mtype,
+            },
+            _ => false,
+        }
+    }
+
+    /// `msg_fits_inqueue` as one CAS on `fit`.
+    fn reserve_fit(&self, size: usize) -> bool {
+        let qbytes = self.qbytes.load(Relaxed) as u64;
+        let mut cur = self.fit.load(Relaxed);
+        loop {
+            let bytes = (cur >> COUNT_BITS) + size as u64;
+            let count = (cur & COUNT_MASK) + 1;
+            if bytes > qbytes || count > qbytes {
+                return false;
+            }
+            match self.fit.compare_exchange_weak(cur, (bytes << COUNT_BITS) | count, AcqRel, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// The simple receive: the FIFO's type matches `select` and the FIFO has a message.
+    fn try_simple_recv(&self, pid: i32, select: Select) -> Option<Msg<T>> {
+        if !self.enter() {
+            return None;
+        }
+        let t = self.simple_type.load(Relaxed);
+        let msg = if t != 0 && select.matches(t) { self.fifo.pop() } else { None };
+        if let Some(m) = &msg {
+            self.fit.fetch_sub(((m.size as u64) << COUNT_BITS) | 1, AcqRel);
+            self.rtime.store(now(), Relaxed);
+            self.lrpid.store(pid, Relaxed);
+        }
+        self.exit();
+        msg
+    }
+
+    fn sent(&self, pid: i32) {
+        self.lspid.store(pid, Relaxed);
+        self.stime.store(now(), Relaxed);
+    }
+
+    fn received(&self, pid: i32) {
+        self.lrpid.store(pid, Relaxed);
+        self.rtime.store(now(), Relaxed);
+    }
+
     // ----- msgsnd -----
 
     /// Polls a send (`do_msgsnd`'s loop). `cx == None` is `IPC_NOWAIT`. On `Ready(Err)` the
@@ -348,8 +537,20 @@ impl<T> Queue<T> {
         op: &mut SendOp<T>,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
+        if op.waiter.is_none() && !op.started {
+            if let Err(e) = self.start(&mut op.started) {
+                return Poll::Ready(Err(e));
+            }
+            if let Err(e) = self.header.perm().check(creds, WRITE) {
+                return Poll::Ready(Err(e));
+            }
+            if self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
+                return Poll::Ready(Ok(()));
+            }
+        }
         let mut wakes = WakeList::new();
         let mut st = self.lock();
+        self.make_complex(&mut st);
         let mut woken = false;
         if let Some(id) = op.waiter {
             let Some(cx) = cx.as_deref() else { return Poll::Pending };
@@ -378,13 +579,18 @@ impl<T> Queue<T> {
             let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
             let seq = st.next_seq;
             st.next_seq += 1;
-            st.lspid = creds.pid();
-            st.stime = now();
-            st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
+            self.sent(creds.pid());
+            if let Some(pid) = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes) {
+                self.received(pid);
+            }
+            self.maybe_simplify(&mut st);
             return Poll::Ready(Ok(()));
         }
         match cx {
-            None => Poll::Ready(Err(ErrorKind::WouldBlock)),
+            None => {
+                self.maybe_simplify(&mut st);
+                Poll::Ready(Err(ErrorKind::WouldBlock))
+            }
             Some(cx) => {
                 op.waiter = Some(st.senders.push_back(Sender { size: op.size }, cx.waker()));
                 Poll::Pending
@@ -398,7 +604,9 @@ impl<T> Queue<T> {
         let mut wakes = WakeList::new();
         let mut st = self.lock();
         if let Some((_, WaiterState::Notified)) = st.senders.remove(id) {
+            self.make_complex(&mut st);
             st.wake_senders(&mut wakes);
+            self.maybe_simplify(&mut st);
         }
     }
 
@@ -417,6 +625,7 @@ impl<T> Queue<T> {
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
         let mut st = self.lock();
+        self.make_complex(&mut st);
         let mut woken = false;
         if let Some(id) = op.waiter {
             let Some(cx) = cx.as_deref() else { return Poll::Pending };
@@ -447,7 +656,10 @@ impl<T> Queue<T> {
             return Poll::Ready(Ok(()));
         }
         match cx {
-            None => Poll::Ready(Err(ErrorKind::WouldBlock)),
+            None => {
+                self.maybe_simplify(&mut st);
+                Poll::Ready(Err(ErrorKind::WouldBlock))
+            }
             Some(cx) => {
                 op.waiter = Some(st.senders.push_back(Sender { size: op.size }, cx.waker()));
                 Poll::Pending
@@ -464,6 +676,7 @@ impl<T> Queue<T> {
     pub(crate) fn send_reserved(&self, pid: i32, reserved: usize, mtype: i64, size: usize, payload: T) {
         let mut wakes = WakeList::new();
         let mut st = self.lock();
+        self.make_complex(&mut st);
         st.reserved_bytes -= reserved;
         st.reserved_count -= 1;
         if st.removed {
@@ -473,21 +686,25 @@ impl<T> Queue<T> {
         }
         let seq = st.next_seq;
         st.next_seq += 1;
-        st.lspid = pid;
-        st.stime = now();
-        st.deliver(Msg { seq, mtype, size, payload }, &mut wakes);
+        self.sent(pid);
+        if let Some(rpid) = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes) {
+            self.received(rpid);
+        }
         if size < reserved {
             st.wake_senders(&mut wakes);
         }
+        self.maybe_simplify(&mut st);
     }
 
     /// Gives an unused reservation's room back and wakes the senders that now fit.
     pub(crate) fn release(&self, reserved: usize) {
         let mut wakes = WakeList::new();
         let mut st = self.lock();
+        self.make_complex(&mut st);
         st.reserved_bytes -= reserved;
         st.reserved_count -= 1;
         st.wake_senders(&mut wakes);
+        self.maybe_simplify(&mut st);
     }
 
     // ----- msgrcv -----
@@ -499,6 +716,19 @@ impl<T> Queue<T> {
         op: &mut RecvOp,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<Msg<T>, ErrorKind>> {
+        if op.waiter.is_none() && !op.started {
+            if let Err(e) = self.start(&mut op.started) {
+                return Poll::Ready(Err(e));
+            }
+            if let Err(e) = self.header.perm().check(creds, READ) {
+                return Poll::Ready(Err(e));
+            }
+            if op.maxsize == usize::MAX {
+                if let Some(msg) = self.try_simple_recv(creds.pid(), op.select) {
+                    return Poll::Ready(Ok(msg));
+                }
+            }
+        }
         let mut wakes = WakeList::new();
         let mut st = self.lock();
         if let Some(id) = op.waiter {
@@ -515,6 +745,7 @@ impl<T> Queue<T> {
                 }
             }
         }
+        self.make_complex(&mut st);
         if let Err(e) = self.start(&mut op.started) {
             return Poll::Ready(Err(e));
         }
@@ -530,14 +761,17 @@ impl<T> Queue<T> {
                 return Poll::Ready(Err(ErrorKind::TooBig));
             }
             if let Some(msg) = st.pop_lane(mtype) {
-                st.rtime = now();
-                st.lrpid = creds.pid();
+                self.received(creds.pid());
                 st.wake_senders(&mut wakes);
+                self.maybe_simplify(&mut st);
                 return Poll::Ready(Ok(msg));
             }
         }
         match cx {
-            None => Poll::Ready(Err(ErrorKind::NoMessage)),
+            None => {
+                self.maybe_simplify(&mut st);
+                Poll::Ready(Err(ErrorKind::NoMessage))
+            }
             Some(cx) => {
                 let r = Receiver {
                     select: op.select,
@@ -567,7 +801,11 @@ impl<T> Queue<T> {
             drop(msg);
             return;
         }
-        st.deliver(msg, &mut wakes);
+        self.make_complex(&mut st);
+        if let Some(pid) = st.deliver(msg, &mut wakes) {
+            self.received(pid);
+        }
+        self.maybe_simplify(&mut st);
     }
 
     /// `MSG_COPY`: a clone of the `index`-th message (0 = oldest), changing nothing. `E2BIG`
@@ -584,11 +822,13 @@ impl<T> Queue<T> {
     {
         self.header.check_live()?;
         self.header.perm().check(creds, READ)?;
-        let st = self.lock();
+        let mut st = self.lock();
         if st.removed {
             return Err(ErrorKind::Removed);
         }
+        self.make_complex(&mut st);
         if index >= st.qnum {
+            self.maybe_simplify(&mut st);
             return Err(ErrorKind::NoMessage);
         }
         // The index-th message in global send order: a k-way walk over the lane heads.
@@ -623,14 +863,26 @@ impl<T> Queue<T> {
 
     fn figs(&self) -> Figs {
         let st = self.lock();
+        let (cbytes, qnum) = self.counts(&st);
         Figs {
-            stime: st.stime,
-            rtime: st.rtime,
-            cbytes: st.cbytes,
-            qnum: st.qnum,
+            stime: self.stime.load(Relaxed),
+            rtime: self.rtime.load(Relaxed),
+            cbytes,
+            qnum,
             qbytes: st.qbytes,
-            lspid: st.lspid,
-            lrpid: st.lrpid,
+            lspid: self.lspid.load(Relaxed),
+            lrpid: self.lrpid.load(Relaxed),
+        }
+    }
+
+    /// `(msg_cbytes, msg_qnum)`: the lanes' counts in complex mode, `fit` in simple mode
+    /// (each simple operation changes it in one atomic step).
+    fn counts(&self, st: &State<T>) -> (usize, usize) {
+        if st.complex {
+            (st.cbytes, st.qnum)
+        } else {
+            let fit = self.fit.load(Acquire);
+            ((fit >> COUNT_BITS) as usize, (fit & COUNT_MASK) as usize)
         }
     }
 
@@ -659,6 +911,8 @@ impl<T> Queue<T> {
         if st.removed {
             return Err(ErrorKind::InvalidArgument);
         }
+        // Complex mode first: no simple send may check the old qbytes after this one.
+        self.make_complex(&mut st);
         st.qbytes = qbytes;
         self.header.perm().set(uid, gid, mode);
         self.header.touch_ctime();
@@ -672,6 +926,7 @@ impl<T> Queue<T> {
             st.receivers.notify(id, &mut wakes);
         }
         st.wake_senders(&mut wakes);
+        self.maybe_simplify(&mut st);
         Ok(())
     }
 
@@ -680,6 +935,9 @@ impl<T> Queue<T> {
     fn free(&self) {
         let mut wakes = WakeList::new();
         let mut st = self.lock();
+        // Complex mode for good: simple operations in flight finish first (they linearize
+        // before the removal), and none starts afterwards (`maybe_simplify` refuses).
+        self.make_complex(&mut st);
         st.removed = true;
         self.header.mark_deleted();
         let mut cur = st.receivers.front();
@@ -708,7 +966,8 @@ impl<T: Send + 'static> IpcObject for Arc<Queue<T>> {
 
     fn figures(&self) -> Figures {
         let st = self.lock();
-        Figures::MessageQueue { used_bytes: st.cbytes as u64, messages: st.qnum as u64 }
+        let (cbytes, qnum) = self.counts(&st);
+        Figures::MessageQueue { used_bytes: cbytes as u64, messages: qnum as u64 }
     }
 
     fn as_any(&self) -> &dyn Any {
