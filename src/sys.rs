@@ -48,7 +48,10 @@ pub(crate) fn coarse_now() -> i64 {
     // and is handled below).
     let r = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
     if r == 0 {
-        ts.tv_sec as i64
+        // time_t is i32 on some 32-bit targets.
+        #[allow(clippy::unnecessary_cast)]
+        let secs = ts.tv_sec as i64;
+        secs
     } else {
         crate::ipc::now()
     }
