@@ -209,28 +209,18 @@ impl<T> State<T> {
         self.insert(msg);
         None
     }
-
-    /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
-    /// current state, moving the others to the tail.
-    fn wake_senders(&mut self, wakes: &mut WakeList) {
-        for _ in 0..self.senders.len() {
-            let Some(id) = self.senders.front() else { break };
-            let size = self.senders.get(id).map_or(0, |s| s.size);
-            if self.fits(size) {
-                self.senders.notify(id, wakes);
-            } else {
-                self.senders.move_to_back(id);
-            }
-        }
-    }
 }
 
 // ===== Queue =====
 
 /// [`Queue::mode`]: the queue is in complex mode; simple operations may not start.
 const COMPLEX: usize = 1;
-/// [`Queue::mode`]: one simple operation in flight (the count sits above the flag bit).
-const IN_FLIGHT: usize = 2;
+/// [`Queue::mode`]: some sender (or reservation) may be waiting; a simple receive that
+/// frees room must take the lock and run `ss_wakeup`.
+const SENDERS: usize = 2;
+/// [`Queue::mode`]: one simple operation in flight (the count sits above the flag bits).
+const IN_FLIGHT: usize = 4;
+const FLAGS: usize = COMPLEX | SENDERS;
 /// [`Queue::fit`]: the count sits in the low 32 bits, the bytes in the high 32.
 const COUNT_BITS: u32 = 32;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
@@ -241,9 +231,11 @@ const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     header: Header,
-    /// `COMPLEX | in_flight * IN_FLIGHT`. A simple operation starts by incrementing the
-    /// count with a CAS that fails if `COMPLEX` is set, and ends by decrementing it; the
-    /// lock holder sets `COMPLEX` and waits for the count to drain (sem.c's complex_mode).
+    /// `COMPLEX | SENDERS | in_flight * IN_FLIGHT`. A simple operation starts by
+    /// incrementing the count with a CAS that fails if `COMPLEX` is set, and ends by
+    /// decrementing it; the lock holder sets `COMPLEX` and waits for the count to drain
+    /// (sem.c's complex_mode). `SENDERS` is kept equal to "the sender list is not empty"
+    /// by the lock holder; a simple receive reads it in the RMW that ends it.
     mode: AtomicUsize,
     /// Simple mode only: `(bytes << 32) | count` of the messages in [`Queue::fifo`],
     /// reserved against [`Queue::qbytes`] by one CAS per send.
@@ -398,10 +390,11 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Ends a simple operation. Release: the lock holder draining the count sees its
-    /// effects (a FIFO push or pop, the `fit` change).
-    fn exit(&self) {
-        self.mode.fetch_sub(IN_FLIGHT, Release);
+    /// Ends a simple operation; returns whether `SENDERS` was set. AcqRel: the lock holder
+    /// draining the count sees its effects (a FIFO push or pop, the `fit` change), and a
+    /// sender that set `SENDERS` before this RMW is seen (see [`Queue::poll_send`]).
+    fn exit(&self) -> bool {
+        self.mode.fetch_sub(IN_FLIGHT, AcqRel) & SENDERS != 0
     }
 
     /// Puts the queue in complex mode, under the lock: sets `COMPLEX` (no simple operation
@@ -414,7 +407,7 @@ impl<T> Queue<T> {
         st.complex = true;
         self.mode.fetch_or(COMPLEX, AcqRel);
         let mut spins = 0u32;
-        while self.mode.load(Acquire) != COMPLEX {
+        while self.mode.load(Acquire) & !FLAGS != 0 {
             if spins < 64 {
                 hint::spin_loop();
                 spins += 1;
@@ -440,7 +433,6 @@ impl<T> Queue<T> {
             || st.qnum != 0
             || st.reserved_count != 0
             || !st.receivers.is_empty()
-            || !st.senders.is_empty()
             || st.qbytes > COUNT_MASK as usize
         {
             return;
@@ -513,8 +505,47 @@ impl<T> Queue<T> {
             self.rtime.store(now(), Relaxed);
             self.lrpid.store(pid, Relaxed);
         }
-        self.exit();
+        let senders = self.exit();
+        if msg.is_some() && senders {
+            // Not while in flight: the lock holder may be draining us.
+            let mut wakes = WakeList::new();
+            let mut st = self.lock();
+            self.wake_senders(&mut st, &mut wakes);
+        }
         msg
+    }
+
+    /// Whether `size` more bytes and one more message fit, in simple mode.
+    fn fits_simple(&self, size: usize) -> bool {
+        let qbytes = self.qbytes.load(Relaxed) as u64;
+        let fit = self.fit.load(Acquire);
+        (fit >> COUNT_BITS) + size as u64 <= qbytes && (fit & COUNT_MASK) + 1 <= qbytes
+    }
+
+    /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
+    /// current state, moving the others to the tail.
+    fn wake_senders(&self, st: &mut State<T>, wakes: &mut WakeList) {
+        for _ in 0..st.senders.len() {
+            let Some(id) = st.senders.front() else { break };
+            let size = st.senders.get(id).map_or(0, |s| s.size);
+            let fits = if st.complex { st.fits(size) } else { self.fits_simple(size) };
+            if fits {
+                st.senders.notify(id, wakes);
+            } else {
+                st.senders.move_to_back(id);
+            }
+        }
+        self.sync_senders(st);
+    }
+
+    /// Keeps `SENDERS` equal to "the sender list is not empty" (under the lock). AcqRel: an
+    /// RMW on `mode`, so it is ordered with every simple operation's `exit`.
+    fn sync_senders(&self, st: &State<T>) {
+        if st.senders.is_empty() {
+            self.mode.fetch_and(!SENDERS, AcqRel);
+        } else {
+            self.mode.fetch_or(SENDERS, AcqRel);
+        }
     }
 
     fn sent(&self, pid: i32) {
@@ -550,7 +581,6 @@ impl<T> Queue<T> {
         }
         let mut wakes = WakeList::new();
         let mut st = self.lock();
-        self.make_complex(&mut st);
         let mut woken = false;
         if let Some(id) = op.waiter {
             let Some(cx) = cx.as_deref() else { return Poll::Pending };
@@ -558,6 +588,7 @@ impl<T> Queue<T> {
                 Some(WaiterState::Waiting) => return Poll::Pending,
                 _ => {
                     st.senders.remove(id);
+                    self.sync_senders(&st);
                     op.waiter = None;
                     woken = true;
                 }
@@ -574,6 +605,33 @@ impl<T> Queue<T> {
         }
         if st.removed {
             return Poll::Ready(Err(ErrorKind::Removed));
+        }
+        if !st.complex {
+            // Simple mode under the lock: nobody waits to receive (that needs complex mode),
+            // so the message goes to the FIFO — or, when it does not fit, this sender waits
+            // without leaving simple mode. (A message of another type needs the lanes.)
+            if self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
+                return Poll::Ready(Ok(()));
+            }
+            let t = self.simple_type.load(Relaxed);
+            if t == 0 || t == op.mtype {
+                let Some(cx) = cx else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
+                let id = st.senders.push_back(Sender { size: op.size }, cx.waker());
+                self.sync_senders(&st);
+                // No lost wake-up with `try_simple_recv`, which frees room (`fit`) and then
+                // ends with an RMW on `mode` that reads `SENDERS`. We set `SENDERS` with an
+                // RMW on `mode` and then read `fit`. The two RMWs are ordered: if ours came
+                // first, the receive sees `SENDERS` and runs `ss_wakeup` under the lock (after
+                // we release it); if its came first, ours reads from it (acquire), so our
+                // `fit` load sees the room it freed, and we wake ourselves.
+                if self.fits_simple(op.size) {
+                    st.senders.notify(id, &mut wakes);
+                    self.sync_senders(&st);
+                }
+                op.waiter = Some(id);
+                return Poll::Pending;
+            }
+            self.make_complex(&mut st);
         }
         if st.fits(op.size) {
             let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
@@ -593,6 +651,7 @@ impl<T> Queue<T> {
             }
             Some(cx) => {
                 op.waiter = Some(st.senders.push_back(Sender { size: op.size }, cx.waker()));
+                self.sync_senders(&st);
                 Poll::Pending
             }
         }
@@ -604,10 +663,9 @@ impl<T> Queue<T> {
         let mut wakes = WakeList::new();
         let mut st = self.lock();
         if let Some((_, WaiterState::Notified)) = st.senders.remove(id) {
-            self.make_complex(&mut st);
-            st.wake_senders(&mut wakes);
-            self.maybe_simplify(&mut st);
+            self.wake_senders(&mut st, &mut wakes);
         }
+        self.sync_senders(&st);
     }
 
     pub(crate) fn cancel_send_op(&self, op: &mut SendOp<T>) {
@@ -633,6 +691,7 @@ impl<T> Queue<T> {
                 Some(WaiterState::Waiting) => return Poll::Pending,
                 _ => {
                     st.senders.remove(id);
+                    self.sync_senders(&st);
                     op.waiter = None;
                     woken = true;
                 }
@@ -662,6 +721,7 @@ impl<T> Queue<T> {
             }
             Some(cx) => {
                 op.waiter = Some(st.senders.push_back(Sender { size: op.size }, cx.waker()));
+                self.sync_senders(&st);
                 Poll::Pending
             }
         }
@@ -691,7 +751,7 @@ impl<T> Queue<T> {
             self.received(rpid);
         }
         if size < reserved {
-            st.wake_senders(&mut wakes);
+            self.wake_senders(&mut st, &mut wakes);
         }
         self.maybe_simplify(&mut st);
     }
@@ -703,7 +763,7 @@ impl<T> Queue<T> {
         self.make_complex(&mut st);
         st.reserved_bytes -= reserved;
         st.reserved_count -= 1;
-        st.wake_senders(&mut wakes);
+        self.wake_senders(&mut st, &mut wakes);
         self.maybe_simplify(&mut st);
     }
 
@@ -762,7 +822,7 @@ impl<T> Queue<T> {
             }
             if let Some(msg) = st.pop_lane(mtype) {
                 self.received(creds.pid());
-                st.wake_senders(&mut wakes);
+                self.wake_senders(&mut st, &mut wakes);
                 self.maybe_simplify(&mut st);
                 return Poll::Ready(Ok(msg));
             }
@@ -925,7 +985,7 @@ impl<T> Queue<T> {
             }
             st.receivers.notify(id, &mut wakes);
         }
-        st.wake_senders(&mut wakes);
+        self.wake_senders(&mut st, &mut wakes);
         self.maybe_simplify(&mut st);
         Ok(())
     }
@@ -949,6 +1009,7 @@ impl<T> Queue<T> {
             st.receivers.notify(id, &mut wakes);
         }
         st.senders.notify_all(&mut wakes);
+        self.sync_senders(&st);
         let lanes = mem::take(&mut st.lanes);
         st.empty_lanes = 0;
         st.heads.clear();
