@@ -519,7 +519,7 @@ impl<T> Queue<T> {
     fn fits_simple(&self, size: usize) -> bool {
         let qbytes = self.qbytes.load(Relaxed) as u64;
         let fit = self.fit.load(Acquire);
-        (fit >> COUNT_BITS) + size as u64 <= qbytes && (fit & COUNT_MASK) + 1 <= qbytes
+        (fit >> COUNT_BITS) + size as u64 <= qbytes && (fit & COUNT_MASK) < qbytes
     }
 
     /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
