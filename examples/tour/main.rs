@@ -4,11 +4,14 @@
 //! call it stands for. The namespace comes first: keys, actors and their credentials,
 //! limits, and the `ipcs`-style listing; the mechanisms' parts follow it.
 
+mod msg;
+
 use svipc::{Capabilities, Credentials, IpcKind, Key, Namespace};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     namespace_part()?;
+    msg::run().await?;
     Ok(())
 }
 

@@ -55,47 +55,74 @@
 //! Deviations, all invisible to a single-threaded C program: `msg_lrpid` on a handoff is
 //! the receiving actor's pid, not a thread id; a put-back message keeps the
 //! `msg_rtime`/`msg_lrpid` its handoff set and may briefly take `msg_cbytes` above
-//! `msg_qbytes` (senders simply wait longer); `MSG_COPY` is [`MessageQueue::peek`], not a
-//! selector.
+//! `msg_qbytes` (senders simply wait longer); `stat` reads each field atomically but, while
+//! lock-free operations run, not all fields at one instant; `MSG_COPY` is
+//! [`MessageQueue::peek`], not a selector.
 //!
 //! # Memory ordering
 //!
 //! A completed `send` *happens before* the `recv` that returns its message, and before any
-//! `stat` that counts it: every transfer goes through the queue's lock, so everything the
-//! sender wrote before `send` is visible to the receiver after `recv`, as with any channel.
+//! `stat` that counts it, as with any channel: everything the sender wrote before `send` is
+//! visible to the receiver after `recv`. (Simple mode: the FIFO's push/pop pair and the
+//! Acquire/Release on the mode word; complex mode: the queue's lock.)
 //!
 //! # Implementation
 //!
-//! One `sync::Mutex` per queue guards its whole state (`store.rs`, `State`): this crate
-//! ships the kernel's own scheme — `msq->q_perm.lock` around every operation — and not yet
-//! the lock-free single-type fast path the design foresees; see `BENCHMARKS.md` for what
-//! that costs. Inside the lock:
+//! Two modes, after `ipc/sem.c`'s simple/complex operations (`store.rs`).
+//!
+//! **Simple mode** — every queued message has one type and no receiver waits: a send or a
+//! receive of that type takes no lock. A simple operation enters by a CAS on the queue's
+//! *mode word* (`COMPLEX` flag, `SENDERS` flag, in-flight count) that fails when `COMPLEX`
+//! is set, and leaves with a `fetch_sub` on it. Inside, a send reserves its bytes and one
+//! message against `msg_qbytes` with **one CAS** on a packed `fit` word `(bytes << 32) |
+//! count` — so the fit check is one atomic step, both conditions at once — and pushes onto
+//! a lock-free FIFO (crossbeam's `SegQueue`, through `sync::queue`); the first simple send
+//! after the queue emptied claims the FIFO's type with a CAS. A receive whose selector
+//! matches that type pops the FIFO and gives the room back with a `fetch_sub`.
+//! `msg_stime`/`msg_lspid`/`msg_rtime`/`msg_lrpid` are atomics. A sender that does not fit
+//! waits **without leaving simple mode**: under the lock it joins the sender list, sets
+//! `SENDERS` (an RMW on the mode word) and then re-reads `fit`; a simple receive frees room
+//! and then ends with its RMW on the mode word, which returns `SENDERS`. The two RMWs on one
+//! word are ordered, so either the receive sees `SENDERS` (and runs `ss_wakeup` under the
+//! lock) or the sender's re-read sees the room (and it wakes itself): no lost wake-up.
+//!
+//! **Complex mode** — everything else: a second type, a waiting receiver, a size-limited
+//! receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
+//! guards the full structure:
 //!
 //! * **Per-type lanes.** `BTreeMap<mtype, VecDeque<Msg>>`, each message stamped with a
-//!   global sequence number at send time, plus a `BTreeSet<(seq, mtype)>` of the lanes'
-//!   heads. `Type(t)` is one map lookup (O(log lanes)) whatever the backlog of other types
-//!   — the kernel scans; `Any` is the first head; `Except(t)` looks at most at two heads;
-//!   `AtMost(t)` is the first lane of the map's range `..=t`. Every selector takes a lane's
-//!   head, so the lanes are plain FIFOs; the sequence stamp puts a cancelled receiver's
-//!   message back at its place, and orders [`peek`](MessageQueue::peek)'s walk.
-//! * **Accounting.** `cbytes`, `qnum`, plus the room held by unused permits, checked
-//!   against `qbytes` in one critical section with the enqueue or the handoff, so the fit
-//!   check and the handoff are one atomic step.
-//! * **Waiters.** Two [`WaitList`](crate::sync::wait_list)s (receivers with their selector,
-//!   size limit, pid and handed-over message; senders and reservations with their size),
-//!   under the same lock, with wakers collected under it and woken after it
-//!   (`WakeList`). A waiter is notified only with its result filled in (a message, `E2BIG`,
-//!   `EIDRM`, or "retry" after `IPC_SET`), so there is no window for a lost wake-up: the
-//!   state a waiter checked before registering can only change under the lock it holds
-//!   while registering. Cancellation follows the wait list's protocol: a `Drop` that finds
-//!   its entry `Notified` passes on what it was handed (a message back through the handoff
-//!   path, a sender wake-up through `ss_wakeup`).
-//! * **Linearizability.** Every operation takes effect at one instant inside the lock, so
-//!   `recv(Any)` returns the oldest matching message fully sent before it.
-//! * **Lock order:** namespace table lock → queue lock (`IPC_RMID`, the listing); the
-//!   permission seqlock is read without a lock and written by `IPC_SET` under the queue
-//!   lock, so a receiver that checked permission and registered is always woken by a later
-//!   `IPC_SET`.
+//!   global sequence number, plus a `BTreeSet<(seq, mtype)>` of the lanes' heads.
+//!   `Type(t)` is one map lookup (O(log lanes)) whatever the backlog of other types — the
+//!   kernel scans; `Any` is the first head; `Except(t)` looks at most at two heads;
+//!   `AtMost(t)` is the first non-empty lane of the range `..=t` (up to 8 empty lanes are
+//!   kept with their buffers, so a type that comes and goes allocates nothing). Every
+//!   selector takes a lane's head, so the lanes are plain FIFOs; the stamp puts a cancelled
+//!   receiver's message back at its place and orders [`peek`](MessageQueue::peek)'s walk.
+//! * **Accounting.** `cbytes`, `qnum` and the room held by permits, checked against
+//!   `qbytes` in the same critical section as the enqueue or handoff.
+//! * **Waiters.** Two `WaitList`s (`sync::wait_list`: receivers with selector, size
+//!   limit, pid and handed-over result; senders and reservations with their size), with
+//!   wakers collected under the lock and woken after it. A waiter is notified only with its
+//!   result filled in (a message, `E2BIG`, `EIDRM`, or "retry" after `IPC_SET`), and it
+//!   registers in the same critical section in which it found nothing, so no wake-up is
+//!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
+//!   back through the handoff path, a sender wake-up through `ss_wakeup`).
+//!
+//! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` (no simple
+//! operation starts after it), wait for the in-flight count to drain (each simple operation
+//! is a handful of atomics, never blocking), move the FIFO into its lane with fresh
+//! sequence numbers (the lanes are empty in simple mode). Back to simple, at the end of a
+//! locked operation: when no message is queued, no room is held, no receiver waits, the
+//! queue is alive and `qbytes` fits 32 bits — clear the FIFO's type and `COMPLEX`
+//! (Release). A simple operation in flight when the switch begins finishes first and so
+//! linearizes before it; every other operation linearizes inside the lock or at its one
+//! CAS/pop, so `recv(Any)` returns the oldest matching message fully sent before it.
+//!
+//! **Lock order:** namespace table lock → queue lock → (the FIFO's own synchronization).
+//! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
+//! lock, so a receiver that checked permission and registered is always woken by a later
+//! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff, the
+//! selectors, cancellation, removal, the full-queue wake-up and the mode switches.
 
 #![deny(unsafe_code)]
 
@@ -134,6 +161,9 @@ use crate::sync::Arc;
 ///
 /// struct Order { id: u64, qty: u32 }
 /// impl Payload for Order { fn size(&self) -> usize { std::mem::size_of::<Self>() } }
+///
+/// let order = Order { id: 7, qty: 3 };
+/// assert_eq!((order.id, order.qty, order.size()), (7, 3, 16));
 /// ```
 ///
 /// The size is read once, when the message is sent.
@@ -590,7 +620,7 @@ impl<T: Payload> MessageQueue<T> {
     /// # Examples
     ///
     /// ```
-    /// use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
+    /// use svipc::{Credentials, Key, MessageQueue, Namespace};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
