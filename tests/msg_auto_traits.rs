@@ -1,5 +1,7 @@
 //! Auto traits of the message-queue types (tokio's `async_send_sync.rs` pattern): a
 //! regression here fails to compile.
+// Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
+#![cfg(not(loom))]
 
 use svipc::msg::{
     Limit, Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,

@@ -1,5 +1,7 @@
 //! Message queues through the public API: open, send, receive, selection, stat fields,
 //! MSG_COPY, size limits, MSG_INFO. Sources: msgop(2), msgctl(2), SEMANTICS.md 1.2.
+// Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
+#![cfg(not(loom))]
 
 use svipc::msg::{Limit, MSG_COPY, MSG_EXCEPT};
 use svipc::{Credentials, ErrorKind, Key, MessageQueue, MsqidSet, Namespace, Process, Select};

@@ -1,5 +1,7 @@
 //! Cancel safety (DESIGN.md rule 3): "poll once, then drop" for every future, stream, sink
 //! and permit; a handed-off message put back in its place; a drop racing a send.
+// Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
+#![cfg(not(loom))]
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

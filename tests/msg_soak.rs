@@ -2,6 +2,8 @@
 //! through `tokio::time::timeout`, on a small queue so senders wait too. Every message is
 //! received exactly once (count and checksum), on the current-thread and the multi-thread
 //! runtime.
+// Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
+#![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
