@@ -65,3 +65,17 @@ fn handles_futures_and_permits() {
     drop(p);
     assert_eq!(q.stat().unwrap().qnum, 0);
 }
+
+#[test]
+fn sizes() {
+    use std::mem::size_of;
+    let (h, r, s, p) = (
+        size_of::<MessageQueue<u64>>(),
+        size_of::<RecvFuture<'static, u64>>(),
+        size_of::<SendFuture<'static, u64>>(),
+        size_of::<Permit<'static, u64>>(),
+    );
+    println!("MessageQueue {h}, RecvFuture {r}, SendFuture {s}, Permit {p}");
+    assert_eq!(h, 16, "two Arcs");
+    assert!(r <= 64 && s <= 80 && p <= 40, "{r} {s} {p}");
+}

@@ -1040,3 +1040,21 @@ impl<T: Send + 'static> IpcObject for Arc<Queue<T>> {
         Removal::Now
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The memory a queued message and a waiter cost (reported in BENCHMARKS.md); a
+    /// regression past these bounds fails here.
+    #[test]
+    fn sizes() {
+        let msg = mem::size_of::<Msg<u64>>();
+        let receiver = mem::size_of::<Receiver<u64>>();
+        let slot = mem::size_of::<(u32, Receiver<u64>, std::task::Waker, u32, u32)>();
+        println!("Msg<u64> {msg}, Receiver<u64> {receiver}, wait-list slot ~{slot}");
+        assert_eq!(msg, 32, "seq, mtype, size, payload");
+        assert!(receiver <= 80, "{receiver}");
+        assert!(slot <= 112, "{slot}");
+    }
+}
