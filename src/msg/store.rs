@@ -213,17 +213,34 @@ impl<T> State<T> {
 
 // ===== Queue =====
 
-/// [`Queue::mode`]: the queue is in complex mode; simple operations may not start.
-const COMPLEX: usize = 1;
-/// [`Queue::mode`]: some sender (or reservation) may be waiting; a simple receive that
-/// frees room must take the lock and run `ss_wakeup`.
-const SENDERS: usize = 2;
-/// [`Queue::mode`]: one simple operation in flight (the count sits above the flag bits).
-const IN_FLIGHT: usize = 4;
-const FLAGS: usize = COMPLEX | SENDERS;
-/// [`Queue::fit`]: the count sits in the low 32 bits, the bytes in the high 32.
-const COUNT_BITS: u32 = 32;
-const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+// The mode word (`Queue::mode`), 64 bits:
+//
+//   bit  0      COMPLEX    the queue is in complex mode; simple operations may not start
+//   bit  1      SENDERS    the sender list is not empty: a simple operation that frees room
+//                          must take the lock and run `ss_wakeup`
+//   bits 2..16  in-flight  simple operations running (a full field makes them wait)
+//   bits 16..40 room count messages that still fit (simple mode: qbytes - qnum)
+//   bits 40..64 room bytes bytes that still fit (simple mode: qbytes - cbytes)
+//
+// Keeping the *remaining room* (not the used amount) in the word means a simple send's one
+// CAS decides the fit from the word alone: a CAS that succeeds on a stale read found the
+// same room, so the decision holds (no ABA through a qbytes change).
+const COMPLEX: u64 = 1;
+const SENDERS: u64 = 2;
+const IN_FLIGHT: u64 = 1 << 2;
+const IN_FLIGHT_MASK: u64 = 0x3fff << 2;
+const ROOM_COUNT: u64 = 1 << 16;
+const ROOM_BYTES: u64 = 1 << 40;
+/// The largest `qbytes` simple mode handles (the room fields are 24 bits).
+const SIMPLE_QBYTES_MAX: usize = (1 << 24) - 1;
+
+fn room_count(word: u64) -> u64 {
+    (word >> 16) & 0xff_ffff
+}
+
+fn room_bytes(word: u64) -> u64 {
+    word >> 40
+}
 
 /// The shared object behind every handle on one queue: `struct msg_queue`.
 ///
@@ -231,17 +248,13 @@ const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     header: Header,
-    /// `COMPLEX | SENDERS | in_flight * IN_FLIGHT`. A simple operation starts by
-    /// incrementing the count with a CAS that fails if `COMPLEX` is set, and ends by
-    /// decrementing it; the lock holder sets `COMPLEX` and waits for the count to drain
-    /// (sem.c's complex_mode). `SENDERS` is kept equal to "the sender list is not empty"
-    /// by the lock holder; a simple receive reads it in the RMW that ends it.
-    mode: AtomicUsize,
-    /// Simple mode only: `(bytes << 32) | count` of the messages in [`Queue::fifo`],
-    /// reserved against [`Queue::qbytes`] by one CAS per send.
-    fit: AtomicU64,
-    /// Simple mode only: `msg_qbytes`, copied from the state when simple mode begins
-    /// (`IPC_SET` runs in complex mode).
+    /// The mode word (layout above). A simple operation starts with a CAS that adds one
+    /// in-flight (a send's CAS also takes its room), failing if `COMPLEX` is set, and ends
+    /// with an RMW that removes it (a receive's also gives its room back); the lock holder
+    /// sets `COMPLEX` and waits for the in-flight count to drain (sem.c's complex_mode).
+    mode: AtomicU64,
+    /// Simple mode only: `msg_qbytes` when simple mode began (`IPC_SET` runs in complex
+    /// mode), to turn the room into `msg_cbytes`/`msg_qnum`.
     qbytes: AtomicUsize,
     /// Simple mode only: the one type the FIFO holds; 0 until the first simple send claims
     /// it.
@@ -321,11 +334,14 @@ impl ReserveOp {
 impl<T: Send + 'static> Queue<T> {
     /// A new queue (`newque`): empty, `msg_qbytes = qbytes` (the namespace's MSGMNB).
     pub(crate) fn new(header: Header, qbytes: usize) -> Queue<T> {
+        // A new queue starts in simple mode with all its room (unless qbytes is too large for
+        // the word's room fields: MSGMNB above 16 MiB).
+        let simple = qbytes <= SIMPLE_QBYTES_MAX;
+        let q = qbytes as u64;
         Queue {
             header,
-            mode: AtomicUsize::new(0),
-            fit: AtomicU64::new(0),
-            qbytes: AtomicUsize::new(qbytes.min(u32::MAX as usize)),
+            mode: AtomicU64::new(if simple { q * ROOM_BYTES + q * ROOM_COUNT } else { COMPLEX }),
+            qbytes: AtomicUsize::new(qbytes),
             simple_type: AtomicI64::new(0),
             fifo: SegQueue::new(),
             stime: AtomicI64::new(0),
@@ -342,7 +358,7 @@ impl<T: Send + 'static> Queue<T> {
                 reserved_bytes: 0,
                 reserved_count: 0,
                 qbytes,
-                complex: false,
+                complex: !simple,
                 removed: false,
                 receivers: WaitList::new(),
                 senders: WaitList::new(),
@@ -371,16 +387,16 @@ impl<T> Queue<T> {
 
     // ----- the two modes -----
 
-    /// Starts a simple operation: false if the queue is in complex mode.
+    /// Starts a simple receive: adds one in-flight unless the queue is in complex mode.
     ///
     /// # Memory ordering
     ///
     /// The Acquire CAS synchronizes with the Release that ended complex mode, so the
-    /// operation sees `simple_type`, `qbytes` and `fit` as the lock holder left them.
+    /// operation sees `simple_type` and the FIFO as the lock holder left them.
     fn enter(&self) -> bool {
         let mut cur = self.mode.load(Relaxed);
         loop {
-            if cur & COMPLEX != 0 {
+            if cur & COMPLEX != 0 || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK {
                 return false;
             }
             match self.mode.compare_exchange_weak(cur, cur + IN_FLIGHT, Acquire, Relaxed) {
@@ -390,11 +406,36 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Ends a simple operation; returns whether `SENDERS` was set. AcqRel: the lock holder
-    /// draining the count sees its effects (a FIFO push or pop, the `fit` change), and a
-    /// sender that set `SENDERS` before this RMW is seen (see [`Queue::poll_send`]).
-    fn exit(&self) -> bool {
-        self.mode.fetch_sub(IN_FLIGHT, AcqRel) & SENDERS != 0
+    /// Starts a simple send of `size` bytes: one CAS adds one in-flight and takes one
+    /// message and `size` bytes of room — `msg_fits_inqueue`, both conditions in one step.
+    /// False if the queue is in complex mode or the message does not fit.
+    fn enter_send(&self, size: usize) -> bool {
+        let size = size as u64;
+        let mut cur = self.mode.load(Relaxed);
+        loop {
+            if cur & COMPLEX != 0
+                || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK
+                || room_count(cur) == 0
+                || room_bytes(cur) < size
+            {
+                return false;
+            }
+            let new = cur + IN_FLIGHT - ROOM_COUNT - size * ROOM_BYTES;
+            match self.mode.compare_exchange_weak(cur, new, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Ends a simple operation, giving back `room` (one message and its bytes, or
+    /// nothing); returns whether `SENDERS` was set. AcqRel: the lock holder draining the
+    /// count sees the operation's effects (a FIFO push or pop), and a sender that set
+    /// `SENDERS` before this RMW is seen (see [`Queue::poll_send`]).
+    fn exit(&self, room: Option<usize>) -> bool {
+        let give = room.map_or(0, |size| ROOM_COUNT + size as u64 * ROOM_BYTES);
+        // The in-flight field is at least 1, so subtracting IN_FLIGHT borrows from nothing.
+        self.mode.fetch_add(give.wrapping_sub(IN_FLIGHT), AcqRel) & SENDERS != 0
     }
 
     /// Puts the queue in complex mode, under the lock: sets `COMPLEX` (no simple operation
@@ -407,7 +448,7 @@ impl<T> Queue<T> {
         st.complex = true;
         self.mode.fetch_or(COMPLEX, AcqRel);
         let mut spins = 0u32;
-        while self.mode.load(Acquire) & !FLAGS != 0 {
+        while self.mode.load(Acquire) & IN_FLIGHT_MASK != 0 {
             if spins < 64 {
                 hint::spin_loop();
                 spins += 1;
@@ -415,53 +456,59 @@ impl<T> Queue<T> {
                 thread::yield_now();
             }
         }
-        // No simple operation runs now, and none can start: the FIFO and `fit` are ours.
+        // No simple operation runs now, and none can start: the FIFO is ours.
         while let Some(mut msg) = self.fifo.pop() {
             msg.seq = st.next_seq;
             st.next_seq += 1;
             st.insert(msg);
         }
-        self.fit.store(0, Relaxed);
     }
 
     /// Back to simple mode, under the lock, when nothing needs the full structure: no
-    /// message queued, no room held, nobody waiting, the queue alive and `qbytes` within
-    /// the 32 bits of `fit`. The next simple send claims the FIFO's type.
+    /// message queued, no room held, no receiver waiting, the queue alive and `qbytes`
+    /// within the word's 24-bit room fields. The next simple send claims the FIFO's type.
     fn maybe_simplify(&self, st: &mut State<T>) {
         if !st.complex
             || st.removed
             || st.qnum != 0
             || st.reserved_count != 0
             || !st.receivers.is_empty()
-            || st.qbytes > COUNT_MASK as usize
+            || st.qbytes > SIMPLE_QBYTES_MAX
         {
             return;
         }
         st.complex = false;
         self.qbytes.store(st.qbytes, Relaxed);
         self.simple_type.store(0, Relaxed);
-        self.fit.store(0, Relaxed);
-        // Release: a simple operation that enters sees the stores above.
-        self.mode.fetch_and(!COMPLEX, Release);
+        let q = st.qbytes as u64;
+        let senders = if st.senders.is_empty() { 0 } else { SENDERS };
+        // Nothing else writes the word now: simple operations cannot start (COMPLEX) and
+        // the flags change only under the lock we hold. Release: a simple operation that
+        // enters sees the stores above.
+        self.mode.store(q * ROOM_BYTES + q * ROOM_COUNT + senders, Release);
     }
 
-    /// The simple send: the message's type is the FIFO's (or claims it), it fits (one CAS
-    /// reserves bytes and count against `qbytes`), and it is pushed. False, having changed
-    /// nothing, when any of that does not hold; the locked path then decides.
+    /// The simple send: it fits (one CAS takes the room), the message's type is the FIFO's
+    /// (or claims it), and it is pushed. False, having changed nothing, when any of that
+    /// does not hold; the locked path then decides.
     fn try_simple_send(&self, pid: i32, mtype: i64, size: usize, payload: &mut Option<T>) -> bool {
-        if !self.enter() {
+        if !self.enter_send(size) {
             return false;
         }
-        let ok = self.claim_type(mtype) && self.reserve_fit(size);
-        if ok {
-            if let Some(payload) = payload.take() {
-                self.fifo.push(Msg { seq: 0, mtype, size, payload });
+        if !self.claim_type(mtype) {
+            // Give the room back; a sender that saw it taken may be waiting for it.
+            if self.exit(Some(size)) {
+                self.wake_senders_locked();
             }
-            self.lspid.store(pid, Relaxed);
-            self.stime.store(now(), Relaxed);
+            return false;
         }
-        self.exit();
-        ok
+        if let Some(payload) = payload.take() {
+            self.fifo.push(Msg { seq: 0, mtype, size, payload });
+        }
+        self.lspid.store(pid, Relaxed);
+        self.stime.store(now(), Relaxed);
+        self.exit(None);
+        true
     }
 
     /// Whether the FIFO takes `mtype`: its type already, or unclaimed and now claimed.
@@ -476,50 +523,37 @@ impl<T> Queue<T> {
         }
     }
 
-    /// `msg_fits_inqueue` as one CAS on `fit`.
-    fn reserve_fit(&self, size: usize) -> bool {
-        let qbytes = self.qbytes.load(Relaxed) as u64;
-        let mut cur = self.fit.load(Relaxed);
-        loop {
-            let bytes = (cur >> COUNT_BITS) + size as u64;
-            let count = (cur & COUNT_MASK) + 1;
-            if bytes > qbytes || count > qbytes {
-                return false;
-            }
-            match self.fit.compare_exchange_weak(cur, (bytes << COUNT_BITS) | count, AcqRel, Relaxed) {
-                Ok(_) => return true,
-                Err(now) => cur = now,
-            }
-        }
-    }
-
-    /// The simple receive: the FIFO's type matches `select` and the FIFO has a message.
+    /// The simple receive: the FIFO's type matches `select` and the FIFO has a message; the
+    /// RMW that ends it gives the room back.
     fn try_simple_recv(&self, pid: i32, select: Select) -> Option<Msg<T>> {
         if !self.enter() {
             return None;
         }
         let t = self.simple_type.load(Relaxed);
         let msg = if t != 0 && select.matches(t) { self.fifo.pop() } else { None };
-        if let Some(m) = &msg {
-            self.fit.fetch_sub(((m.size as u64) << COUNT_BITS) | 1, AcqRel);
+        if msg.is_some() {
             self.rtime.store(now(), Relaxed);
             self.lrpid.store(pid, Relaxed);
         }
-        let senders = self.exit();
+        let senders = self.exit(msg.as_ref().map(|m| m.size));
         if msg.is_some() && senders {
-            // Not while in flight: the lock holder may be draining us.
-            let mut wakes = WakeList::new();
-            let mut st = self.lock();
-            self.wake_senders(&mut st, &mut wakes);
+            self.wake_senders_locked();
         }
         msg
     }
 
+    /// `ss_wakeup` after a simple operation freed room with `SENDERS` set. Not while in
+    /// flight: the lock holder may be draining us.
+    fn wake_senders_locked(&self) {
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        self.wake_senders(&mut st, &mut wakes);
+    }
+
     /// Whether `size` more bytes and one more message fit, in simple mode.
     fn fits_simple(&self, size: usize) -> bool {
-        let qbytes = self.qbytes.load(Relaxed) as u64;
-        let fit = self.fit.load(Acquire);
-        (fit >> COUNT_BITS) + size as u64 <= qbytes && (fit & COUNT_MASK) < qbytes
+        let word = self.mode.load(Acquire);
+        room_count(word) >= 1 && room_bytes(word) >= size as u64
     }
 
     /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
@@ -941,8 +975,9 @@ impl<T> Queue<T> {
         if st.complex {
             (st.cbytes, st.qnum)
         } else {
-            let fit = self.fit.load(Acquire);
-            ((fit >> COUNT_BITS) as usize, (fit & COUNT_MASK) as usize)
+            let word = self.mode.load(Acquire);
+            let q = self.qbytes.load(Relaxed) as u64;
+            ((q - room_bytes(word)) as usize, (q - room_count(word)) as usize)
         }
     }
 
