@@ -71,20 +71,24 @@
 //! Two modes, after `ipc/sem.c`'s simple/complex operations (`store.rs`).
 //!
 //! **Simple mode** — every queued message has one type and no receiver waits: a send or a
-//! receive of that type takes no lock. A simple operation enters by a CAS on the queue's
-//! *mode word* (`COMPLEX` flag, `SENDERS` flag, in-flight count) that fails when `COMPLEX`
-//! is set, and leaves with a `fetch_sub` on it. Inside, a send reserves its bytes and one
-//! message against `msg_qbytes` with **one CAS** on a packed `fit` word `(bytes << 32) |
-//! count` — so the fit check is one atomic step, both conditions at once — and pushes onto
-//! a lock-free FIFO (crossbeam's `SegQueue`, through `sync::queue`); the first simple send
-//! after the queue emptied claims the FIFO's type with a CAS. A receive whose selector
-//! matches that type pops the FIFO and gives the room back with a `fetch_sub`.
+//! receive of that type takes no lock. Everything it needs sits in one 64-bit *mode word*:
+//! a `COMPLEX` flag, a `SENDERS` flag, the count of simple operations in flight, and the
+//! **room** left — messages and bytes that still fit, `qbytes - qnum` and `qbytes -
+//! cbytes`. A send starts with **one CAS** that fails on `COMPLEX`, adds itself to the
+//! in-flight count and takes one message and its bytes of room — `msg_fits_inqueue`, both
+//! conditions, in the same atomic step — then claims the FIFO's type (the first simple send
+//! after the queue emptied does so with a CAS; another type gives the room back and takes
+//! the lock) and pushes onto a lock-free FIFO (crossbeam's `SegQueue`, through
+//! `sync::queue`), and leaves with a `fetch_sub`. A receive whose selector matches the
+//! FIFO's type enters with a CAS, pops, and leaves with one RMW that gives the room back.
+//! Keeping the *remaining* room in the word makes a CAS that succeeds on a stale read safe:
+//! it found the same room, so its decision holds whatever `IPC_SET` did in between.
 //! `msg_stime`/`msg_lspid`/`msg_rtime`/`msg_lrpid` are atomics. A sender that does not fit
 //! waits **without leaving simple mode**: under the lock it joins the sender list, sets
-//! `SENDERS` (an RMW on the mode word) and then re-reads `fit`; a simple receive frees room
-//! and then ends with its RMW on the mode word, which returns `SENDERS`. The two RMWs on one
-//! word are ordered, so either the receive sees `SENDERS` (and runs `ss_wakeup` under the
-//! lock) or the sender's re-read sees the room (and it wakes itself): no lost wake-up.
+//! `SENDERS` (an RMW on the mode word) and then re-reads the room; a simple receive gives
+//! room back in the RMW that ends it, which also returns `SENDERS`. Both are RMWs on one
+//! word, so they are ordered: either the receive sees `SENDERS` (and runs `ss_wakeup` under
+//! the lock) or the sender's re-read sees the room (and it wakes itself). No lost wake-up.
 //!
 //! **Complex mode** — everything else: a second type, a waiting receiver, a size-limited
 //! receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
@@ -113,8 +117,8 @@
 //! is a handful of atomics, never blocking), move the FIFO into its lane with fresh
 //! sequence numbers (the lanes are empty in simple mode). Back to simple, at the end of a
 //! locked operation: when no message is queued, no room is held, no receiver waits, the
-//! queue is alive and `qbytes` fits 32 bits — clear the FIFO's type and `COMPLEX`
-//! (Release). A simple operation in flight when the switch begins finishes first and so
+//! queue is alive and `qbytes` fits the word's 24-bit room fields (16 MiB) — clear the
+//! FIFO's type, and store the word with all the room and without `COMPLEX` (Release). A simple operation in flight when the switch begins finishes first and so
 //! linearizes before it; every other operation linearizes inside the lock or at its one
 //! CAS/pop, so `recv(Any)` returns the oldest matching message fully sent before it.
 //!
