@@ -275,3 +275,25 @@ async fn ss_wakeup_wakes_each_sender_that_fits() {
     let ds = q.stat().unwrap();
     assert_eq!((ds.qnum, ds.cbytes), (2, 7));
 }
+
+#[tokio::test]
+async fn another_type_with_a_sender_waiting_in_simple_mode() {
+    // A type-1 sender too big for the room waits; a small type-2 send then takes the room,
+    // finds the FIFO holds type 1, gives the room back and goes the locked way: it must
+    // neither deadlock nor lose the waiting sender's wake-up.
+    let ns = Namespace::new();
+    let q: MessageQueue<Vec<u8>> = queue(&root(&ns), 16);
+    q.try_send(1, vec![0; 8]).unwrap();
+    let mut big = pin!(q.send(1, vec![0; 16]));
+    assert!(pending(&mut big).await);
+    let q2 = q.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(q2.try_send(2, vec![0; 4]).map_err(|e| e.error())));
+    let sent = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("try_send hung");
+    sent.unwrap();
+    assert!(pending(&mut big).await);
+    assert_eq!(q.try_recv(Select::Any).unwrap().1.len(), 8);
+    assert_eq!(q.try_recv(Select::Any).unwrap().1.len(), 4);
+    big.await.unwrap();
+    assert_eq!(q.try_recv(Select::Any).unwrap().1.len(), 16);
+}

@@ -242,6 +242,18 @@ fn room_bytes(word: u64) -> u64 {
     word >> 40
 }
 
+/// What [`Queue::try_simple_send`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SimpleSend {
+    /// Sent.
+    Sent,
+    /// Complex mode, or the message does not fit: nothing changed.
+    NoRoom,
+    /// The FIFO holds another type: the room taken was given back, and `wake` says whether
+    /// `SENDERS` was set then (someone must run `ss_wakeup`, under the lock).
+    OtherType { wake: bool },
+}
+
 /// The shared object behind every handle on one queue: `struct msg_queue`.
 ///
 /// See the module docs of [`crate::msg`], "Implementation", for the two modes.
@@ -489,18 +501,15 @@ impl<T> Queue<T> {
     }
 
     /// The simple send: it fits (one CAS takes the room), the message's type is the FIFO's
-    /// (or claims it), and it is pushed. False, having changed nothing, when any of that
-    /// does not hold; the locked path then decides.
-    fn try_simple_send(&self, pid: i32, mtype: i64, size: usize, payload: &mut Option<T>) -> bool {
+    /// (or claims it), and it is pushed. Otherwise nothing changed and the locked path
+    /// decides; see [`SimpleSend`].
+    fn try_simple_send(&self, pid: i32, mtype: i64, size: usize, payload: &mut Option<T>) -> SimpleSend {
         if !self.enter_send(size) {
-            return false;
+            return SimpleSend::NoRoom;
         }
         if !self.claim_type(mtype) {
             // Give the room back; a sender that saw it taken may be waiting for it.
-            if self.exit(Some(size)) {
-                self.wake_senders_locked();
-            }
-            return false;
+            return SimpleSend::OtherType { wake: self.exit(Some(size)) };
         }
         if let Some(payload) = payload.take() {
             self.fifo.push(Msg { seq: 0, mtype, size, payload });
@@ -508,7 +517,7 @@ impl<T> Queue<T> {
         self.lspid.store(pid, Relaxed);
         self.stime.store(now(), Relaxed);
         self.exit(None);
-        true
+        SimpleSend::Sent
     }
 
     /// Whether the FIFO takes `mtype`: its type already, or unclaimed and now claimed.
@@ -609,8 +618,11 @@ impl<T> Queue<T> {
             if let Err(e) = self.header.perm().check(creds, WRITE) {
                 return Poll::Ready(Err(e));
             }
-            if self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
-                return Poll::Ready(Ok(()));
+            match self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
+                SimpleSend::Sent => return Poll::Ready(Ok(())),
+                // the room it gave back may be what a waiting sender needs
+                SimpleSend::OtherType { wake: true } => self.wake_senders_locked(),
+                _ => {}
             }
         }
         let mut wakes = WakeList::new();
@@ -644,20 +656,22 @@ impl<T> Queue<T> {
             // Simple mode under the lock: nobody waits to receive (that needs complex mode),
             // so the message goes to the FIFO — or, when it does not fit, this sender waits
             // without leaving simple mode. (A message of another type needs the lanes.)
-            if self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
-                return Poll::Ready(Ok(()));
-            }
+            let wake = match self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
+                SimpleSend::Sent => return Poll::Ready(Ok(())),
+                SimpleSend::OtherType { wake } => wake,
+                SimpleSend::NoRoom => false,
+            };
             let t = self.simple_type.load(Relaxed);
-            if t == 0 || t == op.mtype {
+            if !wake && (t == 0 || t == op.mtype) {
                 let Some(cx) = cx else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
                 let id = st.senders.push_back(Sender { size: op.size }, cx.waker());
                 self.sync_senders(&st);
-                // No lost wake-up with `try_simple_recv`, which frees room (`fit`) and then
-                // ends with an RMW on `mode` that reads `SENDERS`. We set `SENDERS` with an
-                // RMW on `mode` and then read `fit`. The two RMWs are ordered: if ours came
-                // first, the receive sees `SENDERS` and runs `ss_wakeup` under the lock (after
-                // we release it); if its came first, ours reads from it (acquire), so our
-                // `fit` load sees the room it freed, and we wake ourselves.
+                // No lost wake-up with `try_simple_recv`, which gives room back in the RMW
+                // on `mode` that ends it and that also reads `SENDERS`. We set `SENDERS` with
+                // an RMW on `mode` and then read the room. The two RMWs are ordered: if ours
+                // came first, the receive sees `SENDERS` and runs `ss_wakeup` under the lock
+                // (after we release it); if its came first, our later load sees the room it
+                // gave back (coherence), and we wake ourselves.
                 if self.fits_simple(op.size) {
                     st.senders.notify(id, &mut wakes);
                     self.sync_senders(&st);
@@ -666,6 +680,10 @@ impl<T> Queue<T> {
                 return Poll::Pending;
             }
             self.make_complex(&mut st);
+            if wake {
+                // We hold the lock: `ss_wakeup` here, not through `wake_senders_locked`.
+                self.wake_senders(&mut st, &mut wakes);
+            }
         }
         if st.fits(op.size) {
             let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
