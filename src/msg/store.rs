@@ -107,8 +107,8 @@ struct State<T> {
     qbytes: usize,
     /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::mode`], which
     /// only the lock holder changes). In simple mode the lanes, the counts above and the
-    /// wait lists are all empty; the messages are in [`Queue::fifo`], counted in
-    /// [`Queue::fit`].
+    /// receiver list are empty; the messages are in [`Queue::fifo`], counted by the room
+    /// in [`Queue::mode`].
     complex: bool,
     /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
     /// `EINVAL` checks).
@@ -987,7 +987,7 @@ impl<T> Queue<T> {
         }
     }
 
-    /// `(msg_cbytes, msg_qnum)`: the lanes' counts in complex mode, `fit` in simple mode
+    /// `(msg_cbytes, msg_qnum)`: the lanes' counts in complex mode, the room in the mode word in simple mode
     /// (each simple operation changes it in one atomic step).
     fn counts(&self, st: &State<T>) -> (usize, usize) {
         if st.complex {
