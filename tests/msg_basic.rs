@@ -344,3 +344,14 @@ async fn reserve_and_permit() {
     drop(p);
     q.try_send(1, vec![0; 4]).unwrap();
 }
+
+#[cfg(feature = "bytes")]
+#[test]
+fn bytes_payload() {
+    let ns = Namespace::new();
+    let q: MessageQueue<bytes::Bytes> = queue(&root(&ns));
+    q.try_send(1, bytes::Bytes::from_static(b"abcdef")).unwrap();
+    assert_eq!(q.stat().unwrap().cbytes, 6);
+    let (_, m) = q.try_recv_limited(Select::Any, Limit::bytes(2).no_error()).unwrap();
+    assert_eq!(&m[..], b"ab");
+}
