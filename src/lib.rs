@@ -11,6 +11,7 @@
 
 pub mod error;
 mod ipc;
+pub mod msg;
 mod namespace;
 mod process;
 mod sem;
@@ -20,6 +21,7 @@ mod sys;
 
 pub use error::{Error, ErrorKind, Op, Result, SendError};
 pub use ipc::{Capabilities, Credentials, Figures, IpcKind, IpcPerm, Key};
+pub use msg::{MessageQueue, MsqidDs, MsqidSet, Payload, Select};
 pub use namespace::{Ipcs, IpcsEntry, Limits, Namespace};
 pub use process::{OpenOptions, Process};
 pub use sem::{Acquire, SemInfo, SemOp, SemPermit, SemSetParams, SemaphoreSet, SemidDs, Semop};

@@ -4,6 +4,7 @@
 //! call it stands for. The namespace comes first: keys, actors and their credentials,
 //! limits, and the `ipcs`-style listing; the mechanisms' parts follow it.
 
+mod msg;
 mod sem;
 mod shm;
 
@@ -12,6 +13,7 @@ use svipc::{Capabilities, Credentials, IpcKind, Key, Namespace};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     namespace_part()?;
+    msg::run().await?;
     sem::run().await?;
     shm::run()?;
     shm::ring_buffer().await?;

@@ -1,0 +1,469 @@
+//! The futures, the permit, the stream and the sink of [`MessageQueue`]: thin poll wrappers
+//! over the engine's operations (`store.rs`), one type per method, each cancel-safe in its
+//! `Drop`.
+
+#![deny(unsafe_code)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+
+use super::store::{RecvOp, ReserveOp, SendOp};
+use super::{MessageQueue, Payload, Truncate};
+use crate::error::{Error, ErrorKind, Op, SendError};
+
+fn snd_err<T>(kind: ErrorKind, msg: T) -> SendError<T> {
+    SendError::new(Error::new(Op::MsgSnd, kind), msg)
+}
+
+fn rcv_err(kind: ErrorKind) -> Error {
+    Error::new(Op::MsgRcv, kind)
+}
+
+// ===== SendFuture =====
+
+/// The future of [`MessageQueue::send`]: a `msgsnd` without `IPC_NOWAIT`.
+///
+/// Dropping it before it completes leaves the queue as if the call had never been made: the
+/// message goes with the future (use [`MessageQueue::reserve`] when it must not be lost).
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct SendFuture<'a, T: Payload> {
+    pub(super) q: &'a MessageQueue<T>,
+    pub(super) op: SendOp<T>,
+    /// An argument error found when the call was made (`EINVAL`), reported on first poll.
+    pub(super) pre: Option<ErrorKind>,
+}
+
+impl<T: Payload> Unpin for SendFuture<'_, T> {}
+
+impl<T: Payload> SendFuture<'_, T> {
+    /// Cancels the send (off the wait list, a wake-up passed on) and takes the message back.
+    #[cfg_attr(loom, allow(dead_code))] // its callers, the timed forms, use tokio::time: not under loom
+    pub(super) fn cancel(&mut self) -> Option<T> {
+        self.q.queue.cancel_send_op(&mut self.op);
+        self.op.msg.take()
+    }
+}
+
+impl<T: Payload> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(kind) = this.pre.take() {
+            if let Some(msg) = this.op.msg.take() {
+                return Poll::Ready(Err(snd_err(kind, msg)));
+            }
+        }
+        match this.q.queue.poll_send(this.q.process.credentials(), &mut this.op, Some(cx)) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(kind)) => match this.op.msg.take() {
+                Some(msg) => Poll::Ready(Err(snd_err(kind, msg))),
+                // Polled after completion: nothing left to send.
+                None => Poll::Ready(Ok(())),
+            },
+        }
+    }
+}
+
+impl<T: Payload> Drop for SendFuture<'_, T> {
+    fn drop(&mut self) {
+        self.q.queue.cancel_send_op(&mut self.op);
+    }
+}
+
+impl<T: Payload> fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("id", &self.q.id())
+            .field("mtype", &self.op.mtype)
+            .field("size", &self.op.size)
+            .finish_non_exhaustive()
+    }
+}
+
+// ===== ReserveFuture / Permit =====
+
+/// The future of [`MessageQueue::reserve`]: waits for room as a `msgsnd` would and holds it.
+///
+/// Dropping it before it completes reserves nothing; a wake-up it had taken passes on.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct ReserveFuture<'a, T: Payload> {
+    pub(super) q: &'a MessageQueue<T>,
+    pub(super) op: ReserveOp,
+    pub(super) mtype: i64,
+    pub(super) pre: Option<ErrorKind>,
+}
+
+impl<T: Payload> Unpin for ReserveFuture<'_, T> {}
+
+impl<'a, T: Payload> Future for ReserveFuture<'a, T> {
+    type Output = Result<Permit<'a, T>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(kind) = this.pre {
+            return Poll::Ready(Err(Error::new(Op::MsgSnd, kind)));
+        }
+        match this.q.queue.poll_reserve(this.q.process.credentials(), &mut this.op, Some(cx)) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(Permit::new(this.q, this.mtype, this.op.size))),
+            Poll::Ready(Err(kind)) => Poll::Ready(Err(Error::new(Op::MsgSnd, kind))),
+        }
+    }
+}
+
+impl<T: Payload> Drop for ReserveFuture<'_, T> {
+    fn drop(&mut self) {
+        self.q.queue.cancel_reserve(&mut self.op);
+    }
+}
+
+impl<T: Payload> fmt::Debug for ReserveFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReserveFuture")
+            .field("id", &self.q.id())
+            .field("mtype", &self.mtype)
+            .field("size", &self.op.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Room for one message of up to [`size`](Permit::size) bytes, held in the queue's
+/// `msg_qbytes` budget: [`send`](Permit::send) cannot wait, and dropping the permit unused
+/// gives the room back (waking a sender it now fits). Made by [`MessageQueue::reserve`] and
+/// [`MessageQueue::try_reserve`].
+///
+/// Held room counts against `msg_qbytes` like a queued message but shows in neither
+/// `msg_cbytes` nor `msg_qnum` until the message is sent.
+#[must_use = "dropping a permit gives its room back"]
+#[clippy::has_significant_drop]
+pub struct Permit<'a, T: Payload> {
+    q: &'a MessageQueue<T>,
+    mtype: i64,
+    size: usize,
+    live: bool,
+}
+
+impl<'a, T: Payload> Permit<'a, T> {
+    pub(super) fn new(q: &'a MessageQueue<T>, mtype: i64, size: usize) -> Permit<'a, T> {
+        Permit { q, mtype, size, live: true }
+    }
+
+    /// The message type the permit sends with.
+    pub fn mtype(&self) -> i64 {
+        self.mtype
+    }
+
+    /// The bytes of room held.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Sends `msg` through the held room: the tail of a `msgsnd` that already passed its fit
+    /// check (handed to a waiting receiver, or queued). It does not wait, and updates
+    /// `msg_stime` and `msg_lspid` as a send does. Room the message does not use is given
+    /// back. If the queue was removed meanwhile, the message is dropped with the queue's
+    /// other messages, as tokio's `Permit::send` drops a value sent into a closed channel.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (`EINVAL`), with the message given back and the room
+    /// still held by the permit, when `msg.size()` is larger than the room reserved.
+    pub fn send(mut self, msg: T) -> Result<(), SendError<(Self, T)>> {
+        let size = msg.size();
+        if size > self.size {
+            return Err(SendError::new(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument), (self, msg)));
+        }
+        self.live = false;
+        self.q.queue.send_reserved(self.q.process.pid(), self.size, self.mtype, size, msg);
+        Ok(())
+    }
+}
+
+impl<T: Payload> Drop for Permit<'_, T> {
+    fn drop(&mut self) {
+        if self.live {
+            self.q.queue.release(self.size);
+        }
+    }
+}
+
+impl<T: Payload> fmt::Debug for Permit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("id", &self.q.id())
+            .field("mtype", &self.mtype)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+// ===== RecvFuture =====
+
+/// The future of [`MessageQueue::recv`]: a `msgrcv` without `IPC_NOWAIT`.
+///
+/// Dropping it at any point loses no message and duplicates none: a message it had been
+/// handed but not yet returned goes to the next matching receiver or back into the queue at
+/// its place.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct RecvFuture<'a, T: Payload> {
+    pub(super) q: &'a MessageQueue<T>,
+    pub(super) op: RecvOp,
+    pub(super) pre: Option<ErrorKind>,
+}
+
+impl<T: Payload> Unpin for RecvFuture<'_, T> {}
+
+impl<T: Payload> Future for RecvFuture<'_, T> {
+    type Output = Result<(i64, T), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(kind) = this.pre {
+            return Poll::Ready(Err(rcv_err(kind)));
+        }
+        this.q
+            .queue
+            .poll_recv(this.q.process.credentials(), &mut this.op, Some(cx))
+            .map(|r| r.map(|m| (m.mtype, m.payload)).map_err(rcv_err))
+    }
+}
+
+impl<T: Payload> Drop for RecvFuture<'_, T> {
+    fn drop(&mut self) {
+        self.q.queue.cancel_recv(&mut self.op);
+    }
+}
+
+impl<T: Payload> fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("id", &self.q.id())
+            .field("select", &self.op.select)
+            .field("waiting", &self.op.is_waiting())
+            .finish()
+    }
+}
+
+/// The future of [`MessageQueue::recv_limited`]: a `msgrcv` with a buffer size, and
+/// `MSG_NOERROR` when the [`Limit`](super::Limit) says so.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct RecvLimitedFuture<'a, T: Truncate> {
+    pub(super) inner: RecvFuture<'a, T>,
+    /// `Some(max)` under `MSG_NOERROR`: truncate to `max` bytes.
+    pub(super) truncate: Option<usize>,
+}
+
+impl<T: Truncate> Future for RecvLimitedFuture<'_, T> {
+    type Output = Result<(i64, T), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let truncate = this.truncate;
+        Pin::new(&mut this.inner).poll(cx).map_ok(|(t, mut m)| {
+            if let Some(max) = truncate {
+                m.truncate_to(max);
+            }
+            (t, m)
+        })
+    }
+}
+
+impl<T: Truncate> fmt::Debug for RecvLimitedFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvLimitedFuture")
+            .field("inner", &self.inner)
+            .field("truncate", &self.truncate)
+            .finish()
+    }
+}
+
+// ===== RecvStream =====
+
+/// A [`Stream`] of the messages a selector matches: `msgrcv` in a loop. Made by
+/// [`MessageQueue::stream`].
+///
+/// Each item is one receive. The stream ends after yielding an error that no later receive
+/// could get past (`EIDRM` or `EINVAL`: the queue is gone); after `EACCES` it goes on, as a
+/// later `IPC_SET` may grant access again. Dropping it (or dropping it between items) is as
+/// cancel-safe as dropping a [`RecvFuture`].
+#[must_use = "streams do nothing unless polled"]
+pub struct RecvStream<T: Payload> {
+    q: MessageQueue<T>,
+    op: RecvOp,
+    done: bool,
+}
+
+impl<T: Payload> RecvStream<T> {
+    pub(super) fn new(q: MessageQueue<T>, select: super::Select) -> RecvStream<T> {
+        let done = false;
+        RecvStream { q, op: RecvOp::new(select, usize::MAX), done }
+    }
+}
+
+impl<T: Payload> Unpin for RecvStream<T> {}
+
+impl<T: Payload> Stream for RecvStream<T> {
+    type Item = Result<(i64, T), Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Err(kind) = this.op.select.validate() {
+            this.done = true;
+            return Poll::Ready(Some(Err(rcv_err(kind))));
+        }
+        let r = match this.q.queue.poll_recv(this.q.process.credentials(), &mut this.op, Some(cx)) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        this.op = RecvOp::new(this.op.select, usize::MAX);
+        Poll::Ready(Some(match r {
+            Ok(m) => Ok((m.mtype, m.payload)),
+            Err(kind) => {
+                if matches!(kind, ErrorKind::Removed | ErrorKind::InvalidArgument) {
+                    this.done = true;
+                }
+                Err(rcv_err(kind))
+            }
+        }))
+    }
+}
+
+impl<T: Payload> Drop for RecvStream<T> {
+    fn drop(&mut self) {
+        self.q.queue.cancel_recv(&mut self.op);
+    }
+}
+
+impl<T: Payload> fmt::Debug for RecvStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvStream")
+            .field("id", &self.q.id())
+            .field("select", &self.op.select)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+// ===== SendSink =====
+
+/// A [`Sink`] of messages sent with one type: `msgsnd` in a loop. Made by
+/// [`MessageQueue::sink`].
+///
+/// It buffers one message: `start_send` takes it, and `poll_ready`/`poll_flush`/
+/// `poll_close` drive its send, waiting for room as [`MessageQueue::send`] does. An error
+/// gives the message back inside [`SendError`]. Dropping the sink with a message still
+/// buffered drops that message, as dropping a [`SendFuture`] does.
+#[must_use = "sinks do nothing unless polled"]
+pub struct SendSink<T: Payload> {
+    q: MessageQueue<T>,
+    mtype: i64,
+    pending: Option<SendOp<T>>,
+}
+
+impl<T: Payload> SendSink<T> {
+    pub(super) fn new(q: MessageQueue<T>, mtype: i64) -> SendSink<T> {
+        SendSink { q, mtype, pending: None }
+    }
+
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let Some(op) = self.pending.as_mut() else { return Poll::Ready(Ok(())) };
+        let r = match self.q.queue.poll_send(self.q.process.credentials(), op, Some(cx)) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        let msg = self.pending.take().and_then(|mut op| op.msg.take());
+        Poll::Ready(match (r, msg) {
+            (Err(kind), Some(msg)) => Err(snd_err(kind, msg)),
+            _ => Ok(()),
+        })
+    }
+}
+
+impl<T: Payload> Unpin for SendSink<T> {}
+
+impl<T: Payload> Sink<T> for SendSink<T> {
+    type Error = SendError<T>;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().poll_pending(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
+        let this = self.get_mut();
+        if let Some(kind) = this.q.check_send_args(this.mtype, item.size()) {
+            return Err(snd_err(kind, item));
+        }
+        if this.pending.is_some() {
+            // `poll_ready` was not called first: refuse rather than lose the buffered one.
+            return Err(snd_err(ErrorKind::WouldBlock, item));
+        }
+        let size = item.size();
+        this.pending = Some(SendOp::new(this.mtype, size, item));
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().poll_pending(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().poll_pending(cx)
+    }
+}
+
+impl<T: Payload> Drop for SendSink<T> {
+    fn drop(&mut self) {
+        if let Some(op) = self.pending.as_mut() {
+            self.q.queue.cancel_send_op(op);
+        }
+    }
+}
+
+impl<T: Payload> fmt::Debug for SendSink<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendSink")
+            .field("id", &self.q.id())
+            .field("mtype", &self.mtype)
+            .field("buffered", &self.pending.is_some())
+            .finish()
+    }
+}
+
+// ===== blocking =====
+
+/// Runs `fut` to completion on the current thread, parking it between polls: what the
+/// `blocking_*` methods use outside a runtime.
+#[cfg(not(loom))]
+pub(super) fn block_on<F: Future>(fut: F) -> F::Output {
+    /// Wakes the blocked thread. This `Arc` is `std`'s because `Waker::from` requires it;
+    /// it guards no state of ours, so the loom shim has nothing to see here (and this code
+    /// is compiled out under loom).
+    struct ThreadWaker(std::thread::Thread);
+    impl std::task::Wake for ThreadWaker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}

@@ -1,0 +1,1042 @@
+//! Message queues: [`MessageQueue<T>`], the kernel's `msgget`, `msgsnd`, `msgrcv` and
+//! `msgctl` (`ipc/msg.c`) as a typed, async, cancel-safe API.
+//!
+//! | System V | svipc |
+//! |---|---|
+//! | `msgget(key, IPC_CREAT \| IPC_EXCL \| mode)` | [`Process::msg_queue`]`(key).create(mode).exclusive().open()` |
+//! | `msgget(IPC_PRIVATE, mode)` | [`Process::msg_queue`]`(Key::PRIVATE).create(mode).open()` |
+//! | a `msqid` handed over | [`Process::open_msg_queue`]`(id)` |
+//! | `msgsnd(id, msg, sz, 0)` | [`MessageQueue::send`]`(mtype, msg).await` |
+//! | `msgsnd(.., IPC_NOWAIT)` | [`MessageQueue::try_send`] (`EAGAIN`) |
+//! | `msgrcv(id, buf, sz, msgtyp, 0)` | [`MessageQueue::recv`]`(Select::…).await` |
+//! | `msgrcv(.., IPC_NOWAIT)` | [`MessageQueue::try_recv`] (`ENOMSG`) |
+//! | `msgrcv(.., bufsz, .., MSG_NOERROR)` | [`MessageQueue::recv_limited`]`(select, Limit::bytes(n).no_error())` |
+//! | `msgrcv(.., MSG_EXCEPT)`, `msgtyp < 0` | [`Select::Except`], [`Select::AtMost`], [`Select::from_raw`] |
+//! | `msgrcv(.., index, MSG_COPY \| IPC_NOWAIT)` | [`MessageQueue::peek`]`(index)` |
+//! | `msgctl(IPC_STAT)` | [`MessageQueue::stat`] → [`MsqidDs`] |
+//! | `msgctl(IPC_SET)` | [`MessageQueue::set`]`(MsqidSet { .. })` |
+//! | `msgctl(IPC_RMID)` | [`MessageQueue::remove`] |
+//! | `msgctl(MSG_INFO)` | [`Namespace::msg_info`] → [`MsgInfo`] |
+//!
+//! # User-visible behaviour
+//!
+//! Exactly the kernel's, to the errno (SEMANTICS.md 1.2), with futures where it sleeps:
+//!
+//! * **Payload size.** A message is a typed `T: Payload`; its [`Payload::size`] is its
+//!   `msgsz`. `msg_cbytes`, `msg_qbytes` and `MSGMAX` count those bytes.
+//! * **Fit.** A message fits when `cbytes + size <= qbytes` **and** `qnum + 1 <= qbytes`:
+//!   `msg_qbytes` caps the count too, and `qbytes = 0` makes every send wait. A message
+//!   larger than `msg_qbytes` (but within `MSGMAX`) waits (or gets `EAGAIN`) until `IPC_SET`
+//!   raises `msg_qbytes`; it never gets `EINVAL`. The fit check comes **before** the handoff:
+//!   a full queue makes a send wait even when a receiver waits for exactly that message.
+//! * **Handoff.** A send first offers its message to the waiting receivers in arrival
+//!   order (`pipelined_send`): each one whose selector matches but whose size limit is too
+//!   small fails with `E2BIG` and the next is tried; the first that takes it gets it directly
+//!   — it never enters the queue (`msg_qnum`/`msg_cbytes` unchanged) and `msg_lrpid`/
+//!   `msg_rtime` are set at the handoff.
+//! * **Selection** is FIFO within what a [`Select`] matches. [`Select::AtMost`] takes the
+//!   oldest message of the *lowest* type `<= t`. A size-limited receive of a message that
+//!   is too big fails with `E2BIG` and leaves the message queued; under
+//!   [`Limit::no_error`] it is truncated ([`Truncate`]).
+//! * **Waking senders** follows `ss_wakeup`: every waiting sender whose own size fits now
+//!   is woken (the rest move to the tail) and they race, as in the kernel; a new sender that
+//!   fits may pass older waiting ones (no FIFO among senders, no starvation protection).
+//! * **`IPC_SET`** wakes every waiting receiver to re-check its permission (one that lost
+//!   read permission fails with `EACCES`) and every sender that now fits.
+//! * **`IPC_RMID`** fails every waiting call with `EIDRM`; any later call through a handle
+//!   or the id fails with `EINVAL`, like a C call with a dead id.
+//! * **Cancellation** (the kernel's `EINTR`): dropping any future leaves the queue as if
+//!   the call had never been made. A dropped [`RecvFuture`] that had already been handed a
+//!   message passes it to the next matching receiver or puts it back at its place (oldest
+//!   first); a dropped [`SendFuture`] has sent its message exactly once (it completed) or
+//!   not at all (the message drops with it); a dropped [`Permit`] gives its room back; a
+//!   wake-up a dropped future had taken passes on.
+//!
+//! Deviations, all invisible to a single-threaded C program: `msg_lrpid` on a handoff is
+//! the receiving actor's pid, not a thread id; a put-back message keeps the
+//! `msg_rtime`/`msg_lrpid` its handoff set and may briefly take `msg_cbytes` above
+//! `msg_qbytes` (senders simply wait longer); `stat` reads each field atomically but, while
+//! lock-free operations run, not all fields at one instant; `MSG_COPY` is
+//! [`MessageQueue::peek`], not a selector.
+//!
+//! # Memory ordering
+//!
+//! A completed `send` *happens before* the `recv` that returns its message, and before any
+//! `stat` that counts it, as with any channel: everything the sender wrote before `send` is
+//! visible to the receiver after `recv`. (Simple mode: the FIFO's push/pop pair and the
+//! Acquire/Release on the mode word; complex mode: the queue's lock.)
+//!
+//! # Implementation
+//!
+//! Two modes, after `ipc/sem.c`'s simple/complex operations (`store.rs`).
+//!
+//! **Simple mode** — every queued message has one type and no receiver waits: a send or a
+//! receive of that type takes no lock. Everything it needs sits in one 64-bit *mode word*:
+//! a `COMPLEX` flag, a `SENDERS` flag, the count of simple operations in flight, and the
+//! **room** left — messages and bytes that still fit, `qbytes - qnum` and `qbytes -
+//! cbytes`. A send starts with **one CAS** that fails on `COMPLEX`, adds itself to the
+//! in-flight count and takes one message and its bytes of room — `msg_fits_inqueue`, both
+//! conditions, in the same atomic step — then claims the FIFO's type (the first simple send
+//! after the queue emptied does so with a CAS; another type gives the room back and takes
+//! the lock) and pushes onto a lock-free FIFO (crossbeam's `SegQueue`, through
+//! `sync::queue`), and leaves with a `fetch_sub`. A receive whose selector matches the
+//! FIFO's type enters with a CAS, pops, and leaves with one RMW that gives the room back.
+//! Keeping the *remaining* room in the word makes a CAS that succeeds on a stale read safe:
+//! it found the same room, so its decision holds whatever `IPC_SET` did in between.
+//! `msg_stime`/`msg_lspid`/`msg_rtime`/`msg_lrpid` are atomics. A sender that does not fit
+//! waits **without leaving simple mode**: under the lock it joins the sender list, sets
+//! `SENDERS` (an RMW on the mode word) and then re-reads the room; a simple receive gives
+//! room back in the RMW that ends it, which also returns `SENDERS`. Both are RMWs on one
+//! word, so they are ordered: either the receive sees `SENDERS` (and runs `ss_wakeup` under
+//! the lock) or the sender's re-read sees the room (and it wakes itself). No lost wake-up.
+//!
+//! **Complex mode** — everything else: a second type, a waiting receiver, a size-limited
+//! receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
+//! guards the full structure:
+//!
+//! * **Per-type lanes.** `BTreeMap<mtype, VecDeque<Msg>>`, each message stamped with a
+//!   global sequence number, plus a `BTreeSet<(seq, mtype)>` of the lanes' heads.
+//!   `Type(t)` is one map lookup (O(log lanes)) whatever the backlog of other types — the
+//!   kernel scans; `Any` is the first head; `Except(t)` looks at most at two heads;
+//!   `AtMost(t)` is the first non-empty lane of the range `..=t` (up to 8 empty lanes are
+//!   kept with their buffers, so a type that comes and goes allocates nothing). Every
+//!   selector takes a lane's head, so the lanes are plain FIFOs; the stamp puts a cancelled
+//!   receiver's message back at its place and orders [`peek`](MessageQueue::peek)'s walk.
+//! * **Accounting.** `cbytes`, `qnum` and the room held by permits, checked against
+//!   `qbytes` in the same critical section as the enqueue or handoff.
+//! * **Waiters.** Two `WaitList`s (`sync::wait_list`: receivers with selector, size
+//!   limit, pid and handed-over result; senders and reservations with their size), with
+//!   wakers collected under the lock and woken after it. A waiter is notified only with its
+//!   result filled in (a message, `E2BIG`, `EIDRM`, or "retry" after `IPC_SET`), and it
+//!   registers in the same critical section in which it found nothing, so no wake-up is
+//!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
+//!   back through the handoff path, a sender wake-up through `ss_wakeup`).
+//!
+//! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` (no simple
+//! operation starts after it), wait for the in-flight count to drain (each simple operation
+//! is a handful of atomics, never blocking), move the FIFO into its lane with fresh
+//! sequence numbers (the lanes are empty in simple mode). Back to simple, at the end of a
+//! locked operation: when no message is queued, no room is held, no receiver waits, the
+//! queue is alive and `qbytes` fits the word's 24-bit room fields (16 MiB) — clear the
+//! FIFO's type, and store the word with all the room and without `COMPLEX` (Release). A simple operation in flight when the switch begins finishes first and so
+//! linearizes before it; every other operation linearizes inside the lock or at its one
+//! CAS/pop, so `recv(Any)` returns the oldest matching message fully sent before it.
+//!
+//! **Lock order:** namespace table lock → queue lock → (the FIFO's own synchronization).
+//! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
+//! lock, so a receiver that checked permission and registered is always woken by a later
+//! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff, the
+//! selectors, cancellation, removal, the full-queue wake-up and the mode switches.
+
+#![deny(unsafe_code)]
+
+mod futures;
+mod select;
+mod store;
+
+use std::fmt;
+use std::marker::PhantomData;
+#[cfg(not(loom))]
+use std::time::Duration;
+
+pub use self::futures::{
+    Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,
+};
+pub use self::select::{Select, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
+use self::store::{Queue, RecvOp, ReserveOp, SendOp};
+use crate::error::{Error, ErrorKind, Op, SendError};
+use crate::ipc::{Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
+use crate::namespace::Namespace;
+use crate::process::{OpenOptions, Process};
+use crate::sync::Arc;
+
+// ===== Payload =====
+
+/// What a message queue carries: a value that reports its size in bytes, the `msgsz` of a
+/// `msgsnd`.
+///
+/// The size counts against `MSGMAX` (one message), `msg_qbytes` (the queue) and shows in
+/// `msg_cbytes`, so the kernel's limits work on typed messages. There is no blanket impl:
+/// byte containers report their length, fixed-size values their `size_of`. A plain struct
+/// gets its impl in one line:
+///
+/// ```
+/// use svipc::Payload;
+///
+/// struct Order { id: u64, qty: u32 }
+/// impl Payload for Order { fn size(&self) -> usize { std::mem::size_of::<Self>() } }
+///
+/// let order = Order { id: 7, qty: 3 };
+/// assert_eq!((order.id, order.qty, order.size()), (7, 3, 16));
+/// ```
+///
+/// The size is read once, when the message is sent.
+pub trait Payload: Send + 'static {
+    /// The message's size in bytes (`msgsz`).
+    fn size(&self) -> usize;
+}
+
+/// A byte payload that a size-limited receive may cut short: `MSG_NOERROR`'s truncation.
+/// See [`MessageQueue::recv_limited`].
+pub trait Truncate: Payload {
+    /// Shortens the payload to at most `max` bytes.
+    fn truncate_to(&mut self, max: usize);
+}
+
+impl Payload for Vec<u8> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Truncate for Vec<u8> {
+    fn truncate_to(&mut self, max: usize) {
+        self.truncate(max);
+    }
+}
+
+impl Payload for Box<[u8]> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Truncate for Box<[u8]> {
+    fn truncate_to(&mut self, max: usize) {
+        if self.len() > max {
+            let mut v = std::mem::take(self).into_vec();
+            v.truncate(max);
+            *self = v.into_boxed_slice();
+        }
+    }
+}
+
+impl Payload for String {
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+/// A `String` is cut at the last char boundary at or below `max` bytes, so it stays valid
+/// UTF-8 and may come out shorter than `max` (never longer).
+impl Truncate for String {
+    fn truncate_to(&mut self, max: usize) {
+        if self.len() > max {
+            let mut end = max;
+            while !self.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.truncate(end);
+        }
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl Payload for bytes::Bytes {
+    fn size(&self) -> usize {
+        self.len()
+    }
+}
+
+#[cfg(feature = "bytes")]
+impl Truncate for bytes::Bytes {
+    fn truncate_to(&mut self, max: usize) {
+        self.truncate(max);
+    }
+}
+
+impl<const N: usize> Payload for [u8; N] {
+    fn size(&self) -> usize {
+        N
+    }
+}
+
+macro_rules! fixed_size_payload {
+    ($($t:ty),*) => {$(
+        /// Its `size_of`.
+        impl Payload for $t {
+            fn size(&self) -> usize {
+                std::mem::size_of::<$t>()
+            }
+        }
+    )*};
+}
+
+fixed_size_payload!((), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
+
+// ===== Limit =====
+
+/// The buffer size of a size-limited receive ([`MessageQueue::recv_limited`]): the
+/// `msgsz` argument of `msgrcv`, and whether `MSG_NOERROR` is set.
+///
+/// Without `no_error`, a message larger than the limit fails the receive with `E2BIG` and
+/// stays queued (a waiting receiver handed such a message by a send gets `E2BIG` and the
+/// send goes on to the next receiver). With it, the message is taken and truncated.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Limit {
+    max: usize,
+    no_error: bool,
+}
+
+impl Limit {
+    /// A buffer of `max` bytes (`msgsz`).
+    pub const fn bytes(max: usize) -> Limit {
+        Limit { max, no_error: false }
+    }
+
+    /// `MSG_NOERROR`: truncate a larger message to the limit instead of failing.
+    pub const fn no_error(self) -> Limit {
+        Limit { no_error: true, ..self }
+    }
+
+    /// The limit in bytes.
+    pub const fn max(self) -> usize {
+        self.max
+    }
+
+    /// Whether `MSG_NOERROR` is set.
+    pub const fn is_no_error(self) -> bool {
+        self.no_error
+    }
+
+    /// The engine's `r_maxsize`: `usize::MAX` under `MSG_NOERROR`, as the kernel's
+    /// `INT_MAX`.
+    fn maxsize(self) -> usize {
+        if self.no_error {
+            usize::MAX
+        } else {
+            self.max
+        }
+    }
+}
+
+// ===== MsqidDs / MsqidSet / MsgInfo =====
+
+/// `struct msqid_ds` (svipc(7)): what [`MessageQueue::stat`] (`IPC_STAT`) returns.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub struct MsqidDs {
+    /// `msg_perm`: key, owner, creator, mode, sequence number.
+    pub perm: IpcPerm,
+    /// `msg_stime`: time of the last successful send (seconds since the epoch), 0 if none.
+    pub stime: i64,
+    /// `msg_rtime`: time of the last successful receive (set at a handoff by the sender),
+    /// 0 if none.
+    pub rtime: i64,
+    /// `msg_ctime`: time of creation or the last `IPC_SET`.
+    pub ctime: i64,
+    /// `msg_cbytes` (`__msg_cbytes`): bytes of the queued messages.
+    pub cbytes: u64,
+    /// `msg_qnum`: messages queued.
+    pub qnum: u64,
+    /// `msg_qbytes`: the most bytes — and messages — the queue holds.
+    pub qbytes: u64,
+    /// `msg_lspid`: pid of the last successful sender, 0 if none.
+    pub lspid: i32,
+    /// `msg_lrpid`: pid of the last successful receiver, 0 if none.
+    pub lrpid: i32,
+}
+
+/// The fields `IPC_SET` changes ([`MessageQueue::set`]): `msg_perm.uid`, `msg_perm.gid`,
+/// the low 9 bits of `msg_perm.mode`, and `msg_qbytes`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct MsqidSet {
+    /// The new owner uid.
+    pub uid: u32,
+    /// The new owner gid.
+    pub gid: u32,
+    /// The new mode; only `mode & 0o777` is used.
+    pub mode: u32,
+    /// The new `msg_qbytes`.
+    pub qbytes: u64,
+}
+
+impl From<&MsqidDs> for MsqidSet {
+    /// The C idiom: `IPC_STAT`, change some fields, `IPC_SET`.
+    fn from(ds: &MsqidDs) -> MsqidSet {
+        MsqidSet { uid: ds.perm.uid, gid: ds.perm.gid, mode: ds.perm.mode, qbytes: ds.qbytes }
+    }
+}
+
+/// `msgctl(MSG_INFO)`'s `struct msginfo` and return value ([`Namespace::msg_info`]).
+///
+/// As in the kernel, three fields mean something other than their names:
+/// `msgpool` is the number of queues, `msgmap` the number of messages, `msgtql` the number
+/// of bytes, all namespace-wide.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub struct MsgInfo {
+    /// The queues in use.
+    pub msgpool: usize,
+    /// The messages queued in all queues.
+    pub msgmap: u64,
+    /// The bytes queued in all queues.
+    pub msgtql: u64,
+    /// `MSGMAX`.
+    pub msgmax: usize,
+    /// `MSGMNB`.
+    pub msgmnb: usize,
+    /// `MSGMNI`.
+    pub msgmni: usize,
+    /// The call's return value: the highest index in use in the queue table, 0 when none.
+    pub max_index: i32,
+}
+
+impl Namespace {
+    /// `msgctl(0, MSG_INFO, &buf)`: the namespace-wide message-queue figures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, MessageQueue, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
+    /// q.try_send(1, b"hello".to_vec())?;
+    /// let info = ns.msg_info();
+    /// assert_eq!((info.msgpool, info.msgmap, info.msgtql, info.max_index), (1, 1, 5, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn msg_info(&self) -> MsgInfo {
+        let limits = self.limits();
+        let (in_use, _, max_index) = self.table_info(IpcKind::MessageQueue);
+        let (mut msgmap, mut msgtql) = (0, 0);
+        for e in self.ipcs().entries() {
+            if let Figures::MessageQueue { used_bytes, messages } = e.figures {
+                msgmap += messages;
+                msgtql += used_bytes;
+            }
+        }
+        MsgInfo {
+            msgpool: in_use,
+            msgmap,
+            msgtql,
+            msgmax: limits.msgmax,
+            msgmnb: limits.msgmnb,
+            msgmni: limits.msgmni,
+            max_index,
+        }
+    }
+}
+
+// ===== open =====
+
+/// The payload type of a `msgget` being built: the `P` of [`OpenOptions`] made by
+/// [`Process::msg_queue`].
+pub struct QueueParams<T>(PhantomData<fn() -> T>);
+
+impl<T> fmt::Debug for QueueParams<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "QueueParams<{}>", std::any::type_name::<T>())
+    }
+}
+
+/// The hooks of `ipcget` for message queues (`msg_ops`).
+struct MsgOps<T> {
+    /// MSGMNB when the call was made: a new queue's `msg_qbytes`.
+    qbytes: usize,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Payload> Ops for MsgOps<T> {
+    type Handle = Arc<Queue<T>>;
+    const KIND: IpcKind = IpcKind::MessageQueue;
+
+    fn create(&self, header: Header) -> Result<(Box<dyn IpcObject>, Arc<Queue<T>>), ErrorKind> {
+        let q = Arc::new(Queue::new(header, self.qbytes));
+        Ok((Box::new(q.clone()), q))
+    }
+
+    fn associate(&self, existing: &dyn IpcObject) -> Result<Arc<Queue<T>>, ErrorKind> {
+        existing.as_any().downcast_ref::<Arc<Queue<T>>>().cloned().ok_or(ErrorKind::TypeMismatch)
+    }
+}
+
+impl Process {
+    /// `msgget(key, flags)`: starts opening or creating the message queue of `key`, carrying
+    /// messages of type `T`. Finish with [`create`](OpenOptions::create),
+    /// [`exclusive`](OpenOptions::exclusive), [`mode`](OpenOptions::mode) and
+    /// [`open`](OpenOptions::open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let q: MessageQueue<String> = me.msg_queue(Key::new(42)).create(0o600).exclusive().open()?;
+    /// // the same key again, IPC_CREAT | IPC_EXCL: EEXIST
+    /// let again = me.msg_queue::<String>(Key::new(42)).create(0o600).exclusive().open();
+    /// assert_eq!(again.unwrap_err().kind(), ErrorKind::AlreadyExists);
+    /// // the same key with another payload type: a typed error, never UB
+    /// let other = me.msg_queue::<Vec<u8>>(Key::new(42)).open();
+    /// assert_eq!(other.unwrap_err().kind(), ErrorKind::TypeMismatch);
+    /// # drop(q);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn msg_queue<T: Payload>(&self, key: Key) -> OpenOptions<'_, QueueParams<T>> {
+        OpenOptions::new(self, key, QueueParams(PhantomData))
+    }
+
+    /// Opens the message queue with id `msqid`, as a C caller uses an id another process
+    /// handed it. No permission is checked here; each later call checks its own.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): no live queue has this id (negative,
+    ///   never handed out, or removed).
+    /// * [`ErrorKind::TypeMismatch`] (`EINVAL`): the queue carries another payload type.
+    pub fn open_msg_queue<T: Payload>(&self, msqid: i32) -> Result<MessageQueue<T>, Error> {
+        let ops = MsgOps::<T> { qbytes: 0, _t: PhantomData };
+        let queue = self.namespace().open_id(msqid, &ops).map_err(|k| Error::new(Op::MsgGet, k))?;
+        Ok(MessageQueue { queue, process: self.clone() })
+    }
+}
+
+impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
+    /// Makes the `msgget` call.
+    ///
+    /// A new queue has `msg_qbytes` = the namespace's `MSGMNB`, `msg_ctime` = now, every
+    /// other figure 0, and mode `mode & 0o777`.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::NotFound`] (`ENOENT`): no queue has the key and `create` was not set.
+    /// * [`ErrorKind::AlreadyExists`] (`EEXIST`): `create().exclusive()` and the key exists.
+    /// * [`ErrorKind::PermissionDenied`] (`EACCES`): the existing queue denies the access
+    ///   asked by the mode bits.
+    /// * [`ErrorKind::NoSpace`] (`ENOSPC`): `MSGMNI` queues exist already.
+    /// * [`ErrorKind::TypeMismatch`] (`EINVAL`): the key's queue carries another type.
+    pub fn open(self) -> Result<MessageQueue<T>, Error> {
+        let ops = MsgOps::<T> { qbytes: self.process.namespace().limits().msgmnb, _t: PhantomData };
+        let queue = self
+            .process
+            .namespace()
+            .ipcget(self.process.credentials(), self.key, self.flags, &ops)
+            .map_err(|k| Error::new(Op::MsgGet, k))?;
+        Ok(MessageQueue { queue, process: self.process.clone() })
+    }
+}
+
+// ===== MessageQueue =====
+
+/// A handle on a System V message queue carrying messages of type `T`: what a `msqid` is
+/// to a C program, bound to the [`Process`] that opened it.
+///
+/// Cheap to clone (two reference counts); `Send + Sync`. Every call is checked with the
+/// process's credentials and records its pid. Opened with [`Process::msg_queue`] or
+/// [`Process::open_msg_queue`]; see the [module docs](crate::msg) for the semantics.
+///
+/// # Memory ordering
+///
+/// A completed [`send`](Self::send) happens before the [`recv`](Self::recv) that returns its
+/// message.
+///
+/// # Examples
+///
+/// ```
+/// use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ns = Namespace::new();
+/// let me = ns.process(Credentials::new(1000, 1000));
+/// let q: MessageQueue<String> = me.msg_queue(Key::new(7)).create(0o600).open()?;
+/// q.send(2, "low priority".to_string()).await?;
+/// q.send(1, "urgent".to_string()).await?;
+/// // msgtyp = -2: the lowest type <= 2 first
+/// assert_eq!(q.recv(Select::AtMost(2)).await?, (1, "urgent".to_string()));
+/// assert_eq!(q.try_recv(Select::Any)?, (2, "low priority".to_string()));
+/// # Ok(())
+/// # }
+/// ```
+pub struct MessageQueue<T> {
+    queue: Arc<Queue<T>>,
+    process: Process,
+}
+
+impl<T> Clone for MessageQueue<T> {
+    fn clone(&self) -> Self {
+        MessageQueue { queue: self.queue.clone(), process: self.process.clone() }
+    }
+}
+
+impl<T> fmt::Debug for MessageQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageQueue")
+            .field("id", &self.queue.header().id())
+            .field("pid", &self.process.pid())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Payload> MessageQueue<T> {
+    /// The queue's id (`msqid`).
+    pub fn id(&self) -> i32 {
+        self.queue.header().id()
+    }
+
+    /// The process whose credentials this handle's calls use.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// This queue, used by another actor (the same queue, `other`'s credentials and pid).
+    pub fn with_process(&self, other: &Process) -> MessageQueue<T> {
+        MessageQueue { queue: self.queue.clone(), process: other.clone() }
+    }
+
+    /// `msgsnd`'s argument checks, made before the lookup: `EINVAL` for `msgsz > MSGMAX`,
+    /// then for `mtype < 1`.
+    fn check_send_args(&self, mtype: i64, size: usize) -> Option<ErrorKind> {
+        let msgmax = self.process.namespace().limits().msgmax;
+        if size > msgmax || size > i64::MAX as usize || mtype < 1 {
+            return Some(ErrorKind::InvalidArgument);
+        }
+        None
+    }
+
+    // ----- send -----
+
+    /// `msgsnd(msqid, msg, size, 0)`: sends `msg` with type `mtype`, waiting while it does
+    /// not fit (`cbytes + size > qbytes` or `qnum + 1 > qbytes`).
+    ///
+    /// The message goes to the oldest waiting receiver that matches and takes it, or into
+    /// the queue; `msg_stime` and `msg_lspid` are updated.
+    ///
+    /// # Errors
+    ///
+    /// The message comes back inside the [`SendError`].
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): `msg.size() > MSGMAX` or `mtype < 1`
+    ///   (checked first), or the queue is removed (a dead id).
+    /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no write permission (checked again
+    ///   after every wake-up).
+    /// * [`ErrorKind::Removed`] (`EIDRM`): the queue was removed while the send waited.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes sends nothing and drops the message with
+    /// it; the queue is as if the call had never been made. Use [`reserve`](Self::reserve)
+    /// to wait for room without risking the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, MessageQueue, Namespace};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
+    /// q.send(1, vec![1, 2, 3]).await?;
+    /// assert_eq!(q.stat()?.cbytes, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send(&self, mtype: i64, msg: T) -> SendFuture<'_, T> {
+        let size = msg.size();
+        let pre = self.check_send_args(mtype, size);
+        SendFuture { q: self, op: SendOp::new(mtype, size, msg), pre }
+    }
+
+    /// `msgsnd(msqid, msg, size, IPC_NOWAIT)`: sends `msg` if it fits now.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), and [`ErrorKind::WouldBlock`] (`EAGAIN`) where `send` would
+    /// wait. The message comes back inside the [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, MsqidSet, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
+    /// let mut set = MsqidSet::from(&q.stat()?);
+    /// set.qbytes = 8; // room for one u64
+    /// q.set(set)?;
+    /// q.try_send(1, 10)?;
+    /// let err = q.try_send(1, 11).unwrap_err();
+    /// assert_eq!((err.kind(), err.into_inner()), (ErrorKind::WouldBlock, 11));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
+        let size = msg.size();
+        if let Some(kind) = self.check_send_args(mtype, size) {
+            return Err(futures_snd_err(kind, msg));
+        }
+        let mut op = SendOp::new(mtype, size, msg);
+        match self.queue.poll_send(self.process.credentials(), &mut op, None) {
+            std::task::Poll::Ready(Err(kind)) => match op.msg.take() {
+                Some(msg) => Err(futures_snd_err(kind, msg)),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// [`send`](Self::send) for code outside an async runtime: blocks the thread while the
+    /// message does not fit.
+    ///
+    /// Do not call it from inside an async task: it would block that runtime thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    #[cfg(not(loom))]
+    pub fn blocking_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
+        self::futures::block_on(self.send(mtype, msg))
+    }
+
+    /// [`send`](Self::send) that gives up after `timeout`, giving the message back.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); on expiry [`ErrorKind::WouldBlock`] (`EAGAIN`) with
+    /// [`SendError::is_timeout`] true and the message inside.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send): dropping the future sends nothing and drops the message.
+    #[cfg(not(loom))]
+    pub async fn send_timeout(&self, mtype: i64, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        use std::future::Future;
+        let mut fut = self.send(mtype, msg);
+        let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
+        std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(r) = std::pin::Pin::new(&mut fut).poll(cx) {
+                return std::task::Poll::Ready(r);
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                if let Some(msg) = fut.cancel() {
+                    return std::task::Poll::Ready(Err(SendError::new(Error::timed_out(Op::MsgSnd), msg)));
+                }
+                return std::task::Poll::Ready(Ok(()));
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    /// Waits for room for one message of up to `size` bytes and holds it: the permit's
+    /// [`send`](Permit::send) cannot wait (tokio's `Sender::reserve` pattern), so the message
+    /// need not exist — or be risked — while waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send) (argument checks on `size` and `mtype`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future reserves nothing; a wake-up it had taken passes on to the next
+    /// sender that fits. Dropping the [`Permit`] unused gives the room back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let q: MessageQueue<String> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
+    /// let permit = q.reserve(3, 5).await?;
+    /// permit.send("hello".to_string()).map_err(|e| e.into_inner().1)?;
+    /// assert_eq!(q.try_recv(Select::Type(3))?.1, "hello");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reserve(&self, mtype: i64, size: usize) -> ReserveFuture<'_, T> {
+        let pre = self.check_send_args(mtype, size);
+        ReserveFuture { q: self, op: ReserveOp::new(size), mtype, pre }
+    }
+
+    /// [`reserve`](Self::reserve) with `IPC_NOWAIT`.
+    ///
+    /// # Errors
+    ///
+    /// As [`reserve`](Self::reserve), and [`ErrorKind::WouldBlock`] (`EAGAIN`) where it
+    /// would wait.
+    pub fn try_reserve(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
+        let mut fut = self.reserve(mtype, size);
+        if let Some(kind) = fut.pre {
+            return Err(Error::new(Op::MsgSnd, kind));
+        }
+        match self.queue.poll_reserve(self.process.credentials(), &mut fut.op, None) {
+            std::task::Poll::Ready(Ok(())) => Ok(Permit::new(self, mtype, size)),
+            std::task::Poll::Ready(Err(kind)) => Err(Error::new(Op::MsgSnd, kind)),
+            std::task::Poll::Pending => Err(Error::new(Op::MsgSnd, ErrorKind::WouldBlock)),
+        }
+    }
+
+    // ----- recv -----
+
+    /// `msgrcv(msqid, buf, INT_MAX, msgtyp, 0)`: receives the message `select` picks,
+    /// waiting until there is one. Returns `(mtype, message)`.
+    ///
+    /// `msg_rtime` and `msg_lrpid` are updated; the senders that now fit are woken.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): a typed selector with a type `<= 0`
+    ///   (checked first), or the queue is removed (a dead id).
+    /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no read permission (checked again
+    ///   after an `IPC_SET`).
+    /// * [`ErrorKind::Removed`] (`EIDRM`): the queue was removed while the receive waited.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses no message. One it had already been handed
+    /// goes to the next matching receiver or back into the queue, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
+    /// let q2 = q.clone();
+    /// let rx = tokio::spawn(async move { q2.recv(Select::Type(9)).await });
+    /// q.send(3, 30).await?;
+    /// q.send(9, 90).await?;
+    /// assert_eq!(rx.await??, (9, 90));
+    /// assert_eq!(q.stat()?.qnum, 1); // type 3 still queued
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn recv(&self, select: Select) -> RecvFuture<'_, T> {
+        RecvFuture { q: self, op: RecvOp::new(select, usize::MAX), pre: select.validate().err() }
+    }
+
+    /// `msgrcv(.., IPC_NOWAIT)`: receives the message `select` picks, if there is one now.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv), and [`ErrorKind::NoMessage`] (`ENOMSG`) where `recv` would
+    /// wait.
+    pub fn try_recv(&self, select: Select) -> Result<(i64, T), Error> {
+        self.try_recv_max(select, usize::MAX)
+    }
+
+    fn try_recv_max(&self, select: Select, maxsize: usize) -> Result<(i64, T), Error> {
+        select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
+        let mut op = RecvOp::new(select, maxsize);
+        match self.queue.poll_recv(self.process.credentials(), &mut op, None) {
+            std::task::Poll::Ready(Ok(m)) => Ok((m.mtype, m.payload)),
+            std::task::Poll::Ready(Err(kind)) => Err(Error::new(Op::MsgRcv, kind)),
+            std::task::Poll::Pending => Err(Error::new(Op::MsgRcv, ErrorKind::NoMessage)),
+        }
+    }
+
+    /// [`recv`](Self::recv) for code outside an async runtime: blocks the thread until a
+    /// message arrives.
+    ///
+    /// Do not call it from inside an async task: it would block that runtime thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    #[cfg(not(loom))]
+    pub fn blocking_recv(&self, select: Select) -> Result<(i64, T), Error> {
+        self::futures::block_on(self.recv(select))
+    }
+
+    /// [`recv`](Self::recv) that gives up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv); on expiry [`ErrorKind::WouldBlock`] (`EAGAIN`) with
+    /// [`Error::is_timeout`] true.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`recv`](Self::recv): no message is lost on expiry or drop.
+    #[cfg(not(loom))]
+    pub async fn recv_timeout(&self, select: Select, timeout: Duration) -> Result<(i64, T), Error> {
+        tokio::time::timeout(timeout, self.recv(select)).await.unwrap_or(Err(Error::timed_out(Op::MsgRcv)))
+    }
+
+    /// `msgrcv(msqid, buf, limit, msgtyp, flags)` for byte payloads: receives with a buffer
+    /// of `limit.max()` bytes. A larger message fails the receive with `E2BIG` and stays
+    /// queued, or — under [`Limit::no_error`] (`MSG_NOERROR`) — is taken and truncated
+    /// ([`Truncate`]; a `String` at a char boundary).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv), and [`ErrorKind::TooBig`] (`E2BIG`) without `no_error`:
+    /// for the message found in the queue (it stays there), or for a message a send handed
+    /// this waiting receiver (the send goes on to the next receiver).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`recv`](Self::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::msg::Limit;
+    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, Select};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
+    /// q.send(1, b"abcdef".to_vec()).await?;
+    /// let err = q.recv_limited(Select::Any, Limit::bytes(4)).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TooBig); // still queued
+    /// let (_, m) = q.recv_limited(Select::Any, Limit::bytes(4).no_error()).await?;
+    /// assert_eq!(m, b"abcd");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn recv_limited(&self, select: Select, limit: Limit) -> RecvLimitedFuture<'_, T>
+    where
+        T: Truncate,
+    {
+        let inner =
+            RecvFuture { q: self, op: RecvOp::new(select, limit.maxsize()), pre: select.validate().err() };
+        RecvLimitedFuture { inner, truncate: limit.no_error.then_some(limit.max) }
+    }
+
+    /// [`recv_limited`](Self::recv_limited) with `IPC_NOWAIT`.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv_limited`](Self::recv_limited), and [`ErrorKind::NoMessage`] (`ENOMSG`)
+    /// where it would wait.
+    pub fn try_recv_limited(&self, select: Select, limit: Limit) -> Result<(i64, T), Error>
+    where
+        T: Truncate,
+    {
+        let (t, mut m) = self.try_recv_max(select, limit.maxsize())?;
+        if limit.no_error {
+            m.truncate_to(limit.max);
+        }
+        Ok((t, m))
+    }
+
+    /// `msgrcv(msqid, buf, INT_MAX, index, MSG_COPY | IPC_NOWAIT)`: a copy of the
+    /// `index`-th queued message (0 = the oldest, counting every type), changing nothing —
+    /// not the queue, not `msg_rtime` or `msg_lrpid`.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed (a dead id).
+    /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no read permission.
+    /// * [`ErrorKind::NoMessage`] (`ENOMSG`): `index` is out of range.
+    pub fn peek(&self, index: usize) -> Result<(i64, T), Error>
+    where
+        T: Clone,
+    {
+        self.queue
+            .peek(self.process.credentials(), index, usize::MAX, false)
+            .map_err(|k| Error::new(Op::MsgRcv, k))
+    }
+
+    /// [`peek`](Self::peek) with a buffer size: `E2BIG` for a larger message, and under
+    /// `MSG_NOERROR` `EINVAL` (the kernel's `copy_msg` refuses to truncate a copy).
+    ///
+    /// # Errors
+    ///
+    /// As [`peek`](Self::peek), plus [`ErrorKind::TooBig`] (`E2BIG`) or, with
+    /// [`Limit::no_error`], [`ErrorKind::InvalidArgument`] (`EINVAL`) for a message larger
+    /// than the limit.
+    pub fn peek_limited(&self, index: usize, limit: Limit) -> Result<(i64, T), Error>
+    where
+        T: Clone,
+    {
+        self.queue
+            .peek(self.process.credentials(), index, limit.max, limit.no_error)
+            .map_err(|k| Error::new(Op::MsgRcv, k))
+    }
+
+    /// A [`Stream`](futures_core::Stream) of the messages `select` matches, each one a
+    /// [`recv`](Self::recv); see [`RecvStream`].
+    pub fn stream(&self, select: Select) -> RecvStream<T> {
+        RecvStream::new(self.clone(), select)
+    }
+
+    /// A [`Sink`](futures_sink::Sink) sending every item with type `mtype`, each one a
+    /// [`send`](Self::send); see [`SendSink`].
+    pub fn sink(&self, mtype: i64) -> SendSink<T> {
+        SendSink::new(self.clone(), mtype)
+    }
+
+    // ----- msgctl -----
+
+    /// `msgctl(msqid, IPC_STAT, &buf)`.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed.
+    /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no read permission.
+    pub fn stat(&self) -> Result<MsqidDs, Error> {
+        let figs = self.queue.stat(self.process.credentials()).map_err(|k| Error::new(Op::MsgCtl, k))?;
+        Ok(MsqidDs {
+            perm: self.queue.header().perm().load(),
+            stime: figs.stime,
+            rtime: figs.rtime,
+            ctime: self.queue.header().ctime(),
+            cbytes: figs.cbytes as u64,
+            qnum: figs.qnum as u64,
+            qbytes: figs.qbytes as u64,
+            lspid: figs.lspid,
+            lrpid: figs.lrpid,
+        })
+    }
+
+    /// `msgctl(msqid, IPC_SET, &buf)`: sets owner uid and gid, the mode's low 9 bits and
+    /// `msg_qbytes`, and `msg_ctime` to now. Every waiting receiver re-checks its permission
+    /// (and fails with `EACCES` if it lost it); every waiting sender that now fits goes on.
+    ///
+    /// Lowering `msg_qbytes` needs no privilege, even to 0.
+    ///
+    /// # Errors
+    ///
+    /// In this order:
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed.
+    /// * [`ErrorKind::NotPermitted`] (`EPERM`): the caller is neither owner nor creator and
+    ///   lacks `CAP_SYS_ADMIN`; or `qbytes` exceeds `MSGMNB` and the caller lacks
+    ///   `CAP_SYS_RESOURCE`.
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): `uid` or `gid` is `u32::MAX`
+    ///   (`(uid_t)-1`).
+    pub fn set(&self, set: MsqidSet) -> Result<(), Error> {
+        let msgmnb = self.process.namespace().limits().msgmnb;
+        let qbytes = usize::try_from(set.qbytes).unwrap_or(usize::MAX);
+        self.queue
+            .set(self.process.credentials(), msgmnb, set.uid, set.gid, set.mode, qbytes)
+            .map_err(|k| Error::new(Op::MsgCtl, k))
+    }
+
+    /// `msgctl(msqid, IPC_RMID, NULL)`: removes the queue. Every waiting send and receive
+    /// fails with `EIDRM`, the queued messages are dropped, and every later call with this
+    /// id or any handle on it fails with `EINVAL`.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is already removed.
+    /// * [`ErrorKind::NotPermitted`] (`EPERM`): the caller is neither owner nor creator and
+    ///   lacks `CAP_SYS_ADMIN`. No mode bits are needed.
+    pub fn remove(&self) -> Result<(), Error> {
+        self.queue.header().check_live().map_err(|k| Error::new(Op::MsgCtl, k))?;
+        self.process
+            .namespace()
+            .remove(self.process.credentials(), IpcKind::MessageQueue, self.id())
+            .map_err(|k| Error::new(Op::MsgCtl, k))
+    }
+}
+
+fn futures_snd_err<T>(kind: ErrorKind, msg: T) -> SendError<T> {
+    SendError::new(Error::new(Op::MsgSnd, kind), msg)
+}

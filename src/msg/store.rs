@@ -1,0 +1,1113 @@
+//! The message-queue engine: per-type lanes, byte/count accounting against `msg_qbytes`,
+//! and the waiting senders and receivers — `ipc/msg.c`'s `struct msg_queue` and its
+//! `do_msgsnd`, `do_msgrcv`, `pipelined_send`, `ss_wakeup` and `freeque`.
+//!
+//! `async`-agnostic: poll functions over [`SendOp`], [`RecvOp`] and [`ReserveOp`] that the
+//! facade's futures, streams and sinks drive; a `None` context means `IPC_NOWAIT`. See the
+//! module docs of [`crate::msg`] for the design and the locking argument.
+
+#![deny(unsafe_code)]
+
+use std::any::Any;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::mem;
+use std::task::{Context, Poll};
+
+use super::select::Select;
+use crate::error::ErrorKind;
+use crate::ipc::perm::{valid_id, READ, WRITE};
+use crate::ipc::{Capabilities, Credentials, Figures, Header, IpcObject, Removal};
+use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use crate::ipc::now;
+use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize};
+use crate::sync::queue::SegQueue;
+use crate::sync::{hint, thread, Arc, Mutex, MutexGuard};
+
+/// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
+/// comes and goes costs no allocation, and a selector's range scan skips at most this many.
+const SPARE_LANES: usize = 8;
+
+// ===== Msg =====
+
+/// One queued message: the kernel's `struct msg_msg`.
+#[derive(Debug)]
+pub(crate) struct Msg<T> {
+    /// Global send order: the queue's `next_seq` when the message was sent. Orders messages
+    /// across lanes ("oldest") and places a put-back message where it was.
+    pub(crate) seq: u64,
+    /// `m_type`, always `>= 1`.
+    pub(crate) mtype: i64,
+    /// `m_ts`: the payload's size in bytes, as it reported it when sent.
+    pub(crate) size: usize,
+    pub(crate) payload: T,
+}
+
+// ===== waiters =====
+
+/// What a waiting receiver has been handed (`msg_receiver.r_msg`).
+#[derive(Debug)]
+enum Handed<T> {
+    /// Nothing yet.
+    Nothing,
+    /// A message, handed off by `pipelined_send` (it never entered the queue).
+    Msg(Msg<T>),
+    /// An error: `E2BIG` from `pipelined_send`, `EIDRM` from removal.
+    Err(ErrorKind),
+    /// `IPC_SET` happened: re-check permission and look again (the kernel's internal EAGAIN).
+    Retry,
+}
+
+/// A waiting receiver (`struct msg_receiver`).
+#[derive(Debug)]
+struct Receiver<T> {
+    select: Select,
+    /// `r_maxsize`: the largest message it takes; `usize::MAX` under `MSG_NOERROR`.
+    maxsize: usize,
+    /// `r_tsk`'s pid, recorded as `msg_lrpid` on a handoff.
+    pid: i32,
+    handed: Handed<T>,
+}
+
+/// A waiting sender or reservation (`struct msg_sender`): the room it needs.
+#[derive(Debug, Clone, Copy)]
+struct Sender {
+    size: usize,
+}
+
+// ===== State =====
+
+/// Everything behind the queue's lock.
+///
+/// # Safety
+///
+/// (Not `unsafe`, but the same discipline:) every field may only be accessed while holding
+/// [`Queue::state`]'s lock; they change together, so a reader holding the lock sees one
+/// consistent queue.
+#[derive(Debug)]
+struct State<T> {
+    /// Per-type FIFO lanes. Up to [`SPARE_LANES`] of them may be empty (kept for their
+    /// buffers); every other lane has a head.
+    lanes: BTreeMap<i64, VecDeque<Msg<T>>>,
+    /// How many lanes are empty.
+    empty_lanes: usize,
+    /// `(seq, mtype)` of every lane's head: the first element is the oldest message.
+    heads: BTreeSet<(u64, i64)>,
+    next_seq: u64,
+    /// `q_cbytes`, `q_qnum`: the messages in the lanes.
+    cbytes: usize,
+    qnum: usize,
+    /// Room held by unused [`ReserveOp`] permits: counted against `qbytes` like messages,
+    /// but not shown in `msg_cbytes`/`msg_qnum`.
+    reserved_bytes: usize,
+    reserved_count: usize,
+    /// `q_qbytes`.
+    qbytes: usize,
+    /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::mode`], which
+    /// only the lock holder changes). In simple mode the lanes, the counts above and the
+    /// receiver list are empty; the messages are in [`Queue::fifo`], counted by the room
+    /// in [`Queue::mode`].
+    complex: bool,
+    /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
+    /// `EINVAL` checks).
+    removed: bool,
+    receivers: WaitList<Receiver<T>>,
+    senders: WaitList<Sender>,
+}
+
+impl<T> State<T> {
+    /// `msg_fits_inqueue`: both the bytes and the count against `qbytes`.
+    fn fits(&self, size: usize) -> bool {
+        let bytes = self.cbytes.saturating_add(self.reserved_bytes).saturating_add(size);
+        let count = self.qnum.saturating_add(self.reserved_count).saturating_add(1);
+        bytes <= self.qbytes && count <= self.qbytes
+    }
+
+    /// The lane and sequence number of the message `select` takes (`find_msg`), oldest
+    /// matching first.
+    fn find(&self, select: Select) -> Option<i64> {
+        match select {
+            Select::Any => self.heads.first().map(|&(_, t)| t),
+            Select::Type(t) => self.lanes.get(&t).is_some_and(|l| !l.is_empty()).then_some(t),
+            // Only one lane is excluded, so at most two heads are looked at.
+            Select::Except(x) => self.heads.iter().map(|&(_, t)| t).find(|&t| t != x),
+            // At most SPARE_LANES empty lanes are skipped.
+            Select::AtMost(max) => self.lanes.range(..=max).find(|(_, l)| !l.is_empty()).map(|(&t, _)| t),
+        }
+    }
+
+    /// Takes the head of lane `mtype` out of the queue, with the accounting.
+    fn pop_lane(&mut self, mtype: i64) -> Option<Msg<T>> {
+        let lane = self.lanes.get_mut(&mtype)?;
+        let msg = lane.pop_front()?;
+        self.heads.remove(&(msg.seq, mtype));
+        match lane.front() {
+            Some(next) => {
+                self.heads.insert((next.seq, mtype));
+            }
+            None if self.empty_lanes < SPARE_LANES => self.empty_lanes += 1,
+            None => {
+                self.lanes.remove(&mtype);
+            }
+        }
+        self.cbytes -= msg.size;
+        self.qnum -= 1;
+        Some(msg)
+    }
+
+    /// Puts `msg` into its lane at the place its sequence number gives it (at the tail for a
+    /// new message), with the accounting.
+    fn insert(&mut self, msg: Msg<T>) {
+        self.cbytes += msg.size;
+        self.qnum += 1;
+        let mtype = msg.mtype;
+        let seq = msg.seq;
+        let lane = match self.lanes.entry(mtype) {
+            Entry::Occupied(e) => {
+                let lane = e.into_mut();
+                if lane.is_empty() {
+                    // a kept spare lane comes back into use
+                    self.empty_lanes -= 1;
+                }
+                lane
+            }
+            Entry::Vacant(e) => e.insert(VecDeque::new()),
+        };
+        let pos = lane.partition_point(|m| m.seq < seq);
+        if pos == 0 {
+            if let Some(old) = lane.front() {
+                self.heads.remove(&(old.seq, mtype));
+            }
+            self.heads.insert((seq, mtype));
+        }
+        lane.insert(pos, msg);
+    }
+
+    /// `pipelined_send`, then the enqueue: hands `msg` to the first waiting receiver whose
+    /// selector matches and whose `maxsize` takes it, failing each too-small matching
+    /// receiver met on the way with `E2BIG`; queues it if none takes it.
+    fn deliver(&mut self, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
+        let mut cur = self.receivers.front();
+        while let Some(id) = cur {
+            cur = self.receivers.next(id);
+            let Some(r) = self.receivers.get_mut(id) else { continue };
+            if !r.select.matches(msg.mtype) {
+                continue;
+            }
+            if r.maxsize < msg.size {
+                r.handed = Handed::Err(ErrorKind::TooBig);
+                self.receivers.notify(id, wakes);
+                continue;
+            }
+            let pid = r.pid;
+            r.handed = Handed::Msg(msg);
+            self.receivers.notify(id, wakes);
+            return Some(pid);
+        }
+        self.insert(msg);
+        None
+    }
+}
+
+// ===== Queue =====
+
+// The mode word (`Queue::mode`), 64 bits:
+//
+//   bit  0      COMPLEX    the queue is in complex mode; simple operations may not start
+//   bit  1      SENDERS    the sender list is not empty: a simple operation that frees room
+//                          must take the lock and run `ss_wakeup`
+//   bits 2..16  in-flight  simple operations running (a full field makes them wait)
+//   bits 16..40 room count messages that still fit (simple mode: qbytes - qnum)
+//   bits 40..64 room bytes bytes that still fit (simple mode: qbytes - cbytes)
+//
+// Keeping the *remaining room* (not the used amount) in the word means a simple send's one
+// CAS decides the fit from the word alone: a CAS that succeeds on a stale read found the
+// same room, so the decision holds (no ABA through a qbytes change).
+const COMPLEX: u64 = 1;
+const SENDERS: u64 = 2;
+const IN_FLIGHT: u64 = 1 << 2;
+const IN_FLIGHT_MASK: u64 = 0x3fff << 2;
+const ROOM_COUNT: u64 = 1 << 16;
+const ROOM_BYTES: u64 = 1 << 40;
+/// The largest `qbytes` simple mode handles (the room fields are 24 bits).
+const SIMPLE_QBYTES_MAX: usize = (1 << 24) - 1;
+
+fn room_count(word: u64) -> u64 {
+    (word >> 16) & 0xff_ffff
+}
+
+fn room_bytes(word: u64) -> u64 {
+    word >> 40
+}
+
+/// What [`Queue::try_simple_send`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SimpleSend {
+    /// Sent.
+    Sent,
+    /// Complex mode, or the message does not fit: nothing changed.
+    NoRoom,
+    /// The FIFO holds another type: the room taken was given back, and `wake` says whether
+    /// `SENDERS` was set then (someone must run `ss_wakeup`, under the lock).
+    OtherType { wake: bool },
+}
+
+/// The shared object behind every handle on one queue: `struct msg_queue`.
+///
+/// See the module docs of [`crate::msg`], "Implementation", for the two modes.
+#[derive(Debug)]
+pub(crate) struct Queue<T> {
+    header: Header,
+    /// The mode word (layout above). A simple operation starts with a CAS that adds one
+    /// in-flight (a send's CAS also takes its room), failing if `COMPLEX` is set, and ends
+    /// with an RMW that removes it (a receive's also gives its room back); the lock holder
+    /// sets `COMPLEX` and waits for the in-flight count to drain (sem.c's complex_mode).
+    mode: AtomicU64,
+    /// Simple mode only: `msg_qbytes` when simple mode began (`IPC_SET` runs in complex
+    /// mode), to turn the room into `msg_cbytes`/`msg_qnum`.
+    qbytes: AtomicUsize,
+    /// Simple mode only: the one type the FIFO holds; 0 until the first simple send claims
+    /// it.
+    simple_type: AtomicI64,
+    /// Simple mode only: the messages, oldest first, all of type `simple_type`.
+    fifo: SegQueue<Msg<T>>,
+    stime: AtomicI64,
+    rtime: AtomicI64,
+    lspid: AtomicI32,
+    lrpid: AtomicI32,
+    state: Mutex<State<T>>,
+}
+
+/// The `msqid_ds` figures read under the lock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Figs {
+    pub(crate) stime: i64,
+    pub(crate) rtime: i64,
+    pub(crate) cbytes: usize,
+    pub(crate) qnum: usize,
+    pub(crate) qbytes: usize,
+    pub(crate) lspid: i32,
+    pub(crate) lrpid: i32,
+}
+
+/// A `msgsnd` in progress.
+#[derive(Debug)]
+pub(crate) struct SendOp<T> {
+    pub(crate) mtype: i64,
+    pub(crate) size: usize,
+    /// The message, until it is sent; an error leaves it here for the caller.
+    pub(crate) msg: Option<T>,
+    started: bool,
+    waiter: Option<WaiterId>,
+}
+
+impl<T> SendOp<T> {
+    pub(crate) fn new(mtype: i64, size: usize, msg: T) -> SendOp<T> {
+        SendOp { mtype, size, msg: Some(msg), started: false, waiter: None }
+    }
+}
+
+/// A `msgrcv` in progress.
+#[derive(Debug)]
+pub(crate) struct RecvOp {
+    pub(crate) select: Select,
+    pub(crate) maxsize: usize,
+    started: bool,
+    waiter: Option<WaiterId>,
+}
+
+impl RecvOp {
+    pub(crate) fn new(select: Select, maxsize: usize) -> RecvOp {
+        RecvOp { select, maxsize, started: false, waiter: None }
+    }
+
+    /// Whether it is registered as a waiter.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiter.is_some()
+    }
+}
+
+/// A `reserve` in progress: waits for room like a sender, then holds it.
+#[derive(Debug)]
+pub(crate) struct ReserveOp {
+    pub(crate) size: usize,
+    started: bool,
+    waiter: Option<WaiterId>,
+}
+
+impl ReserveOp {
+    pub(crate) fn new(size: usize) -> ReserveOp {
+        ReserveOp { size, started: false, waiter: None }
+    }
+}
+
+impl<T: Send + 'static> Queue<T> {
+    /// A new queue (`newque`): empty, `msg_qbytes = qbytes` (the namespace's MSGMNB).
+    pub(crate) fn new(header: Header, qbytes: usize) -> Queue<T> {
+        // A new queue starts in simple mode with all its room (unless qbytes is too large for
+        // the word's room fields: MSGMNB above 16 MiB).
+        let simple = qbytes <= SIMPLE_QBYTES_MAX;
+        let q = qbytes as u64;
+        Queue {
+            header,
+            mode: AtomicU64::new(if simple { q * ROOM_BYTES + q * ROOM_COUNT } else { COMPLEX }),
+            qbytes: AtomicUsize::new(qbytes),
+            simple_type: AtomicI64::new(0),
+            fifo: SegQueue::new(),
+            stime: AtomicI64::new(0),
+            rtime: AtomicI64::new(0),
+            lspid: AtomicI32::new(0),
+            lrpid: AtomicI32::new(0),
+            state: Mutex::new(State {
+                lanes: BTreeMap::new(),
+                empty_lanes: 0,
+                heads: BTreeSet::new(),
+                next_seq: 0,
+                cbytes: 0,
+                qnum: 0,
+                reserved_bytes: 0,
+                reserved_count: 0,
+                qbytes,
+                complex: !simple,
+                removed: false,
+                receivers: WaitList::new(),
+                senders: WaitList::new(),
+            }),
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock()
+    }
+
+    /// The lookup of a call's first poll: `EINVAL` once the queue is removed.
+    fn start(&self, started: &mut bool) -> Result<(), ErrorKind> {
+        if !*started {
+            self.header.check_live()?;
+            *started = true;
+        }
+        Ok(())
+    }
+
+    // ----- the two modes -----
+
+    /// Starts a simple receive: adds one in-flight unless the queue is in complex mode.
+    ///
+    /// # Memory ordering
+    ///
+    /// The Acquire CAS synchronizes with the Release that ended complex mode, so the
+    /// operation sees `simple_type` and the FIFO as the lock holder left them.
+    fn enter(&self) -> bool {
+        let mut cur = self.mode.load(Relaxed);
+        loop {
+            if cur & COMPLEX != 0 || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK {
+                return false;
+            }
+            match self.mode.compare_exchange_weak(cur, cur + IN_FLIGHT, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Starts a simple send of `size` bytes: one CAS adds one in-flight and takes one
+    /// message and `size` bytes of room — `msg_fits_inqueue`, both conditions in one step.
+    /// False if the queue is in complex mode or the message does not fit.
+    fn enter_send(&self, size: usize) -> bool {
+        let size = size as u64;
+        let mut cur = self.mode.load(Relaxed);
+        loop {
+            if cur & COMPLEX != 0
+                || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK
+                || room_count(cur) == 0
+                || room_bytes(cur) < size
+            {
+                return false;
+            }
+            let new = cur + IN_FLIGHT - ROOM_COUNT - size * ROOM_BYTES;
+            match self.mode.compare_exchange_weak(cur, new, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Ends a simple operation, giving back `room` (one message and its bytes, or
+    /// nothing); returns whether `SENDERS` was set. AcqRel: the lock holder draining the
+    /// count sees the operation's effects (a FIFO push or pop), and a sender that set
+    /// `SENDERS` before this RMW is seen (see [`Queue::poll_send`]).
+    fn exit(&self, room: Option<usize>) -> bool {
+        let give = room.map_or(0, |size| ROOM_COUNT + size as u64 * ROOM_BYTES);
+        // The in-flight field is at least 1, so subtracting IN_FLIGHT borrows from nothing.
+        self.mode.fetch_add(give.wrapping_sub(IN_FLIGHT), AcqRel) & SENDERS != 0
+    }
+
+    /// Puts the queue in complex mode, under the lock: sets `COMPLEX` (no simple operation
+    /// starts after it), waits for the ones in flight to finish, and moves the FIFO into
+    /// its lane with fresh sequence numbers (the lanes are empty in simple mode).
+    fn make_complex(&self, st: &mut State<T>) {
+        if st.complex {
+            return;
+        }
+        st.complex = true;
+        self.mode.fetch_or(COMPLEX, AcqRel);
+        let mut spins = 0u32;
+        while self.mode.load(Acquire) & IN_FLIGHT_MASK != 0 {
+            if spins < 64 {
+                hint::spin_loop();
+                spins += 1;
+            } else {
+                thread::yield_now();
+            }
+        }
+        // No simple operation runs now, and none can start: the FIFO is ours.
+        while let Some(mut msg) = self.fifo.pop() {
+            msg.seq = st.next_seq;
+            st.next_seq += 1;
+            st.insert(msg);
+        }
+    }
+
+    /// Back to simple mode, under the lock, when nothing needs the full structure: no
+    /// message queued, no room held, no receiver waiting, the queue alive and `qbytes`
+    /// within the word's 24-bit room fields. The next simple send claims the FIFO's type.
+    fn maybe_simplify(&self, st: &mut State<T>) {
+        if !st.complex
+            || st.removed
+            || st.qnum != 0
+            || st.reserved_count != 0
+            || !st.receivers.is_empty()
+            || st.qbytes > SIMPLE_QBYTES_MAX
+        {
+            return;
+        }
+        st.complex = false;
+        self.qbytes.store(st.qbytes, Relaxed);
+        self.simple_type.store(0, Relaxed);
+        let q = st.qbytes as u64;
+        let senders = if st.senders.is_empty() { 0 } else { SENDERS };
+        // Nothing else writes the word now: simple operations cannot start (COMPLEX) and
+        // the flags change only under the lock we hold. Release: a simple operation that
+        // enters sees the stores above.
+        self.mode.store(q * ROOM_BYTES + q * ROOM_COUNT + senders, Release);
+    }
+
+    /// The simple send: it fits (one CAS takes the room), the message's type is the FIFO's
+    /// (or claims it), and it is pushed. Otherwise nothing changed and the locked path
+    /// decides; see [`SimpleSend`].
+    fn try_simple_send(&self, pid: i32, mtype: i64, size: usize, payload: &mut Option<T>) -> SimpleSend {
+        if !self.enter_send(size) {
+            return SimpleSend::NoRoom;
+        }
+        if !self.claim_type(mtype) {
+            // Give the room back; a sender that saw it taken may be waiting for it.
+            return SimpleSend::OtherType { wake: self.exit(Some(size)) };
+        }
+        if let Some(payload) = payload.take() {
+            self.fifo.push(Msg { seq: 0, mtype, size, payload });
+        }
+        self.lspid.store(pid, Relaxed);
+        self.stime.store(now(), Relaxed);
+        self.exit(None);
+        SimpleSend::Sent
+    }
+
+    /// Whether the FIFO takes `mtype`: its type already, or unclaimed and now claimed.
+    fn claim_type(&self, mtype: i64) -> bool {
+        match self.simple_type.load(Relaxed) {
+            t if t == mtype => true,
+            0 => match self.simple_type.compare_exchange(0, mtype, Relaxed, Relaxed) {
+                Ok(_) => true,
+                Err(cur) => cur == mtype,
+            },
+            _ => false,
+        }
+    }
+
+    /// The simple receive: the FIFO's type matches `select` and the FIFO has a message; the
+    /// RMW that ends it gives the room back.
+    fn try_simple_recv(&self, pid: i32, select: Select) -> Option<Msg<T>> {
+        if !self.enter() {
+            return None;
+        }
+        let t = self.simple_type.load(Relaxed);
+        let msg = if t != 0 && select.matches(t) { self.fifo.pop() } else { None };
+        if msg.is_some() {
+            self.rtime.store(now(), Relaxed);
+            self.lrpid.store(pid, Relaxed);
+        }
+        let senders = self.exit(msg.as_ref().map(|m| m.size));
+        if msg.is_some() && senders {
+            self.wake_senders_locked();
+        }
+        msg
+    }
+
+    /// `ss_wakeup` after a simple operation freed room with `SENDERS` set. Not while in
+    /// flight: the lock holder may be draining us.
+    fn wake_senders_locked(&self) {
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        self.wake_senders(&mut st, &mut wakes);
+    }
+
+    /// Whether `size` more bytes and one more message fit, in simple mode.
+    fn fits_simple(&self, size: usize) -> bool {
+        let word = self.mode.load(Acquire);
+        room_count(word) >= 1 && room_bytes(word) >= size as u64
+    }
+
+    /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
+    /// current state, moving the others to the tail.
+    fn wake_senders(&self, st: &mut State<T>, wakes: &mut WakeList) {
+        for _ in 0..st.senders.len() {
+            let Some(id) = st.senders.front() else { break };
+            let size = st.senders.get(id).map_or(0, |s| s.size);
+            let fits = if st.complex { st.fits(size) } else { self.fits_simple(size) };
+            if fits {
+                st.senders.notify(id, wakes);
+            } else {
+                st.senders.move_to_back(id);
+            }
+        }
+        self.sync_senders(st);
+    }
+
+    /// Keeps `SENDERS` equal to "the sender list is not empty" (under the lock). AcqRel: an
+    /// RMW on `mode`, so it is ordered with every simple operation's `exit`.
+    fn sync_senders(&self, st: &State<T>) {
+        if st.senders.is_empty() {
+            self.mode.fetch_and(!SENDERS, AcqRel);
+        } else {
+            self.mode.fetch_or(SENDERS, AcqRel);
+        }
+    }
+
+    fn sent(&self, pid: i32) {
+        self.lspid.store(pid, Relaxed);
+        self.stime.store(now(), Relaxed);
+    }
+
+    fn received(&self, pid: i32) {
+        self.lrpid.store(pid, Relaxed);
+        self.rtime.store(now(), Relaxed);
+    }
+
+    // ----- msgsnd -----
+
+    /// Polls a send (`do_msgsnd`'s loop). `cx == None` is `IPC_NOWAIT`. On `Ready(Err)` the
+    /// message is still in `op.msg`.
+    pub(crate) fn poll_send(
+        &self,
+        creds: &Credentials,
+        op: &mut SendOp<T>,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<(), ErrorKind>> {
+        if op.waiter.is_none() && !op.started {
+            if let Err(e) = self.start(&mut op.started) {
+                return Poll::Ready(Err(e));
+            }
+            if let Err(e) = self.header.perm().check(creds, WRITE) {
+                return Poll::Ready(Err(e));
+            }
+            match self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
+                SimpleSend::Sent => return Poll::Ready(Ok(())),
+                // the room it gave back may be what a waiting sender needs
+                SimpleSend::OtherType { wake: true } => self.wake_senders_locked(),
+                _ => {}
+            }
+        }
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        let mut woken = false;
+        if let Some(id) = op.waiter {
+            let Some(cx) = cx.as_deref() else { return Poll::Pending };
+            match st.senders.register(id, cx.waker()) {
+                Some(WaiterState::Waiting) => return Poll::Pending,
+                _ => {
+                    st.senders.remove(id);
+                    self.sync_senders(&st);
+                    op.waiter = None;
+                    woken = true;
+                }
+            }
+        }
+        if woken && st.removed {
+            return Poll::Ready(Err(ErrorKind::Removed));
+        }
+        if let Err(e) = self.start(&mut op.started) {
+            return Poll::Ready(Err(e));
+        }
+        if let Err(e) = self.header.perm().check(creds, WRITE) {
+            return Poll::Ready(Err(e));
+        }
+        if st.removed {
+            return Poll::Ready(Err(ErrorKind::Removed));
+        }
+        if !st.complex {
+            // Simple mode under the lock: nobody waits to receive (that needs complex mode),
+            // so the message goes to the FIFO — or, when it does not fit, this sender waits
+            // without leaving simple mode. (A message of another type needs the lanes.)
+            let wake = match self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
+                SimpleSend::Sent => return Poll::Ready(Ok(())),
+                SimpleSend::OtherType { wake } => wake,
+                SimpleSend::NoRoom => false,
+            };
+            let t = self.simple_type.load(Relaxed);
+            if !wake && (t == 0 || t == op.mtype) {
+                let Some(cx) = cx else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
+                let id = st.senders.push_back(Sender { size: op.size }, cx.waker());
+                self.sync_senders(&st);
+                // No lost wake-up with `try_simple_recv`, which gives room back in the RMW
+                // on `mode` that ends it and that also reads `SENDERS`. We set `SENDERS` with
+                // an RMW on `mode` and then read the room. The two RMWs are ordered: if ours
+                // came first, the receive sees `SENDERS` and runs `ss_wakeup` under the lock
+                // (after we release it); if its came first, our later load sees the room it
+                // gave back (coherence), and we wake ourselves.
+                if self.fits_simple(op.size) {
+                    st.senders.notify(id, &mut wakes);
+                    self.sync_senders(&st);
+                }
+                op.waiter = Some(id);
+                return Poll::Pending;
+            }
+            self.make_complex(&mut st);
+            if wake {
+                // We hold the lock: `ss_wakeup` here, not through `wake_senders_locked`.
+                self.wake_senders(&mut st, &mut wakes);
+            }
+        }
+        if st.fits(op.size) {
+            let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            self.sent(creds.pid());
+            if let Some(pid) = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes) {
+                self.received(pid);
+            }
+            self.maybe_simplify(&mut st);
+            return Poll::Ready(Ok(()));
+        }
+        match cx {
+            None => {
+                self.maybe_simplify(&mut st);
+                Poll::Ready(Err(ErrorKind::WouldBlock))
+            }
+            Some(cx) => {
+                op.waiter = Some(st.senders.push_back(Sender { size: op.size }, cx.waker()));
+                self.sync_senders(&st);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// A send future dropped while waiting: off the list; a wake-up it had taken passes on.
+    pub(crate) fn cancel_send(&self, waiter: &mut Option<WaiterId>) {
+        let Some(id) = waiter.take() else { return };
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        if let Some((_, WaiterState::Notified)) = st.senders.remove(id) {
+            self.wake_senders(&mut st, &mut wakes);
+        }
+        self.sync_senders(&st);
+    }
+
+    pub(crate) fn cancel_send_op(&self, op: &mut SendOp<T>) {
+        self.cancel_send(&mut op.waiter);
+    }
+
+    // ----- reserve -----
+
+    /// Polls a reservation of `op.size` bytes and one message of room; `Ready(Ok)` means the
+    /// room is held until [`Queue::send_reserved`] or [`Queue::release`].
+    pub(crate) fn poll_reserve(
+        &self,
+        creds: &Credentials,
+        op: &mut ReserveOp,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<(), ErrorKind>> {
+        let mut st = self.lock();
+        self.make_complex(&mut st);
+        let mut woken = false;
+        if let Some(id) = op.waiter {
+            let Some(cx) = cx.as_deref() else { return Poll::Pending };
+            match st.senders.register(id, cx.waker()) {
+                Some(WaiterState::Waiting) => return Poll::Pending,
+                _ => {
+                    st.senders.remove(id);
+                    self.sync_senders(&st);
+                    op.waiter = None;
+                    woken = true;
+                }
+            }
+        }
+        if woken && st.removed {
+            return Poll::Ready(Err(ErrorKind::Removed));
+        }
+        if let Err(e) = self.start(&mut op.started) {
+            return Poll::Ready(Err(e));
+        }
+        if let Err(e) = self.header.perm().check(creds, WRITE) {
+            return Poll::Ready(Err(e));
+        }
+        if st.removed {
+            return Poll::Ready(Err(ErrorKind::Removed));
+        }
+        if st.fits(op.size) {
+            st.reserved_bytes += op.size;
+            st.reserved_count += 1;
+            return Poll::Ready(Ok(()));
+        }
+        match cx {
+            None => {
+                self.maybe_simplify(&mut st);
+                Poll::Ready(Err(ErrorKind::WouldBlock))
+            }
+            Some(cx) => {
+                op.waiter = Some(st.senders.push_back(Sender { size: op.size }, cx.waker()));
+                self.sync_senders(&st);
+                Poll::Pending
+            }
+        }
+    }
+
+    pub(crate) fn cancel_reserve(&self, op: &mut ReserveOp) {
+        self.cancel_send(&mut op.waiter);
+    }
+
+    /// Sends through a held reservation of `reserved` bytes (`msg.size <= reserved`): cannot
+    /// wait or fail. On a removed queue the message is dropped, as the queue's messages were.
+    pub(crate) fn send_reserved(&self, pid: i32, reserved: usize, mtype: i64, size: usize, payload: T) {
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        self.make_complex(&mut st);
+        st.reserved_bytes -= reserved;
+        st.reserved_count -= 1;
+        if st.removed {
+            drop(st);
+            drop(payload);
+            return;
+        }
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        self.sent(pid);
+        if let Some(rpid) = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes) {
+            self.received(rpid);
+        }
+        if size < reserved {
+            self.wake_senders(&mut st, &mut wakes);
+        }
+        self.maybe_simplify(&mut st);
+    }
+
+    /// Gives an unused reservation's room back and wakes the senders that now fit.
+    pub(crate) fn release(&self, reserved: usize) {
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        self.make_complex(&mut st);
+        st.reserved_bytes -= reserved;
+        st.reserved_count -= 1;
+        self.wake_senders(&mut st, &mut wakes);
+        self.maybe_simplify(&mut st);
+    }
+
+    // ----- msgrcv -----
+
+    /// Polls a receive (`do_msgrcv`'s loop). `cx == None` is `IPC_NOWAIT`.
+    pub(crate) fn poll_recv(
+        &self,
+        creds: &Credentials,
+        op: &mut RecvOp,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<Msg<T>, ErrorKind>> {
+        if op.waiter.is_none() && !op.started {
+            if let Err(e) = self.start(&mut op.started) {
+                return Poll::Ready(Err(e));
+            }
+            if let Err(e) = self.header.perm().check(creds, READ) {
+                return Poll::Ready(Err(e));
+            }
+            if op.maxsize == usize::MAX {
+                if let Some(msg) = self.try_simple_recv(creds.pid(), op.select) {
+                    return Poll::Ready(Ok(msg));
+                }
+            }
+        }
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        if let Some(id) = op.waiter {
+            let Some(cx) = cx.as_deref() else { return Poll::Pending };
+            match st.receivers.register(id, cx.waker()) {
+                Some(WaiterState::Waiting) => return Poll::Pending,
+                _ => {
+                    op.waiter = None;
+                    match st.receivers.remove(id).map(|(r, _)| r.handed) {
+                        Some(Handed::Msg(m)) => return Poll::Ready(Ok(m)),
+                        Some(Handed::Err(e)) => return Poll::Ready(Err(e)),
+                        Some(Handed::Retry | Handed::Nothing) | None => {}
+                    }
+                }
+            }
+        }
+        self.make_complex(&mut st);
+        if let Err(e) = self.start(&mut op.started) {
+            return Poll::Ready(Err(e));
+        }
+        if let Err(e) = self.header.perm().check(creds, READ) {
+            return Poll::Ready(Err(e));
+        }
+        if st.removed {
+            return Poll::Ready(Err(ErrorKind::Removed));
+        }
+        if let Some(mtype) = st.find(op.select) {
+            let size = st.lanes.get(&mtype).and_then(VecDeque::front).map_or(0, |m| m.size);
+            if size > op.maxsize {
+                return Poll::Ready(Err(ErrorKind::TooBig));
+            }
+            if let Some(msg) = st.pop_lane(mtype) {
+                self.received(creds.pid());
+                self.wake_senders(&mut st, &mut wakes);
+                self.maybe_simplify(&mut st);
+                return Poll::Ready(Ok(msg));
+            }
+        }
+        match cx {
+            None => {
+                self.maybe_simplify(&mut st);
+                Poll::Ready(Err(ErrorKind::NoMessage))
+            }
+            Some(cx) => {
+                let r = Receiver {
+                    select: op.select,
+                    maxsize: op.maxsize,
+                    pid: creds.pid(),
+                    handed: Handed::Nothing,
+                };
+                op.waiter = Some(st.receivers.push_back(r, cx.waker()));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// A receive future dropped while registered: off the list. A message it had been
+    /// handed goes back — to the next matching receiver, or into the queue at its place
+    /// (oldest first) — so nothing is lost or duplicated.
+    pub(crate) fn cancel_recv(&self, op: &mut RecvOp) {
+        let Some(id) = op.waiter.take() else { return };
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        let msg = match st.receivers.remove(id) {
+            Some((Receiver { handed: Handed::Msg(m), .. }, _)) => m,
+            _ => return,
+        };
+        if st.removed {
+            drop(st);
+            drop(msg);
+            return;
+        }
+        self.make_complex(&mut st);
+        if let Some(pid) = st.deliver(msg, &mut wakes) {
+            self.received(pid);
+        }
+        self.maybe_simplify(&mut st);
+    }
+
+    /// `MSG_COPY`: a clone of the `index`-th message (0 = oldest), changing nothing. `E2BIG`
+    /// (or `EINVAL` with `no_error`, as `copy_msg` does) when it exceeds `maxsize`.
+    pub(crate) fn peek(
+        &self,
+        creds: &Credentials,
+        index: usize,
+        maxsize: usize,
+        no_error: bool,
+    ) -> Result<(i64, T), ErrorKind>
+    where
+        T: Clone,
+    {
+        self.header.check_live()?;
+        self.header.perm().check(creds, READ)?;
+        let mut st = self.lock();
+        if st.removed {
+            return Err(ErrorKind::Removed);
+        }
+        self.make_complex(&mut st);
+        if index >= st.qnum {
+            self.maybe_simplify(&mut st);
+            return Err(ErrorKind::NoMessage);
+        }
+        // The index-th message in global send order: a k-way walk over the lane heads.
+        let mut cursors: BTreeSet<(u64, i64, usize)> =
+            st.lanes.iter().filter_map(|(&t, lane)| lane.front().map(|m| (m.seq, t, 0))).collect();
+        let mut left = index;
+        while let Some((_, t, i)) = cursors.pop_first() {
+            let Some(lane) = st.lanes.get(&t) else { break };
+            if left == 0 {
+                let m = &lane[i];
+                if m.size > maxsize {
+                    return Err(if no_error { ErrorKind::InvalidArgument } else { ErrorKind::TooBig });
+                }
+                return Ok((m.mtype, m.payload.clone()));
+            }
+            left -= 1;
+            if let Some(next) = lane.get(i + 1) {
+                cursors.insert((next.seq, t, i + 1));
+            }
+        }
+        Err(ErrorKind::NoMessage)
+    }
+
+    // ----- msgctl -----
+
+    /// `IPC_STAT`'s figures, after the read-permission check.
+    pub(crate) fn stat(&self, creds: &Credentials) -> Result<Figs, ErrorKind> {
+        self.header.check_live()?;
+        self.header.perm().check(creds, READ)?;
+        Ok(self.figs())
+    }
+
+    fn figs(&self) -> Figs {
+        let st = self.lock();
+        let (cbytes, qnum) = self.counts(&st);
+        Figs {
+            stime: self.stime.load(Relaxed),
+            rtime: self.rtime.load(Relaxed),
+            cbytes,
+            qnum,
+            qbytes: st.qbytes,
+            lspid: self.lspid.load(Relaxed),
+            lrpid: self.lrpid.load(Relaxed),
+        }
+    }
+
+    /// `(msg_cbytes, msg_qnum)`: the lanes' counts in complex mode, the room in the mode word in simple mode
+    /// (each simple operation changes it in one atomic step).
+    fn counts(&self, st: &State<T>) -> (usize, usize) {
+        if st.complex {
+            (st.cbytes, st.qnum)
+        } else {
+            let word = self.mode.load(Acquire);
+            let q = self.qbytes.load(Relaxed) as u64;
+            ((q - room_bytes(word)) as usize, (q - room_count(word)) as usize)
+        }
+    }
+
+    /// `IPC_SET` (`msgctl_down`), in the kernel's order: `EINVAL` (dead id), `EPERM`
+    /// (ownership), `EPERM` (qbytes above `msgmnb` without `CAP_SYS_RESOURCE`), `EINVAL`
+    /// (uid/gid). Then every receiver re-checks and the senders that now fit are woken.
+    pub(crate) fn set(
+        &self,
+        creds: &Credentials,
+        msgmnb: usize,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        qbytes: usize,
+    ) -> Result<(), ErrorKind> {
+        self.header.check_live()?;
+        self.header.perm().check_owner(creds)?;
+        if qbytes > msgmnb && !creds.has(Capabilities::SYS_RESOURCE) {
+            return Err(ErrorKind::NotPermitted);
+        }
+        if !valid_id(uid) || !valid_id(gid) {
+            return Err(ErrorKind::InvalidArgument);
+        }
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        if st.removed {
+            return Err(ErrorKind::InvalidArgument);
+        }
+        // Complex mode first: no simple send may check the old qbytes after this one.
+        self.make_complex(&mut st);
+        st.qbytes = qbytes;
+        self.header.perm().set(uid, gid, mode);
+        self.header.touch_ctime();
+        // expunge_all(msq, -EAGAIN): every receiver loops again and re-checks permission.
+        let mut cur = st.receivers.front();
+        while let Some(id) = cur {
+            cur = st.receivers.next(id);
+            if let Some(r) = st.receivers.get_mut(id) {
+                r.handed = Handed::Retry;
+            }
+            st.receivers.notify(id, &mut wakes);
+        }
+        self.wake_senders(&mut st, &mut wakes);
+        self.maybe_simplify(&mut st);
+        Ok(())
+    }
+
+    /// `freeque`: marks the queue removed, fails every waiter with `EIDRM` and frees the
+    /// messages (dropped after the lock is released).
+    fn free(&self) {
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        // Complex mode for good: simple operations in flight finish first (they linearize
+        // before the removal), and none starts afterwards (`maybe_simplify` refuses).
+        self.make_complex(&mut st);
+        st.removed = true;
+        self.header.mark_deleted();
+        let mut cur = st.receivers.front();
+        while let Some(id) = cur {
+            cur = st.receivers.next(id);
+            if let Some(r) = st.receivers.get_mut(id) {
+                r.handed = Handed::Err(ErrorKind::Removed);
+            }
+            st.receivers.notify(id, &mut wakes);
+        }
+        st.senders.notify_all(&mut wakes);
+        self.sync_senders(&st);
+        let lanes = mem::take(&mut st.lanes);
+        st.empty_lanes = 0;
+        st.heads.clear();
+        st.cbytes = 0;
+        st.qnum = 0;
+        drop(st);
+        drop(lanes);
+    }
+}
+
+impl<T: Send + 'static> IpcObject for Arc<Queue<T>> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn figures(&self) -> Figures {
+        let st = self.lock();
+        let (cbytes, qnum) = self.counts(&st);
+        Figures::MessageQueue { used_bytes: cbytes as u64, messages: qnum as u64 }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn remove(&self) -> Removal {
+        self.free();
+        Removal::Now
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The memory a queued message and a waiter cost (reported in BENCHMARKS.md); a
+    /// regression past these bounds fails here.
+    #[test]
+    fn sizes() {
+        let msg = mem::size_of::<Msg<u64>>();
+        let receiver = mem::size_of::<Receiver<u64>>();
+        let slot = mem::size_of::<(u32, Receiver<u64>, std::task::Waker, u32, u32)>();
+        println!("Msg<u64> {msg}, Receiver<u64> {receiver}, wait-list slot ~{slot}");
+        assert_eq!(msg, 32, "seq, mtype, size, payload");
+        assert!(receiver <= 80, "{receiver}");
+        assert!(slot <= 112, "{slot}");
+    }
+}

@@ -1,0 +1,81 @@
+//! Auto traits of the message-queue types (tokio's `async_send_sync.rs` pattern): a
+//! regression here fails to compile.
+// Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
+#![cfg(not(loom))]
+
+use svipc::msg::{
+    Limit, Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,
+};
+use svipc::{Credentials, Key, MessageQueue, MsqidDs, Namespace, Select};
+
+fn send_sync<T: Send + Sync>() {}
+fn send<T: Send>() {}
+fn unpin<T: Unpin>() {}
+fn is_send_sync<T: Send + Sync>(_: &T) {}
+fn is_unpin<T: Unpin>(_: &T) {}
+
+/// A payload that is `Send` but not `Sync`.
+struct NotSync(#[allow(dead_code)] std::cell::Cell<u8>);
+impl svipc::Payload for NotSync {
+    fn size(&self) -> usize {
+        1
+    }
+}
+
+#[test]
+fn smoke() {
+    send_sync::<MessageQueue<Vec<u8>>>();
+    send_sync::<MsqidDs>();
+    send_sync::<Select>();
+    send_sync::<Limit>();
+}
+
+#[test]
+fn handles_futures_and_permits() {
+    // Send + Sync even for a payload that is only Send: the queue owns its messages behind
+    // a lock, as a channel does.
+    send_sync::<MessageQueue<NotSync>>();
+    send_sync::<RecvFuture<'static, Vec<u8>>>();
+    send_sync::<RecvLimitedFuture<'static, Vec<u8>>>();
+    send_sync::<ReserveFuture<'static, Vec<u8>>>();
+    send_sync::<Permit<'static, Vec<u8>>>();
+    send_sync::<RecvStream<Vec<u8>>>();
+    send_sync::<SendSink<Vec<u8>>>();
+    send_sync::<SendFuture<'static, Vec<u8>>>();
+    send::<SendFuture<'static, NotSync>>();
+    send::<RecvFuture<'static, NotSync>>();
+    unpin::<SendFuture<'static, NotSync>>();
+    unpin::<RecvFuture<'static, NotSync>>();
+    unpin::<RecvStream<NotSync>>();
+    unpin::<SendSink<NotSync>>();
+    unpin::<ReserveFuture<'static, NotSync>>();
+
+    // and the values the methods return, checked on real instances
+    let ns = Namespace::new();
+    let me = ns.process(Credentials::new(0, 0));
+    let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+    let f = q.recv(Select::Any);
+    is_send_sync(&f);
+    is_unpin(&f);
+    let s = q.send(1, vec![]);
+    is_send_sync(&s);
+    is_unpin(&s);
+    let p = q.try_reserve(1, 0).unwrap();
+    is_send_sync(&p);
+    drop(p);
+    assert_eq!(q.stat().unwrap().qnum, 0);
+}
+
+#[test]
+fn sizes() {
+    use std::mem::size_of;
+    let (h, r, s, p) = (
+        size_of::<MessageQueue<u64>>(),
+        size_of::<RecvFuture<'static, u64>>(),
+        size_of::<SendFuture<'static, u64>>(),
+        size_of::<Permit<'static, u64>>(),
+    );
+    println!("MessageQueue {h}, RecvFuture {r}, SendFuture {s}, Permit {p}");
+    assert_eq!(h, 16, "two Arcs");
+    assert!(r <= 64 && s <= 80 && p <= 40, "{r} {s} {p}");
+}
