@@ -438,32 +438,3 @@ impl<T: Payload> fmt::Debug for SendSink<T> {
             .finish()
     }
 }
-
-// ===== blocking =====
-
-/// Runs `fut` to completion on the current thread, parking it between polls: what the
-/// `blocking_*` methods use outside a runtime.
-#[cfg(not(loom))]
-pub(super) fn block_on<F: Future>(fut: F) -> F::Output {
-    /// Wakes the blocked thread. This `Arc` is `std`'s because `Waker::from` requires it;
-    /// it guards no state of ours, so the loom shim has nothing to see here (and this code
-    /// is compiled out under loom).
-    struct ThreadWaker(std::thread::Thread);
-    impl std::task::Wake for ThreadWaker {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = std::task::Waker::from(std::sync::Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::park();
-    }
-}

@@ -690,7 +690,7 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`send`](Self::send).
     #[cfg(not(loom))]
     pub fn blocking_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
-        self::futures::block_on(self.send(mtype, msg))
+        crate::sync::blocking::block_on(self.send(mtype, msg))
     }
 
     /// [`send`](Self::send) that gives up after `timeout`, giving the message back.
@@ -848,7 +848,7 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`recv`](Self::recv).
     #[cfg(not(loom))]
     pub fn blocking_recv(&self, select: Select) -> Result<(i64, T), Error> {
-        self::futures::block_on(self.recv(select))
+        crate::sync::blocking::block_on(self.recv(select))
     }
 
     /// [`recv`](Self::recv) that gives up after `timeout`.

@@ -572,7 +572,7 @@ impl SemaphoreSet {
     /// ```
     #[cfg(not(loom))]
     pub fn blocking_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
-        block_on(self.semop(ops))
+        crate::sync::blocking::block_on(self.semop(ops))
     }
 
     /// `semctl(semid, num, GETVAL)`.
@@ -1142,29 +1142,5 @@ impl Drop for SemPermit<'_> {
 impl fmt::Debug for SemPermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SemPermit").field("set", &self.set.id()).field("give_back", &self.ops).finish()
-    }
-}
-
-/// Runs a future to completion on this thread, parking while it is pending.
-#[cfg(not(loom))]
-fn block_on<F: Future>(fut: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    // std's Arc: `Wake` is defined for it only; this adapter is never run under loom.
-    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::park();
     }
 }

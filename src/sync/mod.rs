@@ -16,6 +16,8 @@
 //!
 //! [`loom`]: https://docs.rs/loom
 
+#[cfg(not(loom))]
+pub(crate) mod blocking;
 pub(crate) mod cell;
 pub(crate) mod queue;
 pub(crate) mod rwlock;
