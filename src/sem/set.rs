@@ -781,19 +781,7 @@ impl Section<'_> {
     /// Bookkeeping for an op leaving the `Waiting` state.
     fn unaccount(&mut self, w: &Waiter) {
         let st = &mut *self.st;
-        for sop in w.sops.iter() {
-            let n = usize::from(sop.num());
-            st.refs[n] -= 1;
-            if st.refs[n] == 0 && !st.held_all {
-                st.held.push(n as u32);
-            }
-        }
-        if w.sops.len() > 1 {
-            st.complex -= 1;
-        }
-        if w.alter {
-            st.alter -= 1;
-        }
+        release_refs(&mut st.refs, &mut st.held, st.held_all, &mut st.complex, &mut st.alter, w);
     }
 
     /// Hands a sleeping op its outcome and collects its waker.
@@ -801,19 +789,7 @@ impl Section<'_> {
         let st = &mut *self.st;
         let Some(w) = st.waiters.get_mut(id) else { return };
         w.outcome = Some(outcome);
-        for sop in w.sops.iter() {
-            let n = usize::from(sop.num());
-            st.refs[n] -= 1;
-            if st.refs[n] == 0 && !st.held_all {
-                st.held.push(n as u32);
-            }
-        }
-        if w.sops.len() > 1 {
-            st.complex -= 1;
-        }
-        if w.alter {
-            st.alter -= 1;
-        }
+        release_refs(&mut st.refs, &mut st.held, st.held_all, &mut st.complex, &mut st.alter, w);
         st.waiters.notify(id, self.wakes);
     }
 
@@ -1025,6 +1001,33 @@ impl Section<'_> {
         if let Verdict::Done = self.perform(&w.sops, true, w.undo, pid) {
             self.do_smart_update(Changed::Ops(&w.sops, true), true);
         }
+    }
+}
+
+/// The counts an op leaving the `Waiting` state gives up: its reference on each semaphore it
+/// names (one no op names any more is queued in `held` for its [`SLOW`] check) and the
+/// complex/alter counts. It takes `State`'s fields rather than `State`, so a caller may hold
+/// the op borrowed from `waiters` meanwhile.
+fn release_refs(
+    refs: &mut [u32],
+    held: &mut Vec<u32>,
+    held_all: bool,
+    complex: &mut usize,
+    alter: &mut usize,
+    w: &Waiter,
+) {
+    for sop in w.sops.iter() {
+        let n = usize::from(sop.num());
+        refs[n] -= 1;
+        if refs[n] == 0 && !held_all {
+            held.push(n as u32);
+        }
+    }
+    if w.sops.len() > 1 {
+        *complex -= 1;
+    }
+    if w.alter {
+        *alter -= 1;
     }
 }
 
