@@ -242,6 +242,23 @@ fn room_bytes(word: u64) -> u64 {
     word >> 40
 }
 
+/// Stores `pid` unless the field already holds it. A send and a receive on different
+/// threads would otherwise write the same cache line once per message; a load leaves it
+/// shared. (Each field is one atomic, as before; concurrent operations' stamps were never
+/// ordered among themselves.)
+fn stamp_pid(field: &AtomicI32, pid: i32) {
+    if field.load(Relaxed) != pid {
+        field.store(pid, Relaxed);
+    }
+}
+
+/// [`stamp_pid`] for a time in seconds: stored once a second, not once a message.
+fn stamp_time(field: &AtomicI64, t: i64) {
+    if field.load(Relaxed) != t {
+        field.store(t, Relaxed);
+    }
+}
+
 /// What [`Queue::try_simple_send`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum SimpleSend {
@@ -514,8 +531,7 @@ impl<T> Queue<T> {
         if let Some(payload) = payload.take() {
             self.fifo.push(Msg { seq: 0, mtype, size, payload });
         }
-        self.lspid.store(pid, Relaxed);
-        self.stime.store(now(), Relaxed);
+        self.sent(pid);
         self.exit(None);
         SimpleSend::Sent
     }
@@ -541,8 +557,7 @@ impl<T> Queue<T> {
         let t = self.simple_type.load(Relaxed);
         let msg = if t != 0 && select.matches(t) { self.fifo.pop() } else { None };
         if msg.is_some() {
-            self.rtime.store(now(), Relaxed);
-            self.lrpid.store(pid, Relaxed);
+            self.received(pid);
         }
         let senders = self.exit(msg.as_ref().map(|m| m.size));
         if msg.is_some() && senders {
@@ -591,14 +606,16 @@ impl<T> Queue<T> {
         }
     }
 
+    /// `msg_lspid`/`msg_stime` of a send.
     fn sent(&self, pid: i32) {
-        self.lspid.store(pid, Relaxed);
-        self.stime.store(now(), Relaxed);
+        stamp_pid(&self.lspid, pid);
+        stamp_time(&self.stime, now());
     }
 
+    /// `msg_lrpid`/`msg_rtime` of a receive.
     fn received(&self, pid: i32) {
-        self.lrpid.store(pid, Relaxed);
-        self.rtime.store(now(), Relaxed);
+        stamp_pid(&self.lrpid, pid);
+        stamp_time(&self.rtime, now());
     }
 
     // ----- msgsnd -----
