@@ -39,13 +39,13 @@ fn open_rules() {
     // another payload type: TypeMismatch (EINVAL), by key and by id
     let err = me.msg_queue::<String>(Key::new(5)).open().unwrap_err();
     assert_eq!((err.kind(), err.errno()), (ErrorKind::TypeMismatch, libc::EINVAL));
-    assert_eq!(me.open_msg_queue::<String>(q.id()).unwrap_err().kind(), ErrorKind::TypeMismatch);
+    assert_eq!(me.msg_queue_by_id::<String>(q.id()).unwrap_err().kind(), ErrorKind::TypeMismatch);
     // open by id
-    let by_id: MessageQueue<u64> = me.open_msg_queue(q.id()).unwrap();
+    let by_id: MessageQueue<u64> = me.msg_queue_by_id(q.id()).unwrap();
     by_id.try_send(1, 5).unwrap();
     assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 5));
-    assert_eq!(me.open_msg_queue::<u64>(-1).unwrap_err().errno(), libc::EINVAL);
-    assert_eq!(me.open_msg_queue::<u64>(q.id() + 32768).unwrap_err().errno(), libc::EINVAL);
+    assert_eq!(me.msg_queue_by_id::<u64>(-1).unwrap_err().errno(), libc::EINVAL);
+    assert_eq!(me.msg_queue_by_id::<u64>(q.id() + 32768).unwrap_err().errno(), libc::EINVAL);
     // private queues are distinct
     let a: MessageQueue<u64> = queue(&me);
     let b: MessageQueue<u64> = queue(&me);

@@ -172,7 +172,7 @@ async fn remove_fails_waiters_with_eidrm_and_later_calls_with_einval() {
     assert_eq!(q.recv(Select::Any).await.unwrap_err().errno(), libc::EINVAL);
     assert_eq!(q.send(1, vec![]).await.unwrap_err().error().errno(), libc::EINVAL);
     assert_eq!(q.remove().unwrap_err().errno(), libc::EINVAL);
-    assert_eq!(owner.open_msg_queue::<Vec<u8>>(id).unwrap_err().errno(), libc::EINVAL);
+    assert_eq!(owner.msg_queue_by_id::<Vec<u8>>(id).unwrap_err().errno(), libc::EINVAL);
     assert_eq!(q.set(MsqidSet { uid: 0, gid: 0, mode: 0, qbytes: 0 }).unwrap_err().errno(), libc::EINVAL);
     assert_eq!(ns.msg_info().msgpool, 0);
 }

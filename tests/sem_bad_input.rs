@@ -70,5 +70,5 @@ fn random_calls_never_panic() {
     }
     drop(p);
     let _ = ns.process(Credentials::new(0, 0)).sem_set(Key::new(-5)).nsems(usize::MAX).open();
-    let _ = ns.process(Credentials::new(0, 0)).open_sem_set(i32::MIN);
+    let _ = ns.process(Credentials::new(0, 0)).sem_set_by_id(i32::MIN);
 }

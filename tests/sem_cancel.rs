@@ -58,8 +58,8 @@ async fn dropped_before_performed_has_no_effect() {
 async fn dropped_after_performed_gives_the_decrement_back_and_passes_it_on() {
     let ns = Namespace::new();
     let set = new_set(&ns, 1);
-    let a_set = proc_(&ns, 10).open_sem_set(set.id()).unwrap();
-    let c_set = proc_(&ns, 12).open_sem_set(set.id()).unwrap();
+    let a_set = proc_(&ns, 10).sem_set_by_id(set.id()).unwrap();
+    let c_set = proc_(&ns, 12).sem_set_by_id(set.id()).unwrap();
     let ops = [SemOp::new(0, -1)];
     let mut a = Box::pin(a_set.semop(&ops));
     let mut c = Box::pin(c_set.semop(&ops));
@@ -157,7 +157,7 @@ async fn inverse_with_sem_undo_restores_semadj() {
     let set = new_set(&ns, 1);
     let p = proc_(&ns, 20);
     {
-        let mine = p.open_sem_set(set.id()).unwrap();
+        let mine = p.sem_set_by_id(set.id()).unwrap();
         let ops = [SemOp::new(0, -1).undo()];
         let mut f = Box::pin(mine.semop(&ops));
         assert!(pending(&mut f).await);

@@ -38,7 +38,7 @@ fn matrix() {
     // owner 2000:200 after IPC_SET, creator stays 1000:100
     set.set(2000, 200, 0o640).unwrap();
     let id = set.id();
-    let as_ = |c: Credentials| ns.process(c).open_sem_set(id).unwrap();
+    let as_ = |c: Credentials| ns.process(c).sem_set_by_id(id).unwrap();
     let cases: Vec<(&str, Credentials, (bool, bool))> = vec![
         ("creator", Credentials::new(1000, 999), (true, true)),
         ("owner", Credentials::new(2000, 999), (true, true)),

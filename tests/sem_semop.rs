@@ -91,9 +91,9 @@ fn new_set_starts_at_zero_with_fresh_times() {
         assert_eq!(set.get_ncnt(n).unwrap(), 0);
         assert_eq!(set.get_zcnt(n).unwrap(), 0);
     }
-    let by_id = root(&ns).open_sem_set(set.id()).unwrap();
+    let by_id = root(&ns).sem_set_by_id(set.id()).unwrap();
     assert_eq!(by_id.nsems(), 3);
-    assert_eq!(kind(root(&ns).open_sem_set(set.id() + 1)), ErrorKind::InvalidArgument);
+    assert_eq!(kind(root(&ns).sem_set_by_id(set.id() + 1)), ErrorKind::InvalidArgument);
 }
 
 // ===== semop check order =====
@@ -122,7 +122,7 @@ fn efbig_before_eacces() {
     let ns = Namespace::new();
     let set = set_of(&root(&ns), 2);
     let stranger = ns.process(Credentials::new(7, 7));
-    let theirs = stranger.open_sem_set(set.id()).unwrap();
+    let theirs = stranger.sem_set_by_id(set.id()).unwrap();
     let e = theirs.try_semop(&[SemOp::new(0, 1), SemOp::new(2, 1)]).unwrap_err();
     assert_eq!((e.kind(), e.errno()), (ErrorKind::FileTooBig, 27));
     // sem_num is unsigned short: "-1" is 65535
@@ -178,7 +178,7 @@ fn sempid_on_every_named_semaphore_and_otime_on_wait_for_zero() {
     assert!(set.stat().unwrap().otime > 0);
     assert_eq!(set.get_pid(2).unwrap(), 4242);
     assert_eq!(set.get_pid(0).unwrap(), 0);
-    let q = ns.process(Credentials::new(0, 0).with_pid(77)).open_sem_set(set.id()).unwrap();
+    let q = ns.process(Credentials::new(0, 0).with_pid(77)).sem_set_by_id(set.id()).unwrap();
     q.try_semop(&[SemOp::new(0, 1), SemOp::new(1, 0), SemOp::new(2, 0)]).unwrap();
     assert_eq!([q.get_pid(0).unwrap(), q.get_pid(1).unwrap(), q.get_pid(2).unwrap()], [77; 3]);
     // a failing call changes no pid
@@ -195,7 +195,7 @@ fn setval_erange_before_lookup_and_get_order() {
     assert_eq!(kind(set.set_val(0, -1)), ErrorKind::OutOfRange);
     assert_eq!(kind(set.set_val(0, 32768)), ErrorKind::OutOfRange);
     assert_eq!(kind(set.set_val(1, 1)), ErrorKind::InvalidArgument);
-    let stranger = ns.process(Credentials::new(9, 9)).open_sem_set(set.id()).unwrap();
+    let stranger = ns.process(Credentials::new(9, 9)).sem_set_by_id(set.id()).unwrap();
     // SETVAL: semnum EINVAL before EACCES; GET*: EACCES before semnum EINVAL
     assert_eq!(kind(stranger.set_val(1, 1)), ErrorKind::InvalidArgument);
     assert_eq!(kind(stranger.set_val(0, 1)), ErrorKind::PermissionDenied);
@@ -226,11 +226,11 @@ fn setval_and_setall_fields() {
     assert_eq!(set.stat().unwrap().otime, 0, "a plain SETVAL leaves sem_otime");
     assert!(set.stat().unwrap().ctime > 0);
     // SETALL: EACCES before ERANGE, ERANGE above SEMVMX, all pids
-    let stranger = ns.process(Credentials::new(9, 9)).open_sem_set(set.id()).unwrap();
+    let stranger = ns.process(Credentials::new(9, 9)).sem_set_by_id(set.id()).unwrap();
     assert_eq!(kind(stranger.set_all(&[40000, 0, 0])), ErrorKind::PermissionDenied);
     assert_eq!(kind(set.set_all(&[40000, 0, 0])), ErrorKind::OutOfRange);
     assert_eq!(kind(set.set_all(&[1, 2])), ErrorKind::InvalidArgument);
-    let q = ns.process(Credentials::new(0, 0).with_pid(32)).open_sem_set(set.id()).unwrap();
+    let q = ns.process(Credentials::new(0, 0).with_pid(32)).sem_set_by_id(set.id()).unwrap();
     q.set_all(&[1, 2, 3]).unwrap();
     assert_eq!(set.get_all().unwrap(), [1, 2, 3]);
     assert_eq!([set.get_pid(0).unwrap(), set.get_pid(1).unwrap(), set.get_pid(2).unwrap()], [32; 3]);
@@ -256,7 +256,7 @@ fn ipc_set_and_rmid_permissions() {
     let ns = Namespace::new();
     let owner = ns.process(Credentials::new(1000, 1000));
     let set = owner.sem_set(Key::new(3)).create(0o600).nsems(1).open().unwrap();
-    let stranger = ns.process(Credentials::new(2000, 2000)).open_sem_set(set.id()).unwrap();
+    let stranger = ns.process(Credentials::new(2000, 2000)).sem_set_by_id(set.id()).unwrap();
     assert_eq!(kind(stranger.set(2000, 2000, 0o666)), ErrorKind::NotPermitted);
     assert_eq!(kind(stranger.remove()), ErrorKind::NotPermitted);
     assert_eq!(kind(set.set(u32::MAX, 1000, 0o600)), ErrorKind::InvalidArgument);
@@ -298,7 +298,7 @@ async fn ipc_set_does_not_recheck_sleepers() {
     let ns = Namespace::new();
     let owner = ns.process(Credentials::new(1000, 1000));
     let set = owner.sem_set(Key::PRIVATE).create(0o666).nsems(1).open().unwrap();
-    let guest = ns.process(Credentials::new(2000, 2000)).open_sem_set(set.id()).unwrap();
+    let guest = ns.process(Credentials::new(2000, 2000)).sem_set_by_id(set.id()).unwrap();
     let ops = [SemOp::new(0, -1)];
     let mut f = Box::pin(guest.semop(&ops));
     assert!(futures::poll!(f.as_mut()).is_pending());

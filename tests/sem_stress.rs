@@ -49,8 +49,10 @@ async fn dining_philosophers_100_000_meals() {
     let eaten = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for i in 0..N {
-        let set =
-            ns.process(Credentials::new(0, 0).with_pid(100 + i32::from(i))).open_sem_set(table.id()).unwrap();
+        let set = ns
+            .process(Credentials::new(0, 0).with_pid(100 + i32::from(i)))
+            .sem_set_by_id(table.id())
+            .unwrap();
         let eaten = eaten.clone();
         tasks.push(tokio::spawn(async move {
             let (l, r) = (i, (i + 1) % N);
@@ -88,7 +90,7 @@ async fn soak_with_random_cancellation_conserves_units() {
     set.set_all(&[UNITS; NSEMS as usize]).unwrap();
     let mut tasks = Vec::new();
     for t in 0..8u64 {
-        let set = ns.process(Credentials::new(0, 0).with_pid(t as i32 + 10)).open_sem_set(set.id()).unwrap();
+        let set = ns.process(Credentials::new(0, 0).with_pid(t as i32 + 10)).sem_set_by_id(set.id()).unwrap();
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t + 1));
             for _ in 0..3000 {

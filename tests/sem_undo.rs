@@ -28,7 +28,7 @@ fn smoke() {
     let ns = Namespace::new();
     let set = new_set(&ns, 1);
     let p = proc_(&ns, 5);
-    p.open_sem_set(set.id()).unwrap().try_semop(&[SemOp::new(0, 3).undo()]).unwrap();
+    p.sem_set_by_id(set.id()).unwrap().try_semop(&[SemOp::new(0, 3).undo()]).unwrap();
     assert_eq!(set.get_val(0).unwrap(), 3);
     drop(p);
     assert_eq!(set.get_val(0).unwrap(), 0);
@@ -40,9 +40,9 @@ fn applied_when_the_last_clone_or_handle_drops_with_pid_and_otime() {
     let set = new_set(&ns, 2);
     let p = proc_(&ns, 50);
     let thread2 = p.clone();
-    let h = p.open_sem_set(set.id()).unwrap();
+    let h = p.sem_set_by_id(set.id()).unwrap();
     h.try_semop(&[SemOp::new(0, 2).undo(), SemOp::new(1, 1)]).unwrap();
-    thread2.open_sem_set(set.id()).unwrap().try_semop(&[SemOp::new(0, 1).undo()]).unwrap();
+    thread2.sem_set_by_id(set.id()).unwrap().try_semop(&[SemOp::new(0, 1).undo()]).unwrap();
     set.try_semop(&[SemOp::new(1, -1), SemOp::new(1, 0).nowait()]).unwrap();
     let otime_before = set.stat().unwrap().otime;
     assert!(otime_before > 0);
@@ -62,7 +62,7 @@ fn exit_clamps_to_zero_and_semvmx() {
     let ns = Namespace::new();
     let set = new_set(&ns, 2);
     let p = proc_(&ns, 60);
-    let h = p.open_sem_set(set.id()).unwrap();
+    let h = p.sem_set_by_id(set.id()).unwrap();
     // semadj -2 on sem 0, then another process takes the units: exit would go to -2
     h.try_semop(&[SemOp::new(0, 2).undo()]).unwrap();
     set.try_semop(&[SemOp::new(0, -2)]).unwrap();
@@ -79,8 +79,8 @@ fn setval_and_setall_clear_adjustments_of_every_process() {
     let ns = Namespace::new();
     let set = new_set(&ns, 2);
     let (p, q) = (proc_(&ns, 70), proc_(&ns, 71));
-    let hp = p.open_sem_set(set.id()).unwrap();
-    let hq = q.open_sem_set(set.id()).unwrap();
+    let hp = p.sem_set_by_id(set.id()).unwrap();
+    let hq = q.sem_set_by_id(set.id()).unwrap();
     hp.try_semop(&[SemOp::new(0, 1).undo(), SemOp::new(1, 1).undo()]).unwrap();
     hq.try_semop(&[SemOp::new(0, 1).undo(), SemOp::new(1, 1).undo()]).unwrap();
     set.set_val(0, 10).unwrap(); // zeroes semadj[0] of both
@@ -97,8 +97,8 @@ fn rmid_drops_the_records_and_exit_skips_the_set() {
     let set = new_set(&ns, 1);
     let other = new_set(&ns, 1);
     let p = proc_(&ns, 80);
-    p.open_sem_set(set.id()).unwrap().try_semop(&[SemOp::new(0, 1).undo()]).unwrap();
-    p.open_sem_set(other.id()).unwrap().try_semop(&[SemOp::new(0, 2).undo()]).unwrap();
+    p.sem_set_by_id(set.id()).unwrap().try_semop(&[SemOp::new(0, 1).undo()]).unwrap();
+    p.sem_set_by_id(other.id()).unwrap().try_semop(&[SemOp::new(0, 2).undo()]).unwrap();
     set.remove().unwrap();
     drop(p); // no panic; the other set is still adjusted
     assert_eq!(other.get_val(0).unwrap(), 0);
@@ -110,7 +110,7 @@ fn semadj_range_is_erange() {
     let ns = Namespace::new();
     let set = new_set(&ns, 1);
     let p = proc_(&ns, 90);
-    let h = p.open_sem_set(set.id()).unwrap();
+    let h = p.sem_set_by_id(set.id()).unwrap();
     set.set_val(0, 32767).unwrap();
     h.try_semop(&[SemOp::new(0, -32767).undo()]).unwrap(); // semadj 32767
     set.try_semop(&[SemOp::new(0, 1)]).unwrap();
@@ -129,7 +129,7 @@ async fn a_waiter_performed_by_a_waker_records_its_semadj_and_exit_wakes_sleeper
     let ns = Namespace::new();
     let set = new_set(&ns, 1);
     let p = proc_(&ns, 91);
-    let h = p.open_sem_set(set.id()).unwrap();
+    let h = p.sem_set_by_id(set.id()).unwrap();
     let ops = [SemOp::new(0, 1).undo(), SemOp::new(0, -2).undo()];
     set.set_val(0, 0).unwrap();
     {

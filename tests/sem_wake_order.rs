@@ -52,7 +52,7 @@ async fn smoke() {
 async fn the_waker_performs_the_sleepers_op() {
     let ns = Namespace::new();
     let set = new_set(&ns, 1);
-    let sleeper = proc_(&ns, 10).open_sem_set(set.id()).unwrap();
+    let sleeper = proc_(&ns, 10).sem_set_by_id(set.id()).unwrap();
     let ops = [SemOp::new(0, -1)];
     let mut f = Box::pin(sleeper.semop(&ops));
     assert!(pending(&mut f).await);
@@ -62,7 +62,7 @@ async fn the_waker_performs_the_sleepers_op() {
     assert_eq!(set.get_pid(0).unwrap(), 10);
     assert_eq!(set.get_ncnt(0).unwrap(), 0);
     // a third party cannot steal the unit
-    let thief = proc_(&ns, 11).open_sem_set(set.id()).unwrap();
+    let thief = proc_(&ns, 11).sem_set_by_id(set.id()).unwrap();
     assert_eq!(thief.try_semop(&[SemOp::new(0, -1)]).unwrap_err().kind(), ErrorKind::WouldBlock);
     assert_eq!(ready(&mut f).await, Some(Ok(())));
 }
@@ -249,7 +249,7 @@ async fn a_complex_wait_for_zero_completes_when_all_its_semaphores_reach_zero() 
     assert!(pending(&mut w).await);
     assert_eq!((set.get_zcnt(0).unwrap(), set.get_zcnt(1).unwrap()), (0, 1));
     let before = set.get_pid(1).unwrap();
-    let other = proc_(&ns, 33).open_sem_set(set.id()).unwrap();
+    let other = proc_(&ns, 33).sem_set_by_id(set.id()).unwrap();
     other.try_semop(&[SemOp::new(1, -1)]).unwrap();
     assert_eq!(ready(&mut w).await, Some(Ok(())));
     // the waiter's own pid (1, its handle's process) is the last sempid on both

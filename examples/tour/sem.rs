@@ -24,7 +24,7 @@ pub(crate) async fn run() -> Result<(), Box<dyn Error>> {
     let mut diners = Vec::new();
     for i in 0..PHILOSOPHERS {
         let me = ns.process(Credentials::new(1000, 1000).with_pid(100 + i32::from(i)));
-        let forks = me.open_sem_set(table.id())?;
+        let forks = me.sem_set_by_id(table.id())?;
         diners.push(tokio::spawn(async move {
             let (left, right) = (i, (i + 1) % PHILOSOPHERS);
             for _ in 0..MEALS {
@@ -45,7 +45,7 @@ pub(crate) async fn run() -> Result<(), Box<dyn Error>> {
     // SEM_UNDO: an actor that takes a fork with SEM_UNDO and goes away gives it back.
     {
         let careless = ns.process(Credentials::new(1000, 1000).with_pid(999));
-        let forks = careless.open_sem_set(table.id())?;
+        let forks = careless.sem_set_by_id(table.id())?;
         forks.semop(&[SemOp::new(0, -1).undo()]).await?;
         println!("pid 999 took fork 0 with SEM_UNDO: {:?}", table.get_all()?);
     } // the actor "exits": exit_sem gives the fork back

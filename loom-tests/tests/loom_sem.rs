@@ -215,7 +215,7 @@ fn process_exit_undo_vs_a_waiting_semop() {
     loom::model(|| {
         let (ns, set) = new_set(1, &[1]);
         let p = ns.process(Credentials::new(0, 0).with_pid(9));
-        let mine = p.open_sem_set(set.id()).unwrap();
+        let mine = p.sem_set_by_id(set.id()).unwrap();
         mine.try_semop(&[SemOp::new(0, -1).undo()]).unwrap(); // value 0, semadj +1
         drop(p);
         let w = {

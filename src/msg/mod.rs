@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `msgget(key, IPC_CREAT \| IPC_EXCL \| mode)` | [`Process::msg_queue`]`(key).create(mode).exclusive().open()` |
 //! | `msgget(IPC_PRIVATE, mode)` | [`Process::msg_queue`]`(Key::PRIVATE).create(mode).open()` |
-//! | a `msqid` handed over | [`Process::open_msg_queue`]`(id)` |
+//! | a `msqid` handed over | [`Process::msg_queue_by_id`]`(id)` |
 //! | `msgsnd(id, msg, sz, 0)` | [`MessageQueue::send`]`(mtype, msg).await` |
 //! | `msgsnd(.., IPC_NOWAIT)` | [`MessageQueue::try_send`] (`EAGAIN`) |
 //! | `msgrcv(id, buf, sz, msgtyp, 0)` | [`MessageQueue::recv`]`(Select::…).await` |
@@ -491,7 +491,7 @@ impl Process {
     /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): no live queue has this id (negative,
     ///   never handed out, or removed).
     /// * [`ErrorKind::TypeMismatch`] (`EINVAL`): the queue carries another payload type.
-    pub fn open_msg_queue<T: Payload>(&self, msqid: i32) -> Result<MessageQueue<T>, Error> {
+    pub fn msg_queue_by_id<T: Payload>(&self, msqid: i32) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: 0, _t: PhantomData };
         let queue = self.namespace().open_id(msqid, &ops).map_err(|k| Error::new(Op::MsgGet, k))?;
         Ok(MessageQueue { queue, process: self.clone() })
@@ -530,7 +530,7 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
 ///
 /// Cheap to clone (two reference counts); `Send + Sync`. Every call is checked with the
 /// process's credentials and records its pid. Opened with [`Process::msg_queue`] or
-/// [`Process::open_msg_queue`]; see the [module docs](crate::msg) for the semantics.
+/// [`Process::msg_queue_by_id`]; see the [module docs](crate::msg) for the semantics.
 ///
 /// # Memory ordering
 ///

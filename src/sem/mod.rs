@@ -202,11 +202,11 @@ impl Process {
     /// let ns = Namespace::new();
     /// let set = ns.process(Credentials::new(0, 0)).sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
     /// let other = ns.process(Credentials::new(0, 0).with_pid(9));
-    /// assert_eq!(other.open_sem_set(set.id())?.nsems(), 1);
-    /// assert_eq!(other.open_sem_set(set.id() + 1).unwrap_err().errno(), 22); // EINVAL
+    /// assert_eq!(other.sem_set_by_id(set.id())?.nsems(), 1);
+    /// assert_eq!(other.sem_set_by_id(set.id() + 1).unwrap_err().errno(), 22); // EINVAL
     /// # Ok::<(), svipc::Error>(())
     /// ```
-    pub fn open_sem_set(&self, semid: i32) -> Result<SemaphoreSet, Error> {
+    pub fn sem_set_by_id(&self, semid: i32) -> Result<SemaphoreSet, Error> {
         let set =
             self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
         Ok(SemaphoreSet { set, process: self.clone() })
