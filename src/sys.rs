@@ -43,6 +43,7 @@ pub(crate) fn groups() -> Vec<u32> {
 /// scheduler tick, which a field counted in seconds can afford. Falls back to `SystemTime`
 /// if the clock is unavailable, and elsewhere than Linux.
 #[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg_attr(loom, allow(dead_code))] // loom models run on a constant clock (`ipc::now`)
 pub(crate) fn coarse_now() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call, and
@@ -59,11 +60,13 @@ pub(crate) fn coarse_now() -> i64 {
 
 /// `SystemTime` seconds where `CLOCK_REALTIME_COARSE` does not exist.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn coarse_now() -> i64 {
     system_now()
 }
 
 /// Seconds since the Unix epoch from `SystemTime` (`CLOCK_REALTIME`).
+#[cfg_attr(loom, allow(dead_code))]
 fn system_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
