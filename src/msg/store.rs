@@ -644,30 +644,8 @@ impl<T> Queue<T> {
         }
         let mut wakes = WakeList::new();
         let mut st = self.lock();
-        let mut woken = false;
-        if let Some(id) = op.waiter {
-            let Some(cx) = cx.as_deref() else { return Poll::Pending };
-            match st.senders.register(id, cx.waker()) {
-                Some(WaiterState::Waiting) => return Poll::Pending,
-                _ => {
-                    st.senders.remove(id);
-                    self.sync_senders(&st);
-                    op.waiter = None;
-                    woken = true;
-                }
-            }
-        }
-        if woken && st.removed {
-            return Poll::Ready(Err(ErrorKind::Removed));
-        }
-        if let Err(e) = self.start(&mut op.started) {
-            return Poll::Ready(Err(e));
-        }
-        if let Err(e) = self.header.perm().check(creds, WRITE) {
-            return Poll::Ready(Err(e));
-        }
-        if st.removed {
-            return Poll::Ready(Err(ErrorKind::Removed));
+        if let Some(done) = self.sender_pass(&mut st, creds, &mut op.waiter, &mut op.started, cx.as_deref()) {
+            return done;
         }
         if !st.complex {
             // Simple mode under the lock: nobody waits to receive (that needs complex mode),
@@ -713,14 +691,62 @@ impl<T> Queue<T> {
             self.maybe_simplify(&mut st);
             return Poll::Ready(Ok(()));
         }
+        self.sender_waits(&mut st, op.size, &mut op.waiter, cx)
+    }
+
+    /// The head of every pass of `do_msgsnd`'s loop, for a send or a reservation: a woken
+    /// sender comes off the wait list (`EIDRM` if the queue went meanwhile); then the
+    /// liveness check of the first pass, the write permission (re-checked on every pass, as
+    /// the kernel does) and removal. `Some` ends the poll: still waiting, or an error.
+    fn sender_pass(
+        &self,
+        st: &mut MutexGuard<'_, State<T>>,
+        creds: &Credentials,
+        waiter: &mut Option<WaiterId>,
+        started: &mut bool,
+        cx: Option<&Context<'_>>,
+    ) -> Option<Poll<Result<(), ErrorKind>>> {
+        if let Some(id) = *waiter {
+            let Some(cx) = cx else { return Some(Poll::Pending) };
+            if let Some(WaiterState::Waiting) = st.senders.register(id, cx.waker()) {
+                return Some(Poll::Pending);
+            }
+            st.senders.remove(id);
+            self.sync_senders(st);
+            *waiter = None;
+            if st.removed {
+                return Some(Poll::Ready(Err(ErrorKind::Removed)));
+            }
+        }
+        if let Err(e) = self.start(started) {
+            return Some(Poll::Ready(Err(e)));
+        }
+        if let Err(e) = self.header.perm().check(creds, WRITE) {
+            return Some(Poll::Ready(Err(e)));
+        }
+        if st.removed {
+            return Some(Poll::Ready(Err(ErrorKind::Removed)));
+        }
+        None
+    }
+
+    /// A sender whose `size` does not fit: `EAGAIN` under `IPC_NOWAIT` (`cx == None`), else
+    /// onto the senders' list until a receive, `IPC_SET` or removal wakes it.
+    fn sender_waits(
+        &self,
+        st: &mut MutexGuard<'_, State<T>>,
+        size: usize,
+        waiter: &mut Option<WaiterId>,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<(), ErrorKind>> {
         match cx {
             None => {
-                self.maybe_simplify(&mut st);
+                self.maybe_simplify(st);
                 Poll::Ready(Err(ErrorKind::WouldBlock))
             }
             Some(cx) => {
-                op.waiter = Some(st.senders.push_back(Sender { size: op.size }, cx.waker()));
-                self.sync_senders(&st);
+                *waiter = Some(st.senders.push_back(Sender { size }, cx.waker()));
+                self.sync_senders(st);
                 Poll::Pending
             }
         }
@@ -753,47 +779,15 @@ impl<T> Queue<T> {
     ) -> Poll<Result<(), ErrorKind>> {
         let mut st = self.lock();
         self.make_complex(&mut st);
-        let mut woken = false;
-        if let Some(id) = op.waiter {
-            let Some(cx) = cx.as_deref() else { return Poll::Pending };
-            match st.senders.register(id, cx.waker()) {
-                Some(WaiterState::Waiting) => return Poll::Pending,
-                _ => {
-                    st.senders.remove(id);
-                    self.sync_senders(&st);
-                    op.waiter = None;
-                    woken = true;
-                }
-            }
-        }
-        if woken && st.removed {
-            return Poll::Ready(Err(ErrorKind::Removed));
-        }
-        if let Err(e) = self.start(&mut op.started) {
-            return Poll::Ready(Err(e));
-        }
-        if let Err(e) = self.header.perm().check(creds, WRITE) {
-            return Poll::Ready(Err(e));
-        }
-        if st.removed {
-            return Poll::Ready(Err(ErrorKind::Removed));
+        if let Some(done) = self.sender_pass(&mut st, creds, &mut op.waiter, &mut op.started, cx.as_deref()) {
+            return done;
         }
         if st.fits(op.size) {
             st.reserved_bytes += op.size;
             st.reserved_count += 1;
             return Poll::Ready(Ok(()));
         }
-        match cx {
-            None => {
-                self.maybe_simplify(&mut st);
-                Poll::Ready(Err(ErrorKind::WouldBlock))
-            }
-            Some(cx) => {
-                op.waiter = Some(st.senders.push_back(Sender { size: op.size }, cx.waker()));
-                self.sync_senders(&st);
-                Poll::Pending
-            }
-        }
+        self.sender_waits(&mut st, op.size, &mut op.waiter, cx)
     }
 
     pub(crate) fn cancel_reserve(&self, op: &mut ReserveOp) {
