@@ -21,6 +21,13 @@ use crate::sync::Arc;
 /// adjustments then. One `Process` per task is the pattern: a task that panics or is
 /// cancelled drops its handles and so gives its semaphores back.
 ///
+/// | C call | by key | by id |
+/// |---|---|---|
+/// | `msgget` | [`msg_queue`](Process::msg_queue) | [`msg_queue_by_id`](Process::msg_queue_by_id) |
+/// | `semget` | [`sem_set`](Process::sem_set) | [`sem_set_by_id`](Process::sem_set_by_id) |
+/// | `shmget` | [`shm_segment`](Process::shm_segment) | [`shm_segment_by_id`](Process::shm_segment_by_id) |
+/// | `ipcrm` (`IPC_RMID` without knowing the payload type) | | [`remove`](Process::remove) |
+///
 /// # Examples
 ///
 /// ```
