@@ -61,29 +61,90 @@ fn k(r: i64) -> Result<i64, i32> {
     }
 }
 
-fn svipc_world() -> (Namespace, Process) {
-    let ns = Namespace::new();
-    // The real process's credentials, capabilities included (root here lacks
-    // CAP_SYS_RESOURCE in containers), so permission answers match the kernel's.
-    let me = ns.process(Credentials::current());
-    (ns, me)
+/// Who makes a sequence's calls: this process as it is, or a plain user.
+#[derive(Clone, Copy, Debug)]
+enum Actor {
+    /// The real process's credentials, capabilities included (root here lacks
+    /// `CAP_SYS_RESOURCE` in containers), so permission answers match the kernel's.
+    Current,
+    /// A thread of its own that drops to `uid`/`gid`, no supplementary groups and (so) no
+    /// capabilities, after entering the fresh namespace.
+    User { uid: u32, gid: u32 },
 }
 
-/// Picks an id: one handed out so far (maybe removed since), or one never handed out.
-fn pick(ids: &[i32], slot: u8) -> i32 {
-    let i = slot as usize % (ids.len() + 1);
-    if i == ids.len() {
-        7 | 1 << 15
-    } else {
-        ids[i]
+fn actor_s() -> impl Strategy<Value = Actor> {
+    prop_oneof![
+        2 => Just(Actor::Current),
+        1 => Just(Actor::User { uid: 1000, gid: 1000 }),
+        1 => Just(Actor::User { uid: 1000, gid: 65534 }),
+    ]
+}
+
+/// Runs `body` in a fresh IPC namespace as `actor`, with the svipc `Process` of the same
+/// credentials in a fresh svipc namespace.
+fn as_actor(actor: Actor, body: impl FnOnce(&Process) + Send) {
+    match actor {
+        Actor::Current => {
+            if fresh_ipc_ns() {
+                body(&Namespace::new().process(Credentials::current()));
+            }
+        }
+        Actor::User { uid, gid } => std::thread::scope(|s| {
+            let t = s.spawn(move || {
+                if !fresh_ipc_ns() {
+                    return;
+                }
+                // Raw syscalls change this thread alone (glibc's wrappers change every
+                // thread); the thread ends with the sequence.
+                // SAFETY: setgroups reads no array for a count of 0; the others take ints.
+                unsafe {
+                    assert_eq!(libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()), 0);
+                    assert_eq!(libc::syscall(libc::SYS_setresgid, gid, gid, gid), 0);
+                    assert_eq!(libc::syscall(libc::SYS_setresuid, uid, uid, uid), 0);
+                }
+                body(&Namespace::new().process(Credentials::new(uid, gid)));
+            });
+            if let Err(panic) = t.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }),
     }
 }
 
-fn note_id(ids: &mut Vec<i32>, r: Result<i64, i32>) {
-    if let Ok(id) = r {
-        if !ids.contains(&(id as i32)) {
-            ids.push(id as i32);
+/// The ids handed out so far, and those of them not removed yet.
+#[derive(Default)]
+struct Ids {
+    all: Vec<i32>,
+    live: Vec<i32>,
+}
+
+/// Picks an id: mostly a live one; one time in eight any id handed out so far (maybe
+/// removed since) or one never handed out.
+fn pick(ids: &Ids, slot: u8) -> i32 {
+    let (from, i) = if slot % 8 == 7 || ids.live.is_empty() {
+        (&ids.all, slot as usize / 8 % (ids.all.len() + 1))
+    } else {
+        (&ids.live, slot as usize / 8 % ids.live.len())
+    };
+    from.get(i).copied().unwrap_or(7 | 1 << 15)
+}
+
+/// Notes what a call the kernel answered `r` did to the ids: a get hands one out, a remove
+/// takes one away.
+fn note(ids: &mut Ids, get: bool, rmid: Option<u8>, r: &Res) {
+    match (r, rmid) {
+        (Ok(Out::Val(id)), None) if get => {
+            let id = *id as i32;
+            if !ids.all.contains(&id) {
+                ids.all.push(id);
+                ids.live.push(id);
+            }
         }
+        (Ok(_), Some(slot)) => {
+            let id = pick(ids, slot);
+            ids.live.retain(|&l| l != id);
+        }
+        _ => {}
     }
 }
 
@@ -93,7 +154,7 @@ fn note_id(ids: &mut Vec<i32>, r: Result<i64, i32>) {
 /// ERANGE, semop's E2BIG): [`LOOKUP`] marks it, and the kernel need only fail too.
 fn with<H>(
     handles: &HashMap<i32, H>,
-    ids: &[i32],
+    ids: &Ids,
     slot: u8,
     by_id: impl FnOnce(i32) -> Result<H, svipc::Error>,
     f: impl FnOnce(&H) -> Res,
@@ -163,12 +224,16 @@ enum MsgCall {
 }
 
 fn mtype_s() -> impl Strategy<Value = i64> {
-    prop_oneof![-3i64..=4, Just(i64::MIN), Just(i64::MAX), Just(-i64::MAX)]
+    prop_oneof![
+        8 => 1i64..=4,
+        2 => -4i64..=0,
+        1 => prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(-i64::MAX)],
+    ]
 }
 
 fn msg_call() -> impl Strategy<Value = MsgCall> {
     prop_oneof![
-        2 => (key_s(), any::<bool>(), any::<bool>(), mode_s())
+        3 => (key_s(), any::<bool>(), any::<bool>(), mode_s())
             .prop_map(|(key, create, excl, mode)| MsgCall::Get { key, create, excl, mode }),
         4 => (
             any::<u8>(),
@@ -222,7 +287,7 @@ struct MsgBuf<const N: usize> {
 
 const MSGBUF: usize = 100_000;
 
-fn msg_kernel(call: &MsgCall, ids: &[i32], buf: &mut MsgBuf<MSGBUF>) -> Res {
+fn msg_kernel(call: &MsgCall, ids: &Ids, buf: &mut MsgBuf<MSGBUF>) -> Res {
     // SAFETY (all calls below): the pointers are to live, large enough buffers of the C
     // layout the call expects.
     match *call {
@@ -264,7 +329,7 @@ fn msg_kernel(call: &MsgCall, ids: &[i32], buf: &mut MsgBuf<MSGBUF>) -> Res {
 
 type Queue = svipc::MessageQueue<Vec<u8>>;
 
-fn msg_svipc(call: &MsgCall, ids: &[i32], me: &Process, hs: &mut HashMap<i32, Queue>) -> Res {
+fn msg_svipc(call: &MsgCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Queue>) -> Res {
     let on = |slot, f: &dyn Fn(&Queue) -> Res| with(hs, ids, slot, |id| me.msg_queue_by_id(id), f);
     match *call {
         MsgCall::Get { key, create, excl, mode } => {
@@ -313,29 +378,30 @@ fn msg_stat_svipc(me: &Process, id: i32) -> Result<MsgState, i32> {
     Ok((sperm(&ds.perm), ds.qnum, ds.cbytes, ds.qbytes))
 }
 
-fn run_msg(calls: &[MsgCall]) {
-    if !fresh_ipc_ns() {
-        return;
-    }
-    let (_ns, me) = svipc_world();
-    let mut hs = HashMap::new();
-    let mut buf: Box<MsgBuf<MSGBUF>> = Box::new(MsgBuf { mtype: 0, mtext: [0; MSGBUF] });
-    let mut ids = Vec::new();
-    for (step, call) in calls.iter().enumerate() {
-        let kr = msg_kernel(call, &ids, &mut buf);
-        let sr = msg_svipc(call, &ids, &me, &mut hs);
-        assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
-        if let MsgCall::Get { .. } = call {
-            note_id(&mut ids, kr.map(|o| if let Out::Val(v) = o { v } else { -1 }));
-        }
-        for &id in &ids {
-            assert_eq!(
-                msg_stat_svipc(&me, id),
+fn run_msg(actor: Actor, calls: &[MsgCall]) {
+    as_actor(actor, |me| {
+        let mut hs = HashMap::new();
+        let mut buf: Box<MsgBuf<MSGBUF>> = Box::new(MsgBuf { mtype: 0, mtext: [0; MSGBUF] });
+        let mut ids = Ids::default();
+        for (step, call) in calls.iter().enumerate() {
+            let kr = msg_kernel(call, &ids, &mut buf);
+            let sr = msg_svipc(call, &ids, me, &mut hs);
+            assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
+            note(
+                &mut ids,
+                matches!(call, MsgCall::Get { .. }),
+                if let MsgCall::Rmid { slot } = call { Some(*slot) } else { None },
+                &kr,
+            );
+            for &id in &ids.all {
+                assert_eq!(
+                msg_stat_svipc(me, id),
                 msg_stat_kernel(id),
                 "after step {step}: {call:?}: IPC_STAT of {id} (left svipc, right kernel); calls {calls:#?}"
             );
+            }
         }
-    }
+    });
 }
 
 // ===== semaphore sets =====
@@ -365,7 +431,7 @@ fn semop_s() -> impl Strategy<Value = i16> {
 fn sem_call() -> impl Strategy<Value = SemCall> {
     let slot = any::<u8>;
     prop_oneof![
-        2 => (key_s(), prop_oneof![0usize..=3, Just(32000), Just(32001)], any::<bool>(), any::<bool>(), mode_s())
+        3 => (key_s(), prop_oneof![4 => 0usize..=3, 1 => Just(32000), 1 => Just(32001)], any::<bool>(), any::<bool>(), mode_s())
             .prop_map(|(key, nsems, create, excl, mode)| SemCall::Get { key, nsems, create, excl, mode }),
         5 => (slot(), proptest::collection::vec((num_s(), semop_s(), any::<bool>()), 0..4), proptest::bool::weighted(0.05))
             .prop_map(|(slot, ops, many)| SemCall::Op { slot, ops, many }),
@@ -426,7 +492,7 @@ fn sembufs(ops: &[(u16, i16, bool)], many: bool) -> Vec<libc::sembuf> {
     v
 }
 
-fn sem_kernel(call: &SemCall, ids: &[i32]) -> Res {
+fn sem_kernel(call: &SemCall, ids: &Ids) -> Res {
     let val = |r: Result<i64, i32>| r.map(Out::Val);
     match call {
         SemCall::Get { key, nsems, create, excl, mode } => {
@@ -469,7 +535,7 @@ fn sem_getall_kernel(id: i32) -> Result<Vec<u16>, i32> {
     Ok(a)
 }
 
-fn sem_svipc(call: &SemCall, ids: &[i32], me: &Process, hs: &mut HashMap<i32, SemaphoreSet>) -> Res {
+fn sem_svipc(call: &SemCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, SemaphoreSet>) -> Res {
     let on = |slot: &u8, f: &dyn Fn(&SemaphoreSet) -> Res| with(hs, ids, *slot, |id| me.sem_set_by_id(id), f);
     let unit = |r: Result<(), svipc::Error>| r.map(|()| Out::Val(0)).map_err(|e| e.errno());
     let int = |r: Result<i32, svipc::Error>| r.map(|v| Out::Val(v as i64)).map_err(|e| e.errno());
@@ -529,28 +595,29 @@ fn sem_state_svipc(me: &Process, id: i32) -> Result<SemState, i32> {
     Ok((sperm(&ds.perm), ds.nsems, vals, counts))
 }
 
-fn run_sem(calls: &[SemCall]) {
-    if !fresh_ipc_ns() {
-        return;
-    }
-    let (_ns, me) = svipc_world();
-    let mut hs = HashMap::new();
-    let mut ids = Vec::new();
-    for (step, call) in calls.iter().enumerate() {
-        let kr = sem_kernel(call, &ids);
-        let sr = sem_svipc(call, &ids, &me, &mut hs);
-        assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
-        if let SemCall::Get { .. } = call {
-            note_id(&mut ids, kr.map(|o| if let Out::Val(v) = o { v } else { -1 }));
-        }
-        for &id in &ids {
-            assert_eq!(
-                sem_state_svipc(&me, id),
-                sem_state_kernel(id),
-                "after step {step}: {call:?}: state of {id} (left svipc, right kernel); calls {calls:#?}"
+fn run_sem(actor: Actor, calls: &[SemCall]) {
+    as_actor(actor, |me| {
+        let mut hs = HashMap::new();
+        let mut ids = Ids::default();
+        for (step, call) in calls.iter().enumerate() {
+            let kr = sem_kernel(call, &ids);
+            let sr = sem_svipc(call, &ids, me, &mut hs);
+            assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
+            note(
+                &mut ids,
+                matches!(call, SemCall::Get { .. }),
+                if let SemCall::Rmid { slot } = call { Some(*slot) } else { None },
+                &kr,
             );
+            for &id in &ids.all {
+                assert_eq!(
+                    sem_state_svipc(me, id),
+                    sem_state_kernel(id),
+                    "after step {step}: {call:?}: state of {id} (left svipc, right kernel); calls {calls:#?}"
+                );
+            }
         }
-    }
+    });
 }
 
 // ===== shared memory =====
@@ -607,7 +674,7 @@ impl Drop for Attachments {
     }
 }
 
-fn shm_kernel(call: &ShmCall, ids: &[i32], at: &mut Attachments) -> Option<Res> {
+fn shm_kernel(call: &ShmCall, ids: &Ids, at: &mut Attachments) -> Option<Res> {
     let val = |r: Result<i64, i32>| Some(r.map(Out::Val));
     match *call {
         ShmCall::Get { key, size, create, excl, mode } => {
@@ -650,7 +717,7 @@ fn shm_kernel(call: &ShmCall, ids: &[i32], at: &mut Attachments) -> Option<Res> 
 
 fn shm_svipc(
     call: &ShmCall,
-    ids: &[i32],
+    ids: &Ids,
     me: &Process,
     at: &mut Attachments,
     hs: &mut HashMap<i32, Segment>,
@@ -702,30 +769,31 @@ fn shm_stat_svipc(me: &Process, id: i32) -> Result<ShmState, i32> {
     Ok((sperm(&ds.shm_perm), ds.shm_segsz, ds.shm_nattch))
 }
 
-fn run_shm(calls: &[ShmCall]) {
-    if !fresh_ipc_ns() {
-        return;
-    }
-    let (_ns, me) = svipc_world();
-    let mut at = Attachments::default();
-    let mut hs = HashMap::new();
-    let mut ids = Vec::new();
-    for (step, call) in calls.iter().enumerate() {
-        let Some(kr) = shm_kernel(call, &ids, &mut at) else { continue };
-        let sr = shm_svipc(call, &ids, &me, &mut at, &mut hs);
-        assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
-        if let ShmCall::Get { .. } = call {
-            note_id(&mut ids, kr.map(|o| if let Out::Val(v) = o { v } else { -1 }));
-        }
-        for &id in &ids {
-            assert_eq!(
-                shm_stat_svipc(&me, id),
+fn run_shm(actor: Actor, calls: &[ShmCall]) {
+    as_actor(actor, |me| {
+        let mut at = Attachments::default();
+        let mut hs = HashMap::new();
+        let mut ids = Ids::default();
+        for (step, call) in calls.iter().enumerate() {
+            let Some(kr) = shm_kernel(call, &ids, &mut at) else { continue };
+            let sr = shm_svipc(call, &ids, me, &mut at, &mut hs);
+            assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
+            note(
+                &mut ids,
+                matches!(call, ShmCall::Get { .. }),
+                if let ShmCall::Rmid { slot } = call { Some(*slot) } else { None },
+                &kr,
+            );
+            for &id in &ids.all {
+                assert_eq!(
+                shm_stat_svipc(me, id),
                 shm_stat_kernel(id),
                 "after step {step}: {call:?}: IPC_STAT of {id} (left svipc, right kernel); calls {calls:#?}"
             );
+            }
         }
-    }
-    drop(at);
+        drop(at);
+    });
 }
 
 // ===== tests =====
@@ -733,46 +801,55 @@ fn run_shm(calls: &[ShmCall]) {
 #[test]
 fn smoke() {
     use MsgCall as M;
-    run_msg(&[
-        M::Get { key: 0, create: true, excl: false, mode: 0o600 },
-        M::Snd { slot: 0, mtype: 3, size: 5, fill: 1 },
-        M::Rcv { slot: 0, msgsz: 2, msgtyp: 0, except: false, noerror: false },
-        M::Rcv { slot: 0, msgsz: 2, msgtyp: -5, except: false, noerror: true },
-        M::Rmid { slot: 0 },
-        M::Snd { slot: 0, mtype: 3, size: 5, fill: 1 },
-    ]);
-    run_sem(&[
-        SemCall::Get { key: 1, nsems: 2, create: true, excl: true, mode: 0o600 },
-        SemCall::Op { slot: 0, ops: vec![(1, 2, true), (0, -1, false)], many: false },
-        SemCall::SetVal { slot: 0, num: 1, val: 5 },
-        SemCall::Rmid { slot: 0 },
-        SemCall::GetAll { slot: 0 },
-    ]);
-    run_shm(&[
-        ShmCall::Get { key: 2, size: 100, create: true, excl: false, mode: 0o600 },
-        ShmCall::Attach { slot: 0, rdonly: false },
-        ShmCall::Rmid { slot: 0 },
-        ShmCall::Get { key: 2, size: 100, create: false, excl: false, mode: 0 },
-        ShmCall::Detach { which: 0 },
-        ShmCall::Stat { slot: 0 },
-    ]);
+    run_msg(
+        Actor::Current,
+        &[
+            M::Get { key: 0, create: true, excl: false, mode: 0o600 },
+            M::Snd { slot: 0, mtype: 3, size: 5, fill: 1 },
+            M::Rcv { slot: 0, msgsz: 2, msgtyp: 0, except: false, noerror: false },
+            M::Rcv { slot: 0, msgsz: 2, msgtyp: -5, except: false, noerror: true },
+            M::Rmid { slot: 0 },
+            M::Snd { slot: 0, mtype: 3, size: 5, fill: 1 },
+        ],
+    );
+    run_sem(
+        Actor::Current,
+        &[
+            SemCall::Get { key: 1, nsems: 2, create: true, excl: true, mode: 0o600 },
+            SemCall::Op { slot: 0, ops: vec![(1, 2, true), (0, -1, false)], many: false },
+            SemCall::SetVal { slot: 0, num: 1, val: 5 },
+            SemCall::Rmid { slot: 0 },
+            SemCall::GetAll { slot: 0 },
+        ],
+    );
+    run_shm(
+        Actor::Current,
+        &[
+            ShmCall::Get { key: 2, size: 100, create: true, excl: false, mode: 0o600 },
+            ShmCall::Attach { slot: 0, rdonly: false },
+            ShmCall::Rmid { slot: 0 },
+            ShmCall::Get { key: 2, size: 100, create: false, excl: false, mode: 0 },
+            ShmCall::Detach { which: 0 },
+            ShmCall::Stat { slot: 0 },
+        ],
+    );
 }
 
 proptest! {
     #![proptest_config(Config { cases: cases(), failure_persistence: None, ..Config::default() })]
 
     #[test]
-    fn msg_agrees_with_kernel(calls in proptest::collection::vec(msg_call(), 1..30)) {
-        run_msg(&calls);
+    fn msg_agrees_with_kernel(actor in actor_s(), calls in proptest::collection::vec(msg_call(), 1..30)) {
+        run_msg(actor, &calls);
     }
 
     #[test]
-    fn sem_agrees_with_kernel(calls in proptest::collection::vec(sem_call(), 1..30)) {
-        run_sem(&calls);
+    fn sem_agrees_with_kernel(actor in actor_s(), calls in proptest::collection::vec(sem_call(), 1..30)) {
+        run_sem(actor, &calls);
     }
 
     #[test]
-    fn shm_agrees_with_kernel(calls in proptest::collection::vec(shm_call(), 1..30)) {
-        run_shm(&calls);
+    fn shm_agrees_with_kernel(actor in actor_s(), calls in proptest::collection::vec(shm_call(), 1..30)) {
+        run_shm(actor, &calls);
     }
 }
