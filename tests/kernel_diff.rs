@@ -211,6 +211,115 @@ fn sperm(p: &svipc::IpcPerm) -> Perm {
     (p.key.raw(), p.uid, p.gid, p.cuid, p.cgid, p.mode, p.seq)
 }
 
+// ===== namespace-wide figures (MSG_INFO, SEM_INFO, SHM_INFO) =====
+
+/// `struct msginfo`.
+#[repr(C)]
+#[derive(Default)]
+struct MsgInfoC {
+    msgpool: i32,
+    msgmap: i32,
+    msgmax: i32,
+    msgmnb: i32,
+    msgmni: i32,
+    msgssz: i32,
+    msgtql: i32,
+    msgseg: u16,
+}
+
+/// `struct seminfo`.
+#[repr(C)]
+#[derive(Default)]
+struct SemInfoC {
+    semmap: i32,
+    semmni: i32,
+    semmns: i32,
+    semmnu: i32,
+    semmsl: i32,
+    semopm: i32,
+    semume: i32,
+    semusz: i32,
+    semvmx: i32,
+    semaem: i32,
+}
+
+/// `struct shm_info`.
+#[repr(C)]
+#[derive(Default)]
+struct ShmInfoC {
+    used_ids: i32,
+    shm_tot: u64,
+    shm_rss: u64,
+    shm_swp: u64,
+    swap_attempts: u64,
+    swap_successes: u64,
+}
+
+const SHM_INFO: i32 = 14;
+const SHM_LOCK: i32 = 11;
+const SHM_UNLOCK: i32 = 12;
+
+/// MSG_INFO: (return value, msgpool, msgmap, msgtql, msgmax, msgmnb, msgmni).
+fn msg_info_kernel() -> Result<[i64; 7], i32> {
+    let mut i = MsgInfoC::default();
+    // SAFETY: MSG_INFO writes a struct msginfo.
+    let r =
+        k(unsafe { libc::msgctl(0, libc::MSG_INFO, &mut i as *mut MsgInfoC as *mut libc::msqid_ds) } as i64)?;
+    let f = |v: i32| v as i64;
+    Ok([r, f(i.msgpool), f(i.msgmap), f(i.msgtql), f(i.msgmax), f(i.msgmnb), f(i.msgmni)])
+}
+
+fn msg_info_svipc(ns: &Namespace) -> Result<[i64; 7], i32> {
+    let i = ns.msg_info();
+    let f = |v: usize| v as i64;
+    Ok([
+        i.max_index as i64,
+        f(i.msgpool),
+        i.msgmap as i64,
+        i.msgtql as i64,
+        f(i.msgmax),
+        f(i.msgmnb),
+        f(i.msgmni),
+    ])
+}
+
+/// SEM_INFO: (return value, semusz, semaem, semmni, semmns, semmsl, semopm, semvmx).
+fn sem_info_kernel() -> Result<[i64; 8], i32> {
+    let mut i = SemInfoC::default();
+    semctl(0, 0, libc::SEM_INFO, Semun { buf: &mut i as *mut SemInfoC as *mut libc::semid_ds }).map(|r| {
+        let f = |v: i32| v as i64;
+        [r, f(i.semusz), f(i.semaem), f(i.semmni), f(i.semmns), f(i.semmsl), f(i.semopm), f(i.semvmx)]
+    })
+}
+
+fn sem_info_svipc(ns: &Namespace) -> Result<[i64; 8], i32> {
+    let i = ns.sem_info();
+    let f = |v: usize| v as i64;
+    Ok([
+        i.max_index as i64,
+        f(i.semusz),
+        i.semaem as i64,
+        f(i.semmni),
+        f(i.semmns),
+        f(i.semmsl),
+        f(i.semopm),
+        i.semvmx as i64,
+    ])
+}
+
+/// SHM_INFO: (return value, used_ids, shm_tot).
+fn shm_info_kernel() -> Result<[i64; 3], i32> {
+    let mut i = ShmInfoC::default();
+    // SAFETY: SHM_INFO writes a struct shm_info.
+    let r = k(unsafe { libc::shmctl(0, SHM_INFO, &mut i as *mut ShmInfoC as *mut libc::shmid_ds) } as i64)?;
+    Ok([r, i.used_ids as i64, i.shm_tot as i64])
+}
+
+fn shm_info_svipc(ns: &Namespace) -> Result<[i64; 3], i32> {
+    let i = ns.shm_info();
+    Ok([i.max_idx as i64, i.used_ids as i64, i.shm_tot as i64])
+}
+
 // ===== message queues =====
 
 #[derive(Clone, Debug)]
@@ -400,6 +509,11 @@ fn run_msg(actor: Actor, calls: &[MsgCall]) {
                 "after step {step}: {call:?}: IPC_STAT of {id} (left svipc, right kernel); calls {calls:#?}"
             );
             }
+            assert_eq!(
+                msg_info_svipc(me.namespace()),
+                msg_info_kernel(),
+                "after step {step}: {call:?}: MSG_INFO (left svipc, right kernel); calls {calls:#?}"
+            );
         }
     });
 }
@@ -616,6 +730,11 @@ fn run_sem(actor: Actor, calls: &[SemCall]) {
                     "after step {step}: {call:?}: state of {id} (left svipc, right kernel); calls {calls:#?}"
                 );
             }
+            assert_eq!(
+                sem_info_svipc(me.namespace()),
+                sem_info_kernel(),
+                "after step {step}: {call:?}: SEM_INFO (left svipc, right kernel); calls {calls:#?}"
+            );
         }
     });
 }
@@ -630,6 +749,7 @@ enum ShmCall {
     Stat { slot: u8 },
     Set { slot: u8, uid: u32, gid: u32, mode: u32 },
     Rmid { slot: u8 },
+    Lock { slot: u8, unlock: bool },
 }
 
 fn shm_call() -> impl Strategy<Value = ShmCall> {
@@ -650,6 +770,7 @@ fn shm_call() -> impl Strategy<Value = ShmCall> {
         1 => (slot(), owner_s(), owner_s(), set_mode_s())
             .prop_map(|(slot, uid, gid, mode)| ShmCall::Set { slot, uid, gid, mode }),
         2 => slot().prop_map(|slot| ShmCall::Rmid { slot }),
+        1 => (slot(), any::<bool>()).prop_map(|(slot, unlock)| ShmCall::Lock { slot, unlock }),
     ]
 }
 
@@ -708,6 +829,11 @@ fn shm_kernel(call: &ShmCall, ids: &Ids, at: &mut Attachments) -> Option<Res> {
             // SAFETY: ds is a live shmid_ds.
             val(k(unsafe { libc::shmctl(pick(ids, slot), libc::IPC_SET, &mut ds) } as i64))
         }
+        ShmCall::Lock { slot, unlock } => {
+            let cmd = if unlock { SHM_UNLOCK } else { SHM_LOCK };
+            // SAFETY: SHM_LOCK and SHM_UNLOCK read no buffer.
+            val(k(unsafe { libc::shmctl(pick(ids, slot), cmd, std::ptr::null_mut()) } as i64))
+        }
         ShmCall::Rmid { slot } => {
             // SAFETY: IPC_RMID reads no buffer.
             val(k(unsafe { libc::shmctl(pick(ids, slot), libc::IPC_RMID, std::ptr::null_mut()) } as i64))
@@ -751,6 +877,9 @@ fn shm_svipc(
         ShmCall::Stat { slot } => on(slot, &mut |seg| seg.stat().map(|_| Out::Val(0)).map_err(|e| e.errno())),
         ShmCall::Set { slot, uid, gid, mode } => on(slot, &mut |seg| unit(seg.set(uid, gid, mode))),
         ShmCall::Rmid { slot } => on(slot, &mut |seg| unit(seg.remove())),
+        ShmCall::Lock { slot, unlock } => {
+            on(slot, &mut |seg| unit(if unlock { seg.unlock() } else { seg.lock() }))
+        }
     }
 }
 
@@ -791,6 +920,11 @@ fn run_shm(actor: Actor, calls: &[ShmCall]) {
                 "after step {step}: {call:?}: IPC_STAT of {id} (left svipc, right kernel); calls {calls:#?}"
             );
             }
+            assert_eq!(
+                shm_info_svipc(me.namespace()),
+                shm_info_kernel(),
+                "after step {step}: {call:?}: SHM_INFO (left svipc, right kernel); calls {calls:#?}"
+            );
         }
         drop(at);
     });
