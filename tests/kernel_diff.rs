@@ -6,8 +6,12 @@
 //! allocate `seq << 15 | idx`).
 //!
 //! Every call goes by id on the kernel's side; svipc's uses the handle its open returned,
-//! kept after a remove, so stale ids and handles are exercised (see [`with`]). `IPC_NOWAIT` everywhere: nothing blocks. Left out as
-//! in-process by design: typed payloads, pids, times, attach addresses, blocking, `MSG_COPY`.
+//! kept after a remove, so stale ids and handles are exercised (see [`with`]). After every
+//! call `MSG_INFO`, `SEM_INFO` and `SHM_INFO` agree as well. A sequence runs as this process
+//! or as a plain user (see [`Actor`]). `IPC_NOWAIT` everywhere: nothing blocks. Left out as
+//! in-process by design: typed payloads, pids, times, attach addresses, blocking.
+//!
+//! Cases per mechanism: 64, or `PROPTEST_CASES`.
 //!
 //! Needs root (or `CAP_SYS_ADMIN`) for `unshare`; elsewhere each test prints a skip notice
 //! and passes.
@@ -327,6 +331,7 @@ enum MsgCall {
     Get { key: i32, create: bool, excl: bool, mode: u32 },
     Snd { slot: u8, mtype: i64, size: usize, fill: u8 },
     Rcv { slot: u8, msgsz: usize, msgtyp: i64, except: bool, noerror: bool },
+    Peek { slot: u8, index: u8, msgsz: usize, noerror: bool },
     Stat { slot: u8 },
     Set { slot: u8, uid: u32, gid: u32, mode: u32, qbytes: u64 },
     Rmid { slot: u8 },
@@ -365,6 +370,8 @@ fn msg_call() -> impl Strategy<Value = MsgCall> {
                 except,
                 noerror
             }),
+        2 => (any::<u8>(), 0u8..4, prop_oneof![0usize..=8, Just(100), Just(100_000)], any::<bool>())
+            .prop_map(|(slot, index, msgsz, noerror)| MsgCall::Peek { slot, index, msgsz, noerror }),
         1 => any::<u8>().prop_map(|slot| MsgCall::Stat { slot }),
         1 => (
             any::<u8>(),
@@ -419,6 +426,13 @@ fn msg_kernel(call: &MsgCall, ids: &Ids, buf: &mut MsgBuf<MSGBUF>) -> Res {
             let n = k(unsafe { libc::msgrcv(pick(ids, slot), p, msgsz, msgtyp, flg) } as i64)?;
             Ok(Out::Msg(buf.mtype, buf.mtext[..n as usize].to_vec()))
         }
+        MsgCall::Peek { slot, index, msgsz, noerror } => {
+            // MSG_COPY: msgtyp is the position.
+            let flg = libc::IPC_NOWAIT | libc::MSG_COPY | if noerror { libc::MSG_NOERROR } else { 0 };
+            let p = buf as *mut MsgBuf<MSGBUF> as *mut c_void;
+            let n = k(unsafe { libc::msgrcv(pick(ids, slot), p, msgsz, index as i64, flg) } as i64)?;
+            Ok(Out::Msg(buf.mtype, buf.mtext[..n as usize].to_vec()))
+        }
         MsgCall::Stat { slot } => msg_stat_kernel(pick(ids, slot)).map(|_| Out::Val(0)),
         MsgCall::Set { slot, uid, gid, mode, qbytes } => {
             let id = pick(ids, slot);
@@ -463,6 +477,10 @@ fn msg_svipc(call: &MsgCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Queu
                 Select::from_raw(msgtyp, if except { libc::MSG_EXCEPT } else { 0 }).map_err(|e| e.errno())?;
             let limit = if noerror { Limit::bytes(msgsz).no_error() } else { Limit::bytes(msgsz) };
             q.try_recv_limited(sel, limit).map(|(t, m)| Out::Msg(t, m)).map_err(|e| e.errno())
+        }),
+        MsgCall::Peek { slot, index, msgsz, noerror } => on(slot, &|q| {
+            let limit = if noerror { Limit::bytes(msgsz).no_error() } else { Limit::bytes(msgsz) };
+            q.peek_limited(index as usize, limit).map(|(t, m)| Out::Msg(t, m)).map_err(|e| e.errno())
         }),
         MsgCall::Stat { slot } => on(slot, &|q| q.stat().map(|_| Out::Val(0)).map_err(|e| e.errno())),
         MsgCall::Set { slot, uid, gid, mode, qbytes } => on(slot, &|q| {
