@@ -479,8 +479,10 @@ impl Attached {
     /// let ro = seg.attach_read_only()?;
     /// // SAFETY: bytes 8..12 are only ever accessed as one AtomicU32.
     /// unsafe { rw.atomic::<AtomicU32>(8)?.fetch_add(5, Ordering::Release) };
+    /// // SAFETY: the same four bytes, read atomically at the same size.
     /// assert_eq!(unsafe { ro.load::<AtomicU32>(8, Ordering::Acquire)? }, 5);
     /// // misaligned or out of range: EINVAL, never UB
+    /// // SAFETY: nothing is accessed: the checks refuse both offsets.
     /// assert!(unsafe { ro.load::<AtomicU32>(9, Ordering::Acquire) }.is_err());
     /// assert!(unsafe { ro.load::<AtomicU32>(62, Ordering::Acquire) }.is_err());
     /// # Ok::<(), svipc::Error>(())
