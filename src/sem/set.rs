@@ -177,6 +177,18 @@ impl Set {
         Section { set: self, st: self.state.lock(), wakes, semvmx }
     }
 
+    /// A section over every semaphore, for the `semctl` commands that read or write all of
+    /// them (`GETALL`, `SETVAL`, `SETALL`): `EIDRM` if the set was removed before the lock
+    /// was taken, else every word held, so no fast path can run beside it.
+    fn section_all<'a>(&'a self, wakes: &'a mut WakeList, semvmx: i32) -> Result<Section<'a>, ErrorKind> {
+        let mut s = self.section(wakes, semvmx);
+        if s.st.removed {
+            return Err(ErrorKind::Removed);
+        }
+        s.hold_all();
+        Ok(s)
+    }
+
     /// The lock-free path for one sop without `SEM_UNDO`: one compare-and-swap on the
     /// semaphore's word, allowed only while [`SLOW`] is clear (no slow path is inside and
     /// nobody waits on it).
@@ -428,22 +440,15 @@ impl Set {
     /// `GETALL`: one consistent snapshot.
     pub(crate) fn get_all(&self, semvmx: i32) -> Result<Vec<u16>, ErrorKind> {
         let mut wakes = WakeList::new();
-        let mut s = self.section(&mut wakes, semvmx);
-        if s.st.removed {
-            return Err(ErrorKind::Removed);
-        }
-        s.hold_all();
+        // Held (every word locked) until the values are read: one consistent snapshot.
+        let _held = self.section_all(&mut wakes, semvmx)?;
         Ok((0..self.nsems()).map(|n| self.val(n) as u16).collect())
     }
 
     /// `SETVAL` (`semctl_setval`).
     pub(crate) fn set_val(&self, num: usize, val: i32, pid: i32, semvmx: i32) -> Result<(), ErrorKind> {
         let mut wakes = WakeList::new();
-        let mut s = self.section(&mut wakes, semvmx);
-        if s.st.removed {
-            return Err(ErrorKind::Removed);
-        }
-        s.hold_all();
+        let mut s = self.section_all(&mut wakes, semvmx)?;
         for adj in s.st.undos.iter_mut().flatten() {
             adj[num] = 0;
         }
@@ -459,11 +464,7 @@ impl Set {
     /// `SETALL`; `vals` has `nsems` entries, each at most `SEMVMX` (checked by the caller).
     pub(crate) fn set_all(&self, vals: &[u16], pid: i32, semvmx: i32) -> Result<(), ErrorKind> {
         let mut wakes = WakeList::new();
-        let mut s = self.section(&mut wakes, semvmx);
-        if s.st.removed {
-            return Err(ErrorKind::Removed);
-        }
-        s.hold_all();
+        let mut s = self.section_all(&mut wakes, semvmx)?;
         for adj in s.st.undos.iter_mut().flatten() {
             adj.iter_mut().for_each(|a| *a = 0);
         }
