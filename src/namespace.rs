@@ -297,6 +297,12 @@ impl Namespace {
         Ipcs { entries }
     }
 
+    /// Folds `f` over the figures of one kind's objects, under that table's lock alone:
+    /// what the `*_INFO` totals sum (`msgmap`, `msgtql`), without building the listing.
+    pub(crate) fn fold_figures<A>(&self, kind: IpcKind, init: A, f: impl FnMut(A, Figures) -> A) -> A {
+        self.table(kind).lock().iter().map(|(_, _, obj)| obj.figures()).fold(init, f)
+    }
+
     fn table(&self, kind: IpcKind) -> &Table {
         &self.inner.tables[table_index(kind)]
     }

@@ -404,13 +404,10 @@ impl Namespace {
     pub fn msg_info(&self) -> MsgInfo {
         let limits = self.limits();
         let (in_use, _, max_index) = self.table_info(IpcKind::MessageQueue);
-        let (mut msgmap, mut msgtql) = (0, 0);
-        for e in self.ipcs().entries() {
-            if let Figures::MessageQueue { used_bytes, messages } = e.figures {
-                msgmap += messages;
-                msgtql += used_bytes;
-            }
-        }
+        let (msgmap, msgtql) = self.fold_figures(IpcKind::MessageQueue, (0, 0), |(map, tql), f| match f {
+            Figures::MessageQueue { used_bytes, messages } => (map + messages, tql + used_bytes),
+            _ => (map, tql),
+        });
         MsgInfo {
             msgpool: in_use,
             msgmap,
