@@ -159,12 +159,9 @@ impl Deref for ShmRead<'_> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        // SAFETY: `offset..offset + len` was checked to lie within the mapping, which lives
-        // as long as `mem`; the bytes are initialized (zero-filled at mapping, then only ever
-        // written as bytes). The read lock is held for as long as `self`, hence as long as
-        // the returned reference: no `&mut [u8]` over these bytes exists (`ShmWrite` holds the
-        // lock exclusively), and the safety contract of the `unsafe` accessors forbids writes
-        // through pointers or atomics that race this view.
+        // SAFETY: the range lies in the mapping `mem` keeps alive, its bytes are initialized,
+        // and the read lock held as long as `self` (so as the result) excludes every `&mut`;
+        // writes by pointer or atomic racing this view break the `unsafe` accessors' contracts.
         unsafe { std::slice::from_raw_parts(self.mem.at(self.offset), self.len) }
     }
 }
@@ -201,11 +198,9 @@ impl Deref for ShmWrite<'_> {
 
 impl DerefMut for ShmWrite<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        // SAFETY: the range lies within the mapping (checked at creation) and the bytes are
-        // initialized. The write lock is held for as long as `self`: no other view of the
-        // segment exists, and `&mut self` makes this the only reference made from this view.
-        // Pointer and atomic access racing it is excluded by the `unsafe` accessors'
-        // contracts.
+        // SAFETY: the range lies in the live mapping, its bytes are initialized, and the write
+        // lock held as long as `self` plus `&mut self` make this the only reference to them;
+        // pointer or atomic access racing it breaks the `unsafe` accessors' contracts.
         unsafe { std::slice::from_raw_parts_mut(self.mem.at(self.offset), self.len) }
     }
 }
@@ -489,10 +484,9 @@ impl Attached {
     /// ```
     pub unsafe fn load<A: ShmAtomic>(&self, offset: usize, order: Ordering) -> Result<A::Value, Error> {
         let ptr = self.mem.atomic_ptr::<A>(offset).map_err(at_error)?;
-        // SAFETY: `atomic_ptr` checked that `ptr` is in bounds of the live mapping (kept
-        // alive by `self.mem`) and aligned for `A`; the bytes are initialized and any bit
-        // pattern is a valid integer atomic. The caller guarantees that no non-atomic or
-        // mixed-size access races this load (`# Safety`).
+        // SAFETY: `atomic_ptr` checked bounds and alignment in the mapping `self.mem` keeps
+        // alive; any initialized bit pattern is a valid integer atomic; the caller rules out
+        // non-atomic or mixed-size access racing this load (`# Safety`).
         let atomic = unsafe { &*ptr };
         Ok(atomic.load_value(order))
     }
@@ -681,11 +675,9 @@ impl AttachedMut {
     /// ```
     pub unsafe fn atomic<A: ShmAtomic>(&self, offset: usize) -> Result<&A, Error> {
         let ptr = self.inner.mem.atomic_ptr::<A>(offset).map_err(at_error)?;
-        // SAFETY: `atomic_ptr` checked bounds and alignment; the mapping outlives `&self`
-        // (held by `self.inner.mem`), its bytes are initialized, and every bit pattern is a
-        // valid integer atomic. Atomics are `UnsafeCell`s, so a shared reference permits
-        // the writes other attachments make through theirs. The caller guarantees that no
-        // non-atomic or mixed-size access races it and no view covers it (`# Safety`).
+        // SAFETY: checked bounds and alignment in a mapping `self.inner.mem` keeps alive, any
+        // bit pattern valid; atomics are `UnsafeCell`s, so sharing admits others' writes; the
+        // caller rules out non-atomic, mixed-size or view access to it (`# Safety`).
         Ok(unsafe { &*ptr })
     }
 }
