@@ -5,23 +5,10 @@
 // stay out of what loom runs.
 #![cfg(not(loom))]
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
+mod sem_common;
+use sem_common::*;
 
-use svipc::{Credentials, ErrorKind, Key, Namespace, Process, SemOp, SemaphoreSet};
-
-fn proc_(ns: &Namespace, pid: i32) -> Process {
-    ns.process(Credentials::new(0, 0).with_pid(pid))
-}
-
-fn new_set(ns: &Namespace, nsems: usize) -> SemaphoreSet {
-    proc_(ns, 1).sem_set(Key::PRIVATE).create(0o600).nsems(nsems).open().unwrap()
-}
-
-async fn pending<F: Future + Unpin>(f: &mut F) -> bool {
-    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx).is_pending())).await
-}
+use svipc::{ErrorKind, Namespace, SemOp};
 
 #[test]
 fn smoke() {

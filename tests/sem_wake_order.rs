@@ -7,35 +7,10 @@
 // stay out of what loom runs.
 #![cfg(not(loom))]
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
+mod sem_common;
+use sem_common::*;
 
-use svipc::{Credentials, ErrorKind, Key, Namespace, Process, SemOp, SemaphoreSet};
-
-fn proc_(ns: &Namespace, pid: i32) -> Process {
-    ns.process(Credentials::new(0, 0).with_pid(pid))
-}
-
-fn new_set(ns: &Namespace, nsems: usize) -> SemaphoreSet {
-    proc_(ns, 1).sem_set(Key::PRIVATE).create(0o600).nsems(nsems).open().unwrap()
-}
-
-/// Polls once; true if still pending.
-async fn pending<F: Future + Unpin>(f: &mut F) -> bool {
-    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx).is_pending())).await
-}
-
-/// Polls once; the output if ready.
-async fn ready<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *f).poll(cx) {
-            Poll::Ready(v) => Some(v),
-            Poll::Pending => None,
-        })
-    })
-    .await
-}
+use svipc::{ErrorKind, Namespace, SemOp};
 
 #[tokio::test]
 async fn smoke() {
