@@ -682,6 +682,7 @@ impl<T: Payload> MessageQueue<T> {
 
     /// [`send`](Self::send) for code outside an async runtime: blocks the thread while the
     /// message does not fit.
+    /// (`msgsnd` without `IPC_NOWAIT`, as a C program calls it: the thread sleeps.)
     ///
     /// Do not call it from inside an async task: it would block that runtime thread.
     ///
@@ -694,6 +695,7 @@ impl<T: Payload> MessageQueue<T> {
     }
 
     /// [`send`](Self::send) that gives up after `timeout`, giving the message back.
+    /// (`msgsnd` with a deadline, which System V itself lacks; expiry is `EAGAIN` with `is_timeout()`.)
     ///
     /// # Errors
     ///
@@ -726,6 +728,7 @@ impl<T: Payload> MessageQueue<T> {
     /// Waits for room for one message of up to `size` bytes and holds it: the permit's
     /// [`send`](Permit::send) cannot wait (tokio's `Sender::reserve` pattern), so the message
     /// need not exist — or be risked — while waiting.
+    /// (The room check of `msgsnd`, taken ahead of the message.)
     ///
     /// # Errors
     ///
@@ -840,6 +843,7 @@ impl<T: Payload> MessageQueue<T> {
 
     /// [`recv`](Self::recv) for code outside an async runtime: blocks the thread until a
     /// message arrives.
+    /// (`msgrcv` without `IPC_NOWAIT`, as a C program calls it: the thread sleeps.)
     ///
     /// Do not call it from inside an async task: it would block that runtime thread.
     ///
@@ -852,6 +856,7 @@ impl<T: Payload> MessageQueue<T> {
     }
 
     /// [`recv`](Self::recv) that gives up after `timeout`.
+    /// (`msgrcv` with a deadline, which System V itself lacks; expiry is `EAGAIN` with `is_timeout()`.)
     ///
     /// # Errors
     ///
@@ -963,12 +968,14 @@ impl<T: Payload> MessageQueue<T> {
 
     /// A [`Stream`](futures_core::Stream) of the messages `select` matches, each one a
     /// [`recv`](Self::recv); see [`RecvStream`].
+    /// (`msgrcv` in a loop.)
     pub fn stream(&self, select: Select) -> RecvStream<T> {
         RecvStream::new(self.clone(), select)
     }
 
     /// A [`Sink`](futures_sink::Sink) sending every item with type `mtype`, each one a
     /// [`send`](Self::send); see [`SendSink`].
+    /// (`msgsnd` in a loop.)
     pub fn sink(&self, mtype: i64) -> SendSink<T> {
         SendSink::new(self.clone(), mtype)
     }

@@ -398,6 +398,7 @@ impl Attached {
     }
 
     /// Copies `buf.len()` bytes from `offset` into `buf` under the shared lock.
+    /// (In C: a `memcpy` from the `shmat` address, under a semaphore.)
     ///
     /// # Errors
     ///
@@ -542,6 +543,7 @@ impl AttachedMut {
     }
 
     /// An exclusive view of the whole segment, waiting until no other view of it exists.
+    /// (In C: writing through the `shmat` address while holding a semaphore.)
     ///
     /// Blocks the thread; never ask for it while holding another view of the same segment
     /// (deadlock).
@@ -579,6 +581,7 @@ impl AttachedMut {
 
     /// An exclusive view of `range` of the segment. The lock is the segment's (one per
     /// segment), so it excludes every other view even of other bytes.
+    /// (In C: writing part of the `shmat` memory while holding a semaphore.)
     ///
     /// # Errors
     ///
@@ -604,6 +607,7 @@ impl AttachedMut {
     }
 
     /// Copies `data` into the segment at `offset` under the exclusive lock.
+    /// (In C: a `memcpy` to the `shmat` address, under a semaphore.)
     ///
     /// # Errors
     ///
