@@ -354,3 +354,21 @@ fn smoke() {
     );
 }
 
+/// msgrcv with `msgsz` above `LONG_MAX` is `EINVAL` before anything else (`(long) bufsz < 0`
+/// in `do_msgrcv`); svipc took it as a huge buffer and answered ENOMSG.
+#[test]
+fn regression_msgrcv_bufsz_above_long_max() {
+    let root = Cred::new(0, 0).caps(CAP_ALL);
+    let big = i64::MAX as usize + 1;
+    replay(
+        &[root],
+        &[
+            (0, Call::MsgGet { key: 0, flags: 0o600 }),
+            (0, Call::MsgRcv { id: 0, bufsz: usize::MAX, msgtyp: 1, flags: 0 }),
+            (0, Call::MsgSnd { id: 0, mtype: 1, msg: vec![1] }),
+            (0, Call::MsgRcv { id: 0, bufsz: big, msgtyp: 0, flags: MSG_NOERROR }),
+            (0, Call::MsgRcv { id: 0, bufsz: big, msgtyp: 0, flags: MSG_COPY }),
+            (0, Call::MsgRcv { id: 0, bufsz: big - 1, msgtyp: 0, flags: MSG_COPY }),
+        ],
+    );
+}
