@@ -42,6 +42,7 @@
 use std::collections::BTreeMap;
 
 pub mod driver;
+pub mod kernel;
 
 // ===== constants =====
 
