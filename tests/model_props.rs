@@ -379,106 +379,113 @@ fn regression_msgrcv_bufsz_above_long_max() {
 }
 
 // ===== the model against the real kernel =====
+//
+// Linux only: `model::kernel` needs `unshare` and per-thread credentials.
 
-/// Pids left out: every actor is one process to the kernel (see `model::kernel`).
-fn no_pids_stat(s: &mut Stat) {
-    let one = |p: &mut i32| *p = (*p != 0) as i32;
-    match s {
-        Stat::Msg { lspid, lrpid, .. } => {
-            one(lspid);
-            one(lrpid);
-        }
-        Stat::Shm { cpid, lpid, .. } => {
-            one(cpid);
-            one(lpid);
-        }
-        Stat::Sem { .. } => {}
-    }
-}
+#[cfg(target_os = "linux")]
+mod against_kernel {
+    use super::*;
 
-fn no_pids(call: &Call, mut r: Ret) -> Ret {
-    match (&mut r, call) {
-        (Ret::Stat(s), _) => no_pids_stat(s),
-        (Ret::Val(v), Call::SemGetPid { .. }) => *v = (*v != 0) as i64,
-        _ => {}
-    }
-    r
-}
-
-fn no_pids_state(mut s: State) -> State {
-    for o in s.objects.values_mut() {
-        match o {
-            ObjState::Msg { stat, .. } | ObjState::Shm { stat } => no_pids_stat(stat),
-            ObjState::Sem { stat, pids, .. } => {
-                no_pids_stat(stat);
-                pids.iter_mut().for_each(|p| *p = (*p != 0) as i32);
+    /// Pids left out: every actor is one process to the kernel (see `model::kernel`).
+    fn no_pids_stat(s: &mut Stat) {
+        let one = |p: &mut i32| *p = (*p != 0) as i32;
+        match s {
+            Stat::Msg { lspid, lrpid, .. } => {
+                one(lspid);
+                one(lrpid);
             }
+            Stat::Shm { cpid, lpid, .. } => {
+                one(cpid);
+                one(lpid);
+            }
+            Stat::Sem { .. } => {}
         }
     }
-    s
-}
 
-/// The actors a kernel run draws from: users without capabilities, and root as it is.
-fn kernel_pool() -> Vec<Cred> {
-    let mut p: Vec<Cred> = pool().into_iter().filter(|c| c.uid != 0).collect();
-    p.push(Cred::new(0, 0).caps(kernel::root_caps()));
-    p
-}
+    fn no_pids(call: &Call, mut r: Ret) -> Ret {
+        match (&mut r, call) {
+            (Ret::Stat(s), _) => no_pids_stat(s),
+            (Ret::Val(v), Call::SemGetPid { .. }) => *v = (*v != 0) as i64,
+            _ => {}
+        }
+        r
+    }
 
-/// Runs `steps` on the model and on the kernel (a fresh IPC namespace on a thread of its
-/// own), comparing answers and state after each. Exits are skipped and `SEM_UNDO` kept for
-/// actor 0 only (one process to the kernel); SETALL always gets the set's length.
-fn run_kernel(actors: Vec<Cred>, steps: Vec<Step>) {
-    let t = std::thread::spawn(move || {
-        if !kernel::fresh_ipc_ns() {
-            return;
-        }
-        let mut b = Both::new(); // only its model is used; resolve() reads it
-        let mut kern = kernel::Kernel::new();
-        for c in &actors {
-            b.model.add_actor(c.clone());
-            kern.add_actor(c);
-        }
-        let mut seen = Seen::default();
-        let mut log = Vec::new();
-        for step in steps {
-            let actor = step.actor as usize % actors.len();
-            let mut step = Step { fit: true, ..step };
-            match &mut step.call {
-                Call::Exit => continue,
-                Call::SemOp { sops, .. } if actor != 0 => {
-                    sops.iter_mut().for_each(|s| s.2 &= !(SEM_UNDO as i16))
+    fn no_pids_state(mut s: State) -> State {
+        for o in s.objects.values_mut() {
+            match o {
+                ObjState::Msg { stat, .. } | ObjState::Shm { stat } => no_pids_stat(stat),
+                ObjState::Sem { stat, pids, .. } => {
+                    no_pids_stat(stat);
+                    pids.iter_mut().for_each(|p| *p = (*p != 0) as i32);
                 }
-                Call::SemSetAll { vals, .. } if vals.is_empty() => vals.push(0),
-                _ => {}
             }
-            let call = resolve(&b, &seen, actor, &step);
-            log.push((actor, call.clone()));
-            let m = b.model.apply(actor, &call);
-            let kr = kern.apply(actor, &call);
-            assert_eq!(
-                no_pids(&call, kr.clone()),
-                no_pids(&call, m.clone()),
-                "actor {actor}: {call:?} (left kernel, right model); calls {log:#?}"
-            );
-            note(&mut seen, &call, &m);
-            let (ks, ms) = (no_pids_state(kern.state()), no_pids_state(b.model.state()));
-            assert_eq!(ks, ms, "after {call:?}: state (left kernel, right model); calls {log:#?}");
         }
-    });
-    if let Err(panic) = t.join() {
-        std::panic::resume_unwind(panic);
+        s
     }
-}
 
-proptest! {
-    #![proptest_config(Config { cases: cases(), ..Config::default() })]
+    /// The actors a kernel run draws from: users without capabilities, and root as it is.
+    fn kernel_pool() -> Vec<Cred> {
+        let mut p: Vec<Cred> = pool().into_iter().filter(|c| c.uid != 0).collect();
+        p.push(Cred::new(0, 0).caps(kernel::root_caps()));
+        p
+    }
 
-    #[test]
-    fn model_agrees_with_kernel(
-        actors in proptest::sample::subsequence(kernel_pool(), 1..=3).prop_shuffle(),
-        steps in proptest::collection::vec(step_s(), 1..40),
-    ) {
-        run_kernel(actors, steps);
+    /// Runs `steps` on the model and on the kernel (a fresh IPC namespace on a thread of its
+    /// own), comparing answers and state after each. Exits are skipped and `SEM_UNDO` kept for
+    /// actor 0 only (one process to the kernel); SETALL always gets the set's length.
+    fn run_kernel(actors: Vec<Cred>, steps: Vec<Step>) {
+        let t = std::thread::spawn(move || {
+            if !kernel::fresh_ipc_ns() {
+                return;
+            }
+            let mut b = Both::new(); // only its model is used; resolve() reads it
+            let mut kern = kernel::Kernel::new();
+            for c in &actors {
+                b.model.add_actor(c.clone());
+                kern.add_actor(c);
+            }
+            let mut seen = Seen::default();
+            let mut log = Vec::new();
+            for step in steps {
+                let actor = step.actor as usize % actors.len();
+                let mut step = Step { fit: true, ..step };
+                match &mut step.call {
+                    Call::Exit => continue,
+                    Call::SemOp { sops, .. } if actor != 0 => {
+                        sops.iter_mut().for_each(|s| s.2 &= !(SEM_UNDO as i16))
+                    }
+                    Call::SemSetAll { vals, .. } if vals.is_empty() => vals.push(0),
+                    _ => {}
+                }
+                let call = resolve(&b, &seen, actor, &step);
+                log.push((actor, call.clone()));
+                let m = b.model.apply(actor, &call);
+                let kr = kern.apply(actor, &call);
+                assert_eq!(
+                    no_pids(&call, kr.clone()),
+                    no_pids(&call, m.clone()),
+                    "actor {actor}: {call:?} (left kernel, right model); calls {log:#?}"
+                );
+                note(&mut seen, &call, &m);
+                let (ks, ms) = (no_pids_state(kern.state()), no_pids_state(b.model.state()));
+                assert_eq!(ks, ms, "after {call:?}: state (left kernel, right model); calls {log:#?}");
+            }
+        });
+        if let Err(panic) = t.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(Config { cases: cases(), ..Config::default() })]
+
+        #[test]
+        fn model_agrees_with_kernel(
+            actors in proptest::sample::subsequence(kernel_pool(), 1..=3).prop_shuffle(),
+            steps in proptest::collection::vec(step_s(), 1..40),
+        ) {
+            run_kernel(actors, steps);
+        }
     }
 }

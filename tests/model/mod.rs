@@ -42,6 +42,7 @@
 use std::collections::BTreeMap;
 
 pub mod driver;
+#[cfg(target_os = "linux")]
 pub mod kernel;
 
 // ===== constants =====
