@@ -382,6 +382,95 @@ fn regression_msgrcv_bufsz_above_long_max() {
 //
 // Linux only: `model::kernel` needs `unshare` and per-thread credentials.
 
+/// The calls of [`ids_cycle_like_the_kernel`] for one kind: an open (IPC_PRIVATE) and a
+/// remove of the id it returned.
+fn open_private(kind: u8) -> Call {
+    match kind {
+        0 => Call::MsgGet { key: 0, flags: 0o600 },
+        1 => Call::SemGet { key: 0, nsems: 1, flags: 0o600 },
+        _ => Call::ShmGet { key: 0, size: 1, flags: 0o600 },
+    }
+}
+
+fn remove(kind: u8, id: i32) -> Call {
+    match kind {
+        0 => Call::MsgRmid { id },
+        1 => Call::SemRmid { id },
+        _ => Call::ShmRmid { id },
+    }
+}
+
+/// Two objects stay; then 70 rounds of open and remove. `apply` answers a call; returns the
+/// ids handed out.
+fn cycle(kind: u8, mut apply: impl FnMut(&Call) -> Ret) -> Vec<i32> {
+    let mut ids = Vec::new();
+    let mut open = |apply: &mut dyn FnMut(&Call) -> Ret| match apply(&open_private(kind)) {
+        Ret::Val(id) => {
+            ids.push(id as i32);
+            id as i32
+        }
+        r => panic!("open: {r:?}"),
+    };
+    open(&mut apply);
+    open(&mut apply);
+    for _ in 0..70 {
+        let id = open(&mut apply);
+        assert_eq!(apply(&remove(kind, id)), Ret::Val(0));
+    }
+    ids
+}
+
+/// Ids cycle as the kernel's allocator does: a removed index is not reused until the cursor
+/// wraps past 63, and the wrap bumps the sequence (`id + 32768`), skipping busy indexes.
+#[test]
+fn ids_cycle_like_the_kernel() {
+    for kind in 0..3 {
+        let mut b = Both::new();
+        b.add_actor(Cred::new(0, 0).caps(CAP_ALL));
+        let ids = cycle(kind, |c| {
+            let r = b.apply(0, c);
+            b.check_state();
+            r
+        });
+        // 0 and 1 stay; 2..=63 come and go; then the wrap: index 2 again, sequence 1.
+        assert_eq!(ids[..4], [0, 1, 2, 3]);
+        assert_eq!(ids[63], 63);
+        assert_eq!(ids[64..67], [32768 + 2, 32768 + 3, 32768 + 4]);
+    }
+}
+
+/// The per-kind object limit (MSGMNI, SEMMNI, SHMMNI): that many opens succeed, the next
+/// is ENOSPC. `apply` answers a call.
+fn fill(kind: u8, mut apply: impl FnMut(&Call) -> Ret) {
+    let limit = [MSGMNI, SEMMNI, SHMMNI][kind as usize];
+    for n in 0..limit {
+        assert!(matches!(apply(&open_private(kind)), Ret::Val(_)), "open {n}");
+    }
+    assert_eq!(apply(&open_private(kind)), Ret::Err(ENOSPC));
+}
+
+fn limit_enospc(kind: u8) {
+    let mut b = Both::new();
+    b.add_actor(Cred::new(0, 0).caps(CAP_ALL));
+    fill(kind, |c| b.apply(0, c));
+    b.check_state();
+}
+
+#[test]
+fn msgmni_gives_enospc() {
+    limit_enospc(0);
+}
+
+#[test]
+fn semmni_gives_enospc() {
+    limit_enospc(1);
+}
+
+#[test]
+fn shmmni_gives_enospc() {
+    limit_enospc(2);
+}
+
 #[cfg(target_os = "linux")]
 mod against_kernel {
     use super::*;
@@ -486,6 +575,52 @@ mod against_kernel {
             steps in proptest::collection::vec(step_s(), 1..40),
         ) {
             run_kernel(actors, steps);
+        }
+    }
+    /// [`ids_cycle_like_the_kernel`] on the kernel: the model's ids are the kernel's.
+    #[test]
+    fn ids_cycle_in_the_kernel() {
+        for kind in 0..3 {
+            std::thread::spawn(move || {
+                if !kernel::fresh_ipc_ns() {
+                    return;
+                }
+                let root = Cred::new(0, 0).caps(kernel::root_caps());
+                let (mut m, mut k) = (Model::new(), kernel::Kernel::new());
+                m.add_actor(root.clone());
+                k.add_actor(&root);
+                let ids = cycle(kind, |c| {
+                    let (mr, kr) = (m.apply(0, c), k.apply(0, c));
+                    assert_eq!(kr, mr, "{c:?} (left kernel, right model)");
+                    mr
+                });
+                assert_eq!(ids[64], 32768 + 2);
+            })
+            .join()
+            .unwrap();
+        }
+    }
+    /// [`object_limits_give_enospc`] on the kernel.
+    #[test]
+    fn object_limits_in_the_kernel() {
+        for kind in 0..3 {
+            std::thread::spawn(move || {
+                if !kernel::fresh_ipc_ns() {
+                    return;
+                }
+                let root = Cred::new(0, 0).caps(kernel::root_caps());
+                let (mut m, mut k) = (Model::new(), kernel::Kernel::new());
+                m.add_actor(root.clone());
+                k.add_actor(&root);
+                fill(kind, |c| {
+                    let (mr, kr) = (m.apply(0, c), k.apply(0, c));
+                    assert_eq!(kr, mr, "{c:?} (left kernel, right model)");
+                    mr
+                });
+                assert_eq!(no_pids_state(k.state()), no_pids_state(m.state()));
+            })
+            .join()
+            .unwrap();
         }
     }
 }

@@ -436,6 +436,9 @@ pub struct Model {
     msg: Table<Queue>,
     sem: Table<Sems>,
     shm: Table<Seg>,
+    /// The semaphores in all sets (`used_sems`; kept, not summed, so 32000 semgets stay
+    /// linear).
+    used_sems: u64,
 }
 
 impl Default for Model {
@@ -447,7 +450,7 @@ impl Default for Model {
 impl Model {
     /// A fresh namespace with no actors.
     pub fn new() -> Model {
-        Model { actors: Vec::new(), msg: Table::new(), sem: Table::new(), shm: Table::new() }
+        Model { actors: Vec::new(), msg: Table::new(), sem: Table::new(), shm: Table::new(), used_sems: 0 }
     }
 
     /// Adds a process with these credentials; returns its actor number.
@@ -719,10 +722,6 @@ impl Model {
 
     // ----- semaphore sets -----
 
-    fn used_sems(&self) -> u64 {
-        self.sem.objs.values().map(|(_, s)| s.vals.len() as u64).sum()
-    }
-
     fn sem_get(&mut self, actor: usize, key: i32, nsems: i32, flags: i32) -> R {
         if !(0..=SEMMSL).contains(&nsems) {
             return Err(EINVAL);
@@ -735,12 +734,14 @@ impl Model {
         if nsems == 0 {
             return Err(EINVAL);
         }
-        if self.used_sems() + nsems as u64 > SEMMNS {
+        if self.used_sems + nsems as u64 > SEMMNS {
             return Err(ENOSPC);
         }
         let n = nsems as usize;
         let s = Sems { vals: vec![0; n], pids: vec![0; n] };
-        self.sem.add(SEMMNI, key, &cred, flags as u32, s).map(|id| Ret::Val(id as i64))
+        let id = self.sem.add(SEMMNI, key, &cred, flags as u32, s)?;
+        self.used_sems += nsems as u64;
+        Ok(Ret::Val(id as i64))
     }
 
     fn sem_op(&mut self, actor: usize, id: i32, sops: &[(u16, i16, i16)]) -> R {
@@ -874,7 +875,8 @@ impl Model {
     fn sem_rmid(&mut self, actor: usize, id: i32) -> R {
         let (perm, _) = self.sem.get(id)?;
         check_owner(&self.actors[actor].cred, perm)?;
-        self.sem.remove(id);
+        let (_, s) = self.sem.remove(id);
+        self.used_sems -= s.vals.len() as u64;
         for a in &mut self.actors {
             a.undo.remove(&id);
         }
@@ -885,7 +887,7 @@ impl Model {
         Info {
             max_index: self.sem.max_index(),
             objects: self.sem.objs.len() as u64,
-            units: self.used_sems(),
+            units: self.used_sems,
             bytes: 0,
         }
     }
