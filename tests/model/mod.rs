@@ -6,9 +6,13 @@
 //! # Use
 //!
 //! * From an integration test: `mod model;` (this directory), then `model::Model`,
-//!   `model::Call`, `model::driver::Driver` (the same calls run against svipc).
+//!   `model::Call`, `model::driver::Driver` (the same calls run against svipc),
+//!   `model::driver::Both` (model and svipc side by side, asserting agreement), and on
+//!   Linux `model::kernel::Kernel` (the same calls run against the real kernel in a fresh
+//!   IPC namespace; `model_props` checks the model itself with it).
 //! * From elsewhere (the fuzz target): `#[path = "../../tests/model/mod.rs"] mod model;`;
-//!   `driver.rs` comes along as a submodule and needs the `svipc` crate.
+//!   `driver.rs` and `kernel.rs` come along as submodules and need the `svipc` and `libc`
+//!   crates.
 //!
 //! [`Model::add_actor`] adds a process with its credentials ([`Cred`]); each actor has the
 //! pid [`Model::pid`] (`1000 + actor`). [`Model::apply`] answers one [`Call`] by that actor as
