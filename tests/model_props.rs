@@ -474,50 +474,12 @@ fn shmmni_gives_enospc() {
 #[cfg(target_os = "linux")]
 mod against_kernel {
     use super::*;
+    use model::kernel::{no_pids, no_pids_state};
 
-    /// Pids left out: every actor is one process to the kernel (see `model::kernel`).
-    fn no_pids_stat(s: &mut Stat) {
-        let one = |p: &mut i32| *p = (*p != 0) as i32;
-        match s {
-            Stat::Msg { lspid, lrpid, .. } => {
-                one(lspid);
-                one(lrpid);
-            }
-            Stat::Shm { cpid, lpid, .. } => {
-                one(cpid);
-                one(lpid);
-            }
-            Stat::Sem { .. } => {}
-        }
-    }
-
-    fn no_pids(call: &Call, mut r: Ret) -> Ret {
-        match (&mut r, call) {
-            (Ret::Stat(s), _) => no_pids_stat(s),
-            (Ret::Val(v), Call::SemGetPid { .. }) => *v = (*v != 0) as i64,
-            _ => {}
-        }
-        r
-    }
-
-    fn no_pids_state(mut s: State) -> State {
-        for o in s.objects.values_mut() {
-            match o {
-                ObjState::Msg { stat, .. } | ObjState::Shm { stat } => no_pids_stat(stat),
-                ObjState::Sem { stat, pids, .. } => {
-                    no_pids_stat(stat);
-                    pids.iter_mut().for_each(|p| *p = (*p != 0) as i32);
-                }
-            }
-        }
-        s
-    }
-
-    /// The actors a kernel run draws from: users without capabilities, and root as it is.
+    /// The actors a kernel run draws from: those of [`pool`] whose capabilities this thread
+    /// may hold (in a container's root, all but the ones with CAP_SYS_RESOURCE).
     fn kernel_pool() -> Vec<Cred> {
-        let mut p: Vec<Cred> = pool().into_iter().filter(|c| c.uid != 0).collect();
-        p.push(Cred::new(0, 0).caps(kernel::root_caps()));
-        p
+        pool().into_iter().filter(kernel::can_play).collect()
     }
 
     /// Runs `steps` on the model and on the kernel (a fresh IPC namespace on a thread of its
