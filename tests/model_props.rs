@@ -317,8 +317,30 @@ fn replay(actors: &[Cred], calls: &[(usize, Call)]) {
     }
 }
 
+/// Steps dense in SEM_UNDO, semadj overflow, SETVAL/SETALL and exits: one shared set.
+fn undo_step_s() -> impl Strategy<Value = Step> {
+    let op = prop_oneof![4 => -3i16..=3, 1 => Just(20000), 1 => Just(-20000), 1 => Just(32767)];
+    let sop = (0u16..2, op, prop_oneof![3 => Just(SEM_UNDO as i16), 1 => Just(0)]);
+    let call = prop_oneof![
+        1 => Just(Call::SemGet { key: 1, nsems: 2, flags: IPC_CREAT | 0o666 }),
+        6 => proptest::collection::vec(sop, 1..3).prop_map(|sops| Call::SemOp { id: 0, sops }),
+        1 => (0i32..2, 0i32..5).prop_map(|(num, val)| Call::SemSetVal { id: 0, num, val }),
+        1 => proptest::collection::vec(0u16..5, 2).prop_map(|vals| Call::SemSetAll { id: 0, vals }),
+        1 => Just(Call::SemRmid { id: 0 }),
+        3 => Just(Call::Exit),
+    ];
+    (any::<u8>(), call).prop_map(|(actor, call)| Step { actor, call, fit: true })
+}
+
 proptest! {
     #![proptest_config(Config { cases: cases(), ..Config::default() })]
+
+    #[test]
+    fn sem_undo_and_exits_agree(actors in actors_s(), steps in proptest::collection::vec(undo_step_s(), 1..40)) {
+        let mut steps = steps;
+        steps.insert(0, Step { actor: 0, call: Call::SemGet { key: 1, nsems: 2, flags: IPC_CREAT | 0o666 }, fit: true });
+        run(&actors, &steps);
+    }
 
     #[test]
     fn svipc_agrees_with_model(actors in actors_s(), steps in proptest::collection::vec(step_s(), 1..40)) {
