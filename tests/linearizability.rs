@@ -1,6 +1,817 @@
-//! Linearizability of message queues, semaphore sets and shared memory (issue 6, item 5).
-//! Run: `cargo test --test linearizability`.
+//! Linearizability (issue 6, item 5; DESIGN.md concurrency rule 4): many small concurrent
+//! runs against svipc — 2 or 3 tasks of 2 to 5 operations each, on a fresh namespace — record
+//! every call's invocation, response and result, and a Wing & Gong / Lowe checker
+//! (`tests/lincheck/`) searches for one sequential order, consistent with real time, in which
+//! the reference model (`tests/model/`, IPC_NOWAIT semantics) returns exactly those results.
+//! A run with no such order fails with the whole history, per task, and the model state where
+//! the search got stuck.
+//!
+//! Run: `cargo test --test linearizability` (a few hundred runs per test);
+//! `LINCHECK_RUNS=20000 cargo test --release --test linearizability` for a soak;
+//! `LINCHECK_SEED=n` replays from run seed `n` (a failure prints its seed).
+//!
+//! # Each run
+//!
+//! 1. **Setup**, sequential, through `model::driver::Both` (svipc and the model side by side,
+//!    answers compared): actor 0 creates one object and fills it (messages, `SETALL`, an
+//!    attachment); actors 1.. are the tasks' processes, same uid, pids 1001...
+//! 2. **Concurrent phase**: the tasks start together (a barrier) and run their operations on
+//!    their own handles. Two schedules: tokio's multi-thread runtime with 2 workers, and one
+//!    OS thread per task, each with its own current-thread runtime.
+//! 3. **Final phase**, sequential, recorded in the same history: what is left is read back
+//!    (`msgrcv(Any)` until empty and `IPC_STAT`; every actor's exit and `GETALL`; `IPC_STAT`
+//!    and the last detach), so a lost or duplicated effect cannot hide.
+//!
+//! # How a result becomes a model step
+//!
+//! The model answers every call as if `IPC_NOWAIT` were set. A `try_` call is its own model
+//! call. An **awaiting** call (`send`, `recv`, `semop`) is wrapped in a short
+//! `tokio::time::timeout` ([`WAIT`]) and maps as follows:
+//!
+//! | the awaiting call returned | history entries (same interval as the call) |
+//! |---|---|
+//! | `Ok(v)` | its `IPC_NOWAIT` twin returning `v`: it took effect at one instant inside its interval (for `semop` possibly the waker's instant: the waker performs the sleeper's op) |
+//! | `EIDRM` | two steps: the object is alive (a probe of the model's id table, no effect), then the twin finds the id dead (`EINVAL`). So the removal falls inside the interval and the call had no effect. The kernel answers `EIDRM` to a call that slept when the object went, and also to one whose lookup found the object and whose locked check found it removed (svipc too: a handle's liveness check, then the set's or queue's lock); from outside the two cannot be told apart, so this holds for an `EIDRM` from a `try_` call as well |
+//! | any other error (`EINVAL` from a dead id, `EACCES`, ...) | the twin returning that error |
+//! | the timeout fired | nothing: a cancelled call has no effect (DESIGN.md rule 3), so it is left out of the history |
+//!
+//! The last row leans on cancel safety. It is exact except in one window that the design
+//! accepts: a `recv` handed a message (or a `semop` performed by its waker) in the instant
+//! between the timeout's last poll of it and its drop gives the message back (runs the
+//! inverse) when dropped. A third call that looks in that window sees the effect come and go.
+//! The window is nanoseconds wide and the timeout milliseconds past the start, when the other
+//! tasks have long finished; no run here has hit it.
+//!
+//! Not in the concurrent phase, on purpose: `msgctl(IPC_STAT)` (it reads each field atomically
+//! but not all at one instant while lock-free operations run: a documented deviation in
+//! `src/msg/mod.rs`), `GETNCNT`/`GETZCNT` (the model has no sleepers) and process exits (each
+//! task's `Process` exits in the final phase, one after another, where the model's `Exit`
+//! applies `SEM_UNDO`).
+//!
+//! A test with a deliberately injected bug (`recv(Any)` taking the youngest message) shows
+//! the check failing, and so do the checker's own unit tests (`lincheck::tests`).
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 
 mod lincheck;
+mod model;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lincheck::{check, format_history, Recorder, Spec};
+use model::driver::Both;
+use model::{Call, Cred, Model, Ret, EINVAL, IPC_CREAT, MSGMAX, MSG_COPY, MSG_EXCEPT, SHM_RDONLY};
+use svipc::{Attached, AttachedMut, MessageQueue, Process, Segment, Select, SemOp, SemaphoreSet};
+
+/// How long an awaiting call may wait before it is cancelled (and left out of the history).
+const WAIT: Duration = Duration::from_millis(10);
+/// `EIDRM`.
+const EIDRM: i32 = libc::EIDRM;
+
+// ===== the spec: the model, one actor per call =====
+
+/// The reference model as the checker's sequential spec.
+struct ModelSpec;
+
+/// One step of the spec.
+#[derive(Clone, Debug)]
+enum Step {
+    /// `actor` makes `call`.
+    Call(usize, Call),
+    /// Is the object of this kind (0 msg, 1 sem, 2 shm) and id alive? `Val(1)` or `Val(0)`;
+    /// changes nothing. The first half of a non-waiting call's `EIDRM` (see the module docs).
+    Live(u8, i32),
+}
+
+impl Spec for ModelSpec {
+    type State = Model;
+    type Op = Step;
+    type Ret = Ret;
+
+    fn step(&self, model: &mut Model, step: &Step) -> Ret {
+        match step {
+            Step::Call(actor, call) => model.apply(*actor, call),
+            Step::Live(kind, id) => Ret::Val(model.ids(*kind).contains(id).into()),
+        }
+    }
+}
+
+type Rec = Recorder<Step, Ret>;
+
+// ===== the operations a task runs =====
+
+/// One operation of a task's program.
+#[derive(Clone, Debug)]
+enum Op {
+    TrySend(i64, Vec<u8>),
+    Send(i64, Vec<u8>),
+    TryRecv(Select),
+    Recv(Select),
+    Peek(usize),
+    MsgRmid,
+    /// `try_semop`: `(num, op, undo)`.
+    TrySemop(Vec<(u16, i16, bool)>),
+    Semop(Vec<(u16, i16, bool)>),
+    SetVal(u16, i32),
+    GetVal(u16),
+    GetAll,
+    SemRmid,
+    Attach {
+        read_only: bool,
+    },
+    /// Detaches the task's oldest attachment (skipped if it has none).
+    Detach,
+    ShmStat,
+    ShmRmid,
+}
+
+/// The object a run is about, as each task holds it.
+#[derive(Clone)]
+enum Obj {
+    Msg(MessageQueue<Vec<u8>>),
+    Sem(SemaphoreSet),
+    Shm(Segment),
+}
+
+enum Guard {
+    Rw(#[allow(dead_code)] AttachedMut),
+    Ro(#[allow(dead_code)] Attached),
+}
+
+/// `(msgtyp, msgflg)` of a selector.
+fn raw(sel: Select) -> (i64, i32) {
+    match sel {
+        Select::Any => (0, 0),
+        Select::Type(t) => (t, 0),
+        Select::Except(t) => (t, MSG_EXCEPT),
+        Select::AtMost(t) => (-t, 0),
+    }
+}
+
+fn sops(ops: &[(u16, i16, bool)]) -> (Vec<SemOp>, Vec<(u16, i16, i16)>) {
+    let svipc =
+        ops.iter().map(|&(n, o, u)| if u { SemOp::new(n, o).undo() } else { SemOp::new(n, o) }).collect();
+    let model = ops.iter().map(|&(n, o, u)| (n, o, if u { model::SEM_UNDO as i16 } else { 0 })).collect();
+    (svipc, model)
+}
+
+fn unit(r: Result<(), svipc::Error>) -> Ret {
+    r.map_or_else(|e| Ret::Err(e.errno()), |()| Ret::Val(0))
+}
+
+fn msg(r: Result<(i64, Vec<u8>), svipc::Error>) -> Ret {
+    r.map_or_else(|e| Ret::Err(e.errno()), |(t, m)| Ret::Msg(t, m))
+}
+
+fn sent(r: Result<(), svipc::SendError<Vec<u8>>>) -> Ret {
+    r.map_or_else(|e| Ret::Err(e.error().errno()), |()| Ret::Val(0))
+}
+
+/// A task: its actor, its handle, and where it records.
+struct Task {
+    task: usize,
+    actor: usize,
+    id: i32,
+    obj: Obj,
+    rec: Arc<Rec>,
+    /// Live attachments: the model's token and svipc's guard.
+    guards: Vec<(u64, Guard)>,
+    next_token: u64,
+    /// The injected bug: `try_recv(Any)` takes the youngest message.
+    younger: bool,
+}
+
+impl Task {
+    /// Records a call made over `[start, now]`. `EIDRM` becomes two steps: the object alive
+    /// at some instant of the interval, then the call on a dead id (`EINVAL`) at a later one.
+    fn record(&self, start: u64, call: Call, ret: Ret, note: &str) {
+        let end = self.rec.now();
+        if ret == Ret::Err(EIDRM) {
+            let kind = match self.obj {
+                Obj::Msg(_) => 0,
+                Obj::Sem(_) => 1,
+                Obj::Shm(_) => 2,
+            };
+            self.rec.push(self.task, start, end, Step::Live(kind, self.id), Ret::Val(1), "EIDRM: was alive");
+            self.rec.push(
+                self.task,
+                start,
+                end,
+                Step::Call(self.actor, call),
+                Ret::Err(EINVAL),
+                "EIDRM: removed",
+            );
+        } else {
+            self.rec.push(self.task, start, end, Step::Call(self.actor, call), ret, note);
+        }
+    }
+
+    /// An `IPC_NOWAIT` call.
+    fn nowait(&self, call: Call, f: impl FnOnce() -> Ret) -> Ret {
+        let start = self.rec.now();
+        let ret = f();
+        self.record(start, call, ret.clone(), "");
+        ret
+    }
+
+    /// An awaiting call, cancelled after [`WAIT`]: recorded as its `IPC_NOWAIT` twin, or not
+    /// at all if it was cancelled.
+    async fn awaiting(&self, call: Call, fut: impl std::future::Future<Output = Ret>) {
+        let start = self.rec.now();
+        if let Ok(ret) = tokio::time::timeout(WAIT, fut).await {
+            self.record(start, call, ret, "awaited");
+        }
+    }
+
+    async fn run(&mut self, op: &Op) {
+        let id = self.id;
+        match (op, self.obj.clone()) {
+            (Op::TrySend(t, m), Obj::Msg(q)) => {
+                self.nowait(Call::MsgSnd { id, mtype: *t, msg: m.clone() }, || {
+                    sent(q.try_send(*t, m.clone()))
+                });
+            }
+            (Op::Send(t, m), Obj::Msg(q)) => {
+                let call = Call::MsgSnd { id, mtype: *t, msg: m.clone() };
+                self.awaiting(call, async { sent(q.send(*t, m.clone()).await) }).await;
+            }
+            (Op::TryRecv(sel), Obj::Msg(q)) => {
+                let (msgtyp, flags) = raw(*sel);
+                let call = Call::MsgRcv { id, bufsz: MSGMAX, msgtyp, flags };
+                if self.younger && *sel == Select::Any {
+                    self.nowait(call, || msg(youngest(&q)));
+                } else {
+                    self.nowait(call, || msg(q.try_recv(*sel)));
+                }
+            }
+            (Op::Recv(sel), Obj::Msg(q)) => {
+                let (msgtyp, flags) = raw(*sel);
+                let call = Call::MsgRcv { id, bufsz: MSGMAX, msgtyp, flags };
+                self.awaiting(call, async { msg(q.recv(*sel).await) }).await;
+            }
+            (Op::Peek(i), Obj::Msg(q)) => {
+                let call = Call::MsgRcv { id, bufsz: MSGMAX, msgtyp: *i as i64, flags: MSG_COPY };
+                self.nowait(call, || msg(q.peek(*i)));
+            }
+            (Op::MsgRmid, Obj::Msg(q)) => {
+                self.nowait(Call::MsgRmid { id }, || unit(q.remove()));
+            }
+            (Op::TrySemop(ops), Obj::Sem(s)) => {
+                let (ours, theirs) = sops(ops);
+                self.nowait(Call::SemOp { id, sops: theirs }, || unit(s.try_semop(&ours)));
+            }
+            (Op::Semop(ops), Obj::Sem(s)) => {
+                let (ours, theirs) = sops(ops);
+                self.awaiting(Call::SemOp { id, sops: theirs }, async { unit(s.semop(&ours).await) }).await;
+            }
+            (Op::SetVal(n, v), Obj::Sem(s)) => {
+                self.nowait(Call::SemSetVal { id, num: i32::from(*n), val: *v }, || unit(s.set_val(*n, *v)));
+            }
+            (Op::GetVal(n), Obj::Sem(s)) => {
+                let call = Call::SemGetVal { id, num: i32::from(*n) };
+                self.nowait(call, || {
+                    s.get_val(*n).map_or_else(|e| Ret::Err(e.errno()), |v| Ret::Val(v.into()))
+                });
+            }
+            (Op::GetAll, Obj::Sem(s)) => {
+                self.nowait(Call::SemGetAll { id }, || {
+                    s.get_all().map_or_else(|e| Ret::Err(e.errno()), Ret::Vals)
+                });
+            }
+            (Op::SemRmid, Obj::Sem(s)) => {
+                self.nowait(Call::SemRmid { id }, || unit(s.remove()));
+            }
+            (Op::Attach { read_only }, Obj::Shm(seg)) => {
+                let flags = if *read_only { SHM_RDONLY } else { 0 };
+                let start = self.rec.now();
+                let g = if *read_only {
+                    seg.attach_read_only().map(Guard::Ro)
+                } else {
+                    seg.attach().map(Guard::Rw)
+                };
+                let ret = match g {
+                    Ok(g) => {
+                        let token = self.next_token;
+                        self.next_token += 1;
+                        self.guards.push((token, g));
+                        Ret::Val(token as i64)
+                    }
+                    Err(e) => Ret::Err(e.errno()),
+                };
+                self.record(start, Call::ShmAt { id, flags }, ret, "");
+            }
+            (Op::Detach, Obj::Shm(_)) => self.detach_oldest(),
+            (Op::ShmStat, Obj::Shm(seg)) => {
+                self.nowait(Call::ShmStat { id }, || {
+                    seg.stat().map_or_else(|e| Ret::Err(e.errno()), |ds| shm_stat(&ds))
+                });
+            }
+            (Op::ShmRmid, Obj::Shm(seg)) => {
+                self.nowait(Call::ShmRmid { id }, || unit(seg.remove()));
+            }
+            (op, _) => unreachable!("{op:?} on another kind of object"),
+        }
+    }
+
+    fn detach_oldest(&mut self) {
+        if self.guards.is_empty() {
+            return;
+        }
+        let (token, guard) = self.guards.remove(0);
+        let start = self.rec.now();
+        drop(guard);
+        self.record(start, Call::ShmDt { token }, Ret::Val(0), "guard dropped");
+    }
+
+    /// Runs the program, then detaches what is still attached (a recorded `shmdt` each).
+    async fn program(mut self, ops: Vec<Op>) {
+        for op in &ops {
+            self.run(op).await;
+        }
+        while !self.guards.is_empty() {
+            self.detach_oldest();
+        }
+    }
+}
+
+/// The injected bug: the youngest queued message instead of the oldest (found by `peek`,
+/// taken by its type; with one type queued that is the oldest again).
+fn youngest(q: &MessageQueue<Vec<u8>>) -> Result<(i64, Vec<u8>), svipc::Error> {
+    let n = (0..).take_while(|&i| q.peek(i).is_ok()).count();
+    match n.checked_sub(1).map(|last| q.peek(last)) {
+        Some(Ok((t, _))) => q.try_recv(Select::Type(t)),
+        _ => q.try_recv(Select::Any),
+    }
+}
+
+/// `IPC_STAT` of a segment in the model's terms.
+fn shm_stat(ds: &svipc::ShmidDs) -> Ret {
+    let p = &ds.shm_perm;
+    let perm = model::Perm {
+        key: p.key.raw(),
+        uid: p.uid,
+        gid: p.gid,
+        cuid: p.cuid,
+        cgid: p.cgid,
+        mode: p.mode,
+        seq: p.seq,
+    };
+    Ret::Stat(model::Stat::Shm {
+        perm,
+        segsz: ds.shm_segsz as u64,
+        nattch: ds.shm_nattch,
+        cpid: ds.shm_cpid,
+        lpid: ds.shm_lpid,
+    })
+}
+
+// ===== random programs =====
+
+/// xorshift64*: deterministic per seed, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// The mechanism a test exercises.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Msg,
+    Sem,
+    Shm,
+}
+
+/// How the tasks are scheduled.
+#[derive(Clone, Copy, Debug)]
+enum Sched {
+    /// tokio's multi-thread runtime, 2 workers.
+    Tokio,
+    /// One OS thread per task, each with a current-thread runtime.
+    Threads,
+}
+
+/// One run, generated from a seed.
+#[derive(Debug)]
+struct Plan {
+    kind: Kind,
+    /// msg: the message types in use (1..=types). sem: the set's size.
+    width: i64,
+    /// msg: `msg_qbytes` (None: the default). sem: the initial values.
+    qbytes: Option<u64>,
+    prefill: Vec<(i64, Vec<u8>)>,
+    init: Vec<u16>,
+    /// shm: the segment's size, and whether actor 0 holds an attachment from the setup.
+    size: usize,
+    attached: bool,
+    tasks: Vec<Vec<Op>>,
+}
+
+/// Messages carry a unique first byte, so every message in a run can be told apart.
+struct Tags(u8);
+
+impl Tags {
+    fn next(&mut self, rng: &mut Rng) -> Vec<u8> {
+        self.0 += 1;
+        vec![self.0; 1 + rng.below(2) as usize]
+    }
+}
+
+fn selector(rng: &mut Rng, types: i64) -> Select {
+    let t = rng.range(1, types);
+    match rng.below(8) {
+        0..=2 => Select::Any,
+        3 | 4 => Select::Type(t),
+        5 => Select::Except(t),
+        _ => Select::AtMost(t),
+    }
+}
+
+fn plan(kind: Kind, rng: &mut Rng) -> Plan {
+    let ntasks = 2 + rng.below(2) as usize;
+    let mut p = Plan {
+        kind,
+        width: 1,
+        qbytes: None,
+        prefill: Vec::new(),
+        init: Vec::new(),
+        size: 1,
+        attached: false,
+        tasks: Vec::new(),
+    };
+    let mut tags = Tags(0);
+    match kind {
+        Kind::Msg => {
+            // Half the runs keep one type (the lock-free simple mode, until a receiver waits);
+            // the others mix three (complex mode, and the switches between the two).
+            p.width = if rng.chance(50) { 1 } else { 3 };
+            if rng.chance(50) {
+                p.qbytes = Some(rng.range(2, 6) as u64); // a full queue: senders wait
+            }
+            for _ in 0..rng.below(3) {
+                p.prefill.push((rng.range(1, p.width), tags.next(rng)));
+            }
+        }
+        Kind::Sem => {
+            p.width = rng.range(1, 4);
+            p.init = (0..p.width).map(|_| rng.below(3) as u16).collect();
+        }
+        Kind::Shm => {
+            p.size = rng.range(1, 8192) as usize;
+            p.attached = rng.chance(50);
+        }
+    }
+    let remover = rng.chance(30).then(|| rng.below(ntasks as u64) as usize);
+    for task in 0..ntasks {
+        let n = 2 + rng.below(4) as usize;
+        let mut ops: Vec<Op> = (0..n).map(|_| op(kind, &p, rng, &mut tags)).collect();
+        if remover == Some(task) {
+            // IPC_RMID last, racing whatever the others wait for.
+            *ops.last_mut().expect("two or more") = match kind {
+                Kind::Msg => Op::MsgRmid,
+                Kind::Sem => Op::SemRmid,
+                Kind::Shm => Op::ShmRmid,
+            };
+        }
+        p.tasks.push(ops);
+    }
+    p
+}
+
+fn op(kind: Kind, p: &Plan, rng: &mut Rng, tags: &mut Tags) -> Op {
+    match kind {
+        Kind::Msg => match rng.below(20) {
+            0..=3 => Op::TrySend(rng.range(1, p.width), tags.next(rng)),
+            4..=8 => Op::Send(rng.range(1, p.width), tags.next(rng)),
+            9..=12 => Op::TryRecv(selector(rng, p.width)),
+            13..=18 => Op::Recv(selector(rng, p.width)),
+            _ => Op::Peek(rng.below(3) as usize),
+        },
+        Kind::Sem => {
+            let nsems = p.width as u16;
+            let sops = |rng: &mut Rng| {
+                // One sop (the lock-free single op), up to 4 on distinct semaphores (the
+                // lock-free multi-op path), or a repeated semaphore (the locked path).
+                let n = match rng.below(10) {
+                    0..=4 => 1,
+                    5..=8 => 2 + rng.below(3) as usize,
+                    _ => 5,
+                };
+                let mut nums: Vec<u16> = (0..nsems).collect();
+                (0..n)
+                    .map(|k| {
+                        let num = if k < nums.len() && rng.chance(80) {
+                            nums.swap_remove(rng.below(nums.len() as u64) as usize)
+                        } else {
+                            rng.below(u64::from(nsems)) as u16
+                        };
+                        (num, rng.range(-2, 2) as i16, rng.chance(20))
+                    })
+                    .collect::<Vec<_>>()
+            };
+            match rng.below(20) {
+                0..=5 => Op::TrySemop(sops(rng)),
+                6..=13 => Op::Semop(sops(rng)),
+                14 | 15 => Op::SetVal(rng.below(u64::from(nsems)) as u16, rng.range(0, 2) as i32),
+                16 => Op::GetVal(rng.below(u64::from(nsems)) as u16),
+                _ => Op::GetAll,
+            }
+        }
+        Kind::Shm => match rng.below(10) {
+            0..=3 => Op::Attach { read_only: rng.chance(30) },
+            4..=6 => Op::Detach,
+            _ => Op::ShmStat,
+        },
+    }
+}
+
+// ===== one run =====
+
+/// The credentials of every actor: one uid, so permission never decides.
+fn cred() -> Cred {
+    Cred::new(1000, 1000)
+}
+
+/// Setup through `Both`; returns the object's id.
+fn setup(both: &mut Both, p: &Plan) -> i32 {
+    let flags = IPC_CREAT | 0o600;
+    let id = match p.kind {
+        Kind::Msg => both.apply(0, &Call::MsgGet { key: 0, flags }),
+        Kind::Sem => both.apply(0, &Call::SemGet { key: 0, nsems: p.width as i32, flags }),
+        Kind::Shm => both.apply(0, &Call::ShmGet { key: 0, size: p.size, flags }),
+    };
+    let Ret::Val(id) = id else { panic!("setup: create failed: {id:?}") };
+    let id = id as i32;
+    let ok = |r: Ret, what: &str| assert!(matches!(r, Ret::Val(_)), "setup: {what}: {r:?}");
+    if let Some(qbytes) = p.qbytes {
+        ok(both.apply(0, &Call::MsgSet { id, uid: 1000, gid: 1000, mode: 0o600, qbytes }), "IPC_SET");
+    }
+    for (t, m) in &p.prefill {
+        // With a small msg_qbytes the queue may be full already: both sides said EAGAIN.
+        both.apply(0, &Call::MsgSnd { id, mtype: *t, msg: m.clone() });
+    }
+    if !p.init.is_empty() {
+        ok(both.apply(0, &Call::SemSetAll { id, vals: p.init.clone() }), "SETALL");
+    }
+    if p.attached {
+        ok(both.apply(0, &Call::ShmAt { id, flags: 0 }), "shmat");
+    }
+    both.check_state();
+    id
+}
+
+/// The final phase: read back what is left, every call recorded after the tasks'.
+fn finish(both: &mut Both, rec: &Rec, p: &Plan, id: i32, final_task: usize) {
+    let mut call = |actor: usize, c: Call| {
+        let start = rec.now();
+        let ret = both.driver.apply(actor, &c);
+        rec.push(final_task, start, rec.now(), Step::Call(actor, c), ret.clone(), "final");
+        ret
+    };
+    match p.kind {
+        Kind::Msg => {
+            while let Ret::Msg(..) = call(0, Call::MsgRcv { id, bufsz: MSGMAX, msgtyp: 0, flags: 0 }) {}
+            call(0, Call::MsgStat { id });
+        }
+        Kind::Sem => {
+            for actor in 1..=p.tasks.len() {
+                call(actor, Call::Exit);
+            }
+            call(0, Call::SemGetAll { id });
+        }
+        Kind::Shm => {
+            call(0, Call::ShmStat { id });
+            if p.attached {
+                call(0, Call::ShmDt { token: 1 });
+                call(0, Call::ShmStat { id });
+            }
+        }
+    }
+}
+
+/// Runs one plan under `sched` and returns its history and the model state after setup.
+fn execute(
+    p: &Plan,
+    sched: Sched,
+    rt: &tokio::runtime::Runtime,
+    younger: bool,
+) -> (Model, Vec<lincheck::Entry<Step, Ret>>) {
+    let mut both = Both::new();
+    for _ in 0..=p.tasks.len() {
+        both.add_actor(cred());
+    }
+    let id = setup(&mut both, p);
+    let init = both.model.clone();
+    let rec = Arc::new(Rec::new());
+    let tasks: Vec<(Task, Vec<Op>)> = p
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, ops)| {
+            let actor = i + 1;
+            let me: &Process = both.driver.process(actor);
+            let obj = match p.kind {
+                Kind::Msg => Obj::Msg(me.msg_queue_by_id(id).expect("queue by id")),
+                Kind::Sem => Obj::Sem(me.sem_set_by_id(id).expect("set by id")),
+                Kind::Shm => Obj::Shm(me.shm_segment_by_id(id).expect("segment by id")),
+            };
+            let task = Task {
+                task: i,
+                actor,
+                id,
+                obj,
+                rec: rec.clone(),
+                guards: Vec::new(),
+                next_token: 1,
+                younger,
+            };
+            (task, ops.clone())
+        })
+        .collect();
+    let n = tasks.len();
+    match sched {
+        Sched::Tokio => rt.block_on(async {
+            let barrier = Arc::new(tokio::sync::Barrier::new(n));
+            let handles: Vec<_> = tasks
+                .into_iter()
+                .map(|(task, ops)| {
+                    let barrier = barrier.clone();
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        task.program(ops).await;
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await.expect("task panicked");
+            }
+        }),
+        Sched::Threads => {
+            let barrier = Arc::new(std::sync::Barrier::new(n));
+            let threads: Vec<_> = tasks
+                .into_iter()
+                .map(|(task, ops)| {
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_time()
+                            .build()
+                            .expect("runtime");
+                        barrier.wait();
+                        rt.block_on(task.program(ops));
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("thread panicked");
+            }
+        }
+    }
+    finish(&mut both, &rec, p, id, n);
+    (init, rec.history())
+}
+
+/// `LINCHECK_RUNS` or the default.
+fn runs(default: u64) -> u64 {
+    std::env::var("LINCHECK_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// `LINCHECK_SEED` or a per-test base.
+fn base_seed(default: u64) -> u64 {
+    std::env::var("LINCHECK_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().expect("runtime")
+}
+
+/// Many runs of one kind under one schedule; panics on the first non-linearizable history.
+fn campaign(kind: Kind, sched: Sched, default_runs: u64, seed: u64) {
+    let rt = tokio_rt();
+    let (runs, seed) = (runs(default_runs), base_seed(seed));
+    let t = Instant::now();
+    let mut ops = 0;
+    for s in seed..seed + runs {
+        let p = plan(kind, &mut Rng::new(s));
+        let (init, history) = execute(&p, sched, &rt, false);
+        ops += history.len();
+        if let Err(failure) = check(&ModelSpec, init, &history) {
+            panic!("{kind:?} under {sched:?}, run seed {s} (LINCHECK_SEED={s} LINCHECK_RUNS=1 replays it)\nplan: {p:#?}\n{failure}");
+        }
+    }
+    eprintln!("{kind:?} under {sched:?}: {runs} runs, {ops} history entries, {:?}", t.elapsed());
+}
+
+// ===== tests =====
+
+#[test]
+fn smoke() {
+    // One hand-written run through the whole pipeline: two senders, one receiver.
+    let p = Plan {
+        kind: Kind::Msg,
+        width: 2,
+        qbytes: None,
+        prefill: vec![(2, vec![1])],
+        init: Vec::new(),
+        size: 1,
+        attached: false,
+        tasks: vec![
+            vec![Op::TrySend(1, vec![2]), Op::Send(2, vec![3])],
+            vec![Op::Recv(Select::Type(1)), Op::TryRecv(Select::Any), Op::Peek(0)],
+        ],
+    };
+    let (init, history) = execute(&p, Sched::Tokio, &tokio_rt(), false);
+    let order = check(&ModelSpec, init, &history).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(order.len(), history.len());
+    // The final drain and IPC_STAT are in the history, after everything else.
+    let last = history.last().unwrap();
+    assert!(matches!(last.op, Step::Call(0, Call::MsgStat { .. })), "{}", format_history(&history));
+}
+
+#[test]
+fn msg_tokio() {
+    campaign(Kind::Msg, Sched::Tokio, 300, 1_000_000);
+}
+
+#[test]
+fn msg_threads() {
+    campaign(Kind::Msg, Sched::Threads, 200, 2_000_000);
+}
+
+#[test]
+fn sem_tokio() {
+    campaign(Kind::Sem, Sched::Tokio, 300, 3_000_000);
+}
+
+#[test]
+fn sem_threads() {
+    campaign(Kind::Sem, Sched::Threads, 200, 4_000_000);
+}
+
+#[test]
+fn shm_tokio() {
+    campaign(Kind::Shm, Sched::Tokio, 150, 5_000_000);
+}
+
+#[test]
+fn shm_threads() {
+    campaign(Kind::Shm, Sched::Threads, 150, 6_000_000);
+}
+
+/// The check can fail: with `try_recv(Any)` deliberately taking the youngest message, every
+/// run is caught. Messages of types 1 then 2 are queued, task 0 receives twice with `Any`,
+/// task 1 only sends more of type 2, so the youngest is always of type 2 and the buggy first
+/// receive takes the type-2 message queued at the start where the oldest, of type 1, was due.
+#[test]
+fn injected_bug_recv_any_takes_the_youngest_is_caught() {
+    let rt = tokio_rt();
+    let mut caught = 0;
+    for s in 0..runs(40) {
+        let mut rng = Rng::new(7_000_000 + s);
+        let mut tags = Tags(10);
+        let sends = (0..1 + rng.below(3)).map(|_| Op::TrySend(2, tags.next(&mut rng))).collect();
+        let p = Plan {
+            kind: Kind::Msg,
+            width: 2,
+            qbytes: None,
+            prefill: vec![(1, vec![1]), (2, vec![2])],
+            init: Vec::new(),
+            size: 1,
+            attached: false,
+            tasks: vec![vec![Op::TryRecv(Select::Any), Op::TryRecv(Select::Any)], sends],
+        };
+        let sched = if s % 2 == 0 { Sched::Tokio } else { Sched::Threads };
+        let (init, history) = execute(&p, sched, &rt, true);
+        let failure = check(&ModelSpec, init.clone(), &history).expect_err("the injected bug must be caught");
+        let text = failure.to_string();
+        // Where it got stuck, the model would have given the oldest message, of type 1.
+        assert!(text.contains("recorded Msg(2, [2]), spec Msg(1, [1])"), "{text}");
+        caught += 1;
+        // The same plan without the bug passes.
+        let (init, history) = execute(&p, sched, &rt, false);
+        check(&ModelSpec, init, &history).unwrap_or_else(|f| panic!("{f}"));
+    }
+    assert_eq!(caught, runs(40));
+}
