@@ -56,6 +56,7 @@
 mod lincheck;
 mod model;
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,7 +66,7 @@ use model::{Call, Cred, Model, Ret, EINVAL, IPC_CREAT, MSGMAX, MSG_COPY, MSG_EXC
 use svipc::{Attached, AttachedMut, MessageQueue, Process, Segment, Select, SemOp, SemaphoreSet};
 
 /// How long an awaiting call may wait before it is cancelled (and left out of the history).
-const WAIT: Duration = Duration::from_millis(10);
+const WAIT: Duration = Duration::from_millis(5);
 /// `EIDRM`.
 const EIDRM: i32 = libc::EIDRM;
 
@@ -168,6 +169,17 @@ fn sent(r: Result<(), svipc::SendError<Vec<u8>>>) -> Ret {
     r.map_or_else(|e| Ret::Err(e.error().errno()), |()| Ret::Val(0))
 }
 
+/// What a campaign's awaiting calls did, to show the runs reach the waiting paths.
+#[derive(Default, Debug)]
+struct Stats {
+    /// Awaiting calls that completed (any result but `EIDRM`).
+    completed: AtomicU64,
+    /// Awaiting calls that were still waiting after [`WAIT`] and were cancelled.
+    cancelled: AtomicU64,
+    /// Calls (awaiting or not) that returned `EIDRM`.
+    eidrm: AtomicU64,
+}
+
 /// A task: its actor, its handle, and where it records.
 struct Task {
     task: usize,
@@ -175,6 +187,7 @@ struct Task {
     id: i32,
     obj: Obj,
     rec: Arc<Rec>,
+    stats: Arc<Stats>,
     /// Live attachments: the model's token and svipc's guard.
     guards: Vec<(u64, Guard)>,
     next_token: u64,
@@ -188,6 +201,7 @@ impl Task {
     fn record(&self, start: u64, call: Call, ret: Ret, note: &str) {
         let end = self.rec.now();
         if ret == Ret::Err(EIDRM) {
+            self.stats.eidrm.fetch_add(1, Relaxed);
             let kind = match self.obj {
                 Obj::Msg(_) => 0,
                 Obj::Sem(_) => 1,
@@ -215,12 +229,33 @@ impl Task {
         ret
     }
 
-    /// An awaiting call, cancelled after [`WAIT`]: recorded as its `IPC_NOWAIT` twin, or not
-    /// at all if it was cancelled.
+    /// An awaiting call that is never cancelled (`recv`: see the module docs): recorded as
+    /// its `IPC_NOWAIT` twin. Only the closer's `IPC_RMID` ends it if nothing else does.
     async fn awaiting(&self, call: Call, fut: impl std::future::Future<Output = Ret>) {
         let start = self.rec.now();
-        if let Ok(ret) = tokio::time::timeout(WAIT, fut).await {
-            self.record(start, call, ret, "awaited");
+        let ret = fut.await;
+        if ret != Ret::Err(EIDRM) {
+            self.stats.completed.fetch_add(1, Relaxed);
+        }
+        self.record(start, call, ret, "awaited");
+    }
+
+    /// An awaiting call cancelled after [`WAIT`]. Completed: as [`awaiting`](Self::awaiting).
+    /// Cancelled: `None`, and the caller says what the cancellation may have left behind.
+    async fn cancellable(&self, call: &Call, fut: impl std::future::Future<Output = Ret>) -> Option<u64> {
+        let start = self.rec.now();
+        match tokio::time::timeout(WAIT, fut).await {
+            Ok(ret) => {
+                if ret != Ret::Err(EIDRM) {
+                    self.stats.completed.fetch_add(1, Relaxed);
+                }
+                self.record(start, call.clone(), ret, "awaited");
+                None
+            }
+            Err(_elapsed) => {
+                self.stats.cancelled.fetch_add(1, Relaxed);
+                Some(start)
+            }
         }
     }
 
@@ -233,8 +268,9 @@ impl Task {
                 });
             }
             (Op::Send(t, m), Obj::Msg(q)) => {
+                // Cancelled: the message went with the future, nothing was sent.
                 let call = Call::MsgSnd { id, mtype: *t, msg: m.clone() };
-                self.awaiting(call, async { sent(q.send(*t, m.clone()).await) }).await;
+                self.cancellable(&call, async { sent(q.send(*t, m.clone()).await) }).await;
             }
             (Op::TryRecv(sel), Obj::Msg(q)) => {
                 let (msgtyp, flags) = raw(*sel);
@@ -263,7 +299,28 @@ impl Task {
             }
             (Op::Semop(ops), Obj::Sem(s)) => {
                 let (ours, theirs) = sops(ops);
-                self.awaiting(Call::SemOp { id, sops: theirs }, async { unit(s.semop(&ours).await) }).await;
+                let call = Call::SemOp { id, sops: theirs.clone() };
+                if let Some(start) = self.cancellable(&call, async { unit(s.semop(&ours).await) }).await {
+                    // Cancelled: a waker may have performed the op, and the drop then ran its
+                    // inverse where it could (see the module docs).
+                    let end = self.rec.now();
+                    let op = Step::Call(self.actor, call);
+                    let p = self.rec.push_optional(
+                        self.task,
+                        (start, end),
+                        op,
+                        Ret::Val(0),
+                        "cancelled: performed?",
+                        None,
+                    );
+                    let inverse: Vec<(u16, i16, i16)> =
+                        theirs.iter().rev().filter(|s| s.1 != 0).map(|&(n, o, f)| (n, -o, f)).collect();
+                    if !inverse.is_empty() {
+                        let op = Step::Call(self.actor, Call::SemOp { id, sops: inverse });
+                        let note = "cancelled: inverse run?";
+                        self.rec.push_optional(self.task, (start, end), op, Ret::Val(0), note, Some(p));
+                    }
+                }
             }
             (Op::SetVal(n, v), Obj::Sem(s)) => {
                 self.nowait(Call::SemSetVal { id, num: i32::from(*n), val: *v }, || unit(s.set_val(*n, *v)));
@@ -325,13 +382,14 @@ impl Task {
     }
 
     /// Runs the program, then detaches what is still attached (a recorded `shmdt` each).
-    async fn program(mut self, ops: Vec<Op>) {
+    async fn program(mut self, ops: Vec<Op>, done: Arc<AtomicU64>) {
         for op in &ops {
             self.run(op).await;
         }
         while !self.guards.is_empty() {
             self.detach_oldest();
         }
+        done.fetch_add(1, SeqCst);
     }
 }
 
@@ -617,6 +675,7 @@ fn execute(
     sched: Sched,
     rt: &tokio::runtime::Runtime,
     younger: bool,
+    stats: &Arc<Stats>,
 ) -> (Model, Vec<lincheck::Entry<Step, Ret>>) {
     let mut both = Both::new();
     for _ in 0..=p.tasks.len() {
@@ -643,6 +702,7 @@ fn execute(
                 id,
                 obj,
                 rec: rec.clone(),
+                stats: stats.clone(),
                 guards: Vec::new(),
                 next_token: 1,
                 younger,
@@ -651,19 +711,50 @@ fn execute(
         })
         .collect();
     let n = tasks.len();
+    let done = Arc::new(AtomicU64::new(0));
+    // The closer: actor 0 removes the object once the tasks have been stuck for a while.
+    let closer = {
+        let me = both.driver.process(0);
+        match p.kind {
+            Kind::Msg => Obj::Msg(me.msg_queue_by_id(id).expect("queue by id")),
+            Kind::Sem => Obj::Sem(me.sem_set_by_id(id).expect("set by id")),
+            Kind::Shm => Obj::Shm(me.shm_segment_by_id(id).expect("segment by id")),
+        }
+    };
+    let mut watch = Watch { rec: &rec, done: &done, n: n as u64, last: rec.peek(), quiet: Duration::ZERO };
+    let close = |rec: &Rec| {
+        let start = rec.now();
+        let (call, r) = match &closer {
+            Obj::Msg(q) => (Call::MsgRmid { id }, q.remove()),
+            Obj::Sem(s) => (Call::SemRmid { id }, s.remove()),
+            Obj::Shm(s) => (Call::ShmRmid { id }, s.remove()),
+        };
+        rec.push(n, start, rec.now(), Step::Call(0, call), unit(r), "closer: the tasks were stuck");
+    };
     match sched {
         Sched::Tokio => rt.block_on(async {
             let barrier = Arc::new(tokio::sync::Barrier::new(n));
             let handles: Vec<_> = tasks
                 .into_iter()
                 .map(|(task, ops)| {
-                    let barrier = barrier.clone();
+                    let (barrier, done) = (barrier.clone(), done.clone());
                     tokio::spawn(async move {
                         barrier.wait().await;
-                        task.program(ops).await;
+                        task.program(ops, done).await;
                     })
                 })
                 .collect();
+            loop {
+                tokio::time::sleep(TICK).await;
+                match watch.tick() {
+                    Verdict::Running => {}
+                    Verdict::Done => break,
+                    Verdict::Stuck => {
+                        close(&rec);
+                        break;
+                    }
+                }
+            }
             for h in handles {
                 h.await.expect("task panicked");
             }
@@ -673,24 +764,74 @@ fn execute(
             let threads: Vec<_> = tasks
                 .into_iter()
                 .map(|(task, ops)| {
-                    let barrier = barrier.clone();
+                    let (barrier, done) = (barrier.clone(), done.clone());
                     std::thread::spawn(move || {
                         let rt = tokio::runtime::Builder::new_current_thread()
                             .enable_time()
                             .build()
                             .expect("runtime");
                         barrier.wait();
-                        rt.block_on(task.program(ops));
+                        rt.block_on(task.program(ops, done));
                     })
                 })
                 .collect();
+            loop {
+                std::thread::sleep(TICK);
+                match watch.tick() {
+                    Verdict::Running => {}
+                    Verdict::Done => break,
+                    Verdict::Stuck => {
+                        close(&rec);
+                        break;
+                    }
+                }
+            }
             for t in threads {
                 t.join().expect("thread panicked");
             }
         }
     }
-    finish(&mut both, &rec, p, id, n);
+    finish(&mut both, &rec, p, id, n + 1);
     (init, rec.history())
+}
+
+/// How often the closer looks, and how long the tasks may make no call before it removes
+/// the object (longer than [`WAIT`], so cancellations come first).
+const TICK: Duration = Duration::from_millis(1);
+const CLOSE_AFTER: Duration = Duration::from_millis(12);
+
+enum Verdict {
+    Running,
+    Done,
+    Stuck,
+}
+
+/// The closer's view: every task finished, or nobody took a stamp for [`CLOSE_AFTER`].
+struct Watch<'a> {
+    rec: &'a Rec,
+    done: &'a AtomicU64,
+    n: u64,
+    last: u64,
+    quiet: Duration,
+}
+
+impl Watch<'_> {
+    fn tick(&mut self) -> Verdict {
+        if self.done.load(SeqCst) == self.n {
+            return Verdict::Done;
+        }
+        let now = self.rec.peek();
+        if now != self.last {
+            (self.last, self.quiet) = (now, Duration::ZERO);
+            return Verdict::Running;
+        }
+        self.quiet += TICK;
+        if self.quiet >= CLOSE_AFTER {
+            Verdict::Stuck
+        } else {
+            Verdict::Running
+        }
+    }
 }
 
 /// `LINCHECK_RUNS` or the default.
@@ -711,17 +852,32 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 fn campaign(kind: Kind, sched: Sched, default_runs: u64, seed: u64) {
     let rt = tokio_rt();
     let (runs, seed) = (runs(default_runs), base_seed(seed));
+    let stats = Arc::new(Stats::default());
     let t = Instant::now();
-    let mut ops = 0;
+    let (mut ops, mut closed, mut checking) = (0, 0, Duration::ZERO);
     for s in seed..seed + runs {
         let p = plan(kind, &mut Rng::new(s));
-        let (init, history) = execute(&p, sched, &rt, false);
+        let (init, history) = execute(&p, sched, &rt, false, &stats);
         ops += history.len();
-        if let Err(failure) = check(&ModelSpec, init, &history) {
-            panic!("{kind:?} under {sched:?}, run seed {s} (LINCHECK_SEED={s} LINCHECK_RUNS=1 replays it)\nplan: {p:#?}\n{failure}");
+        closed += history.iter().filter(|e| e.note.starts_with("closer")).count();
+        let c = Instant::now();
+        let verdict = check(&ModelSpec, init, &history);
+        checking += c.elapsed();
+        if let Err(failure) = verdict {
+            panic!(
+                "{kind:?} under {sched:?}, run seed {s} (LINCHECK_SEED={s} LINCHECK_RUNS=1 runs this plan again; \
+                 the interleaving is the scheduler's)\nplan: {p:#?}\n{failure}"
+            );
         }
     }
-    eprintln!("{kind:?} under {sched:?}: {runs} runs, {ops} history entries, {:?}", t.elapsed());
+    eprintln!(
+        "{kind:?} under {sched:?}: {runs} runs, {ops} history entries, awaiting calls: {} completed, {} cancelled; \
+         {} EIDRM; {closed} runs closed by IPC_RMID; {:?} in all, {checking:?} of it checking",
+        stats.completed.load(Relaxed),
+        stats.cancelled.load(Relaxed),
+        stats.eidrm.load(Relaxed),
+        t.elapsed()
+    );
 }
 
 // ===== tests =====
@@ -742,7 +898,7 @@ fn smoke() {
             vec![Op::Recv(Select::Type(1)), Op::TryRecv(Select::Any), Op::Peek(0)],
         ],
     };
-    let (init, history) = execute(&p, Sched::Tokio, &tokio_rt(), false);
+    let (init, history) = execute(&p, Sched::Tokio, &tokio_rt(), false, &Arc::default());
     let order = check(&ModelSpec, init, &history).unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(order.len(), history.len());
     // The final drain and IPC_STAT are in the history, after everything else.
@@ -787,6 +943,7 @@ fn shm_threads() {
 #[test]
 fn injected_bug_recv_any_takes_the_youngest_is_caught() {
     let rt = tokio_rt();
+    let stats = Arc::new(Stats::default());
     let mut caught = 0;
     for s in 0..runs(40) {
         let mut rng = Rng::new(7_000_000 + s);
@@ -803,14 +960,14 @@ fn injected_bug_recv_any_takes_the_youngest_is_caught() {
             tasks: vec![vec![Op::TryRecv(Select::Any), Op::TryRecv(Select::Any)], sends],
         };
         let sched = if s % 2 == 0 { Sched::Tokio } else { Sched::Threads };
-        let (init, history) = execute(&p, sched, &rt, true);
+        let (init, history) = execute(&p, sched, &rt, true, &stats);
         let failure = check(&ModelSpec, init.clone(), &history).expect_err("the injected bug must be caught");
         let text = failure.to_string();
         // Where it got stuck, the model would have given the oldest message, of type 1.
         assert!(text.contains("recorded Msg(2, [2]), spec Msg(1, [1])"), "{text}");
         caught += 1;
         // The same plan without the bug passes.
-        let (init, history) = execute(&p, sched, &rt, false);
+        let (init, history) = execute(&p, sched, &rt, false, &stats);
         check(&ModelSpec, init, &history).unwrap_or_else(|f| panic!("{f}"));
     }
     assert_eq!(caught, runs(40));

@@ -73,6 +73,20 @@ pub struct Entry<O, R> {
     /// A note for the report: the real call behind this spec operation, where it differs
     /// (an awaiting call, a call split in two); empty otherwise.
     pub note: String,
+    /// The operation may have taken effect or not (a cancelled call whose effect the
+    /// implementation may have kept): the search may also leave it out.
+    pub optional: bool,
+    /// Only after this entry (its [`Entry::id`]) has been linearized, not left out.
+    pub after: Option<usize>,
+    /// Unique within a history: the order of [`Recorder::push`] calls.
+    pub id: usize,
+}
+
+impl<O, R> Entry<O, R> {
+    /// A plain entry: not optional, no dependency, `id` 0 (for hand-made histories).
+    pub fn new(task: usize, start: u64, end: u64, op: O, ret: R) -> Self {
+        Entry { task, start, end, op, ret, note: String::new(), optional: false, after: None, id: 0 }
+    }
 }
 
 /// Timestamps and the entries of one concurrent run.
@@ -99,11 +113,48 @@ impl<O, R> Recorder<O, R> {
         self.clock.fetch_add(1, SeqCst)
     }
 
-    /// Adds one completed operation.
-    pub fn push(&self, task: usize, start: u64, end: u64, op: O, ret: R, note: impl Into<String>) {
-        assert!(start < end, "an operation ends after it starts");
-        let note = note.into();
-        self.entries.lock().unwrap().push(Entry { task, start, end, op, ret, note });
+    /// The clock's current value, without taking a stamp: unchanged means nobody started or
+    /// finished a call since.
+    pub fn peek(&self) -> u64 {
+        self.clock.load(SeqCst)
+    }
+
+    /// Adds one completed operation; returns its id.
+    pub fn push(&self, task: usize, start: u64, end: u64, op: O, ret: R, note: impl Into<String>) -> usize {
+        self.push_entry(Entry {
+            task,
+            start,
+            end,
+            op,
+            ret,
+            note: note.into(),
+            optional: false,
+            after: None,
+            id: 0,
+        })
+    }
+
+    /// Adds an optional operation (see [`Entry::optional`]), only after `after` if given;
+    /// returns its id.
+    pub fn push_optional(
+        &self,
+        task: usize,
+        (start, end): (u64, u64),
+        op: O,
+        ret: R,
+        note: impl Into<String>,
+        after: Option<usize>,
+    ) -> usize {
+        self.push_entry(Entry { task, start, end, op, ret, note: note.into(), optional: true, after, id: 0 })
+    }
+
+    fn push_entry(&self, mut e: Entry<O, R>) -> usize {
+        assert!(e.start < e.end, "an operation ends after it starts");
+        let mut entries = self.entries.lock().unwrap();
+        let id = entries.len();
+        e.id = id;
+        entries.push(e);
+        id
     }
 
     /// Runs `fut` between two stamps: `(output, start, end)`.
@@ -149,9 +200,23 @@ pub fn check<'h, S: Spec>(
     history: &'h [Entry<S::Op, S::Ret>],
 ) -> Result<Order, Failure<'h, S>> {
     assert!(history.len() <= 128, "the done-set is a u128: at most 128 operations per history");
-    let mut search =
-        Search { spec, history, memo: HashSet::new(), order: Vec::with_capacity(history.len()), best: None };
-    if search.dfs(0, &init) {
+    let after = history
+        .iter()
+        .map(|e| {
+            e.after.map(|id| {
+                history.iter().position(|d| d.id == id).expect("an entry's dependency is in the history")
+            })
+        })
+        .collect();
+    let mut search = Search {
+        spec,
+        history,
+        after,
+        memo: HashSet::new(),
+        order: Vec::with_capacity(history.len()),
+        best: None,
+    };
+    if search.dfs(0, 0, &init) {
         return Ok(search.order);
     }
     let (prefix, state, tried) = search.best.expect("a failed search records where it stopped");
@@ -164,39 +229,48 @@ type Best<S> = (Vec<usize>, <S as Spec>::State, Vec<(usize, <S as Spec>::Ret)>);
 struct Search<'s, 'h, S: Spec> {
     spec: &'s S,
     history: &'h [Entry<S::Op, S::Ret>],
-    /// (done set, state) pairs already explored without success.
-    memo: HashSet<(u128, S::State)>,
+    /// Each entry's dependency as an index into `history`.
+    after: Vec<Option<usize>>,
+    /// (done set, left-out set, state) triples already explored without success.
+    memo: HashSet<(u128, u128, S::State)>,
     order: Vec<usize>,
     best: Option<Best<S>>,
 }
 
 impl<S: Spec> Search<'_, '_, S> {
-    /// True if the entries not in `done` can all be linearized from `state`.
-    fn dfs(&mut self, done: u128, state: &S::State) -> bool {
+    /// True if the entries not in `done` can all be linearized (or, if optional, left out)
+    /// from `state`. `skipped` is the subset of `done` that was left out.
+    fn dfs(&mut self, done: u128, skipped: u128, state: &S::State) -> bool {
         let n = self.history.len();
-        if self.order.len() == n {
+        if done.count_ones() as usize == n {
             return true;
         }
-        if !self.memo.insert((done, state.clone())) {
+        if !self.memo.insert((done, skipped, state.clone())) {
             return false;
         }
         let left = (0..n).filter(|&i| done & (1 << i) == 0);
         // Just-in-time: only an entry invoked before every remaining one has responded can
-        // take effect next.
+        // take effect (or be left out) next.
         let first_end = left.clone().map(|i| self.history[i].end).min().expect("entries left");
         let mut tried = Vec::new();
         for i in left.filter(|&i| self.history[i].start < first_end) {
             let e = &self.history[i];
-            let mut next = state.clone();
-            let got = self.spec.step(&mut next, &e.op);
-            if got == e.ret {
-                self.order.push(i);
-                if self.dfs(done | (1 << i), &next) {
-                    return true;
+            let ready = self.after[i].is_none_or(|j| done & !skipped & (1 << j) != 0);
+            if ready {
+                let mut next = state.clone();
+                let got = self.spec.step(&mut next, &e.op);
+                if got == e.ret {
+                    self.order.push(i);
+                    if self.dfs(done | (1 << i), skipped, &next) {
+                        return true;
+                    }
+                    self.order.pop();
+                } else {
+                    tried.push((i, got));
                 }
-                self.order.pop();
-            } else {
-                tried.push((i, got));
+            }
+            if e.optional && self.dfs(done | (1 << i), skipped | (1 << i), state) {
+                return true;
             }
         }
         if self.best.as_ref().is_none_or(|b| b.0.len() < self.order.len()) {
@@ -221,6 +295,9 @@ pub fn format_history<O: Debug, R: Debug>(history: &[Entry<O, R>]) -> String {
         mine.sort_by_key(|(_, e)| e.start);
         for (i, e) in mine {
             out.push_str(&format!("    #{i:<2} [{:>3}, {:>3}] {:?} -> {:?}", e.start, e.end, e.op, e.ret));
+            if e.optional {
+                out.push_str("   [optional]");
+            }
             if !e.note.is_empty() {
                 out.push_str(&format!("   ({})", e.note));
             }
@@ -234,7 +311,12 @@ impl<S: Spec> fmt::Display for Failure<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "history not linearizable ({} operations):", self.history.len())?;
         f.write_str(&format_history(self.history))?;
-        writeln!(f, "longest linearizable prefix ({} of {}):", self.prefix.len(), self.history.len())?;
+        writeln!(
+            f,
+            "longest linearizable prefix ({} of {}; optional entries left out are not listed):",
+            self.prefix.len(),
+            self.history.len()
+        )?;
         for &i in &self.prefix {
             let e = &self.history[i];
             writeln!(f, "    #{i:<2} task {}: {:?} -> {:?}", e.task, e.op, e.ret)?;
@@ -297,7 +379,7 @@ mod tests {
     }
 
     fn e(task: usize, start: u64, end: u64, op: RegOp, ret: Option<u32>) -> Entry<RegOp, Option<u32>> {
-        Entry { task, start, end, op, ret, note: String::new() }
+        Entry::new(task, start, end, op, ret)
     }
 
     #[test]
@@ -366,7 +448,7 @@ mod tests {
     }
 
     fn f(task: usize, start: u64, end: u64, op: FifoOp, ret: Option<u32>) -> Entry<FifoOp, Option<u32>> {
-        Entry { task, start, end, op, ret, note: String::new() }
+        Entry::new(task, start, end, op, ret)
     }
 
     #[test]
@@ -419,24 +501,9 @@ mod tests {
         // 16 increments all overlapping, then a read after all of them. A read of 15 is
         // wrong, and refuting it means trying every order of the increments: 16! paths
         // without the memo, 2^16 (done set, count) pairs with it.
-        let mut h: Vec<Entry<CountOp, Option<u32>>> = (0..16u64)
-            .map(|k| Entry {
-                task: k as usize,
-                start: k,
-                end: 100,
-                op: CountOp::Inc,
-                ret: None,
-                note: String::new(),
-            })
-            .collect();
-        h.push(Entry {
-            task: 16,
-            start: 200,
-            end: 201,
-            op: CountOp::Read,
-            ret: Some(15),
-            note: String::new(),
-        });
+        let mut h: Vec<Entry<CountOp, Option<u32>>> =
+            (0..16u64).map(|k| Entry::new(k as usize, k, 100, CountOp::Inc, None)).collect();
+        h.push(Entry::new(16, 200, 201, CountOp::Read, Some(15)));
         let t = std::time::Instant::now();
         let failure = check(&Counter, 0, &h).unwrap_err();
         assert_eq!(failure.prefix.len(), 16);
@@ -445,5 +512,37 @@ mod tests {
         h[16].ret = Some(16);
         assert_eq!(check(&Counter, 0, &h).unwrap().len(), 17);
         assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn lincheck_optional_entries_may_be_left_out() {
+        // An optional write of 5 over [0, 10], then a read after it: 5 (it took effect) and 0
+        // (it did not) are both fine, 6 is not.
+        for (read, ok) in [(5, true), (0, true), (6, false)] {
+            let mut w = Entry::new(0, 0, 10, RegOp::Write(5), None);
+            w.optional = true;
+            let h = vec![w, e(1, 11, 12, RegOp::Read, Some(read))];
+            assert_eq!(check(&Register, 0, &h).is_ok(), ok, "read {read}");
+        }
+    }
+
+    #[test]
+    fn lincheck_after_orders_an_optional_entry() {
+        // P writes 5 over [5, 10]; Q, optional and only after P, writes 7 over [0, 4]: Q
+        // cannot follow P in real time, so a later read of 7 is impossible.
+        let mut p = Entry::new(0, 5, 10, RegOp::Write(5), None);
+        p.id = 1;
+        let mut q = Entry::new(1, 0, 4, RegOp::Write(7), None);
+        (q.id, q.optional, q.after) = (2, true, Some(1));
+        let read = |v| Entry { id: 3, ..e(2, 11, 12, RegOp::Read, Some(v)) };
+        assert!(check(&Register, 0, &[p.clone(), q.clone(), read(7)]).is_err());
+        assert_eq!(check(&Register, 0, &[p.clone(), q.clone(), read(5)]).unwrap(), vec![0, 2]);
+        // Without the dependency Q may go first and P overwrite it; 7 is still impossible,
+        // but Q over [0, 4] then a read of 7 inside [4, 5) is not: shift the read.
+        q.after = None;
+        let early = Entry { id: 3, ..e(2, 4, 5, RegOp::Read, Some(7)) };
+        assert_eq!(check(&Register, 0, &[p.clone(), q.clone(), early.clone()]).unwrap(), vec![1, 2, 0]);
+        q.after = Some(1);
+        assert!(check(&Register, 0, &[p, q, early]).is_err());
     }
 }
