@@ -19,10 +19,12 @@
 //!    pids 1001...
 //! 2. **Concurrent phase**: the tasks start together (a barrier) and run their operations on
 //!    their own handles. Two schedules: tokio's multi-thread runtime with 2 workers, and one
-//!    OS thread per task, each with its own current-thread runtime. A **closer** watches the
-//!    clock: once no task has started or finished a call for [`CLOSE_AFTER`] while some are
-//!    still unfinished (stuck in a `recv` or `send` nothing will satisfy), actor 0 removes the
-//!    object — a recorded `IPC_RMID`, so the waiters' `EIDRM` is checked like any result.
+//!    OS thread per task, each with its own current-thread runtime. A **closer** (actor 0)
+//!    watches the clock: once every task has started and none has started or finished a call
+//!    for [`CLOSE_AFTER`] while some are unfinished (stuck in a `recv` or `send` nothing will
+//!    satisfy), it nudges them with recorded calls of its own (`nudge`: for a queue, up to
+//!    three rounds of one `try_send` per type and one `try_recv(Any)`), and at last removes
+//!    the object — a recorded `IPC_RMID`, so the waiters' `EIDRM` is checked like any result.
 //! 3. **Final phase**, sequential, recorded in the same history: what is left is read back
 //!    (`msgrcv(Any)` until empty and `IPC_STAT`; every task actor's exit and `GETALL`;
 //!    `IPC_STAT` and the last detach), so a lost or duplicated effect cannot hide.
@@ -708,12 +710,7 @@ fn execute(
         .enumerate()
         .map(|(i, ops)| {
             let actor = i + 1;
-            let me: &Process = both.driver.process(actor);
-            let obj = match p.kind {
-                Kind::Msg => Obj::Msg(me.msg_queue_by_id(id).expect("queue by id")),
-                Kind::Sem => Obj::Sem(me.sem_set_by_id(id).expect("set by id")),
-                Kind::Shm => Obj::Shm(me.shm_segment_by_id(id).expect("segment by id")),
-            };
+            let obj = handle(both.driver.process(actor), p.kind, id);
             let task = Task {
                 task: i,
                 actor,
@@ -730,26 +727,22 @@ fn execute(
         .collect();
     let n = tasks.len();
     let progress = Arc::new(Progress::default());
-    // The closer: actor 0 removes the object once the tasks have been stuck for a while.
-    let closer = {
-        let me = both.driver.process(0);
-        match p.kind {
-            Kind::Msg => Obj::Msg(me.msg_queue_by_id(id).expect("queue by id")),
-            Kind::Sem => Obj::Sem(me.sem_set_by_id(id).expect("set by id")),
-            Kind::Shm => Obj::Shm(me.shm_segment_by_id(id).expect("segment by id")),
-        }
+    // The closer: actor 0, recorded as task `n`, nudges the tasks once they are stuck (see
+    // `nudge`) and in the end removes the object.
+    let mut closer = Task {
+        task: n,
+        actor: 0,
+        id,
+        obj: handle(both.driver.process(0), p.kind, id),
+        rec: rec.clone(),
+        stats: stats.clone(),
+        guards: Vec::new(),
+        next_token: 1,
+        younger: false,
     };
+    let mut nudges = 0;
     let mut watch =
         Watch { rec: &rec, progress: &progress, n: n as u64, last: rec.peek(), quiet: Duration::ZERO };
-    let close = |rec: &Rec| {
-        let start = rec.now();
-        let (call, r) = match &closer {
-            Obj::Msg(q) => (Call::MsgRmid { id }, q.remove()),
-            Obj::Sem(s) => (Call::SemRmid { id }, s.remove()),
-            Obj::Shm(s) => (Call::ShmRmid { id }, s.remove()),
-        };
-        rec.push(n, start, rec.now(), Step::Call(0, call), unit(r), "closer: the tasks were stuck");
-    };
     match sched {
         Sched::Tokio => rt.block_on(async {
             let barrier = Arc::new(tokio::sync::Barrier::new(n));
@@ -769,8 +762,13 @@ fn execute(
                     Verdict::Running => {}
                     Verdict::Done => break,
                     Verdict::Stuck => {
-                        close(&rec);
-                        break;
+                        let (ops, last) = nudge(p, &mut nudges);
+                        for op in &ops {
+                            closer.run(op).await;
+                        }
+                        if last {
+                            break;
+                        }
                     }
                 }
             }
@@ -800,8 +798,15 @@ fn execute(
                     Verdict::Running => {}
                     Verdict::Done => break,
                     Verdict::Stuck => {
-                        close(&rec);
-                        break;
+                        let (ops, last) = nudge(p, &mut nudges);
+                        futures::executor::block_on(async {
+                            for op in &ops {
+                                closer.run(op).await;
+                            }
+                        });
+                        if last {
+                            break;
+                        }
                     }
                 }
             }
@@ -812,6 +817,35 @@ fn execute(
     }
     finish(&mut both, &rec, p, id, n + 1);
     (init, rec.history())
+}
+
+/// What the closer does when the tasks are stuck, and whether that was its last move. For a
+/// queue, three times: one message of each type in use (a waiting receiver takes it by
+/// handoff) and one `recv(Any)` (room for a waiting sender). Then, and at once for a set or
+/// a segment, `IPC_RMID`: every waiter gets `EIDRM`.
+fn nudge(p: &Plan, nudges: &mut u8) -> (Vec<Op>, bool) {
+    *nudges += 1;
+    if p.kind == Kind::Msg && *nudges <= 3 {
+        let mut ops: Vec<Op> =
+            (1..=p.width).map(|t| Op::TrySend(t, vec![200 + 4 * *nudges + t as u8])).collect();
+        ops.push(Op::TryRecv(Select::Any));
+        return (ops, false);
+    }
+    let rmid = match p.kind {
+        Kind::Msg => Op::MsgRmid,
+        Kind::Sem => Op::SemRmid,
+        Kind::Shm => Op::ShmRmid,
+    };
+    (vec![rmid], true)
+}
+
+/// A handle on the run's object for this actor.
+fn handle(me: &Process, kind: Kind, id: i32) -> Obj {
+    match kind {
+        Kind::Msg => Obj::Msg(me.msg_queue_by_id(id).expect("queue by id")),
+        Kind::Sem => Obj::Sem(me.sem_set_by_id(id).expect("set by id")),
+        Kind::Shm => Obj::Shm(me.shm_segment_by_id(id).expect("segment by id")),
+    }
 }
 
 /// How often the closer looks, and how long the tasks may make no call before it removes
@@ -886,7 +920,11 @@ fn campaign(kind: Kind, sched: Sched, default_runs: u64, seed: u64) {
         let p = plan(kind, &mut Rng::new(s));
         let (init, history) = execute(&p, sched, &rt, false, &stats);
         ops += history.len();
-        closed += history.iter().filter(|e| e.note.starts_with("closer")).count();
+        let rmid = |e: &&lincheck::Entry<Step, Ret>| {
+            e.task == p.tasks.len()
+                && matches!(e.op, Step::Call(_, Call::MsgRmid { .. } | Call::SemRmid { .. }))
+        };
+        closed += history.iter().filter(rmid).count();
         let c = Instant::now();
         let verdict = check(&ModelSpec, init, &history);
         checking += c.elapsed();
