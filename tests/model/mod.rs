@@ -42,6 +42,8 @@
 use std::collections::BTreeMap;
 
 pub mod driver;
+#[cfg(target_os = "linux")]
+pub mod kernel;
 
 // ===== constants =====
 
