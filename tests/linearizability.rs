@@ -129,11 +129,14 @@ enum Op {
     TryRecv(Select),
     Recv(Select),
     Peek(usize),
+    /// `IPC_SET` of `msg_qbytes` (uid, gid and mode as they are).
+    SetQbytes(u64),
     MsgRmid,
     /// `try_semop`: `(num, op, undo)`.
     TrySemop(Vec<(u16, i16, bool)>),
     Semop(Vec<(u16, i16, bool)>),
     SetVal(u16, i32),
+    SetAll(Vec<u16>),
     GetVal(u16),
     GetAll,
     SemRmid,
@@ -311,6 +314,11 @@ impl Task {
                 let call = Call::MsgRcv { id, bufsz: MSGMAX, msgtyp: *i as i64, flags: MSG_COPY };
                 self.nowait(call, || msg(q.peek(*i)));
             }
+            (Op::SetQbytes(qbytes), Obj::Msg(q)) => {
+                let call = Call::MsgSet { id, uid: 1000, gid: 1000, mode: 0o600, qbytes: *qbytes };
+                let set = svipc::MsqidSet { uid: 1000, gid: 1000, mode: 0o600, qbytes: *qbytes };
+                self.nowait(call, || unit(q.set(set)));
+            }
             (Op::MsgRmid, Obj::Msg(q)) => {
                 self.nowait(Call::MsgRmid { id }, || unit(q.remove()));
             }
@@ -345,6 +353,9 @@ impl Task {
             }
             (Op::SetVal(n, v), Obj::Sem(s)) => {
                 self.nowait(Call::SemSetVal { id, num: i32::from(*n), val: *v }, || unit(s.set_val(*n, *v)));
+            }
+            (Op::SetAll(vals), Obj::Sem(s)) => {
+                self.nowait(Call::SemSetAll { id, vals: vals.clone() }, || unit(s.set_all(vals)));
             }
             (Op::GetVal(n), Obj::Sem(s)) => {
                 let call = Call::SemGetVal { id, num: i32::from(*n) };
@@ -600,12 +611,14 @@ fn plan(kind: Kind, rng: &mut Rng) -> Plan {
 
 fn op(kind: Kind, p: &Plan, rng: &mut Rng, tags: &mut Tags) -> Op {
     match kind {
-        Kind::Msg => match rng.below(20) {
+        Kind::Msg => match rng.below(21) {
             0..=3 => Op::TrySend(rng.range(1, p.width), tags.next(rng)),
             4..=8 => Op::Send(rng.range(1, p.width), tags.next(rng)),
             9..=12 => Op::TryRecv(selector(rng, p.width)),
             13..=18 => Op::Recv(selector(rng, p.width)),
-            _ => Op::Peek(rng.below(3) as usize),
+            19 => Op::Peek(rng.below(3) as usize),
+            // Raising it lets waiting senders in; lowering it makes the next ones wait.
+            _ => Op::SetQbytes(rng.range(2, 8) as u64),
         },
         Kind::Sem => {
             let nsems = p.width as u16;
@@ -629,11 +642,12 @@ fn op(kind: Kind, p: &Plan, rng: &mut Rng, tags: &mut Tags) -> Op {
                     })
                     .collect::<Vec<_>>()
             };
-            match rng.below(20) {
+            match rng.below(21) {
                 0..=5 => Op::TrySemop(sops(rng)),
                 6..=13 => Op::Semop(sops(rng)),
                 14 | 15 => Op::SetVal(rng.below(u64::from(nsems)) as u16, rng.range(0, 2) as i32),
-                16 => Op::GetVal(rng.below(u64::from(nsems)) as u16),
+                16 => Op::SetAll((0..nsems).map(|_| rng.below(3) as u16).collect()),
+                17 => Op::GetVal(rng.below(u64::from(nsems)) as u16),
                 _ => Op::GetAll,
             }
         }
