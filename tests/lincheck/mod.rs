@@ -15,11 +15,14 @@
 //!   left has responded (otherwise some remaining operation precedes it in real time);
 //! * linearizing it applies the sequential [`Spec`] to the current state; the result must equal
 //!   the recorded one;
+//! * an **optional** entry (a cancelled call that may or may not have taken effect) may also
+//!   be left out, and an entry with an `after` dependency may only be linearized once that
+//!   one has been (not left out): enough for "a cancelled op, then maybe its inverse";
 //! * a depth-first search over these choices, backtracking on a mismatch, remembers every
-//!   (set of linearized operations, spec state) pair it has already explored, so a pair is
-//!   expanded at most once and histories of a few dozen operations stay fast.
+//!   (set of entries done, set of those left out, spec state) triple it has already explored,
+//!   so each is expanded at most once and histories of a few dozen operations stay fast.
 //!
-//! A history is linearizable iff the search linearizes every operation. When it is not, the
+//! A history is linearizable iff the search linearizes every entry that is not optional. When it is not, the
 //! [`Failure`] names the longest prefix the search reached, the spec state there and what the
 //! spec answered for each operation it could have taken next; its `Display` prints that and
 //! the whole history per task, with intervals and results.
