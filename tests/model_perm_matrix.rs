@@ -125,12 +125,46 @@ fn ops(kind: Kind) -> Vec<Op> {
     }
 }
 
-/// The cell's world: creator (actor 0), administrator (1), caller (2).
+/// What a cell runs on: the model beside svipc, or beside the kernel.
+trait Sys {
+    /// Runs a call on both sides; panics unless they agree. The model's answer.
+    fn call(&mut self, actor: usize, call: &Call) -> Ret;
+    /// Panics unless the states agree.
+    fn check(&mut self);
+    /// The caller leaves: its attachments and semadj go (svipc: its process exits; the
+    /// kernel, where every actor is one process: its attachments are detached).
+    fn leave(&mut self, actor: usize);
+    fn clear_log(&mut self);
+}
+
+impl Sys for Both {
+    fn call(&mut self, actor: usize, call: &Call) -> Ret {
+        self.apply(actor, call)
+    }
+
+    fn check(&mut self) {
+        self.check_state();
+    }
+
+    fn leave(&mut self, actor: usize) {
+        self.apply(actor, &Call::Exit);
+    }
+
+    fn clear_log(&mut self) {
+        self.log.clear();
+    }
+}
+
+/// The cell's actors: creator (actor 0), administrator (1), caller (2).
+fn actors(admin: Cred, caller: Cred) -> [Cred; 3] {
+    [Cred::new(1000, 1000), admin, caller]
+}
+
 fn world(caller: Cred) -> Both {
     let mut b = Both::new();
-    b.add_actor(Cred::new(1000, 1000));
-    b.add_actor(Cred::new(0, 0).caps(CAP_ALL));
-    b.add_actor(caller);
+    for c in actors(Cred::new(0, 0).caps(CAP_ALL), caller) {
+        b.add_actor(c);
+    }
     b
 }
 
@@ -143,47 +177,45 @@ fn val(r: Ret) -> i32 {
 
 /// Makes the object for one cell, runs the caller's call on both sides (they must agree,
 /// answer and state), removes the object and returns the answer.
-fn cell(b: &mut Both, kind: Kind, mode: u32, op: fn(i32) -> Call) -> Ret {
+fn cell(b: &mut impl Sys, kind: Kind, mode: u32, op: fn(i32) -> Call) -> Ret {
     let flags = IPC_CREAT | mode as i32;
     let id = match kind {
         Kind::Msg => {
-            let id = val(b.apply(0, &Call::MsgGet { key: KEY, flags }));
-            val(b.apply(0, &Call::MsgSet { id, uid: 2000, gid: 2100, mode, qbytes: 16384 }));
-            val(b.apply(1, &Call::MsgSnd { id, mtype: 1, msg: vec![1, 2, 3] }));
+            let id = val(b.call(0, &Call::MsgGet { key: KEY, flags }));
+            val(b.call(0, &Call::MsgSet { id, uid: 2000, gid: 2100, mode, qbytes: 16384 }));
+            val(b.call(1, &Call::MsgSnd { id, mtype: 1, msg: vec![1, 2, 3] }));
             id
         }
         Kind::Sem => {
-            let id = val(b.apply(0, &Call::SemGet { key: KEY, nsems: 2, flags }));
-            val(b.apply(0, &Call::SemSet { id, uid: 2000, gid: 2100, mode }));
-            val(b.apply(1, &Call::SemSetVal { id, num: 0, val: 1 }));
+            let id = val(b.call(0, &Call::SemGet { key: KEY, nsems: 2, flags }));
+            val(b.call(0, &Call::SemSet { id, uid: 2000, gid: 2100, mode }));
+            val(b.call(1, &Call::SemSetVal { id, num: 0, val: 1 }));
             id
         }
         Kind::Shm => {
-            let id = val(b.apply(0, &Call::ShmGet { key: KEY, size: 100, flags }));
-            val(b.apply(0, &Call::ShmSet { id, uid: 2000, gid: 2100, mode }));
+            let id = val(b.call(0, &Call::ShmGet { key: KEY, size: 100, flags }));
+            val(b.call(0, &Call::ShmSet { id, uid: 2000, gid: 2100, mode }));
             id
         }
     };
-    let r = b.apply(2, &op(id));
-    b.check_state();
-    // The caller's exit gives back its semadj and attachments; then the object goes.
-    b.apply(2, &Call::Exit);
+    let r = b.call(2, &op(id));
+    b.check();
+    b.leave(2);
     let rm = match kind {
         Kind::Msg => Call::MsgRmid { id },
         Kind::Sem => Call::SemRmid { id },
         Kind::Shm => Call::ShmRmid { id },
     };
-    b.apply(1, &rm);
-    b.log.clear();
+    b.call(1, &rm);
+    b.clear_log();
     r
 }
 
-#[test]
-fn every_operation_caller_and_mode() {
-    let start = std::time::Instant::now();
+/// Every cell of every class in `classes` on the worlds `world` makes; the cell count.
+fn matrix<S: Sys>(classes: &[(&str, Cred)], mut world: impl FnMut(Cred) -> S) -> usize {
     let mut cells = 0;
-    for (_, cred) in classes() {
-        let mut b = world(cred);
+    for (_, cred) in classes {
+        let mut b = world(cred.clone());
         for kind in [Kind::Msg, Kind::Sem, Kind::Shm] {
             for (_, op) in ops(kind) {
                 for mode in 0..0o1000 {
@@ -192,11 +224,18 @@ fn every_operation_caller_and_mode() {
                 }
             }
         }
-        b.check_state();
+        b.check();
     }
-    let per = 512 * (ops(Kind::Msg).len() + ops(Kind::Sem).len() + ops(Kind::Shm).len()) * classes().len();
-    assert_eq!(cells, per);
-    println!("permission matrix: {cells} cells agree ({:?})", start.elapsed());
+    let per_class = 512 * (ops(Kind::Msg).len() + ops(Kind::Sem).len() + ops(Kind::Shm).len());
+    assert_eq!(cells, per_class * classes.len());
+    cells
+}
+
+#[test]
+fn every_operation_caller_and_mode() {
+    let start = std::time::Instant::now();
+    let cells = matrix(&classes(), world);
+    println!("permission matrix, svipc vs model: {cells} cells agree ({:?})", start.elapsed());
 }
 
 /// One cell by names, both sides agreeing; its answer.
@@ -268,5 +307,75 @@ fn cells_from_semantics() {
     ];
     for (class, kind, mode, op, want) in cases {
         assert_eq!(&one(class, *kind, *mode, op), want, "{class}, {kind:?} mode {mode:o}, {op}");
+    }
+}
+
+/// The model beside the real kernel (see `model::kernel`).
+#[cfg(target_os = "linux")]
+mod against_kernel {
+    use super::*;
+    use model::kernel::{can_play, fresh_ipc_ns, no_pids, no_pids_state, root_caps, Kernel};
+
+    struct VsKernel {
+        model: Model,
+        kernel: Kernel,
+        log: Vec<(usize, Call)>,
+    }
+
+    impl Sys for VsKernel {
+        fn call(&mut self, actor: usize, call: &Call) -> Ret {
+            self.log.push((actor, call.clone()));
+            let (m, k) = (self.model.apply(actor, call), self.kernel.apply(actor, call));
+            assert_eq!(
+                no_pids(call, k),
+                no_pids(call, m.clone()),
+                "{call:?} (left kernel, right model); calls {:#?}",
+                self.log
+            );
+            m
+        }
+
+        fn check(&mut self) {
+            let (k, m) = (no_pids_state(self.kernel.state()), no_pids_state(self.model.state()));
+            assert_eq!(k, m, "state (left kernel, right model); calls {:#?}", self.log);
+        }
+
+        fn leave(&mut self, actor: usize) {
+            let tokens: Vec<u64> = self.model.attachments(actor).map(|(t, _)| t).collect();
+            for token in tokens {
+                self.call(actor, &Call::ShmDt { token });
+            }
+        }
+
+        fn clear_log(&mut self) {
+            self.log.clear();
+        }
+    }
+
+    /// The whole matrix against the kernel, for every class this machine can play (a
+    /// container's root lacks CAP_SYS_RESOURCE: that class is left out, with a notice).
+    #[test]
+    fn every_operation_caller_and_mode_in_the_kernel() {
+        let start = std::time::Instant::now();
+        let t = std::thread::spawn(move || {
+            if !fresh_ipc_ns() {
+                return 0;
+            }
+            let (playable, left): (Vec<_>, Vec<_>) = classes().into_iter().partition(|(_, c)| can_play(c));
+            for (name, _) in &left {
+                eprintln!("permission matrix in the kernel: class {name:?} left out (capability not permitted here)");
+            }
+            matrix(&playable, |caller| {
+                assert!(fresh_ipc_ns(), "a fresh namespace for each class");
+                let mut v = VsKernel { model: Model::new(), kernel: Kernel::new(), log: Vec::new() };
+                for c in actors(Cred::new(0, 0).caps(CAP_ALL & root_caps()), caller) {
+                    v.model.add_actor(c.clone());
+                    v.kernel.add_actor(&c);
+                }
+                v
+            })
+        });
+        let cells = t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        println!("permission matrix, kernel vs model: {cells} cells agree ({:?})", start.elapsed());
     }
 }

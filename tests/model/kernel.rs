@@ -5,11 +5,13 @@
 //! [`fresh_ipc_ns`], [`errno`], [`semctl`], the `*_INFO` structs.
 //!
 //! Only on a thread of its own (it changes that thread's namespace and credentials, which
-//! end with it), started as root: the saved uid stays 0 so the thread can return to root
-//! between calls. An actor is either a plain user (no capabilities) or uid 0 with this
-//! process's capabilities ([`root_caps`]). All actors are one process to the kernel: one pid
-//! and one semadj list, so a caller compares pids and `SEM_UNDO` from one actor only, and
-//! [`Call::Exit`] is not run (it answers `EINVAL`).
+//! end with it), started as root: the saved uid stays 0 so the thread keeps its permitted
+//! capabilities and returns to root between calls. An actor has any uid, gid and groups and
+//! any of the four capabilities this thread is permitted ([`root_caps`], [`can_play`]),
+//! raised into the effective set with `capset` (so uid 0 without capabilities, and a plain
+//! user with `CAP_IPC_OWNER` alone, are played exactly). All actors are one process to the
+//! kernel: one pid and one semadj list, so a caller compares pids and `SEM_UNDO` from one
+//! actor only, and [`Call::Exit`] is not run (it answers `EINVAL`).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -152,28 +154,76 @@ pub fn kperm(p: &libc::ipc_perm) -> Perm {
     }
 }
 
-/// This process's effective capabilities, as the model's `CAP_*` bits (from
-/// `/proc/self/status`; all four where it cannot be read).
-pub fn root_caps() -> u8 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let Some(eff) = status.lines().find_map(|l| l.strip_prefix("CapEff:")) else { return super::CAP_ALL };
-    let bits = u64::from_str_radix(eff.trim(), 16).unwrap_or(u64::MAX);
-    [(15, CAP_IPC_OWNER), (21, CAP_SYS_ADMIN), (24, CAP_SYS_RESOURCE), (14, CAP_IPC_LOCK)]
-        .into_iter()
-        .filter(|&(bit, _)| bits & 1 << bit != 0)
-        .fold(0, |a, (_, cap)| a | cap)
+/// The Linux capability numbers of the model's `CAP_*` bits.
+const CAP_BITS: [(u32, u8); 4] =
+    [(15, CAP_IPC_OWNER), (21, CAP_SYS_ADMIN), (24, CAP_SYS_RESOURCE), (14, CAP_IPC_LOCK)];
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
 }
 
-/// Sets this thread's effective ids and groups (raw syscalls: glibc's wrappers would change
-/// every thread). Real and saved uid stay 0.
-fn become_(uid: u32, gid: u32, groups: &[u32]) {
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: two `CapData` words, capabilities 0-31 and 32-63.
+const CAP_V3: u32 = 0x2008_0522;
+
+fn capget() -> [CapData; 2] {
+    let mut h = CapHeader { version: CAP_V3, pid: 0 };
+    let mut d = [CapData::default(); 2];
+    // SAFETY: capget writes two CapData for version 3.
+    assert_eq!(unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) }, 0, "capget");
+    d
+}
+
+/// Sets this thread's effective capabilities to those of `caps` (model bits) that it is
+/// permitted (`perm`, from [`capget`]), and, if `all`, to everything permitted.
+fn set_effective(perm: [CapData; 2], caps: u8, all: bool) {
+    let mut d = perm;
+    d[0].effective = if all {
+        d[0].permitted
+    } else {
+        CAP_BITS.iter().filter(|&&(_, c)| caps & c != 0).fold(0, |a, &(bit, _)| a | 1 << bit) & d[0].permitted
+    };
+    d[1].effective = if all { d[1].permitted } else { 0 };
+    let mut h = CapHeader { version: CAP_V3, pid: 0 };
+    // SAFETY: capset reads two CapData for version 3.
+    assert_eq!(unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) }, 0, "capset");
+}
+
+/// The capabilities this thread may hold (its permitted set), as the model's `CAP_*` bits:
+/// what root has here, and the most any actor can be given.
+pub fn root_caps() -> u8 {
+    let p = capget()[0].permitted;
+    CAP_BITS.iter().filter(|&&(bit, _)| p & 1 << bit != 0).fold(0, |a, &(_, c)| a | c)
+}
+
+/// Whether an actor with these credentials can be played here: its capabilities are among
+/// those permitted.
+pub fn can_play(cred: &Cred) -> bool {
+    cred.caps & !root_caps() == 0
+}
+
+/// Gives this thread an actor's effective ids, groups and capabilities (raw syscalls:
+/// glibc's wrappers would change every thread). Real and saved uid stay 0, so the permitted
+/// capabilities stay and each call can start again from root.
+fn become_(perm: [CapData; 2], cred: &Cred) {
     // SAFETY: the id calls take integers; setgroups reads `groups.len()` gids.
     unsafe {
         assert_eq!(libc::syscall(libc::SYS_setresuid, -1, 0, -1), 0, "back to euid 0");
-        assert_eq!(libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()), 0);
-        assert_eq!(libc::syscall(libc::SYS_setresgid, -1, gid, -1), 0);
-        assert_eq!(libc::syscall(libc::SYS_setresuid, -1, uid, -1), 0);
+        set_effective(perm, 0, true);
+        assert_eq!(libc::syscall(libc::SYS_setgroups, cred.groups.len(), cred.groups.as_ptr()), 0);
+        assert_eq!(libc::syscall(libc::SYS_setresgid, -1, cred.gid, -1), 0);
+        assert_eq!(libc::syscall(libc::SYS_setresuid, -1, cred.uid, -1), 0);
     }
+    set_effective(perm, cred.caps, false);
 }
 
 /// The kernel's `struct msgbuf` with room for the largest message.
@@ -186,6 +236,10 @@ struct MsgBuf {
 /// The kernel, driven by model calls; see the module docs.
 pub struct Kernel {
     creds: Vec<Cred>,
+    /// The thread's permitted capabilities, read once.
+    perm: [CapData; 2],
+    /// The actor whose credentials the thread has now (`None`: root).
+    current: std::cell::Cell<Option<usize>>,
     /// (actor, token) → address.
     attached: BTreeMap<(usize, u64), *mut c_void>,
     next_token: Vec<u64>,
@@ -193,11 +247,13 @@ pub struct Kernel {
 }
 
 impl Drop for Kernel {
+    /// Detaches what is still attached and leaves the thread root again.
     fn drop(&mut self) {
         for &a in self.attached.values() {
             // SAFETY: `a` came from a successful shmat and was not detached.
             unsafe { libc::shmdt(a) };
         }
+        become_(self.perm, &Cred::new(0, 0).caps(super::CAP_ALL & root_caps()));
     }
 }
 
@@ -212,15 +268,18 @@ impl Kernel {
     pub fn new() -> Kernel {
         Kernel {
             creds: Vec::new(),
+            perm: capget(),
+            current: std::cell::Cell::new(None),
             attached: BTreeMap::new(),
             next_token: Vec::new(),
             buf: Box::new(MsgBuf { mtype: 0, mtext: [0; MSGMAX + 1] }),
         }
     }
 
-    /// Adds an actor: a user (uid other than 0; no capabilities) or uid 0 (with
-    /// [`root_caps`]).
+    /// Adds an actor: any uid, gid and groups, and capabilities among [`root_caps`] (see
+    /// [`can_play`]).
     pub fn add_actor(&mut self, cred: &Cred) -> usize {
+        assert!(can_play(cred), "{cred:?} asks for capabilities this thread is not permitted");
         self.creds.push(cred.clone());
         self.next_token.push(1);
         self.creds.len() - 1
@@ -228,10 +287,11 @@ impl Kernel {
 
     /// Runs `call` as `actor`.
     pub fn apply(&mut self, actor: usize, call: &Call) -> Ret {
-        let c = self.creds[actor].clone();
-        become_(c.uid, c.gid, &c.groups);
+        if self.current.get() != Some(actor) {
+            become_(self.perm, &self.creds[actor]);
+            self.current.set(Some(actor));
+        }
         let r = self.run(actor, call);
-        become_(0, 0, &[]);
         r.unwrap_or_else(Ret::Err)
     }
 
@@ -347,7 +407,8 @@ impl Kernel {
     /// The namespace's state, read as root: every index up to each `*_INFO`'s maximum by
     /// `*_STAT_ANY`, then the messages by `MSG_COPY`, the values, pids and counts by semctl.
     pub fn state(&self) -> State {
-        become_(0, 0, &[]);
+        become_(self.perm, &Cred::new(0, 0).caps(super::CAP_ALL & root_caps()));
+        self.current.set(None);
         let mut objects = BTreeMap::new();
         let (m, s, h) =
             (msg_info().expect("MSG_INFO"), sem_info().expect("SEM_INFO"), shm_info().expect("SHM_INFO"));
@@ -456,4 +517,44 @@ pub fn shm_stat_c(id: i32) -> Result<Stat, i32> {
         cpid: ds.shm_cpid,
         lpid: ds.shm_lpid,
     })
+}
+
+/// Pids as zero or not: every actor is one process to the kernel (see the module docs).
+fn no_pids_stat(s: &mut Stat) {
+    let one = |p: &mut i32| *p = (*p != 0) as i32;
+    match s {
+        Stat::Msg { lspid, lrpid, .. } => {
+            one(lspid);
+            one(lrpid);
+        }
+        Stat::Shm { cpid, lpid, .. } => {
+            one(cpid);
+            one(lpid);
+        }
+        Stat::Sem { .. } => {}
+    }
+}
+
+/// An answer with its pids as zero or not (IPC_STAT's, GETPID's).
+pub fn no_pids(call: &Call, mut r: Ret) -> Ret {
+    match (&mut r, call) {
+        (Ret::Stat(s), _) => no_pids_stat(s),
+        (Ret::Val(v), Call::SemGetPid { .. }) => *v = (*v != 0) as i64,
+        _ => {}
+    }
+    r
+}
+
+/// A state with its pids as zero or not.
+pub fn no_pids_state(mut s: State) -> State {
+    for o in s.objects.values_mut() {
+        match o {
+            ObjState::Msg { stat, .. } | ObjState::Shm { stat } => no_pids_stat(stat),
+            ObjState::Sem { stat, pids, .. } => {
+                no_pids_stat(stat);
+                pids.iter_mut().for_each(|p| *p = (*p != 0) as i32);
+            }
+        }
+    }
+    s
 }
