@@ -517,7 +517,13 @@ async fn msg_driver<T: Item>(ctx: Arc<Ctx>, producers: usize, consumers: usize, 
             check_exact("graceful end", sent, got);
             q.remove().unwrap();
         } else {
-            // a sender parked for room: EIDRM if it had to wait, else it drops its permit
+            state.store(PARK, SeqCst);
+            for _ in 0..consumers {
+                parked_rx.recv().await.unwrap();
+            }
+            // Every consumer waits for PARK_TYPE now, so nothing frees room: a sender that
+            // must wait for room to hold the whole qbytes waits until the removal (EIDRM).
+            // If the queue is empty it gets the room at once and gives it back.
             let reserver = {
                 let q = ctx.process().msg_queue_by_id::<T>(q.id()).unwrap();
                 let parked = parked_tx.clone();
@@ -537,10 +543,7 @@ async fn msg_driver<T: Item>(ctx: Arc<Ctx>, producers: usize, consumers: usize, 
                     }
                 })
             };
-            state.store(PARK, SeqCst);
-            for _ in 0..consumers + 1 {
-                parked_rx.recv().await.unwrap();
-            }
+            parked_rx.recv().await.unwrap();
             // quiescent now: no producer left, every consumer waits for PARK_TYPE
             let ds = q.stat().unwrap();
             let mut left = Vec::new();
