@@ -3,7 +3,7 @@
 # perm seqlock, msg store, sem engine, shm mapping, ...) and over the integration tests that
 # touch unsafe code or the sync shim, then the unsafe shared-memory paths again under Tree
 # Borrows. Called by .ci/run.
-#   scripts/miri.sh                   # everything below (about 8 min on 2 cores from cold)
+#   scripts/miri.sh                   # everything below (7 min on 2 busy cores from a cold target/miri)
 #   scripts/miri.sh lib shm_views     # some targets only ("lib" = the unit tests), Stacked Borrows
 #   MIRIFLAGS_EXTRA=-Zmiri-tree-borrows scripts/miri.sh lib   # any target under Tree Borrows
 # Left out: kernel_diff.rs (unshare(2) and raw libc calls miri cannot run), and the soaks and
