@@ -42,7 +42,10 @@ else
     || not_run "rustup toolchain install nightly --profile minimal --component miri,rust-src failed (no network?)"
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/miri}"
-cargo +nightly miri setup >/dev/null 2>&1 || not_run "cargo +nightly miri setup failed (building miri's sysroot)"
+if ! setup_log=$(cargo +nightly miri setup 2>&1); then
+  echo "$setup_log" | tail -20
+  not_run "cargo +nightly miri setup failed (building miri's sysroot; its output is above)"
+fi
 
 base="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check -Zmiri-disable-isolation"
 failed=()
