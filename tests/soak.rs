@@ -8,8 +8,9 @@
 //! SVIPC_SOAK_SECS=5 cargo test --test soak -- --ignored --nocapture               # what CI runs
 //! ```
 //!
-//! `SVIPC_SOAK_SECS` is the duration (default 60); `SVIPC_SOAK_SEED` fixes the seed the run
-//! prints (the schedule itself is not reproducible, the choices each task makes are).
+//! `SVIPC_SOAK_SECS` is the duration (default 60); `SVIPC_SOAK_SEED` (hex) is the seed every
+//! task's generator derives from, printed by each run. A run cannot be replayed exactly: the
+//! schedule decides which task draws which derived seed.
 //! `smoke` (not ignored) runs the same machinery for a fraction of a second in every
 //! `cargo test`, so the soak cannot rot between long runs.
 //!
@@ -1041,7 +1042,7 @@ async fn soak(duration: Duration, seed: u64) {
     let ld = |a: &AtomicU64| a.load(Relaxed);
     let (mo, so, ho) = (ld(&m.ops), ld(&s.ops), ld(&h.ops));
     let rate = |n: u64| n as f64 / secs;
-    println!("soak: {secs:.1} s, seed {seed:#x}, {tasks} tasks");
+    println!("soak: {secs:.1} s, seed {seed:#x}, up to {tasks} tasks at once");
     println!(
         "  msg: {mo} ops ({:.0}/s); {} queues ({} removed mid-flight); {} sent = {} received + {} drained + {} removed with their queue; {} waiters saw EIDRM",
         rate(mo),
