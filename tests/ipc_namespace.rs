@@ -10,6 +10,7 @@ use std::path::Path;
 use svipc::{Capabilities, Credentials, ErrorKind, IpcKind, Key, Limits, Namespace, Op};
 
 #[test]
+#[cfg_attr(miri, ignore = "Credentials::current calls getegid(2) and getgroups(2), which miri cannot run")]
 fn smoke() {
     let ns = Namespace::new();
     let me = ns.process(Credentials::current());
@@ -25,6 +26,7 @@ fn c_ftok(path: &Path, proj_id: i32) -> i32 {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "compares with the C library's ftok(3), a foreign call miri cannot run")]
 fn ftok_matches_the_c_library() {
     let dir = std::env::temp_dir().join(format!("svipc-ftok-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -58,6 +60,10 @@ fn keys() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "getpid/geteuid/getegid/getgroups are foreign calls miri cannot run (getegid, getgroups)"
+)]
 fn credentials_current_reads_the_real_process() {
     let c = Credentials::current();
     // SAFETY: argument-less, infallible id queries.

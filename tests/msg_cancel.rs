@@ -175,7 +175,7 @@ async fn stream_dropped_between_items_loses_nothing() {
 }
 
 fn race_drop_against_send(rt: tokio::runtime::Runtime) {
-    const N: u64 = 2000;
+    const N: u64 = if cfg!(miri) { 20 } else { 2000 };
     let ns = Namespace::new();
     let q: MessageQueue<u64> = queue(&root(&ns), 16384);
     let mut got = rt.block_on(async {

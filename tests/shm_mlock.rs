@@ -65,6 +65,7 @@ fn set_memlock_limit(lim: libc::rlimit) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "capget/capset, setrlimit and mlock(2) are foreign calls miri cannot run")]
 fn a_refused_mlock_is_enomem_and_leaves_the_segment_unlocked() {
     let ns = Namespace::new();
     let me = ns.process(Credentials::new(1000, 1000));

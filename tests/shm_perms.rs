@@ -156,6 +156,7 @@ fn permission_is_checked_at_each_attach() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SHM_LOCK calls mlock(2), which miri cannot run")]
 fn shm_lock_owner_creator_or_cap_ipc_lock() {
     let ns = Namespace::new();
     // mode 0: SHM_LOCK needs no read permission
@@ -198,6 +199,7 @@ fn shm_lock_owner_creator_or_cap_ipc_lock() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SHM_LOCK calls mlock(2), which miri cannot run")]
 fn shm_locked_survives_set_and_rmid_and_goes_with_the_segment() {
     let ns = Namespace::new();
     let me = ns.process(Credentials::new(1000, 1000));
