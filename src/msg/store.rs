@@ -589,8 +589,10 @@ impl<T> Queue<T> {
         while self.tx.load(Acquire) & IN_FLIGHT_MASK != 0 || self.rx.load(Acquire) & IN_FLIGHT_MASK != 0 {
             backoff(&mut spins);
         }
-        // No simple operation runs now, and none can start: the FIFO is ours.
-        while let Some(mut msg) = self.fifo.pop() {
+        // No simple operation runs now, and none can start: the FIFO is ours. (`is_empty`
+        // first: a pop of an empty SegQueue costs a SeqCst fence, and the FIFO is usually
+        // empty when a receiver that is about to wait makes the switch.)
+        while let Some(mut msg) = if self.fifo.is_empty() { None } else { self.fifo.pop() } {
             msg.seq = st.next_seq;
             st.next_seq += 1;
             st.insert(msg);
@@ -657,10 +659,13 @@ impl<T> Queue<T> {
     }
 
     /// The simple receive: the FIFO's type matches `select` and the FIFO has a message; the
-    /// RMW that ends it gives the room back.
-    fn try_simple_recv(&self, pid: i32, select: Select) -> Option<Msg<T>> {
+    /// RMW that ends it gives the room back. `Err(true)`: it ran in simple mode and found no
+    /// matching message — every queued message is in the FIFO then, of its one type, so
+    /// `IPC_NOWAIT` can answer `ENOMSG` without the lock (a send that completed before this
+    /// call began had pushed, and claimed the type, before). `Err(false)`: complex mode.
+    fn try_simple_recv(&self, pid: i32, select: Select) -> Result<Msg<T>, bool> {
         if !self.enter_recv() {
-            return None;
+            return Err(false);
         }
         let t = self.simple_type.load(Relaxed);
         let msg = if t != 0 && select.matches(t) { self.fifo.pop() } else { None };
@@ -668,10 +673,15 @@ impl<T> Queue<T> {
             self.received(pid);
         }
         let senders = self.exit_recv(msg.as_ref().map(|m| m.size));
-        if msg.is_some() && senders {
-            self.wake_senders_locked();
+        match msg {
+            Some(msg) => {
+                if senders {
+                    self.wake_senders_locked();
+                }
+                Ok(msg)
+            }
+            None => Err(true),
         }
-        msg
     }
 
     /// `ss_wakeup` after a simple operation freed room with `SENDERS` set. Not while in
@@ -733,6 +743,19 @@ impl<T> Queue<T> {
     fn received(&self, pid: i32) {
         stamp_pid(&self.lrpid, pid);
         stamp_time(&self.rtime, now());
+    }
+
+    /// A locked send's stamps, and a handoff's too when `deliver` gave the message to the
+    /// receiver `rpid`: one clock read for both, as the kernel's `pipelined_send` stamps
+    /// `msg_rtime` and its caller `msg_stime` in the same call.
+    fn sent_and_handed(&self, pid: i32, rpid: Option<i32>) {
+        let t = now();
+        stamp_pid(&self.lspid, pid);
+        stamp_time(&self.stime, t);
+        if let Some(rpid) = rpid {
+            stamp_pid(&self.lrpid, rpid);
+            stamp_time(&self.rtime, t);
+        }
     }
 
     // ----- msgsnd -----
@@ -807,10 +830,8 @@ impl<T> Queue<T> {
             let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
             let seq = st.next_seq;
             st.next_seq += 1;
-            self.sent(creds.pid());
-            if let Some(pid) = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes) {
-                self.received(pid);
-            }
+            let rpid = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
+            self.sent_and_handed(creds.pid(), rpid);
             self.maybe_simplify(&mut st);
             return Poll::Ready(Ok(()));
         }
@@ -932,10 +953,8 @@ impl<T> Queue<T> {
         }
         let seq = st.next_seq;
         st.next_seq += 1;
-        self.sent(pid);
-        if let Some(rpid) = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes) {
-            self.received(rpid);
-        }
+        let rpid = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes);
+        self.sent_and_handed(pid, rpid);
         if size < reserved {
             self.wake_senders(&mut st, &mut wakes);
         }
@@ -969,9 +988,16 @@ impl<T> Queue<T> {
             if let Err(e) = self.header.perm().check(creds, READ) {
                 return Poll::Ready(Err(e));
             }
-            if op.maxsize == usize::MAX {
-                if let Some(msg) = self.try_simple_recv(creds.pid(), op.select) {
-                    return Poll::Ready(Ok(msg));
+            // A receive that may wait skips the lock-free attempt when the FIFO looks empty:
+            // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
+            // tries, to answer `ENOMSG` without the lock).
+            if op.maxsize == usize::MAX && (cx.is_none() || !self.fifo.is_empty()) {
+                match self.try_simple_recv(creds.pid(), op.select) {
+                    Ok(msg) => return Poll::Ready(Ok(msg)),
+                    // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
+                    // switch to complex mode (and back) just to find the lanes empty.
+                    Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
+                    Err(_) => {}
                 }
             }
         }
