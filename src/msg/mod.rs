@@ -75,27 +75,29 @@
 //! on its own cache line (`CachePadded`), one per side, so that a producer and a consumer
 //! on two cores do not bounce one line four times per message:
 //!
-//! * `tx`, the senders' word: a `COMPLEX` flag, a `COLLECTING` flag, the count of simple
-//!   sends in flight and the **room** senders may still take, in messages and bytes;
+//! * `tx`, the senders' word: a `COMPLEX` flag, a `COLLECTING` flag and the **room**
+//!   senders may still take, in messages and bytes;
 //! * `rx`, the receivers' word: `COMPLEX`, `SENDERS` (the sender list is not empty), the
 //!   count of simple receives in flight and the room receives have **given back** and no
 //!   sender has collected yet.
 //!
 //! The free room — `qbytes - qnum` messages, `qbytes - cbytes` bytes — is the sum of the
-//! two words' room, plus what one collector (below) holds for a moment. A send starts with
-//! **one CAS on `tx`** that fails on `COMPLEX`, adds itself to the in-flight count and takes
-//! one message and its bytes of room — `msg_fits_inqueue`, both conditions, in the same
-//! atomic step — then claims the FIFO's type (the first simple send after the queue emptied
-//! does so with a CAS; another type gives the room back to `rx` and takes the lock), pushes
-//! onto a lock-free FIFO (crossbeam's `SegQueue`, through `sync::queue`) and leaves with a
-//! `fetch_sub` on `tx`. A receive whose selector matches the FIFO's type enters with a CAS on
-//! `rx`, pops, and leaves with one RMW on `rx` that gives the room back and reads `SENDERS`.
+//! two words' room, plus what one collector (below) holds for a moment. A send is **one
+//! CAS on `tx`** that fails on `COMPLEX` and takes one message and its bytes of room —
+//! `msg_fits_inqueue`, both conditions, in the same atomic step — then claims the FIFO's
+//! type (the first simple send after the queue emptied does so with a CAS; another type
+//! gives the room back to `rx` and takes the lock), stamps `msg_stime`/`msg_lspid` and, last,
+//! pushes onto a lock-free FIFO (crossbeam's `SegQueue`, through `sync::queue`). It keeps no
+//! in-flight count: its taken room tells a mode switch that it is pending (below). A receive
+//! whose selector matches the FIFO's type enters with a CAS on `rx` (adding to `rx`'s
+//! in-flight count), pops, and leaves with one RMW on `rx` that gives the room back and
+//! reads `SENDERS`. Three RMWs per message, each on the line of its own side.
 //! Keeping the *remaining* room in `tx` makes a CAS that succeeds on a stale read safe: it
 //! found the same room, so its decision holds whatever `IPC_SET` did in between.
 //!
 //! **Collecting.** A send whose CAS finds `tx`'s room short does not give up: it
 //! *collects*, the way a ring buffer's producer re-reads the consumer's index only when its
-//! cached view says full. A CAS sets `COLLECTING` (and one in-flight) on a `tx` whose room is
+//! cached view says full. A CAS sets `COLLECTING` on a `tx` whose room is
 //! short, one RMW takes all the room `rx` holds, and one RMW adds it to `tx` and clears
 //! `COLLECTING`; then the send tries again. Only a collector decides that a message does not
 //! fit, and only when `tx`'s room at its CAS plus what it took from `rx` is short. That is
@@ -152,10 +154,13 @@
 //!   back through the handoff path, a sender wake-up through `ss_wakeup`).
 //!
 //! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` in both
-//! words (no simple operation starts after it), wait for both in-flight counts to drain
-//! (each simple operation, a collect included, is a handful of atomics, never blocking),
-//! move the FIFO into its lane with fresh sequence numbers (the lanes are empty in simple
-//! mode); the room fields are dead from then on. Back to simple, at the end of a locked
+//! words (no simple operation starts after it), wait for a collect to clear `COLLECTING`
+//! and for `rx`'s in-flight count to drain, then move the FIFO into its lane with fresh
+//! sequence numbers (the lanes are empty in simple mode) until the messages moved plus the
+//! room in `tx` (now final) and `rx` make `qbytes`: every message's worth of room is then
+//! free, or in a lane — none still taken by a send that has not pushed yet or not yet given
+//! its room back (each simple operation is a handful of atomics, never blocking). The room
+//! fields are dead from then on. Back to simple, at the end of a locked
 //! operation: when no message is queued, no room is held, no receiver waits, the queue is
 //! alive and `qbytes` fits the words' 24-bit room fields (16 MiB) — clear the FIFO's type,
 //! and store both words without `COMPLEX` (Release): `rx` with no room and `SENDERS` if a

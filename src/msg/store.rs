@@ -221,8 +221,9 @@ impl<T> State<T> {
 //   bit  1      tx: COLLECTING  a sender is moving the room in `rx` over to `tx`
 //               rx: SENDERS     the sender list is not empty: a simple operation that
 //                               frees room must take the lock and run `ss_wakeup`
-//   bits 2..16  in-flight   simple operations of that side running (a full field makes
-//                           them take the lock)
+//   bits 2..16  rx: in-flight  simple receives running (a full field makes them take the
+//                              lock); tx: unused (a simple send keeps no count: its room
+//                              does, see `Queue::make_complex`)
 //   bits 16..40 room count  tx: messages that may still be sent; rx: messages' room given
 //                           back by receives and not yet collected by a sender
 //   bits 40..64 room bytes  the same in bytes
@@ -303,7 +304,7 @@ enum SimpleSend {
     /// The message does not fit (decided by a collect, see [`Queue::enter_send`]): nothing
     /// changed.
     Full,
-    /// Complex mode (or the in-flight field is full): nothing changed.
+    /// Complex mode: nothing changed.
     Busy,
     /// The FIFO holds another type: the room taken was given back, and `wake` says whether
     /// `SENDERS` was set then (someone must run `ss_wakeup`, under the lock).
@@ -316,11 +317,11 @@ enum SimpleSend {
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     header: Header,
-    /// The senders' mode word (layout above). A simple send starts with a CAS that adds
-    /// one in-flight and takes its room, failing if `COMPLEX` is set, and ends with a
-    /// `fetch_sub`; the lock holder sets `COMPLEX` in both words and waits for both
-    /// in-flight counts to drain (sem.c's complex_mode). Its own cache line: in SPSC only
-    /// the producer's core writes it.
+    /// The senders' mode word (layout above). A simple send is a CAS that takes its room,
+    /// failing if `COMPLEX` is set, and then its push; the lock holder sets `COMPLEX` in
+    /// both words and waits until every taken room is pushed or given back (sem.c's
+    /// complex_mode, with the room as the count). Its own cache line: in SPSC only the
+    /// producer's core writes it.
     tx: CachePadded<AtomicU64>,
     /// The receivers' mode word: a simple receive enters with a CAS and leaves with one RMW
     /// that gives the room back here and reads `SENDERS`.
@@ -495,11 +496,15 @@ impl<T> Queue<T> {
         self.rx.fetch_add(give.wrapping_sub(IN_FLIGHT), AcqRel) & SENDERS != 0
     }
 
-    /// Starts a simple send of `size` bytes: a CAS on `tx` adds one in-flight and takes one
-    /// message and `size` bytes of room — `msg_fits_inqueue`, both conditions in one step.
+    /// Starts a simple send of `size` bytes: a CAS on `tx` takes one message and `size`
+    /// bytes of room — `msg_fits_inqueue`, both conditions in one step.
     ///
-    /// When `tx` lacks the room, the sender **collects**: a CAS sets `COLLECTING` (and one
-    /// in-flight, so a mode switch waits for it) on a `tx` value whose room is short, one
+    /// A simple send keeps no in-flight count: taking room is its whole entry, and a mode
+    /// switch waits for every message whose room was taken to be pushed or its room given
+    /// back (see [`Queue::make_complex`]).
+    ///
+    /// When `tx` lacks the room, the sender **collects**: a CAS sets `COLLECTING` (a mode
+    /// switch waits for it to clear) on a `tx` value whose room is short, one
     /// RMW takes all the room `rx` holds, and one RMW adds it to `tx` and clears
     /// `COLLECTING`; then it tries again. Only a collector decides that the message does
     /// not fit, and only when `tx`'s room at its CAS plus what it took from `rx` is short.
@@ -512,11 +517,11 @@ impl<T> Queue<T> {
         let mut cur = self.tx.load(Relaxed);
         let mut spins = 0u32;
         loop {
-            if cur & COMPLEX != 0 || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK {
+            if cur & COMPLEX != 0 {
                 return Err(SimpleSend::Busy);
             }
             if fits_in(cur, 0, size) {
-                match self.tx.compare_exchange_weak(cur, cur + IN_FLIGHT - room_of(size), Acquire, Relaxed) {
+                match self.tx.compare_exchange_weak(cur, cur - room_of(size), Acquire, Relaxed) {
                     Ok(_) => return Ok(()),
                     Err(now) => cur = now,
                 }
@@ -527,9 +532,7 @@ impl<T> Queue<T> {
                 cur = self.tx.load(Relaxed);
                 continue;
             }
-            if let Err(now) =
-                self.tx.compare_exchange_weak(cur, cur + IN_FLIGHT + COLLECTING, Acquire, Relaxed)
-            {
+            if let Err(now) = self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
                 cur = now;
                 continue;
             }
@@ -537,17 +540,12 @@ impl<T> Queue<T> {
             let enough = fits_in(cur, given, size);
             // Hand the room over and stop collecting. `tx`'s room plus `given` is free room
             // counted once, so it stays within the fields.
-            let back = given.wrapping_sub(COLLECTING + IN_FLIGHT);
+            let back = given.wrapping_sub(COLLECTING);
             cur = self.tx.fetch_add(back, Release).wrapping_add(back);
             if !enough {
                 return Err(SimpleSend::Full);
             }
         }
-    }
-
-    /// Ends a simple send (Release: the lock holder draining the count sees its push).
-    fn exit_send(&self) {
-        self.tx.fetch_sub(IN_FLIGHT, Release);
     }
 
     /// Gathers the room `rx` holds into `tx`, as a collector does, for the lock holder in
@@ -558,26 +556,33 @@ impl<T> Queue<T> {
         let mut spins = 0u32;
         loop {
             // The lock holder in simple mode: nobody sets COMPLEX meanwhile.
-            if cur & (COLLECTING | COMPLEX) != 0 || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK {
+            if cur & (COLLECTING | COMPLEX) != 0 {
                 backoff(&mut spins);
                 cur = self.tx.load(Relaxed);
                 continue;
             }
-            match self.tx.compare_exchange_weak(cur, cur + IN_FLIGHT + COLLECTING, Acquire, Relaxed) {
+            match self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
                 Ok(_) => break,
                 Err(now) => cur = now,
             }
         }
         let given = self.rx.fetch_and(!ROOM_MASK, Relaxed) & ROOM_MASK;
-        let back = given.wrapping_sub(COLLECTING + IN_FLIGHT);
+        let back = given.wrapping_sub(COLLECTING);
         self.tx.fetch_add(back, Release).wrapping_add(back)
     }
 
     /// Puts the queue in complex mode, under the lock: sets `COMPLEX` in both words (no
-    /// simple operation starts after it), waits for the ones in flight on either side to
-    /// finish, and moves the FIFO into its lane with fresh sequence numbers (the lanes are
-    /// empty in simple mode). The room fields are dead until [`Queue::maybe_simplify`]
-    /// stores them afresh.
+    /// simple operation starts after it), waits for a collect and the simple receives in
+    /// flight to finish, and moves the FIFO into its lane with fresh sequence numbers (the
+    /// lanes are empty in simple mode). The room fields are dead until
+    /// [`Queue::maybe_simplify`] stores them afresh.
+    ///
+    /// Simple sends keep no in-flight count; their room does. Once `tx` is `COMPLEX` and no
+    /// collect runs, its room is final, and every message of simple mode is either free
+    /// room (in `tx` or `rx`), in the FIFO, or taken by a send that has not yet pushed it or
+    /// given its room back (to `rx`). So the FIFO is drained until what it gave plus the
+    /// two words' room make `qbytes` messages: then nothing is pending. (`rx` only grows
+    /// meanwhile; a send pushes last, after its stamps, so nothing of it runs after that.)
     fn make_complex(&self, st: &mut State<T>) {
         if st.complex {
             return;
@@ -586,16 +591,29 @@ impl<T> Queue<T> {
         self.tx.fetch_or(COMPLEX, AcqRel);
         self.rx.fetch_or(COMPLEX, AcqRel);
         let mut spins = 0u32;
-        while self.tx.load(Acquire) & IN_FLIGHT_MASK != 0 || self.rx.load(Acquire) & IN_FLIGHT_MASK != 0 {
+        while self.tx.load(Acquire) & COLLECTING != 0 || self.rx.load(Acquire) & IN_FLIGHT_MASK != 0 {
             backoff(&mut spins);
         }
-        // No simple operation runs now, and none can start: the FIFO is ours. (`is_empty`
-        // first: a pop of an empty SegQueue costs a SeqCst fence, and the FIFO is usually
-        // empty when a receiver that is about to wait makes the switch.)
-        while let Some(mut msg) = if self.fifo.is_empty() { None } else { self.fifo.pop() } {
-            msg.seq = st.next_seq;
-            st.next_seq += 1;
-            st.insert(msg);
+        let q = self.qbytes.load(Relaxed) as u64;
+        let free = room_count(self.tx.load(Acquire));
+        let mut moved = 0u64;
+        spins = 0;
+        loop {
+            // `is_empty` first: a pop of an empty SegQueue costs a SeqCst fence, and the FIFO
+            // is usually empty when a receiver that is about to wait makes the switch.
+            if let Some(mut msg) = if self.fifo.is_empty() { None } else { self.fifo.pop() } {
+                msg.seq = st.next_seq;
+                st.next_seq += 1;
+                st.insert(msg);
+                moved += 1;
+                continue;
+            }
+            // Acquire: a send that gave its room back did so after its type claim.
+            if moved + free + room_count(self.rx.load(Acquire)) >= q {
+                break;
+            }
+            // A send between its room and its push (a few instructions, never blocking).
+            backoff(&mut spins);
         }
     }
 
@@ -628,21 +646,25 @@ impl<T> Queue<T> {
     /// message's type is the FIFO's (or claims it), and it is pushed. Otherwise nothing
     /// changed and the locked path decides; see [`SimpleSend`].
     fn try_simple_send(&self, pid: i32, mtype: i64, size: usize, payload: &mut Option<T>) -> SimpleSend {
+        if payload.is_none() {
+            // Polled again after it completed: nothing to send, no room to take.
+            return SimpleSend::Sent;
+        }
         if let Err(not_entered) = self.enter_send(size) {
             return not_entered;
         }
         if !self.claim_type(mtype) {
-            // Give the room back (to `rx`, where freed room goes, while still in flight so
-            // that a mode switch waits for it); a sender that saw it taken may be waiting.
+            // Give the room back, to `rx` where freed room goes (a mode switch waits for
+            // it); a sender that saw it taken may be waiting for it.
             let wake = self.rx.fetch_add(room_of(size), AcqRel) & SENDERS != 0;
-            self.exit_send();
             return SimpleSend::OtherType { wake };
         }
+        // Stamps first: the push is the send's last touch of the queue, so a mode switch
+        // that has seen it knows the send is over.
+        self.sent(pid);
         if let Some(payload) = payload.take() {
             self.fifo.push(Msg { seq: 0, mtype, size, payload });
         }
-        self.sent(pid);
-        self.exit_send();
         SimpleSend::Sent
     }
 
@@ -822,7 +844,8 @@ impl<T> Queue<T> {
                         self.wake_senders(&mut st, &mut wakes);
                     }
                 }
-                // Full with another type in the FIFO, or the in-flight field full.
+                // Full with another type in the FIFO (Busy cannot happen: we hold the lock
+                // in simple mode).
                 SimpleSend::Full | SimpleSend::Busy => self.make_complex(&mut st),
             }
         }
