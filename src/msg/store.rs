@@ -1282,6 +1282,31 @@ impl<T: Send + 'static> IpcObject for Arc<Queue<T>> {
 mod tests {
     use super::*;
 
+    /// A `SendFuture` polled again after it completed sends nothing and takes no room: the
+    /// locked path used to take a message's room for the missing payload and never give it
+    /// back (`msg_qnum`/`msg_cbytes` stayed up, and the queue fitted one message less).
+    #[test]
+    fn send_polled_after_completion_takes_no_room() {
+        use crate::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select};
+        use std::future::Future;
+
+        let ns = Namespace::new();
+        let me = ns.process(Credentials::new(0, 0));
+        let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 16 }).unwrap();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut fut = q.send(1, 7);
+        assert!(matches!(std::pin::Pin::new(&mut fut).poll(&mut cx), Poll::Ready(Ok(()))));
+        assert!(matches!(std::pin::Pin::new(&mut fut).poll(&mut cx), Poll::Ready(Ok(()))));
+        drop(fut);
+        let ds = q.stat().unwrap();
+        assert_eq!((ds.qnum, ds.cbytes), (1, 8));
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 7));
+        q.try_send(1, 1).unwrap();
+        q.try_send(1, 2).unwrap();
+        assert_eq!(q.stat().unwrap().qnum, 2);
+    }
+
     /// The memory a queued message and a waiter cost (reported in BENCHMARKS.md); a
     /// regression past these bounds fails here.
     #[test]
