@@ -91,7 +91,10 @@
 //! in-flight count: its taken room tells a mode switch that it is pending (below). A receive
 //! whose selector matches the FIFO's type enters with a CAS on `rx` (adding to `rx`'s
 //! in-flight count), pops, and leaves with one RMW on `rx` that gives the room back and
-//! reads `SENDERS`. Three RMWs per message, each on the line of its own side.
+//! reads `SENDERS`. Three RMWs per message besides the FIFO's own, each on the line of its
+//! own side. A `try_recv` that finds nothing in simple mode answers `ENOMSG` from that
+//! attempt (every queued message is in the FIFO then, of its one type); a receive that may
+//! wait skips the attempt when the FIFO looks empty and goes to the lock.
 //! Keeping the *remaining* room in `tx` makes a CAS that succeeds on a stale read safe: it
 //! found the same room, so its decision holds whatever `IPC_SET` did in between.
 //!
