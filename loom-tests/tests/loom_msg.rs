@@ -1,7 +1,9 @@
 //! Loom models of the message-queue engine, driven through the public API compiled under
 //! `--cfg loom` (every lock and atomic of the crate is loom's): waiter registration against
 //! a send, selection with two waiting receivers, a cancelled receive racing a send, removal
-//! against waiters, and a full queue's sender woken by a receive.
+//! against waiters, a full queue's sender woken by a receive, and the split room counters
+//! (a send collecting the room a receive gave back) against mode switches, waiting senders
+//! and `IPC_STAT`. `scripts/loom.sh loom_msg`.
 #![cfg(loom)]
 
 use std::future::{poll_fn, Future};
@@ -189,5 +191,113 @@ fn simple_send_races_ipc_set() {
         let sent = t.join().unwrap();
         assert_eq!(q.stat().unwrap().qnum, u64::from(sent));
         assert_eq!(q.try_send(1, 2).unwrap_err().kind(), ErrorKind::WouldBlock);
+    });
+}
+
+/// The split room counters against a mode switch: a full queue (qbytes = two u64s), a
+/// receive that gives room back to the receivers' word, a send that must collect it from
+/// there, and `MSG_COPY` switching to complex mode in the middle. Whatever the order, every
+/// message is there exactly once and counted once, and the room left is exactly what the
+/// queue's contents leave: as many sends fit afterwards as the counts say.
+#[test]
+fn collect_races_receive_and_complex_switch() {
+    bounded(|| {
+        let q = queue(16);
+        q.try_send(1, 1).unwrap();
+        q.try_send(1, 2).unwrap();
+        let (qr, qs) = (q.clone(), q.clone());
+        let r = thread::spawn(move || qr.try_recv(Select::Any).unwrap());
+        let s = thread::spawn(move || qs.try_send(1, 3).is_ok());
+        let peeked = q.peek(0).ok();
+        assert_eq!(r.join().unwrap(), (1, 1));
+        let sent = s.join().unwrap();
+        assert!(matches!(peeked, Some((1, 1)) | Some((1, 2))), "{peeked:?}");
+        let ds = q.stat().unwrap();
+        let queued = 1 + u64::from(sent);
+        assert_eq!((ds.qnum, ds.cbytes), (queued, 8 * queued));
+        let mut fill = 0;
+        while q.try_send(1, 9).is_ok() {
+            fill += 1;
+        }
+        assert_eq!(fill, 2 - queued);
+        let mut got = Vec::new();
+        while let Ok((_, v)) = q.try_recv(Select::Any) {
+            got.push(v);
+        }
+        let mut want = vec![2];
+        if sent {
+            want.push(3);
+        }
+        want.extend(std::iter::repeat_n(9, fill as usize));
+        assert_eq!(got, want);
+    });
+}
+
+/// A sender waiting on a full queue while a receive gives room back and a second sender
+/// (no-wait) collects that room: the waiting sender is never forgotten — if the second
+/// sender took the room, the next receive wakes the first. Both messages arrive, each once.
+#[test]
+fn waiting_sender_vs_collecting_sender() {
+    bounded(|| {
+        let q = queue(8);
+        q.try_send(1, 1).unwrap();
+        let (q1, q2) = (q.clone(), q.clone());
+        let waiter = thread::spawn(move || block_on(q1.send(1, 2)).unwrap());
+        let nowait = thread::spawn(move || q2.try_send(1, 3).is_ok());
+        assert_eq!(block_on(q.recv(Select::Any)).unwrap(), (1, 1));
+        let sent = nowait.join().unwrap();
+        let mut got = vec![block_on(q.recv(Select::Any)).unwrap().1];
+        if sent {
+            got.push(block_on(q.recv(Select::Any)).unwrap().1);
+        }
+        waiter.join().unwrap();
+        got.sort_unstable();
+        assert_eq!(got, if sent { vec![2, 3] } else { vec![2] });
+        assert_eq!(q.stat().unwrap().qnum, 0);
+    });
+}
+
+/// `IPC_STAT` while a receive and a collecting send run: the counts are those of one
+/// instant of the queue (0 or 1 messages of 8 bytes, never the room counted twice or lost).
+#[test]
+fn stat_during_collect() {
+    bounded(|| {
+        let q = queue(8);
+        q.try_send(1, 1).unwrap();
+        let q2 = q.clone();
+        let t = thread::spawn(move || {
+            assert_eq!(q2.try_recv(Select::Any).unwrap(), (1, 1));
+            q2.try_send(1, 2).unwrap();
+        });
+        let ds = q.stat().unwrap();
+        assert!(ds.qnum <= 1 && ds.cbytes == 8 * ds.qnum, "{ds:?}");
+        t.join().unwrap();
+        let ds = q.stat().unwrap();
+        assert_eq!((ds.qnum, ds.cbytes), (1, 8));
+    });
+}
+
+/// A collect that takes more room than its own send needs, racing the receive that gave it
+/// back: a sender waiting for the rest must be woken. (qbytes 12, an 8-byte message queued:
+/// neither 5-byte send fits until the receive; afterwards both do.) Without the lock
+/// holder's consolidation in `ss_wakeup`, the receive's wake-up can read both room words
+/// while the collector holds the room between them, and the waiting sender sleeps forever.
+#[test]
+fn surplus_of_a_collect_wakes_waiting_sender() {
+    bounded(|| {
+        let ns = Namespace::new();
+        let me = ns.process(Credentials::new(0, 0));
+        let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 12 }).unwrap();
+        q.try_send(1, vec![0; 8]).unwrap();
+        let (q1, q2) = (q.clone(), q.clone());
+        let waiter = thread::spawn(move || block_on(q1.send(1, vec![1; 5])).unwrap());
+        let nowait = thread::spawn(move || q2.try_send(1, vec![2; 5]).is_ok());
+        assert_eq!(q.try_recv(Select::Any).unwrap().1, vec![0; 8]);
+        let sent = nowait.join().unwrap();
+        waiter.join().unwrap();
+        let ds = q.stat().unwrap();
+        let queued = 1 + u64::from(sent);
+        assert_eq!((ds.qnum, ds.cbytes), (queued, 5 * queued));
     });
 }

@@ -64,34 +64,75 @@
 //! A completed `send` *happens before* the `recv` that returns its message, and before any
 //! `stat` that counts it, as with any channel: everything the sender wrote before `send` is
 //! visible to the receiver after `recv`. (Simple mode: the FIFO's push/pop pair and the
-//! Acquire/Release on the mode word; complex mode: the queue's lock.)
+//! Acquire/Release on the mode words; complex mode: the queue's lock.)
 //!
 //! # Implementation
 //!
 //! Two modes, after `ipc/sem.c`'s simple/complex operations (`store.rs`).
 //!
 //! **Simple mode** — every queued message has one type and no receiver waits: a send or a
-//! receive of that type takes no lock. Everything it needs sits in one 64-bit *mode word*:
-//! a `COMPLEX` flag, a `SENDERS` flag, the count of simple operations in flight, and the
-//! **room** left — messages and bytes that still fit, `qbytes - qnum` and `qbytes -
-//! cbytes`. A send starts with **one CAS** that fails on `COMPLEX`, adds itself to the
-//! in-flight count and takes one message and its bytes of room — `msg_fits_inqueue`, both
-//! conditions, in the same atomic step — then claims the FIFO's type (the first simple send
-//! after the queue emptied does so with a CAS; another type gives the room back and takes
-//! the lock) and pushes onto a lock-free FIFO (crossbeam's `SegQueue`, through
-//! `sync::queue`), and leaves with a `fetch_sub`. A receive whose selector matches the
-//! FIFO's type enters with a CAS, pops, and leaves with one RMW that gives the room back.
-//! Keeping the *remaining* room in the word makes a CAS that succeeds on a stale read safe:
-//! it found the same room, so its decision holds whatever `IPC_SET` did in between.
+//! receive of that type takes no lock. What it needs sits in two 64-bit *mode words*, each
+//! on its own cache line (`CachePadded`), one per side, so that a producer and a consumer
+//! on two cores do not bounce one line four times per message:
+//!
+//! * `tx`, the senders' word: a `COMPLEX` flag, a `COLLECTING` flag and the **room**
+//!   senders may still take, in messages and bytes;
+//! * `rx`, the receivers' word: `COMPLEX`, `SENDERS` (the sender list is not empty), the
+//!   count of simple receives in flight and the room receives have **given back** and no
+//!   sender has collected yet.
+//!
+//! The free room — `qbytes - qnum` messages, `qbytes - cbytes` bytes — is the sum of the
+//! two words' room, plus what one collector (below) holds for a moment. A send is **one
+//! CAS on `tx`** that fails on `COMPLEX` and takes one message and its bytes of room —
+//! `msg_fits_inqueue`, both conditions, in the same atomic step — then claims the FIFO's
+//! type (the first simple send after the queue emptied does so with a CAS; another type
+//! gives the room back to `rx` and takes the lock), stamps `msg_stime`/`msg_lspid` and, last,
+//! pushes onto a lock-free FIFO (crossbeam's `SegQueue`, through `sync::queue`). It keeps no
+//! in-flight count: its taken room tells a mode switch that it is pending (below). A receive
+//! whose selector matches the FIFO's type enters with a CAS on `rx` (adding to `rx`'s
+//! in-flight count), pops, and leaves with one RMW on `rx` that gives the room back and
+//! reads `SENDERS`. Three RMWs per message besides the FIFO's own, each on the line of its
+//! own side. A `try_recv` that finds nothing in simple mode answers `ENOMSG` from that
+//! attempt (every queued message is in the FIFO then, of its one type); a receive that may
+//! wait skips the attempt when the FIFO looks empty and goes to the lock.
+//! Keeping the *remaining* room in `tx` makes a CAS that succeeds on a stale read safe: it
+//! found the same room, so its decision holds whatever `IPC_SET` did in between.
+//!
+//! **Collecting.** A send whose CAS finds `tx`'s room short does not give up: it
+//! *collects*, the way a ring buffer's producer re-reads the consumer's index only when its
+//! cached view says full. A CAS sets `COLLECTING` on a `tx` whose room is
+//! short, one RMW takes all the room `rx` holds, and one RMW adds it to `tx` and clears
+//! `COLLECTING`; then the send tries again. Only a collector decides that a message does not
+//! fit, and only when `tx`'s room at its CAS plus what it took from `rx` is short. That is
+//! right at the instant of its RMW on `rx`: while `COLLECTING` is set nothing adds room to
+//! `tx` (only the collector does, one at a time; a send that gives room back puts it in
+//! `rx`), and `tx`'s room only shrinks by sends that took it, so the free room then was at
+//! most what it counted. Other sends that find the room short while a collect runs wait
+//! for it (a few instructions, never blocking). So `EAGAIN` or a wait is never decided on
+//! a queue with room, and no field overflows: the room in both words and in flight never
+//! exceeds `qbytes`. While the consumer keeps up, a send touches only `tx` and a receive
+//! only `rx`; on a full queue each send collects the one message of room a receive gave
+//! back, so `rx`'s line still travels once per message.
+//!
 //! `msg_stime`/`msg_lspid`/`msg_rtime`/`msg_lrpid` are atomics, each stored only when its
 //! value changes (a load first): the times have one-second resolution and the pid is
 //! usually the same, so a sender and a receiver on two threads do not write a shared cache
 //! line once per message (that false sharing cost about 30% of multi-thread throughput).
-//! A sender that does not fit waits **without leaving simple mode**: under the lock it
-//! joins the sender list, sets `SENDERS` (an RMW on the mode word) and then re-reads the
-//! room; a simple receive gives room back in the RMW that ends it, which also returns `SENDERS`. Both are RMWs on one
-//! word, so they are ordered: either the receive sees `SENDERS` (and runs `ss_wakeup` under
-//! the lock) or the sender's re-read sees the room (and it wakes itself). No lost wake-up.
+//!
+//! **A sender that does not fit waits without leaving simple mode**: under the lock it
+//! joins the sender list, sets `SENDERS` in `rx` (an RMW) and then tries the send again —
+//! through a collect, whose RMW on `rx` comes after its own. A simple receive gives room
+//! back in the RMW on `rx` that ends it, which also returns `SENDERS`. The RMWs on `rx` are
+//! ordered: either the receive's came first, and the sender's collect (or the one it waited
+//! for) finds that room; or the sender's came first, and the receive sees `SENDERS` and runs
+//! `ss_wakeup` under the lock. There `ss_wakeup` first *consolidates* — collects `rx` into
+//! `tx` itself, waiting for a collect in progress — before it compares the room with each
+//! waiting sender's size: reading the two words plainly could miss room a collector holds
+//! between them, more than its own send needs, and leave a sender asleep on a queue with
+//! room (the loom model `surplus_of_a_collect_wakes_waiting_sender` fails that way). Room
+//! freed after the consolidation finds `SENDERS` set and runs `ss_wakeup` again. No lost
+//! wake-up. `IPC_STAT` and `MSG_INFO` consolidate too, so their counts in simple mode are
+//! those of one instant.
 //!
 //! **Complex mode** — everything else: a second type, a waiting receiver, a size-limited
 //! receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
@@ -115,21 +156,29 @@
 //!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
 //!   back through the handoff path, a sender wake-up through `ss_wakeup`).
 //!
-//! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` (no simple
-//! operation starts after it), wait for the in-flight count to drain (each simple operation
-//! is a handful of atomics, never blocking), move the FIFO into its lane with fresh
-//! sequence numbers (the lanes are empty in simple mode). Back to simple, at the end of a
-//! locked operation: when no message is queued, no room is held, no receiver waits, the
-//! queue is alive and `qbytes` fits the word's 24-bit room fields (16 MiB) — clear the
-//! FIFO's type, and store the word with all the room and without `COMPLEX` (Release). A simple operation in flight when the switch begins finishes first and so
-//! linearizes before it; every other operation linearizes inside the lock or at its one
-//! CAS/pop, so `recv(Any)` returns the oldest matching message fully sent before it.
+//! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` in both
+//! words (no simple operation starts after it), wait for a collect to clear `COLLECTING`
+//! and for `rx`'s in-flight count to drain, then move the FIFO into its lane with fresh
+//! sequence numbers (the lanes are empty in simple mode) until the messages moved plus the
+//! room in `tx` (now final) and `rx` make `qbytes`: every message's worth of room is then
+//! free, or in a lane — none still taken by a send that has not pushed yet or not yet given
+//! its room back (each simple operation is a handful of atomics, never blocking). The room
+//! fields are dead from then on. Back to simple, at the end of a locked
+//! operation: when no message is queued, no room is held, no receiver waits, the queue is
+//! alive and `qbytes` fits the words' 24-bit room fields (16 MiB) — clear the FIFO's type,
+//! and store both words without `COMPLEX` (Release): `rx` with no room and `SENDERS` if a
+//! sender waits, `tx` with all the room. A simple operation in flight when the switch
+//! begins finishes first and so linearizes before it; every other operation linearizes
+//! inside the lock or at its one CAS/pop, so `recv(Any)` returns the oldest matching
+//! message fully sent before it.
 //!
 //! **Lock order:** namespace table lock → queue lock → (the FIFO's own synchronization).
 //! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
 //! lock, so a receiver that checked permission and registered is always woken by a later
 //! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff, the
-//! selectors, cancellation, removal, the full-queue wake-up and the mode switches.
+//! selectors, cancellation, removal, the full-queue wake-up, the mode switches and the
+//! split room words (collects against receives, mode switches, waiting senders and
+//! `IPC_STAT`).
 
 #![deny(unsafe_code)]
 

@@ -25,6 +25,7 @@ use crate::ipc::now;
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize};
 use crate::sync::queue::SegQueue;
 use crate::sync::{hint, thread, Arc, Mutex, MutexGuard};
+use crossbeam_utils::CachePadded;
 
 /// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
 /// comes and goes costs no allocation, and a selector's range scan skips at most this many.
@@ -105,10 +106,10 @@ struct State<T> {
     reserved_count: usize,
     /// `q_qbytes`.
     qbytes: usize,
-    /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::mode`], which
-    /// only the lock holder changes). In simple mode the lanes, the counts above and the
-    /// receiver list are empty; the messages are in [`Queue::fifo`], counted by the room
-    /// in [`Queue::mode`].
+    /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::tx`] and
+    /// [`Queue::rx`], which only the lock holder changes). In simple mode the lanes, the
+    /// counts above and the receiver list are empty; the messages are in [`Queue::fifo`],
+    /// counted by the room in [`Queue::tx`] and [`Queue::rx`].
     complex: bool,
     /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
     /// `EINVAL` checks).
@@ -213,26 +214,51 @@ impl<T> State<T> {
 
 // ===== Queue =====
 
-// The mode word (`Queue::mode`), 64 bits:
+// The two mode words, each on its own cache line: `Queue::tx` (the senders' side) and
+// `Queue::rx` (the receivers' side), 64 bits each, with the same layout:
 //
-//   bit  0      COMPLEX    the queue is in complex mode; simple operations may not start
-//   bit  1      SENDERS    the sender list is not empty: a simple operation that frees room
-//                          must take the lock and run `ss_wakeup`
-//   bits 2..16  in-flight  simple operations running (a full field makes them wait)
-//   bits 16..40 room count messages that still fit (simple mode: qbytes - qnum)
-//   bits 40..64 room bytes bytes that still fit (simple mode: qbytes - cbytes)
+//   bit  0      COMPLEX     the queue is in complex mode; simple operations may not start
+//   bit  1      tx: COLLECTING  a sender is moving the room in `rx` over to `tx`
+//               rx: SENDERS     the sender list is not empty: a simple operation that
+//                               frees room must take the lock and run `ss_wakeup`
+//   bits 2..16  rx: in-flight  simple receives running (a full field makes them take the
+//                              lock); tx: unused (a simple send keeps no count: its room
+//                              does, see `Queue::make_complex`)
+//   bits 16..40 room count  tx: messages that may still be sent; rx: messages' room given
+//                           back by receives and not yet collected by a sender
+//   bits 40..64 room bytes  the same in bytes
 //
-// Keeping the *remaining room* (not the used amount) in the word means a simple send's one
-// CAS decides the fit from the word alone: a CAS that succeeds on a stale read found the
-// same room, so the decision holds (no ABA through a qbytes change).
+// In simple mode the free room (`qbytes - qnum`, `qbytes - cbytes`) is the sum of the two
+// words' room fields, plus what a collector holds while it moves it (at most one at a
+// time, under COLLECTING). No field can overflow: the room in both words and in flight
+// never exceeds `qbytes`, at most `SIMPLE_QBYTES_MAX`.
+//
+// Keeping the *remaining room* (not the used amount) in `tx` means a simple send's CAS
+// decides the fit from the word alone: a CAS that succeeds on a stale read found the same
+// room, so the decision holds (no ABA through a qbytes change).
 const COMPLEX: u64 = 1;
+const COLLECTING: u64 = 2;
 const SENDERS: u64 = 2;
 const IN_FLIGHT: u64 = 1 << 2;
 const IN_FLIGHT_MASK: u64 = 0x3fff << 2;
 const ROOM_COUNT: u64 = 1 << 16;
 const ROOM_BYTES: u64 = 1 << 40;
+/// Both room fields.
+const ROOM_MASK: u64 = !0xffff;
 /// The largest `qbytes` simple mode handles (the room fields are 24 bits).
 const SIMPLE_QBYTES_MAX: usize = (1 << 24) - 1;
+
+/// The room one message of `size` bytes takes, as the room fields hold it. Only for a
+/// `size` that fitted (at most `SIMPLE_QBYTES_MAX`).
+fn room_of(size: usize) -> u64 {
+    ROOM_COUNT + size as u64 * ROOM_BYTES
+}
+
+/// Whether one message of `size` bytes fits in the room of `a` and `b` together (each
+/// field added on its own, so two words read at different instants cannot carry).
+fn fits_in(a: u64, b: u64, size: usize) -> bool {
+    room_count(a) + room_count(b) >= 1 && room_bytes(a) + room_bytes(b) >= size as u64
+}
 
 fn room_count(word: u64) -> u64 {
     (word >> 16) & 0xff_ffff
@@ -259,13 +285,27 @@ fn stamp_time(field: &AtomicI64, t: i64) {
     }
 }
 
+/// One round of a short wait for another thread's few instructions (a collect, a simple
+/// operation draining): spin a little, then yield.
+fn backoff(spins: &mut u32) {
+    if *spins < 64 {
+        hint::spin_loop();
+        *spins += 1;
+    } else {
+        thread::yield_now();
+    }
+}
+
 /// What [`Queue::try_simple_send`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum SimpleSend {
     /// Sent.
     Sent,
-    /// Complex mode, or the message does not fit: nothing changed.
-    NoRoom,
+    /// The message does not fit (decided by a collect, see [`Queue::enter_send`]): nothing
+    /// changed.
+    Full,
+    /// Complex mode: nothing changed.
+    Busy,
     /// The FIFO holds another type: the room taken was given back, and `wake` says whether
     /// `SENDERS` was set then (someone must run `ss_wakeup`, under the lock).
     OtherType { wake: bool },
@@ -277,11 +317,15 @@ enum SimpleSend {
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     header: Header,
-    /// The mode word (layout above). A simple operation starts with a CAS that adds one
-    /// in-flight (a send's CAS also takes its room), failing if `COMPLEX` is set, and ends
-    /// with an RMW that removes it (a receive's also gives its room back); the lock holder
-    /// sets `COMPLEX` and waits for the in-flight count to drain (sem.c's complex_mode).
-    mode: AtomicU64,
+    /// The senders' mode word (layout above). A simple send is a CAS that takes its room,
+    /// failing if `COMPLEX` is set, and then its push; the lock holder sets `COMPLEX` in
+    /// both words and waits until every taken room is pushed or given back (sem.c's
+    /// complex_mode, with the room as the count). Its own cache line: in SPSC only the
+    /// producer's core writes it.
+    tx: CachePadded<AtomicU64>,
+    /// The receivers' mode word: a simple receive enters with a CAS and leaves with one RMW
+    /// that gives the room back here and reads `SENDERS`.
+    rx: CachePadded<AtomicU64>,
     /// Simple mode only: `msg_qbytes` when simple mode began (`IPC_SET` runs in complex
     /// mode), to turn the room into `msg_cbytes`/`msg_qnum`.
     qbytes: AtomicUsize,
@@ -369,7 +413,12 @@ impl<T: Send + 'static> Queue<T> {
         let q = qbytes as u64;
         Queue {
             header,
-            mode: AtomicU64::new(if simple { q * ROOM_BYTES + q * ROOM_COUNT } else { COMPLEX }),
+            tx: CachePadded::new(AtomicU64::new(if simple {
+                q * ROOM_BYTES + q * ROOM_COUNT
+            } else {
+                COMPLEX
+            })),
+            rx: CachePadded::new(AtomicU64::new(if simple { 0 } else { COMPLEX })),
             qbytes: AtomicUsize::new(qbytes),
             simple_type: AtomicI64::new(0),
             fifo: SegQueue::new(),
@@ -416,80 +465,155 @@ impl<T> Queue<T> {
 
     // ----- the two modes -----
 
-    /// Starts a simple receive: adds one in-flight unless the queue is in complex mode.
+    /// Starts a simple receive: adds one in-flight to `rx` unless the queue is in complex
+    /// mode.
     ///
     /// # Memory ordering
     ///
     /// The Acquire CAS synchronizes with the Release that ended complex mode, so the
     /// operation sees `simple_type` and the FIFO as the lock holder left them.
-    fn enter(&self) -> bool {
-        let mut cur = self.mode.load(Relaxed);
+    fn enter_recv(&self) -> bool {
+        let mut cur = self.rx.load(Relaxed);
         loop {
             if cur & COMPLEX != 0 || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK {
                 return false;
             }
-            match self.mode.compare_exchange_weak(cur, cur + IN_FLIGHT, Acquire, Relaxed) {
+            match self.rx.compare_exchange_weak(cur, cur + IN_FLIGHT, Acquire, Relaxed) {
                 Ok(_) => return true,
                 Err(now) => cur = now,
             }
         }
     }
 
-    /// Starts a simple send of `size` bytes: one CAS adds one in-flight and takes one
-    /// message and `size` bytes of room — `msg_fits_inqueue`, both conditions in one step.
-    /// False if the queue is in complex mode or the message does not fit.
-    fn enter_send(&self, size: usize) -> bool {
-        let size = size as u64;
-        let mut cur = self.mode.load(Relaxed);
+    /// Ends a simple receive, giving back `room` (one message and its bytes, or nothing)
+    /// into `rx`; returns whether `SENDERS` was set. AcqRel: the lock holder draining the
+    /// count sees the operation's effects (a FIFO pop), and a sender that set `SENDERS`
+    /// before this RMW is seen (see [`Queue::poll_send`]).
+    fn exit_recv(&self, room: Option<usize>) -> bool {
+        let give = room.map_or(0, room_of);
+        // The in-flight field is at least 1, so subtracting IN_FLIGHT borrows from nothing;
+        // the room given back cannot overflow its fields (see the layout).
+        self.rx.fetch_add(give.wrapping_sub(IN_FLIGHT), AcqRel) & SENDERS != 0
+    }
+
+    /// Starts a simple send of `size` bytes: a CAS on `tx` takes one message and `size`
+    /// bytes of room — `msg_fits_inqueue`, both conditions in one step.
+    ///
+    /// A simple send keeps no in-flight count: taking room is its whole entry, and a mode
+    /// switch waits for every message whose room was taken to be pushed or its room given
+    /// back (see [`Queue::make_complex`]).
+    ///
+    /// When `tx` lacks the room, the sender **collects**: a CAS sets `COLLECTING` (a mode
+    /// switch waits for it to clear) on a `tx` value whose room is short, one
+    /// RMW takes all the room `rx` holds, and one RMW adds it to `tx` and clears
+    /// `COLLECTING`; then it tries again. Only a collector decides that the message does
+    /// not fit, and only when `tx`'s room at its CAS plus what it took from `rx` is short.
+    /// That decision is right at the instant of its RMW on `rx`: while `COLLECTING` is set
+    /// nothing adds room to `tx` (only a collector does, one at a time; give-backs go to
+    /// `rx`), so the room then was at most what it counted. Other senders that find the
+    /// room short while a collect runs wait for it (a few instructions, never blocking).
+    /// [`Busy`](SimpleSend::Busy) in complex mode.
+    fn enter_send(&self, size: usize) -> Result<(), SimpleSend> {
+        let mut cur = self.tx.load(Relaxed);
+        let mut spins = 0u32;
         loop {
-            if cur & COMPLEX != 0
-                || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK
-                || room_count(cur) == 0
-                || room_bytes(cur) < size
-            {
-                return false;
+            if cur & COMPLEX != 0 {
+                return Err(SimpleSend::Busy);
             }
-            let new = cur + IN_FLIGHT - ROOM_COUNT - size * ROOM_BYTES;
-            match self.mode.compare_exchange_weak(cur, new, Acquire, Relaxed) {
-                Ok(_) => return true,
-                Err(now) => cur = now,
+            if fits_in(cur, 0, size) {
+                match self.tx.compare_exchange_weak(cur, cur - room_of(size), Acquire, Relaxed) {
+                    Ok(_) => return Ok(()),
+                    Err(now) => cur = now,
+                }
+                continue;
+            }
+            if cur & COLLECTING != 0 {
+                backoff(&mut spins);
+                cur = self.tx.load(Relaxed);
+                continue;
+            }
+            if let Err(now) = self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
+                cur = now;
+                continue;
+            }
+            let given = self.rx.fetch_and(!ROOM_MASK, Relaxed) & ROOM_MASK;
+            let enough = fits_in(cur, given, size);
+            // Hand the room over and stop collecting. `tx`'s room plus `given` is free room
+            // counted once, so it stays within the fields.
+            let back = given.wrapping_sub(COLLECTING);
+            cur = self.tx.fetch_add(back, Release).wrapping_add(back);
+            if !enough {
+                return Err(SimpleSend::Full);
             }
         }
     }
 
-    /// Ends a simple operation, giving back `room` (one message and its bytes, or
-    /// nothing); returns whether `SENDERS` was set. AcqRel: the lock holder draining the
-    /// count sees the operation's effects (a FIFO push or pop), and a sender that set
-    /// `SENDERS` before this RMW is seen (see [`Queue::poll_send`]).
-    fn exit(&self, room: Option<usize>) -> bool {
-        let give = room.map_or(0, |size| ROOM_COUNT + size as u64 * ROOM_BYTES);
-        // The in-flight field is at least 1, so subtracting IN_FLIGHT borrows from nothing.
-        self.mode.fetch_add(give.wrapping_sub(IN_FLIGHT), AcqRel) & SENDERS != 0
+    /// Gathers the room `rx` holds into `tx`, as a collector does, for the lock holder in
+    /// simple mode; returns `tx` just after. Every room freed before this call is then in
+    /// the returned word or already taken by a send (see [`Queue::wake_senders`]).
+    fn consolidate(&self) -> u64 {
+        let mut cur = self.tx.load(Relaxed);
+        let mut spins = 0u32;
+        loop {
+            // The lock holder in simple mode: nobody sets COMPLEX meanwhile.
+            if cur & (COLLECTING | COMPLEX) != 0 {
+                backoff(&mut spins);
+                cur = self.tx.load(Relaxed);
+                continue;
+            }
+            match self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        let given = self.rx.fetch_and(!ROOM_MASK, Relaxed) & ROOM_MASK;
+        let back = given.wrapping_sub(COLLECTING);
+        self.tx.fetch_add(back, Release).wrapping_add(back)
     }
 
-    /// Puts the queue in complex mode, under the lock: sets `COMPLEX` (no simple operation
-    /// starts after it), waits for the ones in flight to finish, and moves the FIFO into
-    /// its lane with fresh sequence numbers (the lanes are empty in simple mode).
+    /// Puts the queue in complex mode, under the lock: sets `COMPLEX` in both words (no
+    /// simple operation starts after it), waits for a collect and the simple receives in
+    /// flight to finish, and moves the FIFO into its lane with fresh sequence numbers (the
+    /// lanes are empty in simple mode). The room fields are dead until
+    /// [`Queue::maybe_simplify`] stores them afresh.
+    ///
+    /// Simple sends keep no in-flight count; their room does. Once `tx` is `COMPLEX` and no
+    /// collect runs, its room is final, and every message of simple mode is either free
+    /// room (in `tx` or `rx`), in the FIFO, or taken by a send that has not yet pushed it or
+    /// given its room back (to `rx`). So the FIFO is drained until what it gave plus the
+    /// two words' room make `qbytes` messages: then nothing is pending. (`rx` only grows
+    /// meanwhile; a send pushes last, after its stamps, so nothing of it runs after that.)
     fn make_complex(&self, st: &mut State<T>) {
         if st.complex {
             return;
         }
         st.complex = true;
-        self.mode.fetch_or(COMPLEX, AcqRel);
+        self.tx.fetch_or(COMPLEX, AcqRel);
+        self.rx.fetch_or(COMPLEX, AcqRel);
         let mut spins = 0u32;
-        while self.mode.load(Acquire) & IN_FLIGHT_MASK != 0 {
-            if spins < 64 {
-                hint::spin_loop();
-                spins += 1;
-            } else {
-                thread::yield_now();
-            }
+        while self.tx.load(Acquire) & COLLECTING != 0 || self.rx.load(Acquire) & IN_FLIGHT_MASK != 0 {
+            backoff(&mut spins);
         }
-        // No simple operation runs now, and none can start: the FIFO is ours.
-        while let Some(mut msg) = self.fifo.pop() {
-            msg.seq = st.next_seq;
-            st.next_seq += 1;
-            st.insert(msg);
+        let q = self.qbytes.load(Relaxed) as u64;
+        let free = room_count(self.tx.load(Acquire));
+        let mut moved = 0u64;
+        spins = 0;
+        loop {
+            // `is_empty` first: a pop of an empty SegQueue costs a SeqCst fence, and the FIFO
+            // is usually empty when a receiver that is about to wait makes the switch.
+            if let Some(mut msg) = if self.fifo.is_empty() { None } else { self.fifo.pop() } {
+                msg.seq = st.next_seq;
+                st.next_seq += 1;
+                st.insert(msg);
+                moved += 1;
+                continue;
+            }
+            // Acquire: a send that gave its room back did so after its type claim.
+            if moved + free + room_count(self.rx.load(Acquire)) >= q {
+                break;
+            }
+            // A send between its room and its push (a few instructions, never blocking).
+            backoff(&mut spins);
         }
     }
 
@@ -511,28 +635,36 @@ impl<T> Queue<T> {
         self.simple_type.store(0, Relaxed);
         let q = st.qbytes as u64;
         let senders = if st.senders.is_empty() { 0 } else { SENDERS };
-        // Nothing else writes the word now: simple operations cannot start (COMPLEX) and
-        // the flags change only under the lock we hold. Release: a simple operation that
-        // enters sees the stores above.
-        self.mode.store(q * ROOM_BYTES + q * ROOM_COUNT + senders, Release);
+        // Nothing else writes the words now: simple operations cannot start (COMPLEX) and
+        // none is in flight, and the flags change only under the lock we hold. Release: a
+        // simple operation that enters sees the stores above. All the room goes to `tx`.
+        self.rx.store(senders, Release);
+        self.tx.store(q * ROOM_BYTES + q * ROOM_COUNT, Release);
     }
 
-    /// The simple send: it fits (one CAS takes the room), the message's type is the FIFO's
-    /// (or claims it), and it is pushed. Otherwise nothing changed and the locked path
-    /// decides; see [`SimpleSend`].
+    /// The simple send: it fits (one CAS takes the room, after a collect if need be), the
+    /// message's type is the FIFO's (or claims it), and it is pushed. Otherwise nothing
+    /// changed and the locked path decides; see [`SimpleSend`].
     fn try_simple_send(&self, pid: i32, mtype: i64, size: usize, payload: &mut Option<T>) -> SimpleSend {
-        if !self.enter_send(size) {
-            return SimpleSend::NoRoom;
+        if payload.is_none() {
+            // Polled again after it completed: nothing to send, no room to take.
+            return SimpleSend::Sent;
+        }
+        if let Err(not_entered) = self.enter_send(size) {
+            return not_entered;
         }
         if !self.claim_type(mtype) {
-            // Give the room back; a sender that saw it taken may be waiting for it.
-            return SimpleSend::OtherType { wake: self.exit(Some(size)) };
+            // Give the room back, to `rx` where freed room goes (a mode switch waits for
+            // it); a sender that saw it taken may be waiting for it.
+            let wake = self.rx.fetch_add(room_of(size), AcqRel) & SENDERS != 0;
+            return SimpleSend::OtherType { wake };
         }
+        // Stamps first: the push is the send's last touch of the queue, so a mode switch
+        // that has seen it knows the send is over.
+        self.sent(pid);
         if let Some(payload) = payload.take() {
             self.fifo.push(Msg { seq: 0, mtype, size, payload });
         }
-        self.sent(pid);
-        self.exit(None);
         SimpleSend::Sent
     }
 
@@ -549,21 +681,29 @@ impl<T> Queue<T> {
     }
 
     /// The simple receive: the FIFO's type matches `select` and the FIFO has a message; the
-    /// RMW that ends it gives the room back.
-    fn try_simple_recv(&self, pid: i32, select: Select) -> Option<Msg<T>> {
-        if !self.enter() {
-            return None;
+    /// RMW that ends it gives the room back. `Err(true)`: it ran in simple mode and found no
+    /// matching message — every queued message is in the FIFO then, of its one type, so
+    /// `IPC_NOWAIT` can answer `ENOMSG` without the lock (a send that completed before this
+    /// call began had pushed, and claimed the type, before). `Err(false)`: complex mode.
+    fn try_simple_recv(&self, pid: i32, select: Select) -> Result<Msg<T>, bool> {
+        if !self.enter_recv() {
+            return Err(false);
         }
         let t = self.simple_type.load(Relaxed);
         let msg = if t != 0 && select.matches(t) { self.fifo.pop() } else { None };
         if msg.is_some() {
             self.received(pid);
         }
-        let senders = self.exit(msg.as_ref().map(|m| m.size));
-        if msg.is_some() && senders {
-            self.wake_senders_locked();
+        let senders = self.exit_recv(msg.as_ref().map(|m| m.size));
+        match msg {
+            Some(msg) => {
+                if senders {
+                    self.wake_senders_locked();
+                }
+                Ok(msg)
+            }
+            None => Err(true),
         }
-        msg
     }
 
     /// `ss_wakeup` after a simple operation freed room with `SENDERS` set. Not while in
@@ -574,19 +714,21 @@ impl<T> Queue<T> {
         self.wake_senders(&mut st, &mut wakes);
     }
 
-    /// Whether `size` more bytes and one more message fit, in simple mode.
-    fn fits_simple(&self, size: usize) -> bool {
-        let word = self.mode.load(Acquire);
-        room_count(word) >= 1 && room_bytes(word) >= size as u64
-    }
-
     /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
     /// current state, moving the others to the tail.
+    ///
+    /// In simple mode the room is first [consolidated](Queue::consolidate) into `tx`: a
+    /// plain read of both words could miss room a collector holds between them. Room freed
+    /// after that finds `SENDERS` set (the list is not empty) and calls this again.
     fn wake_senders(&self, st: &mut State<T>, wakes: &mut WakeList) {
+        if st.senders.is_empty() {
+            return;
+        }
+        let room = if st.complex { 0 } else { self.consolidate() };
         for _ in 0..st.senders.len() {
             let Some(id) = st.senders.front() else { break };
             let size = st.senders.get(id).map_or(0, |s| s.size);
-            let fits = if st.complex { st.fits(size) } else { self.fits_simple(size) };
+            let fits = if st.complex { st.fits(size) } else { fits_in(room, 0, size) };
             if fits {
                 st.senders.notify(id, wakes);
             } else {
@@ -597,12 +739,19 @@ impl<T> Queue<T> {
     }
 
     /// Keeps `SENDERS` equal to "the sender list is not empty" (under the lock). AcqRel: an
-    /// RMW on `mode`, so it is ordered with every simple operation's `exit`.
+    /// RMW on `rx`, so it is ordered with every simple receive's `exit_recv`.
+    ///
+    /// A load first: the flag changes only under the lock, so when it already holds the
+    /// right value no RMW is needed — and the argument in [`Queue::poll_send`] still holds,
+    /// because the RMW that set it came before our load in `rx`'s order.
     fn sync_senders(&self, st: &State<T>) {
+        let set = self.rx.load(Relaxed) & SENDERS != 0;
         if st.senders.is_empty() {
-            self.mode.fetch_and(!SENDERS, AcqRel);
-        } else {
-            self.mode.fetch_or(SENDERS, AcqRel);
+            if set {
+                self.rx.fetch_and(!SENDERS, AcqRel);
+            }
+        } else if !set {
+            self.rx.fetch_or(SENDERS, AcqRel);
         }
     }
 
@@ -616,6 +765,19 @@ impl<T> Queue<T> {
     fn received(&self, pid: i32) {
         stamp_pid(&self.lrpid, pid);
         stamp_time(&self.rtime, now());
+    }
+
+    /// A locked send's stamps, and a handoff's too when `deliver` gave the message to the
+    /// receiver `rpid`: one clock read for both, as the kernel's `pipelined_send` stamps
+    /// `msg_rtime` and its caller `msg_stime` in the same call.
+    fn sent_and_handed(&self, pid: i32, rpid: Option<i32>) {
+        let t = now();
+        stamp_pid(&self.lspid, pid);
+        stamp_time(&self.stime, t);
+        if let Some(rpid) = rpid {
+            stamp_pid(&self.lrpid, rpid);
+            stamp_time(&self.rtime, t);
+        }
     }
 
     // ----- msgsnd -----
@@ -651,43 +813,48 @@ impl<T> Queue<T> {
             // Simple mode under the lock: nobody waits to receive (that needs complex mode),
             // so the message goes to the FIFO — or, when it does not fit, this sender waits
             // without leaving simple mode. (A message of another type needs the lanes.)
-            let wake = match self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
-                SimpleSend::Sent => return Poll::Ready(Ok(())),
-                SimpleSend::OtherType { wake } => wake,
-                SimpleSend::NoRoom => false,
-            };
+            let mut outcome = self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg);
             let t = self.simple_type.load(Relaxed);
-            if !wake && (t == 0 || t == op.mtype) {
-                let Some(cx) = cx else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
+            if outcome == SimpleSend::Full && (t == 0 || t == op.mtype) {
+                let Some(cx) = cx.as_deref() else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
                 let id = st.senders.push_back(Sender { size: op.size }, cx.waker());
                 self.sync_senders(&st);
                 // No lost wake-up with `try_simple_recv`, which gives room back in the RMW
-                // on `mode` that ends it and that also reads `SENDERS`. We set `SENDERS` with
-                // an RMW on `mode` and then read the room. The two RMWs are ordered: if ours
-                // came first, the receive sees `SENDERS` and runs `ss_wakeup` under the lock
-                // (after we release it); if its came first, our later load sees the room it
-                // gave back (coherence), and we wake ourselves.
-                if self.fits_simple(op.size) {
-                    st.senders.notify(id, &mut wakes);
-                    self.sync_senders(&st);
+                // on `rx` that ends it and that also reads `SENDERS`. `SENDERS` is set in
+                // `rx` now, and then we try again: a send that finds the room short decides
+                // so only through a collect, whose RMW on `rx` comes after ours. If the
+                // receive's RMW came first, that collect (or the one it waited for) finds
+                // the room; if ours came first, the receive sees `SENDERS` and runs
+                // `ss_wakeup` under the lock after we release it.
+                outcome = self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg);
+                if outcome == SimpleSend::Full {
+                    op.waiter = Some(id);
+                    return Poll::Pending;
                 }
-                op.waiter = Some(id);
-                return Poll::Pending;
+                // Nobody notified it: that needs the lock, which we hold.
+                st.senders.remove(id);
+                self.sync_senders(&st);
             }
-            self.make_complex(&mut st);
-            if wake {
-                // We hold the lock: `ss_wakeup` here, not through `wake_senders_locked`.
-                self.wake_senders(&mut st, &mut wakes);
+            match outcome {
+                SimpleSend::Sent => return Poll::Ready(Ok(())),
+                SimpleSend::OtherType { wake } => {
+                    self.make_complex(&mut st);
+                    if wake {
+                        // We hold the lock: `ss_wakeup` here, not through `wake_senders_locked`.
+                        self.wake_senders(&mut st, &mut wakes);
+                    }
+                }
+                // Full with another type in the FIFO (Busy cannot happen: we hold the lock
+                // in simple mode).
+                SimpleSend::Full | SimpleSend::Busy => self.make_complex(&mut st),
             }
         }
         if st.fits(op.size) {
             let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
             let seq = st.next_seq;
             st.next_seq += 1;
-            self.sent(creds.pid());
-            if let Some(pid) = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes) {
-                self.received(pid);
-            }
+            let rpid = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
+            self.sent_and_handed(creds.pid(), rpid);
             self.maybe_simplify(&mut st);
             return Poll::Ready(Ok(()));
         }
@@ -809,10 +976,8 @@ impl<T> Queue<T> {
         }
         let seq = st.next_seq;
         st.next_seq += 1;
-        self.sent(pid);
-        if let Some(rpid) = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes) {
-            self.received(rpid);
-        }
+        let rpid = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes);
+        self.sent_and_handed(pid, rpid);
         if size < reserved {
             self.wake_senders(&mut st, &mut wakes);
         }
@@ -846,9 +1011,16 @@ impl<T> Queue<T> {
             if let Err(e) = self.header.perm().check(creds, READ) {
                 return Poll::Ready(Err(e));
             }
-            if op.maxsize == usize::MAX {
-                if let Some(msg) = self.try_simple_recv(creds.pid(), op.select) {
-                    return Poll::Ready(Ok(msg));
+            // A receive that may wait skips the lock-free attempt when the FIFO looks empty:
+            // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
+            // tries, to answer `ENOMSG` without the lock).
+            if op.maxsize == usize::MAX && (cx.is_none() || !self.fifo.is_empty()) {
+                match self.try_simple_recv(creds.pid(), op.select) {
+                    Ok(msg) => return Poll::Ready(Ok(msg)),
+                    // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
+                    // switch to complex mode (and back) just to find the lanes empty.
+                    Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
+                    Err(_) => {}
                 }
             }
         }
@@ -998,13 +1170,14 @@ impl<T> Queue<T> {
         }
     }
 
-    /// `(msg_cbytes, msg_qnum)`: the lanes' counts in complex mode, the room in the mode word in simple mode
-    /// (each simple operation changes it in one atomic step).
+    /// `(msg_cbytes, msg_qnum)`: the lanes' counts in complex mode; in simple mode `qbytes`
+    /// less the room, [consolidated](Queue::consolidate) into `tx` first so that no room is
+    /// counted twice or missed (each simple operation changes the room in one atomic step).
     fn counts(&self, st: &State<T>) -> (usize, usize) {
         if st.complex {
             (st.cbytes, st.qnum)
         } else {
-            let word = self.mode.load(Acquire);
+            let word = self.consolidate();
             let q = self.qbytes.load(Relaxed) as u64;
             ((q - room_bytes(word)) as usize, (q - room_count(word)) as usize)
         }
@@ -1108,6 +1281,31 @@ impl<T: Send + 'static> IpcObject for Arc<Queue<T>> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// A `SendFuture` polled again after it completed sends nothing and takes no room: the
+    /// locked path used to take a message's room for the missing payload and never give it
+    /// back (`msg_qnum`/`msg_cbytes` stayed up, and the queue fitted one message less).
+    #[test]
+    fn send_polled_after_completion_takes_no_room() {
+        use crate::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select};
+        use std::future::Future;
+
+        let ns = Namespace::new();
+        let me = ns.process(Credentials::new(0, 0));
+        let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 16 }).unwrap();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut fut = q.send(1, 7);
+        assert!(matches!(std::pin::Pin::new(&mut fut).poll(&mut cx), Poll::Ready(Ok(()))));
+        assert!(matches!(std::pin::Pin::new(&mut fut).poll(&mut cx), Poll::Ready(Ok(()))));
+        drop(fut);
+        let ds = q.stat().unwrap();
+        assert_eq!((ds.qnum, ds.cbytes), (1, 8));
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 7));
+        q.try_send(1, 1).unwrap();
+        q.try_send(1, 2).unwrap();
+        assert_eq!(q.stat().unwrap().qnum, 2);
+    }
 
     /// The memory a queued message and a waiter cost (reported in BENCHMARKS.md); a
     /// regression past these bounds fails here.

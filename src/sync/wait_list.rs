@@ -340,7 +340,7 @@ impl<T> WaitList<T> {
     /// order), and returns how many were notified.
     pub fn notify_all(&mut self, wakes: &mut WakeList) -> usize {
         let count = self.len;
-        wakes.wakers.reserve(count);
+        wakes.rest.reserve(count);
         let mut cur = self.head;
         while cur != NIL {
             let Entry::Waiting { next, .. } = self.slots[cur as usize].entry else {
@@ -535,33 +535,41 @@ impl<T: fmt::Debug> fmt::Debug for WaitList<T> {
 /// Wakers collected under a lock and woken after it is released (tokio's `WakeList`
 /// pattern; see the module docs, "Wake after unlock").
 ///
-/// Allocates nothing until the first push. Dropping it wakes whatever is still in it, so a
-/// forgotten [`wake_all`](Self::wake_all) never loses a wake-up — declare it before the
-/// guard so that this drop happens after the unlock.
+/// Allocates nothing until the second push (the first waker is kept inline). Dropping it
+/// wakes whatever is still in it, so a forgotten [`wake_all`](Self::wake_all) never loses a
+/// wake-up — declare it before the guard so that this drop happens after the unlock.
 #[derive(Debug, Default)]
 pub struct WakeList {
-    wakers: Vec<Waker>,
+    /// The first waker, kept inline: most notifiers wake one waiter, and a `Vec` would cost
+    /// an allocation and a free per operation for it.
+    first: Option<Waker>,
+    /// The second and later ones.
+    rest: Vec<Waker>,
 }
 
 impl WakeList {
     /// Creates an empty list.
     pub const fn new() -> Self {
-        Self { wakers: Vec::new() }
+        Self { first: None, rest: Vec::new() }
     }
 
     /// Adds a waker, to be woken by [`wake_all`](Self::wake_all) or on drop.
     pub fn push(&mut self, waker: Waker) {
-        self.wakers.push(waker);
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(waker);
+        } else {
+            self.rest.push(waker);
+        }
     }
 
     /// The number of wakers collected and not yet woken.
     pub fn len(&self) -> usize {
-        self.wakers.len()
+        usize::from(self.first.is_some()) + self.rest.len()
     }
 
     /// Whether no waker is pending.
     pub fn is_empty(&self) -> bool {
-        self.wakers.is_empty()
+        self.first.is_none() && self.rest.is_empty()
     }
 
     /// Wakes every collected waker in the order pushed and empties the list (its allocation is
@@ -569,7 +577,10 @@ impl WakeList {
     ///
     /// Should a waker panic, the ones after it are dropped without being woken, as in tokio.
     pub fn wake_all(&mut self) {
-        for waker in self.wakers.drain(..) {
+        if let Some(waker) = self.first.take() {
+            waker.wake();
+        }
+        for waker in self.rest.drain(..) {
             waker.wake();
         }
     }
@@ -786,7 +797,7 @@ mod tests {
         assert!(list.is_empty());
         assert_eq!((list.front(), list.iter().count()), (None, 0));
         assert_eq!(wakes.len(), 3);
-        let order: Vec<_> = wakes.wakers.iter().map(|w| w.data()).collect();
+        let order: Vec<_> = wakes.first.iter().chain(&wakes.rest).map(|w| w.data()).collect();
         let expected: Vec<_> = [1, 0, 2].iter().map(|&i| waker(&W[i]).data()).collect();
         assert_eq!(order, expected);
         wakes.wake_all();
@@ -843,8 +854,15 @@ mod tests {
 
     #[test]
     fn wake_list_allocates_lazily() {
-        let wakes = WakeList::new();
-        assert_eq!(wakes.wakers.capacity(), 0);
+        static A: Counts = Counts::new();
+        let mut wakes = WakeList::new();
+        assert_eq!(wakes.rest.capacity(), 0);
+        wakes.push(waker(&A));
+        assert_eq!((wakes.len(), wakes.rest.capacity()), (1, 0), "one waker is kept inline");
+        wakes.push(waker(&A));
+        assert_eq!(wakes.len(), 2);
+        wakes.wake_all();
+        assert_eq!((wakes.len(), A.wakes()), (0, 2));
     }
 
     #[test]
