@@ -56,8 +56,13 @@
 //! the receiving actor's pid, not a thread id; a put-back message keeps the
 //! `msg_rtime`/`msg_lrpid` its handoff set and may briefly take `msg_cbytes` above
 //! `msg_qbytes` (senders simply wait longer); `stat` reads each field atomically but, while
-//! lock-free operations run, not all fields at one instant; `MSG_COPY` is
-//! [`MessageQueue::peek`], not a selector.
+//! lock-free operations run, not all fields at one instant; when lock-free sends (or
+//! receives) of different actors overlap, `msg_lspid` (`msg_lrpid`) may name any of the
+//! overlapping callers, not necessarily the one whose message went in (came out) last — each
+//! stores its pid beside its push or pop, not in the same atomic step, where the kernel sets
+//! both under the queue lock; calls that do not overlap record the last caller's pid, and the
+//! linearizability check (`tests/linearizability.rs`) leaves these two fields out for that
+//! reason; `MSG_COPY` is [`MessageQueue::peek`], not a selector.
 //!
 //! # Memory ordering
 //!
