@@ -5,6 +5,9 @@
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 
+mod rng;
+
+use rng::Rng;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,22 +18,6 @@ const PRODUCERS: u64 = 4;
 const CONSUMERS: u64 = 4;
 const PER_PRODUCER: u64 = 5000;
 const TYPES: u64 = 8;
-
-/// xorshift64*: deterministic per task, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// The type a value is sent with.
 fn type_of(v: u64) -> i64 {

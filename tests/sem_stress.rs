@@ -5,27 +5,14 @@
 // stay out of what loom runs.
 #![cfg(not(loom))]
 
+mod rng;
+
+use rng::Rng;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use svipc::{Credentials, Key, Namespace, SemOp};
-
-/// A small deterministic generator (xorshift64*), so no `rand` is needed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[tokio::test]
 async fn smoke() {
