@@ -62,8 +62,8 @@
 //!
 //! **A deviation found here**: `msg_lspid` (and `msg_lrpid`) after lock-free sends (receives)
 //! that raced may name the sender whose message is *not* the last one queued: each send
-//! stores the pid after its push, unordered with the other's (src/msg/mod.rs: "each stored
-//! only when its value changes"). Seen by the release soak (`msg_threads`, seed 2008911:
+//! stores its pid beside its push, not in one atomic step with it (documented in src/msg/mod.rs's
+//! deviations). Seen by the release soak (`msg_threads`, seed 2008911 of the generator then:
 //! queue `[4], [3]`, `msg_lspid` of the sender of `[4]`) and by a direct two-thread probe in
 //! 1 of 20000 tries; the kernel sets both under the queue lock. The final `IPC_STAT` is
 //! therefore compared without the two pids ([`Step::NoPids`]); everything else in it is
