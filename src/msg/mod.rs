@@ -302,6 +302,16 @@ impl Limit {
         self.no_error
     }
 
+    /// `do_msgrcv`'s `(long) bufsz < 0`: a limit above `isize::MAX` is `EINVAL`, with or
+    /// without `MSG_NOERROR`, before anything is looked at.
+    fn check(self) -> Result<(), ErrorKind> {
+        if self.max > isize::MAX as usize {
+            Err(ErrorKind::InvalidArgument)
+        } else {
+            Ok(())
+        }
+    }
+
     /// The engine's `r_maxsize`: `usize::MAX` under `MSG_NOERROR`, as the kernel's
     /// `INT_MAX`.
     fn maxsize(self) -> usize {
@@ -881,6 +891,8 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`recv`](Self::recv), and [`ErrorKind::TooBig`] (`E2BIG`) without `no_error`:
     /// for the message found in the queue (it stays there), or for a message a send handed
     /// this waiting receiver (the send goes on to the next receiver).
+    /// [`ErrorKind::InvalidArgument`] (`EINVAL`) for a limit above `isize::MAX` (C's
+    /// `(long) msgsz < 0`), also for [`peek_limited`](Self::peek_limited).
     ///
     /// # Cancel safety
     ///
@@ -909,8 +921,11 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
-        let inner =
-            RecvFuture { q: self, op: RecvOp::new(select, limit.maxsize()), pre: select.validate().err() };
+        let inner = RecvFuture {
+            q: self,
+            op: RecvOp::new(select, limit.maxsize()),
+            pre: limit.check().and(select.validate()).err(),
+        };
         RecvLimitedFuture { inner, truncate: limit.no_error.then_some(limit.max) }
     }
 
@@ -924,6 +939,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
+        limit.check().map_err(|k| Error::new(Op::MsgRcv, k))?;
         let (t, mut m) = self.try_recv_max(select, limit.maxsize())?;
         if limit.no_error {
             m.truncate_to(limit.max);
@@ -961,6 +977,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
+        limit.check().map_err(|k| Error::new(Op::MsgRcv, k))?;
         self.queue
             .peek(self.process.credentials(), index, limit.max, limit.no_error)
             .map_err(|k| Error::new(Op::MsgRcv, k))

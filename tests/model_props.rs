@@ -1,0 +1,374 @@
+//! Property tests of svipc against the reference model in `tests/model/` (issue 6, item 2):
+//! random sequences of calls from 2-4 actors with different credentials, mixing message
+//! queues, semaphore sets and shared memory — opens with every flag combination, sends and
+//! receives with every selector and flag, semops with mixed flags and repeated semaphores,
+//! every semctl, attach and detach, IPC_SET, IPC_RMID, SHM_LOCK, stale and bogus ids, bad
+//! arguments, process exits. After every step the answers agree (value or errno) and so
+//! does the observable state: every object's `IPC_STAT` fields other than times, the queued
+//! messages, semaphore values, pids, ncnt and zcnt, nattch and SHM_DEST, and the
+//! MSG_INFO/SEM_INFO/SHM_INFO figures (see `model::State`).
+//!
+//! Shrunk failures are kept below as `regression_*` tests replaying the exact calls.
+//!
+//! Run: `cargo test --test model_props`; cases per test: 64, or `PROPTEST_CASES`.
+#![cfg(not(loom))]
+
+mod model;
+
+use model::driver::Both;
+use model::*;
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
+
+// ===== actors =====
+
+/// The credentials actors are drawn from: owner, a group member by gid, one by a
+/// supplementary group, another user, root with every capability, uid 0 with none, root
+/// without CAP_SYS_RESOURCE, and a user of gid 4000 (a group IPC_SET may hand objects to).
+fn pool() -> Vec<Cred> {
+    vec![
+        Cred::new(1000, 1000),
+        Cred::new(1001, 1000),
+        Cred::new(1002, 2000).groups(&[5, 1000]),
+        Cred::new(1003, 3000),
+        Cred::new(0, 0).caps(CAP_ALL),
+        Cred::new(0, 0),
+        Cred::new(0, 0).caps(CAP_ALL & !CAP_SYS_RESOURCE),
+        Cred::new(1004, 4000),
+    ]
+}
+
+fn actors_s() -> impl Strategy<Value = Vec<Cred>> {
+    proptest::sample::subsequence(pool(), 2..=4).prop_shuffle()
+}
+
+// ===== calls =====
+
+/// A call with its id fields holding a slot, resolved against the ids handed out so far
+/// when the step runs (see [`resolve`]).
+#[derive(Clone, Debug)]
+struct Step {
+    actor: u8,
+    call: Call,
+    /// SemSetAll: stretch `vals` to the set's size (else pass it as it is).
+    fit: bool,
+}
+
+fn key_s() -> impl Strategy<Value = i32> {
+    prop_oneof![2 => Just(0), 3 => Just(1), 3 => Just(2)]
+}
+
+fn mode_s() -> impl Strategy<Value = i32> {
+    proptest::sample::select(vec![
+        0o600, 0o640, 0o660, 0o666, 0o644, 0o400, 0o040, 0o004, 0, 0o777, 0o200, 0o020, 0o002, 0o606,
+    ])
+}
+
+fn get_flags_s() -> impl Strategy<Value = i32> {
+    (mode_s(), 0..4).prop_map(|(mode, f)| {
+        mode | if f & 1 != 0 { IPC_CREAT } else { 0 } | if f & 2 != 0 { IPC_EXCL } else { 0 }
+    })
+}
+
+fn owner_s() -> impl Strategy<Value = u32> {
+    proptest::sample::select(vec![1000, 1001, 1003, 0, 4000, 3000, u32::MAX])
+}
+
+fn set_mode_s() -> impl Strategy<Value = u32> {
+    proptest::sample::select(vec![0o600, 0o640, 0o660, 0o666, 0o604, 0o1777, 0, 0o7777, 0o440, 0o044])
+}
+
+fn slot() -> impl Strategy<Value = i32> {
+    any::<u8>().prop_map(i32::from)
+}
+
+fn mtype_s() -> impl Strategy<Value = i64> {
+    prop_oneof![8 => 1i64..=4, 2 => -4i64..=0, 1 => proptest::sample::select(vec![i64::MIN, i64::MAX, -i64::MAX])]
+}
+
+fn msg_s() -> impl Strategy<Value = Call> {
+    let size = prop_oneof![8 => 0usize..=8, 1 => Just(100), 1 => Just(8192), 1 => Just(8193)];
+    let bufsz = prop_oneof![
+        8 => 0usize..=8,
+        1 => Just(100),
+        1 => Just(8192),
+        1 => Just(usize::MAX),
+        1 => Just(i64::MAX as usize + 1)
+    ];
+    let rflags = prop_oneof![
+        6 => Just(0),
+        2 => Just(MSG_NOERROR),
+        2 => Just(MSG_EXCEPT),
+        1 => Just(MSG_EXCEPT | MSG_NOERROR),
+        2 => Just(MSG_COPY),
+        1 => Just(MSG_COPY | MSG_NOERROR),
+        1 => Just(MSG_COPY | MSG_EXCEPT)
+    ];
+    let qbytes = proptest::sample::select(vec![0u64, 1, 3, 10, 100, 16384, 16385, u64::MAX]);
+    prop_oneof![
+        3 => (key_s(), get_flags_s()).prop_map(|(key, flags)| Call::MsgGet { key, flags }),
+        5 => (slot(), mtype_s(), size, any::<u8>()).prop_map(|(id, mtype, n, fill)| Call::MsgSnd {
+            id,
+            mtype,
+            msg: (0..n).map(|i| fill.wrapping_add(i as u8)).collect()
+        }),
+        4 => (slot(), bufsz, prop_oneof![3 => mtype_s(), 1 => 0i64..4], rflags)
+            .prop_map(|(id, bufsz, msgtyp, flags)| Call::MsgRcv { id, bufsz, msgtyp, flags }),
+        1 => slot().prop_map(|id| Call::MsgStat { id }),
+        1 => (slot(), owner_s(), owner_s(), set_mode_s(), qbytes)
+            .prop_map(|(id, uid, gid, mode, qbytes)| Call::MsgSet { id, uid, gid, mode, qbytes }),
+        1 => slot().prop_map(|id| Call::MsgRmid { id }),
+        1 => Just(Call::MsgInfo),
+    ]
+}
+
+fn num_s() -> impl Strategy<Value = i32> {
+    prop_oneof![6 => 0i32..4, 1 => Just(-1), 1 => Just(65535), 1 => Just(70000)]
+}
+
+fn sem_s() -> impl Strategy<Value = Call> {
+    let sop_num = prop_oneof![8 => 0u16..3, 1 => Just(u16::MAX), 1 => Just(32000)];
+    let sop_op = prop_oneof![8 => -3i16..=3, 1 => Just(i16::MIN), 1 => Just(i16::MAX), 1 => Just(20000), 1 => Just(-20000)];
+    let sop_flg = proptest::sample::select(vec![
+        0i16,
+        0,
+        SEM_UNDO as i16,
+        IPC_NOWAIT as i16,
+        (SEM_UNDO | IPC_NOWAIT) as i16,
+        0x10,
+    ]);
+    let sops = prop_oneof![
+        20 => proptest::collection::vec((sop_num, sop_op, sop_flg), 0..4),
+        1 => Just(vec![(0, 0, 0); 501]),
+        1 => Just(vec![(0, 1, 0); 500]),
+    ];
+    let val =
+        prop_oneof![6 => 0i32..=3, 1 => Just(32767), 1 => Just(32768), 1 => Just(-1), 1 => Just(i32::MAX)];
+    let vals = proptest::collection::vec(
+        prop_oneof![6 => 0u16..=3, 1 => Just(32767), 1 => Just(32768), 1 => Just(u16::MAX)],
+        0..5,
+    );
+    prop_oneof![
+        3 => (key_s(), prop_oneof![8 => 0i32..=3, 1 => Just(32000), 1 => Just(32001), 1 => Just(-1)], get_flags_s())
+            .prop_map(|(key, nsems, flags)| Call::SemGet { key, nsems, flags }),
+        6 => (slot(), sops).prop_map(|(id, sops)| Call::SemOp { id, sops }),
+        1 => (slot(), num_s()).prop_map(|(id, num)| Call::SemGetVal { id, num }),
+        1 => (slot(), num_s()).prop_map(|(id, num)| Call::SemGetPid { id, num }),
+        1 => (slot(), num_s()).prop_map(|(id, num)| Call::SemGetNcnt { id, num }),
+        1 => (slot(), num_s()).prop_map(|(id, num)| Call::SemGetZcnt { id, num }),
+        1 => slot().prop_map(|id| Call::SemGetAll { id }),
+        2 => (slot(), num_s(), val).prop_map(|(id, num, val)| Call::SemSetVal { id, num, val }),
+        2 => (slot(), vals).prop_map(|(id, vals)| Call::SemSetAll { id, vals }),
+        1 => slot().prop_map(|id| Call::SemStat { id }),
+        1 => (slot(), owner_s(), owner_s(), set_mode_s()).prop_map(|(id, uid, gid, mode)| Call::SemSet { id, uid, gid, mode }),
+        1 => slot().prop_map(|id| Call::SemRmid { id }),
+        1 => Just(Call::SemInfo),
+    ]
+}
+
+fn shm_s() -> impl Strategy<Value = Call> {
+    let size =
+        proptest::sample::select(vec![0usize, 1, 100, 4096, 5000, 1 << 16, usize::MAX, SHMMAX as usize + 1]);
+    prop_oneof![
+        3 => (key_s(), size, get_flags_s()).prop_map(|(key, size, flags)| Call::ShmGet { key, size, flags }),
+        4 => (slot(), prop_oneof![Just(0), Just(SHM_RDONLY)]).prop_map(|(id, flags)| Call::ShmAt { id, flags }),
+        3 => any::<u8>().prop_map(|t| Call::ShmDt { token: u64::from(t) }),
+        1 => slot().prop_map(|id| Call::ShmStat { id }),
+        1 => (slot(), owner_s(), owner_s(), set_mode_s()).prop_map(|(id, uid, gid, mode)| Call::ShmSet { id, uid, gid, mode }),
+        2 => slot().prop_map(|id| Call::ShmRmid { id }),
+        1 => slot().prop_map(|id| Call::ShmLock { id }),
+        1 => slot().prop_map(|id| Call::ShmUnlock { id }),
+        1 => Just(Call::ShmInfo),
+    ]
+}
+
+fn step_s() -> impl Strategy<Value = Step> {
+    let call = prop_oneof![10 => msg_s(), 10 => sem_s(), 8 => shm_s(), 1 => Just(Call::Exit)];
+    (any::<u8>(), call, proptest::bool::weighted(0.8)).prop_map(|(actor, call, fit)| Step {
+        actor,
+        call,
+        fit,
+    })
+}
+
+// ===== running =====
+
+/// Every id of each kind handed out so far (live or not).
+#[derive(Default)]
+struct Seen([Vec<i32>; 3]);
+
+/// The id a slot stands for: mostly a live object of the kind, sometimes any id handed out
+/// so far (maybe removed), one never handed out, or a negative one.
+fn pick(b: &Both, seen: &Seen, kind: u8, slot: i32) -> i32 {
+    let live = b.model.ids(kind);
+    let all = &seen.0[kind as usize];
+    let i = slot as usize / 16;
+    match slot % 16 {
+        15 => -1,
+        14 => 7 | 1 << 15,
+        12 | 13 if !all.is_empty() => all[i % all.len()],
+        _ if !live.is_empty() => live[i % live.len()],
+        _ if !all.is_empty() => all[i % all.len()],
+        _ => 3,
+    }
+}
+
+/// The concrete call a step makes now.
+fn resolve(b: &Both, seen: &Seen, actor: usize, step: &Step) -> Call {
+    let mut call = step.call.clone();
+    let kind = match call {
+        Call::MsgSnd { .. }
+        | Call::MsgRcv { .. }
+        | Call::MsgStat { .. }
+        | Call::MsgSet { .. }
+        | Call::MsgRmid { .. } => 0,
+        Call::ShmAt { .. }
+        | Call::ShmStat { .. }
+        | Call::ShmSet { .. }
+        | Call::ShmRmid { .. }
+        | Call::ShmLock { .. }
+        | Call::ShmUnlock { .. } => 2,
+        _ => 1,
+    };
+    match &mut call {
+        Call::MsgSnd { id, .. }
+        | Call::MsgRcv { id, .. }
+        | Call::MsgStat { id }
+        | Call::MsgSet { id, .. }
+        | Call::MsgRmid { id }
+        | Call::SemOp { id, .. }
+        | Call::SemGetVal { id, .. }
+        | Call::SemGetPid { id, .. }
+        | Call::SemGetNcnt { id, .. }
+        | Call::SemGetZcnt { id, .. }
+        | Call::SemGetAll { id }
+        | Call::SemSetVal { id, .. }
+        | Call::SemStat { id }
+        | Call::SemSet { id, .. }
+        | Call::SemRmid { id }
+        | Call::ShmAt { id, .. }
+        | Call::ShmStat { id }
+        | Call::ShmSet { id, .. }
+        | Call::ShmRmid { id }
+        | Call::ShmLock { id }
+        | Call::ShmUnlock { id } => *id = pick(b, seen, kind, *id),
+        Call::SemSetAll { id, vals } => {
+            *id = pick(b, seen, 1, *id);
+            if step.fit && !vals.is_empty() {
+                if let Some(ObjState::Sem { vals: now, .. }) = b.model.state().objects.get(&(1, *id)) {
+                    *vals = (0..now.len()).map(|i| vals[i % vals.len()]).collect();
+                }
+            }
+        }
+        Call::ShmDt { token } => {
+            let mine: Vec<u64> = b.model.attachments(actor).map(|(t, _)| t).collect();
+            if *token % 8 != 7 && !mine.is_empty() {
+                *token = mine[*token as usize % mine.len()];
+            }
+        }
+        _ => {}
+    }
+    call
+}
+
+fn run(actors: &[Cred], steps: &[Step]) {
+    let mut b = Both::new();
+    for c in actors {
+        b.add_actor(c.clone());
+    }
+    let mut seen = Seen::default();
+    for step in steps {
+        let actor = step.actor as usize % actors.len();
+        let call = resolve(&b, &seen, actor, step);
+        let r = b.apply(actor, &call);
+        let kind = match call {
+            Call::MsgGet { .. } => Some(0),
+            Call::SemGet { .. } => Some(1),
+            Call::ShmGet { .. } => Some(2),
+            _ => None,
+        };
+        if let (Some(k), Ret::Val(id)) = (kind, &r) {
+            if !seen.0[k].contains(&(*id as i32)) {
+                seen.0[k].push(*id as i32);
+            }
+        }
+        b.check_state();
+    }
+}
+
+/// Replays exact calls (a shrunk failure), checking answers and state after each.
+fn replay(actors: &[Cred], calls: &[(usize, Call)]) {
+    let mut b = Both::new();
+    for c in actors {
+        b.add_actor(c.clone());
+    }
+    for (actor, call) in calls {
+        b.apply(*actor, call);
+        b.check_state();
+    }
+}
+
+proptest! {
+    #![proptest_config(Config { cases: cases(), ..Config::default() })]
+
+    #[test]
+    fn svipc_agrees_with_model(actors in actors_s(), steps in proptest::collection::vec(step_s(), 1..40)) {
+        run(&actors, &steps);
+    }
+}
+
+// ===== hand-written sequences and regressions =====
+
+#[test]
+fn smoke() {
+    let owner = Cred::new(1000, 1000);
+    let other = Cred::new(2000, 2000);
+    replay(
+        &[owner, other],
+        &[
+            (0, Call::MsgGet { key: 5, flags: IPC_CREAT | 0o640 }),
+            (0, Call::MsgSnd { id: 0, mtype: 3, msg: vec![1, 2, 3] }),
+            (1, Call::MsgSnd { id: 0, mtype: 3, msg: vec![1, 2, 3] }),
+            (0, Call::MsgRcv { id: 0, bufsz: 2, msgtyp: -4, flags: MSG_NOERROR }),
+            (0, Call::MsgRcv { id: 7, bufsz: 2, msgtyp: -4, flags: MSG_NOERROR }),
+            (0, Call::SemGet { key: 0, nsems: 2, flags: 0o600 }),
+            (0, Call::SemOp { id: 0, sops: vec![(0, 2, SEM_UNDO as i16), (1, 1, 0)] }),
+            (0, Call::Exit),
+            (0, Call::SemOp { id: 5, sops: vec![(0, 2, SEM_UNDO as i16); 501] }),
+            (0, Call::SemOp { id: 5, sops: vec![(3, 2, SEM_UNDO as i16)] }),
+            (0, Call::SemSetVal { id: 5, num: 0, val: -1 }),
+            (0, Call::ShmGet { key: 9, size: 5000, flags: IPC_CREAT | 0o600 }),
+            (0, Call::ShmAt { id: 0, flags: 0 }),
+            (0, Call::ShmRmid { id: 0 }),
+            (0, Call::ShmLock { id: 0 }),
+            (1, Call::ShmLock { id: 0 }),
+            (0, Call::Exit),
+            (0, Call::MsgInfo),
+            (0, Call::SemInfo),
+            (0, Call::ShmInfo),
+        ],
+    );
+}
+
+/// msgrcv with `msgsz` above `LONG_MAX` is `EINVAL` before anything else (`(long) bufsz < 0`
+/// in `do_msgrcv`); svipc took it as a huge buffer and answered ENOMSG.
+#[test]
+fn regression_msgrcv_bufsz_above_long_max() {
+    let root = Cred::new(0, 0).caps(CAP_ALL);
+    let big = i64::MAX as usize + 1;
+    replay(
+        &[root],
+        &[
+            (0, Call::MsgGet { key: 0, flags: 0o600 }),
+            (0, Call::MsgRcv { id: 0, bufsz: usize::MAX, msgtyp: 1, flags: 0 }),
+            (0, Call::MsgSnd { id: 0, mtype: 1, msg: vec![1] }),
+            (0, Call::MsgRcv { id: 0, bufsz: big, msgtyp: 0, flags: MSG_NOERROR }),
+            (0, Call::MsgRcv { id: 0, bufsz: big, msgtyp: 0, flags: MSG_COPY }),
+            (0, Call::MsgRcv { id: 0, bufsz: big - 1, msgtyp: 0, flags: MSG_COPY }),
+        ],
+    );
+}
