@@ -19,8 +19,13 @@
 
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, Ordering};
 
+mod model;
+
+use model::kernel::{
+    errno, fresh_ipc_ns, k, semctl, MsgInfoC, SemInfoC, Semun, ShmInfoC, NULL_ARG, SHM_INFO, SHM_LOCK,
+    SHM_UNLOCK,
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use svipc::msg::Limit;
@@ -32,38 +37,6 @@ fn cases() -> u32 {
 }
 
 // ===== harness =====
-
-static SKIP_NOTICE: AtomicBool = AtomicBool::new(false);
-
-/// Moves this test thread into a fresh, empty IPC namespace. `false` (after a loud notice)
-/// where that is not permitted.
-fn fresh_ipc_ns() -> bool {
-    // SAFETY: unshare has no memory-safety preconditions; it acts on the calling thread.
-    if unsafe { libc::unshare(libc::CLONE_NEWIPC) } == 0 {
-        return true;
-    }
-    let e = errno();
-    assert!(e == libc::EPERM || e == libc::EINVAL, "unshare(CLONE_NEWIPC): errno {e}");
-    if !SKIP_NOTICE.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "\n*** kernel_diff SKIPPED: unshare(CLONE_NEWIPC) failed with errno {e} \
-             (needs root or CAP_SYS_ADMIN); the kernel was NOT compared ***\n"
-        );
-    }
-    false
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-fn k(r: i64) -> Result<i64, i32> {
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r)
-    }
-}
 
 /// Who makes a sequence's calls: this process as it is, or a plain user.
 #[derive(Clone, Copy, Debug)]
@@ -216,52 +189,6 @@ fn sperm(p: &svipc::IpcPerm) -> Perm {
 }
 
 // ===== namespace-wide figures (MSG_INFO, SEM_INFO, SHM_INFO) =====
-
-/// `struct msginfo`.
-#[repr(C)]
-#[derive(Default)]
-struct MsgInfoC {
-    msgpool: i32,
-    msgmap: i32,
-    msgmax: i32,
-    msgmnb: i32,
-    msgmni: i32,
-    msgssz: i32,
-    msgtql: i32,
-    msgseg: u16,
-}
-
-/// `struct seminfo`.
-#[repr(C)]
-#[derive(Default)]
-struct SemInfoC {
-    semmap: i32,
-    semmni: i32,
-    semmns: i32,
-    semmnu: i32,
-    semmsl: i32,
-    semopm: i32,
-    semume: i32,
-    semusz: i32,
-    semvmx: i32,
-    semaem: i32,
-}
-
-/// `struct shm_info`.
-#[repr(C)]
-#[derive(Default)]
-struct ShmInfoC {
-    used_ids: i32,
-    shm_tot: u64,
-    shm_rss: u64,
-    shm_swp: u64,
-    swap_attempts: u64,
-    swap_successes: u64,
-}
-
-const SHM_INFO: i32 = 14;
-const SHM_LOCK: i32 = 11;
-const SHM_UNLOCK: i32 = 12;
 
 /// MSG_INFO: (return value, msgpool, msgmap, msgtql, msgmax, msgmnb, msgmni).
 fn msg_info_kernel() -> Result<[i64; 7], i32> {
@@ -580,22 +507,6 @@ fn sem_call() -> impl Strategy<Value = SemCall> {
         1 => slot().prop_map(|slot| SemCall::Rmid { slot }),
     ]
 }
-
-/// `union semun` (semctl(2)): the caller declares it.
-#[repr(C)]
-#[derive(Clone, Copy)]
-union Semun {
-    val: libc::c_int,
-    buf: *mut libc::semid_ds,
-    array: *mut libc::c_ushort,
-}
-
-fn semctl(id: i32, num: i32, cmd: i32, arg: Semun) -> Result<i64, i32> {
-    // SAFETY: `arg` carries what `cmd` reads or writes, pointing at live buffers.
-    k(unsafe { libc::semctl(id, num, cmd, arg) } as i64)
-}
-
-const NULL_ARG: Semun = Semun { val: 0 };
 
 fn sem_nsems_kernel(id: i32) -> Result<usize, i32> {
     let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };

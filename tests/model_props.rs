@@ -285,18 +285,23 @@ fn run(actors: &[Cred], steps: &[Step]) {
         let actor = step.actor as usize % actors.len();
         let call = resolve(&b, &seen, actor, step);
         let r = b.apply(actor, &call);
-        let kind = match call {
-            Call::MsgGet { .. } => Some(0),
-            Call::SemGet { .. } => Some(1),
-            Call::ShmGet { .. } => Some(2),
-            _ => None,
-        };
-        if let (Some(k), Ret::Val(id)) = (kind, &r) {
-            if !seen.0[k].contains(&(*id as i32)) {
-                seen.0[k].push(*id as i32);
-            }
-        }
+        note(&mut seen, &call, &r);
         b.check_state();
+    }
+}
+
+/// Notes the id an open handed out.
+fn note(seen: &mut Seen, call: &Call, r: &Ret) {
+    let kind = match call {
+        Call::MsgGet { .. } => 0,
+        Call::SemGet { .. } => 1,
+        Call::ShmGet { .. } => 2,
+        _ => return,
+    };
+    if let Ret::Val(id) = r {
+        if !seen.0[kind].contains(&(*id as i32)) {
+            seen.0[kind].push(*id as i32);
+        }
     }
 }
 
@@ -312,8 +317,30 @@ fn replay(actors: &[Cred], calls: &[(usize, Call)]) {
     }
 }
 
+/// Steps dense in SEM_UNDO, semadj overflow, SETVAL/SETALL and exits: one shared set.
+fn undo_step_s() -> impl Strategy<Value = Step> {
+    let op = prop_oneof![4 => -3i16..=3, 1 => Just(20000), 1 => Just(-20000), 1 => Just(32767)];
+    let sop = (0u16..2, op, prop_oneof![3 => Just(SEM_UNDO as i16), 1 => Just(0)]);
+    let call = prop_oneof![
+        1 => Just(Call::SemGet { key: 1, nsems: 2, flags: IPC_CREAT | 0o666 }),
+        6 => proptest::collection::vec(sop, 1..3).prop_map(|sops| Call::SemOp { id: 0, sops }),
+        1 => (0i32..2, 0i32..5).prop_map(|(num, val)| Call::SemSetVal { id: 0, num, val }),
+        1 => proptest::collection::vec(0u16..5, 2).prop_map(|vals| Call::SemSetAll { id: 0, vals }),
+        1 => Just(Call::SemRmid { id: 0 }),
+        3 => Just(Call::Exit),
+    ];
+    (any::<u8>(), call).prop_map(|(actor, call)| Step { actor, call, fit: true })
+}
+
 proptest! {
     #![proptest_config(Config { cases: cases(), ..Config::default() })]
+
+    #[test]
+    fn sem_undo_and_exits_agree(actors in actors_s(), steps in proptest::collection::vec(undo_step_s(), 1..40)) {
+        let mut steps = steps;
+        steps.insert(0, Step { actor: 0, call: Call::SemGet { key: 1, nsems: 2, flags: IPC_CREAT | 0o666 }, fit: true });
+        run(&actors, &steps);
+    }
 
     #[test]
     fn svipc_agrees_with_model(actors in actors_s(), steps in proptest::collection::vec(step_s(), 1..40)) {
@@ -371,4 +398,213 @@ fn regression_msgrcv_bufsz_above_long_max() {
             (0, Call::MsgRcv { id: 0, bufsz: big - 1, msgtyp: 0, flags: MSG_COPY }),
         ],
     );
+}
+
+// ===== the model against the real kernel =====
+//
+// Linux only: `model::kernel` needs `unshare` and per-thread credentials.
+
+/// The calls of [`ids_cycle_like_the_kernel`] for one kind: an open (IPC_PRIVATE) and a
+/// remove of the id it returned.
+fn open_private(kind: u8) -> Call {
+    match kind {
+        0 => Call::MsgGet { key: 0, flags: 0o600 },
+        1 => Call::SemGet { key: 0, nsems: 1, flags: 0o600 },
+        _ => Call::ShmGet { key: 0, size: 1, flags: 0o600 },
+    }
+}
+
+fn remove(kind: u8, id: i32) -> Call {
+    match kind {
+        0 => Call::MsgRmid { id },
+        1 => Call::SemRmid { id },
+        _ => Call::ShmRmid { id },
+    }
+}
+
+/// Two objects stay; then 70 rounds of open and remove. `apply` answers a call; returns the
+/// ids handed out.
+fn cycle(kind: u8, mut apply: impl FnMut(&Call) -> Ret) -> Vec<i32> {
+    let mut ids = Vec::new();
+    let mut open = |apply: &mut dyn FnMut(&Call) -> Ret| match apply(&open_private(kind)) {
+        Ret::Val(id) => {
+            ids.push(id as i32);
+            id as i32
+        }
+        r => panic!("open: {r:?}"),
+    };
+    open(&mut apply);
+    open(&mut apply);
+    for _ in 0..70 {
+        let id = open(&mut apply);
+        assert_eq!(apply(&remove(kind, id)), Ret::Val(0));
+    }
+    ids
+}
+
+/// Ids cycle as the kernel's allocator does: a removed index is not reused until the cursor
+/// wraps past 63, and the wrap bumps the sequence (`id + 32768`), skipping busy indexes.
+#[test]
+fn ids_cycle_like_the_kernel() {
+    for kind in 0..3 {
+        let mut b = Both::new();
+        b.add_actor(Cred::new(0, 0).caps(CAP_ALL));
+        let ids = cycle(kind, |c| {
+            let r = b.apply(0, c);
+            b.check_state();
+            r
+        });
+        // 0 and 1 stay; 2..=63 come and go; then the wrap: index 2 again, sequence 1.
+        assert_eq!(ids[..4], [0, 1, 2, 3]);
+        assert_eq!(ids[63], 63);
+        assert_eq!(ids[64..67], [32768 + 2, 32768 + 3, 32768 + 4]);
+    }
+}
+
+/// The per-kind object limit (MSGMNI, SEMMNI, SHMMNI): that many opens succeed, the next
+/// is ENOSPC. `apply` answers a call.
+fn fill(kind: u8, mut apply: impl FnMut(&Call) -> Ret) {
+    let limit = [MSGMNI, SEMMNI, SHMMNI][kind as usize];
+    for n in 0..limit {
+        assert!(matches!(apply(&open_private(kind)), Ret::Val(_)), "open {n}");
+    }
+    assert_eq!(apply(&open_private(kind)), Ret::Err(ENOSPC));
+}
+
+fn limit_enospc(kind: u8) {
+    let mut b = Both::new();
+    b.add_actor(Cred::new(0, 0).caps(CAP_ALL));
+    fill(kind, |c| b.apply(0, c));
+    b.check_state();
+}
+
+#[test]
+fn msgmni_gives_enospc() {
+    limit_enospc(0);
+}
+
+#[test]
+fn semmni_gives_enospc() {
+    limit_enospc(1);
+}
+
+#[test]
+fn shmmni_gives_enospc() {
+    limit_enospc(2);
+}
+
+#[cfg(target_os = "linux")]
+mod against_kernel {
+    use super::*;
+    use model::kernel::{no_pids, no_pids_state};
+
+    /// The actors a kernel run draws from: those of [`pool`] whose capabilities this thread
+    /// may hold (in a container's root, all but the ones with CAP_SYS_RESOURCE).
+    fn kernel_pool() -> Vec<Cred> {
+        pool().into_iter().filter(kernel::can_play).collect()
+    }
+
+    /// Runs `steps` on the model and on the kernel (a fresh IPC namespace on a thread of its
+    /// own), comparing answers and state after each. Exits are skipped and `SEM_UNDO` kept for
+    /// actor 0 only (one process to the kernel); SETALL always gets the set's length.
+    fn run_kernel(actors: Vec<Cred>, steps: Vec<Step>) {
+        let t = std::thread::spawn(move || {
+            if !kernel::fresh_ipc_ns() {
+                return;
+            }
+            let mut b = Both::new(); // only its model is used; resolve() reads it
+            let mut kern = kernel::Kernel::new();
+            for c in &actors {
+                b.model.add_actor(c.clone());
+                kern.add_actor(c);
+            }
+            let mut seen = Seen::default();
+            let mut log = Vec::new();
+            for step in steps {
+                let actor = step.actor as usize % actors.len();
+                let mut step = Step { fit: true, ..step };
+                match &mut step.call {
+                    Call::Exit => continue,
+                    Call::SemOp { sops, .. } if actor != 0 => {
+                        sops.iter_mut().for_each(|s| s.2 &= !(SEM_UNDO as i16))
+                    }
+                    Call::SemSetAll { vals, .. } if vals.is_empty() => vals.push(0),
+                    _ => {}
+                }
+                let call = resolve(&b, &seen, actor, &step);
+                log.push((actor, call.clone()));
+                let m = b.model.apply(actor, &call);
+                let kr = kern.apply(actor, &call);
+                assert_eq!(
+                    no_pids(&call, kr.clone()),
+                    no_pids(&call, m.clone()),
+                    "actor {actor}: {call:?} (left kernel, right model); calls {log:#?}"
+                );
+                note(&mut seen, &call, &m);
+                let (ks, ms) = (no_pids_state(kern.state()), no_pids_state(b.model.state()));
+                assert_eq!(ks, ms, "after {call:?}: state (left kernel, right model); calls {log:#?}");
+            }
+        });
+        if let Err(panic) = t.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(Config { cases: cases(), ..Config::default() })]
+
+        #[test]
+        fn model_agrees_with_kernel(
+            actors in proptest::sample::subsequence(kernel_pool(), 1..=3).prop_shuffle(),
+            steps in proptest::collection::vec(step_s(), 1..40),
+        ) {
+            run_kernel(actors, steps);
+        }
+    }
+    /// [`ids_cycle_like_the_kernel`] on the kernel: the model's ids are the kernel's.
+    #[test]
+    fn ids_cycle_in_the_kernel() {
+        for kind in 0..3 {
+            std::thread::spawn(move || {
+                if !kernel::fresh_ipc_ns() {
+                    return;
+                }
+                let root = Cred::new(0, 0).caps(kernel::root_caps());
+                let (mut m, mut k) = (Model::new(), kernel::Kernel::new());
+                m.add_actor(root.clone());
+                k.add_actor(&root);
+                let ids = cycle(kind, |c| {
+                    let (mr, kr) = (m.apply(0, c), k.apply(0, c));
+                    assert_eq!(kr, mr, "{c:?} (left kernel, right model)");
+                    mr
+                });
+                assert_eq!(ids[64], 32768 + 2);
+            })
+            .join()
+            .unwrap();
+        }
+    }
+    /// [`object_limits_give_enospc`] on the kernel.
+    #[test]
+    fn object_limits_in_the_kernel() {
+        for kind in 0..3 {
+            std::thread::spawn(move || {
+                if !kernel::fresh_ipc_ns() {
+                    return;
+                }
+                let root = Cred::new(0, 0).caps(kernel::root_caps());
+                let (mut m, mut k) = (Model::new(), kernel::Kernel::new());
+                m.add_actor(root.clone());
+                k.add_actor(&root);
+                fill(kind, |c| {
+                    let (mr, kr) = (m.apply(0, c), k.apply(0, c));
+                    assert_eq!(kr, mr, "{c:?} (left kernel, right model)");
+                    mr
+                });
+                assert_eq!(no_pids_state(k.state()), no_pids_state(m.state()));
+            })
+            .join()
+            .unwrap();
+        }
+    }
 }

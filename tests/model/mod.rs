@@ -6,9 +6,13 @@
 //! # Use
 //!
 //! * From an integration test: `mod model;` (this directory), then `model::Model`,
-//!   `model::Call`, `model::driver::Driver` (the same calls run against svipc).
+//!   `model::Call`, `model::driver::Driver` (the same calls run against svipc),
+//!   `model::driver::Both` (model and svipc side by side, asserting agreement), and on
+//!   Linux `model::kernel::Kernel` (the same calls run against the real kernel in a fresh
+//!   IPC namespace; `model_props` checks the model itself with it).
 //! * From elsewhere (the fuzz target): `#[path = "../../tests/model/mod.rs"] mod model;`;
-//!   `driver.rs` comes along as a submodule and needs the `svipc` crate.
+//!   `driver.rs` and `kernel.rs` come along as submodules and need the `svipc` and `libc`
+//!   crates.
 //!
 //! [`Model::add_actor`] adds a process with its credentials ([`Cred`]); each actor has the
 //! pid [`Model::pid`] (`1000 + actor`). [`Model::apply`] answers one [`Call`] by that actor as
@@ -42,6 +46,8 @@
 use std::collections::BTreeMap;
 
 pub mod driver;
+#[cfg(target_os = "linux")]
+pub mod kernel;
 
 // ===== constants =====
 
@@ -434,6 +440,9 @@ pub struct Model {
     msg: Table<Queue>,
     sem: Table<Sems>,
     shm: Table<Seg>,
+    /// The semaphores in all sets (`used_sems`; kept, not summed, so 32000 semgets stay
+    /// linear).
+    used_sems: u64,
 }
 
 impl Default for Model {
@@ -445,7 +454,7 @@ impl Default for Model {
 impl Model {
     /// A fresh namespace with no actors.
     pub fn new() -> Model {
-        Model { actors: Vec::new(), msg: Table::new(), sem: Table::new(), shm: Table::new() }
+        Model { actors: Vec::new(), msg: Table::new(), sem: Table::new(), shm: Table::new(), used_sems: 0 }
     }
 
     /// Adds a process with these credentials; returns its actor number.
@@ -717,10 +726,6 @@ impl Model {
 
     // ----- semaphore sets -----
 
-    fn used_sems(&self) -> u64 {
-        self.sem.objs.values().map(|(_, s)| s.vals.len() as u64).sum()
-    }
-
     fn sem_get(&mut self, actor: usize, key: i32, nsems: i32, flags: i32) -> R {
         if !(0..=SEMMSL).contains(&nsems) {
             return Err(EINVAL);
@@ -733,12 +738,14 @@ impl Model {
         if nsems == 0 {
             return Err(EINVAL);
         }
-        if self.used_sems() + nsems as u64 > SEMMNS {
+        if self.used_sems + nsems as u64 > SEMMNS {
             return Err(ENOSPC);
         }
         let n = nsems as usize;
         let s = Sems { vals: vec![0; n], pids: vec![0; n] };
-        self.sem.add(SEMMNI, key, &cred, flags as u32, s).map(|id| Ret::Val(id as i64))
+        let id = self.sem.add(SEMMNI, key, &cred, flags as u32, s)?;
+        self.used_sems += nsems as u64;
+        Ok(Ret::Val(id as i64))
     }
 
     fn sem_op(&mut self, actor: usize, id: i32, sops: &[(u16, i16, i16)]) -> R {
@@ -872,7 +879,8 @@ impl Model {
     fn sem_rmid(&mut self, actor: usize, id: i32) -> R {
         let (perm, _) = self.sem.get(id)?;
         check_owner(&self.actors[actor].cred, perm)?;
-        self.sem.remove(id);
+        let (_, s) = self.sem.remove(id);
+        self.used_sems -= s.vals.len() as u64;
         for a in &mut self.actors {
             a.undo.remove(&id);
         }
@@ -883,7 +891,7 @@ impl Model {
         Info {
             max_index: self.sem.max_index(),
             objects: self.sem.objs.len() as u64,
-            units: self.used_sems(),
+            units: self.used_sems,
             bytes: 0,
         }
     }
