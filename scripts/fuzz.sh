@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh build          # cargo +nightly fuzz build calls (release, ASan, debug asserts)
 #   scripts/fuzz.sh replay         # every file of fuzz/corpus/calls run once (-runs=0)
 #   scripts/fuzz.sh run SECONDS    # fuzz for SECONDS, nice'd, one job; new inputs go to the corpus
+#   scripts/fuzz.sh run SECONDS -len_control=0 ...   # further arguments go to libFuzzer
 #   scripts/fuzz.sh cmin           # minimize fuzz/corpus/calls in place (cargo fuzz cmin)
 # CI runs `scripts/fuzz.sh build && scripts/fuzz.sh replay`. On a machine without them it
 # installs the nightly toolchain (rustup) and cargo-fuzz (cargo install); if either install
@@ -45,7 +46,7 @@ ensure_tools() {
 }
 
 usage() {
-  echo "usage: scripts/fuzz.sh build | replay | run SECONDS | cmin" >&2
+  echo "usage: scripts/fuzz.sh build | replay | run SECONDS [LIBFUZZER_ARGS...] | cmin" >&2
   exit 2
 }
 
@@ -54,7 +55,7 @@ cmd=$1
 shift
 case "$cmd" in
   build | replay | cmin) [ $# -eq 0 ] || usage ;;
-  run) [ $# -eq 1 ] && [[ $1 =~ ^[0-9]+$ ]] || usage ;;
+  run) [ $# -ge 1 ] && [[ $1 =~ ^[0-9]+$ ]] || usage ;;
   *) usage ;;
 esac
 
@@ -72,8 +73,10 @@ case "$cmd" in
     echo "fuzz replay: $n corpus files"
     ;;
   run)
+    secs=$1
+    shift
     nice -n 10 cargo +nightly fuzz run "$TARGET" "$CORPUS" -- \
-      -max_total_time="$1" -print_final_stats=1
+      -max_total_time="$secs" -print_final_stats=1 "$@"
     ;;
   cmin)
     before=$(find "$CORPUS" -type f | wc -l)
