@@ -4,9 +4,14 @@
 # reference model of tests/model/, results and observable state compared after every step.
 #   scripts/fuzz.sh build          # cargo +nightly fuzz build calls (release, ASan, debug asserts)
 #   scripts/fuzz.sh replay         # every file of fuzz/corpus/calls run once (-runs=0)
-#   scripts/fuzz.sh run SECONDS    # fuzz for SECONDS, nice'd, one job; new inputs go to the corpus
+#   scripts/fuzz.sh run SECONDS    # fuzz for SECONDS, nice'd, one job, from the corpus
 #   scripts/fuzz.sh run SECONDS -len_control=0 ...   # further arguments go to libFuzzer
-#   scripts/fuzz.sh cmin           # minimize fuzz/corpus/calls in place (cargo fuzz cmin)
+#   scripts/fuzz.sh cmin           # fold the working corpus into fuzz/corpus/calls, minimized
+# `run` reads fuzz/corpus/calls (committed, small) and writes what it finds to a working
+# corpus, fuzz/target/corpus-work/calls (ignored, kept between runs). `cmin` merges both into
+# the smallest set of files it finds that covers every edge they cover (libFuzzer's
+# -merge=1 -set_cover_merge=1 -use_counters=0: edges, not hit counts, so a few hundred files
+# at most) and makes that fuzz/corpus/calls.
 # CI runs `scripts/fuzz.sh build && scripts/fuzz.sh replay`. On a machine without them it
 # installs the nightly toolchain (rustup) and cargo-fuzz (cargo install); if either install
 # fails it says so LOUDLY and exits 0, so CI fails only on a real finding or a broken build.
@@ -17,6 +22,7 @@ cd "$(dirname "$0")/.."
 
 TARGET=calls
 CORPUS=fuzz/corpus/$TARGET
+WORK=fuzz/target/corpus-work/$TARGET
 CARGO_FUZZ_VERSION=0.13.2
 
 loud() {
@@ -75,13 +81,21 @@ case "$cmd" in
   run)
     secs=$1
     shift
-    nice -n 10 cargo +nightly fuzz run "$TARGET" "$CORPUS" -- \
+    mkdir -p "$WORK"
+    nice -n 10 cargo +nightly fuzz run "$TARGET" "$WORK" "$CORPUS" -- \
       -max_total_time="$secs" -print_final_stats=1 "$@"
     ;;
   cmin)
-    before=$(find "$CORPUS" -type f | wc -l)
-    nice -n 10 cargo +nightly fuzz cmin "$TARGET" "$CORPUS"
-    echo "fuzz cmin: $before -> $(find "$CORPUS" -type f | wc -l) files, $(du -sh "$CORPUS" | cut -f1)"
+    mkdir -p "$WORK"
+    before=$(find "$CORPUS" "$WORK" -type f | wc -l)
+    new=$(mktemp -d fuzz/target/cmin.XXXXXX)
+    nice -n 10 cargo +nightly fuzz run "$TARGET" "$new" "$CORPUS" "$WORK" -- \
+      -merge=1 -set_cover_merge=1 -use_counters=0
+    find "$CORPUS" -type f -delete
+    find "$new" -type f -exec mv -t "$CORPUS" {} +
+    rmdir "$new"
+    echo "fuzz cmin: $before files -> $(find "$CORPUS" -type f | wc -l)," \
+      "$(du -sh --apparent-size "$CORPUS" | cut -f1)"
     ;;
 esac
 echo "fuzz $cmd: $(( $(date +%s) - start )) s"
