@@ -8,9 +8,14 @@
 //! messages, semaphore values, pids, ncnt and zcnt, nattch and SHM_DEST, and the
 //! MSG_INFO/SEM_INFO/SHM_INFO figures (see `model::State`).
 //!
-//! Shrunk failures are kept below as `regression_*` tests replaying the exact calls.
+//! Also: a strategy dense in SEM_UNDO and exits; id cycling and the MSGMNI/SEMMNI/SHMMNI
+//! limits; and, on Linux as root (else a skip notice), the model itself against the real
+//! kernel (`model::kernel`) on the same random sequences, pids compared as zero or not.
 //!
-//! Run: `cargo test --test model_props`; cases per test: 64, or `PROPTEST_CASES`.
+//! Shrunk failures are kept below as `regression_*` tests replaying the exact calls, and in
+//! `model_props.proptest-regressions`.
+//!
+//! Run: `cargo test --test model_props`; cases per property: 64, or `PROPTEST_CASES`.
 #![cfg(not(loom))]
 
 mod model;

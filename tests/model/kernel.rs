@@ -184,9 +184,9 @@ fn capget() -> [CapData; 2] {
 }
 
 /// Sets this thread's effective capabilities to those of `caps` (model bits) that it is
-/// permitted, and, if `all`, to everything permitted.
-fn set_effective(caps: u8, all: bool) {
-    let mut d = capget();
+/// permitted (`perm`, from [`capget`]), and, if `all`, to everything permitted.
+fn set_effective(perm: [CapData; 2], caps: u8, all: bool) {
+    let mut d = perm;
     d[0].effective = if all {
         d[0].permitted
     } else {
@@ -214,20 +214,16 @@ pub fn can_play(cred: &Cred) -> bool {
 /// Gives this thread an actor's effective ids, groups and capabilities (raw syscalls:
 /// glibc's wrappers would change every thread). Real and saved uid stay 0, so the permitted
 /// capabilities stay and each call can start again from root.
-fn become_(cred: &Cred) {
+fn become_(perm: [CapData; 2], cred: &Cred) {
     // SAFETY: the id calls take integers; setgroups reads `groups.len()` gids.
     unsafe {
         assert_eq!(libc::syscall(libc::SYS_setresuid, -1, 0, -1), 0, "back to euid 0");
-        set_effective(0, true);
+        set_effective(perm, 0, true);
         assert_eq!(libc::syscall(libc::SYS_setgroups, cred.groups.len(), cred.groups.as_ptr()), 0);
         assert_eq!(libc::syscall(libc::SYS_setresgid, -1, cred.gid, -1), 0);
         assert_eq!(libc::syscall(libc::SYS_setresuid, -1, cred.uid, -1), 0);
     }
-    set_effective(cred.caps, false);
-}
-
-fn become_root() {
-    become_(&Cred::new(0, 0).caps(super::CAP_ALL & root_caps()));
+    set_effective(perm, cred.caps, false);
 }
 
 /// The kernel's `struct msgbuf` with room for the largest message.
@@ -240,6 +236,10 @@ struct MsgBuf {
 /// The kernel, driven by model calls; see the module docs.
 pub struct Kernel {
     creds: Vec<Cred>,
+    /// The thread's permitted capabilities, read once.
+    perm: [CapData; 2],
+    /// The actor whose credentials the thread has now (`None`: root).
+    current: std::cell::Cell<Option<usize>>,
     /// (actor, token) → address.
     attached: BTreeMap<(usize, u64), *mut c_void>,
     next_token: Vec<u64>,
@@ -247,11 +247,13 @@ pub struct Kernel {
 }
 
 impl Drop for Kernel {
+    /// Detaches what is still attached and leaves the thread root again.
     fn drop(&mut self) {
         for &a in self.attached.values() {
             // SAFETY: `a` came from a successful shmat and was not detached.
             unsafe { libc::shmdt(a) };
         }
+        become_(self.perm, &Cred::new(0, 0).caps(super::CAP_ALL & root_caps()));
     }
 }
 
@@ -266,6 +268,8 @@ impl Kernel {
     pub fn new() -> Kernel {
         Kernel {
             creds: Vec::new(),
+            perm: capget(),
+            current: std::cell::Cell::new(None),
             attached: BTreeMap::new(),
             next_token: Vec::new(),
             buf: Box::new(MsgBuf { mtype: 0, mtext: [0; MSGMAX + 1] }),
@@ -283,9 +287,11 @@ impl Kernel {
 
     /// Runs `call` as `actor`.
     pub fn apply(&mut self, actor: usize, call: &Call) -> Ret {
-        become_(&self.creds[actor]);
+        if self.current.get() != Some(actor) {
+            become_(self.perm, &self.creds[actor]);
+            self.current.set(Some(actor));
+        }
         let r = self.run(actor, call);
-        become_root();
         r.unwrap_or_else(Ret::Err)
     }
 
@@ -401,7 +407,8 @@ impl Kernel {
     /// The namespace's state, read as root: every index up to each `*_INFO`'s maximum by
     /// `*_STAT_ANY`, then the messages by `MSG_COPY`, the values, pids and counts by semctl.
     pub fn state(&self) -> State {
-        become_root();
+        become_(self.perm, &Cred::new(0, 0).caps(super::CAP_ALL & root_caps()));
+        self.current.set(None);
         let mut objects = BTreeMap::new();
         let (m, s, h) =
             (msg_info().expect("MSG_INFO"), sem_info().expect("SEM_INFO"), shm_info().expect("SHM_INFO"));
