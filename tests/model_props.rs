@@ -31,24 +31,8 @@ fn cases() -> u32 {
 
 // ===== actors =====
 
-/// The credentials actors are drawn from: owner, a group member by gid, one by a
-/// supplementary group, another user, root with every capability, uid 0 with none, root
-/// without CAP_SYS_RESOURCE, and a user of gid 4000 (a group IPC_SET may hand objects to).
-fn pool() -> Vec<Cred> {
-    vec![
-        Cred::new(1000, 1000),
-        Cred::new(1001, 1000),
-        Cred::new(1002, 2000).groups(&[5, 1000]),
-        Cred::new(1003, 3000),
-        Cred::new(0, 0).caps(CAP_ALL),
-        Cred::new(0, 0),
-        Cred::new(0, 0).caps(CAP_ALL & !CAP_SYS_RESOURCE),
-        Cred::new(1004, 4000),
-    ]
-}
-
 fn actors_s() -> impl Strategy<Value = Vec<Cred>> {
-    proptest::sample::subsequence(pool(), 2..=4).prop_shuffle()
+    proptest::sample::subsequence(cred_pool(), 2..=4).prop_shuffle()
 }
 
 // ===== calls =====
@@ -506,7 +490,7 @@ mod against_kernel {
     /// The actors a kernel run draws from: those of [`pool`] whose capabilities this thread
     /// may hold (in a container's root, all but the ones with CAP_SYS_RESOURCE).
     fn kernel_pool() -> Vec<Cred> {
-        pool().into_iter().filter(kernel::can_play).collect()
+        cred_pool().into_iter().filter(kernel::can_play).collect()
     }
 
     /// Runs `steps` on the model and on the kernel (a fresh IPC namespace on a thread of its

@@ -29,7 +29,7 @@ mod model;
 use libfuzzer_sys::fuzz_target;
 use model::driver::Both;
 use model::{
-    Call, Cred, ObjState, Ret, CAP_ALL, CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE,
+    cred_pool, Call, Cred, ObjState, Ret, CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE,
     IPC_CREAT, IPC_EXCL, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR, SEM_UNDO, SHM_RDONLY,
 };
 
@@ -130,25 +130,15 @@ impl Bytes<'_> {
 
 // ===== argument tables =====
 
-/// The credentials actors are drawn from: an owner, a group member by gid, one by a
-/// supplementary group, another user, root with every capability, uid 0 with none, root
-/// without CAP_SYS_RESOURCE, a user of gid 4000, and an "other" user with each capability
-/// alone.
+/// The credentials actors are drawn from: the property tests' pool (`model::cred_pool`), and an
+/// "other" user with each capability alone.
 fn creds() -> Vec<Cred> {
-    vec![
-        Cred::new(1000, 1000),
-        Cred::new(1001, 1000),
-        Cred::new(1002, 2000).groups(&[5, 1000]),
-        Cred::new(1003, 3000),
-        Cred::new(0, 0).caps(CAP_ALL),
-        Cred::new(0, 0),
-        Cred::new(0, 0).caps(CAP_ALL & !CAP_SYS_RESOURCE),
-        Cred::new(1004, 4000),
-        Cred::new(1005, 5000).caps(CAP_IPC_OWNER),
-        Cred::new(1005, 5000).caps(CAP_SYS_ADMIN),
-        Cred::new(1005, 5000).caps(CAP_SYS_RESOURCE),
-        Cred::new(1005, 5000).caps(CAP_IPC_LOCK),
-    ]
+    let mut pool = cred_pool();
+    pool.extend(
+        [CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE, CAP_IPC_LOCK]
+            .map(|cap| Cred::new(1005, 5000).caps(cap)),
+    );
+    pool
 }
 
 const KEYS: &[i32] = &[0, 1, 2, 3, 1, 2, 0x5eed];

@@ -101,6 +101,23 @@ pub struct Cred {
     pub caps: u8,
 }
 
+/// The credentials the property tests and the fuzz target draw actors from: an owner, a group
+/// member by gid, one by a supplementary group, another user, root with every capability, uid 0
+/// with none, root without CAP_SYS_RESOURCE, and a user of gid 4000 (a group IPC_SET may hand
+/// objects to).
+pub fn cred_pool() -> Vec<Cred> {
+    vec![
+        Cred::new(1000, 1000),
+        Cred::new(1001, 1000),
+        Cred::new(1002, 2000).groups(&[5, 1000]),
+        Cred::new(1003, 3000),
+        Cred::new(0, 0).caps(CAP_ALL),
+        Cred::new(0, 0),
+        Cred::new(0, 0).caps(CAP_ALL & !CAP_SYS_RESOURCE),
+        Cred::new(1004, 4000),
+    ]
+}
+
 impl Cred {
     /// uid and gid, no supplementary groups, no capabilities (even for uid 0).
     pub fn new(uid: u32, gid: u32) -> Cred {
