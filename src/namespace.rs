@@ -159,6 +159,11 @@ impl LimitsCell {
         }
     }
 
+    /// `msgmax` alone (the first word): msgsnd checks it on every call, and needs no other.
+    fn msgmax(&self) -> usize {
+        self.words[0].load(Relaxed) as usize
+    }
+
     fn load(&self) -> Limits {
         let w = |i: usize| self.words[i].load(Relaxed);
         Limits {
@@ -264,6 +269,11 @@ impl Namespace {
     /// The current limits.
     pub fn limits(&self) -> Limits {
         self.inner.limits.load()
+    }
+
+    /// [`Limits::msgmax`] alone, one atomic load: what every send checks.
+    pub(crate) fn msgmax(&self) -> usize {
+        self.inner.limits.msgmax()
     }
 
     /// Sets the limits, as writing the `kernel.msg*`, `kernel.sem` and `kernel.shm*`

@@ -655,7 +655,7 @@ impl<T: Payload> MessageQueue<T> {
     /// `msgsnd`'s argument checks, made before the lookup: `EINVAL` for `msgsz > MSGMAX`,
     /// then for `mtype < 1`.
     fn check_send_args(&self, mtype: i64, size: usize) -> Option<ErrorKind> {
-        let msgmax = self.process.namespace().limits().msgmax;
+        let msgmax = self.process.namespace().msgmax();
         if size > msgmax || size > i64::MAX as usize || mtype < 1 {
             return Some(ErrorKind::InvalidArgument);
         }
