@@ -550,10 +550,13 @@ mod against_kernel {
             run_kernel(actors, steps);
         }
     }
+    /// Answers one call (from both sides, asserting they agree).
+    type Apply<'a> = &'a mut dyn FnMut(&Call) -> Ret;
+
     /// Runs `body` for each kind (0 msg, 1 sem, 2 shm) on a thread of its own in a fresh IPC
     /// namespace, with an `apply` that answers each call from the model and from the kernel
     /// (root in both) and asserts they agree; then their states must agree too.
-    fn on_kernel(body: fn(u8, &mut dyn FnMut(&Call) -> Ret)) {
+    fn on_kernel(body: fn(u8, Apply<'_>)) {
         for kind in 0..3 {
             std::thread::spawn(move || {
                 if !kernel::fresh_ipc_ns() {
