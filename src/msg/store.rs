@@ -536,12 +536,9 @@ impl<T> Queue<T> {
                 cur = now;
                 continue;
             }
-            let given = self.rx.fetch_and(!ROOM_MASK, Relaxed) & ROOM_MASK;
+            let (given, after) = self.collect_rx();
             let enough = fits_in(cur, given, size);
-            // Hand the room over and stop collecting. `tx`'s room plus `given` is free room
-            // counted once, so it stays within the fields.
-            let back = given.wrapping_sub(COLLECTING);
-            cur = self.tx.fetch_add(back, Release).wrapping_add(back);
+            cur = after;
             if !enough {
                 return Err(SimpleSend::Full);
             }
@@ -566,9 +563,17 @@ impl<T> Queue<T> {
                 Err(now) => cur = now,
             }
         }
+        self.collect_rx().1
+    }
+
+    /// The body of a collect, for the thread whose CAS set `COLLECTING` in `tx`: takes all
+    /// the room `rx` holds, adds it to `tx` and clears `COLLECTING` in one RMW. Returns the
+    /// room taken and `tx` just after. `tx`'s room plus the room taken is free room counted
+    /// once, so it stays within the fields.
+    fn collect_rx(&self) -> (u64, u64) {
         let given = self.rx.fetch_and(!ROOM_MASK, Relaxed) & ROOM_MASK;
         let back = given.wrapping_sub(COLLECTING);
-        self.tx.fetch_add(back, Release).wrapping_add(back)
+        (given, self.tx.fetch_add(back, Release).wrapping_add(back))
     }
 
     /// Puts the queue in complex mode, under the lock: sets `COMPLEX` in both words (no
