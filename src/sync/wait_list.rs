@@ -340,7 +340,7 @@ impl<T> WaitList<T> {
     /// order), and returns how many were notified.
     pub fn notify_all(&mut self, wakes: &mut WakeList) -> usize {
         let count = self.len;
-        wakes.rest.reserve(count);
+        wakes.reserve(count);
         let mut cur = self.head;
         while cur != NIL {
             let Entry::Waiting { next, .. } = self.slots[cur as usize].entry else {
@@ -560,6 +560,13 @@ impl WakeList {
         } else {
             self.rest.push(waker);
         }
+    }
+
+    /// Makes room for `additional` more wakers, the inline slot counted: one waker into an
+    /// empty list allocates nothing.
+    pub fn reserve(&mut self, additional: usize) {
+        let inline = usize::from(self.is_empty());
+        self.rest.reserve(additional.saturating_sub(inline));
     }
 
     /// The number of wakers collected and not yet woken.
@@ -863,6 +870,24 @@ mod tests {
         assert_eq!(wakes.len(), 2);
         wakes.wake_all();
         assert_eq!((wakes.len(), A.wakes()), (0, 2));
+    }
+
+    /// `notify_all` of one waiter (its `reserve(1)`) allocates nothing: the inline slot takes it.
+    #[test]
+    fn wake_list_reserve_counts_the_inline_slot() {
+        static A: Counts = Counts::new();
+        let mut wakes = WakeList::new();
+        wakes.reserve(1);
+        assert_eq!(wakes.rest.capacity(), 0);
+        wakes.reserve(3);
+        assert!(wakes.rest.capacity() >= 2);
+        let mut list = WaitList::new();
+        list.push_back((), &waker(&A));
+        let mut one = WakeList::new();
+        assert_eq!(list.notify_all(&mut one), 1);
+        assert_eq!((one.len(), one.rest.capacity()), (1, 0));
+        one.wake_all();
+        assert_eq!(A.wakes(), 1);
     }
 
     #[test]
