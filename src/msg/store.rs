@@ -23,8 +23,8 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use crate::ipc::now;
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize};
-use crate::sync::queue::SegQueue;
-use crate::sync::{hint, thread, Arc, Mutex, MutexGuard};
+use crate::sync::ring::{Pop, Ring};
+use crate::sync::{backoff, Arc, Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 
 /// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
@@ -106,10 +106,10 @@ struct State<T> {
     reserved_count: usize,
     /// `q_qbytes`.
     qbytes: usize,
-    /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::tx`] and
-    /// [`Queue::rx`], which only the lock holder changes). In simple mode the lanes, the
-    /// counts above and the receiver list are empty; the messages are in [`Queue::fifo`],
-    /// counted by the room in [`Queue::tx`] and [`Queue::rx`].
+    /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::tx`] and the
+    /// ring's closed bit, which only the lock holder changes). In simple mode the lanes,
+    /// the counts above and the receiver list are empty; the messages are in
+    /// [`Queue::ring`], counted by the room in [`Queue::tx`] and [`Queue::rx`].
     complex: bool,
     /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
     /// `EINVAL` checks).
@@ -214,24 +214,25 @@ impl<T> State<T> {
 
 // ===== Queue =====
 
-// The two mode words, each on its own cache line: `Queue::tx` (the senders' side) and
+// The two room words, each on its own cache line: `Queue::tx` (the senders' side) and
 // `Queue::rx` (the receivers' side), 64 bits each, with the same layout:
 //
-//   bit  0      COMPLEX     the queue is in complex mode; simple operations may not start
+//   bit  0      tx: COMPLEX     the queue is in complex mode; simple sends may not start
+//                               (simple receives are stopped by the ring's closed bit)
 //   bit  1      tx: COLLECTING  a sender is moving the room in `rx` over to `tx`
 //               rx: SENDERS     the sender list is not empty: a simple operation that
 //                               frees room must take the lock and run `ss_wakeup`
-//   bits 2..16  rx: in-flight  simple receives running (a full field makes them take the
-//                              lock); tx: unused (a simple send keeps no count: its room
-//                              does, see `Queue::make_complex`)
+//   bits 2..16  unused (no simple operation keeps an in-flight count: its room does, see
+//               `Queue::make_complex`)
 //   bits 16..40 room count  tx: messages that may still be sent; rx: messages' room given
 //                           back by receives and not yet collected by a sender
 //   bits 40..64 room bytes  the same in bytes
 //
-// In simple mode the free room (`qbytes - qnum`, `qbytes - cbytes`) is the sum of the two
-// words' room fields, plus what a collector holds while it moves it (at most one at a
-// time, under COLLECTING). No field can overflow: the room in both words and in flight
-// never exceeds `qbytes`, at most `SIMPLE_QBYTES_MAX`.
+// In simple mode the free room is the sum of the two words' room fields, plus what a
+// collector holds while it moves it (at most one at a time, under COLLECTING): in bytes
+// `qbytes - cbytes`, in messages `cap - qnum`, where `cap` (`Queue::cap`) is `qbytes`
+// capped at the ring's capacity — a message needs a slot. No field can overflow: the room
+// in both words and in flight never exceeds `qbytes`, at most `SIMPLE_QBYTES_MAX`.
 //
 // Keeping the *remaining room* (not the used amount) in `tx` means a simple send's CAS
 // decides the fit from the word alone: a CAS that succeeds on a stale read found the same
@@ -239,14 +240,24 @@ impl<T> State<T> {
 const COMPLEX: u64 = 1;
 const COLLECTING: u64 = 2;
 const SENDERS: u64 = 2;
-const IN_FLIGHT: u64 = 1 << 2;
-const IN_FLIGHT_MASK: u64 = 0x3fff << 2;
 const ROOM_COUNT: u64 = 1 << 16;
 const ROOM_BYTES: u64 = 1 << 40;
 /// Both room fields.
 const ROOM_MASK: u64 = !0xffff;
 /// The largest `qbytes` simple mode handles (the room fields are 24 bits).
 const SIMPLE_QBYTES_MAX: usize = (1 << 24) - 1;
+
+/// The ring's slots when a queue is created (a small ring exercises its wrap-around under
+/// loom).
+const RING_INITIAL: usize = if cfg!(loom) { 2 } else { 16 };
+/// The most slots the ring grows to: beyond it, messages past this many wait in complex
+/// mode's lanes (which have no such limit).
+const RING_MAX: usize = 1 << 12;
+
+/// The room words' value with `count` messages and `bytes` bytes of room.
+fn room(count: usize, bytes: usize) -> u64 {
+    count as u64 * ROOM_COUNT + bytes as u64 * ROOM_BYTES
+}
 
 /// The room one message of `size` bytes takes, as the room fields hold it. Only for a
 /// `size` that fitted (at most `SIMPLE_QBYTES_MAX`).
@@ -285,17 +296,6 @@ fn stamp_time(field: &AtomicI64, t: i64) {
     }
 }
 
-/// One round of a short wait for another thread's few instructions (a collect, a simple
-/// operation draining): spin a little, then yield.
-fn backoff(spins: &mut u32) {
-    if *spins < 64 {
-        hint::spin_loop();
-        *spins += 1;
-    } else {
-        thread::yield_now();
-    }
-}
-
 /// What [`Queue::try_simple_send`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum SimpleSend {
@@ -317,23 +317,26 @@ enum SimpleSend {
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
     header: Header,
-    /// The senders' mode word (layout above). A simple send is a CAS that takes its room,
-    /// failing if `COMPLEX` is set, and then its push; the lock holder sets `COMPLEX` in
-    /// both words and waits until every taken room is pushed or given back (sem.c's
-    /// complex_mode, with the room as the count). Its own cache line: in SPSC only the
-    /// producer's core writes it.
+    /// The senders' room word (layout above). A simple send is a CAS that takes its room,
+    /// failing if `COMPLEX` is set, and then its push; the lock holder sets `COMPLEX` and
+    /// waits until every taken room is pushed or given back (sem.c's complex_mode, with the
+    /// room as the count). Its own cache line: in SPSC only the producer's core writes it.
     tx: CachePadded<AtomicU64>,
-    /// The receivers' mode word: a simple receive enters with a CAS and leaves with one RMW
-    /// that gives the room back here and reads `SENDERS`.
+    /// The receivers' room word: a simple receive ends with one RMW that gives the room
+    /// back here and reads `SENDERS`.
     rx: CachePadded<AtomicU64>,
     /// Simple mode only: `msg_qbytes` when simple mode began (`IPC_SET` runs in complex
-    /// mode), to turn the room into `msg_cbytes`/`msg_qnum`.
+    /// mode), to turn the room into `msg_cbytes`.
     qbytes: AtomicUsize,
-    /// Simple mode only: the one type the FIFO holds; 0 until the first simple send claims
+    /// Simple mode only: the messages' room count when simple mode began — `qbytes`, at
+    /// most the ring's capacity — to turn the room into `msg_qnum`.
+    cap: AtomicUsize,
+    /// Simple mode only: the one type the ring holds; 0 until the first simple send claims
     /// it.
     simple_type: AtomicI64,
-    /// Simple mode only: the messages, oldest first, all of type `simple_type`.
-    fifo: SegQueue<Msg<T>>,
+    /// The messages of simple mode, oldest first, all of type `simple_type`; closed in
+    /// complex mode. A receive's pop from it is the receive's linearization point.
+    ring: Ring<Msg<T>>,
     stime: AtomicI64,
     rtime: AtomicI64,
     lspid: AtomicI32,
@@ -410,18 +413,19 @@ impl<T: Send + 'static> Queue<T> {
         // A new queue starts in simple mode with all its room (unless qbytes is too large for
         // the word's room fields: MSGMNB above 16 MiB).
         let simple = qbytes <= SIMPLE_QBYTES_MAX;
-        let q = qbytes as u64;
+        let cap = qbytes.min(RING_INITIAL);
+        let ring = Ring::new(RING_INITIAL);
+        if !simple {
+            ring.close();
+        }
         Queue {
             header,
-            tx: CachePadded::new(AtomicU64::new(if simple {
-                q * ROOM_BYTES + q * ROOM_COUNT
-            } else {
-                COMPLEX
-            })),
-            rx: CachePadded::new(AtomicU64::new(if simple { 0 } else { COMPLEX })),
+            tx: CachePadded::new(AtomicU64::new(if simple { room(cap, qbytes) } else { COMPLEX })),
+            rx: CachePadded::new(AtomicU64::new(0)),
             qbytes: AtomicUsize::new(qbytes),
+            cap: AtomicUsize::new(cap),
             simple_type: AtomicI64::new(0),
-            fifo: SegQueue::new(),
+            ring,
             stime: AtomicI64::new(0),
             rtime: AtomicI64::new(0),
             lspid: AtomicI32::new(0),
@@ -465,35 +469,13 @@ impl<T> Queue<T> {
 
     // ----- the two modes -----
 
-    /// Starts a simple receive: adds one in-flight to `rx` unless the queue is in complex
-    /// mode.
-    ///
-    /// # Memory ordering
-    ///
-    /// The Acquire CAS synchronizes with the Release that ended complex mode, so the
-    /// operation sees `simple_type` and the FIFO as the lock holder left them.
-    fn enter_recv(&self) -> bool {
-        let mut cur = self.rx.load(Relaxed);
-        loop {
-            if cur & COMPLEX != 0 || (cur & IN_FLIGHT_MASK) == IN_FLIGHT_MASK {
-                return false;
-            }
-            match self.rx.compare_exchange_weak(cur, cur + IN_FLIGHT, Acquire, Relaxed) {
-                Ok(_) => return true,
-                Err(now) => cur = now,
-            }
-        }
-    }
-
-    /// Ends a simple receive, giving back `room` (one message and its bytes, or nothing)
-    /// into `rx`; returns whether `SENDERS` was set. AcqRel: the lock holder draining the
-    /// count sees the operation's effects (a FIFO pop), and a sender that set `SENDERS`
-    /// before this RMW is seen (see [`Queue::poll_send`]).
-    fn exit_recv(&self, room: Option<usize>) -> bool {
-        let give = room.map_or(0, room_of);
-        // The in-flight field is at least 1, so subtracting IN_FLIGHT borrows from nothing;
-        // the room given back cannot overflow its fields (see the layout).
-        self.rx.fetch_add(give.wrapping_sub(IN_FLIGHT), AcqRel) & SENDERS != 0
+    /// Gives back the room of a received message of `size` bytes into `rx`; returns
+    /// whether `SENDERS` was set. AcqRel: the lock holder draining the ring sees the
+    /// receive's effects once it sees the room, and a sender that set `SENDERS` before this
+    /// RMW is seen (see [`Queue::poll_send`]).
+    fn give_back(&self, size: usize) -> bool {
+        // The room given back cannot overflow its fields (see the layout).
+        self.rx.fetch_add(room_of(size), AcqRel) & SENDERS != 0
     }
 
     /// Starts a simple send of `size` bytes: a CAS on `tx` takes one message and `size`
@@ -576,75 +558,131 @@ impl<T> Queue<T> {
         (given, self.tx.fetch_add(back, Release).wrapping_add(back))
     }
 
-    /// Puts the queue in complex mode, under the lock: sets `COMPLEX` in both words (no
-    /// simple operation starts after it), waits for a collect and the simple receives in
-    /// flight to finish, and moves the FIFO into its lane with fresh sequence numbers (the
-    /// lanes are empty in simple mode). The room fields are dead until
-    /// [`Queue::maybe_simplify`] stores them afresh.
+    /// Puts the queue in complex mode, under the lock: sets `COMPLEX` in `tx` (no simple
+    /// send starts after it) and closes the ring (no simple receive claims a message after
+    /// it), waits for a collect to finish, and drains the ring into its lane with fresh
+    /// sequence numbers (the lanes are empty in simple mode). The room fields are dead
+    /// until [`Queue::maybe_simplify`] stores them afresh.
     ///
-    /// Simple sends keep no in-flight count; their room does. Once `tx` is `COMPLEX` and no
-    /// collect runs, its room is final, and every message of simple mode is either free
-    /// room (in `tx` or `rx`), in the FIFO, or taken by a send that has not yet pushed it or
-    /// given its room back (to `rx`). So the FIFO is drained until what it gave plus the
-    /// two words' room make `qbytes` messages: then nothing is pending. (`rx` only grows
-    /// meanwhile; a send pushes last, after its stamps, so nothing of it runs after that.)
+    /// No simple operation keeps an in-flight count; its room does. Once `tx` is `COMPLEX`
+    /// and no collect runs, its room is final, and each of the `cap` messages' worth of room
+    /// of simple mode is free (in `tx` or `rx`), in the ring, or held by an operation still
+    /// running: a send that has not pushed yet (or not yet given its room back, to `rx`), a
+    /// receive that claimed its message before the close and has not yet given the room
+    /// back. So the ring is drained until what it gave plus the two words' room make `cap`:
+    /// then no simple operation is left running. (`rx` only grows meanwhile; a send pushes
+    /// last, after its stamps, and a receive gives back last, so nothing of either runs
+    /// after that.)
     fn make_complex(&self, st: &mut State<T>) {
         if st.complex {
             return;
         }
         st.complex = true;
         self.tx.fetch_or(COMPLEX, AcqRel);
-        self.rx.fetch_or(COMPLEX, AcqRel);
+        self.ring.close();
         let mut spins = 0u32;
-        while self.tx.load(Acquire) & COLLECTING != 0 || self.rx.load(Acquire) & IN_FLIGHT_MASK != 0 {
+        while self.tx.load(Acquire) & COLLECTING != 0 {
             backoff(&mut spins);
         }
-        let q = self.qbytes.load(Relaxed) as u64;
+        let cap = self.cap.load(Relaxed) as u64;
         let free = room_count(self.tx.load(Acquire));
         let mut moved = 0u64;
         spins = 0;
         loop {
-            // `is_empty` first: a pop of an empty SegQueue costs a SeqCst fence, and the FIFO
-            // is usually empty when a receiver that is about to wait makes the switch.
-            if let Some(mut msg) = if self.fifo.is_empty() { None } else { self.fifo.pop() } {
+            if let Some(mut msg) = self.ring.take_closed() {
                 msg.seq = st.next_seq;
                 st.next_seq += 1;
                 st.insert(msg);
                 moved += 1;
                 continue;
             }
-            // Acquire: a send that gave its room back did so after its type claim.
-            if moved + free + room_count(self.rx.load(Acquire)) >= q {
+            // Acquire: a send that gave its room back did so after its type claim; a
+            // receive, after its pop.
+            if moved + free + room_count(self.rx.load(Acquire)) >= cap {
                 break;
             }
-            // A send between its room and its push (a few instructions, never blocking).
+            // An operation between its room and its push or give-back (a few
+            // instructions, never blocking).
             backoff(&mut spins);
         }
     }
 
     /// Back to simple mode, under the lock, when nothing needs the full structure: no
     /// message queued, no room held, no receiver waiting, the queue alive and `qbytes`
-    /// within the word's 24-bit room fields. The next simple send claims the FIFO's type.
+    /// within the word's 24-bit room fields. The next simple send claims the ring's type.
     fn maybe_simplify(&self, st: &mut State<T>) {
-        if !st.complex
-            || st.removed
-            || st.qnum != 0
-            || st.reserved_count != 0
-            || !st.receivers.is_empty()
-            || st.qbytes > SIMPLE_QBYTES_MAX
-        {
-            return;
+        if st.complex && st.qnum == 0 && self.may_simplify(st) {
+            self.simplify(st, None);
+        }
+    }
+
+    /// What simple mode needs besides the lanes' contents: no room held by a permit, no
+    /// receiver waiting, the queue alive and `qbytes` within the room fields.
+    fn may_simplify(&self, st: &State<T>) -> bool {
+        !st.removed && st.reserved_count == 0 && st.receivers.is_empty() && st.qbytes <= SIMPLE_QBYTES_MAX
+    }
+
+    /// A send found the ring full, under the lock in simple mode, while `qbytes` has room
+    /// for more messages: doubles the ring (up to [`RING_MAX`]) and goes on in simple mode,
+    /// the way a `Vec` grows — so a queue's ring ends up as large as its traffic needs,
+    /// each message moved O(1) times on average. `false` when it is as large as it gets.
+    fn grow_ring(&self, st: &mut State<T>) -> bool {
+        let slots = self.ring.capacity();
+        if slots >= RING_MAX || !self.may_simplify(st) {
+            return false;
+        }
+        // Drains the ring into the one lane of its type, and stops every simple operation.
+        self.make_complex(st);
+        self.simplify(st, Some(slots * 2));
+        true
+    }
+
+    /// Back to simple mode, under the lock, with the lanes holding messages of at most one
+    /// type, no more than the ring (grown to `grow` slots if given) holds: they move into
+    /// the ring, oldest first, before it reopens, so a receive sees all of them or the
+    /// closed ring (and takes the lock). Then `rx` is stored with no room, and `tx` with the
+    /// room the moved messages leave.
+    fn simplify(&self, st: &mut State<T>, grow: Option<usize>) {
+        if let Some(slots) = grow {
+            // Closed and drained (`make_complex`), nothing pushing: cannot fail.
+            self.ring.grow(slots);
+        }
+        let cap = st.qbytes.min(self.ring.capacity());
+        let mtype = st.heads.first().map_or(0, |&(_, t)| t);
+        let (count, bytes) = (st.qnum, st.cbytes);
+        debug_assert!(count <= cap && st.heads.len() <= 1, "{count} messages, {} lanes", st.heads.len());
+        while let Some(msg) = st.pop_lane(mtype) {
+            self.ring.push(msg);
         }
         st.complex = false;
         self.qbytes.store(st.qbytes, Relaxed);
-        self.simple_type.store(0, Relaxed);
-        let q = st.qbytes as u64;
+        self.cap.store(cap, Relaxed);
+        self.simple_type.store(mtype, Relaxed);
         let senders = if st.senders.is_empty() { 0 } else { SENDERS };
-        // Nothing else writes the words now: simple operations cannot start (COMPLEX) and
-        // none is in flight, and the flags change only under the lock we hold. Release: a
-        // simple operation that enters sees the stores above. All the room goes to `tx`.
+        // Nothing else writes the words now: simple sends cannot start (COMPLEX) and none
+        // is in flight, and the flags change only under the lock we hold. Release: a simple
+        // operation that enters sees the stores above. `rx` first: receives may give room
+        // back once the ring is open.
         self.rx.store(senders, Release);
-        self.tx.store(q * ROOM_BYTES + q * ROOM_COUNT, Release);
+        self.ring.reopen();
+        self.tx.store(room(cap - count, st.qbytes - bytes), Release);
+    }
+
+    /// Whether simple mode's message count is capped by the ring rather than `qbytes`: then
+    /// a send that finds no room may still fit the queue, in complex mode.
+    fn ring_limited(&self) -> bool {
+        self.cap.load(Relaxed) < self.qbytes.load(Relaxed)
+    }
+
+    /// Under the lock in simple mode, for a send of `size` bytes that found no room:
+    /// whether the ring's slots are what is short — the bytes fit, the ring caps the count
+    /// below `qbytes`, and every slot is taken — so the message fits the queue after all.
+    fn ring_full(&self, size: usize) -> bool {
+        if !self.ring_limited() {
+            return false;
+        }
+        let word = self.consolidate();
+        room_count(word) == 0 && room_bytes(word) >= size as u64
     }
 
     /// The simple send: it fits (one CAS takes the room, after a collect if need be), the
@@ -668,7 +706,8 @@ impl<T> Queue<T> {
         // that has seen it knows the send is over.
         self.sent(pid);
         if let Some(payload) = payload.take() {
-            self.fifo.push(Msg { seq: 0, mtype, size, payload });
+            // The room taken is a slot: the ring holds at most `cap` messages.
+            self.ring.push(Msg { seq: 0, mtype, size, payload });
         }
         SimpleSend::Sent
     }
@@ -685,29 +724,28 @@ impl<T> Queue<T> {
         }
     }
 
-    /// The simple receive: the FIFO's type matches `select` and the FIFO has a message; the
-    /// RMW that ends it gives the room back. `Err(true)`: it ran in simple mode and found no
-    /// matching message — every queued message is in the FIFO then, of its one type, so
+    /// The simple receive: the ring's type matches `select` and the ring has a message; the
+    /// RMW that ends it gives the room back. `Err(true)`: the ring is open and holds no
+    /// matching message — every queued message is in the ring then, of its one type, so
     /// `IPC_NOWAIT` can answer `ENOMSG` without the lock (a send that completed before this
-    /// call began had pushed, and claimed the type, before). `Err(false)`: complex mode.
+    /// call began had claimed the type and pushed before). `Err(false)`: complex mode.
     fn try_simple_recv(&self, pid: i32, select: Select) -> Result<Msg<T>, bool> {
-        if !self.enter_recv() {
-            return Err(false);
-        }
-        let t = self.simple_type.load(Relaxed);
-        let msg = if t != 0 && select.matches(t) { self.fifo.pop() } else { None };
-        if msg.is_some() {
-            self.received(pid);
-        }
-        let senders = self.exit_recv(msg.as_ref().map(|m| m.size));
-        match msg {
-            Some(msg) => {
-                if senders {
+        // Called once the head message is seen written (Acquire), so the type its sender
+        // claimed before pushing is seen.
+        let matches = || {
+            let t = self.simple_type.load(Relaxed);
+            t != 0 && select.matches(t)
+        };
+        match self.ring.pop_if(matches) {
+            Pop::Taken(msg) => {
+                self.received(pid);
+                if self.give_back(msg.size) {
                     self.wake_senders_locked();
                 }
                 Ok(msg)
             }
-            None => Err(true),
+            Pop::Empty | Pop::Refused => Err(true),
+            Pop::Closed => Err(false),
         }
     }
 
@@ -733,7 +771,13 @@ impl<T> Queue<T> {
         for _ in 0..st.senders.len() {
             let Some(id) = st.senders.front() else { break };
             let size = st.senders.get(id).map_or(0, |s| s.size);
-            let fits = if st.complex { st.fits(size) } else { fits_in(room, 0, size) };
+            // A ring-limited count is not the queue's: let the sender try (it goes to
+            // complex mode when the ring is what is full).
+            let fits = if st.complex {
+                st.fits(size)
+            } else {
+                fits_in(room, 0, size) || (self.ring_limited() && room_bytes(room) >= size as u64)
+            };
             if fits {
                 st.senders.notify(id, wakes);
             } else {
@@ -820,7 +864,13 @@ impl<T> Queue<T> {
             // without leaving simple mode. (A message of another type needs the lanes.)
             let mut outcome = self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg);
             let t = self.simple_type.load(Relaxed);
-            if outcome == SimpleSend::Full && (t == 0 || t == op.mtype) {
+            let ours = t == 0 || t == op.mtype;
+            let ring_full = outcome == SimpleSend::Full && ours && self.ring_full(op.size);
+            if ring_full && self.grow_ring(&mut st) {
+                // The ring was full, not the queue: try again with more slots.
+                outcome = self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg);
+            }
+            if outcome == SimpleSend::Full && ours && !self.ring_full(op.size) {
                 let Some(cx) = cx.as_deref() else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
                 let id = st.senders.push_back(Sender { size: op.size }, cx.waker());
                 self.sync_senders(&st);
@@ -849,8 +899,8 @@ impl<T> Queue<T> {
                         self.wake_senders(&mut st, &mut wakes);
                     }
                 }
-                // Full with another type in the FIFO (Busy cannot happen: we hold the lock
-                // in simple mode).
+                // Full with another type in the ring, or a full ring (Busy cannot happen: we
+                // hold the lock in simple mode).
                 SimpleSend::Full | SimpleSend::Busy => self.make_complex(&mut st),
             }
         }
@@ -1019,7 +1069,7 @@ impl<T> Queue<T> {
             // A receive that may wait skips the lock-free attempt when the FIFO looks empty:
             // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
             // tries, to answer `ENOMSG` without the lock).
-            if op.maxsize == usize::MAX && (cx.is_none() || !self.fifo.is_empty()) {
+            if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
                 match self.try_simple_recv(creds.pid(), op.select) {
                     Ok(msg) => return Poll::Ready(Ok(msg)),
                     // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
@@ -1184,7 +1234,8 @@ impl<T> Queue<T> {
         } else {
             let word = self.consolidate();
             let q = self.qbytes.load(Relaxed) as u64;
-            ((q - room_bytes(word)) as usize, (q - room_count(word)) as usize)
+            let cap = self.cap.load(Relaxed) as u64;
+            ((q - room_bytes(word)) as usize, (cap - room_count(word)) as usize)
         }
     }
 

@@ -14,7 +14,7 @@ use crate::error::ErrorKind;
 use crate::ipc::{now, Figures, Header, IpcObject, Removal};
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
-use crate::sync::{hint, thread, Mutex, MutexGuard};
+use crate::sync::{backoff, Mutex, MutexGuard};
 
 /// Bit 31 of a semaphore's word: "owned by the set lock". While it is set only the holder
 /// of [`Set::state`] may change the value, so the fast path's compare-and-swap (which
@@ -585,16 +585,6 @@ fn release_word(sem: &Sem) {
     let w = sem.word.load(Relaxed);
     if w & SLOW != 0 {
         sem.word.store(w & !SLOW, Release);
-    }
-}
-
-/// Waits a little for a lock-free multi-op to finish (it never waits for anything itself).
-fn backoff(spins: &mut u32) {
-    if *spins < 32 {
-        *spins += 1;
-        hint::spin_loop();
-    } else {
-        thread::yield_now();
     }
 }
 

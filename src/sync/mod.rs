@@ -19,7 +19,7 @@
 #[cfg(not(loom))]
 pub(crate) mod blocking;
 pub(crate) mod cell;
-pub(crate) mod queue;
+pub(crate) mod ring;
 pub(crate) mod rwlock;
 pub(crate) mod wait_list;
 
@@ -77,3 +77,16 @@ pub(crate) use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// it is compiled out under `cfg(loom)`.
 #[cfg(not(loom))]
 pub(crate) use std::sync::OnceLock;
+
+/// One round of a short wait for another thread's few instructions (a lock-free operation
+/// finishing: a ring push or pop, a collect, a semop draining): spin a little, then yield.
+/// Never for anything that can block: the thread waited for is always running code that
+/// ends without waiting on us.
+pub(crate) fn backoff(spins: &mut u32) {
+    if *spins < 64 {
+        hint::spin_loop();
+        *spins += 1;
+    } else {
+        thread::yield_now();
+    }
+}

@@ -1,0 +1,339 @@
+//! A bounded lock-free FIFO over numbered positions, for the message-queue engine's simple
+//! mode: Dmitry Vyukov's bounded MPMC queue (1024cores.net, "Bounded MPMC queue"; crossbeam
+//! `ArrayQueue`'s per-slot stamps), written against [`crate::sync`] so that loom sees every
+//! step of it, with three changes the engine needs.
+//!
+//! # The algorithm
+//!
+//! Every value pushed gets a *position*, a 64-bit counter that only grows; position `p`
+//! lives in slot `p & mask` of a power-of-two array. Each slot has a **stamp** saying what
+//! it holds: `p` — free for position `p`; `p + 1` — position `p`'s value is written; after
+//! the value is taken the stamp becomes `p + cap`, free for the same slot's next lap. A
+//! stamp is a whole position, so it can never be mistaken for another lap's.
+//!
+//! * **Push** takes a position with one `fetch_add` on `tail`, waits until the slot's stamp
+//!   says "free for `p`" (it can only be a pop of the previous lap finishing its read: see
+//!   below), writes the value and stores the stamp `p + 1` (Release).
+//! * **Pop** reads `head` (position `p`), the slot's stamp, and when it says "written" claims
+//!   the position with a CAS of `head` from `p` to `p + 1` — one RMW per value on each side,
+//!   as in Vyukov's queue — then reads the value and stores the stamp `p + cap` (Release).
+//!   When the stamp says "not written", `tail` decides: past `p`, a push holds the position
+//!   and is a few instructions from done, so the pop waits; at `p`, the queue is empty.
+//!
+//! The changes:
+//!
+//! 1. **No full check in push.** The caller guarantees room: at most `capacity` values are
+//!    pushed and not yet taken-and-freed. The engine's room counts (one unit a message, at
+//!    most `capacity` units in all) give it that, and a push then only ever waits for a pop
+//!    between its claim and its stamp store. Pushing past the room is not undefined
+//!    behaviour: the push waits until a pop frees its slot.
+//! 2. **A `CLOSED` bit in `head`** ([`Ring::close`]). Pops that expect an open ring fail on
+//!    it, so the closer (the engine's lock holder, switching to complex mode) is then the
+//!    one consumer: it drains with [`Ring::take_closed`], which claims positions with the
+//!    same CAS, and it may push before [`Ring::reopen`] clears the bit with a CAS. A pop
+//!    that read an open `head` before a close and tries its CAS after the reopen can only
+//!    succeed when `head` is back at the same position — which means no pop claimed it
+//!    meanwhile, and the stamp it saw says written, so the value is still there.
+//! 3. **Growing** ([`Ring::grow`]): while closed and drained, a new, larger array takes
+//!    over at the current position. Old arrays are kept until the ring drops (a pop that
+//!    loaded the old pointer may still read a stamp there): at most twice the memory of
+//!    the largest array.
+//!
+//! # Why it is sound
+//!
+//! A slot's value is written only by the one push that holds its position (positions come
+//! from `fetch_add`, so each is handed out once), after it saw the stamp "free for `p`" with
+//! Acquire — the previous reader's Release store — and read only by the one pop whose CAS
+//! claimed `p` (every claim is a CAS of `head` from `p` to `p + 1`, and `head` never goes
+//! back), after it saw the stamp "written for `p`" with Acquire — the writer's Release store.
+//! The position it claims is never claimed again, so a value is moved out exactly once.
+//! Misuse — [`Ring::grow`], [`Ring::reopen`] or [`Ring::take_closed`] from several threads,
+//! a push past the room — can leave a value unread (a leak) or make a push or a pop wait
+//! for good, never read a value twice or race on it.
+
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use crossbeam_utils::CachePadded;
+
+use super::atomic::{AtomicPtr, AtomicU64};
+use super::cell::UnsafeCell;
+use super::{backoff, Mutex};
+
+/// Bit 0 of `head`: the ring is closed to [`Ring::pop_if`]. The position is `head >> 1`.
+const CLOSED: u64 = 1;
+
+/// One slot: its stamp (see the module docs) and room for one value.
+struct Slot<T> {
+    stamp: AtomicU64,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// A power-of-two array of slots.
+struct Slots<T> {
+    mask: u64,
+    slots: Box<[Slot<T>]>,
+}
+
+impl<T> Slots<T> {
+    /// `cap` free slots (a power of two), stamped for positions `first..first + cap`.
+    fn new(cap: usize, first: u64) -> Box<Slots<T>> {
+        assert!(cap.is_power_of_two(), "ring capacity {cap} is not a power of two");
+        let mask = cap as u64 - 1;
+        let slots = (0..cap as u64)
+            .map(|i| Slot {
+                // the position in first..first + cap that maps to slot i
+                stamp: AtomicU64::new(first + (i.wrapping_sub(first) & mask)),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        Box::new(Slots { mask, slots })
+    }
+
+    fn slot(&self, pos: u64) -> &Slot<T> {
+        &self.slots[(pos & self.mask) as usize]
+    }
+
+    fn cap(&self) -> u64 {
+        self.mask + 1
+    }
+}
+
+/// What [`Ring::pop_if`] found.
+#[derive(Debug)]
+pub(crate) enum Pop<T> {
+    /// The oldest value, now the caller's.
+    Taken(T),
+    /// Nothing is queued (at the instant `head` was read).
+    Empty,
+    /// A value is queued, but the caller's check refused it; nothing changed.
+    Refused,
+    /// The ring is closed; nothing changed.
+    Closed,
+}
+
+/// The bounded FIFO; see the module docs.
+pub(crate) struct Ring<T> {
+    /// The next position to pop, shifted left by one, with [`CLOSED`] in bit 0. The
+    /// consumers' cache line.
+    head: CachePadded<AtomicU64>,
+    /// The next position to push. The producers' cache line.
+    tail: CachePadded<AtomicU64>,
+    /// The current array (a `Box<Slots<T>>` turned into a pointer). Replaced only by
+    /// [`Ring::grow`]; the old one goes to `retired`.
+    slots: AtomicPtr<Slots<T>>,
+    /// Arrays replaced by a larger one, kept until the ring drops. Empty: their values were
+    /// all taken before the swap. Boxed, not moved into the `Vec`: a pop may still hold a
+    /// reference to the header it loaded.
+    #[allow(clippy::vec_box)]
+    retired: Mutex<Vec<Box<Slots<T>>>>,
+}
+
+// SAFETY: a `Ring<T>` moves `T` values between threads (pushed on one, popped on
+// another) and never hands out a shared reference to one, so `T: Send` is all it needs,
+// for `Send` and for `Sync` alike (as crossbeam's `ArrayQueue`). Every slot access is
+// exclusive by the position protocol in the module docs, and the arrays behind the raw
+// pointer are owned by the ring.
+unsafe impl<T: Send> Send for Ring<T> {}
+// SAFETY: see the `Send` impl above.
+unsafe impl<T: Send> Sync for Ring<T> {}
+
+impl<T> Ring<T> {
+    /// An empty, open ring of `cap` slots (a power of two).
+    pub(crate) fn new(cap: usize) -> Ring<T> {
+        Ring {
+            head: CachePadded::new(AtomicU64::new(0)),
+            tail: CachePadded::new(AtomicU64::new(0)),
+            slots: AtomicPtr::new(Box::into_raw(Slots::new(cap, 0))),
+            retired: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The current array. Acquire: its stamps' initial values, written before the pointer
+    /// was published.
+    fn slots(&self) -> &Slots<T> {
+        // SAFETY: the pointer comes from `Box::into_raw` and the array it names is freed
+        // only in `drop`; an array replaced by `grow` moves to `retired`, which keeps it
+        // alive as long as `self`.
+        unsafe { &*self.slots.load(Acquire) }
+    }
+
+    /// The current array's number of slots.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots().cap() as usize
+    }
+
+    /// Appends `value`. The caller must hold room: fewer than [`capacity`](Ring::capacity)
+    /// values pushed and not yet taken (see the module docs); then the only wait is for a
+    /// pop of the previous lap to finish reading this slot.
+    pub(crate) fn push(&self, value: T) {
+        let pos = self.tail.fetch_add(1, Relaxed);
+        let slots = self.slots();
+        let slot = slots.slot(pos);
+        let mut spins = 0u32;
+        // Acquire: the previous lap's reader is done with the value (its Release store).
+        while slot.stamp.load(Acquire) != pos {
+            backoff(&mut spins);
+        }
+        // SAFETY: position `pos` was handed out to this push alone (`fetch_add`), and the
+        // stamp `pos` says no reader holds the slot: nothing else touches the cell until
+        // the stamp below says it is written.
+        slot.value.with_mut(|cell| unsafe { (*cell).write(value) });
+        slot.stamp.store(pos + 1, Release);
+    }
+
+    /// Takes the oldest value if `accept` (called after the value is seen written, before
+    /// it is claimed) says so. [`Pop::Closed`] once [`close`](Ring::close) ran.
+    pub(crate) fn pop_if(&self, accept: impl Fn() -> bool) -> Pop<T> {
+        let mut head = self.head.load(Acquire);
+        let mut spins = 0u32;
+        loop {
+            if head & CLOSED != 0 {
+                return Pop::Closed;
+            }
+            let pos = head >> 1;
+            let slots = self.slots();
+            if slots.slot(pos).written(pos) {
+                if !accept() {
+                    return Pop::Refused;
+                }
+                match self.claim(slots, head) {
+                    Ok(value) => return Pop::Taken(value),
+                    Err(now) => head = now,
+                }
+                continue;
+            }
+            if !self.pushed_past(pos) {
+                return Pop::Empty;
+            }
+            // A push holds the position and is a few instructions from done.
+            backoff(&mut spins);
+            head = self.head.load(Acquire);
+        }
+    }
+
+    /// For the closer: takes the oldest value of a closed ring, without waiting (`None`
+    /// when it is not written yet, or the ring is open).
+    pub(crate) fn take_closed(&self) -> Option<T> {
+        let mut head = self.head.load(Acquire);
+        while head & CLOSED != 0 {
+            let pos = head >> 1;
+            let slots = self.slots();
+            if !slots.slot(pos).written(pos) {
+                return None;
+            }
+            match self.claim(slots, head) {
+                Ok(value) => return Some(value),
+                Err(now) => head = now,
+            }
+        }
+        None
+    }
+
+    /// Claims the position in `head`, whose value the caller saw written in `slots`, and
+    /// takes the value; `Err` with `head`'s new value when the CAS lost to another change.
+    fn claim(&self, slots: &Slots<T>, head: u64) -> Result<T, u64> {
+        let pos = head >> 1;
+        let slot = slots.slot(pos);
+        // AcqRel: the Release half orders our reads of the array before a closer's
+        // `fetch_or` that follows this CAS in `head`'s order, so a `grow` that replaces
+        // the array cannot have done so before we read it.
+        self.head.compare_exchange_weak(head, head + 2, AcqRel, Acquire)?;
+        // SAFETY: our CAS moved `head` from `pos` to `pos + 1`, so this pop alone claimed
+        // position `pos` (every claim is this CAS, and `head`'s position never goes back).
+        // The stamp `pos + 1` the caller saw (Acquire, the writer's Release) says the value
+        // is written in this array: a CAS that succeeds found `head` at `pos`, so no `grow`
+        // (which needs `head` past every value written) replaced the array since. Nothing
+        // writes the slot again until the stamp below frees it.
+        let value = slot.value.with(|cell| unsafe { ptr::read(cell).assume_init() });
+        slot.stamp.store(pos + slots.cap(), Release);
+        Ok(value)
+    }
+
+    /// Whether a push has taken position `pos` (Acquire: then its slot's stamp will say so).
+    fn pushed_past(&self, pos: u64) -> bool {
+        self.tail.load(Acquire) > pos
+    }
+
+    /// Whether the next value to pop is not written yet (or the ring is closed): a cheap
+    /// look, for a caller deciding whether an attempt is worth it.
+    pub(crate) fn looks_empty(&self) -> bool {
+        let head = self.head.load(Relaxed);
+        head & CLOSED != 0 || !self.slots().slot(head >> 1).written(head >> 1)
+    }
+
+    /// Closes the ring to [`pop_if`](Ring::pop_if). AcqRel: a pop whose CAS came before
+    /// this in `head`'s order is seen with its reads (see [`Ring::claim`]).
+    pub(crate) fn close(&self) {
+        self.head.fetch_or(CLOSED, AcqRel);
+    }
+
+    /// Replaces the array of a closed ring whose every pushed value was taken (`head` has
+    /// caught up with `tail`) by an empty one of `cap` slots (a power of two), starting at
+    /// the current position. `false`, changing nothing, when it is open or a value is still
+    /// to take.
+    pub(crate) fn grow(&self, cap: usize) -> bool {
+        let head = self.head.load(Acquire);
+        if head & CLOSED == 0 || self.tail.load(Acquire) != head >> 1 {
+            return false;
+        }
+        let new = Box::into_raw(Slots::new(cap, head >> 1));
+        let old = self.slots.swap(new, AcqRel);
+        // SAFETY: `old` came from `Box::into_raw` (in `new` or an earlier swap) and is no
+        // longer the current array; owning it in `retired` keeps it alive for pops that
+        // loaded it before the swap.
+        self.retired.lock().push(unsafe { Box::from_raw(old) });
+        true
+    }
+
+    /// Reopens a closed ring to [`pop_if`](Ring::pop_if). The closer may have pushed into it
+    /// first: pops see those values once it is open. `false` when it was open.
+    pub(crate) fn reopen(&self) -> bool {
+        let head = self.head.load(Relaxed);
+        // Release: a pop that reads the open `head` sees the array and the values pushed
+        // while closed.
+        head & CLOSED != 0 && self.head.compare_exchange(head, head & !CLOSED, Release, Relaxed).is_ok()
+    }
+}
+
+impl<T> Slot<T> {
+    /// Whether the stamp says position `pos`'s value is written. Acquire: the writer's
+    /// Release store, so the value may be read.
+    fn written(&self, pos: u64) -> bool {
+        self.stamp.load(Acquire) == pos + 1
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        let head = self.head.load(Relaxed) >> 1;
+        let tail = self.tail.load(Relaxed);
+        // SAFETY: `&mut self`: no other thread uses the ring any more, and the pointer came
+        // from `Box::into_raw`; it is not used after this.
+        let slots = unsafe { Box::from_raw(self.slots.load(Relaxed)) };
+        for pos in head..tail {
+            let slot = slots.slot(pos);
+            if slot.stamp.load(Relaxed) == pos + 1 {
+                // SAFETY: written and never claimed (it is at or after `head`): the value is
+                // initialized and ours alone to drop, once.
+                slot.value.with_mut(|cell| unsafe { (*cell).assume_init_drop() });
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Ring<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = self.head.load(Relaxed);
+        f.debug_struct("Ring")
+            .field("head", &(head >> 1))
+            .field("closed", &(head & CLOSED != 0))
+            .field("tail", &self.tail.load(Relaxed))
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
