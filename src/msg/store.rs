@@ -23,6 +23,7 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use crate::ipc::now;
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize};
+use crate::sync::mailbox::{mailbox, Mailbox, Postman};
 use crate::sync::ring::{Pop, Ring};
 use crate::sync::{backoff, Arc, Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
@@ -69,6 +70,8 @@ struct Receiver<T> {
     maxsize: usize,
     /// `r_tsk`'s pid, recorded as `msg_lrpid` on a handoff.
     pid: i32,
+    /// Its tag for [`Queue::mailbox`].
+    tag: u64,
     handed: Handed<T>,
 }
 
@@ -116,6 +119,8 @@ struct State<T> {
     removed: bool,
     receivers: WaitList<Receiver<T>>,
     senders: WaitList<Sender>,
+    /// The writer of [`Queue::mailbox`]: a handoff puts the message there when it is empty.
+    postman: Postman<Msg<T>>,
 }
 
 impl<T> State<T> {
@@ -203,8 +208,18 @@ impl<T> State<T> {
                 continue;
             }
             let pid = r.pid;
-            r.handed = Handed::Msg(msg);
-            self.receivers.notify(id, wakes);
+            match self.postman.put(r.tag, msg) {
+                Ok(()) => {
+                    // In the mailbox: the receiver takes it there without the lock, so its
+                    // entry goes now (the wake-up with it).
+                    self.receivers.notify(id, wakes);
+                    self.receivers.remove(id);
+                }
+                Err(msg) => {
+                    r.handed = Handed::Msg(msg);
+                    self.receivers.notify(id, wakes);
+                }
+            }
             return Some(pid);
         }
         self.insert(msg);
@@ -337,6 +352,9 @@ pub(crate) struct Queue<T> {
     /// The messages of simple mode, oldest first, all of type `simple_type`; closed in
     /// complex mode. A receive's pop from it is the receive's linearization point.
     ring: Ring<Msg<T>>,
+    /// Where a handoff leaves a message for its waiting receiver, who takes it without the
+    /// lock ([`crate::sync::mailbox`]); one at a time, else the receiver's wait-list entry.
+    mailbox: Mailbox<Msg<T>>,
     stime: AtomicI64,
     rtime: AtomicI64,
     lspid: AtomicI32,
@@ -380,11 +398,13 @@ pub(crate) struct RecvOp {
     pub(crate) maxsize: usize,
     started: bool,
     waiter: Option<WaiterId>,
+    /// Its mailbox tag while it waits (see [`Queue::mailbox`]).
+    tag: u64,
 }
 
 impl RecvOp {
     pub(crate) fn new(select: Select, maxsize: usize) -> RecvOp {
-        RecvOp { select, maxsize, started: false, waiter: None }
+        RecvOp { select, maxsize, started: false, waiter: None, tag: 0 }
     }
 
     /// Whether it is registered as a waiter.
@@ -418,6 +438,7 @@ impl<T: Send + 'static> Queue<T> {
         if !simple {
             ring.close();
         }
+        let (postman, mailbox) = mailbox();
         Queue {
             header,
             tx: CachePadded::new(AtomicU64::new(if simple { room(cap, qbytes) } else { COMPLEX })),
@@ -426,6 +447,7 @@ impl<T: Send + 'static> Queue<T> {
             cap: AtomicUsize::new(cap),
             simple_type: AtomicI64::new(0),
             ring,
+            mailbox,
             stime: AtomicI64::new(0),
             rtime: AtomicI64::new(0),
             lspid: AtomicI32::new(0),
@@ -444,6 +466,7 @@ impl<T: Send + 'static> Queue<T> {
                 removed: false,
                 receivers: WaitList::new(),
                 senders: WaitList::new(),
+                postman,
             }),
         }
     }
@@ -858,9 +881,14 @@ impl<T> Queue<T> {
         if let Some(done) = self.sender_pass(&mut st, creds, &mut op.waiter, &mut op.started, cx.as_deref()) {
             return done;
         }
+        // A handoff leaves the queue in complex mode (below): the receiver it woke often waits
+        // again soon (ping-pong), and a receiver that waits needs complex mode. The next
+        // locked send that finds nobody waiting and nothing queued goes back to simple mode
+        // first, so a burst after it runs lock-free again.
+        self.maybe_simplify(&mut st);
         if !st.complex {
             // Simple mode under the lock: nobody waits to receive (that needs complex mode),
-            // so the message goes to the FIFO — or, when it does not fit, this sender waits
+            // so the message goes to the ring — or, when it does not fit, this sender waits
             // without leaving simple mode. (A message of another type needs the lanes.)
             let mut outcome = self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg);
             let t = self.simple_type.load(Relaxed);
@@ -910,7 +938,8 @@ impl<T> Queue<T> {
             st.next_seq += 1;
             let rpid = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
             self.sent_and_handed(creds.pid(), rpid);
-            self.maybe_simplify(&mut st);
+            // No `maybe_simplify`: handed off, the queue stays complex (see above); queued,
+            // it is not empty.
             return Poll::Ready(Ok(()));
         }
         self.sender_waits(&mut st, op.size, &mut op.waiter, cx)
@@ -1079,9 +1108,21 @@ impl<T> Queue<T> {
                 }
             }
         }
+        if op.waiter.is_some() {
+            // Handed a message through the mailbox: no lock needed to collect it.
+            if let Some(msg) = self.mailbox.take(op.tag) {
+                op.waiter = None;
+                return Poll::Ready(Ok(msg));
+            }
+        }
         let mut wakes = WakeList::new();
         let mut st = self.lock();
         if let Some(id) = op.waiter {
+            // Under the lock the mailbox is the whole truth: a handoff puts there under it.
+            if let Some(msg) = self.mailbox.take(op.tag) {
+                op.waiter = None;
+                return Poll::Ready(Ok(msg));
+            }
             let Some(cx) = cx.as_deref() else { return Poll::Pending };
             match st.receivers.register(id, cx.waker()) {
                 Some(WaiterState::Waiting) => return Poll::Pending,
@@ -1123,10 +1164,12 @@ impl<T> Queue<T> {
                 Poll::Ready(Err(ErrorKind::NoMessage))
             }
             Some(cx) => {
+                op.tag = st.postman.tag();
                 let r = Receiver {
                     select: op.select,
                     maxsize: op.maxsize,
                     pid: creds.pid(),
+                    tag: op.tag,
                     handed: Handed::Nothing,
                 };
                 op.waiter = Some(st.receivers.push_back(r, cx.waker()));
@@ -1142,9 +1185,13 @@ impl<T> Queue<T> {
         let Some(id) = op.waiter.take() else { return };
         let mut wakes = WakeList::new();
         let mut st = self.lock();
-        let msg = match st.receivers.remove(id) {
-            Some((Receiver { handed: Handed::Msg(m), .. }, _)) => m,
-            _ => return,
+        // Handed a message through the mailbox (its entry is gone), or through the entry.
+        let msg = match self.mailbox.take(op.tag) {
+            Some(m) => m,
+            None => match st.receivers.remove(id) {
+                Some((Receiver { handed: Handed::Msg(m), .. }, _)) => m,
+                _ => return,
+            },
         };
         if st.removed {
             drop(st);

@@ -19,6 +19,7 @@
 #[cfg(not(loom))]
 pub(crate) mod blocking;
 pub(crate) mod cell;
+pub(crate) mod mailbox;
 pub(crate) mod ring;
 pub(crate) mod rwlock;
 pub(crate) mod wait_list;
