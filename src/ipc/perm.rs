@@ -129,16 +129,39 @@ impl PermCell {
 
     /// One consistent snapshot.
     pub(crate) fn load(&self) -> IpcPerm {
+        self.load_versioned().0
+    }
+
+    /// One consistent snapshot and the seqlock version it was read at.
+    fn load_versioned(&self) -> (IpcPerm, u32) {
         loop {
             let v1 = self.version.load(Acquire);
             if v1 & 1 == 0 {
                 let perm = self.fields(Acquire);
                 if self.version.load(Relaxed) == v1 {
-                    return perm;
+                    return (perm, v1);
                 }
             }
             hint::spin_loop();
         }
+    }
+
+    /// [`check`](Self::check), returning the version of the snapshot that passed, for
+    /// [`unchanged_since`](Self::unchanged_since).
+    pub(crate) fn check_versioned(&self, creds: &Credentials, flag: u32) -> Result<u32, ErrorKind> {
+        let (perm, version) = self.load_versioned();
+        if ipcperms(&perm, creds, flag) {
+            Ok(version)
+        } else {
+            Err(ErrorKind::PermissionDenied)
+        }
+    }
+
+    /// Whether no [`update`](Self::update) ran since the snapshot of `version`. For a caller
+    /// holding the lock under which its object's updates run (the lock orders this load
+    /// after any earlier update): then an earlier check still holds, and need not be redone.
+    pub(crate) fn unchanged_since(&self, version: u32) -> bool {
+        self.version.load(Relaxed) == version
     }
 
     /// `ipcperms` against the current snapshot: `Err(PermissionDenied)` (EACCES) when denied.

@@ -862,12 +862,16 @@ impl<T> Queue<T> {
         op: &mut SendOp<T>,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
+        // The version of the permissions this poll checked: under the lock, an unchanged
+        // version means the check still holds (IPC_SET changes them under the lock).
+        let mut checked = None;
         if op.waiter.is_none() && !op.started {
             if let Err(e) = self.start(&mut op.started) {
                 return Poll::Ready(Err(e));
             }
-            if let Err(e) = self.header.perm().check(creds, WRITE) {
-                return Poll::Ready(Err(e));
+            match self.header.perm().check_versioned(creds, WRITE) {
+                Ok(v) => checked = Some(v),
+                Err(e) => return Poll::Ready(Err(e)),
             }
             match self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
                 SimpleSend::Sent => return Poll::Ready(Ok(())),
@@ -878,7 +882,9 @@ impl<T> Queue<T> {
         }
         let mut wakes = WakeList::new();
         let mut st = self.lock();
-        if let Some(done) = self.sender_pass(&mut st, creds, &mut op.waiter, &mut op.started, cx.as_deref()) {
+        if let Some(done) =
+            self.sender_pass(&mut st, creds, checked, &mut op.waiter, &mut op.started, cx.as_deref())
+        {
             return done;
         }
         // A handoff leaves the queue in complex mode (below): the receiver it woke often waits
@@ -953,6 +959,7 @@ impl<T> Queue<T> {
         &self,
         st: &mut MutexGuard<'_, State<T>>,
         creds: &Credentials,
+        checked: Option<u32>,
         waiter: &mut Option<WaiterId>,
         started: &mut bool,
         cx: Option<&Context<'_>>,
@@ -972,8 +979,11 @@ impl<T> Queue<T> {
         if let Err(e) = self.start(started) {
             return Some(Poll::Ready(Err(e)));
         }
-        if let Err(e) = self.header.perm().check(creds, WRITE) {
-            return Some(Poll::Ready(Err(e)));
+        let perm = self.header.perm();
+        if !checked.is_some_and(|v| perm.unchanged_since(v)) {
+            if let Err(e) = perm.check(creds, WRITE) {
+                return Some(Poll::Ready(Err(e)));
+            }
         }
         if st.removed {
             return Some(Poll::Ready(Err(ErrorKind::Removed)));
@@ -1030,7 +1040,9 @@ impl<T> Queue<T> {
     ) -> Poll<Result<(), ErrorKind>> {
         let mut st = self.lock();
         self.make_complex(&mut st);
-        if let Some(done) = self.sender_pass(&mut st, creds, &mut op.waiter, &mut op.started, cx.as_deref()) {
+        if let Some(done) =
+            self.sender_pass(&mut st, creds, None, &mut op.waiter, &mut op.started, cx.as_deref())
+        {
             return done;
         }
         if st.fits(op.size) {
@@ -1088,12 +1100,15 @@ impl<T> Queue<T> {
         op: &mut RecvOp,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<Msg<T>, ErrorKind>> {
+        // As in `poll_send`: the version this poll's permission check saw.
+        let mut checked = None;
         if op.waiter.is_none() && !op.started {
             if let Err(e) = self.start(&mut op.started) {
                 return Poll::Ready(Err(e));
             }
-            if let Err(e) = self.header.perm().check(creds, READ) {
-                return Poll::Ready(Err(e));
+            match self.header.perm().check_versioned(creds, READ) {
+                Ok(v) => checked = Some(v),
+                Err(e) => return Poll::Ready(Err(e)),
             }
             // A receive that may wait skips the lock-free attempt when the FIFO looks empty:
             // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
@@ -1140,8 +1155,11 @@ impl<T> Queue<T> {
         if let Err(e) = self.start(&mut op.started) {
             return Poll::Ready(Err(e));
         }
-        if let Err(e) = self.header.perm().check(creds, READ) {
-            return Poll::Ready(Err(e));
+        let perm = self.header.perm();
+        if !checked.is_some_and(|v| perm.unchanged_since(v)) {
+            if let Err(e) = perm.check(creds, READ) {
+                return Poll::Ready(Err(e));
+            }
         }
         if st.removed {
             return Poll::Ready(Err(ErrorKind::Removed));
