@@ -301,3 +301,71 @@ fn surplus_of_a_collect_wakes_waiting_sender() {
         assert_eq!((ds.qnum, ds.cbytes), (queued, 5 * queued));
     });
 }
+
+/// Two waiting receivers and two sends: the first handoff goes through the queue's one
+/// mailbox, the second — while the first is not yet collected — through the receiver's
+/// wait-list entry (or the mailbox again, once emptied). Each receiver gets one message,
+/// each message arrives once, and nothing stays queued.
+#[test]
+fn two_handoffs_share_one_mailbox() {
+    bounded(|| {
+        let q = queue(64);
+        let (qa, qb) = (q.clone(), q.clone());
+        let a = thread::spawn(move || block_on(qa.recv(Select::Any)).unwrap());
+        let b = thread::spawn(move || block_on(qb.recv(Select::Any)).unwrap());
+        q.try_send(1, 10).unwrap();
+        q.try_send(1, 20).unwrap();
+        let mut got = [a.join().unwrap(), b.join().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [(1, 10), (1, 20)]);
+        let ds = q.stat().unwrap();
+        assert_eq!((ds.qnum, ds.cbytes), (0, 0));
+    });
+}
+
+/// A receive by another user racing `IPC_SET` that takes its read permission away, then a
+/// send: the message is sent after the revocation, so the receive can only fail with EACCES
+/// — whether it checked before the `IPC_SET` and then waited (woken to re-check), or
+/// reached the lock after it (a locked pass redoes the check when the permissions' version
+/// moved) — and the message stays queued.
+#[test]
+fn recv_racing_permission_revocation() {
+    bounded(|| {
+        let ns = Namespace::new();
+        let root = ns.process(Credentials::new(0, 0));
+        let q: MessageQueue<u64> = root.msg_queue(Key::PRIVATE).create(0o606).open().unwrap();
+        let other = ns.process(Credentials::new(1000, 1000));
+        let theirs: MessageQueue<u64> = other.msg_queue_by_id(q.id()).unwrap();
+        let t = thread::spawn(move || block_on(theirs.recv(Select::Any)).map_err(|e| e.kind()));
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 64 }).unwrap();
+        q.try_send(1, 5).unwrap();
+        assert_eq!(t.join().unwrap(), Err(ErrorKind::PermissionDenied));
+        assert_eq!(q.stat().unwrap().qnum, 1);
+    });
+}
+
+/// A send by another user racing `IPC_SET` that takes its write permission away: a send that
+/// succeeds must have taken effect before the revocation — so a `stat` made right after the
+/// `IPC_SET` already counts its message — and one that takes effect after fails with
+/// EACCES and queues nothing. (That `stat` may count the failing send's room for a moment:
+/// the documented deviation "a send undone after its room was taken", `src/msg/mod.rs`.)
+#[test]
+fn send_racing_permission_revocation() {
+    bounded(|| {
+        let ns = Namespace::new();
+        let root = ns.process(Credentials::new(0, 0));
+        let q: MessageQueue<u64> = root.msg_queue(Key::PRIVATE).create(0o606).open().unwrap();
+        let other = ns.process(Credentials::new(1000, 1000));
+        let theirs: MessageQueue<u64> = other.msg_queue_by_id(q.id()).unwrap();
+        let t = thread::spawn(move || theirs.try_send(1, 5).map_err(|e| e.kind()));
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 64 }).unwrap();
+        let after_set = q.stat().unwrap().qnum;
+        let sent = t.join().unwrap();
+        let at_end = q.stat().unwrap().qnum;
+        match sent {
+            Ok(()) => assert_eq!((after_set, at_end), (1, 1), "sent after the revocation"),
+            Err(kind) => assert_eq!((kind, at_end), (ErrorKind::PermissionDenied, 0)),
+        }
+        assert_eq!(q.try_recv(Select::Any).ok().is_some(), at_end == 1);
+    });
+}

@@ -62,14 +62,26 @@
 //! stores its pid beside its push or pop, not in the same atomic step, where the kernel sets
 //! both under the queue lock; calls that do not overlap record the last caller's pid, and the
 //! linearizability check (`tests/linearizability.rs`) leaves these two fields out for that
-//! reason; `MSG_COPY` is [`MessageQueue::peek`], not a selector.
+//! reason; `MSG_COPY` is [`MessageQueue::peek`], not a selector; a lock-free send that
+//! takes its room and then must go back — its message's type is not the one the ring holds,
+//! or an `IPC_SET` changed the permissions after the caller's check — gives the room back,
+//! and a `stat` or `MSG_INFO` in that window counts its message once too often (then the
+//! send completes through the lock, or fails with `EACCES` if the write permission went).
+//!
+//! **Permissions and lock-free calls.** A lock-free send or receive checks permission, then
+//! makes its one atomic step; an `IPC_SET` in between is seen — it runs in complex mode, so
+//! the step finds the simple mode after it and the permissions' version it changed — and
+//! sends the call to the lock to check again. So a call never succeeds on a permission that
+//! an `IPC_SET` which completed before its atomic step had taken away (loom models
+//! `recv_racing_permission_revocation`, `send_racing_permission_revocation`).
 //!
 //! # Memory ordering
 //!
 //! A completed `send` *happens before* the `recv` that returns its message, and before any
 //! `stat` that counts it, as with any channel: everything the sender wrote before `send` is
-//! visible to the receiver after `recv`. (Simple mode: the FIFO's push/pop pair and the
-//! Acquire/Release on the mode words; complex mode: the queue's lock.)
+//! visible to the receiver after `recv`. (Simple mode: the ring's Release stamp and the
+//! pop's Acquire, and the Acquire/Release on the room words; a handoff: the mailbox's
+//! Release/Acquire or the queue's lock; complex mode: the queue's lock.)
 //!
 //! # Implementation
 //!

@@ -324,6 +324,9 @@ enum SimpleSend {
     /// The FIFO holds another type: the room taken was given back, and `wake` says whether
     /// `SENDERS` was set then (someone must run `ss_wakeup`, under the lock).
     OtherType { wake: bool },
+    /// The permissions changed since the caller's check: the room taken was given back (as
+    /// for `OtherType`), and the locked path checks again.
+    Recheck { wake: bool },
 }
 
 /// The shared object behind every handle on one queue: `struct msg_queue`.
@@ -711,7 +714,22 @@ impl<T> Queue<T> {
     /// The simple send: it fits (one CAS takes the room, after a collect if need be), the
     /// message's type is the FIFO's (or claims it), and it is pushed. Otherwise nothing
     /// changed and the locked path decides; see [`SimpleSend`].
-    fn try_simple_send(&self, pid: i32, mtype: i64, size: usize, payload: &mut Option<T>) -> SimpleSend {
+    ///
+    /// `checked` is the permissions' version the caller's write check passed at, for a
+    /// call without the lock (`None` under it: `IPC_SET` cannot run then). The send
+    /// linearizes at its CAS on `tx`, after the check: an `IPC_SET` in between — it runs
+    /// in complex mode, so the CAS found the simple mode that came after it, and the
+    /// version loaded after the CAS (Acquire) shows it — sends it back to the lock to check
+    /// again ([`Recheck`](SimpleSend::Recheck)), so a write permission taken away is never
+    /// ignored.
+    fn try_simple_send(
+        &self,
+        pid: i32,
+        checked: Option<u32>,
+        mtype: i64,
+        size: usize,
+        payload: &mut Option<T>,
+    ) -> SimpleSend {
         if payload.is_none() {
             // Polled again after it completed: nothing to send, no room to take.
             return SimpleSend::Sent;
@@ -719,11 +737,12 @@ impl<T> Queue<T> {
         if let Err(not_entered) = self.enter_send(size) {
             return not_entered;
         }
-        if !self.claim_type(mtype) {
+        let stale = checked.is_some_and(|v| !self.header.perm().unchanged_since(v));
+        if stale || !self.claim_type(mtype) {
             // Give the room back, to `rx` where freed room goes (a mode switch waits for
             // it); a sender that saw it taken may be waiting for it.
             let wake = self.rx.fetch_add(room_of(size), AcqRel) & SENDERS != 0;
-            return SimpleSend::OtherType { wake };
+            return if stale { SimpleSend::Recheck { wake } } else { SimpleSend::OtherType { wake } };
         }
         // Stamps first: the push is the send's last touch of the queue, so a mode switch
         // that has seen it knows the send is over.
@@ -752,14 +771,24 @@ impl<T> Queue<T> {
     /// matching message — every queued message is in the ring then, of its one type, so
     /// `IPC_NOWAIT` can answer `ENOMSG` without the lock (a send that completed before this
     /// call began had claimed the type and pushed before). `Err(false)`: complex mode.
-    fn try_simple_recv(&self, pid: i32, select: Select) -> Result<Msg<T>, bool> {
+    ///
+    /// `checked` is the permissions' version the caller's read check passed at. The receive
+    /// linearizes at its pop (or, finding nothing, at its read of the ring's head), after
+    /// the check: an `IPC_SET` in between runs in complex mode, so the pop either fails on
+    /// the closed ring or found the reopened one, whose head it read with Acquire after
+    /// the `IPC_SET` changed the version. So the version is compared after that read —
+    /// before the pop claims, and before `ENOMSG` is answered — and a change sends the call
+    /// to the lock (`Err(false)`) to check again: a read permission taken away is never
+    /// ignored.
+    fn try_simple_recv(&self, pid: i32, checked: u32, select: Select) -> Result<Msg<T>, bool> {
+        let perm = self.header.perm();
         // Called once the head message is seen written (Acquire), so the type its sender
         // claimed before pushing is seen.
-        let matches = || {
+        let accept = || {
             let t = self.simple_type.load(Relaxed);
-            t != 0 && select.matches(t)
+            t != 0 && select.matches(t) && perm.unchanged_since(checked)
         };
-        match self.ring.pop_if(matches) {
+        match self.ring.pop_if(accept) {
             Pop::Taken(msg) => {
                 self.received(pid);
                 if self.give_back(msg.size) {
@@ -767,7 +796,7 @@ impl<T> Queue<T> {
                 }
                 Ok(msg)
             }
-            Pop::Empty | Pop::Refused => Err(true),
+            Pop::Empty | Pop::Refused => Err(perm.unchanged_since(checked)),
             Pop::Closed => Err(false),
         }
     }
@@ -873,10 +902,12 @@ impl<T> Queue<T> {
                 Ok(v) => checked = Some(v),
                 Err(e) => return Poll::Ready(Err(e)),
             }
-            match self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg) {
+            match self.try_simple_send(creds.pid(), checked, op.mtype, op.size, &mut op.msg) {
                 SimpleSend::Sent => return Poll::Ready(Ok(())),
                 // the room it gave back may be what a waiting sender needs
-                SimpleSend::OtherType { wake: true } => self.wake_senders_locked(),
+                SimpleSend::OtherType { wake: true } | SimpleSend::Recheck { wake: true } => {
+                    self.wake_senders_locked()
+                }
                 _ => {}
             }
         }
@@ -896,13 +927,13 @@ impl<T> Queue<T> {
             // Simple mode under the lock: nobody waits to receive (that needs complex mode),
             // so the message goes to the ring — or, when it does not fit, this sender waits
             // without leaving simple mode. (A message of another type needs the lanes.)
-            let mut outcome = self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg);
+            let mut outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
             let t = self.simple_type.load(Relaxed);
             let ours = t == 0 || t == op.mtype;
             let ring_full = outcome == SimpleSend::Full && ours && self.ring_full(op.size);
             if ring_full && self.grow_ring(&mut st) {
                 // The ring was full, not the queue: try again with more slots.
-                outcome = self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg);
+                outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
             }
             if outcome == SimpleSend::Full && ours && !self.ring_full(op.size) {
                 let Some(cx) = cx.as_deref() else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
@@ -915,7 +946,7 @@ impl<T> Queue<T> {
                 // receive's RMW came first, that collect (or the one it waited for) finds
                 // the room; if ours came first, the receive sees `SENDERS` and runs
                 // `ss_wakeup` under the lock after we release it.
-                outcome = self.try_simple_send(creds.pid(), op.mtype, op.size, &mut op.msg);
+                outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
                 if outcome == SimpleSend::Full {
                     op.waiter = Some(id);
                     return Poll::Pending;
@@ -926,7 +957,8 @@ impl<T> Queue<T> {
             }
             match outcome {
                 SimpleSend::Sent => return Poll::Ready(Ok(())),
-                SimpleSend::OtherType { wake } => {
+                // (Recheck cannot happen under the lock.)
+                SimpleSend::OtherType { wake } | SimpleSend::Recheck { wake } => {
                     self.make_complex(&mut st);
                     if wake {
                         // We hold the lock: `ss_wakeup` here, not through `wake_senders_locked`.
@@ -1106,15 +1138,16 @@ impl<T> Queue<T> {
             if let Err(e) = self.start(&mut op.started) {
                 return Poll::Ready(Err(e));
             }
-            match self.header.perm().check_versioned(creds, READ) {
-                Ok(v) => checked = Some(v),
+            let version = match self.header.perm().check_versioned(creds, READ) {
+                Ok(v) => v,
                 Err(e) => return Poll::Ready(Err(e)),
-            }
+            };
+            checked = Some(version);
             // A receive that may wait skips the lock-free attempt when the FIFO looks empty:
             // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
             // tries, to answer `ENOMSG` without the lock).
             if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
-                match self.try_simple_recv(creds.pid(), op.select) {
+                match self.try_simple_recv(creds.pid(), version, op.select) {
                     Ok(msg) => return Poll::Ready(Ok(msg)),
                     // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
                     // switch to complex mode (and back) just to find the lanes empty.
@@ -1236,8 +1269,9 @@ impl<T> Queue<T> {
         T: Clone,
     {
         self.header.check_live()?;
-        self.header.perm().check(creds, READ)?;
         let mut st = self.lock();
+        // Under the lock, as `stat`: the copy is of messages the caller may read.
+        self.header.perm().check(creds, READ)?;
         if st.removed {
             return Err(ErrorKind::Removed);
         }
@@ -1270,16 +1304,15 @@ impl<T> Queue<T> {
     // ----- msgctl -----
 
     /// `IPC_STAT`'s figures, after the read-permission check.
+    ///
+    /// The check runs under the lock, with the reading: `IPC_SET` changes the permissions
+    /// under it, so the figures are never those of a time the caller could not read them.
     pub(crate) fn stat(&self, creds: &Credentials) -> Result<Figs, ErrorKind> {
         self.header.check_live()?;
-        self.header.perm().check(creds, READ)?;
-        Ok(self.figs())
-    }
-
-    fn figs(&self) -> Figs {
         let st = self.lock();
+        self.header.perm().check(creds, READ)?;
         let (cbytes, qnum) = self.counts(&st);
-        Figs {
+        Ok(Figs {
             stime: self.stime.load(Relaxed),
             rtime: self.rtime.load(Relaxed),
             cbytes,
@@ -1287,7 +1320,7 @@ impl<T> Queue<T> {
             qbytes: st.qbytes,
             lspid: self.lspid.load(Relaxed),
             lrpid: self.lrpid.load(Relaxed),
-        }
+        })
     }
 
     /// `(msg_cbytes, msg_qnum)`: the lanes' counts in complex mode; in simple mode `qbytes`
