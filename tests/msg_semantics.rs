@@ -279,7 +279,7 @@ async fn ss_wakeup_wakes_each_sender_that_fits() {
 #[tokio::test]
 async fn another_type_with_a_sender_waiting_in_simple_mode() {
     // A type-1 sender too big for the room waits; a small type-2 send then takes the room,
-    // finds the FIFO holds type 1, gives the room back and goes the locked way: it must
+    // finds the ring holds type 1, gives the room back and goes the locked way: it must
     // neither deadlock nor lose the waiting sender's wake-up.
     let ns = Namespace::new();
     let q: MessageQueue<Vec<u8>> = queue(&root(&ns), 16);

@@ -88,30 +88,44 @@
 //! Two modes, after `ipc/sem.c`'s simple/complex operations (`store.rs`).
 //!
 //! **Simple mode** — every queued message has one type and no receiver waits: a send or a
-//! receive of that type takes no lock. What it needs sits in two 64-bit *mode words*, each
-//! on its own cache line (`CachePadded`), one per side, so that a producer and a consumer
-//! on two cores do not bounce one line four times per message:
+//! receive of that type takes no lock. The messages sit in a bounded lock-free ring
+//! (`sync::ring`: Vyukov's MPMC queue with 64-bit positions and per-slot stamps, written
+//! against the `sync` shim so loom sees every step), and the room in two 64-bit *room
+//! words*, each on its own cache line (`CachePadded`), one per side, so that a producer and
+//! a consumer on two cores do not bounce one line per message:
 //!
 //! * `tx`, the senders' word: a `COMPLEX` flag, a `COLLECTING` flag and the **room**
 //!   senders may still take, in messages and bytes;
-//! * `rx`, the receivers' word: `COMPLEX`, `SENDERS` (the sender list is not empty), the
-//!   count of simple receives in flight and the room receives have **given back** and no
-//!   sender has collected yet.
+//! * `rx`, the receivers' word: `SENDERS` (the sender list is not empty) and the room
+//!   receives have **given back** and no sender has collected yet.
 //!
-//! The free room — `qbytes - qnum` messages, `qbytes - cbytes` bytes — is the sum of the
-//! two words' room, plus what one collector (below) holds for a moment. A send is **one
-//! CAS on `tx`** that fails on `COMPLEX` and takes one message and its bytes of room —
-//! `msg_fits_inqueue`, both conditions, in the same atomic step — then claims the FIFO's
-//! type (the first simple send after the queue emptied does so with a CAS; another type
-//! gives the room back to `rx` and takes the lock), stamps `msg_stime`/`msg_lspid` and, last,
-//! pushes onto a lock-free FIFO (crossbeam's `SegQueue`, through `sync::queue`). It keeps no
-//! in-flight count: its taken room tells a mode switch that it is pending (below). A receive
-//! whose selector matches the FIFO's type enters with a CAS on `rx` (adding to `rx`'s
-//! in-flight count), pops, and leaves with one RMW on `rx` that gives the room back and
-//! reads `SENDERS`. Three RMWs per message besides the FIFO's own, each on the line of its
-//! own side. A `try_recv` that finds nothing in simple mode answers `ENOMSG` from that
-//! attempt (every queued message is in the FIFO then, of its one type); a receive that may
-//! wait skips the attempt when the FIFO looks empty and goes to the lock.
+//! The free room — `qbytes - cbytes` bytes, `cap - qnum` messages, where `cap` is `qbytes`
+//! capped at the ring's slots — is the sum of the two words' room, plus what one collector
+//! (below) holds for a moment. A send is **one CAS on `tx`** that fails on `COMPLEX` and
+//! takes one message and its bytes of room — `msg_fits_inqueue`, both conditions, in the
+//! same atomic step — then claims the ring's type (the first simple send after the queue
+//! emptied does so with a CAS; another type gives the room back to `rx` and takes the lock),
+//! stamps `msg_stime`/`msg_lspid` and, last, pushes: **one `fetch_add`** on the ring's tail
+//! gives it a position, and the room it took guarantees the slot (the ring holds at most
+//! `cap` messages), so the push only ever waits for a receive of the slot's previous lap
+//! to finish reading it. A receive whose selector matches the ring's type claims the head
+//! position with **one CAS** — its linearization point — reads the message, frees the slot
+//! and ends with **one RMW on `rx`** that gives the room back and reads `SENDERS`. Four
+//! RMWs per message, two per side, each on its own side's lines while the consumer keeps
+//! up. No operation keeps an in-flight count: a mode switch closes the ring (a bit in its
+//! head, on which a receive's CAS fails) and waits for the room that operations in flight
+//! still hold (below). A `try_recv` that finds nothing in simple mode answers `ENOMSG` from
+//! that attempt (every queued message is in the ring then, of its one type); a receive that
+//! may wait skips the attempt when the ring looks empty and goes to the lock.
+//!
+//! **The ring grows.** It starts at 16 slots. A send that finds every slot taken while
+//! `qbytes` has room for more messages — under the lock, with the room consolidated, so
+//! the slots are what is short — drains the ring, doubles it (up to 4096 slots; older arrays
+//! are kept until the queue drops, for receives that may still read a stamp there) and
+//! moves the messages back, staying in simple mode; past 4096 messages the queue goes to
+//! complex mode's lanes, which have no such limit. So a queue's ring ends up as large as
+//! its traffic needs, and each message is moved O(1) times on average.
+//!
 //! Keeping the *remaining* room in `tx` makes a CAS that succeeds on a stale read safe: it
 //! found the same room, so its decision holds whatever `IPC_SET` did in between.
 //!
@@ -172,30 +186,46 @@
 //!   registers in the same critical section in which it found nothing, so no wake-up is
 //!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
 //!   back through the handoff path, a sender wake-up through `ss_wakeup`).
+//! * **The mailbox.** A handoff puts the message into the queue's one-message mailbox
+//!   (`sync::mailbox`), tagged for that receiver, and removes the receiver's entry; the
+//!   woken receiver takes it with one CAS, without locking the queue again — a third of a
+//!   ping-pong round trip's locking. The mailbox has one writer, the lock holder (its
+//!   `Postman` lives in the locked state and issues the tags); when it holds a message not
+//!   yet collected, the handoff goes through the entry as before. A receive re-polled or
+//!   dropped looks in the mailbox first (under the lock the mailbox is the whole truth,
+//!   since puts are made under it), so a handed message is never lost or taken twice.
 //!
-//! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` in both
-//! words (no simple operation starts after it), wait for a collect to clear `COLLECTING`
-//! and for `rx`'s in-flight count to drain, then move the FIFO into its lane with fresh
-//! sequence numbers (the lanes are empty in simple mode) until the messages moved plus the
-//! room in `tx` (now final) and `rx` make `qbytes`: every message's worth of room is then
-//! free, or in a lane — none still taken by a send that has not pushed yet or not yet given
-//! its room back (each simple operation is a handful of atomics, never blocking). The room
-//! fields are dead from then on. Back to simple, at the end of a locked
-//! operation: when no message is queued, no room is held, no receiver waits, the queue is
-//! alive and `qbytes` fits the words' 24-bit room fields (16 MiB) — clear the FIFO's type,
-//! and store both words without `COMPLEX` (Release): `rx` with no room and `SENDERS` if a
-//! sender waits, `tx` with all the room. A simple operation in flight when the switch
-//! begins finishes first and so linearizes before it; every other operation linearizes
-//! inside the lock or at its one CAS/pop, so `recv(Any)` returns the oldest matching
-//! message fully sent before it.
+//! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` in `tx` (no
+//! simple send starts after it) and close the ring (no simple receive claims a message
+//! after it), wait for a collect to clear `COLLECTING`, then drain the ring into its lane
+//! with fresh sequence numbers (the lanes are empty in simple mode) until the messages
+//! moved plus the room in `tx` (now final) and `rx` make `cap`: every message's worth of
+//! room is then free, or in a lane — none still held by a send that has not pushed yet or
+//! not yet given its room back, nor by a receive that claimed its message before the close
+//! and has not yet given the room back (each simple operation is a handful of atomics,
+//! never blocking). The room fields are dead from then on. Back to simple, at the end of
+//! a locked operation: when no message is queued, no room is held, no receiver waits, the
+//! queue is alive and `qbytes` fits the words' 24-bit room fields (16 MiB) — clear the
+//! ring's type, store `rx` with no room and `SENDERS` if a sender waits, reopen the ring
+//! and store `tx` with all the room (Release). (Growing the ring does the same with the
+//! one lane's messages moved back into the ring before it reopens, and `tx` given the room
+//! they leave.) A handoff leaves the queue in complex mode, because the receiver it woke
+//! is likely to wait again (ping-pong) and a waiting receiver needs complex mode; the next
+//! locked send that finds nobody waiting and nothing queued switches back before it sends.
+//! A simple operation in flight when the switch begins finishes first and so linearizes
+//! before it; every other operation linearizes inside the lock or at its one CAS, so
+//! `recv(Any)` returns the oldest matching message fully sent before it.
 //!
-//! **Lock order:** namespace table lock → queue lock → (the FIFO's own synchronization).
+//! **Lock order:** namespace table lock → queue lock → (the ring's and the mailbox's own
+//! synchronization, which never blocks).
 //! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
 //! lock, so a receiver that checked permission and registered is always woken by a later
-//! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff, the
-//! selectors, cancellation, removal, the full-queue wake-up, the mode switches and the
-//! split room words (collects against receives, mode switches, waiting senders and
-//! `IPC_STAT`).
+//! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff (and the
+//! mailbox shared by two), the selectors, cancellation, removal, the full-queue wake-up,
+//! the mode switches, the split room words (collects against receives, mode switches,
+//! waiting senders and `IPC_STAT`) and lock-free calls racing a permission change; under
+//! loom the ring starts at 2 slots, so they wrap it and grow it. `loom_ring.rs` checks the
+//! ring alone.
 
 #![deny(unsafe_code)]
 

@@ -712,7 +712,7 @@ impl<T> Queue<T> {
     }
 
     /// The simple send: it fits (one CAS takes the room, after a collect if need be), the
-    /// message's type is the FIFO's (or claims it), and it is pushed. Otherwise nothing
+    /// message's type is the ring's (or claims it), and it is pushed. Otherwise nothing
     /// changed and the locked path decides; see [`SimpleSend`].
     ///
     /// `checked` is the permissions' version the caller's write check passed at, for a
@@ -754,7 +754,7 @@ impl<T> Queue<T> {
         SimpleSend::Sent
     }
 
-    /// Whether the FIFO takes `mtype`: its type already, or unclaimed and now claimed.
+    /// Whether the ring takes `mtype`: its type already, or unclaimed and now claimed.
     fn claim_type(&self, mtype: i64) -> bool {
         match self.simple_type.load(Relaxed) {
             t if t == mtype => true,
@@ -840,7 +840,7 @@ impl<T> Queue<T> {
     }
 
     /// Keeps `SENDERS` equal to "the sender list is not empty" (under the lock). AcqRel: an
-    /// RMW on `rx`, so it is ordered with every simple receive's `exit_recv`.
+    /// RMW on `rx`, so it is ordered with every simple receive's `give_back`.
     ///
     /// A load first: the flag changes only under the lock, so when it already holds the
     /// right value no RMW is needed — and the argument in [`Queue::poll_send`] still holds,
@@ -1143,7 +1143,7 @@ impl<T> Queue<T> {
                 Err(e) => return Poll::Ready(Err(e)),
             };
             checked = Some(version);
-            // A receive that may wait skips the lock-free attempt when the FIFO looks empty:
+            // A receive that may wait skips the lock-free attempt when the ring looks empty:
             // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
             // tries, to answer `ENOMSG` without the lock).
             if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
