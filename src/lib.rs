@@ -36,5 +36,6 @@ pub use shm::{
 pub mod __loom {
     pub use crate::ipc::perm::loom_api as perm;
     pub use crate::namespace::loom_api as ids;
+    pub use crate::sync::ring::loom_api as ring;
     pub use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
 }

@@ -337,3 +337,372 @@ impl<T> fmt::Debug for Ring<T> {
             .finish()
     }
 }
+
+/// Unit tests of the ring on `std` threads: order across wrap-arounds, the closed bit,
+/// the closer's drain, growing, `Drop`, and a many-thread stress. `cargo test --lib
+/// sync::ring`; under miri with `scripts/miri.sh lib:sync::ring` (the loops shrink).
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{Pop, Ring};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::thread;
+
+    /// `Some(v)` for `Taken(v)`, `None` for the rest (each test asserts the exact variant
+    /// with `matches!` where it is not a value).
+    fn taken<T>(p: Pop<T>) -> Option<T> {
+        match p {
+            Pop::Taken(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn pop(r: &Ring<u64>) -> Option<u64> {
+        taken(r.pop_if(|| true))
+    }
+
+    #[test]
+    fn fifo_across_many_wrap_arounds() {
+        let r = Ring::new(4);
+        assert_eq!(r.capacity(), 4);
+        let mut next_in = 0u64;
+        let mut next_out = 0u64;
+        // batches of 1..=4 values, so every slot is used at every offset, 250 laps and more
+        for round in 0..1000u64 {
+            let n = round % 4 + 1;
+            for _ in 0..n {
+                r.push(next_in);
+                next_in += 1;
+            }
+            for _ in 0..n {
+                assert_eq!(pop(&r), Some(next_out));
+                next_out += 1;
+            }
+            assert!(matches!(r.pop_if(|| true), Pop::Empty));
+        }
+        assert_eq!(next_out, 2500);
+        // a ring kept half full while it laps
+        r.push(next_in);
+        r.push(next_in + 1);
+        next_in += 2;
+        for _ in 0..100 {
+            r.push(next_in);
+            next_in += 1;
+            assert_eq!(pop(&r), Some(next_out));
+            next_out += 1;
+        }
+        assert_eq!(pop(&r), Some(next_out));
+        assert_eq!(pop(&r), Some(next_out + 1));
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+    }
+
+    #[test]
+    fn refused_leaves_the_value() {
+        let r = Ring::new(2);
+        assert!(matches!(r.pop_if(|| false), Pop::Empty), "accept is not asked on an empty ring");
+        r.push(7);
+        r.push(8);
+        assert!(matches!(r.pop_if(|| false), Pop::Refused));
+        assert!(matches!(r.pop_if(|| false), Pop::Refused));
+        assert!(!r.looks_empty());
+        assert_eq!(pop(&r), Some(7));
+        assert!(matches!(r.pop_if(|| false), Pop::Refused));
+        assert_eq!(pop(&r), Some(8));
+        assert!(r.looks_empty());
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+    }
+
+    #[test]
+    fn closed_after_close_and_take_closed_drains_in_order() {
+        let r = Ring::new(4);
+        r.push(1);
+        r.push(2);
+        r.push(3);
+        // open: take_closed takes nothing
+        assert_eq!(r.take_closed(), None);
+        assert!(!r.looks_empty());
+        r.close();
+        assert!(matches!(r.pop_if(|| true), Pop::Closed));
+        assert!(matches!(r.pop_if(|| false), Pop::Closed));
+        assert!(r.looks_empty(), "a closed ring looks empty");
+        // closing twice changes nothing
+        r.close();
+        assert_eq!(r.take_closed(), Some(1));
+        assert_eq!(r.take_closed(), Some(2));
+        assert_eq!(r.take_closed(), Some(3));
+        assert_eq!(r.take_closed(), None);
+        assert!(r.reopen());
+        assert!(!r.reopen(), "reopen of an open ring is false");
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+        assert_eq!(r.take_closed(), None);
+    }
+
+    #[test]
+    fn push_while_closed_then_reopen() {
+        let r = Ring::new(4);
+        r.push(1);
+        assert_eq!(pop(&r), Some(1));
+        r.close();
+        r.push(5);
+        r.push(6);
+        assert!(matches!(r.pop_if(|| true), Pop::Closed));
+        assert!(r.reopen());
+        assert_eq!(pop(&r), Some(5));
+        assert_eq!(pop(&r), Some(6));
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+        // the closer drains part of what it pushed, the rest goes to the pops
+        r.close();
+        r.push(7);
+        r.push(8);
+        assert_eq!(r.take_closed(), Some(7));
+        assert!(r.reopen());
+        assert_eq!(pop(&r), Some(8));
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+    }
+
+    #[test]
+    fn grow_refuses_while_open_or_not_drained_and_keeps_order() {
+        let r = Ring::new(2);
+        r.push(1);
+        assert!(!r.grow(8), "open");
+        r.close();
+        assert!(!r.grow(8), "a value remains");
+        assert_eq!(r.capacity(), 2);
+        assert_eq!(r.take_closed(), Some(1));
+        assert!(r.grow(8));
+        assert_eq!(r.capacity(), 8);
+        // still closed after the grow; fill the new array while closed
+        assert!(matches!(r.pop_if(|| true), Pop::Closed));
+        for v in 10..18 {
+            r.push(v);
+        }
+        assert!(r.reopen());
+        for v in 10..18 {
+            assert_eq!(pop(&r), Some(v));
+        }
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+        // wrap-arounds in the new array, which started at position 1
+        for v in 0..100u64 {
+            r.push(v);
+            r.push(v + 1000);
+            assert_eq!(pop(&r), Some(v));
+            assert_eq!(pop(&r), Some(v + 1000));
+        }
+        // a second grow, with the values in flight drained by the closer
+        r.push(50);
+        r.close();
+        assert!(!r.grow(16));
+        assert_eq!(r.take_closed(), Some(50));
+        assert!(r.grow(16));
+        r.push(51);
+        assert!(r.reopen());
+        assert_eq!(pop(&r), Some(51));
+        assert_eq!(r.capacity(), 16);
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+    }
+
+    /// Counts its drops in a shared counter.
+    struct Counted(u64, Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[test]
+    fn drop_drops_exactly_the_queued_values() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let c = |v| Counted(v, drops.clone());
+        {
+            let r = Ring::new(4);
+            r.push(c(0));
+            r.push(c(1));
+            r.push(c(2));
+            assert_eq!(taken(r.pop_if(|| true)).map(|v| v.0), Some(0));
+            assert_eq!(drops.load(SeqCst), 1);
+            // a refused value is not dropped
+            assert!(matches!(r.pop_if(|| false), Pop::Refused));
+            assert_eq!(drops.load(SeqCst), 1);
+        }
+        assert_eq!(drops.load(SeqCst), 3, "two values were queued at the drop");
+        // wrapped: head and tail far from slot 0
+        {
+            let r = Ring::new(4);
+            for v in 0..10 {
+                r.push(c(v));
+                drop(taken(r.pop_if(|| true)));
+            }
+            assert_eq!(drops.load(SeqCst), 13);
+            r.push(c(10));
+            r.push(c(11));
+            r.push(c(12));
+        }
+        assert_eq!(drops.load(SeqCst), 16);
+        // after a grow: the retired array holds no value, the new one holds three
+        {
+            let r = Ring::new(2);
+            r.push(c(1));
+            r.push(c(2));
+            r.close();
+            assert_eq!(r.take_closed().map(|v| v.0), Some(1));
+            assert_eq!(r.take_closed().map(|v| v.0), Some(2));
+            assert_eq!(drops.load(SeqCst), 18);
+            assert!(r.grow(8));
+            for v in 3..7 {
+                r.push(c(v));
+            }
+            assert!(r.reopen());
+            assert_eq!(taken(r.pop_if(|| true)).map(|v| v.0), Some(3));
+            assert_eq!(drops.load(SeqCst), 19);
+        }
+        assert_eq!(drops.load(SeqCst), 22);
+        // empty, closed, never used
+        drop(Ring::<Counted>::new(2));
+        let r = Ring::<Counted>::new(2);
+        r.close();
+        drop(r);
+        assert_eq!(drops.load(SeqCst), 22);
+    }
+
+    /// Producers and consumers on std threads, the room (at most `cap` values pushed and
+    /// not yet taken) held the way the engine holds it, with a counter taken before a push
+    /// and given back after a pop: every value is received exactly once, each producer's
+    /// values in order by each consumer, and the sums match.
+    fn stress(producers: u64, consumers: usize, per_producer: u64) {
+        const CAP: usize = 8;
+        let ring = Arc::new(Ring::<u64>::new(CAP));
+        let room = Arc::new(AtomicUsize::new(CAP));
+        let received = Arc::new(AtomicU64::new(0));
+        let total = producers * per_producer;
+        let mut handles = Vec::new();
+        for p in 0..producers {
+            let (ring, room) = (ring.clone(), room.clone());
+            handles.push(thread::spawn(move || {
+                for i in 0..per_producer {
+                    // take one unit of room
+                    let mut r = room.load(SeqCst);
+                    loop {
+                        if r == 0 {
+                            thread::yield_now();
+                            r = room.load(SeqCst);
+                        } else {
+                            match room.compare_exchange_weak(r, r - 1, SeqCst, SeqCst) {
+                                Ok(_) => break,
+                                Err(now) => r = now,
+                            }
+                        }
+                    }
+                    ring.push(p << 32 | i);
+                }
+                Vec::new()
+            }));
+        }
+        for _ in 0..consumers {
+            let (ring, room, received) = (ring.clone(), room.clone(), received.clone());
+            handles.push(thread::spawn(move || {
+                let mut got = Vec::new();
+                while received.load(SeqCst) < total {
+                    match ring.pop_if(|| true) {
+                        Pop::Taken(v) => {
+                            room.fetch_add(1, SeqCst);
+                            received.fetch_add(1, SeqCst);
+                            got.push(v);
+                        }
+                        Pop::Empty => thread::yield_now(),
+                        Pop::Refused | Pop::Closed => panic!("the ring is open and accepts"),
+                    }
+                }
+                got
+            }));
+        }
+        let mut seen = vec![vec![false; per_producer as usize]; producers as usize];
+        let (mut count, mut sum) = (0u64, 0u64);
+        for h in handles {
+            let got = h.join().unwrap();
+            let mut last = vec![None::<u64>; producers as usize];
+            for v in got {
+                let (p, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+                assert!(last[p].is_none_or(|l| l < i), "producer {p}'s values out of order");
+                last[p] = Some(i);
+                assert!(!seen[p][i as usize], "value {v:#x} received twice");
+                seen[p][i as usize] = true;
+                count += 1;
+                sum = sum.wrapping_add(v);
+            }
+        }
+        let want: u64 = (0..producers).flat_map(|p| (0..per_producer).map(move |i| p << 32 | i)).sum();
+        assert_eq!((count, sum), (total, want));
+        assert!(seen.iter().flatten().all(|&s| s));
+        assert_eq!(room.load(SeqCst), CAP);
+        assert!(matches!(ring.pop_if(|| true), Pop::Empty));
+    }
+
+    #[test]
+    fn stress_two_producers_two_consumers() {
+        stress(2, 2, if cfg!(miri) { 40 } else { 20_000 });
+    }
+
+    #[test]
+    fn stress_four_producers_three_consumers() {
+        stress(4, 3, if cfg!(miri) { 15 } else { 10_000 });
+    }
+}
+
+/// The ring for the loom models in `loom-tests/tests/loom_ring.rs`: a thin public wrapper.
+#[cfg(loom)]
+#[allow(missing_docs, unreachable_pub, missing_debug_implementations)]
+pub mod loom_api {
+    use super::Pop;
+
+    /// What a pop found ([`super::Pop`], public).
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Popped<T> {
+        Taken(T),
+        Empty,
+        Refused,
+        Closed,
+    }
+
+    pub struct Ring<T>(super::Ring<T>);
+
+    impl<T> Ring<T> {
+        pub fn new(cap: usize) -> Ring<T> {
+            Ring(super::Ring::new(cap))
+        }
+        pub fn capacity(&self) -> usize {
+            self.0.capacity()
+        }
+        pub fn push(&self, value: T) {
+            self.0.push(value)
+        }
+        /// `pop_if` accepting any value.
+        pub fn pop(&self) -> Popped<T> {
+            self.pop_if(true)
+        }
+        /// `pop_if` whose check answers `accept`.
+        pub fn pop_if(&self, accept: bool) -> Popped<T> {
+            match self.0.pop_if(|| accept) {
+                Pop::Taken(v) => Popped::Taken(v),
+                Pop::Empty => Popped::Empty,
+                Pop::Refused => Popped::Refused,
+                Pop::Closed => Popped::Closed,
+            }
+        }
+        pub fn looks_empty(&self) -> bool {
+            self.0.looks_empty()
+        }
+        pub fn close(&self) {
+            self.0.close()
+        }
+        pub fn take_closed(&self) -> Option<T> {
+            self.0.take_closed()
+        }
+        pub fn grow(&self, cap: usize) -> bool {
+            self.0.grow(cap)
+        }
+        pub fn reopen(&self) -> bool {
+            self.0.reopen()
+        }
+    }
+}
