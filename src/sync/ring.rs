@@ -275,7 +275,10 @@ impl<T> Ring<T> {
     /// Replaces the array of a closed ring whose every pushed value was taken (`head` has
     /// caught up with `tail`) by an empty one of `cap` slots (a power of two), starting at
     /// the current position. `false`, changing nothing, when it is open or a value is still
-    /// to take.
+    /// to take. No push may be in flight or start until it returns: a push that took its
+    /// position after the `tail` check here but loaded the old array would write there,
+    /// and pops would wait for that position for good (the msg engine rules it out: every
+    /// push holds room, which the switch to complex mode takes back before a grow).
     pub(crate) fn grow(&self, cap: usize) -> bool {
         let head = self.head.load(Acquire);
         if head & CLOSED == 0 || self.tail.load(Acquire) != head >> 1 {
