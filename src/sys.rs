@@ -42,6 +42,7 @@ pub(crate) fn groups() -> Vec<u32> {
 /// `SystemTime::now()` (`CLOCK_REALTIME`) costs about thirty, and lags it by at most one
 /// scheduler tick, which a field counted in seconds can afford. Falls back to `SystemTime`
 /// if the clock is unavailable, and elsewhere than Linux.
+#[inline]
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[cfg_attr(loom, allow(dead_code))] // loom models run on a constant clock (`ipc::now`)
 pub(crate) fn coarse_now() -> i64 {
@@ -59,6 +60,7 @@ pub(crate) fn coarse_now() -> i64 {
 }
 
 /// `SystemTime` seconds where `CLOCK_REALTIME_COARSE` does not exist.
+#[inline]
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn coarse_now() -> i64 {

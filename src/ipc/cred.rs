@@ -193,11 +193,13 @@ impl Credentials {
     }
 
     /// The pid recorded by the calls this actor makes.
+    #[inline]
     pub fn pid(&self) -> i32 {
         self.pid
     }
 
     /// The effective uid.
+    #[inline]
     pub fn uid(&self) -> u32 {
         self.uid
     }
@@ -218,11 +220,13 @@ impl Credentials {
     }
 
     /// Whether every capability in `cap` is held.
+    #[inline]
     pub fn has(&self, cap: Capabilities) -> bool {
         self.caps.contains(cap)
     }
 
     /// The kernel's `in_group_p(gid)`: the effective gid or any supplementary group.
+    #[inline]
     pub fn in_group(&self, gid: u32) -> bool {
         self.gid == gid || self.groups.contains(&gid)
     }

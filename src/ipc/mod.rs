@@ -110,6 +110,7 @@ impl Header {
     }
 
     /// The permissions.
+    #[inline]
     pub(crate) fn perm(&self) -> &PermCell {
         &self.perm
     }
@@ -125,6 +126,7 @@ impl Header {
     }
 
     /// `EINVAL` once the object is removed: what a C call with the dead id would get.
+    #[inline]
     pub(crate) fn check_live(&self) -> Result<(), ErrorKind> {
         if self.is_deleted() {
             Err(ErrorKind::InvalidArgument)

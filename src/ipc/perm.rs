@@ -59,6 +59,7 @@ pub(crate) const WRITE: u32 = 0o222;
 /// the group's if the caller is in the owner's or the creator's group (effective or
 /// supplementary), else other's. There is no fall-through: an owner whose owner bits deny is
 /// denied even where group or other bits would allow. `CAP_IPC_OWNER` bypasses the check.
+#[inline]
 pub(crate) fn ipcperms(perm: &IpcPerm, creds: &Credentials, flag: u32) -> bool {
     let requested = ((flag >> 6) | (flag >> 3) | flag) & 0o7;
     let granted = if creds.uid() == perm.cuid || creds.uid() == perm.uid {
@@ -115,6 +116,7 @@ impl PermCell {
 
     /// The fields as they are now, each loaded with `order`; consistent only under the
     /// seqlock protocol of [`load`](Self::load) or [`update`](Self::update).
+    #[inline]
     fn fields(&self, order: std::sync::atomic::Ordering) -> IpcPerm {
         IpcPerm {
             key: Key::new(self.key.load(order)),
@@ -133,6 +135,7 @@ impl PermCell {
     }
 
     /// One consistent snapshot and the seqlock version it was read at.
+    #[inline]
     fn load_versioned(&self) -> (IpcPerm, u32) {
         loop {
             let v1 = self.version.load(Acquire);
@@ -148,6 +151,7 @@ impl PermCell {
 
     /// [`check`](Self::check), returning the version of the snapshot that passed, for
     /// [`unchanged_since`](Self::unchanged_since).
+    #[inline]
     pub(crate) fn check_versioned(&self, creds: &Credentials, flag: u32) -> Result<u32, ErrorKind> {
         let (perm, version) = self.load_versioned();
         if ipcperms(&perm, creds, flag) {
@@ -160,11 +164,13 @@ impl PermCell {
     /// Whether no [`update`](Self::update) ran since the snapshot of `version`. For a caller
     /// holding the lock under which its object's updates run (the lock orders this load
     /// after any earlier update): then an earlier check still holds, and need not be redone.
+    #[inline]
     pub(crate) fn unchanged_since(&self, version: u32) -> bool {
         self.version.load(Relaxed) == version
     }
 
     /// `ipcperms` against the current snapshot: `Err(PermissionDenied)` (EACCES) when denied.
+    #[inline]
     pub(crate) fn check(&self, creds: &Credentials, flag: u32) -> Result<(), ErrorKind> {
         if ipcperms(&self.load(), creds, flag) {
             Ok(())

@@ -212,8 +212,7 @@ impl<T> State<T> {
                 Ok(()) => {
                     // In the mailbox: the receiver takes it there without the lock, so its
                     // entry goes now (the wake-up with it).
-                    self.receivers.notify(id, wakes);
-                    self.receivers.remove(id);
+                    self.receivers.notify_remove(id, wakes);
                 }
                 Err(msg) => {
                     r.handed = Handed::Msg(msg);

@@ -329,6 +329,26 @@ impl<T> WaitList<T> {
         true
     }
 
+    /// [`notify`](Self::notify) and [`remove`](Self::remove) in one step, for a notifier that
+    /// gives the waiter its result elsewhere (the message queue's mailbox): unlinks a
+    /// `Waiting` entry, moves its waker into `wakes`, frees the slot (the id goes stale) and
+    /// returns the data. `None`, changing nothing, unless the entry is `Waiting`.
+    pub fn notify_remove(&mut self, id: WaiterId, wakes: &mut WakeList) -> Option<T> {
+        if self.state(id) != Some(WaiterState::Waiting) {
+            return None;
+        }
+        self.unlink(id.index);
+        let slot = &mut self.slots[id.index as usize];
+        let entry = std::mem::replace(&mut slot.entry, Entry::Vacant { next_free: self.free });
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free = id.index;
+        let Entry::Waiting { data, waker, .. } = entry else {
+            unreachable!("state() said the slot was Waiting");
+        };
+        wakes.push(waker);
+        Some(data)
+    }
+
     /// Notifies the oldest `Waiting` entry (see [`notify`](Self::notify)) and returns its id.
     pub fn notify_front(&mut self, wakes: &mut WakeList) -> Option<WaiterId> {
         let id = self.front()?;
@@ -583,17 +603,22 @@ impl WakeList {
     /// kept for reuse). Call it with no lock held.
     ///
     /// Should a waker panic, the ones after it are dropped without being woken, as in tokio.
+    #[inline]
     pub fn wake_all(&mut self) {
         if let Some(waker) = self.first.take() {
             waker.wake();
         }
-        for waker in self.rest.drain(..) {
-            waker.wake();
+        // The spill is usually empty: no `Drain` to build and drop then.
+        if !self.rest.is_empty() {
+            for waker in self.rest.drain(..) {
+                waker.wake();
+            }
         }
     }
 }
 
 impl Drop for WakeList {
+    #[inline]
     fn drop(&mut self) {
         self.wake_all();
     }
@@ -685,6 +710,31 @@ mod tests {
         for (i, id) in ids.into_iter().enumerate() {
             assert_eq!(list.remove(id), Some((i, WaiterState::Notified)));
         }
+    }
+
+    #[test]
+    fn notify_remove_unlinks_wakes_and_frees() {
+        static C: Counts = Counts::new();
+        let mut list = WaitList::new();
+        let a = list.push_back(1, &noop());
+        let b = list.push_back(2, &waker(&C));
+        let c = list.push_back(3, &noop());
+        let mut wakes = WakeList::new();
+        assert_eq!(list.notify_remove(b, &mut wakes), Some(2));
+        assert_eq!((list.len(), waiting(&list)), (2, vec![1, 3]));
+        assert_eq!(list.state(b), None, "the id is stale");
+        assert_eq!(list.notify_remove(b, &mut wakes), None);
+        list.notify(a, &mut wakes);
+        assert_eq!(list.notify_remove(a, &mut wakes), None, "only a Waiting entry");
+        assert_eq!(list.state(a), Some(WaiterState::Notified));
+        assert_eq!(wakes.len(), 2);
+        wakes.wake_all();
+        assert_eq!(C.wakes(), 1);
+        // the freed slot is reused first
+        let d = list.push_back(4, &noop());
+        assert_eq!(d.index, b.index);
+        assert_eq!(waiting(&list), vec![3, 4]);
+        assert_eq!(list.remove(c), Some((3, WaiterState::Waiting)));
     }
 
     #[test]
