@@ -134,6 +134,10 @@ impl<T> State<T> {
     /// The lane and sequence number of the message `select` takes (`find_msg`), oldest
     /// matching first.
     fn find(&self, select: Select) -> Option<i64> {
+        if self.qnum == 0 {
+            // Nothing queued (a receiver about to wait, in a ping-pong): no map to search.
+            return None;
+        }
         match select {
             Select::Any => self.heads.first().map(|&(_, t)| t),
             Select::Type(t) => self.lanes.get(&t).is_some_and(|l| !l.is_empty()).then_some(t),
