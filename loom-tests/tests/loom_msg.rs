@@ -323,6 +323,17 @@ fn two_handoffs_share_one_mailbox() {
     });
 }
 
+/// A queue with mode 0606 made by root, and the same queue opened by another user (uid
+/// 1000), who may read and write it through the "other" bits until an `IPC_SET` of 0600.
+fn owner_and_other() -> (MessageQueue<u64>, MessageQueue<u64>) {
+    let ns = Namespace::new();
+    let root = ns.process(Credentials::new(0, 0));
+    let q: MessageQueue<u64> = root.msg_queue(Key::PRIVATE).create(0o606).open().unwrap();
+    let other = ns.process(Credentials::new(1000, 1000));
+    let theirs = other.msg_queue_by_id(q.id()).unwrap();
+    (q, theirs)
+}
+
 /// A receive by another user racing `IPC_SET` that takes its read permission away, then a
 /// send: the message is sent after the revocation, so the receive can only fail with EACCES
 /// — whether it checked before the `IPC_SET` and then waited (woken to re-check), or
@@ -331,11 +342,7 @@ fn two_handoffs_share_one_mailbox() {
 #[test]
 fn recv_racing_permission_revocation() {
     bounded(|| {
-        let ns = Namespace::new();
-        let root = ns.process(Credentials::new(0, 0));
-        let q: MessageQueue<u64> = root.msg_queue(Key::PRIVATE).create(0o606).open().unwrap();
-        let other = ns.process(Credentials::new(1000, 1000));
-        let theirs: MessageQueue<u64> = other.msg_queue_by_id(q.id()).unwrap();
+        let (q, theirs) = owner_and_other();
         let t = thread::spawn(move || block_on(theirs.recv(Select::Any)).map_err(|e| e.kind()));
         q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 64 }).unwrap();
         q.try_send(1, 5).unwrap();
@@ -352,11 +359,7 @@ fn recv_racing_permission_revocation() {
 #[test]
 fn send_racing_permission_revocation() {
     bounded(|| {
-        let ns = Namespace::new();
-        let root = ns.process(Credentials::new(0, 0));
-        let q: MessageQueue<u64> = root.msg_queue(Key::PRIVATE).create(0o606).open().unwrap();
-        let other = ns.process(Credentials::new(1000, 1000));
-        let theirs: MessageQueue<u64> = other.msg_queue_by_id(q.id()).unwrap();
+        let (q, theirs) = owner_and_other();
         let t = thread::spawn(move || theirs.try_send(1, 5).map_err(|e| e.kind()));
         q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 64 }).unwrap();
         let after_set = q.stat().unwrap().qnum;
