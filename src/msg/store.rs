@@ -1471,7 +1471,11 @@ mod tests {
         let msg = mem::size_of::<Msg<u64>>();
         let receiver = mem::size_of::<Receiver<u64>>();
         let slot = mem::size_of::<(u32, Receiver<u64>, std::task::Waker, u32, u32)>();
-        println!("Msg<u64> {msg}, Receiver<u64> {receiver}, wait-list slot ~{slot}");
+        let queue = mem::size_of::<Queue<u64>>();
+        println!("Msg<u64> {msg}, Receiver<u64> {receiver}, wait-list slot ~{slot}, Queue<u64> {queue}");
+        // The ring's 16 first slots (a stamp and a `Msg` each) and the mailbox (a state word
+        // and a `Msg`, behind an `Arc`) are allocated with the queue.
+        assert!(queue <= 1152, "{queue}");
         assert_eq!(msg, 32, "seq, mtype, size, payload");
         assert!(receiver <= 80, "{receiver}");
         assert!(slot <= 112, "{slot}");
