@@ -22,8 +22,9 @@ cd "$(dirname "$0")/.."
 targets_default=(lib errors ipc_namespace msg_auto_traits msg_basic msg_cancel msg_perm msg_ring msg_semantics
   sem_auto_traits sem_bad_input sem_cancel sem_perm sem_semop sem_undo sem_wake_order
   shm_auto_traits shm_lifecycle shm_mlock shm_open shm_perms shm_views)
-# the unsafe code itself (src/shm/attach.rs), for the Tree Borrows pass
-targets_tree=(lib:shm:: shm_views shm_lifecycle)
+# the unsafe code itself (src/shm/attach.rs; src/sync/: the ring, the mailbox, the cells), for
+# the Tree Borrows pass
+targets_tree=(lib:shm:: lib:sync:: shm_views shm_lifecycle)
 
 not_run() {
   echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
