@@ -372,3 +372,34 @@ fn send_racing_permission_revocation() {
         assert_eq!(q.try_recv(Select::Any).ok().is_some(), at_end == 1);
     });
 }
+
+/// The ring growing under a racing lock-free receive. Under loom the ring starts at 2 slots
+/// and the queue has room for 8 messages, so the third send finds every slot taken while
+/// `msg_qbytes` has room: under the lock it drains the ring, doubles it and moves the
+/// messages back, while the receive may pop, find the ring closed (and take the lock), or
+/// pop from the grown ring. The receive gets the oldest message, the rest stay in order, the
+/// counts are exact, and the queue then holds exactly `msg_qbytes` worth (growing again).
+#[test]
+fn ring_grows_under_a_racing_receive() {
+    bounded(|| {
+        let q = queue(64);
+        q.try_send(1, 1).unwrap();
+        q.try_send(1, 2).unwrap();
+        let q2 = q.clone();
+        let r = thread::spawn(move || q2.try_recv(Select::Any).ok());
+        q.try_send(1, 3).unwrap();
+        assert_eq!(r.join().unwrap(), Some((1, 1)));
+        let ds = q.stat().unwrap();
+        assert_eq!((ds.qnum, ds.cbytes), (2, 16));
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 2));
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 3));
+        assert_eq!(q.try_recv(Select::Any).unwrap_err().kind(), ErrorKind::NoMessage);
+        for v in 0..8 {
+            q.try_send(1, v).unwrap();
+        }
+        assert_eq!(q.try_send(1, 8).unwrap_err().kind(), ErrorKind::WouldBlock);
+        for v in 0..8 {
+            assert_eq!(q.try_recv(Select::Any).unwrap(), (1, v));
+        }
+    });
+}

@@ -118,9 +118,10 @@
 //! that attempt (every queued message is in the ring then, of its one type); a receive that
 //! may wait skips the attempt when the ring looks empty and goes to the lock.
 //!
-//! **The ring grows.** It starts at 16 slots. A send that finds every slot taken while
-//! `qbytes` has room for more messages — under the lock, with the room consolidated, so
-//! the slots are what is short — drains the ring, doubles it (up to 4096 slots; older arrays
+//! **The ring grows.** It starts at 16 slots. A send whose collect found only the message
+//! count short — the bytes fit, and the ring caps the count below `qbytes`, so every slot
+//! is taken while the queue has room (never a reason for `EAGAIN` or a wait) — takes the
+//! lock, drains the ring, doubles it (up to 4096 slots; older arrays
 //! are kept until the queue drops, for receives that may still read a stamp there) and
 //! moves the messages back, staying in simple mode; past 4096 messages the queue goes to
 //! complex mode's lanes, which have no such limit. So a queue's ring ends up as large as

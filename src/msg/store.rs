@@ -320,8 +320,10 @@ enum SimpleSend {
     /// Sent.
     Sent,
     /// The message does not fit (decided by a collect, see [`Queue::enter_send`]): nothing
-    /// changed.
-    Full,
+    /// changed. `slots`: only the message count was short at the collect's instant, not the
+    /// bytes — when the ring caps the count below `qbytes` ([`Queue::ring_limited`]), the
+    /// queue itself had room then, so neither `EAGAIN` nor a wait may follow from it.
+    Full { slots: bool },
     /// Complex mode: nothing changed.
     Busy,
     /// The FIFO holds another type: the room taken was given back, and `wake` says whether
@@ -549,9 +551,10 @@ impl<T> Queue<T> {
             }
             let (given, after) = self.collect_rx();
             let enough = fits_in(cur, given, size);
+            let bytes = room_bytes(cur) + room_bytes(given) >= size as u64;
             cur = after;
             if !enough {
-                return Err(SimpleSend::Full);
+                return Err(SimpleSend::Full { slots: bytes });
             }
         }
     }
@@ -701,17 +704,6 @@ impl<T> Queue<T> {
     /// a send that finds no room may still fit the queue, in complex mode.
     fn ring_limited(&self) -> bool {
         self.cap.load(Relaxed) < self.qbytes.load(Relaxed)
-    }
-
-    /// Under the lock in simple mode, for a send of `size` bytes that found no room:
-    /// whether the ring's slots are what is short — the bytes fit, the ring caps the count
-    /// below `qbytes`, and every slot is taken — so the message fits the queue after all.
-    fn ring_full(&self, size: usize) -> bool {
-        if !self.ring_limited() {
-            return false;
-        }
-        let word = self.consolidate();
-        room_count(word) == 0 && room_bytes(word) >= size as u64
     }
 
     /// The simple send: it fits (one CAS takes the room, after a collect if need be), the
@@ -933,12 +925,16 @@ impl<T> Queue<T> {
             let mut outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
             let t = self.simple_type.load(Relaxed);
             let ours = t == 0 || t == op.mtype;
-            let ring_full = outcome == SimpleSend::Full && ours && self.ring_full(op.size);
-            if ring_full && self.grow_ring(&mut st) {
+            // Full because every slot was taken while `qbytes` had room: not the queue's
+            // "full", which only a collect that found the bytes (or the count at `qbytes`)
+            // short decides.
+            let slots_full = |o: SimpleSend| o == SimpleSend::Full { slots: true } && self.ring_limited();
+            if ours && slots_full(outcome) && self.grow_ring(&mut st) {
                 // The ring was full, not the queue: try again with more slots.
                 outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
             }
-            if outcome == SimpleSend::Full && ours && !self.ring_full(op.size) {
+            let queue_full = |o: SimpleSend| matches!(o, SimpleSend::Full { .. }) && !slots_full(o);
+            if ours && queue_full(outcome) {
                 let Some(cx) = cx.as_deref() else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
                 let id = st.senders.push_back(Sender { size: op.size }, cx.waker());
                 self.sync_senders(&st);
@@ -950,7 +946,7 @@ impl<T> Queue<T> {
                 // the room; if ours came first, the receive sees `SENDERS` and runs
                 // `ss_wakeup` under the lock after we release it.
                 outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
-                if outcome == SimpleSend::Full {
+                if queue_full(outcome) {
                     op.waiter = Some(id);
                     return Poll::Pending;
                 }
@@ -968,9 +964,10 @@ impl<T> Queue<T> {
                         self.wake_senders(&mut st, &mut wakes);
                     }
                 }
-                // Full with another type in the ring, or a full ring (Busy cannot happen: we
-                // hold the lock in simple mode).
-                SimpleSend::Full | SimpleSend::Busy => self.make_complex(&mut st),
+                // Full with another type in the ring, or a full ring that cannot grow: complex
+                // mode's exact counts decide (Busy cannot happen: we hold the lock in simple
+                // mode).
+                SimpleSend::Full { .. } | SimpleSend::Busy => self.make_complex(&mut st),
             }
         }
         if st.fits(op.size) {
