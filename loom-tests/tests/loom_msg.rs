@@ -403,3 +403,25 @@ fn ring_grows_under_a_racing_receive() {
         }
     });
 }
+
+/// Two sends racing on a full two-slot ring (under loom) with room for 8 messages: each may
+/// be the one that grows the ring, or find it growing (complex mode: the lock) or grown.
+/// Neither gets EAGAIN, nothing is lost or counted twice, and the two earlier messages stay
+/// first.
+#[test]
+fn two_sends_race_the_ring_growth() {
+    bounded(|| {
+        let q = queue(64);
+        q.try_send(1, 1).unwrap();
+        q.try_send(1, 2).unwrap();
+        let q2 = q.clone();
+        let t = thread::spawn(move || q2.try_send(1, 20).map_err(|e| e.kind()));
+        q.try_send(1, 30).unwrap();
+        assert_eq!(t.join().unwrap(), Ok(()));
+        let ds = q.stat().unwrap();
+        assert_eq!((ds.qnum, ds.cbytes), (4, 32));
+        let got: Vec<u64> = (0..4).map(|_| q.try_recv(Select::Any).unwrap().1).collect();
+        assert!(got == [1, 2, 20, 30] || got == [1, 2, 30, 20], "{got:?}");
+        assert_eq!(q.try_recv(Select::Any).unwrap_err().kind(), ErrorKind::NoMessage);
+    });
+}
