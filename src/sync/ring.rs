@@ -243,12 +243,12 @@ impl<T> Ring<T> {
         // `fetch_or` that follows this CAS in `head`'s order, so a `grow` that replaces
         // the array cannot have done so before we read it.
         self.head.compare_exchange_weak(head, head + 2, AcqRel, Acquire)?;
-        // SAFETY: our CAS moved `head` from `pos` to `pos + 1`, so this pop alone claimed
-        // position `pos` (every claim is this CAS, and `head`'s position never goes back).
-        // The stamp `pos + 1` the caller saw (Acquire, the writer's Release) says the value
-        // is written in this array: a CAS that succeeds found `head` at `pos`, so no `grow`
-        // (which needs `head` past every value written) replaced the array since. Nothing
-        // writes the slot again until the stamp below frees it.
+        // Our CAS moved `head` from `pos` to `pos + 1`: every claim is this CAS, and `head`'s
+        // position never goes back. The stamp `pos + 1` the caller saw (Acquire, the writer's
+        // Release) says the value is written in this array: a CAS that succeeds found `head`
+        // at `pos`, so no `grow` (which needs `head` past every value written) replaced it.
+        // SAFETY: so this pop alone claimed position `pos`, whose value is initialized here,
+        // and nothing writes the slot again until the stamp below frees it.
         let value = slot.value.with(|cell| unsafe { ptr::read(cell).assume_init() });
         slot.stamp.store(pos + slots.cap(), Release);
         Ok(value)
