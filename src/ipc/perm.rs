@@ -172,10 +172,23 @@ impl PermCell {
     /// `ipcperms` against the current snapshot: `Err(PermissionDenied)` (EACCES) when denied.
     #[inline]
     pub(crate) fn check(&self, creds: &Credentials, flag: u32) -> Result<(), ErrorKind> {
-        if ipcperms(&self.load(), creds, flag) {
+        self.check_versioned(creds, flag).map(drop)
+    }
+
+    /// The check of a later pass of the same call, under the lock its object's updates run
+    /// under: [`check`](Self::check) again, unless an earlier pass's check (`checked`, its
+    /// version) still holds because no update ran since.
+    #[inline]
+    pub(crate) fn check_again(
+        &self,
+        creds: &Credentials,
+        flag: u32,
+        checked: Option<u32>,
+    ) -> Result<(), ErrorKind> {
+        if checked.is_some_and(|v| self.unchanged_since(v)) {
             Ok(())
         } else {
-            Err(ErrorKind::PermissionDenied)
+            self.check(creds, flag)
         }
     }
 

@@ -500,10 +500,10 @@ impl<T> Queue<T> {
 
     // ----- the two modes -----
 
-    /// Gives back the room of a received message of `size` bytes into `rx`; returns
-    /// whether `SENDERS` was set. AcqRel: the lock holder draining the ring sees the
-    /// receive's effects once it sees the room, and a sender that set `SENDERS` before this
-    /// RMW is seen (see [`Queue::poll_send`]).
+    /// Gives back the room of one message of `size` bytes into `rx` (a receive's, or a send
+    /// that must go back to the lock); returns whether `SENDERS` was set. AcqRel: the lock
+    /// holder draining the ring sees the operation's effects once it sees the room, and a
+    /// sender that set `SENDERS` before this RMW is seen (see [`Queue::poll_send`]).
     fn give_back(&self, size: usize) -> bool {
         // The room given back cannot overflow its fields (see the layout).
         self.rx.fetch_add(room_of(size), AcqRel) & SENDERS != 0
@@ -736,7 +736,7 @@ impl<T> Queue<T> {
         if stale || !self.claim_type(mtype) {
             // Give the room back, to `rx` where freed room goes (a mode switch waits for
             // it); a sender that saw it taken may be waiting for it.
-            let wake = self.rx.fetch_add(room_of(size), AcqRel) & SENDERS != 0;
+            let wake = self.give_back(size);
             return if stale { SimpleSend::Recheck { wake } } else { SimpleSend::OtherType { wake } };
         }
         // Stamps first: the push is the send's last touch of the queue, so a mode switch
@@ -1011,11 +1011,8 @@ impl<T> Queue<T> {
         if let Err(e) = self.start(started) {
             return Some(Poll::Ready(Err(e)));
         }
-        let perm = self.header.perm();
-        if !checked.is_some_and(|v| perm.unchanged_since(v)) {
-            if let Err(e) = perm.check(creds, WRITE) {
-                return Some(Poll::Ready(Err(e)));
-            }
+        if let Err(e) = self.header.perm().check_again(creds, WRITE, checked) {
+            return Some(Poll::Ready(Err(e)));
         }
         if st.removed {
             return Some(Poll::Ready(Err(ErrorKind::Removed)));
@@ -1156,21 +1153,17 @@ impl<T> Queue<T> {
                 }
             }
         }
-        if op.waiter.is_some() {
-            // Handed a message through the mailbox: no lock needed to collect it.
-            if let Some(msg) = self.mailbox.take(op.tag) {
-                op.waiter = None;
-                return Poll::Ready(Ok(msg));
-            }
+        // Handed a message through the mailbox: no lock needed to collect it.
+        if let Some(msg) = self.take_handed(op) {
+            return Poll::Ready(Ok(msg));
         }
         let mut wakes = WakeList::new();
         let mut st = self.lock();
+        // Under the lock the mailbox is the whole truth: a handoff puts there under it.
+        if let Some(msg) = self.take_handed(op) {
+            return Poll::Ready(Ok(msg));
+        }
         if let Some(id) = op.waiter {
-            // Under the lock the mailbox is the whole truth: a handoff puts there under it.
-            if let Some(msg) = self.mailbox.take(op.tag) {
-                op.waiter = None;
-                return Poll::Ready(Ok(msg));
-            }
             let Some(cx) = cx.as_deref() else { return Poll::Pending };
             match st.receivers.register(id, cx.waker()) {
                 Some(WaiterState::Waiting) => return Poll::Pending,
@@ -1188,11 +1181,8 @@ impl<T> Queue<T> {
         if let Err(e) = self.start(&mut op.started) {
             return Poll::Ready(Err(e));
         }
-        let perm = self.header.perm();
-        if !checked.is_some_and(|v| perm.unchanged_since(v)) {
-            if let Err(e) = perm.check(creds, READ) {
-                return Poll::Ready(Err(e));
-            }
+        if let Err(e) = self.header.perm().check_again(creds, READ, checked) {
+            return Poll::Ready(Err(e));
         }
         if st.removed {
             return Poll::Ready(Err(ErrorKind::Removed));
@@ -1227,6 +1217,14 @@ impl<T> Queue<T> {
                 Poll::Pending
             }
         }
+    }
+
+    /// The message a handoff left in the mailbox for `op`, which then waits no more.
+    fn take_handed(&self, op: &mut RecvOp) -> Option<Msg<T>> {
+        op.waiter?;
+        let msg = self.mailbox.take(op.tag)?;
+        op.waiter = None;
+        Some(msg)
     }
 
     /// A receive future dropped while registered: off the list. A message it had been

@@ -338,11 +338,7 @@ impl<T> WaitList<T> {
             return None;
         }
         self.unlink(id.index);
-        let slot = &mut self.slots[id.index as usize];
-        let entry = std::mem::replace(&mut slot.entry, Entry::Vacant { next_free: self.free });
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free = id.index;
-        let Entry::Waiting { data, waker, .. } = entry else {
+        let Entry::Waiting { data, waker, .. } = self.free_slot(id.index) else {
             unreachable!("state() said the slot was Waiting");
         };
         wakes.push(waker);
@@ -399,17 +395,23 @@ impl<T> WaitList<T> {
         if state == WaiterState::Waiting {
             self.unlink(id.index);
         }
-        let slot = &mut self.slots[id.index as usize];
-        let entry = std::mem::replace(&mut slot.entry, Entry::Vacant { next_free: self.free });
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free = id.index;
-        match entry {
+        match self.free_slot(id.index) {
             Entry::Waiting { data, .. } | Entry::Notified { data } => Some((data, state)),
             Entry::Vacant { .. } => unreachable!("state() said the slot was live"),
         }
     }
 
     // ----- slab -----
+
+    /// Puts the (unlinked, live) slot `index` on the free list, its generation bumped so its
+    /// id goes stale, and returns what it held.
+    fn free_slot(&mut self, index: u32) -> Entry<T> {
+        let slot = &mut self.slots[index as usize];
+        let entry = std::mem::replace(&mut slot.entry, Entry::Vacant { next_free: self.free });
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free = index;
+        entry
+    }
 
     fn entry(&self, id: WaiterId) -> Option<&Entry<T>> {
         let slot = self.slots.get(id.index as usize)?;
