@@ -23,6 +23,7 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use crate::ipc::now;
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize};
+use crate::sync::counters::{count, Event};
 use crate::sync::mailbox::{mailbox, Mailbox, Postman};
 use crate::sync::ring::{Pop, Ring};
 use crate::sync::{backoff, Arc, Mutex, MutexGuard};
@@ -486,6 +487,7 @@ impl<T> Queue<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
+        count(Event::MsgLock);
         self.state.lock()
     }
 

@@ -13,6 +13,7 @@ use super::op::SemOp;
 use crate::error::ErrorKind;
 use crate::ipc::{now, Figures, Header, IpcObject, Removal};
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
+use crate::sync::counters::{count, Event};
 use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
 use crate::sync::{backoff, Mutex, MutexGuard};
 
@@ -174,6 +175,7 @@ impl Set {
     }
 
     fn section<'a>(&'a self, wakes: &'a mut WakeList, semvmx: i32) -> Section<'a> {
+        count(Event::SemLock);
         Section { set: self, st: self.state.lock(), wakes, semvmx }
     }
 

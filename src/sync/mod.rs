@@ -19,6 +19,7 @@
 #[cfg(not(loom))]
 pub(crate) mod blocking;
 pub(crate) mod cell;
+pub(crate) mod counters;
 pub(crate) mod mailbox;
 pub(crate) mod ring;
 pub(crate) mod rwlock;
@@ -63,6 +64,16 @@ mod imp {
         }
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            #[cfg(feature = "counters")]
+            {
+                use super::counters::{count, Event};
+                count(Event::MutexLock);
+                match self.0.try_lock() {
+                    Ok(guard) => return guard,
+                    Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                    Err(std::sync::TryLockError::WouldBlock) => count(Event::MutexContended),
+                }
+            }
             self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
         }
     }
