@@ -64,6 +64,7 @@ use crate::ipc::perm::{valid_id, READ, WRITE};
 use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
 use crate::namespace::{Limits, Namespace};
 use crate::process::{OpenOptions, Process};
+use crate::sync::counters::{count, Event};
 use crate::sync::wait_list::WaiterId;
 use crate::sync::Arc;
 
@@ -387,7 +388,10 @@ impl SemaphoreSet {
                 _ => self.set.try_fast_multi(ops, pid, semvmx),
             };
             match fast {
-                Fast::Done => return Ok(None),
+                Fast::Done => {
+                    count(Event::SemOpDone);
+                    return Ok(None);
+                }
                 Fast::Range => return Err(err(ErrorKind::OutOfRange)),
                 Fast::Blocks(i) if ops[i].is_nowait() || waker.is_none() => {
                     return Err(err(ErrorKind::WouldBlock))
@@ -397,7 +401,11 @@ impl SemaphoreSet {
         }
         let undo_id =
             if undo { Some(self.process.sem_undo().find_alloc(&self.set).map_err(err)?) } else { None };
-        self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(err)
+        let r = self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(err);
+        if let Ok(None) = r {
+            count(Event::SemOpDone);
+        }
+        r
     }
 
     fn poll_op(
@@ -415,6 +423,9 @@ impl SemaphoreSet {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(r) => {
                     *slot = None;
+                    if r.is_ok() {
+                        count(Event::SemOpDone);
+                    }
                     r.map_err(err)
                 }
             },
@@ -992,7 +1003,10 @@ impl OpsBuf {
         let Some(first) = ops.next() else { return OpsBuf::Many(Box::default()) };
         match ops.next() {
             None => OpsBuf::One([first]),
-            Some(second) => OpsBuf::Many([first, second].into_iter().chain(ops).collect()),
+            Some(second) => {
+                count(Event::SemAlloc);
+                OpsBuf::Many([first, second].into_iter().chain(ops).collect())
+            }
         }
     }
 

@@ -219,7 +219,10 @@ impl Set {
             }
             match sem.word.compare_exchange_weak(cur, new as u32, AcqRel, Acquire) {
                 Ok(_) => break,
-                Err(actual) => cur = actual,
+                Err(actual) => {
+                    count(Event::SemCasFail);
+                    cur = actual;
+                }
             }
         }
         sem.pid.store(pid, Relaxed);
@@ -258,7 +261,10 @@ impl Set {
                 }
                 match sem.word.compare_exchange_weak(cur, cur | BUSY, Acquire, Relaxed) {
                     Ok(_) => break,
-                    Err(actual) => cur = actual,
+                    Err(actual) => {
+                        count(Event::SemCasFail);
+                        cur = actual;
+                    }
                 }
             }
             held[len] = (n, cur, (cur & VALUE) as i32);
@@ -330,7 +336,10 @@ impl Set {
             }
             match sem.word.compare_exchange_weak(cur, cur | SLOW, AcqRel, Relaxed) {
                 Ok(_) => return cur,
-                Err(actual) => cur = actual,
+                Err(actual) => {
+                    count(Event::SemCasFail);
+                    cur = actual;
+                }
             }
         }
     }
@@ -376,9 +385,13 @@ impl Set {
     /// A re-poll of a queued op: `Pending` while it sleeps; its outcome once a waker (or
     /// `IPC_RMID`) decided it, taking it off the list.
     pub(crate) fn poll_waiter(&self, id: WaiterId, waker: &Waker) -> Poll<Result<(), ErrorKind>> {
+        count(Event::SemLock);
         let mut st = self.state.lock();
         match st.waiters.register(id, waker) {
-            Some(WaiterState::Waiting) => Poll::Pending,
+            Some(WaiterState::Waiting) => {
+                count(Event::SemWakeEmpty);
+                Poll::Pending
+            }
             Some(WaiterState::Notified) => {
                 let outcome = st.waiters.remove(id).and_then(|(w, _)| w.outcome);
                 Poll::Ready(outcome.unwrap_or(Err(ErrorKind::Removed)).map(|_| ()))
@@ -661,6 +674,7 @@ impl Section<'_> {
         let buf: &mut [(usize, i32, i32)] = if sops.len() <= inline.len() {
             &mut inline
         } else {
+            count(Event::SemAlloc);
             heap = vec![(0usize, 0i32, 0i32); sops.len()];
             &mut heap
         };
@@ -750,6 +764,8 @@ impl Section<'_> {
         for sop in sops {
             self.st.refs[usize::from(sop.num())] += 1;
         }
+        count(Event::SemWait);
+        count(Event::SemAlloc);
         let w = Waiter { sops: sops.into(), pid, undo, alter, blocking, outcome: None };
         self.st.waiters.push_back(w, waker)
     }
@@ -783,7 +799,9 @@ impl Section<'_> {
         let Some(w) = st.waiters.get_mut(id) else { return };
         w.outcome = Some(outcome);
         release_refs(&mut st.refs, &mut st.held, st.held_all, &mut st.complex, &mut st.alter, w);
-        st.waiters.notify(id, self.wakes);
+        if st.waiters.notify(id, self.wakes) {
+            count(Event::SemWake);
+        }
     }
 
     /// Retries sleeping op `id`; `Some(true)` if it completed successfully, `Some(false)`
@@ -806,6 +824,7 @@ impl Section<'_> {
                     self.complete(id, Err(ErrorKind::WouldBlock));
                     Some(false)
                 } else {
+                    count(Event::SemRetry);
                     None
                 }
             }
@@ -822,6 +841,7 @@ impl Section<'_> {
     }
 
     fn sops_of(&self, id: WaiterId) -> Box<[SemOp]> {
+        count(Event::SemAlloc);
         self.st.waiters.get(id).map(|w| w.sops.clone()).unwrap_or_default()
     }
 
@@ -832,6 +852,7 @@ impl Section<'_> {
         let mut cur = self.st.waiters.front();
         while let Some(id) = cur {
             cur = self.st.waiters.next(id);
+            count(Event::SemScan);
             let Some(w) = self.st.waiters.get(id) else { continue };
             let matches = !w.alter
                 && match semnum {
@@ -903,6 +924,7 @@ impl Section<'_> {
             }
             while let Some(id) = cur {
                 let next = self.next_alter(id);
+                count(Event::SemScan);
                 let Some(w) = self.st.waiters.get(id) else { break };
                 if let Some(n) = semnum {
                     if !(w.sops.len() == 1 && usize::from(w.sops[0].num()) == n) {

@@ -58,11 +58,15 @@ pub enum Event {
     SemWakeEmpty,
     /// A semop or its waiter allocated on the heap.
     SemAlloc,
+    /// A wake-up scan looked at a sleeping semop (whether or not it could proceed).
+    SemScan,
+    /// A wake-up scan retried a sleeping semop that still could not proceed.
+    SemRetry,
 }
 
 impl Event {
     /// Every event, in declaration order.
-    pub const ALL: [Event; 20] = [
+    pub const ALL: [Event; 22] = [
         Event::MutexLock,
         Event::MutexContended,
         Event::MsgSent,
@@ -83,6 +87,8 @@ impl Event {
         Event::SemWake,
         Event::SemWakeEmpty,
         Event::SemAlloc,
+        Event::SemScan,
+        Event::SemRetry,
     ];
 
     /// The event's name, as printed in reports (snake case).
@@ -108,6 +114,8 @@ impl Event {
             Event::SemWake => "sem_wake",
             Event::SemWakeEmpty => "sem_wake_empty",
             Event::SemAlloc => "sem_alloc",
+            Event::SemScan => "sem_scan",
+            Event::SemRetry => "sem_retry",
         }
     }
 }

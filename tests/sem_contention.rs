@@ -1,0 +1,181 @@
+//! A semaphore handed from task to task: T tasks on one unit, each taking it (`semop` -1) and
+//! giving it back (+1), on a multi-thread tokio runtime; and the uncontended `acquire` guard
+//! beside two plain `semop`s.
+//!
+//! The always-on tests check that nothing is lost (every pair done, the unit back at the
+//! end).
+//!
+//! The `#[ignore]`d drivers are the measurements of BENCHMARKS.md's "Semaphores under
+//! contention":
+//!
+//! ```text
+//! cargo test --release --features counters --test sem_contention -- --ignored --nocapture counters_per_pair
+//! SEM_DRIVER=svipc SEM_TASKS=4 SEM_WORKERS=2 SEM_PAIRS=20000 valgrind --tool=callgrind \
+//!     target/release/deps/sem_contention-* --ignored --exact driver
+//! ```
+//!
+//! `SEM_DRIVER` is `svipc` or `tokio` (the contended pair on `tokio::sync::Semaphore`),
+//! `semop` or `acquire` (the uncontended pair, on the calling thread).
+
+use std::sync::Arc;
+
+use svipc::{Credentials, Key, Namespace, SemOp, SemaphoreSet};
+use tokio::runtime::{Builder, Runtime};
+
+fn one_unit() -> SemaphoreSet {
+    let ns = Namespace::new();
+    let set = ns.process(Credentials::new(0, 0)).sem_set(Key::PRIVATE).create(0o600).nsems(1).open().unwrap();
+    set.set_val(0, 1).unwrap();
+    set
+}
+
+fn runtime(workers: usize) -> Runtime {
+    Builder::new_multi_thread().worker_threads(workers).build().unwrap()
+}
+
+/// `tasks` tasks, `pairs` pairs each, on one unit of `set`.
+fn svipc_contended(rt: &Runtime, set: &SemaphoreSet, tasks: usize, pairs: usize) {
+    rt.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                let set = set.clone();
+                tokio::spawn(async move {
+                    for _ in 0..pairs {
+                        set.semop(&[SemOp::new(0, -1)]).await.unwrap();
+                        set.semop(&[SemOp::new(0, 1)]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+}
+
+/// The same driver on `tokio::sync::Semaphore`.
+fn tokio_contended(rt: &Runtime, sem: &Arc<tokio::sync::Semaphore>, tasks: usize, pairs: usize) {
+    rt.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                let sem = sem.clone();
+                tokio::spawn(async move {
+                    for _ in 0..pairs {
+                        drop(sem.acquire().await.unwrap());
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn contended_pairs_keep_the_unit() {
+    for (workers, tasks) in [(2, 2), (2, 8), (4, 16)] {
+        let set = one_unit();
+        let rt = runtime(workers);
+        svipc_contended(&rt, &set, tasks, 500);
+        assert_eq!(set.get_val(0).unwrap(), 1, "{workers} workers, {tasks} tasks");
+        assert_eq!(set.get_ncnt(0).unwrap(), 0);
+    }
+}
+
+#[test]
+fn acquire_guards_hand_the_unit_on() {
+    let set = one_unit();
+    let rt = runtime(2);
+    rt.block_on(async {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let set = set.clone();
+                tokio::spawn(async move {
+                    for _ in 0..500 {
+                        let permit = set.acquire(0, 1).await.unwrap();
+                        assert_eq!(set.get_val(0).unwrap(), 0, "one holder at a time");
+                        drop(permit);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(set.get_val(0).unwrap(), 1);
+}
+
+/// Counters per pair, contended, for BENCHMARKS.md.
+#[cfg(feature = "counters")]
+#[test]
+#[ignore = "a measurement: run by hand with --nocapture"]
+fn counters_per_pair() {
+    use svipc::counters::{self, Event};
+    let events = [
+        Event::SemLock,
+        Event::MutexContended,
+        Event::SemCasFail,
+        Event::SemWait,
+        Event::SemWake,
+        Event::SemWakeEmpty,
+        Event::SemScan,
+        Event::SemRetry,
+        Event::SemAlloc,
+    ];
+    print!("{:>7} {:>5}", "workers", "T");
+    for e in events {
+        print!(" {:>15}", e.name());
+    }
+    println!();
+    for workers in [2, 8] {
+        let rt = runtime(workers);
+        for tasks in [2, 4, 8, 16] {
+            let set = one_unit();
+            let total = std::env::var("SEM_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+            let pairs = total / tasks;
+            let before = counters::snapshot();
+            svipc_contended(&rt, &set, tasks, pairs);
+            let d = counters::snapshot().since(&before);
+            assert_eq!(d.get(Event::SemOpDone), 2 * (pairs * tasks) as u64);
+            print!("{workers:>7} {tasks:>5}");
+            for e in events {
+                print!(" {:>15.3}", 2.0 * d.per(e, Event::SemOpDone));
+            }
+            println!();
+        }
+    }
+}
+
+/// One run for callgrind (see the module docs); the pair count comes from `SEM_PAIRS`.
+#[test]
+#[ignore = "a measurement driver: run by hand under callgrind"]
+fn driver() {
+    let var = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (tasks, workers, pairs) = (var("SEM_TASKS", 4), var("SEM_WORKERS", 2), var("SEM_PAIRS", 10_000));
+    let which = std::env::var("SEM_DRIVER").unwrap_or_else(|_| "svipc".into());
+    let rt = runtime(workers);
+    match which.as_str() {
+        "svipc" => svipc_contended(&rt, &one_unit(), tasks, pairs / tasks),
+        "tokio" => tokio_contended(&rt, &Arc::new(tokio::sync::Semaphore::new(1)), tasks, pairs / tasks),
+        "semop" => {
+            let set = one_unit();
+            rt.block_on(async {
+                for _ in 0..pairs {
+                    set.semop(&[SemOp::new(0, -1)]).await.unwrap();
+                    set.semop(&[SemOp::new(0, 1)]).await.unwrap();
+                }
+            })
+        }
+        "acquire" => {
+            let set = one_unit();
+            rt.block_on(async {
+                for _ in 0..pairs {
+                    drop(set.acquire(0, 1).await.unwrap());
+                }
+            })
+        }
+        other => panic!("SEM_DRIVER={other}: svipc, tokio, semop or acquire"),
+    }
+}
