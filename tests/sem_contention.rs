@@ -3,19 +3,21 @@
 //! beside two plain `semop`s.
 //!
 //! The always-on tests check that nothing is lost (every pair done, the unit back at the
-//! end).
+//! end); `sem_costs.rs` pins the cost of one hand-off in events.
 //!
 //! The `#[ignore]`d drivers are the measurements of BENCHMARKS.md's "Semaphores under
 //! contention":
 //!
 //! ```text
 //! cargo test --release --features counters --test sem_contention -- --ignored --nocapture counters_per_pair
-//! SEM_DRIVER=svipc SEM_TASKS=4 SEM_WORKERS=2 SEM_PAIRS=20000 valgrind --tool=callgrind \
+//! SEM_DRIVER=svipc SEM_TASKS=4 SEM_PAIRS=20000 valgrind --tool=callgrind \
 //!     target/release/deps/sem_contention-* --ignored --exact driver
 //! ```
 //!
 //! `SEM_DRIVER` is `svipc` or `tokio` (the contended pair on `tokio::sync::Semaphore`),
-//! `semop` or `acquire` (the uncontended pair, on the calling thread).
+//! `semop` or `acquire` (the uncontended pair). `SEM_WORKERS` (default 0: a current-thread
+//! runtime, the deterministic choice for instruction counts) and `SEM_HOLD` (default 1: the
+//! holder yields once, so every pair is a hand-off) shape the contended runs.
 
 use std::sync::Arc;
 
@@ -29,12 +31,18 @@ fn one_unit() -> SemaphoreSet {
     set
 }
 
+/// A multi-thread runtime with `workers` workers; 0: a current-thread one.
 fn runtime(workers: usize) -> Runtime {
-    Builder::new_multi_thread().worker_threads(workers).build().unwrap()
+    match workers {
+        0 => Builder::new_current_thread().build().unwrap(),
+        n => Builder::new_multi_thread().worker_threads(n).build().unwrap(),
+    }
 }
 
-/// `tasks` tasks, `pairs` pairs each, on one unit of `set`.
-fn svipc_contended(rt: &Runtime, set: &SemaphoreSet, tasks: usize, pairs: usize) {
+/// `tasks` tasks, `pairs` pairs each, on one unit of `set`; with `hold`, each task yields
+/// to the scheduler while it holds the unit, so that on a current-thread runtime every
+/// other task finds it taken and sleeps (every pair a hand-off, deterministically).
+fn svipc_contended(rt: &Runtime, set: &SemaphoreSet, tasks: usize, pairs: usize, hold: bool) {
     rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
             .map(|_| {
@@ -42,6 +50,9 @@ fn svipc_contended(rt: &Runtime, set: &SemaphoreSet, tasks: usize, pairs: usize)
                 tokio::spawn(async move {
                     for _ in 0..pairs {
                         set.semop(&[SemOp::new(0, -1)]).await.unwrap();
+                        if hold {
+                            tokio::task::yield_now().await;
+                        }
                         set.semop(&[SemOp::new(0, 1)]).await.unwrap();
                     }
                 })
@@ -54,14 +65,18 @@ fn svipc_contended(rt: &Runtime, set: &SemaphoreSet, tasks: usize, pairs: usize)
 }
 
 /// The same driver on `tokio::sync::Semaphore`.
-fn tokio_contended(rt: &Runtime, sem: &Arc<tokio::sync::Semaphore>, tasks: usize, pairs: usize) {
+fn tokio_contended(rt: &Runtime, sem: &Arc<tokio::sync::Semaphore>, tasks: usize, pairs: usize, hold: bool) {
     rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
             .map(|_| {
                 let sem = sem.clone();
                 tokio::spawn(async move {
                     for _ in 0..pairs {
-                        drop(sem.acquire().await.unwrap());
+                        let permit = sem.acquire().await.unwrap();
+                        if hold {
+                            tokio::task::yield_now().await;
+                        }
+                        drop(permit);
                     }
                 })
             })
@@ -77,7 +92,7 @@ fn contended_pairs_keep_the_unit() {
     for (workers, tasks) in [(2, 2), (2, 8), (4, 16)] {
         let set = one_unit();
         let rt = runtime(workers);
-        svipc_contended(&rt, &set, tasks, 500);
+        svipc_contended(&rt, &set, tasks, 500, false);
         assert_eq!(set.get_val(0).unwrap(), 1, "{workers} workers, {tasks} tasks");
         assert_eq!(set.get_ncnt(0).unwrap(), 0);
     }
@@ -136,7 +151,7 @@ fn counters_per_pair() {
             let total = std::env::var("SEM_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
             let pairs = total / tasks;
             let before = counters::snapshot();
-            svipc_contended(&rt, &set, tasks, pairs);
+            svipc_contended(&rt, &set, tasks, pairs, false);
             let d = counters::snapshot().since(&before);
             assert_eq!(d.get(Event::SemOpDone), 2 * (pairs * tasks) as u64);
             print!("{workers:>7} {tasks:>5}");
@@ -153,12 +168,15 @@ fn counters_per_pair() {
 #[ignore = "a measurement driver: run by hand under callgrind"]
 fn driver() {
     let var = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let (tasks, workers, pairs) = (var("SEM_TASKS", 4), var("SEM_WORKERS", 2), var("SEM_PAIRS", 10_000));
+    let (tasks, workers, pairs) = (var("SEM_TASKS", 4), var("SEM_WORKERS", 0), var("SEM_PAIRS", 10_000));
+    let hold = var("SEM_HOLD", 1) != 0;
     let which = std::env::var("SEM_DRIVER").unwrap_or_else(|_| "svipc".into());
     let rt = runtime(workers);
     match which.as_str() {
-        "svipc" => svipc_contended(&rt, &one_unit(), tasks, pairs / tasks),
-        "tokio" => tokio_contended(&rt, &Arc::new(tokio::sync::Semaphore::new(1)), tasks, pairs / tasks),
+        "svipc" => svipc_contended(&rt, &one_unit(), tasks, pairs / tasks, hold),
+        "tokio" => {
+            tokio_contended(&rt, &Arc::new(tokio::sync::Semaphore::new(1)), tasks, pairs / tasks, hold)
+        }
         "semop" => {
             let set = one_unit();
             rt.block_on(async {

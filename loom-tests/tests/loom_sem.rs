@@ -1,7 +1,8 @@
 //! Loom models of the semaphore-set engine, driven through the public API compiled under
 //! `--cfg loom`: the lock-free single-op fast path against the locked multi-op path, wake-ups,
 //! cancellation after a waker performed the op, removal, SETVAL and exit undo against
-//! waiters, and the memory-ordering promise (data guarded by a semaphore).
+//! waiters, the hand-off through the set's mailbox (a poll racing it, two outcomes at once), and
+//! the memory-ordering promise (data guarded by a semaphore).
 #![cfg(loom)]
 
 use std::future::{poll_fn, Future};
@@ -252,4 +253,54 @@ fn a_semaphore_orders_plain_data() {
             writer.join().unwrap();
         });
     }
+}
+
+#[test]
+fn a_poll_racing_the_hand_off_finds_the_outcome() {
+    // The releaser performs the waiter's decrement and leaves the outcome in the set's
+    // mailbox, removing the waiter's entry, all under the lock. A poll racing it may miss the
+    // mailbox, then find the entry gone under the lock: the outcome is in the mailbox by
+    // then, and it must be taken there (not read as "removed").
+    loom::model(|| {
+        let (_ns, set) = new_set(1, &[0]);
+        let ops = [SemOp::new(0, -1)];
+        let mut f = set.semop(&ops);
+        assert!(poll_once(&mut f).is_pending());
+        let r = {
+            let set = set.clone();
+            thread::spawn(move || set.try_semop(&[SemOp::new(0, 1)]).unwrap())
+        };
+        match poll_once(&mut f) {
+            Poll::Ready(got) => got.unwrap(),
+            Poll::Pending => block_on(&mut f).unwrap(),
+        }
+        r.join().unwrap();
+        assert_eq!(set.get_val(0).unwrap(), 0);
+        assert_eq!(set.get_ncnt(0).unwrap(), 0);
+    });
+}
+
+#[test]
+fn two_hand_offs_at_once_one_through_the_mailbox_one_through_the_entry() {
+    // One release of 2 completes two sleepers: the first outcome goes to the mailbox, the
+    // second (the mailbox full) stays in the entry. The second sleeper is polled once more
+    // and dropped, racing the release: whatever path its outcome took, a performed decrement
+    // it never reported is given back, and nothing else is.
+    loom::model(|| {
+        let (_ns, set) = new_set(1, &[0]);
+        let ops = [SemOp::new(0, -1)];
+        let (mut a, mut b) = (set.semop(&ops), set.semop(&ops));
+        assert!(poll_once(&mut a).is_pending());
+        assert!(poll_once(&mut b).is_pending());
+        let r = {
+            let set = set.clone();
+            thread::spawn(move || set.try_semop(&[SemOp::new(0, 2)]).unwrap())
+        };
+        let got_b = matches!(poll_once(&mut b), Poll::Ready(Ok(())));
+        drop(b);
+        block_on(&mut a).unwrap();
+        r.join().unwrap();
+        assert_eq!(set.get_val(0).unwrap(), if got_b { 0 } else { 1 }, "a unit leaked or was duplicated");
+        assert_eq!(set.get_ncnt(0).unwrap(), 0);
+    });
 }

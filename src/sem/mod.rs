@@ -56,8 +56,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use self::op::OpList;
 pub use self::op::SemOp;
-use self::set::{Fast, Set};
+use self::set::{Fast, Set, Ticket};
 pub(crate) use self::undo::UndoLists;
 use crate::error::{Error, ErrorKind, Op};
 use crate::ipc::perm::{valid_id, READ, WRITE};
@@ -65,7 +66,6 @@ use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
 use crate::namespace::{Limits, Namespace};
 use crate::process::{OpenOptions, Process};
 use crate::sync::counters::{count, Event};
-use crate::sync::wait_list::WaiterId;
 use crate::sync::Arc;
 
 // ===== semget =====
@@ -363,8 +363,8 @@ impl SemaphoreSet {
     }
 
     /// The checks before the lock, in the kernel's order, then the fast path, then the slow
-    /// path. `Ok(None)`: done; `Ok(Some(id))`: queued (only with a waker).
-    fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<WaiterId>, Error> {
+    /// path. `Ok(None)`: done; `Ok(Some(ticket))`: queued (only with a waker).
+    fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<Ticket>, Error> {
         let limits = self.limits();
         if ops.len() > limits.semopm {
             return Err(err(ErrorKind::TooBig));
@@ -411,15 +411,15 @@ impl SemaphoreSet {
     fn poll_op(
         &self,
         ops: &[SemOp],
-        slot: &mut Option<WaiterId>,
+        slot: &mut Option<Ticket>,
         done: &mut bool,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
         if *done {
             return Poll::Ready(Err(err(ErrorKind::InvalidArgument)));
         }
-        let r = match *slot {
-            Some(id) => match self.set.poll_waiter(id, cx.waker()) {
+        let r = match slot {
+            Some(ticket) => match self.set.poll_waiter(ticket, cx.waker()) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(r) => {
                     *slot = None;
@@ -442,9 +442,10 @@ impl SemaphoreSet {
         Poll::Ready(r)
     }
 
-    fn cancel(&self, slot: &mut Option<WaiterId>) {
-        if let Some(id) = slot.take() {
-            self.set.cancel(id, self.pid(), self.limits().semvmx);
+    /// A future holding a ticket was dropped; `ops` are its operations.
+    fn cancel(&self, slot: &mut Option<Ticket>, ops: &[SemOp]) {
+        if let Some(ticket) = slot.take() {
+            self.set.cancel(&ticket, ops, self.pid(), self.limits().semvmx);
         }
     }
 
@@ -928,7 +929,17 @@ impl SemaphoreSet {
     /// # }
     /// ```
     pub fn acquire(&self, num: u16, n: u16) -> Acquire<'_> {
-        self.acquire_ops(&[(num, n)])
+        match n {
+            // The common case, built directly: the same checks at the first poll as `semop`'s.
+            1..=0x7fff => Acquire {
+                set: self,
+                ops: OpList::One(SemOp::new(num, -(n as i16))),
+                checks: None,
+                slot: None,
+                done: false,
+            },
+            _ => self.acquire_ops(&[(num, n)]),
+        }
     }
 
     /// Takes units of several semaphores of the set in **one atomic `semop`**
@@ -966,7 +977,7 @@ impl SemaphoreSet {
 
     fn acquire_ops(&self, units: &[(u16, u16)]) -> Acquire<'_> {
         let bad = units.iter().any(|&(_, n)| n > i16::MAX as u16);
-        let ops = OpsBuf::new(
+        let ops = OpList::new(
             units
                 .iter()
                 .filter(|&&(_, n)| n != 0)
@@ -974,7 +985,7 @@ impl SemaphoreSet {
         );
         let checks = if bad {
             Err(err(ErrorKind::InvalidArgument))
-        } else if ops.as_slice().is_empty() {
+        } else if ops.is_empty() {
             self.set.header().check_live().map_err(err).and_then(|()| {
                 if units.iter().any(|&(num, _)| usize::from(num) >= self.nsems()) {
                     Err(err(ErrorKind::FileTooBig))
@@ -991,33 +1002,6 @@ impl SemaphoreSet {
 
 // ===== futures =====
 
-/// The operations an [`Acquire`] or a [`SemPermit`] carries: one inline, more boxed.
-#[derive(Debug)]
-enum OpsBuf {
-    One([SemOp; 1]),
-    Many(Box<[SemOp]>),
-}
-
-impl OpsBuf {
-    fn new(mut ops: impl Iterator<Item = SemOp>) -> OpsBuf {
-        let Some(first) = ops.next() else { return OpsBuf::Many(Box::default()) };
-        match ops.next() {
-            None => OpsBuf::One([first]),
-            Some(second) => {
-                count(Event::SemAlloc);
-                OpsBuf::Many([first, second].into_iter().chain(ops).collect())
-            }
-        }
-    }
-
-    fn as_slice(&self) -> &[SemOp] {
-        match self {
-            OpsBuf::One(op) => op,
-            OpsBuf::Many(ops) => ops,
-        }
-    }
-}
-
 /// The future of [`SemaphoreSet::semop`]: a `semop(2)` call that may sleep.
 ///
 /// Resolves once the operations were applied (by this call or, while it slept, by the caller
@@ -1027,7 +1011,7 @@ impl OpsBuf {
 pub struct Semop<'a> {
     set: &'a SemaphoreSet,
     ops: &'a [SemOp],
-    slot: Option<WaiterId>,
+    slot: Option<Ticket>,
     done: bool,
 }
 
@@ -1042,7 +1026,7 @@ impl Future for Semop<'_> {
 
 impl Drop for Semop<'_> {
     fn drop(&mut self) {
-        self.set.cancel(&mut self.slot);
+        self.set.cancel(&mut self.slot, self.ops);
     }
 }
 
@@ -1058,10 +1042,10 @@ impl fmt::Debug for Semop<'_> {
 pub struct Acquire<'a> {
     set: &'a SemaphoreSet,
     /// The decrements.
-    ops: OpsBuf,
+    ops: OpList,
     /// Argument errors found when the future was made, reported at the first poll.
     checks: Option<Result<(), Error>>,
-    slot: Option<WaiterId>,
+    slot: Option<Ticket>,
     done: bool,
 }
 
@@ -1072,17 +1056,19 @@ impl<'a> Future for Acquire<'a> {
         let this = self.get_mut();
         if let Some(checks) = this.checks.take() {
             checks?;
-            if this.ops.as_slice().is_empty() {
+            if this.ops.is_empty() {
                 this.done = true;
-                return Poll::Ready(Ok(SemPermit { set: this.set, ops: OpsBuf::Many(Box::default()) }));
+                return Poll::Ready(Ok(SemPermit { set: this.set, ops: OpList::Empty }));
             }
         }
-        match this.set.poll_op(this.ops.as_slice(), &mut this.slot, &mut this.done, cx) {
+        match this.set.poll_op(&this.ops, &mut this.slot, &mut this.done, cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Ready(Ok(())) => {
-                let give_back =
-                    OpsBuf::new(this.ops.as_slice().iter().map(|op| SemOp::new(op.num(), -op.op())));
+                let give_back = match &this.ops {
+                    OpList::One(op) => OpList::One(SemOp::new(op.num(), -op.op())),
+                    ops => OpList::new(ops.iter().map(|op| SemOp::new(op.num(), -op.op()))),
+                };
                 Poll::Ready(Ok(SemPermit { set: this.set, ops: give_back }))
             }
         }
@@ -1091,7 +1077,7 @@ impl<'a> Future for Acquire<'a> {
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        self.set.cancel(&mut self.slot);
+        self.set.cancel(&mut self.slot, &self.ops);
     }
 }
 
@@ -1112,7 +1098,7 @@ impl fmt::Debug for Acquire<'_> {
 pub struct SemPermit<'a> {
     set: &'a SemaphoreSet,
     /// The increments that give the units back.
-    ops: OpsBuf,
+    ops: OpList,
 }
 
 impl SemPermit<'_> {
@@ -1135,7 +1121,7 @@ impl SemPermit<'_> {
     /// # }
     /// ```
     pub fn forget(mut self) {
-        self.ops = OpsBuf::Many(Box::default());
+        self.ops = OpList::Empty;
     }
 
     /// The set the units were taken from.
@@ -1146,9 +1132,9 @@ impl SemPermit<'_> {
 
 impl Drop for SemPermit<'_> {
     fn drop(&mut self) {
-        if !self.ops.as_slice().is_empty() {
+        if !self.ops.is_empty() {
             // Nothing to report to: see the type's docs for when this fails.
-            let _ = self.set.try_semop(self.ops.as_slice());
+            let _ = self.set.try_semop(&self.ops);
         }
     }
 }

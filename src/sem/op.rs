@@ -93,3 +93,52 @@ impl SemOp {
         self.op != 0
     }
 }
+
+/// The operations of one `semop` kept past the call (a sleeping op's, an `acquire`
+/// guard's): one inline, two or more boxed. Most calls name one semaphore, and a `Box` for
+/// it would cost an allocation and a free per sleep or guard.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum OpList {
+    /// No operation (a guard that gives nothing back).
+    #[default]
+    Empty,
+    /// One operation, inline.
+    One(SemOp),
+    /// Two or more.
+    Many(Box<[SemOp]>),
+}
+
+impl OpList {
+    /// The list of `ops`' items (allocating only for two or more).
+    pub(crate) fn new(mut ops: impl Iterator<Item = SemOp>) -> OpList {
+        let Some(first) = ops.next() else { return OpList::Empty };
+        match ops.next() {
+            None => OpList::One(first),
+            Some(second) => {
+                crate::sync::counters::count(crate::sync::counters::Event::SemAlloc);
+                OpList::Many([first, second].into_iter().chain(ops).collect())
+            }
+        }
+    }
+
+    /// A copy of `ops`.
+    pub(crate) fn of(ops: &[SemOp]) -> OpList {
+        match ops {
+            [] => OpList::Empty,
+            [op] => OpList::One(*op),
+            _ => OpList::new(ops.iter().copied()),
+        }
+    }
+}
+
+impl std::ops::Deref for OpList {
+    type Target = [SemOp];
+
+    fn deref(&self) -> &[SemOp] {
+        match self {
+            OpList::Empty => &[],
+            OpList::One(op) => std::slice::from_ref(op),
+            OpList::Many(ops) => ops,
+        }
+    }
+}

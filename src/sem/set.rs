@@ -9,11 +9,12 @@
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::task::{Poll, Waker};
 
-use super::op::SemOp;
+use super::op::{OpList, SemOp};
 use crate::error::ErrorKind;
 use crate::ipc::{now, Figures, Header, IpcObject, Removal};
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use crate::sync::counters::{count, Event};
+use crate::sync::mailbox::{mailbox, Mailbox, Postman};
 use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
 use crate::sync::{backoff, Mutex, MutexGuard};
 
@@ -65,6 +66,24 @@ pub(crate) struct Set {
     header: Header,
     sems: Box<[Sem]>,
     state: Mutex<State>,
+    /// Where a waker leaves a sleeping op's outcome for it to collect without the lock (one
+    /// at a time; `State::postman` writes it). See `# Hand-off` above.
+    mailbox: Mailbox<Outcome>,
+}
+
+/// What a waker decided for a sleeping op: `Ok(epoch)` when it performed the op (the
+/// `SETVAL`/`SETALL` epoch then, for the cancellation rule), or the error a retry gave
+/// (`ERANGE`, `EAGAIN`, `EIDRM`).
+pub(crate) type Outcome = Result<u64, ErrorKind>;
+
+/// A sleeping op's claim, kept by its future: its wait-list entry, its mailbox tag, and the
+/// `SEM_UNDO` record it was queued with (for the inverse if it is dropped after a waker
+/// performed it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket {
+    id: WaiterId,
+    tag: u64,
+    undo: Option<u64>,
 }
 
 /// Everything the set lock guards.
@@ -81,6 +100,12 @@ struct State {
     /// Per semaphore: how many `Waiting` ops name it (one per sop). [`SLOW`] stays set while
     /// it is non-zero.
     refs: Box<[u32]>,
+    /// Per semaphore: how many `Waiting` single-sop wait-for-zero ops it has (the length of
+    /// the kernel's per-semaphore `pending_const`), so that a semaphore reaching 0 is
+    /// scanned for them only when there are some.
+    zwait: Box<[u32]>,
+    /// The writer of [`Set::mailbox`], and the issuer of the waiters' tags.
+    postman: Postman<Outcome>,
     /// Per semaphore: the `epoch` of the last `SETVAL`/`SETALL` that set it.
     gens: Box<[u64]>,
     /// Bumped by every `SETVAL`/`SETALL`.
@@ -109,15 +134,28 @@ struct State {
 /// A sleeping `semop` (`struct sem_queue`).
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    sops: Box<[SemOp]>,
+    /// The operations; empty once a waker decided the op (its future keeps them too).
+    sops: OpList,
     pid: i32,
     undo: Option<u64>,
     alter: bool,
     /// Index of the sop it is blocked on (`q->blocking`), for GETNCNT/GETZCNT.
     blocking: usize,
-    /// Filled in by the waker: `Ok(epoch)` when it performed the op (the epoch then), or
-    /// the error the retry gave (`ERANGE`, `EAGAIN`, `EIDRM`).
-    outcome: Option<Result<u64, ErrorKind>>,
+    /// Its [`Set::mailbox`] tag.
+    tag: u64,
+    /// Filled in by the waker when the mailbox was full (else the outcome is there and the
+    /// entry is gone).
+    outcome: Option<Outcome>,
+}
+
+/// What a retry of a sleeping op did.
+enum Retried {
+    /// It still blocks.
+    Blocked,
+    /// It failed (and was woken with the error).
+    Failed,
+    /// It was performed (and woken); its operations, for the wake-up scans that follow.
+    Done(OpList),
 }
 
 /// The result of `perform_atomic_semop`.
@@ -150,12 +188,16 @@ impl Set {
         let sems = (0..nsems)
             .map(|_| Sem { word: AtomicU32::new(0), pid: AtomicI32::new(0), otime: AtomicI64::new(0) })
             .collect();
+        let (postman, mailbox) = mailbox();
         Set {
             header,
             sems,
+            mailbox,
             state: Mutex::new(State {
                 waiters: WaitList::new(),
                 refs: vec![0; nsems].into_boxed_slice(),
+                zwait: vec![0; nsems].into_boxed_slice(),
+                postman,
                 gens: vec![0; nsems].into_boxed_slice(),
                 epoch: 0,
                 complex: 0,
@@ -174,9 +216,14 @@ impl Set {
         self.sems.len()
     }
 
-    fn section<'a>(&'a self, wakes: &'a mut WakeList, semvmx: i32) -> Section<'a> {
+    /// The set lock (every taking of it is counted).
+    fn lock(&self) -> MutexGuard<'_, State> {
         count(Event::SemLock);
-        Section { set: self, st: self.state.lock(), wakes, semvmx }
+        self.state.lock()
+    }
+
+    fn section<'a>(&'a self, wakes: &'a mut WakeList, semvmx: i32) -> Section<'a> {
+        Section { set: self, st: self.lock(), wakes, semvmx }
     }
 
     /// A section over every semaphore, for the `semctl` commands that read or write all of
@@ -344,7 +391,7 @@ impl Set {
         }
     }
 
-    /// `semop` under the lock. `Ok(None)`: done. `Ok(Some(id))`: queued (only with a
+    /// `semop` under the lock. `Ok(None)`: done. `Ok(Some(ticket))`: queued (only with a
     /// waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES).
     pub(crate) fn semop(
         &self,
@@ -353,7 +400,7 @@ impl Set {
         undo: Option<u64>,
         semvmx: i32,
         waker: Option<&Waker>,
-    ) -> Result<Option<WaiterId>, ErrorKind> {
+    ) -> Result<Option<Ticket>, ErrorKind> {
         let mut wakes = WakeList::new();
         let mut s = self.section(&mut wakes, semvmx);
         if s.st.removed {
@@ -383,42 +430,60 @@ impl Set {
     }
 
     /// A re-poll of a queued op: `Pending` while it sleeps; its outcome once a waker (or
-    /// `IPC_RMID`) decided it, taking it off the list.
-    pub(crate) fn poll_waiter(&self, id: WaiterId, waker: &Waker) -> Poll<Result<(), ErrorKind>> {
-        count(Event::SemLock);
-        let mut st = self.state.lock();
-        match st.waiters.register(id, waker) {
+    /// `IPC_RMID`) decided it. An outcome in the mailbox is taken without the lock;
+    /// otherwise, under the lock, the entry is asked, and its outcome taken off the list.
+    pub(crate) fn poll_waiter(&self, t: &Ticket, waker: &Waker) -> Poll<Result<(), ErrorKind>> {
+        if let Some(outcome) = self.mailbox.take(t.tag) {
+            return Poll::Ready(outcome.map(drop));
+        }
+        let mut st = self.lock();
+        match st.waiters.register(t.id, waker) {
             Some(WaiterState::Waiting) => {
                 count(Event::SemWakeEmpty);
                 Poll::Pending
             }
             Some(WaiterState::Notified) => {
-                let outcome = st.waiters.remove(id).and_then(|(w, _)| w.outcome);
-                Poll::Ready(outcome.unwrap_or(Err(ErrorKind::Removed)).map(|_| ()))
+                let outcome = st.waiters.remove(t.id).and_then(|(w, _)| w.outcome);
+                Poll::Ready(outcome.unwrap_or(Err(ErrorKind::Removed)).map(drop))
             }
-            None => Poll::Ready(Err(ErrorKind::Removed)),
+            // The entry is gone: a waker put the outcome in the mailbox (under the lock,
+            // so it is there now, unless taken between our look above and the lock — by
+            // nobody else, since only this ticket's holder takes its tag).
+            None => Poll::Ready(self.mailbox.take(t.tag).unwrap_or(Err(ErrorKind::Removed)).map(drop)),
         }
     }
 
-    /// The future of a queued op was dropped (DESIGN rule 3): off the list if still
-    /// sleeping; if a waker had already performed it, the inverse runs now where it can.
-    pub(crate) fn cancel(&self, id: WaiterId, pid: i32, semvmx: i32) {
+    /// The future of a queued op was dropped (the cancellation rule): off the list if still
+    /// sleeping; if a waker had already performed it, the inverse of `sops` (the op's
+    /// operations) runs now where it can.
+    pub(crate) fn cancel(&self, t: &Ticket, sops: &[SemOp], pid: i32, semvmx: i32) {
+        // An outcome in the mailbox is ours; a failure there needs nothing more, and no lock.
+        let handed = self.mailbox.take(t.tag);
+        if let Some(Err(_)) = handed {
+            return;
+        }
         let mut wakes = WakeList::new();
         let mut s = self.section(&mut wakes, semvmx);
-        match s.st.waiters.remove(id) {
-            Some((w, WaiterState::Waiting)) => s.unaccount(&w),
-            Some((w, WaiterState::Notified)) => {
-                if let Some(Ok(epoch)) = w.outcome {
-                    s.inverse(&w, epoch, pid);
+        let outcome = match handed {
+            Some(outcome) => Some(outcome),
+            None => match s.st.waiters.remove(t.id) {
+                Some((w, WaiterState::Waiting)) => {
+                    s.unaccount(&w);
+                    None
                 }
-            }
-            None => {}
+                Some((w, WaiterState::Notified)) => w.outcome,
+                // The entry is gone, so its outcome is in the mailbox (put under the lock).
+                None => self.mailbox.take(t.tag),
+            },
+        };
+        if let Some(Ok(epoch)) = outcome {
+            s.inverse(sops, t.undo, epoch, pid);
         }
     }
 
     /// `GETVAL`.
     pub(crate) fn get_val(&self, num: usize) -> Result<i32, ErrorKind> {
-        let st = self.state.lock();
+        let st = self.lock();
         if st.removed {
             return Err(ErrorKind::Removed);
         }
@@ -427,7 +492,7 @@ impl Set {
 
     /// `GETPID`.
     pub(crate) fn get_pid(&self, num: usize) -> Result<i32, ErrorKind> {
-        let st = self.state.lock();
+        let st = self.lock();
         if st.removed {
             return Err(ErrorKind::Removed);
         }
@@ -437,7 +502,7 @@ impl Set {
     /// `GETNCNT` (`zero == false`) and `GETZCNT`: sleeping ops whose current blocking sop
     /// is a decrement (a wait-for-zero) of `num` (`count_semcnt`).
     pub(crate) fn get_cnt(&self, num: usize, zero: bool) -> Result<i32, ErrorKind> {
-        let st = self.state.lock();
+        let st = self.lock();
         if st.removed {
             return Err(ErrorKind::Removed);
         }
@@ -502,7 +567,7 @@ impl Set {
 
     /// `find_alloc_undo`'s allocation: a new, zeroed `semadj` record in `sma->list_id`.
     pub(crate) fn new_undo(&self) -> Result<u64, ErrorKind> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.removed {
             return Err(ErrorKind::Removed);
         }
@@ -572,7 +637,7 @@ impl IpcObject for crate::sync::Arc<Set> {
     fn remove(&self) -> Removal {
         let mut wakes = WakeList::new();
         {
-            let mut st = self.state.lock();
+            let mut st = self.lock();
             st.removed = true;
             self.header.mark_deleted();
             let ids: Vec<WaiterId> = st.waiters.iter().map(|(id, _)| id).collect();
@@ -665,6 +730,9 @@ impl Section<'_> {
     /// or nothing; each sop sees the values left by the earlier ones; the first failing sop
     /// decides. On success the values and `semadj` are written and sempid set.
     fn perform(&mut self, sops: &[SemOp], invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
+        if let [sop] = sops {
+            return self.perform_one(*sop, invert, undo, pid);
+        }
         let set = self.set;
         let semvmx = self.semvmx;
         let st = &mut *self.st;
@@ -739,6 +807,43 @@ impl Section<'_> {
         Verdict::Done
     }
 
+    /// [`perform`](Self::perform) for one sop: the same rules without the table of
+    /// semaphores touched (every sleeping op of a semaphore hand-off is retried here).
+    fn perform_one(&mut self, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
+        let op = eff_op(&sop, invert);
+        let n = usize::from(sop.num());
+        if op != 0 {
+            let new = self.set.val(n) + op;
+            if new < 0 {
+                return Verdict::Block(0);
+            }
+            if new > self.semvmx {
+                return Verdict::Fail(ErrorKind::OutOfRange);
+            }
+            if sop.is_undo() {
+                let adj = undo.and_then(|u| self.st.undos.get_mut(u as usize)).and_then(Option::as_mut);
+                let Some(adj) = adj else { return Verdict::Fail(ErrorKind::Removed) };
+                let a = i32::from(adj[n]) - op;
+                if !(-SEMAEM - 1..=SEMAEM).contains(&a) {
+                    return Verdict::Fail(ErrorKind::OutOfRange);
+                }
+                adj[n] = a as i16;
+            }
+            self.set.put(n, new);
+        } else if !invert {
+            if self.set.val(n) != 0 {
+                return Verdict::Block(0);
+            }
+            // A wait-for-zero changes no `semadj`, but still needs its record.
+            if sop.is_undo() && !undo.is_some_and(|u| matches!(self.st.undos.get(u as usize), Some(Some(_))))
+            {
+                return Verdict::Fail(ErrorKind::Removed);
+            }
+        }
+        self.set.sems[n].pid.store(pid, Relaxed);
+        Verdict::Done
+    }
+
     /// Queues a sleeping op (the tail of `__do_semtimedop`): single-sop ops join the
     /// per-semaphore views, complex ones the global ones (merging the alter lists first,
     /// `merge_queues`).
@@ -750,7 +855,7 @@ impl Section<'_> {
         alter: bool,
         blocking: usize,
         waker: &Waker,
-    ) -> WaiterId {
+    ) -> Ticket {
         if sops.len() > 1 {
             if self.st.complex == 0 && !self.st.merged {
                 self.merge();
@@ -764,10 +869,15 @@ impl Section<'_> {
         for sop in sops {
             self.st.refs[usize::from(sop.num())] += 1;
         }
+        if let [sop] = sops {
+            if !alter {
+                self.st.zwait[usize::from(sop.num())] += 1;
+            }
+        }
         count(Event::SemWait);
-        count(Event::SemAlloc);
-        let w = Waiter { sops: sops.into(), pid, undo, alter, blocking, outcome: None };
-        self.st.waiters.push_back(w, waker)
+        let tag = self.st.postman.tag();
+        let w = Waiter { sops: OpList::of(sops), pid, undo, alter, blocking, tag, outcome: None };
+        Ticket { id: self.st.waiters.push_back(w, waker), tag, undo }
     }
 
     /// `merge_queues`: the per-semaphore alter lists spliced onto the (empty) global one,
@@ -789,60 +899,61 @@ impl Section<'_> {
 
     /// Bookkeeping for an op leaving the `Waiting` state.
     fn unaccount(&mut self, w: &Waiter) {
-        let st = &mut *self.st;
-        release_refs(&mut st.refs, &mut st.held, st.held_all, &mut st.complex, &mut st.alter, w);
+        release_refs(&mut self.st, &w.sops, w.alter);
     }
 
-    /// Hands a sleeping op its outcome and collects its waker.
-    fn complete(&mut self, id: WaiterId, outcome: Result<u64, ErrorKind>) {
+    /// Hands sleeping op `id` (whose operations, taken out of its entry, are `sops`) its
+    /// outcome and collects its waker: through the mailbox if it is free (the entry goes),
+    /// else through the entry (it stays, `Notified`, until its future collects it).
+    fn complete(&mut self, id: WaiterId, sops: &[SemOp], outcome: Outcome) {
         let st = &mut *self.st;
         let Some(w) = st.waiters.get_mut(id) else { return };
-        w.outcome = Some(outcome);
-        release_refs(&mut st.refs, &mut st.held, st.held_all, &mut st.complex, &mut st.alter, w);
-        if st.waiters.notify(id, self.wakes) {
-            count(Event::SemWake);
+        let (tag, alter) = (w.tag, w.alter);
+        release_refs(st, sops, alter);
+        count(Event::SemWake);
+        match st.postman.put(tag, outcome) {
+            Ok(()) => {
+                st.waiters.notify_remove(id, self.wakes);
+            }
+            Err(outcome) => {
+                if let Some(w) = st.waiters.get_mut(id) {
+                    w.outcome = Some(outcome);
+                }
+                st.waiters.notify(id, self.wakes);
+            }
         }
     }
 
-    /// Retries sleeping op `id`; `Some(true)` if it completed successfully, `Some(false)`
-    /// with an error, `None` if it still blocks.
-    fn retry(&mut self, id: WaiterId) -> Option<bool> {
-        let w = self.st.waiters.get_mut(id)?;
+    /// Retries sleeping op `id` (`perform` on its operations, under the lock): performed or
+    /// failed, it is woken with its outcome; else it keeps sleeping, now blocked on the sop
+    /// the retry stopped at.
+    fn retry(&mut self, id: WaiterId) -> Retried {
+        let Some(w) = self.st.waiters.get_mut(id) else { return Retried::Blocked };
         let sops = std::mem::take(&mut w.sops);
         let (undo, pid) = (w.undo, w.pid);
-        let verdict = self.perform(&sops, false, undo, pid);
-        if let Some(w) = self.st.waiters.get_mut(id) {
-            w.sops = sops;
-            if let Verdict::Block(i) = verdict {
-                w.blocking = i;
+        match self.perform(&sops, false, undo, pid) {
+            Verdict::Block(i) if sops[i].is_nowait() => {
+                self.complete(id, &sops, Err(ErrorKind::WouldBlock));
+                Retried::Failed
             }
-        }
-        match verdict {
             Verdict::Block(i) => {
-                let nowait = self.st.waiters.get(id).is_some_and(|w| w.sops[i].is_nowait());
-                if nowait {
-                    self.complete(id, Err(ErrorKind::WouldBlock));
-                    Some(false)
-                } else {
-                    count(Event::SemRetry);
-                    None
+                count(Event::SemRetry);
+                if let Some(w) = self.st.waiters.get_mut(id) {
+                    w.sops = sops;
+                    w.blocking = i;
                 }
+                Retried::Blocked
             }
             Verdict::Fail(e) => {
-                self.complete(id, Err(e));
-                Some(false)
+                self.complete(id, &sops, Err(e));
+                Retried::Failed
             }
             Verdict::Done => {
                 let epoch = self.st.epoch;
-                self.complete(id, Ok(epoch));
-                Some(true)
+                self.complete(id, &sops, Ok(epoch));
+                Retried::Done(sops)
             }
         }
-    }
-
-    fn sops_of(&self, id: WaiterId) -> Box<[SemOp]> {
-        count(Event::SemAlloc);
-        self.st.waiters.get(id).map(|w| w.sops.clone()).unwrap_or_default()
     }
 
     /// `wake_const_ops`: the wait-for-zero ops of one semaphore (single-sop) or, with
@@ -859,7 +970,7 @@ impl Section<'_> {
                     Some(n) => w.sops.len() == 1 && usize::from(w.sops[0].num()) == n,
                     None => w.sops.len() > 1,
                 };
-            if matches && self.retry(id) == Some(true) {
+            if matches && matches!(self.retry(id), Retried::Done(_)) {
                 completed = true;
             }
         }
@@ -876,7 +987,7 @@ impl Section<'_> {
                     let n = usize::from(sop.num());
                     if self.set.val(n) == 0 {
                         got_zero = true;
-                        if self.st.refs[n] > 0 {
+                        if self.st.zwait[n] > 0 {
                             completed |= self.wake_const(Some(n));
                         }
                     }
@@ -886,7 +997,7 @@ impl Section<'_> {
                 for n in 0..self.set.nsems() {
                     if self.set.val(n) == 0 {
                         got_zero = true;
-                        if self.st.refs[n] > 0 {
+                        if self.st.zwait[n] > 0 {
                             completed |= self.wake_const(Some(n));
                         }
                     }
@@ -923,6 +1034,11 @@ impl Section<'_> {
                 }
             }
             while let Some(id) = cur {
+                // Per-semaphore mode: nothing of this semaphore can proceed at 0 (checked
+                // first: the value does not change while other semaphores' ops are skipped).
+                if semnum.is_some_and(|n| self.set.val(n) == 0) {
+                    break 'again;
+                }
                 let next = self.next_alter(id);
                 count(Event::SemScan);
                 let Some(w) = self.st.waiters.get(id) else { break };
@@ -931,16 +1047,12 @@ impl Section<'_> {
                         cur = next;
                         continue;
                     }
-                    if self.set.val(n) == 0 {
-                        break 'again;
-                    }
                 }
                 let nsops = w.sops.len();
                 match self.retry(id) {
-                    None | Some(false) => cur = next,
-                    Some(true) => {
+                    Retried::Blocked | Retried::Failed => cur = next,
+                    Retried::Done(sops) => {
                         completed = true;
-                        let sops = self.sops_of(id);
                         self.wakeup_zero(Changed::Ops(&sops, false));
                         let restart = (self.st.merged && self.st.alter > 0) || nsops > 1;
                         if restart {
@@ -1000,49 +1112,43 @@ impl Section<'_> {
     /// The cancellation inverse (DESIGN rule 3): the performed op `w`, negated and in
     /// reverse order, all-or-nothing and without waiting; it stands if the inverse cannot
     /// apply at once or `SETVAL`/`SETALL` touched one of its semaphores since.
-    fn inverse(&mut self, w: &Waiter, epoch: u64, pid: i32) {
-        if self.st.removed || !w.alter {
+    fn inverse(&mut self, sops: &[SemOp], undo: Option<u64>, epoch: u64, pid: i32) {
+        if self.st.removed || !sops.iter().any(|sop| sop.alters()) {
             return;
         }
-        if w.sops.iter().any(|sop| self.st.gens[usize::from(sop.num())] > epoch) {
+        if sops.iter().any(|sop| self.st.gens[usize::from(sop.num())] > epoch) {
             return;
         }
-        if w.undo.is_some_and(|u| !matches!(self.st.undos.get(u as usize), Some(Some(_)))) {
+        if undo.is_some_and(|u| !matches!(self.st.undos.get(u as usize), Some(Some(_)))) {
             return;
         }
-        for sop in w.sops.iter() {
+        for sop in sops {
             self.hold(usize::from(sop.num()));
         }
-        if let Verdict::Done = self.perform(&w.sops, true, w.undo, pid) {
-            self.do_smart_update(Changed::Ops(&w.sops, true), true);
+        if let Verdict::Done = self.perform(sops, true, undo, pid) {
+            self.do_smart_update(Changed::Ops(sops, true), true);
         }
     }
 }
 
-/// The counts an op leaving the `Waiting` state gives up: its reference on each semaphore it
-/// names (one no op names any more is queued in `held` for its [`SLOW`] check) and the
-/// complex/alter counts. It takes `State`'s fields rather than `State`, so a caller may hold
-/// the op borrowed from `waiters` meanwhile.
-fn release_refs(
-    refs: &mut [u32],
-    held: &mut Vec<u32>,
-    held_all: bool,
-    complex: &mut usize,
-    alter: &mut usize,
-    w: &Waiter,
-) {
-    for sop in w.sops.iter() {
+/// The counts an op (`sops`, altering or not) leaving the `Waiting` state gives up: its
+/// reference on each semaphore it names (one no op names any more is queued in `held` for
+/// its [`SLOW`] check), its wait-for-zero count, and the complex/alter counts.
+fn release_refs(st: &mut State, sops: &[SemOp], alter: bool) {
+    for sop in sops {
         let n = usize::from(sop.num());
-        refs[n] -= 1;
-        if refs[n] == 0 && !held_all {
-            held.push(n as u32);
+        st.refs[n] -= 1;
+        if st.refs[n] == 0 && !st.held_all {
+            st.held.push(n as u32);
         }
     }
-    if w.sops.len() > 1 {
-        *complex -= 1;
+    match sops {
+        [sop] if !alter => st.zwait[usize::from(sop.num())] -= 1,
+        [_] => {}
+        _ => st.complex -= 1,
     }
-    if w.alter {
-        *alter -= 1;
+    if alter {
+        st.alter -= 1;
     }
 }
 
