@@ -71,19 +71,25 @@ pub(crate) struct Set {
     mailbox: Mailbox<Outcome>,
 }
 
-/// What a waker decided for a sleeping op: `Ok(epoch)` when it performed the op (the
-/// `SETVAL`/`SETALL` epoch then, for the cancellation rule), or the error a retry gave
+/// What a waker decided for a sleeping op: [`Performed`], or the error a retry gave
 /// (`ERANGE`, `EAGAIN`, `EIDRM`).
-pub(crate) type Outcome = Result<u64, ErrorKind>;
+pub(crate) type Outcome = Result<Performed, ErrorKind>;
 
-/// A sleeping op's claim, kept by its future: its wait-list entry, its mailbox tag, and the
-/// `SEM_UNDO` record it was queued with (for the inverse if it is dropped after a waker
-/// performed it).
+/// A sleeping op a waker performed: what its inverse needs should its future be dropped
+/// before it reports.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Performed {
+    /// The `SETVAL`/`SETALL` epoch at the time (the cancellation rule).
+    epoch: u64,
+    /// The `SEM_UNDO` record it was performed with.
+    undo: Option<u64>,
+}
+
+/// A sleeping op's claim, kept by its future: its wait-list entry and its mailbox tag.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ticket {
     id: WaiterId,
     tag: u64,
-    undo: Option<u64>,
 }
 
 /// Everything the set lock guards.
@@ -476,8 +482,8 @@ impl Set {
                 None => self.mailbox.take(t.tag),
             },
         };
-        if let Some(Ok(epoch)) = outcome {
-            s.inverse(sops, t.undo, epoch, pid);
+        if let Some(Ok(done)) = outcome {
+            s.inverse(sops, done.undo, done.epoch, pid);
         }
     }
 
@@ -877,7 +883,7 @@ impl Section<'_> {
         count(Event::SemWait);
         let tag = self.st.postman.tag();
         let w = Waiter { sops: OpList::of(sops), pid, undo, alter, blocking, tag, outcome: None };
-        Ticket { id: self.st.waiters.push_back(w, waker), tag, undo }
+        Ticket { id: self.st.waiters.push_back(w, waker), tag }
     }
 
     /// `merge_queues`: the per-semaphore alter lists spliced onto the (empty) global one,
@@ -950,7 +956,7 @@ impl Section<'_> {
             }
             Verdict::Done => {
                 let epoch = self.st.epoch;
-                self.complete(id, &sops, Ok(epoch));
+                self.complete(id, &sops, Ok(Performed { epoch, undo }));
                 Retried::Done(sops)
             }
         }
