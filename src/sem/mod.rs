@@ -65,6 +65,12 @@
 //! * **Waiters** are one `WaitList` (`sync::wait_list`) in arrival order under the set
 //!   lock; the kernel's four queue kinds (per-semaphore and global, alter and const) are
 //!   views of it filtered by shape, with `merge_queues` done by reordering.
+//! * **Hand-off:** the caller whose change lets a sleeper proceed performs the sleeper's
+//!   operation under the lock (as the kernel does) and leaves the outcome in the set's
+//!   one-value mailbox, removing the sleeper's entry; the woken future takes it with one
+//!   compare-and-swap, without the lock: two set locks per hand-off, as tokio's `Semaphore`,
+//!   and no allocation for a one-sop sleeper. With the mailbox occupied the outcome stays in
+//!   the entry. The design is in `set/wake.rs`.
 //! * **Undo** records live in the set (its `list_id`), the process keeps (set, record) pairs;
 //!   see `undo.rs`.
 //! * **Cancellation:** `SETVAL`/`SETALL` bump a per-semaphore generation; a performed
@@ -1086,7 +1092,7 @@ impl<'a> Future for AcquireFuture<'a> {
             checks?;
             if this.ops.is_empty() {
                 this.stage = Stage::Done;
-                return Poll::Ready(Ok(Permit { set: this.set, ops: OpList::Empty }));
+                return Poll::Ready(Ok(Permit { set: this.set, ops: OpList::default() }));
             }
         }
         match this.set.poll_op(&this.ops, &mut this.stage, cx) {
@@ -1152,7 +1158,7 @@ impl Permit<'_> {
     /// # }
     /// ```
     pub fn forget(mut self) {
-        self.ops = OpList::Empty;
+        self.ops = OpList::default();
     }
 
     /// The set the units were taken from.

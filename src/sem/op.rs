@@ -95,23 +95,27 @@ impl SemOp {
 }
 
 /// The operations of one `semop` kept past the call (a sleeping op's, an `acquire`
-/// guard's): one inline, two or more boxed. Most calls name one semaphore, and a `Box` for
-/// it would cost an allocation and a free per sleep or guard.
-#[derive(Clone, Debug, Default)]
+/// guard's): one inline, none or two or more boxed (an empty `Box<[_]>` allocates nothing).
+/// Most calls name one semaphore, and a `Box` for it would cost an allocation and a free
+/// per sleep or guard. Two variants, so the box's non-null pointer is the tag: 16 bytes.
+#[derive(Clone, Debug)]
 pub(crate) enum OpList {
-    /// No operation (a guard that gives nothing back).
-    #[default]
-    Empty,
     /// One operation, inline.
     One(SemOp),
-    /// Two or more.
+    /// None, or two or more.
     Many(Box<[SemOp]>),
+}
+
+impl Default for OpList {
+    fn default() -> OpList {
+        OpList::Many(Box::default())
+    }
 }
 
 impl OpList {
     /// The list of `ops`' items (allocating only for two or more).
     pub(crate) fn new(mut ops: impl Iterator<Item = SemOp>) -> OpList {
-        let Some(first) = ops.next() else { return OpList::Empty };
+        let Some(first) = ops.next() else { return OpList::default() };
         match ops.next() {
             None => OpList::One(first),
             Some(second) => {
@@ -124,7 +128,7 @@ impl OpList {
     /// A copy of `ops`.
     pub(crate) fn of(ops: &[SemOp]) -> OpList {
         match ops {
-            [] => OpList::Empty,
+            [] => OpList::default(),
             [op] => OpList::One(*op),
             _ => OpList::new(ops.iter().copied()),
         }
@@ -136,7 +140,6 @@ impl std::ops::Deref for OpList {
 
     fn deref(&self) -> &[SemOp] {
         match self {
-            OpList::Empty => &[],
             OpList::One(op) => std::slice::from_ref(op),
             OpList::Many(ops) => ops,
         }

@@ -4,7 +4,9 @@
 //! the facade in `mod.rs` (tokio's `batch_semaphore` under `Semaphore`).
 //!
 //! See the module docs of [`crate::sem`] (`# Implementation`) for the argument; the short
-//! form is at the constants below.
+//! form is at the constants below. The wake-up scans and the hand-off of an outcome to a
+//! woken sleeper (the mailbox, no second lock) are in `set/wake.rs`, whose docs give that
+//! design.
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::task::{Poll, Waker};
@@ -17,6 +19,10 @@ use crate::sync::counters::{count, Event};
 use crate::sync::mailbox::{mailbox, Mailbox, Postman};
 use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
 use crate::sync::{backoff, Mutex, MutexGuard};
+
+mod wake;
+
+use self::wake::release_refs;
 
 /// Bit 31 of a semaphore's word: "owned by the set lock". While it is set only the holder
 /// of [`Set::state`] may change the value, so the fast path's compare-and-swap (which
@@ -67,7 +73,7 @@ pub(crate) struct Set {
     sems: Box<[Sem]>,
     state: Mutex<State>,
     /// Where a waker leaves a sleeping op's outcome for it to collect without the lock (one
-    /// at a time; `State::postman` writes it). See `# Hand-off` above.
+    /// at a time; `State::postman` writes it). See `set/wake.rs`, `# Hand-off`.
     mailbox: Mailbox<Outcome>,
 }
 
@@ -152,16 +158,6 @@ pub(crate) struct Waiter {
     /// Filled in by the waker when the mailbox was full (else the outcome is there and the
     /// entry is gone).
     outcome: Option<Outcome>,
-}
-
-/// What a retry of a sleeping op did.
-enum Retried {
-    /// It still blocks.
-    Blocked,
-    /// It failed (and was woken with the error).
-    Failed,
-    /// It was performed (and woken); its operations, for the wake-up scans that follow.
-    Done(OpList),
 }
 
 /// The result of `perform_atomic_semop`.
@@ -908,202 +904,6 @@ impl Section<'_> {
         release_refs(&mut self.st, &w.sops, w.alter);
     }
 
-    /// Hands sleeping op `id` (whose operations, taken out of its entry, are `sops`) its
-    /// outcome and collects its waker: through the mailbox if it is free (the entry goes),
-    /// else through the entry (it stays, `Notified`, until its future collects it).
-    fn complete(&mut self, id: WaiterId, sops: &[SemOp], outcome: Outcome) {
-        let st = &mut *self.st;
-        let Some(w) = st.waiters.get_mut(id) else { return };
-        let (tag, alter) = (w.tag, w.alter);
-        release_refs(st, sops, alter);
-        count(Event::SemWake);
-        match st.postman.put(tag, outcome) {
-            Ok(()) => {
-                st.waiters.notify_remove(id, self.wakes);
-            }
-            Err(outcome) => {
-                if let Some(w) = st.waiters.get_mut(id) {
-                    w.outcome = Some(outcome);
-                }
-                st.waiters.notify(id, self.wakes);
-            }
-        }
-    }
-
-    /// Retries sleeping op `id` (`perform` on its operations, under the lock): performed or
-    /// failed, it is woken with its outcome; else it keeps sleeping, now blocked on the sop
-    /// the retry stopped at.
-    fn retry(&mut self, id: WaiterId) -> Retried {
-        let Some(w) = self.st.waiters.get_mut(id) else { return Retried::Blocked };
-        let sops = std::mem::take(&mut w.sops);
-        let (undo, pid) = (w.undo, w.pid);
-        match self.perform(&sops, false, undo, pid) {
-            Verdict::Block(i) if sops[i].is_nowait() => {
-                self.complete(id, &sops, Err(ErrorKind::WouldBlock));
-                Retried::Failed
-            }
-            Verdict::Block(i) => {
-                count(Event::SemRetry);
-                if let Some(w) = self.st.waiters.get_mut(id) {
-                    w.sops = sops;
-                    w.blocking = i;
-                }
-                Retried::Blocked
-            }
-            Verdict::Fail(e) => {
-                self.complete(id, &sops, Err(e));
-                Retried::Failed
-            }
-            Verdict::Done => {
-                let epoch = self.st.epoch;
-                self.complete(id, &sops, Ok(Performed { epoch, undo }));
-                Retried::Done(sops)
-            }
-        }
-    }
-
-    /// `wake_const_ops`: the wait-for-zero ops of one semaphore (single-sop) or, with
-    /// `None`, the complex ones, FIFO. Completing them changes no value.
-    fn wake_const(&mut self, semnum: Option<usize>) -> bool {
-        let mut completed = false;
-        let mut cur = self.st.waiters.front();
-        while let Some(id) = cur {
-            cur = self.st.waiters.next(id);
-            count(Event::SemScan);
-            let Some(w) = self.st.waiters.get(id) else { continue };
-            let matches = !w.alter
-                && match semnum {
-                    Some(n) => w.sops.len() == 1 && usize::from(w.sops[0].num()) == n,
-                    None => w.sops.len() > 1,
-                };
-            if matches && matches!(self.retry(id), Retried::Done(_)) {
-                completed = true;
-            }
-        }
-        completed
-    }
-
-    /// `do_smart_wakeup_zero`.
-    fn wakeup_zero(&mut self, changed: Changed<'_>) -> bool {
-        let mut completed = false;
-        let mut got_zero = false;
-        match changed {
-            Changed::Ops(sops, _) => {
-                for sop in sops {
-                    let n = usize::from(sop.num());
-                    if self.set.val(n) == 0 {
-                        got_zero = true;
-                        if self.st.zwait[n] > 0 {
-                            completed |= self.wake_const(Some(n));
-                        }
-                    }
-                }
-            }
-            Changed::All => {
-                for n in 0..self.set.nsems() {
-                    if self.set.val(n) == 0 {
-                        got_zero = true;
-                        if self.st.zwait[n] > 0 {
-                            completed |= self.wake_const(Some(n));
-                        }
-                    }
-                }
-            }
-        }
-        if got_zero && self.st.complex > 0 {
-            completed |= self.wake_const(None);
-        }
-        completed
-    }
-
-    /// The next sleeping alter op after `id` (const ops completed meanwhile are skipped;
-    /// alter ops are only taken off by this scan).
-    fn next_alter(&self, mut id: WaiterId) -> Option<WaiterId> {
-        loop {
-            id = self.st.waiters.next(id)?;
-            if self.st.waiters.get(id).is_some_and(|w| w.alter) {
-                return Some(id);
-            }
-        }
-    }
-
-    /// `update_queue`: the alter waiters of one semaphore (`Some`, per-semaphore mode:
-    /// stop when it reaches 0, no restart) or all of them (`None`, merged mode: restart from
-    /// the head after every completion).
-    fn update_queue(&mut self, semnum: Option<usize>) -> bool {
-        let mut completed = false;
-        'again: loop {
-            let mut cur = self.st.waiters.front();
-            if let Some(id) = cur {
-                if !self.st.waiters.get(id).is_some_and(|w| w.alter) {
-                    cur = self.next_alter(id);
-                }
-            }
-            while let Some(id) = cur {
-                // Per-semaphore mode: nothing of this semaphore can proceed at 0 (checked
-                // first: the value does not change while other semaphores' ops are skipped).
-                if semnum.is_some_and(|n| self.set.val(n) == 0) {
-                    break 'again;
-                }
-                let next = self.next_alter(id);
-                count(Event::SemScan);
-                let Some(w) = self.st.waiters.get(id) else { break };
-                if let Some(n) = semnum {
-                    if !(w.sops.len() == 1 && usize::from(w.sops[0].num()) == n) {
-                        cur = next;
-                        continue;
-                    }
-                }
-                let nsops = w.sops.len();
-                match self.retry(id) {
-                    Retried::Blocked | Retried::Failed => cur = next,
-                    Retried::Done(sops) => {
-                        completed = true;
-                        self.wakeup_zero(Changed::Ops(&sops, false));
-                        let restart = (self.st.merged && self.st.alter > 0) || nsops > 1;
-                        if restart {
-                            continue 'again;
-                        }
-                        cur = next;
-                    }
-                }
-            }
-            break;
-        }
-        completed
-    }
-
-    /// `do_smart_update`: zero-waiters first, then the alter waiters (all of them when
-    /// merged; otherwise those of each semaphore that was incremented, or of every
-    /// semaphore for `All`); `sem_otime` if anything completed or `otime`.
-    fn do_smart_update(&mut self, changed: Changed<'_>, mut otime: bool) {
-        otime |= self.wakeup_zero(changed);
-        if self.st.merged && self.st.alter > 0 {
-            otime |= self.update_queue(None);
-        } else {
-            match changed {
-                Changed::All => {
-                    for n in 0..self.set.nsems() {
-                        if self.st.refs[n] > 0 {
-                            otime |= self.update_queue(Some(n));
-                        }
-                    }
-                }
-                Changed::Ops(sops, invert) => {
-                    for sop in sops {
-                        let n = usize::from(sop.num());
-                        if eff_op(sop, invert) > 0 && self.st.refs[n] > 0 {
-                            otime |= self.update_queue(Some(n));
-                        }
-                    }
-                }
-            }
-        }
-        if otime {
-            self.set_otime(changed);
-        }
-    }
-
     /// `set_semotime`.
     fn set_otime(&self, changed: Changed<'_>) {
         let n = match changed {
@@ -1137,27 +937,6 @@ impl Section<'_> {
     }
 }
 
-/// The counts an op (`sops`, altering or not) leaving the `Waiting` state gives up: its
-/// reference on each semaphore it names (one no op names any more is queued in `held` for
-/// its [`SLOW`] check), its wait-for-zero count, and the complex/alter counts.
-fn release_refs(st: &mut State, sops: &[SemOp], alter: bool) {
-    for sop in sops {
-        let n = usize::from(sop.num());
-        st.refs[n] -= 1;
-        if st.refs[n] == 0 && !st.held_all {
-            st.held.push(n as u32);
-        }
-    }
-    match sops {
-        [sop] if !alter => st.zwait[usize::from(sop.num())] -= 1,
-        [_] => {}
-        _ => st.complex -= 1,
-    }
-    if alter {
-        st.alter -= 1;
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -1167,10 +946,13 @@ mod tests {
     #[test]
     fn sizes() {
         let set = size_of::<Set>() + size_of::<crate::sync::Arc<Set>>() * 2;
-        let per_sem = size_of::<Sem>() + size_of::<u32>() + size_of::<u64>();
+        // refs and zwait (u32 each) and gens (u64) per semaphore, under the lock
+        let per_sem = size_of::<Sem>() + 2 * size_of::<u32>() + size_of::<u64>();
         let waiter = size_of::<Waiter>() + size_of::<Waker>() + 3 * size_of::<u32>();
-        println!("set (fixed): {set} bytes, per semaphore: {per_sem} bytes, sleeping semop: {waiter} bytes + 6 per sop");
-        assert_eq!(per_sem, 28);
+        println!(
+            "set (fixed): {set} bytes, per semaphore: {per_sem} bytes, sleeping semop: {waiter} bytes (one sop inline; two or more: + 6 per sop, boxed)"
+        );
+        assert_eq!(per_sem, 32);
         assert!(waiter <= 128);
     }
 }

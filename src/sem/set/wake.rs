@@ -1,0 +1,272 @@
+//! The wake-up half of the engine: what a change of values does for the sleepers
+//! (`do_smart_update`, `update_queue`, `wake_const_ops` of `ipc/sem.c`), and how a sleeper
+//! gets its outcome.
+//!
+//! # Hand-off
+//!
+//! The kernel's rule, kept: the caller whose change lets a sleeper proceed *performs* the
+//! sleeper's operation under the set lock (`update_queue` calls `perform_atomic_semop`),
+//! so the sleeper never races for what was freed for it (a FIFO hand-off, as tokio's
+//! `Semaphore`), and the woken task only collects the result. What that collection costs is
+//! the point of this file:
+//!
+//! * **No second lock.** The outcome goes into the set's one-value mailbox
+//!   (`crate::sync::mailbox`), tagged for that sleeper, and the sleeper's wait-list entry is
+//!   removed, all in the waker's critical section. The woken future takes the outcome with
+//!   one compare-and-swap. A hand-off is two set locks (the sleeper queueing, the waker
+//!   performing), as in tokio, where it was three (the woken task locked again to read its
+//!   entry). The mailbox holds one outcome at a time: with one uncollected (one release
+//!   completing several sleepers, or a woken task not yet run), the next outcome is left in
+//!   the entry, which stays `Notified` until its future takes it under the lock.
+//! * **Under the lock the mailbox is the whole truth.** A future that finds its entry gone
+//!   (stale id) knows its outcome was put in the mailbox before (the put and the removal are
+//!   one critical section) and takes it there; only its own tag can take it.
+//! * **Cancellation.** A dropped future takes an outcome from the mailbox first (a failure
+//!   needs nothing more, and no lock), else asks its entry under the lock. A performed op
+//!   ([`Performed`]: the epoch and `SEM_UNDO` record it ran with) is inverted from the
+//!   future's own operations: the entry keeps none once decided. A future that is leaked
+//!   (`mem::forget`) with an outcome in the mailbox keeps it full: later hand-offs then go
+//!   through the entries, correct but with the second lock.
+//! * **No allocation.** A sleeper keeps one sop inline ([`OpList`]), and the scans that
+//!   follow a completion reuse the ops the retry took out of the entry instead of cloning.
+//! * **Scans only where someone can proceed.** A semaphore reaching 0 is scanned for
+//!   wait-for-zero sleepers only when its count of them (`State::zwait`, the length of the
+//!   kernel's per-semaphore `pending_const`) is non-zero; per-semaphore `update_queue` stops
+//!   at the first sleeper once the value is 0 before looking at it. A release that hands
+//!   the unit to the oldest of T sleepers looks at that one sleeper, not at T.
+//! * **One sop, no table.** `perform` of a single sop (every retry of a hand-off) runs
+//!   without the table of semaphores touched that multi-sop atomicity needs.
+
+use super::{eff_op, Changed, OpList, Outcome, Performed, Section, SemOp, State, Verdict};
+use crate::error::ErrorKind;
+use crate::sync::counters::{count, Event};
+use crate::sync::wait_list::WaiterId;
+
+/// What a retry of a sleeping op did.
+pub(super) enum Retried {
+    /// It still blocks.
+    Blocked,
+    /// It failed (and was woken with the error).
+    Failed,
+    /// It was performed (and woken); its operations, for the wake-up scans that follow.
+    Done(OpList),
+}
+
+impl Section<'_> {
+    /// Hands sleeping op `id` (whose operations, taken out of its entry, are `sops`) its
+    /// outcome and collects its waker: through the mailbox if it is free (the entry goes),
+    /// else through the entry (it stays, `Notified`, until its future collects it).
+    pub(super) fn complete(&mut self, id: WaiterId, sops: &[SemOp], outcome: Outcome) {
+        let st = &mut *self.st;
+        let Some(w) = st.waiters.get_mut(id) else { return };
+        let (tag, alter) = (w.tag, w.alter);
+        release_refs(st, sops, alter);
+        count(Event::SemWake);
+        match st.postman.put(tag, outcome) {
+            Ok(()) => {
+                st.waiters.notify_remove(id, self.wakes);
+            }
+            Err(outcome) => {
+                if let Some(w) = st.waiters.get_mut(id) {
+                    w.outcome = Some(outcome);
+                }
+                st.waiters.notify(id, self.wakes);
+            }
+        }
+    }
+
+    /// Retries sleeping op `id` (`perform` on its operations, under the lock): performed or
+    /// failed, it is woken with its outcome; else it keeps sleeping, now blocked on the sop
+    /// the retry stopped at.
+    pub(super) fn retry(&mut self, id: WaiterId) -> Retried {
+        let Some(w) = self.st.waiters.get_mut(id) else { return Retried::Blocked };
+        let sops = std::mem::take(&mut w.sops);
+        let (undo, pid) = (w.undo, w.pid);
+        match self.perform(&sops, false, undo, pid) {
+            Verdict::Block(i) if sops[i].is_nowait() => {
+                self.complete(id, &sops, Err(ErrorKind::WouldBlock));
+                Retried::Failed
+            }
+            Verdict::Block(i) => {
+                count(Event::SemRetry);
+                if let Some(w) = self.st.waiters.get_mut(id) {
+                    w.sops = sops;
+                    w.blocking = i;
+                }
+                Retried::Blocked
+            }
+            Verdict::Fail(e) => {
+                self.complete(id, &sops, Err(e));
+                Retried::Failed
+            }
+            Verdict::Done => {
+                let epoch = self.st.epoch;
+                self.complete(id, &sops, Ok(Performed { epoch, undo }));
+                Retried::Done(sops)
+            }
+        }
+    }
+
+    /// `wake_const_ops`: the wait-for-zero ops of one semaphore (single-sop) or, with
+    /// `None`, the complex ones, FIFO. Completing them changes no value.
+    pub(super) fn wake_const(&mut self, semnum: Option<usize>) -> bool {
+        let mut completed = false;
+        let mut cur = self.st.waiters.front();
+        while let Some(id) = cur {
+            cur = self.st.waiters.next(id);
+            count(Event::SemScan);
+            let Some(w) = self.st.waiters.get(id) else { continue };
+            let matches = !w.alter
+                && match semnum {
+                    Some(n) => w.sops.len() == 1 && usize::from(w.sops[0].num()) == n,
+                    None => w.sops.len() > 1,
+                };
+            if matches && matches!(self.retry(id), Retried::Done(_)) {
+                completed = true;
+            }
+        }
+        completed
+    }
+
+    /// `do_smart_wakeup_zero`.
+    pub(super) fn wakeup_zero(&mut self, changed: Changed<'_>) -> bool {
+        let mut completed = false;
+        let mut got_zero = false;
+        match changed {
+            Changed::Ops(sops, _) => {
+                for sop in sops {
+                    let n = usize::from(sop.num());
+                    if self.set.val(n) == 0 {
+                        got_zero = true;
+                        if self.st.zwait[n] > 0 {
+                            completed |= self.wake_const(Some(n));
+                        }
+                    }
+                }
+            }
+            Changed::All => {
+                for n in 0..self.set.nsems() {
+                    if self.set.val(n) == 0 {
+                        got_zero = true;
+                        if self.st.zwait[n] > 0 {
+                            completed |= self.wake_const(Some(n));
+                        }
+                    }
+                }
+            }
+        }
+        if got_zero && self.st.complex > 0 {
+            completed |= self.wake_const(None);
+        }
+        completed
+    }
+
+    /// The next sleeping alter op after `id` (const ops completed meanwhile are skipped;
+    /// alter ops are only taken off by this scan).
+    pub(super) fn next_alter(&self, mut id: WaiterId) -> Option<WaiterId> {
+        loop {
+            id = self.st.waiters.next(id)?;
+            if self.st.waiters.get(id).is_some_and(|w| w.alter) {
+                return Some(id);
+            }
+        }
+    }
+
+    /// `update_queue`: the alter waiters of one semaphore (`Some`, per-semaphore mode:
+    /// stop when it reaches 0, no restart) or all of them (`None`, merged mode: restart from
+    /// the head after every completion).
+    pub(super) fn update_queue(&mut self, semnum: Option<usize>) -> bool {
+        let mut completed = false;
+        'again: loop {
+            let mut cur = self.st.waiters.front();
+            if let Some(id) = cur {
+                if !self.st.waiters.get(id).is_some_and(|w| w.alter) {
+                    cur = self.next_alter(id);
+                }
+            }
+            while let Some(id) = cur {
+                // Per-semaphore mode: nothing of this semaphore can proceed at 0 (checked
+                // first: the value does not change while other semaphores' ops are skipped).
+                if semnum.is_some_and(|n| self.set.val(n) == 0) {
+                    break 'again;
+                }
+                let next = self.next_alter(id);
+                count(Event::SemScan);
+                let Some(w) = self.st.waiters.get(id) else { break };
+                if let Some(n) = semnum {
+                    if !(w.sops.len() == 1 && usize::from(w.sops[0].num()) == n) {
+                        cur = next;
+                        continue;
+                    }
+                }
+                let nsops = w.sops.len();
+                match self.retry(id) {
+                    Retried::Blocked | Retried::Failed => cur = next,
+                    Retried::Done(sops) => {
+                        completed = true;
+                        self.wakeup_zero(Changed::Ops(&sops, false));
+                        let restart = (self.st.merged && self.st.alter > 0) || nsops > 1;
+                        if restart {
+                            continue 'again;
+                        }
+                        cur = next;
+                    }
+                }
+            }
+            break;
+        }
+        completed
+    }
+
+    /// `do_smart_update`: zero-waiters first, then the alter waiters (all of them when
+    /// merged; otherwise those of each semaphore that was incremented, or of every
+    /// semaphore for `All`); `sem_otime` if anything completed or `otime`.
+    pub(super) fn do_smart_update(&mut self, changed: Changed<'_>, mut otime: bool) {
+        otime |= self.wakeup_zero(changed);
+        if self.st.merged && self.st.alter > 0 {
+            otime |= self.update_queue(None);
+        } else {
+            match changed {
+                Changed::All => {
+                    for n in 0..self.set.nsems() {
+                        if self.st.refs[n] > 0 {
+                            otime |= self.update_queue(Some(n));
+                        }
+                    }
+                }
+                Changed::Ops(sops, invert) => {
+                    for sop in sops {
+                        let n = usize::from(sop.num());
+                        if eff_op(sop, invert) > 0 && self.st.refs[n] > 0 {
+                            otime |= self.update_queue(Some(n));
+                        }
+                    }
+                }
+            }
+        }
+        if otime {
+            self.set_otime(changed);
+        }
+    }
+}
+
+/// The counts an op (`sops`, altering or not) leaving the `Waiting` state gives up: its
+/// reference on each semaphore it names (one no op names any more is queued in `held` for
+/// its [`SLOW`] check), its wait-for-zero count, and the complex/alter counts.
+pub(super) fn release_refs(st: &mut State, sops: &[SemOp], alter: bool) {
+    for sop in sops {
+        let n = usize::from(sop.num());
+        st.refs[n] -= 1;
+        if st.refs[n] == 0 && !st.held_all {
+            st.held.push(n as u32);
+        }
+    }
+    match sops {
+        [sop] if !alter => st.zwait[usize::from(sop.num())] -= 1,
+        [_] => {}
+        _ => st.complex -= 1,
+    }
+    if alter {
+        st.alter -= 1;
+    }
+}
