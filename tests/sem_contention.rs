@@ -122,6 +122,38 @@ fn acquire_guards_hand_the_unit_on() {
     assert_eq!(set.get_val(0).unwrap(), 1);
 }
 
+#[test]
+fn sleepers_dropped_after_the_hand_off_give_the_units_back_from_mailbox_and_entry() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let set = one_unit();
+    set.set_val(0, 0).unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let take = [SemOp::new(0, -1)];
+    let (mut a, mut b) = (Box::pin(set.semop(&take)), Box::pin(set.semop(&take)));
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+    // One release completes both: a's outcome goes to the mailbox, b's stays in its entry.
+    set.try_semop(&[SemOp::new(0, 2)]).unwrap();
+    assert_eq!((set.get_val(0).unwrap(), set.get_ncnt(0).unwrap()), (0, 0));
+    drop(a); // poll once, then drop: the performed -1 is given back (from the mailbox)
+    assert_eq!(set.get_val(0).unwrap(), 1);
+    drop(b); // the same from the entry
+    assert_eq!(set.get_val(0).unwrap(), 2);
+    // The mailbox is free again: the next hand-off goes through it and is collected.
+    set.set_val(0, 0).unwrap();
+    let mut c = Box::pin(set.semop(&take));
+    assert!(c.as_mut().poll(&mut cx).is_pending());
+    set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+    assert!(matches!(c.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+    assert!(
+        matches!(c.as_mut().poll(&mut cx), Poll::Ready(Err(e)) if e.errno() == 22),
+        "polled after completion"
+    );
+    drop(c);
+    assert_eq!(set.get_val(0).unwrap(), 0, "a completed future's drop gives nothing back");
+}
+
 /// Counters per pair, contended, for BENCHMARKS.md.
 #[cfg(feature = "counters")]
 #[test]
