@@ -14,6 +14,9 @@
 //!     target/release/deps/sem_contention-* --ignored --exact driver
 //! ```
 //!
+//! `timed_pairs` prints wall-clock ns per pair, svipc beside tokio (idle machine only:
+//! `cargo test --release --test sem_contention -- --ignored --nocapture timed_pairs`).
+//!
 //! `SEM_DRIVER` is `svipc` or `tokio` (the contended pair on `tokio::sync::Semaphore`),
 //! `semop` or `acquire` (the uncontended pair). `SEM_WORKERS` (default 0: a current-thread
 //! runtime, the deterministic choice for instruction counts) and `SEM_HOLD` (default 1: the
@@ -194,6 +197,37 @@ fn counters_per_pair() {
                 print!(" {:>15.3}", 2.0 * d.per(e, Event::SemOpDone));
             }
             println!();
+        }
+    }
+}
+
+/// Wall-clock ns per pair, svipc beside tokio, for an idle machine (a measurement, no
+/// assertion on time): T = 2 / 4 / 8 / 16 on `SEM_WORKERS` workers (a comma list, default
+/// "2,8"), the outside measurement's pattern (no yield while holding), best of 5 runs of
+/// `SEM_PAIRS` pairs (default 200,000).
+#[test]
+#[ignore = "a measurement: run by hand on an idle machine with --nocapture"]
+fn timed_pairs() {
+    let total: usize = std::env::var("SEM_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let workers = std::env::var("SEM_WORKERS").unwrap_or_else(|_| "2,8".into());
+    println!("{:>7} {:>4} {:>12} {:>12} {:>7}", "workers", "T", "svipc ns", "tokio ns", "ratio");
+    for w in workers.split(',').filter_map(|w| w.trim().parse::<usize>().ok()) {
+        let rt = runtime(w);
+        for tasks in [2, 4, 8, 16] {
+            let best = |f: &dyn Fn()| {
+                (0..5)
+                    .map(|_| {
+                        let t = std::time::Instant::now();
+                        f();
+                        t.elapsed().as_nanos() as f64 / total as f64
+                    })
+                    .fold(f64::INFINITY, f64::min)
+            };
+            let set = one_unit();
+            let sem = Arc::new(tokio::sync::Semaphore::new(1));
+            let svipc = best(&|| svipc_contended(&rt, &set, tasks, total / tasks, false));
+            let tokio = best(&|| tokio_contended(&rt, &sem, tasks, total / tasks, false));
+            println!("{w:>7} {tasks:>4} {svipc:>12.1} {tokio:>12.1} {:>7.2}", svipc / tokio);
         }
     }
 }
