@@ -40,7 +40,8 @@ mod imp {
     use std::time::{Duration, Instant};
 
     use svipc::counters::{self, Event};
-    use svipc::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select, SemOp, SemaphoreSet};
+    use svipc::msg::MsqidSet;
+    use svipc::{Credentials, Key, MessageQueue, Namespace, Select, SemOp, SemaphoreSet};
     use svipc_benches::{cores, env_list, runtime};
     use tokio::runtime::Runtime;
 

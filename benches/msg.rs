@@ -29,7 +29,8 @@ mod imp {
     use std::time::{Duration, Instant};
 
     use criterion::{Bencher, BenchmarkId, Criterion, SamplingMode, Throughput};
-    use svipc::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select};
+    use svipc::msg::MsqidSet;
+    use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
     use svipc_benches::{per_run, runtime, scaled, Sweep, Timing};
     use tokio::runtime::Runtime;
 
