@@ -15,6 +15,7 @@
 #                                           # the counters report (locks, CAS failures, waits
 #                                           # per message) over the same sweep
 #   .bench-bin/scaling.sh table DIR         # print a finished run's table again
+#   scripts/scaling.sh selftest             # the table from fixed input, checked (CI)
 #
 # To measure a many-core machine without a Rust toolchain there: run `build` here, copy
 # .bench-bin/ over (the binaries are built for this machine's target triple and glibc), and
@@ -235,8 +236,45 @@ table() {
   return 0
 }
 
+# ----- selftest: the table from fixed input (CI runs it) -----
+
+selftest() {
+  local dir got want status=0
+  dir=$(mktemp -d)
+  trap 'rm -rf "$dir"' RETURN
+  printf 'cores: 2\n' >"$dir/machine.txt"
+  cat >"$dir/raw.txt" <<'RAW'
+test msg/mpsc_8x1/w2/svipc ... bench:       1,146 ns/iter (+/- 33)
+test msg/mpsc_8x1/w2/async_channel ... bench:         448 ns/iter (+/- 3)
+test msg/mpsc_8x1/w2/tokio_mpsc ... bench:         370 ns/iter (+/- 3)
+test msg/mpsc_8x1/w2/kanal ... bench:         466 ns/iter (+/- 3)
+test msg/mpsc_8x1/w2/flume ... bench:       1,146 ns/iter (+/- 3)
+
+test msg/mpmc_8x8/w16/svipc ... bench:       1,472 ns/iter (+/- 33)
+test msg/mpmc_8x8/w16/kanal ... bench:         117 ns/iter (+/- 3)
+test msg/mpsc_8x1/os_threads/kernel ... bench:       4,109 ns/iter (+/- 9)
+test sem/contended_t16/w4/svipc ... bench:         959 ns/iter (+/- 9)
+test sem/contended_t16/w4/tokio ... bench:         374 ns/iter (+/- 9)
+test sem/contended_t16/os_threads/kernel ... bench:       5,000 ns/iter (+/- 9)
+RAW
+  got=$(table "$dir")
+  for want in \
+    "| MPSC 8:1 | 2 | 1146 | 448 | 370 | 466 | 1146 | 4109 | 2.56 | 3.10 | 2.46 | 1.00 | 0.28 |" \
+    "| MPMC 8x8 | 16* | 1472 | n/a | n/a | 117 | n/a | n/a | n/a | n/a | 12.58 | n/a | n/a |" \
+    "| 16 | 4* | 959 | 374 | n/a | 5000 | 2.56 | n/a | 0.19 |" \
+    "(* = more workers than the 2 cores of the machine that ran it)"; do
+    if ! grep -qxF -- "$want" <<<"$got"; then
+      echo "scaling selftest: missing row: $want" >&2
+      status=1
+    fi
+  done
+  if [ "$status" = 0 ]; then echo "scaling selftest: ok"; else echo "$got" >&2; fi
+  return "$status"
+}
+
 case ${1:-} in
   build) shift; build "$@" ;;
+  selftest) selftest ;;
   run) shift; run "$@" ;;
   counters) shift; counters "$@" ;;
   table) [ $# -eq 2 ] || usage; table "$2" ;;
