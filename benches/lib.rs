@@ -257,6 +257,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "tokio's worker threads under miri: slow, and no unsafe code of ours")]
     fn zero_workers_is_a_current_thread_runtime() {
         use tokio::runtime::RuntimeFlavor;
         assert_eq!(runtime(0).handle().runtime_flavor(), RuntimeFlavor::CurrentThread);
