@@ -45,9 +45,11 @@ build() {
   json=$(mktemp)
   trap 'rm -f "$json"' RETURN
   echo "scaling: building the benches (release)" >&2
-  cargo bench -p svipc-benches --no-run --message-format=json-render-diagnostics >"$json"
-  cargo bench -p svipc-benches --features counters --bench counters --no-run \
-    --message-format=json-render-diagnostics >>"$json"
+  # From the root without -p, as `cargo bench` builds them: the same features (tokio's "full",
+  # from the library's dev-dependencies, among them), so the sweep's binaries match the rows
+  # of BENCHMARKS.md.
+  cargo bench --no-run --message-format=json-render-diagnostics >"$json"
+  cargo bench --features counters --bench counters --no-run --message-format=json-render-diagnostics >>"$json"
   local line name exe n=0
   while IFS= read -r line; do
     case $line in *'"reason":"compiler-artifact"'*'"kind":["bench"]'*'"executable":"'*) ;; *) continue ;; esac
