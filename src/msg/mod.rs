@@ -244,7 +244,7 @@ pub use self::futures::{
 };
 pub use self::select::{Select, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
 use self::store::{Queue, RecvOp, ReserveOp, SendOp};
-use crate::error::{Error, ErrorKind, Op, SendError};
+use crate::error::{Detail, Error, ErrorKind, Fault, Op, SendError};
 use crate::ipc::perm::Octal;
 use crate::ipc::{Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
 use crate::namespace::Namespace;
@@ -618,10 +618,13 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
     /// Makes the `msgget` call.
     ///
     /// A new queue has `msg_qbytes` = the namespace's `MSGMNB`, `msg_ctime` = now, every
-    /// other figure 0, and mode `mode & 0o777`.
+    /// other figure 0, and mode `mode`.
     ///
     /// # Errors
     ///
+    /// First, svipc's own: `EINVAL` for [`Key::PRIVATE`](crate::Key::PRIVATE) without
+    /// `create`, or a mode above `0o777` (see [`OpenOptions`]'s
+    /// [two checks](OpenOptions#two-checks-c-does-not-make)). Then:
     /// * [`ErrorKind::NotFound`] (`ENOENT`): no queue has the key and `create` was not set.
     /// * [`ErrorKind::AlreadyExists`] (`EEXIST`): `create().exclusive()` and the key exists.
     /// * [`ErrorKind::PermissionDenied`] (`EACCES`): the existing queue denies the access
@@ -630,11 +633,7 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
     /// * [`ErrorKind::TypeMismatch`] (`EINVAL`): the key's queue carries another type.
     pub fn open(self) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: self.process.namespace().limits().msgmnb, _t: PhantomData };
-        let queue = self
-            .process
-            .namespace()
-            .ipcget(self.process.credentials(), self.key, self.flags, &ops)
-            .map_err(|k| Error::new(Op::MsgGet, k))?;
+        let queue = self.ipcget(&ops, Op::MsgGet)?;
         Ok(MessageQueue { queue, process: self.process.clone() })
     }
 }
@@ -709,10 +708,13 @@ impl<T: Payload> MessageQueue<T> {
 
     /// `msgsnd`'s argument checks, made before the lookup: `EINVAL` for `msgsz > MSGMAX`,
     /// then for `mtype < 1`.
-    fn check_send_args(&self, mtype: i64, size: usize) -> Option<ErrorKind> {
+    fn check_send_args(&self, mtype: i64, size: usize) -> Option<Fault> {
         let msgmax = self.process.namespace().msgmax();
-        if size > msgmax || size > i64::MAX as usize || mtype < 1 {
-            return Some(ErrorKind::InvalidArgument);
+        if size > msgmax || size > i64::MAX as usize {
+            return Some(Fault::new(ErrorKind::InvalidArgument, Detail::SizeAboveMsgmax));
+        }
+        if mtype < 1 {
+            return Some(Fault::new(ErrorKind::InvalidArgument, Detail::MtypeBelowOne));
         }
         None
     }
@@ -888,8 +890,8 @@ impl<T: Payload> MessageQueue<T> {
     /// would wait.
     pub fn try_reserve(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
         let mut fut = self.reserve(mtype, size);
-        if let Some(kind) = fut.pre {
-            return Err(Error::new(Op::MsgSnd, kind));
+        if let Some(fault) = fut.pre {
+            return Err(fault.at(Op::MsgSnd));
         }
         match self.queue.poll_reserve(self.process.credentials(), &mut fut.op, None) {
             std::task::Poll::Ready(Ok(())) => Ok(Permit::new(self, mtype, size)),
@@ -1171,6 +1173,6 @@ impl<T: Payload> MessageQueue<T> {
     }
 }
 
-fn futures_snd_err<T>(kind: ErrorKind, msg: T) -> SendError<T> {
-    SendError::new(Error::new(Op::MsgSnd, kind), msg)
+fn futures_snd_err<T>(fault: impl Into<Fault>, msg: T) -> SendError<T> {
+    SendError::new(fault.into().at(Op::MsgSnd), msg)
 }
