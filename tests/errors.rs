@@ -283,9 +283,10 @@ fn errors_are_send_sync_static() {
     fn assert_send_error<T: Send + Sync + std::error::Error + 'static>() {}
     assert_traits::<Error>();
     assert_send_error::<SendError<Opaque>>();
-    // The detail is one byte, not a `&str`: a `Result<(), Error>` stays a word's half.
-    assert_eq!(std::mem::size_of::<Error>(), 4);
-    assert_eq!(std::mem::size_of::<Result<(), Error>>(), 4);
+    // The detail is one byte, not a `&'static str` (which alone would make it 24): an
+    // `Error`, and a `Result<(), Error>`, fit in one register.
+    assert!(std::mem::size_of::<Error>() <= 8, "{}", std::mem::size_of::<Error>());
+    assert!(std::mem::size_of::<Result<(), Error>>() <= 8);
 }
 
 /// The common mistakes name their argument after the errno text; kind and errno stay the
