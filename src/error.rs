@@ -393,7 +393,7 @@ pub struct Error {
     kind: ErrorKind,
     op: Op,
     timeout: bool,
-    /// One byte, not a `&'static str`: an `Error` stays four bytes, so the `Result`s of
+    /// One byte, not a `&'static str`: an `Error` stays a few bytes, so the `Result`s of
     /// the lock-free calls stay as small as the kernel's `int` return.
     detail: Option<Detail>,
 }
