@@ -915,9 +915,10 @@ impl Section<'_> {
         }
     }
 
-    /// The cancellation inverse (DESIGN rule 3): the performed op `w`, negated and in
-    /// reverse order, all-or-nothing and without waiting; it stands if the inverse cannot
-    /// apply at once or `SETVAL`/`SETALL` touched one of its semaphores since.
+    /// The cancellation inverse (rules 2 and 3 of the sem module's `# Cancel safety`): the
+    /// performed op `sops`, negated and in reverse order, all-or-nothing and without
+    /// waiting; it stands if the inverse cannot apply at once or `SETVAL`/`SETALL` touched
+    /// one of its semaphores since.
     fn inverse(&mut self, sops: &[SemOp], undo: Option<u64>, epoch: u64, pid: i32) {
         if self.st.removed || !sops.iter().any(|sop| sop.alters()) {
             return;
