@@ -333,6 +333,7 @@ impl Truncate for String {
 }
 
 #[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
 impl Payload for bytes::Bytes {
     fn size(&self) -> usize {
         self.len()
@@ -340,6 +341,7 @@ impl Payload for bytes::Bytes {
 }
 
 #[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
 impl Truncate for bytes::Bytes {
     fn truncate_to(&mut self, max: usize) {
         self.truncate(max);
