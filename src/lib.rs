@@ -1,4 +1,7 @@
-#![doc = include_str!("../README.md")]
+// The crate's front page is its own file, with intra-doc links; README.md is the repository's
+// and crates.io's page, with plain links that work there. Doctests run both.
+#![doc = include_str!("docs/crate.md")]
+#![cfg_attr(doctest, doc = include_str!("../README.md"))]
 //!
 //! ## Module map
 //!

@@ -127,6 +127,21 @@ fn bounded(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
+/// The README's and the crate docs' snippet, as it stands there: two acquires of one unit.
+#[test]
+fn two_acquires_share_one_unit() {
+    loom::model(|| {
+        let me = Namespace::new().process(Credentials::new(1000, 1000)); // one per model run
+        let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open().unwrap();
+        set.set_val(0, 1).unwrap();
+        let other = set.clone();
+        let t = loom::thread::spawn(move || drop(loom::future::block_on(other.acquire(0, 1)).unwrap()));
+        drop(loom::future::block_on(set.acquire(0, 1)).unwrap());
+        t.join().unwrap();
+        assert_eq!(set.get_val(0).unwrap(), 1);
+    });
+}
+
 /// Two deposits race; in every interleaving both land and the balance is never touched by
 /// two threads at once.
 #[test]
