@@ -13,8 +13,8 @@
 //!
 //! Shown here: a typed payload with its own `Payload` impl (its size counts against
 //! `msg_qbytes` as the C struct's would), `Select::Type` for routing, a reply awaited with a
-//! deadline (`recv_timeout`), and a clean stop: a shutdown request the server answers before
-//! it returns, then `IPC_RMID`.
+//! deadline, and a clean stop: a shutdown request the server answers before it returns,
+//! then `IPC_RMID`.
 
 use std::time::Duration;
 
@@ -72,8 +72,10 @@ async fn client(q: MessageQueue<Msg>, n: i64) -> Result<i64, svipc::Error> {
     let mut total = 0;
     for i in 0..n {
         q.send(SERVER, Msg::Add { pid, a: i64::from(pid), b: i }).await.map_err(|e| e.error())?;
-        // msgrcv(q, &reply, size, getpid(), 0), with a deadline System V itself lacks.
-        match q.recv_timeout(Select::Type(i64::from(pid)), Duration::from_secs(5)).await? {
+        // msgrcv(q, &reply, size, getpid(), 0), with a deadline System V itself lacks (what
+        // `recv_timeout` does; a receive dropped at its deadline loses no message).
+        let reply = tokio::time::timeout(Duration::from_secs(5), q.recv(Select::Type(i64::from(pid))));
+        match reply.await.expect("the server answers within 5 s")? {
             (mtype, Msg::Reply(sum)) => {
                 assert_eq!((mtype, sum), (i64::from(pid), i64::from(pid) + i));
                 total += sum;
