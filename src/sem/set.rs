@@ -455,8 +455,8 @@ impl Set {
         }
     }
 
-    /// The future of a queued op was dropped (the cancellation rule): off the list if still
-    /// sleeping; if a waker had already performed it, the inverse of `sops` (the op's
+    /// The future of a queued op was dropped (docs/kernel-rules.md §6.1): off the list if
+    /// still sleeping; if a waker had already performed it, the inverse of `sops` (the op's
     /// operations) runs now where it can.
     pub(crate) fn cancel(&self, t: &Ticket, sops: &[SemOp], pid: i32, semvmx: i32) {
         // An outcome in the mailbox is ours; a failure there needs nothing more, and no lock.
@@ -915,10 +915,9 @@ impl Section<'_> {
         }
     }
 
-    /// The cancellation inverse (rules 2 and 3 of the sem module's `# Cancel safety`): the
-    /// performed op `sops`, negated and in reverse order, all-or-nothing and without
-    /// waiting; it stands if the inverse cannot apply at once or `SETVAL`/`SETALL` touched
-    /// one of its semaphores since.
+    /// The cancellation inverse (docs/kernel-rules.md §6.1): the performed op `sops`,
+    /// negated and in reverse order, all-or-nothing and without waiting; it stands if the
+    /// inverse cannot apply at once or `SETVAL`/`SETALL` touched one of its semaphores since.
     fn inverse(&mut self, sops: &[SemOp], undo: Option<u64>, epoch: u64, pid: i32) {
         if self.st.removed || !sops.iter().any(|sop| sop.alters()) {
             return;
