@@ -3,185 +3,19 @@
 //! `ipcget`/`ipcctl` parts of `ipc/util.c`).
 
 use std::fmt;
+#[cfg(test)]
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::error::{Error, ErrorKind, Op};
-use crate::ipc::{ids::IPCMNI, Ids};
+use crate::ipc::Ids;
 use crate::ipc::{
-    Credentials, Figures, Header, IpcKind, IpcObject, IpcPerm, Key, OpenFlags, Ops, PermCell, Removal,
+    Credentials, Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Limits, LimitsCell, OpenFlags, Ops,
+    PermCell, Removal,
 };
 use crate::process::Process;
 #[cfg(test)]
 use crate::sync::atomic::AtomicI32;
-use crate::sync::atomic::AtomicU64;
 use crate::sync::{Arc, Mutex};
-
-// ===== Limits =====
-
-/// The namespace's limits: the kernel's `kernel.msg*`, `kernel.sem` and `kernel.shm*`
-/// sysctls, with the kernel's defaults ([`Limits::default`]).
-///
-/// Read them with [`Namespace::limits`] and change them with [`Namespace::set_limits`]; a
-/// change applies to every call that starts afterwards, as a sysctl write does.
-///
-/// # Examples
-///
-/// ```
-/// use svipc::{Limits, Namespace};
-///
-/// let ns = Namespace::new();
-/// assert_eq!(ns.limits(), Limits::default());
-/// assert_eq!((ns.limits().msgmax, ns.limits().semopm), (8192, 500));
-///
-/// let mut limits = ns.limits();
-/// limits.msgmni = 4; // at most four queues
-/// ns.set_limits(limits)?;
-/// assert_eq!(ns.limits().msgmni, 4);
-/// # Ok::<(), svipc::Error>(())
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-#[non_exhaustive]
-pub struct Limits {
-    /// `MSGMAX` (`kernel.msgmax`): the largest message, in bytes. Default 8192.
-    pub msgmax: usize,
-    /// `MSGMNB` (`kernel.msgmnb`): a new queue's `msg_qbytes`, and the most `IPC_SET` may
-    /// set without `CAP_SYS_RESOURCE`. Default 16384.
-    pub msgmnb: usize,
-    /// `MSGMNI` (`kernel.msgmni`): the most queues. Default 32000.
-    pub msgmni: usize,
-    /// `SEMMSL`: the most semaphores in one set. Default 32000.
-    pub semmsl: usize,
-    /// `SEMMNS`: the most semaphores in all sets together. Default 1,024,000,000
-    /// (`SEMMNI * SEMMSL`).
-    pub semmns: usize,
-    /// `SEMOPM`: the most operations in one `semop`. Default 500.
-    pub semopm: usize,
-    /// `SEMVMX`: the largest semaphore value. Default 32767, which is also the most it may
-    /// be set to (the kernel's is a constant; `semadj` lives in `[-32768, 32767]`).
-    pub semvmx: i32,
-    /// `SEMMNI`: the most semaphore sets. Default 32000.
-    pub semmni: usize,
-    /// `SHMMIN`: the smallest segment, in bytes. Default 1.
-    pub shmmin: u64,
-    /// `SHMMAX` (`kernel.shmmax`): the largest segment, in bytes. Default
-    /// `ULONG_MAX - 2^24`.
-    pub shmmax: u64,
-    /// `SHMALL` (`kernel.shmall`): the most pages in all segments together. Default
-    /// `ULONG_MAX - 2^24`.
-    pub shmall: u64,
-    /// `SHMMNI` (`kernel.shmmni`): the most segments. Default 4096.
-    pub shmmni: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            msgmax: 8192,
-            msgmnb: 16384,
-            msgmni: 32000,
-            semmsl: 32000,
-            semmns: 32000 * 32000,
-            semopm: 500,
-            semvmx: 32767,
-            semmni: 32000,
-            shmmin: 1,
-            shmmax: u64::MAX - (1 << 24),
-            shmall: u64::MAX - (1 << 24),
-            shmmni: 4096,
-        }
-    }
-}
-
-impl Limits {
-    /// The sysctl range checks: the `*mni` limits at most 32768 (`IPCMNI`), the `int`
-    /// sysctls at most `i32::MAX`, `SEMVMX` in `1..=32767`, `SHMMIN` at least 1 and at most
-    /// `SHMMAX`.
-    fn validate(&self) -> Result<(), ErrorKind> {
-        let int_max = i32::MAX as usize;
-        let ok = self.msgmax <= int_max
-            && self.msgmnb <= int_max
-            && self.msgmni <= IPCMNI
-            && self.semmsl <= int_max
-            && self.semmns <= int_max
-            && self.semopm <= int_max
-            && (1..=32767).contains(&self.semvmx)
-            && self.semmni <= IPCMNI
-            && self.shmmin >= 1
-            && self.shmmin <= self.shmmax
-            && self.shmmni <= IPCMNI;
-        if ok {
-            Ok(())
-        } else {
-            Err(ErrorKind::InvalidArgument)
-        }
-    }
-
-    /// The per-kind object limit (`msgmni`, `semmni`, `shmmni`).
-    fn max_objects(&self, kind: IpcKind) -> usize {
-        match kind {
-            IpcKind::MessageQueue => self.msgmni,
-            IpcKind::SemaphoreSet => self.semmni,
-            IpcKind::SharedMemory => self.shmmni,
-        }
-    }
-}
-
-/// [`Limits`] in atomics, read on every call without a lock.
-#[derive(Debug)]
-struct LimitsCell {
-    words: [AtomicU64; 12],
-}
-
-impl LimitsCell {
-    fn new(l: Limits) -> LimitsCell {
-        let cell = LimitsCell { words: std::array::from_fn(|_| AtomicU64::new(0)) };
-        cell.store(l);
-        cell
-    }
-
-    fn store(&self, l: Limits) {
-        let values = [
-            l.msgmax as u64,
-            l.msgmnb as u64,
-            l.msgmni as u64,
-            l.semmsl as u64,
-            l.semmns as u64,
-            l.semopm as u64,
-            l.semvmx as u64,
-            l.semmni as u64,
-            l.shmmin,
-            l.shmmax,
-            l.shmall,
-            l.shmmni as u64,
-        ];
-        for (word, value) in self.words.iter().zip(values) {
-            word.store(value, Relaxed);
-        }
-    }
-
-    /// `msgmax` alone (the first word): msgsnd checks it on every call, and needs no other.
-    fn msgmax(&self) -> usize {
-        self.words[0].load(Relaxed) as usize
-    }
-
-    fn load(&self) -> Limits {
-        let w = |i: usize| self.words[i].load(Relaxed);
-        Limits {
-            msgmax: w(0) as usize,
-            msgmnb: w(1) as usize,
-            msgmni: w(2) as usize,
-            semmsl: w(3) as usize,
-            semmns: w(4) as usize,
-            semopm: w(5) as usize,
-            semvmx: w(6) as i32,
-            semmni: w(7) as usize,
-            shmmin: w(8),
-            shmmax: w(9),
-            shmall: w(10),
-            shmmni: w(11) as usize,
-        }
-    }
-}
 
 // ===== Namespace =====
 
@@ -394,14 +228,12 @@ impl Namespace {
     /// Takes an object whose removal was deferred out of its table once the mechanism
     /// destroys it (a segment's last detach after `IPC_RMID`). Nothing happens if the id is
     /// no longer live.
-    #[allow(dead_code)] // the shared-memory mechanism is its caller
     pub(crate) fn destroy(&self, kind: IpcKind, id: i32) {
         let obj = self.table(kind).lock().remove(id);
         drop(obj);
     }
 
     /// `(in_use, units, max_idx)` of a kind's table: what the `*_INFO` commands report.
-    #[allow(dead_code)] // the mechanisms' *_INFO figures are its callers
     pub(crate) fn table_info(&self, kind: IpcKind) -> (usize, u64, i32) {
         let table = self.table(kind).lock();
         (table.in_use(), table.units(), table.max_idx())
@@ -517,12 +349,12 @@ impl fmt::Display for Ipcs {
                         format!("{used_bytes:<12} {messages:<12}")
                     }
                     Figures::SemaphoreSet { nsems } => format!("{nsems:<10}"),
-                    Figures::SharedMemory { bytes, nattch } => {
+                    Figures::SharedMemory { bytes, nattch, dest, locked } => {
                         let mut status = String::new();
-                        if p.mode & 0o1000 != 0 {
+                        if dest {
                             status.push_str("dest ");
                         }
-                        if p.mode & 0o2000 != 0 {
+                        if locked {
                             status.push_str("locked");
                         }
                         format!("{bytes:<10} {nattch:<10} {:<12}", status.trim_end())
@@ -631,6 +463,7 @@ pub(crate) mod probe {
 mod tests {
     use super::probe::{get, Probe, ProbeOps};
     use super::*;
+    use crate::ipc::ids::IPCMNI;
     use crate::ipc::Capabilities;
 
     const C: bool = true;

@@ -1,13 +1,36 @@
-//! `Process`: the actor through which objects are opened — its credentials, and its
-//! `SEM_UNDO` adjustments, applied when its last clone drops (the kernel's `exit_sem`).
+//! `Process`: the actor through which objects are opened — its credentials, and the exit
+//! work the mechanisms hang on it, run when its last clone drops (the kernel's `do_exit`
+//! calling `exit_sem`).
+//!
+//! # Exit hooks
+//!
+//! `Process` knows no mechanism. A mechanism that keeps per-process state registers an
+//! [`ExitHook`] with [`Process::exit_hook`] the first time the process needs it (the
+//! semaphore module: its `SEM_UNDO` records, on the first open of a set) and gets the same
+//! value back on every later call; when the process exits, every registered hook runs once,
+//! in registration order. So the dependency points one way — mechanisms import `process`,
+//! never the reverse — as the kernel's `ipc/` code plugs into `do_exit` through
+//! `exit_sem()`/`exit_shm()`.
 
+use std::any::Any;
 use std::fmt;
 
 use crate::error::{Error, Op};
 use crate::ipc::{Credentials, IpcKind, Key, OpenFlags};
 use crate::namespace::Namespace;
-use crate::sem::UndoLists;
-use crate::sync::Arc;
+use crate::sync::{Arc, Mutex};
+
+/// Per-process work of a mechanism, run once when the process exits; see the module docs.
+///
+/// The hook value is also the mechanism's per-process state: [`Process::exit_hook`] hands a
+/// clone back, found by its type, so an implementor is a cheap handle (an `Arc`).
+pub(crate) trait ExitHook: Any + Send + Sync {
+    /// The process exits: `pid` is its pid, `ns` its namespace.
+    fn exit(&self, pid: i32, ns: &Namespace);
+
+    /// The hook as `Any`, to find it again by type.
+    fn as_any(&self) -> &dyn Any;
+}
 
 /// An actor in a [`Namespace`]: what a process is to the kernel's IPC code.
 ///
@@ -46,14 +69,28 @@ pub struct Process {
 struct ProcessInner {
     ns: Namespace,
     creds: Credentials,
-    /// The `SEM_UNDO` records (`struct sem_undo_list`), shared by every clone as threads
-    /// share theirs (`CLONE_SYSVSEM`); applied in `Drop`.
-    sem_undo: UndoLists,
+    /// The mechanisms' exit work and per-process state (the semaphore module's
+    /// `struct sem_undo_list`), shared by every clone as threads share theirs
+    /// (`CLONE_SYSVSEM`); run in `Drop`.
+    hooks: Mutex<Vec<Box<dyn ExitHook>>>,
 }
 
 impl Process {
     pub(crate) fn new(ns: Namespace, creds: Credentials) -> Process {
-        Process { inner: Arc::new(ProcessInner { ns, creds, sem_undo: UndoLists::new() }) }
+        Process { inner: Arc::new(ProcessInner { ns, creds, hooks: Mutex::new(Vec::new()) }) }
+    }
+
+    /// The registered hook of type `H`, or `make()` registered now: a mechanism's
+    /// per-process state, made on first use and run at exit. One lock of a short list;
+    /// callers keep the clone they get (a handle does, from its open on).
+    pub(crate) fn exit_hook<H: ExitHook + Clone>(&self, make: impl FnOnce() -> H) -> H {
+        let mut hooks = self.inner.hooks.lock();
+        if let Some(hook) = hooks.iter().find_map(|h| h.as_any().downcast_ref::<H>()) {
+            return hook.clone();
+        }
+        let hook = make();
+        hooks.push(Box::new(hook.clone()));
+        hook
     }
 
     /// The credentials every call of this actor is checked with.
@@ -69,11 +106,6 @@ impl Process {
     /// The namespace it lives in.
     pub fn namespace(&self) -> &Namespace {
         &self.inner.ns
-    }
-
-    /// The `SEM_UNDO` records of this process.
-    pub(crate) fn sem_undo(&self) -> &UndoLists {
-        &self.inner.sem_undo
     }
 
     /// `ipcrm -q/-s/-m ID`: `IPC_RMID` by id without knowing the payload type
@@ -94,10 +126,12 @@ impl Process {
 }
 
 impl Drop for ProcessInner {
-    /// The process exits: this is where the mechanisms' exit work hangs (`exit_sem`).
+    /// The process exits: every registered hook runs once (`exit_sem`).
     fn drop(&mut self) {
-        // exit_sem: the adjustments go back, clamped to [0, SEMVMX].
-        self.sem_undo.exit(self.creds.pid(), self.ns.limits().semvmx);
+        let hooks = std::mem::take(&mut *self.hooks.lock());
+        for hook in hooks {
+            hook.exit(self.creds.pid(), &self.ns);
+        }
         #[cfg(test)]
         self.ns.note_exit();
     }
@@ -129,7 +163,6 @@ pub struct OpenOptions<'p, P> {
 }
 
 impl<'p, P> OpenOptions<'p, P> {
-    #[allow(dead_code)] // each mechanism's `Process` method is a caller
     pub(crate) fn new(process: &'p Process, key: Key, params: P) -> Self {
         OpenOptions { process, key, flags: OpenFlags::default(), params }
     }

@@ -30,6 +30,7 @@
 pub(crate) mod cred;
 pub(crate) mod ids;
 pub(crate) mod key;
+pub(crate) mod limits;
 pub(crate) mod perm;
 
 use std::any::Any;
@@ -42,6 +43,8 @@ pub use self::cred::{Capabilities, Credentials};
 pub(crate) use self::ids::Ids;
 pub use self::key::Key;
 pub(crate) use self::key::OpenFlags;
+pub use self::limits::Limits;
+pub(crate) use self::limits::LimitsCell;
 pub use self::perm::IpcPerm;
 pub(crate) use self::perm::PermCell;
 
@@ -163,13 +166,17 @@ pub enum Figures {
         /// Semaphores in the set (`nsems`).
         nsems: u64,
     },
-    /// A shared memory segment: `shm_segsz` and `shm_nattch`; the mode's `SHM_DEST` and
-    /// `SHM_LOCKED` bits give `ipcs`'s status column.
+    /// A shared memory segment: `shm_segsz`, `shm_nattch`, and the mode's `SHM_DEST` and
+    /// `SHM_LOCKED` bits, which give `ipcs`'s status column.
     SharedMemory {
         /// Size asked for at creation (`bytes`).
         bytes: u64,
         /// Attachments (`nattch`).
         nattch: u64,
+        /// `SHM_DEST`: removed while attached, destroyed at the last detach (`dest`).
+        dest: bool,
+        /// `SHM_LOCKED`: locked in memory by `SHM_LOCK` (`locked`).
+        locked: bool,
     },
 }
 
@@ -212,7 +219,7 @@ pub(crate) trait Ops {
 
     /// Checks made before the key is looked up, so they apply to existing keys too (semget's
     /// `nsems` range).
-    fn precheck(&self, _limits: &crate::Limits) -> Result<(), ErrorKind> {
+    fn precheck(&self, _limits: &Limits) -> Result<(), ErrorKind> {
         Ok(())
     }
 
@@ -225,7 +232,7 @@ pub(crate) trait Ops {
     /// The units a new object takes from the kind's namespace-wide budget (semaphores for
     /// SEMMNS, pages for SHMALL), after validating the creation arguments. `units_in_use` is
     /// the kind's current total.
-    fn units(&self, _limits: &crate::Limits, _units_in_use: u64) -> Result<u64, ErrorKind> {
+    fn units(&self, _limits: &Limits, _units_in_use: u64) -> Result<u64, ErrorKind> {
         Ok(0)
     }
 

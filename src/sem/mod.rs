@@ -58,11 +58,11 @@ use std::task::{Context, Poll};
 
 pub use self::op::SemOp;
 use self::set::{Fast, Set};
-pub(crate) use self::undo::UndoLists;
+use self::undo::UndoLists;
 use crate::error::{Error, ErrorKind, Op};
 use crate::ipc::perm::{valid_id, READ, WRITE};
-use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
-use crate::namespace::{Limits, Namespace};
+use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Limits, Ops};
+use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
 use crate::sync::wait_list::WaiterId;
 use crate::sync::Arc;
@@ -395,8 +395,11 @@ impl SemaphoreSet {
                 Fast::Blocks(_) | Fast::Slow => {}
             }
         }
-        let undo_id =
-            if undo { Some(self.process.sem_undo().find_alloc(&self.set).map_err(err)?) } else { None };
+        let undo_id = if undo {
+            Some(self.process.exit_hook(UndoLists::new).find_alloc(&self.set).map_err(err)?)
+        } else {
+            None
+        };
         self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(err)
     }
 

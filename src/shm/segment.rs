@@ -31,9 +31,8 @@ use super::attach::{page_size, Memory};
 use super::ShmidDs;
 use crate::error::ErrorKind;
 use crate::ipc::perm::{valid_id, READ, WRITE};
-use crate::ipc::{now, Capabilities, Credentials, Figures, Header, IpcKind, IpcObject, Ops, Removal};
+use crate::ipc::{now, Capabilities, Credentials, Figures, Header, IpcKind, IpcObject, Limits, Ops, Removal};
 use crate::sync::{Arc, Mutex};
-use crate::Limits;
 
 /// `SHM_DEST` in `shm_perm.mode`: removed while attached, destroyed at the last detach.
 pub(crate) const SHM_DEST: u32 = 0o1000;
@@ -200,7 +199,13 @@ impl IpcObject for Arc<SegInner> {
     }
 
     fn figures(&self) -> Figures {
-        Figures::SharedMemory { bytes: self.segsz as u64, nattch: self.nattch() }
+        let mode = self.header.perm().load().mode;
+        Figures::SharedMemory {
+            bytes: self.segsz as u64,
+            nattch: self.nattch(),
+            dest: mode & SHM_DEST != 0,
+            locked: mode & SHM_LOCKED != 0,
+        }
     }
 
     fn as_any(&self) -> &dyn Any {
