@@ -125,6 +125,62 @@ impl Namespace {
         Ok(())
     }
 
+    /// The `kernel.msg_next_id`, `kernel.sem_next_id` or `kernel.shm_next_id` setting of
+    /// `kind`: the id the next creation asks for, or -1 (the default) for none.
+    pub fn next_id(&self, kind: IpcKind) -> i32 {
+        self.table(kind).lock().next_id()
+    }
+
+    /// Writes the `kernel.{msg,sem,shm}_next_id` sysctl of `kind` (a checkpoint/restore
+    /// tool's way to recreate an object under its old id).
+    ///
+    /// The next creation of that kind (`*get` with `IPC_CREAT` or `IPC_PRIVATE`) takes the
+    /// id's sequence number and its index if that slot is free, else the first free index
+    /// above it; then the setting is -1 again. It is consumed by the first creation that
+    /// gets as far as allocating an id (past the argument checks and the object limit),
+    /// whether or not that allocation succeeds (`ENOSPC` when no index at or above it is
+    /// free), as in the kernel's `ipc_idr_alloc`. -1 unsets it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a value below -1, as the sysctl's range
+    /// `[-1, INT_MAX]` refuses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, IpcKind, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// ns.set_next_id(IpcKind::SemaphoreSet, 3 << 15 | 5)?;
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// assert_eq!(set.id(), 98309); // 3 << 15 | 5
+    /// assert_eq!(ns.next_id(IpcKind::SemaphoreSet), -1);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn set_next_id(&self, kind: IpcKind, id: i32) -> Result<(), Error> {
+        if id < -1 {
+            return Err(Error::new(Op::Sysctl, ErrorKind::InvalidArgument));
+        }
+        self.table(kind).lock().set_next_id(id);
+        Ok(())
+    }
+
+    /// Runs `f` on the object in slot `index & 0x7fff` of `kind`'s table, with its full id,
+    /// under the table lock: the lookup of the `*_STAT` commands (`EINVAL` for an empty
+    /// slot).
+    pub(crate) fn at_index<R>(
+        &self,
+        kind: IpcKind,
+        index: i32,
+        f: impl FnOnce(i32, &dyn IpcObject) -> Result<R, ErrorKind>,
+    ) -> Result<R, ErrorKind> {
+        let table = self.table(kind).lock();
+        let (id, obj) = table.get_index(index).ok_or(ErrorKind::InvalidArgument)?;
+        f(id, &**obj)
+    }
+
     /// What the namespace holds, untyped: kind, key, id, owner, creator, mode and each
     /// object's figures — what `ipcs(1)` prints (which is how `Display` prints it).
     pub fn ipcs(&self) -> Ipcs {
@@ -395,6 +451,9 @@ pub(crate) mod probe {
         }
         fn as_any(&self) -> &dyn Any {
             self
+        }
+        fn stat_ds(&self) -> Result<Box<dyn Any + Send>, ErrorKind> {
+            Ok(Box::new(self.size))
         }
         fn remove(&self) -> Removal {
             self.header.mark_deleted();

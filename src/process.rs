@@ -15,7 +15,8 @@
 use std::any::Any;
 use std::fmt;
 
-use crate::error::{Error, Op};
+use crate::error::{Error, ErrorKind, Op};
+use crate::ipc::perm::READ;
 use crate::ipc::{Credentials, IpcKind, Key, OpenFlags};
 use crate::namespace::Namespace;
 use crate::sync::{Arc, Mutex};
@@ -106,6 +107,34 @@ impl Process {
     /// The namespace it lives in.
     pub fn namespace(&self) -> &Namespace {
         &self.inner.ns
+    }
+
+    /// The `*_STAT` and `*_STAT_ANY` commands (`msgctl`, `semctl`, `shmctl`) written once:
+    /// the object in slot `index & 0x7fff` of `kind`'s table, its full id and its `*_ds`
+    /// (`D`, the mechanism's struct). In the kernel's order: `EINVAL` for a negative index
+    /// (the syscall's `id < 0` check) or an empty slot, then — unless `any` (`*_STAT_ANY`)
+    /// — `EACCES` without read permission.
+    pub(crate) fn stat_index<D: 'static>(
+        &self,
+        kind: IpcKind,
+        index: i32,
+        any: bool,
+        op: Op,
+    ) -> Result<(i32, D), Error> {
+        let e = |k| Error::new(op, k);
+        if index < 0 {
+            return Err(e(ErrorKind::InvalidArgument));
+        }
+        self.inner
+            .ns
+            .at_index(kind, index, |id, obj| {
+                if !any {
+                    obj.header().perm().check(&self.inner.creds, READ)?;
+                }
+                let ds = obj.stat_ds()?.downcast::<D>().map_err(|_| ErrorKind::InvalidArgument)?;
+                Ok((id, *ds))
+            })
+            .map_err(e)
     }
 
     /// `ipcrm -q/-s/-m ID`: `IPC_RMID` by id without knowing the payload type

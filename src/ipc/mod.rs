@@ -192,6 +192,14 @@ pub(crate) trait IpcObject: Send + Sync + 'static {
     /// For typed opening: the concrete object, to be downcast by the mechanism.
     fn as_any(&self) -> &dyn Any;
 
+    /// `IPC_STAT`'s figures without the permission check, whatever the payload type: the
+    /// mechanism's `*_ds` struct (`MsqidDs`, `SemidDs`, `ShmidDs`), boxed, which the
+    /// mechanism's own `*_STAT`-by-index code downcasts. It is how a `MSG_STAT` walk reads a
+    /// queue opened with any payload type.
+    /// `EINVAL` when the object is being destroyed (a segment between its last detach and
+    /// leaving the table).
+    fn stat_ds(&self) -> Result<Box<dyn Any + Send>, ErrorKind>;
+
     /// `IPC_RMID`, called with the table lock held, after the ownership check and with the
     /// header not yet marked. Returns [`Removal::Now`] when the id dies at once (the table
     /// drops it and marks the header deleted), or [`Removal::Deferred`] when it stays live

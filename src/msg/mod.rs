@@ -468,20 +468,28 @@ impl From<&MsqidDs> for MsqidSet {
     }
 }
 
-/// `msgctl(MSG_INFO)`'s `struct msginfo` and return value ([`Namespace::msg_info`]).
+/// `msgctl(MSG_INFO)`'s and `msgctl(IPC_INFO)`'s `struct msginfo` and return value
+/// ([`Namespace::msg_info`], [`Namespace::msg_ipc_info`]).
 ///
-/// As in the kernel, three fields mean something other than their names:
+/// As in the kernel, with `MSG_INFO` three fields mean something other than their names:
 /// `msgpool` is the number of queues, `msgmap` the number of messages, `msgtql` the number
-/// of bytes, all namespace-wide.
+/// of bytes, all namespace-wide (the last two capped at `INT_MAX`). With `IPC_INFO` they
+/// are the kernel's compile-time constants `MSGPOOL` (512000), `MSGMAP` and `MSGTQL`
+/// (16384 each), whatever the sysctls say; `msgssz` (16) and `msgseg` (65535) are constants
+/// in both, relics of the old segment allocator.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub struct MsgInfo {
-    /// The queues in use.
+    /// `MSG_INFO`: the queues in use; `IPC_INFO`: `MSGPOOL`, 512000.
     pub msgpool: usize,
-    /// The messages queued in all queues.
+    /// `MSG_INFO`: the messages queued in all queues; `IPC_INFO`: `MSGMAP`, 16384.
     pub msgmap: u64,
-    /// The bytes queued in all queues.
+    /// `MSG_INFO`: the bytes queued in all queues; `IPC_INFO`: `MSGTQL`, 16384.
     pub msgtql: u64,
+    /// `MSGSSZ`: 16.
+    pub msgssz: usize,
+    /// `MSGSEG`: 65535.
+    pub msgseg: usize,
     /// `MSGMAX`.
     pub msgmax: usize,
     /// `MSGMNB`.
@@ -517,13 +525,94 @@ impl Namespace {
         });
         MsgInfo {
             msgpool: in_use,
-            msgmap,
-            msgtql,
+            msgmap: msgmap.min(i32::MAX as u64),
+            msgtql: msgtql.min(i32::MAX as u64),
+            msgssz: MSGSSZ,
+            msgseg: MSGSEG,
             msgmax: limits.msgmax,
             msgmnb: limits.msgmnb,
             msgmni: limits.msgmni,
             max_index,
         }
+    }
+
+    /// `msgctl(0, IPC_INFO, &buf)`: the limits, the kernel's constants in `msgpool`,
+    /// `msgmap` and `msgtql` (see [`MsgInfo`]), and the highest index in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::Namespace;
+    ///
+    /// let info = Namespace::new().msg_ipc_info();
+    /// assert_eq!((info.msgpool, info.msgmap, info.msgtql), (512000, 16384, 16384));
+    /// assert_eq!((info.msgssz, info.msgseg, info.msgmax, info.max_index), (16, 65535, 8192, 0));
+    /// ```
+    pub fn msg_ipc_info(&self) -> MsgInfo {
+        let limits = self.limits();
+        let (_, _, max_index) = self.table_info(IpcKind::MessageQueue);
+        MsgInfo {
+            msgpool: MSGPOOL,
+            msgmap: MSGMNB_DEFAULT as u64,
+            msgtql: MSGMNB_DEFAULT as u64,
+            msgssz: MSGSSZ,
+            msgseg: MSGSEG,
+            msgmax: limits.msgmax,
+            msgmnb: limits.msgmnb,
+            msgmni: limits.msgmni,
+            max_index,
+        }
+    }
+}
+
+/// `<linux/msg.h>`'s compile-time `MSGMNB`, behind `MSGMAP` and `MSGTQL`.
+const MSGMNB_DEFAULT: usize = 16384;
+/// `MSGPOOL`: `MSGMNI * MSGMNB / 1024` of the compile-time constants.
+const MSGPOOL: usize = 32000 * MSGMNB_DEFAULT / 1024;
+/// `MSGSSZ`: the old message segment size.
+const MSGSSZ: usize = 16;
+/// `MSGSEG`: `MSGPOOL * 1024 / MSGSSZ`, capped at 0xffff.
+const MSGSEG: usize = 0xffff;
+
+impl Process {
+    /// `msgctl(index, MSG_STAT, &buf)`: the queue in slot `index` of the table (what
+    /// `ipcs -q` walks, from 0 to the `max_index` of [`Namespace::msg_info`]), whatever its
+    /// payload type: its full `msqid` and its [`MsqidDs`]. Read permission is checked, as
+    /// for `IPC_STAT`.
+    ///
+    /// # Errors
+    ///
+    /// In this order: [`ErrorKind::InvalidArgument`] (EINVAL) for a negative index or an
+    /// empty slot; [`ErrorKind::PermissionDenied`] (EACCES) without read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(1000, 1000));
+    /// let q: MessageQueue<String> = me.msg_queue(Key::new(9)).create(0o600).open()?;
+    /// let (id, ds) = me.msg_stat(0)?;
+    /// assert_eq!((id, ds.perm.key, ds.qbytes), (q.id(), Key::new(9), 16384));
+    /// assert_eq!(me.msg_stat(1).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// let guest = ns.process(Credentials::new(2000, 2000));
+    /// assert_eq!(guest.msg_stat(0).unwrap_err().kind(), ErrorKind::PermissionDenied);
+    /// assert_eq!(guest.msg_stat_any(0)?.0, q.id()); // MSG_STAT_ANY skips the check
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn msg_stat(&self, index: i32) -> Result<(i32, MsqidDs), Error> {
+        self.stat_index(IpcKind::MessageQueue, index, false, Op::MsgCtl)
+    }
+
+    /// `msgctl(index, MSG_STAT_ANY, &buf)`: [`msg_stat`](Self::msg_stat) without the read
+    /// permission check (Linux 4.17).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a negative index or an empty slot.
+    pub fn msg_stat_any(&self, index: i32) -> Result<(i32, MsqidDs), Error> {
+        self.stat_index(IpcKind::MessageQueue, index, true, Op::MsgCtl)
     }
 }
 

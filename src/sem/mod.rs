@@ -215,13 +215,24 @@ impl Process {
 
 // ===== SEM_INFO =====
 
-/// What `semctl(0, 0, SEM_INFO, &seminfo)` reports: the limits, and the usage of the
-/// namespace's semaphore sets.
+/// What `semctl(0, 0, SEM_INFO, &seminfo)` and `semctl(0, 0, IPC_INFO, &seminfo)` report:
+/// the limits, and (`SEM_INFO`) the usage of the namespace's semaphore sets.
+///
+/// `semmap`, `semmnu` (both `SEMMNS`, 1,024,000,000) and `semume` (`SEMOPM`, 500) are the
+/// kernel's compile-time constants in both; `semusz` and `semaem` are the sets and
+/// semaphores in use with `SEM_INFO`, and the constants `SEMUSZ` (20) and `SEMAEM` (32767)
+/// with `IPC_INFO`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub struct SemInfo {
-    /// The call's return value: the highest index in use in the set table (-1 if none).
+    /// The call's return value: the highest index in use in the set table (0 if none).
     pub max_index: i32,
+    /// `semmap`: `SEMMAP`, 1,024,000,000 (unused by the kernel).
+    pub semmap: usize,
+    /// `semmnu`: `SEMMNU`, 1,024,000,000 (unused by the kernel).
+    pub semmnu: usize,
+    /// `semume`: `SEMUME`, 500 (unused by the kernel).
+    pub semume: usize,
     /// `semmni`: the most sets.
     pub semmni: usize,
     /// `semmns`: the most semaphores in all sets.
@@ -232,11 +243,14 @@ pub struct SemInfo {
     pub semopm: usize,
     /// `semvmx`: the largest value.
     pub semvmx: i32,
-    /// `semusz`: with `SEM_INFO`, the number of sets in use.
+    /// `semusz`: with `SEM_INFO`, the number of sets in use; with `IPC_INFO`, 20.
     pub semusz: usize,
-    /// `semaem`: with `SEM_INFO`, the number of semaphores in use.
+    /// `semaem`: with `SEM_INFO`, the number of semaphores in use; with `IPC_INFO`, 32767.
     pub semaem: u64,
 }
+
+/// `SEMMNS` of `<linux/sem.h>` (`SEMMNI * SEMMSL`), behind `SEMMAP` and `SEMMNU`.
+const SEMMNS_CONST: usize = 32000 * 32000;
 
 impl Namespace {
     /// `semctl(0, 0, SEM_INFO, &buf)`: the limits with `semusz` = sets in use and
@@ -259,6 +273,9 @@ impl Namespace {
         let (in_use, units, max_index) = self.table_info(IpcKind::SemaphoreSet);
         SemInfo {
             max_index,
+            semmap: SEMMNS_CONST,
+            semmnu: SEMMNS_CONST,
+            semume: 500,
             semmni: l.semmni,
             semmns: l.semmns,
             semmsl: l.semmsl,
@@ -267,6 +284,57 @@ impl Namespace {
             semusz: in_use,
             semaem: units,
         }
+    }
+
+    /// `semctl(0, 0, IPC_INFO, &buf)`: [`sem_info`](Self::sem_info)'s limits with the
+    /// constants `SEMUSZ` (20) and `SEMAEM` (32767) in `semusz` and `semaem`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::Namespace;
+    ///
+    /// let info = Namespace::new().sem_ipc_info();
+    /// assert_eq!((info.semusz, info.semaem, info.semume, info.semmnu), (20, 32767, 500, 1_024_000_000));
+    /// ```
+    pub fn sem_ipc_info(&self) -> SemInfo {
+        SemInfo { semusz: 20, semaem: 32767, ..self.sem_info() }
+    }
+}
+
+impl Process {
+    /// `semctl(index, 0, SEM_STAT, &buf)`: the set in slot `index` of the table (what
+    /// `ipcs -s` walks), its full `semid` and its [`SemidDs`]; read permission is checked.
+    ///
+    /// # Errors
+    ///
+    /// In this order: [`ErrorKind::InvalidArgument`] (EINVAL) for a negative index or an
+    /// empty slot; [`ErrorKind::PermissionDenied`] (EACCES) without read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(3).open()?;
+    /// let (id, ds) = me.sem_stat(0)?;
+    /// assert_eq!((id, ds.nsems), (set.id(), 3));
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn sem_stat(&self, index: i32) -> Result<(i32, SemidDs), Error> {
+        self.stat_index(IpcKind::SemaphoreSet, index, false, Op::SemCtl)
+    }
+
+    /// `semctl(index, 0, SEM_STAT_ANY, &buf)`: [`sem_stat`](Self::sem_stat) without the
+    /// read permission check.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a negative index or an empty slot.
+    pub fn sem_stat_any(&self, index: i32) -> Result<(i32, SemidDs), Error> {
+        self.stat_index(IpcKind::SemaphoreSet, index, true, Op::SemCtl)
     }
 }
 

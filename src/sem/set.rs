@@ -590,6 +590,15 @@ impl IpcObject for crate::sync::Arc<Set> {
         self
     }
 
+    fn stat_ds(&self) -> Result<Box<dyn std::any::Any + Send>, ErrorKind> {
+        Ok(Box::new(super::SemidDs {
+            perm: self.header.perm().load(),
+            otime: self.otime(),
+            ctime: self.header.ctime(),
+            nsems: self.sems.len() as u64,
+        }))
+    }
+
     /// `freeary`: every sleeper fails with `EIDRM`, the undo records go, the id dies.
     fn remove(&self) -> Removal {
         let mut wakes = WakeList::new();

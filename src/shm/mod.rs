@@ -518,6 +518,13 @@ pub struct ShmInfo {
     pub used_ids: usize,
     /// `shm_tot`: their pages, `Σ ceil(shm_segsz / PAGE_SIZE)`.
     pub shm_tot: u64,
+    /// `shm_rss`: resident pages. svipc maps each segment's memory whole when it is
+    /// created, so it counts every page of every segment: `shm_tot`. (The kernel counts
+    /// the pages touched so far.)
+    pub shm_rss: u64,
+    /// `shm_swp`: swapped pages; always 0 here (the memory is anonymous, and svipc does
+    /// not ask the OS what it swapped).
+    pub shm_swp: u64,
     /// The return value: the highest index in use, 0 if none.
     pub max_idx: i32,
 }
@@ -540,10 +547,50 @@ pub struct ShmIpcInfo {
     pub max_idx: i32,
 }
 
+impl Process {
+    /// `shmctl(index, SHM_STAT, &buf)`: the segment in slot `index` of the table (what
+    /// `ipcs -m` walks), its full `shmid` and its [`ShmidDs`]; read permission is checked.
+    ///
+    /// # Errors
+    ///
+    /// In this order: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+    /// (EINVAL) for a negative index or an empty slot;
+    /// [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (EACCES) without
+    /// read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(100).create(0o600).open()?;
+    /// let (id, ds) = me.shm_stat(0)?;
+    /// assert_eq!((id, ds.shm_segsz, ds.shm_nattch), (seg.id(), 100, 0));
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn shm_stat(&self, index: i32) -> Result<(i32, ShmidDs), Error> {
+        self.stat_index(IpcKind::SharedMemory, index, false, Op::ShmCtl)
+    }
+
+    /// `shmctl(index, SHM_STAT_ANY, &buf)`: [`shm_stat`](Self::shm_stat) without the read
+    /// permission check.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL) for a
+    /// negative index or an empty slot.
+    pub fn shm_stat_any(&self, index: i32) -> Result<(i32, ShmidDs), Error> {
+        self.stat_index(IpcKind::SharedMemory, index, true, Op::ShmCtl)
+    }
+}
+
 impl Namespace {
     /// `shmctl(0, SHM_INFO, &buf)`: segments in use, their pages, the highest index.
     ///
-    /// `shm_rss`, `shm_swp` and the swap counters of the C struct are not tracked.
+    /// `shm_rss` counts every page (the memory is mapped whole at creation), `shm_swp` is
+    /// 0, as are the C struct's two swap counters.
     ///
     /// # Examples
     ///
@@ -561,7 +608,7 @@ impl Namespace {
     /// ```
     pub fn shm_info(&self) -> ShmInfo {
         let (used_ids, shm_tot, max_idx) = self.table_info(IpcKind::SharedMemory);
-        ShmInfo { used_ids, shm_tot, max_idx }
+        ShmInfo { used_ids, shm_tot, shm_rss: shm_tot, shm_swp: 0, max_idx }
     }
 
     /// `shmctl(0, IPC_INFO, &buf)`: the limits, and the highest index in use.

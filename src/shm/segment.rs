@@ -131,6 +131,11 @@ impl SegInner {
     pub(crate) fn stat(&self, creds: &Credentials) -> Result<ShmidDs, ErrorKind> {
         self.header.check_live()?;
         self.header.perm().check(creds, READ)?;
+        self.ds()
+    }
+
+    /// The `shmid_ds` without a permission check; `EINVAL` once destroyed.
+    fn ds(&self) -> Result<ShmidDs, ErrorKind> {
         let st = self.state.lock();
         if st.mem.is_none() {
             return Err(ErrorKind::InvalidArgument);
@@ -210,6 +215,10 @@ impl IpcObject for Arc<SegInner> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn stat_ds(&self) -> Result<Box<dyn Any + Send>, ErrorKind> {
+        Ok(Box::new(self.ds()?))
     }
 
     /// `do_shm_rmid`.
