@@ -11,6 +11,8 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![doc(test(no_crate_inject, attr(deny(warnings, rust_2018_idioms))))]
 
+#[cfg(not(loom))]
+pub mod c;
 #[cfg(all(feature = "counters", not(loom)))]
 pub mod counters;
 pub mod error;

@@ -181,6 +181,19 @@ impl Namespace {
         f(id, &**obj)
     }
 
+    /// Runs `f` on the live object with this id, under the table lock (`EINVAL` for a
+    /// stale or unknown id): the lookup of the calls that need no payload type.
+    #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
+    pub(crate) fn at_id<R>(
+        &self,
+        kind: IpcKind,
+        id: i32,
+        f: impl FnOnce(&dyn IpcObject) -> Result<R, ErrorKind>,
+    ) -> Result<R, ErrorKind> {
+        let table = self.table(kind).lock();
+        f(&**table.get(id)?)
+    }
+
     /// What the namespace holds, untyped: kind, key, id, owner, creator, mode and each
     /// object's figures — what `ipcs(1)` prints (which is how `Display` prints it).
     pub fn ipcs(&self) -> Ipcs {

@@ -137,6 +137,19 @@ impl Process {
             .map_err(e)
     }
 
+    /// `IPC_STAT` by id whatever the payload type: `EINVAL` for a stale or unknown id, then
+    /// `EACCES` without read permission, then the mechanism's `*_ds` (`D`).
+    #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
+    pub(crate) fn stat_id<D: 'static>(&self, kind: IpcKind, id: i32, op: Op) -> Result<D, Error> {
+        self.inner
+            .ns
+            .at_id(kind, id, |obj| {
+                obj.header().perm().check(&self.inner.creds, READ)?;
+                obj.stat_ds()?.downcast::<D>().map(|ds| *ds).map_err(|_| ErrorKind::InvalidArgument)
+            })
+            .map_err(|k| Error::new(op, k))
+    }
+
     /// `ipcrm -q/-s/-m ID`: `IPC_RMID` by id without knowing the payload type
     /// (`msgctl`, `semctl` or `shmctl` with `IPC_RMID`).
     ///
@@ -221,5 +234,12 @@ impl<'p, P> OpenOptions<'p, P> {
     /// The key being opened.
     pub fn key(&self) -> Key {
         self.key
+    }
+
+    /// All the flags at once, as a C `*get` call passes them.
+    #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
+    pub(crate) fn flags(mut self, flags: OpenFlags) -> Self {
+        self.flags = flags;
+        self
     }
 }

@@ -16,7 +16,8 @@ use crate::sync::atomic::AtomicU64;
 /// The namespace's limits: the kernel's `kernel.msg*`, `kernel.sem` and `kernel.shm*`
 /// sysctls, with the kernel's defaults ([`Limits::default`]).
 ///
-/// Read them with [`Namespace::limits`] and change them with [`Namespace::set_limits`]; a
+/// Read them with [`Namespace::limits`](crate::Namespace::limits) and change them with
+/// [`Namespace::set_limits`](crate::Namespace::set_limits); a
 /// change applies to every call that starts afterwards, as a sysctl write does.
 ///
 /// # Examples

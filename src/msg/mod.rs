@@ -649,7 +649,39 @@ impl<T: Payload> Ops for MsgOps<T> {
     }
 }
 
+/// The hooks of the C layer's `msgget` (`svipc::c`): a new queue carries bytes
+/// (`Vec<u8>`, so the typed `MessageQueue<Vec<u8>>` is the same queue), an existing one is
+/// found whatever its payload type, and only the id comes back — a C caller holds ids.
+#[cfg(not(loom))]
+struct ByteIdOps {
+    /// MSGMNB when the call was made.
+    qbytes: usize,
+}
+
+#[cfg(not(loom))]
+impl Ops for ByteIdOps {
+    type Handle = i32;
+    const KIND: IpcKind = IpcKind::MessageQueue;
+
+    fn create(&self, header: Header) -> Result<(Box<dyn IpcObject>, i32), ErrorKind> {
+        let id = header.id();
+        Ok((Box::new(Arc::new(Queue::<Vec<u8>>::new(header, self.qbytes))), id))
+    }
+
+    fn associate(&self, existing: &dyn IpcObject) -> Result<i32, ErrorKind> {
+        Ok(existing.header().id())
+    }
+}
+
 impl Process {
+    /// `msgget(key, flags)` for the C layer: the id of the key's queue, of any payload type;
+    /// a queue it creates carries `Vec<u8>`.
+    #[cfg(not(loom))]
+    pub(crate) fn msgget_id(&self, key: Key, flags: crate::ipc::OpenFlags) -> Result<i32, Error> {
+        let ops = ByteIdOps { qbytes: self.namespace().limits().msgmnb };
+        self.namespace().ipcget(self.credentials(), key, flags, &ops).map_err(|k| Error::new(Op::MsgGet, k))
+    }
+
     /// `msgget(key, flags)`: starts opening or creating the message queue of `key`, carrying
     /// messages of type `T`. Finish with [`create`](OpenOptions::create),
     /// [`exclusive`](OpenOptions::exclusive), [`mode`](OpenOptions::mode) and

@@ -749,6 +749,15 @@ impl SemaphoreSet {
         self.set.get_cnt(usize::from(num), true).map_err(ctl)
     }
 
+    /// `semctl_main`'s checks before it reads a `SETALL` array: the set is live (`EINVAL`)
+    /// and the caller may alter it (`EACCES`). For the C layer, whose array may be short.
+    #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
+    pub(crate) fn setall_checks(&self) -> Result<(), Error> {
+        let header = self.set.header();
+        header.check_live().map_err(ctl)?;
+        header.perm().check(self.process.credentials(), WRITE).map_err(ctl)
+    }
+
     fn get_checks(&self, num: u16) -> Result<(), Error> {
         let header = self.set.header();
         header.check_live().map_err(ctl)?;

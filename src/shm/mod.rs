@@ -91,9 +91,12 @@ mod segment;
 
 use std::fmt;
 
+#[cfg(not(loom))]
+pub(crate) use self::attach::page_size;
 pub use self::attach::{Attached, AttachedMut, ShmAtomic, ShmRead, ShmWrite};
 use self::segment::{SegInner, ShmOps};
 use crate::error::{Error, Op};
+use crate::ipc::perm::{READ, WRITE};
 use crate::ipc::{IpcKind, IpcPerm, Key};
 use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
@@ -177,9 +180,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn attach(&self) -> Result<AttachedMut, Error> {
-        let mem =
-            self.inner.attach(self.process.credentials(), true).map_err(|k| Error::new(Op::ShmAt, k))?;
-        Ok(AttachedMut::new(Attached::new(mem, self.clone(), true)))
+        self.attach_access(READ | WRITE).map(AttachedMut::new)
     }
 
     /// `shmat(shmid, NULL, SHM_RDONLY)`: attach for reading only. Dropping the guard is
@@ -208,9 +209,15 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn attach_read_only(&self) -> Result<Attached, Error> {
+        self.attach_access(READ)
+    }
+
+    /// `do_shmat` with the permission `access` asks (`READ`, with `WRITE` for a read-write
+    /// attach, with `EXEC` for `SHM_EXEC`): the guard, writable when `access` has `WRITE`.
+    pub(crate) fn attach_access(&self, access: u32) -> Result<Attached, Error> {
         let mem =
-            self.inner.attach(self.process.credentials(), false).map_err(|k| Error::new(Op::ShmAt, k))?;
-        Ok(Attached::new(mem, self.clone(), false))
+            self.inner.attach(self.process.credentials(), access).map_err(|k| Error::new(Op::ShmAt, k))?;
+        Ok(Attached::new(mem, self.clone(), access & WRITE != 0))
     }
 
     /// `shmdt` of a guard of this segment (called by the guards' `Drop`).

@@ -30,7 +30,7 @@ use std::any::Any;
 use super::attach::{page_size, Memory};
 use super::ShmidDs;
 use crate::error::ErrorKind;
-use crate::ipc::perm::{valid_id, READ, WRITE};
+use crate::ipc::perm::{valid_id, READ};
 use crate::ipc::{now, Capabilities, Credentials, Figures, Header, IpcKind, IpcObject, Limits, Ops, Removal};
 use crate::sync::{Arc, Mutex};
 
@@ -94,9 +94,11 @@ impl SegInner {
     /// `do_shmat`: `EINVAL` for a destroyed segment, `EACCES` without read (and, for a
     /// read-write attach, write) permission; then `nattch++`, `atime = now`,
     /// `lpid = caller`. A segment marked `SHM_DEST` can still be attached (Linux).
-    pub(crate) fn attach(&self, creds: &Credentials, write: bool) -> Result<Arc<Memory>, ErrorKind> {
+    /// `access` is the permission asked: `READ`, `READ | WRITE`, and `EXEC` besides for
+    /// `SHM_EXEC`.
+    pub(crate) fn attach(&self, creds: &Credentials, access: u32) -> Result<Arc<Memory>, ErrorKind> {
         self.header.check_live()?;
-        self.header.perm().check(creds, if write { READ | WRITE } else { READ })?;
+        self.header.perm().check(creds, access)?;
         let mut st = self.state.lock();
         // Re-checked under the lock: the last detach decides destruction under it.
         let Some(mem) = st.mem.clone() else {
@@ -322,6 +324,7 @@ impl Ops for ShmOps {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::ipc::perm::WRITE;
     use crate::Namespace;
 
     #[test]
@@ -341,7 +344,7 @@ mod tests {
         let key = crate::Key::PRIVATE;
         let flags = crate::ipc::OpenFlags { create: true, exclusive: false, mode: 0o600 };
         let seg = ns.ipcget(&creds, key, flags, &ops).unwrap();
-        let mem = seg.attach(&creds, true).unwrap();
+        let mem = seg.attach(&creds, READ | WRITE).unwrap();
         assert_eq!(seg.nattch(), 1);
         assert_eq!(ns.remove(&creds, IpcKind::SharedMemory, seg.id()), Ok(()));
         assert!(!seg.is_destroyed());
@@ -353,7 +356,7 @@ mod tests {
         ns.destroy(IpcKind::SharedMemory, seg.id());
         assert_eq!(ns.table_info(IpcKind::SharedMemory), (0, 0, 0));
         drop(mem);
-        assert_eq!(seg.attach(&creds, false).unwrap_err(), ErrorKind::InvalidArgument);
+        assert_eq!(seg.attach(&creds, READ).unwrap_err(), ErrorKind::InvalidArgument);
         assert_eq!(seg.stat(&creds).unwrap_err(), ErrorKind::InvalidArgument);
     }
 }
