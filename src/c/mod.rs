@@ -41,7 +41,7 @@
 //!   `IPC_STAT`, say — is what a bad pointer is in C (`EFAULT`); here it is `EINVAL`, after
 //!   every check the kernel makes before it would touch the buffer.
 //! * **`shmat` returns the attach guard** ([`ShmAttach`]): the typed layer's
-//!   [`Attached`](crate::Attached) or [`AttachedMut`](crate::AttachedMut), not a raw
+//!   [`Attached`](crate::shm::Attached) or [`AttachedMut`](crate::shm::AttachedMut), not a raw
 //!   pointer. The memory is reached through the guard's checked views, `shmdt` is dropping
 //!   it (or [`Process::shmdt`]), and no address can dangle. `shmaddr` must therefore be 0:
 //!   a non-zero address gets the kernel's alignment checks (`EINVAL` when misaligned
@@ -305,7 +305,7 @@ pub struct semid_ds {
 }
 
 /// `struct seminfo` (`<sys/sem.h>`), filled by `IPC_INFO` and `SEM_INFO`; see
-/// [`SemInfo`](crate::SemInfo).
+/// [`SemInfo`](crate::sem::SemInfo).
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct seminfo {
@@ -387,7 +387,7 @@ pub struct shminfo {
 }
 
 /// `struct shm_info` (`<sys/shm.h>`), filled by `shmctl(SHM_INFO)`; see
-/// [`ShmInfo`](crate::ShmInfo) for what `shm_rss` and `shm_swp` count here.
+/// [`ShmInfo`](crate::shm::ShmInfo) for what `shm_rss` and `shm_swp` count here.
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct shm_info {

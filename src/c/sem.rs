@@ -14,7 +14,12 @@ use crate::sem::{SemInfo, SemOp, SemidDs};
 
 impl From<SemidDs> for semid_ds {
     fn from(ds: SemidDs) -> semid_ds {
-        semid_ds { sem_perm: ds.perm.into(), sem_otime: ds.otime, sem_ctime: ds.ctime, sem_nsems: ds.nsems }
+        semid_ds {
+            sem_perm: ds.perm.into(),
+            sem_otime: ds.otime,
+            sem_ctime: ds.ctime,
+            sem_nsems: u64::from(ds.nsems),
+        }
     }
 }
 
@@ -51,7 +56,9 @@ fn semnum(semnum: i32) -> u16 {
 
 impl Process {
     /// `semget(key, nsems, semflg)`: the id of the set of `key`, created with `nsems`
-    /// semaphores if `semflg` has `IPC_CREAT` (see [`Process::msgget`] for the flags).
+    /// semaphores if `semflg` has `IPC_CREAT` (see [`Process::msgget`] for the flags). A
+    /// set holds at most 65535 semaphores here (`sem_num` is a `u16`): a larger `nsems` is
+    /// `EINVAL` even where `SEMMSL` was raised above it.
     ///
     /// # Errors
     ///
@@ -59,7 +66,9 @@ impl Process {
     /// lookup); `ENOENT`, `EEXIST`; `EINVAL` when the existing set has fewer than `nsems`;
     /// `EACCES`; on creation `EINVAL` for `nsems == 0`, `ENOSPC` (`SEMMNS`, `SEMMNI`).
     pub fn semget(&self, key: i32, nsems: i32, semflg: i32) -> Result<i32, Error> {
-        let Ok(n) = usize::try_from(nsems) else {
+        // Negative, above SEMMSL, or above the 65535 a set can hold here: EINVAL, before the
+        // key is looked up.
+        let Ok(n) = u16::try_from(nsems) else {
             return fail(Op::SemGet, ErrorKind::InvalidArgument);
         };
         let set = self.sem_set(Key::new(key)).nsems(n).flags(open_flags(semflg)).open()?;
@@ -171,10 +180,10 @@ impl Process {
                 *out = ds.into();
                 Ok(id)
             }
-            GETVAL => open()?.get_val(self::semnum(semnum)),
+            GETVAL => open()?.get_val(self::semnum(semnum)).map(i32::from),
             GETPID => open()?.get_pid(self::semnum(semnum)),
-            GETNCNT => open()?.get_ncnt(self::semnum(semnum)),
-            GETZCNT => open()?.get_zcnt(self::semnum(semnum)),
+            GETNCNT => open()?.get_ncnt(self::semnum(semnum)).map(|n| int(u64::from(n))),
+            GETZCNT => open()?.get_zcnt(self::semnum(semnum)).map(|n| int(u64::from(n))),
             GETALL => {
                 let vals = open()?.get_all()?;
                 let semun::Array(out) = arg else { return Err(einval()) };
@@ -187,7 +196,7 @@ impl Process {
                 // The permission check comes before the array is read (semctl_main).
                 set.setall_checks()?;
                 let semun::Array(vals) = arg else { return Err(einval()) };
-                let vals = vals.get(..set.nsems()).ok_or_else(einval)?;
+                let vals = vals.get(..usize::from(set.nsems())).ok_or_else(einval)?;
                 set.set_all(vals)?;
                 Ok(0)
             }
@@ -196,7 +205,8 @@ impl Process {
                 if !(0..=self.namespace().limits().semvmx).contains(&val) {
                     return Err(Error::new(OP, ErrorKind::OutOfRange));
                 }
-                open()?.set_val(self::semnum(semnum), val)?;
+                // In [0, SEMVMX], which fits a u16.
+                open()?.set_val(self::semnum(semnum), val as u16)?;
                 Ok(0)
             }
             IPC_SET => {

@@ -20,7 +20,7 @@
 //!
 //! # User-visible behaviour
 //!
-//! Exactly the kernel's, to the errno (SEMANTICS.md 1.2), with futures where it sleeps:
+//! Exactly the kernel's, to the errno, with futures where it sleeps:
 //!
 //! * **Payload size.** A message is a typed `T: Payload`; its [`Payload::size`] is its
 //!   `msgsz`. `msg_cbytes`, `msg_qbytes` and `MSGMAX` count those bytes.
@@ -245,6 +245,7 @@ pub use self::futures::{
 pub use self::select::{Select, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
 use self::store::{Queue, RecvOp, ReserveOp, SendOp};
 use crate::error::{Error, ErrorKind, Op, SendError};
+use crate::ipc::perm::Octal;
 use crate::ipc::{Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
 use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
@@ -449,7 +450,7 @@ pub struct MsqidDs {
 
 /// The fields `IPC_SET` changes ([`MessageQueue::set`]): `msg_perm.uid`, `msg_perm.gid`,
 /// the low 9 bits of `msg_perm.mode`, and `msg_qbytes`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MsqidSet {
     /// The new owner uid.
     pub uid: u32,
@@ -459,6 +460,17 @@ pub struct MsqidSet {
     pub mode: u32,
     /// The new `msg_qbytes`.
     pub qbytes: u64,
+}
+
+impl fmt::Debug for MsqidSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MsqidSet")
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("mode", &Octal(self.mode))
+            .field("qbytes", &self.qbytes)
+            .finish()
+    }
 }
 
 impl From<&MsqidDs> for MsqidSet {
@@ -880,7 +892,8 @@ impl<T: Payload> MessageQueue<T> {
     /// # Examples
     ///
     /// ```
-    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, MsqidSet, Namespace};
+    /// use svipc::msg::MsqidSet;
+    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace};
     ///
     /// let ns = Namespace::new();
     /// let me = ns.process(Credentials::new(0, 0));

@@ -595,7 +595,7 @@ impl IpcObject for crate::sync::Arc<Set> {
             perm: self.header.perm().load(),
             otime: self.otime(),
             ctime: self.header.ctime(),
-            nsems: self.sems.len() as u64,
+            nsems: self.sems.len() as u16,
         }))
     }
 
