@@ -234,7 +234,7 @@ fn kernel(call: &Call, ids: &Handed, at: &mut Vec<usize>) -> Res {
                 let size = if size == 9000 { MSGBUF } else { size };
                 let p = &mut *buf as *mut MsgBuf as *mut c_void;
                 let n = k(libc::msgrcv(resolve(&ids.msg, id), p, size, msgtyp as libc::c_long, flg) as i64)?;
-                Ok((n, vec![buf.mtype as i64, buf.mtext[..n as usize].iter().map(|&b| b as i64).sum()]))
+                Ok((n, vec![i64::from(buf.mtype), buf.mtext[..n as usize].iter().map(|&b| b as i64).sum()]))
             }
             Call::MsgCtl { id, cmd, mode, qbytes } => {
                 let id = resolve(&ids.msg, id);
