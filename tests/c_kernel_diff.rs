@@ -12,7 +12,7 @@
 //!
 //! Cases: 64, or `PROPTEST_CASES`. Needs root (or `CAP_SYS_ADMIN`) for `unshare`;
 //! elsewhere it prints a skip notice and passes.
-#![cfg(all(target_os = "linux", not(loom)))]
+#![cfg(all(target_os = "linux", target_pointer_width = "64", not(loom)))]
 
 mod model;
 
@@ -209,9 +209,10 @@ fn perm_s(p: &c::ipc_perm) -> [i64; 4] {
 
 const MSGBUF: usize = 9000;
 
+/// `struct msgbuf`; `long` is 64 bits on the 64-bit Linux this test runs on.
 #[repr(C)]
 struct MsgBuf {
-    mtype: libc::c_long,
+    mtype: i64,
     mtext: [u8; MSGBUF],
 }
 
@@ -226,15 +227,15 @@ fn kernel(call: &Call, ids: &Handed, at: &mut Vec<usize>) -> Res {
         match *call {
             Call::MsgGet { key, flg } => k(libc::msgget(key, flg) as i64).map(|r| (r, none)),
             Call::MsgSnd { id, mtype, size } => {
-                buf.mtype = mtype as libc::c_long;
+                buf.mtype = mtype;
                 let p = &*buf as *const MsgBuf as *const c_void;
                 k(libc::msgsnd(resolve(&ids.msg, id), p, size, c::IPC_NOWAIT) as i64).map(|r| (r, none))
             }
             Call::MsgRcv { id, size, msgtyp, flg } => {
                 let size = if size == 9000 { MSGBUF } else { size };
                 let p = &mut *buf as *mut MsgBuf as *mut c_void;
-                let n = k(libc::msgrcv(resolve(&ids.msg, id), p, size, msgtyp as libc::c_long, flg) as i64)?;
-                Ok((n, vec![i64::from(buf.mtype), buf.mtext[..n as usize].iter().map(|&b| b as i64).sum()]))
+                let n = k(libc::msgrcv(resolve(&ids.msg, id), p, size, msgtyp, flg) as i64)?;
+                Ok((n, vec![buf.mtype, buf.mtext[..n as usize].iter().map(|&b| b as i64).sum()]))
             }
             Call::MsgCtl { id, cmd, mode, qbytes } => {
                 let id = resolve(&ids.msg, id);
