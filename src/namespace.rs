@@ -15,6 +15,7 @@ use crate::ipc::{
 use crate::process::Process;
 #[cfg(test)]
 use crate::sync::atomic::AtomicI32;
+use crate::sync::atomic::{AtomicBool, AtomicU64};
 use crate::sync::{Arc, Mutex};
 
 // ===== Namespace =====
@@ -51,6 +52,10 @@ pub struct Namespace {
 
 struct NsInner {
     limits: LimitsCell,
+    /// `kernel.shm_rmid_forced`; the shared-memory mechanism gives it its meaning.
+    shm_rmid_forced: AtomicBool,
+    /// The last [`Process`] identity handed out (`Namespace::process`); 0 is nobody.
+    processes: AtomicU64,
     /// Indexed by [`table_index`].
     tables: [Table; 3],
     /// Exits of processes made in this namespace (test builds only).
@@ -78,6 +83,8 @@ impl Namespace {
         Namespace {
             inner: Arc::new(NsInner {
                 limits: LimitsCell::new(Limits::default()),
+                shm_rmid_forced: AtomicBool::new(false),
+                processes: AtomicU64::new(0),
                 tables: std::array::from_fn(|_| Mutex::new(Ids::new())),
                 #[cfg(test)]
                 exits: AtomicI32::new(0),
@@ -97,7 +104,31 @@ impl Namespace {
     /// An actor in this namespace with these credentials. Every object is opened through
     /// one; see [`Process`].
     pub fn process(&self, credentials: Credentials) -> Process {
-        Process::new(self.clone(), credentials)
+        let token = self.inner.processes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        Process::new(self.clone(), credentials, token)
+    }
+
+    /// `kernel.shm_rmid_forced`, as stored (its effects are the shared-memory mechanism's).
+    pub(crate) fn shm_rmid_forced_flag(&self) -> bool {
+        self.inner.shm_rmid_forced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Stores `kernel.shm_rmid_forced`; the previous value.
+    pub(crate) fn swap_shm_rmid_forced(&self, on: bool) -> bool {
+        self.inner.shm_rmid_forced.swap(on, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// Takes out of `kind`'s table every object for which `destroyed` answers true (it
+    /// destroyed the object itself, under the object's lock), all under the table lock:
+    /// the walks of `exit_shm` and `shm_destroy_orphaned`.
+    pub(crate) fn destroy_where(&self, kind: IpcKind, mut destroyed: impl FnMut(&dyn IpcObject) -> bool) {
+        let mut table = self.table(kind).lock();
+        let dead: Vec<i32> =
+            table.iter().filter(|(_, _, obj)| destroyed(&***obj)).map(|(id, _, _)| id).collect();
+        let objs: Vec<_> = dead.into_iter().filter_map(|id| table.remove(id)).collect();
+        drop(table);
+        // Dropped outside the table lock, as in `remove`.
+        drop(objs);
     }
 
     /// The current limits.

@@ -70,6 +70,9 @@ pub struct Process {
 struct ProcessInner {
     ns: Namespace,
     creds: Credentials,
+    /// This process's identity in its namespace, unique there (pids need not be): what a
+    /// segment records as its creator (`shm_creator`).
+    token: u64,
     /// The mechanisms' exit work and per-process state (the semaphore module's
     /// `struct sem_undo_list`), shared by every clone as threads share theirs
     /// (`CLONE_SYSVSEM`); run in `Drop`.
@@ -77,8 +80,13 @@ struct ProcessInner {
 }
 
 impl Process {
-    pub(crate) fn new(ns: Namespace, creds: Credentials) -> Process {
-        Process { inner: Arc::new(ProcessInner { ns, creds, hooks: Mutex::new(Vec::new()) }) }
+    pub(crate) fn new(ns: Namespace, creds: Credentials, token: u64) -> Process {
+        Process { inner: Arc::new(ProcessInner { ns, creds, token, hooks: Mutex::new(Vec::new()) }) }
+    }
+
+    /// The process's identity in its namespace (never 0).
+    pub(crate) fn token(&self) -> u64 {
+        self.inner.token
     }
 
     /// The registered hook of type `H`, or `make()` registered now: a mechanism's

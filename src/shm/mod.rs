@@ -99,7 +99,7 @@ use crate::error::{Error, Op};
 use crate::ipc::perm::{READ, WRITE};
 use crate::ipc::{IpcKind, IpcPerm, Key};
 use crate::namespace::Namespace;
-use crate::process::{OpenOptions, Process};
+use crate::process::{ExitHook, OpenOptions, Process};
 use crate::sync::Arc;
 
 // ===== Segment =====
@@ -222,7 +222,8 @@ impl Segment {
 
     /// `shmdt` of a guard of this segment (called by the guards' `Drop`).
     pub(crate) fn detach(&self) {
-        if self.inner.detach(self.process.pid()) {
+        let forced = self.process.namespace().shm_rmid_forced_flag();
+        if self.inner.detach(self.process.pid(), forced) {
             self.process.namespace().destroy(IpcKind::SharedMemory, self.inner.id());
         }
     }
@@ -471,7 +472,7 @@ impl Process {
     /// as from `shmat`, the usual first call on an id): no live segment has this id (never
     /// handed out, destroyed, or negative).
     pub fn shm_segment_by_id(&self, id: i32) -> Result<Segment, Error> {
-        let ops = ShmOps { size: 0, pid: self.pid() };
+        let ops = ShmOps { size: 0, pid: self.pid(), creator: self.token() };
         let inner = self.namespace().open_id(id, &ops).map_err(|k| Error::new(Op::ShmAt, k))?;
         Ok(Segment { inner, process: self.clone() })
     }
@@ -506,12 +507,85 @@ impl OpenOptions<'_, ShmParams> {
     ///   refused the mapping.
     pub fn open(self) -> Result<Segment, Error> {
         let process = self.process;
-        let ops = ShmOps { size: self.params.size, pid: process.pid() };
+        if self.flags.create || self.key.is_private() {
+            // It may create: the segment's creator must be told when this process exits.
+            process.exit_hook(|| ShmCreator { token: process.token() });
+        }
+        let ops = ShmOps { size: self.params.size, pid: process.pid(), creator: process.token() };
         let inner = process
             .namespace()
             .ipcget(process.credentials(), self.key, self.flags, &ops)
             .map_err(|k| Error::new(Op::ShmGet, k))?;
         Ok(Segment { inner, process: process.clone() })
+    }
+}
+
+// ===== exit_shm, shm_rmid_forced =====
+
+/// `exit_shm`: the exit work of a process that may have created segments. Its segments
+/// become orphans; with `shm_rmid_forced` set, those nobody is attached to are destroyed.
+#[derive(Clone, Debug)]
+struct ShmCreator {
+    token: u64,
+}
+
+impl ExitHook for ShmCreator {
+    fn exit(&self, _pid: i32, ns: &Namespace) {
+        let forced = ns.shm_rmid_forced_flag();
+        ns.destroy_where(IpcKind::SharedMemory, |obj| {
+            obj.as_any()
+                .downcast_ref::<Arc<SegInner>>()
+                .is_some_and(|seg| seg.creator_exits(self.token, forced))
+        });
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Namespace {
+    /// `kernel.shm_rmid_forced`: whether segments are destroyed as soon as nobody is
+    /// attached; see [`set_shm_rmid_forced`](Self::set_shm_rmid_forced). Default false.
+    pub fn shm_rmid_forced(&self) -> bool {
+        self.shm_rmid_forced_flag()
+    }
+
+    /// Writes `kernel.shm_rmid_forced` (0 or 1). While it is set, as in the kernel
+    /// (`shm_may_destroy`):
+    ///
+    /// * the **last detach** of any segment destroys it, marked `SHM_DEST` or not;
+    /// * a **process that exits** (its last [`Process`] clone, handle or guard drops)
+    ///   destroys the segments it created that nobody is attached to; the others become
+    ///   orphans (without the setting they all become orphans and live on);
+    /// * **setting it** (from false to true) destroys the orphans nobody is attached to
+    ///   at that moment (`shm_destroy_orphaned`).
+    ///
+    /// A destroyed segment's id is dead (`EINVAL`), as after `IPC_RMID`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let creator = ns.process(Credentials::new(1000, 1000));
+    /// let id = creator.shm_segment(Key::PRIVATE).size(64).create(0o600).open()?.id();
+    /// drop(creator); // exits: the segment is an orphan, and lives on
+    /// assert_eq!(ns.shm_info().used_ids, 1);
+    /// ns.set_shm_rmid_forced(true); // destroys the orphans nobody is attached to
+    /// assert_eq!(ns.shm_info().used_ids, 0);
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// assert_eq!(me.shm_segment_by_id(id).unwrap_err().errno(), 22);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn set_shm_rmid_forced(&self, on: bool) {
+        let was = self.swap_shm_rmid_forced(on);
+        if on && !was {
+            self.destroy_where(IpcKind::SharedMemory, |obj| {
+                obj.as_any().downcast_ref::<Arc<SegInner>>().is_some_and(|seg| seg.destroy_if_orphan())
+            });
+        }
     }
 }
 
