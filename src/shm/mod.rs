@@ -27,11 +27,20 @@
 //!   which keeps `SHM_DEST` and `SHM_LOCKED`), [`Segment::lock`] / [`Segment::unlock`]
 //!   (`SHM_LOCK` / `SHM_UNLOCK`: owner, creator or `CAP_IPC_LOCK`, else `EPERM`; an `mlock`
 //!   the system refuses is `ENOMEM`; `SHM_LOCKED` 0o2000 in the mode), and
-//!   [`Namespace::shm_info`] / [`Namespace::shm_ipc_info`] (`SHM_INFO` / `IPC_INFO`).
+//!   [`Namespace::shm_info`] / [`Namespace::shm_ipc_info`] (`SHM_INFO` / `IPC_INFO`), and
+//!   by slot index [`Process::shm_stat`] / [`Process::shm_stat_any`] (`SHM_STAT`,
+//!   `SHM_STAT_ANY`).
+//! * **`shm_rmid_forced`** ([`Namespace::set_shm_rmid_forced`]): a segment remembers the
+//!   process that created it until that process exits (`exit_shm`, a hook on the
+//!   [`Process`]); with the setting on, the last detach destroys any segment, a creator's
+//!   exit destroys its unattached segments, and switching it on destroys the unattached
+//!   orphans — the kernel's `shm_may_destroy`.
 //!
-//! Not applicable in-process: attach addresses (`shmaddr`, `SHM_RND`, `SHM_REMAP`),
-//! `SHM_EXEC`, `SHM_HUGETLB`, `RLIMIT_MEMLOCK` (a caller without `CAP_IPC_LOCK` is not
-//! refused for a zero limit; the real `mlock` may still be refused, which is `ENOMEM`).
+//! Not applicable in-process: attach addresses (`shmaddr`, `SHM_RND`, `SHM_REMAP`; the C
+//! layer's `shmat` checks them as the kernel does and then refuses a non-zero address),
+//! `SHM_HUGETLB`, `RLIMIT_MEMLOCK` (a caller without `CAP_IPC_LOCK` is not refused for a
+//! zero limit; the real `mlock` may still be refused, which is `ENOMEM`). `SHM_EXEC` (C
+//! layer) asks for execute permission as the kernel does; the memory is never executable.
 //! A guard's views cover `shm_segsz` bytes, not the rest of the last page.
 //!
 //! # Reading and writing the bytes
@@ -83,8 +92,6 @@
 //! race); atomic views are `UnsafeCell`s and so may be shared. The lock is the one
 //! `crate::sync` gives, so it is `std`'s `RwLock` (loom's under `cfg(loom)`); the mapping
 //! outlives every view because each view borrows a guard that holds the mapping's `Arc`.
-
-#![deny(unsafe_code)]
 
 mod attach;
 mod segment;

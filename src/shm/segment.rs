@@ -23,8 +23,6 @@
 //!
 //! [`Namespace::destroy`]: crate::Namespace
 
-#![deny(unsafe_code)]
-
 use std::any::Any;
 
 use super::attach::{page_size, Memory};
