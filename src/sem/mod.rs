@@ -72,6 +72,7 @@
 //!   to decide rule 3 above.
 #![deny(unsafe_code)]
 
+mod info;
 mod op;
 mod set;
 mod undo;
@@ -309,57 +310,6 @@ impl Namespace {
             semusz: in_use,
             semaem: units,
         }
-    }
-
-    /// `semctl(0, 0, IPC_INFO, &buf)`: [`sem_info`](Self::sem_info)'s limits with the
-    /// constants `SEMUSZ` (20) and `SEMAEM` (32767) in `semusz` and `semaem`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use svipc::Namespace;
-    ///
-    /// let info = Namespace::new().sem_ipc_info();
-    /// assert_eq!((info.semusz, info.semaem, info.semume, info.semmnu), (20, 32767, 500, 1_024_000_000));
-    /// ```
-    pub fn sem_ipc_info(&self) -> SemInfo {
-        SemInfo { semusz: 20, semaem: 32767, ..self.sem_info() }
-    }
-}
-
-impl Process {
-    /// `semctl(index, 0, SEM_STAT, &buf)`: the set in slot `index` of the table (what
-    /// `ipcs -s` walks), its full `semid` and its [`SemidDs`]; read permission is checked.
-    ///
-    /// # Errors
-    ///
-    /// In this order: [`ErrorKind::InvalidArgument`] (EINVAL) for a negative index or an
-    /// empty slot; [`ErrorKind::PermissionDenied`] (EACCES) without read permission.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use svipc::{Credentials, Key, Namespace};
-    ///
-    /// let ns = Namespace::new();
-    /// let me = ns.process(Credentials::new(0, 0));
-    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(3).open()?;
-    /// let (id, ds) = me.sem_stat(0)?;
-    /// assert_eq!((id, ds.nsems), (set.id(), 3));
-    /// # Ok::<(), svipc::Error>(())
-    /// ```
-    pub fn sem_stat(&self, index: i32) -> Result<(i32, SemidDs), Error> {
-        self.stat_index(IpcKind::SemaphoreSet, index, false, Op::SemCtl)
-    }
-
-    /// `semctl(index, 0, SEM_STAT_ANY, &buf)`: [`sem_stat`](Self::sem_stat) without the
-    /// read permission check.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a negative index or an empty slot.
-    pub fn sem_stat_any(&self, index: i32) -> Result<(i32, SemidDs), Error> {
-        self.stat_index(IpcKind::SemaphoreSet, index, true, Op::SemCtl)
     }
 }
 
@@ -774,15 +724,6 @@ impl SemaphoreSet {
     pub fn get_zcnt(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
         self.set.get_cnt(usize::from(num), true).map(|n| n as u32).map_err(ctl)
-    }
-
-    /// `semctl_main`'s checks before it reads a `SETALL` array: the set is live (`EINVAL`)
-    /// and the caller may alter it (`EACCES`). For the C layer, whose array may be short.
-    #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
-    pub(crate) fn setall_checks(&self) -> Result<(), Error> {
-        let header = self.set.header();
-        header.check_live().map_err(ctl)?;
-        header.perm().check(self.process.credentials(), WRITE).map_err(ctl)
     }
 
     fn get_checks(&self, num: u16) -> Result<(), Error> {
