@@ -182,3 +182,16 @@ fn shmat_flag_words() {
     // (size_t)-1: EINVAL
     assert_eq!(errno(me.shmget(IPC_PRIVATE, usize::MAX, IPC_CREAT | 0o600)), EINVAL);
 }
+
+#[test]
+fn ipc_private_creates_without_ipc_creat_and_flag_bits_beyond_the_mode_are_ignored() {
+    let ns = Namespace::new();
+    let me = user(&ns);
+    // as the kernel: IPC_PRIVATE always creates; bits above 0o777 and the flags the call
+    // does not know change nothing
+    let q = me.msgget(IPC_PRIVATE, 0o600).unwrap();
+    let s = me.semget(IPC_PRIVATE, 1, 0o600 | IPC_NOWAIT).unwrap();
+    let m = me.shmget(IPC_PRIVATE, 10, 0o600 | SHM_HUGETLB | SHM_NORESERVE).unwrap();
+    assert_eq!((q, s, m), (0, 0, 0));
+    assert_eq!(me.msgget(IPC_PRIVATE, 0o600).unwrap(), 1, "a new one each time");
+}

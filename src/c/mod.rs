@@ -485,10 +485,16 @@ impl<T> fmt::Debug for CallFuture<'_, T> {
 
 // ===== helpers =====
 
-/// The flags of a `*get` call: `IPC_CREAT`, `IPC_EXCL` and the mode bits (`& 0o777`); the
-/// kernel ignores the other bits.
-fn open_flags(flg: i32) -> OpenFlags {
-    OpenFlags { create: flg & IPC_CREAT != 0, exclusive: flg & IPC_EXCL != 0, mode: flg as u32 & 0o777 }
+/// The flags of a `*get` call on `key`: `IPC_CREAT`, `IPC_EXCL` and the mode bits
+/// (`& 0o777`); the kernel ignores the other bits (`SHM_HUGETLB`, ...). `IPC_PRIVATE`
+/// creates with or without `IPC_CREAT`, as in the kernel, so it is passed as a create (the
+/// typed builder asks for `.create(mode)` there).
+fn open_flags(key: i32, flg: i32) -> OpenFlags {
+    OpenFlags {
+        create: flg & IPC_CREAT != 0 || key == IPC_PRIVATE,
+        exclusive: flg & IPC_EXCL != 0,
+        mode: flg as u32 & 0o777,
+    }
 }
 
 /// An error of this call.

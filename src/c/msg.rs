@@ -53,7 +53,7 @@ impl Process {
     /// The kernel's, in its order: `ENOENT` (no queue, no `IPC_CREAT`), `EEXIST`, `EACCES`,
     /// `ENOSPC` (`MSGMNI`).
     pub fn msgget(&self, key: i32, msgflg: i32) -> Result<i32, Error> {
-        self.msgget_id(Key::new(key), open_flags(msgflg))
+        self.msgget_id(Key::new(key), open_flags(key, msgflg))
     }
 
     /// `msgsnd(msqid, &{ mtype, mtext }, msgsz, msgflg)`: sends the first `msgsz` bytes of

@@ -71,7 +71,7 @@ impl Process {
         let Ok(n) = u16::try_from(nsems) else {
             return fail(Op::SemGet, ErrorKind::InvalidArgument);
         };
-        let set = self.sem_set(Key::new(key)).nsems(n).flags(open_flags(semflg)).open()?;
+        let set = self.sem_set(Key::new(key)).nsems(n).flags(open_flags(key, semflg)).open()?;
         Ok(set.id())
     }
 

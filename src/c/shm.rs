@@ -93,7 +93,7 @@ impl Process {
     /// smaller than `size`; `EACCES`; on creation `EINVAL` for `size` outside
     /// `[SHMMIN, SHMMAX]` (a `(size_t)-1` included), `ENOSPC` (`SHMALL`, `SHMMNI`).
     pub fn shmget(&self, key: i32, size: usize, shmflg: i32) -> Result<i32, Error> {
-        let seg = self.shm_segment(Key::new(key)).size(size).flags(open_flags(shmflg)).open()?;
+        let seg = self.shm_segment(Key::new(key)).size(size).flags(open_flags(key, shmflg)).open()?;
         Ok(seg.id())
     }
 

@@ -127,6 +127,6 @@ impl Process {
     #[cfg(not(loom))]
     pub(crate) fn msgget_id(&self, key: Key, flags: crate::ipc::OpenFlags) -> Result<i32, Error> {
         let ops = ByteIdOps { qbytes: self.namespace().limits().msgmnb };
-        self.namespace().ipcget(self.credentials(), key, flags, &ops).map_err(|k| Error::new(Op::MsgGet, k))
+        self.namespace().ipcget(self.credentials(), key, flags, &ops).map_err(|f| f.at(Op::MsgGet))
     }
 }

@@ -497,7 +497,9 @@ impl OpenOptions<'_, ShmParams> {
     ///
     /// # Errors
     ///
-    /// In the kernel's order:
+    /// First, svipc's own: `EINVAL` for [`Key::PRIVATE`](crate::Key::PRIVATE) without
+    /// `create`, or a mode above `0o777` (see [`OpenOptions`]'s
+    /// [two checks](OpenOptions#two-checks-c-does-not-make)). Then in the kernel's order:
     ///
     /// * [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) (ENOENT): no segment has the
     ///   key and [`create`](OpenOptions::create) was not given.
@@ -519,10 +521,7 @@ impl OpenOptions<'_, ShmParams> {
             process.exit_hook(|| ShmCreator { token: process.token() });
         }
         let ops = ShmOps { size: self.params.size, pid: process.pid(), creator: process.token() };
-        let inner = process
-            .namespace()
-            .ipcget(process.credentials(), self.key, self.flags, &ops)
-            .map_err(|k| Error::new(Op::ShmGet, k))?;
+        let inner = self.ipcget(&ops, Op::ShmGet)?;
         Ok(Segment { inner, process: process.clone() })
     }
 }
