@@ -1,5 +1,5 @@
-//! `shmget` through `Process::shm_segment`: every errno path of SEMANTICS.md 1.4 ("shmget")
-//! and 1.5 with exact errno values, the initial `shmid_ds`, the unrounded `shm_segsz`, the
+//! `shmget` through `Process::shm_segment`: every errno path of docs/kernel-rules.md §4 ("shmget")
+//! and §5 with exact errno values, the initial `shmid_ds`, the unrounded `shm_segsz`, the
 //! limits (SHMMIN, SHMMAX, SHMALL in pages, SHMMNI) and `SHM_INFO` / `IPC_INFO`.
 //! Provenance: ipc/shm.c `newseg`, `shm_more_checks`, `ksys_shmget`; LTP shmget02/03/04,
 //! shmat01 (segsz 4 stays 4); shmget(2).
