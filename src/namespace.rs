@@ -3,185 +3,20 @@
 //! `ipcget`/`ipcctl` parts of `ipc/util.c`).
 
 use std::fmt;
+#[cfg(test)]
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::error::{Error, ErrorKind, Fault, Op};
-use crate::ipc::{ids::IPCMNI, Ids};
+use crate::ipc::Ids;
 use crate::ipc::{
-    Credentials, Figures, Header, IpcKind, IpcObject, IpcPerm, Key, OpenFlags, Ops, PermCell, Removal,
+    Credentials, Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Limits, LimitsCell, OpenFlags, Ops,
+    PermCell, Removal,
 };
 use crate::process::Process;
 #[cfg(test)]
 use crate::sync::atomic::AtomicI32;
-use crate::sync::atomic::AtomicU64;
+use crate::sync::atomic::{AtomicBool, AtomicU64};
 use crate::sync::{Arc, Mutex};
-
-// ===== Limits =====
-
-/// The namespace's limits: the kernel's `kernel.msg*`, `kernel.sem` and `kernel.shm*`
-/// sysctls, with the kernel's defaults ([`Limits::default`]).
-///
-/// Read them with [`Namespace::limits`] and change them with [`Namespace::set_limits`]; a
-/// change applies to every call that starts afterwards, as a sysctl write does.
-///
-/// # Examples
-///
-/// ```
-/// use svipc::{Limits, Namespace};
-///
-/// let ns = Namespace::new();
-/// assert_eq!(ns.limits(), Limits::default());
-/// assert_eq!((ns.limits().msgmax, ns.limits().semopm), (8192, 500));
-///
-/// let mut limits = ns.limits();
-/// limits.msgmni = 4; // at most four queues
-/// ns.set_limits(limits)?;
-/// assert_eq!(ns.limits().msgmni, 4);
-/// # Ok::<(), svipc::Error>(())
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-#[non_exhaustive]
-pub struct Limits {
-    /// `MSGMAX` (`kernel.msgmax`): the largest message, in bytes. Default 8192.
-    pub msgmax: usize,
-    /// `MSGMNB` (`kernel.msgmnb`): a new queue's `msg_qbytes`, and the most `IPC_SET` may
-    /// set without `CAP_SYS_RESOURCE`. Default 16384.
-    pub msgmnb: usize,
-    /// `MSGMNI` (`kernel.msgmni`): the most queues. Default 32000.
-    pub msgmni: usize,
-    /// `SEMMSL`: the most semaphores in one set. Default 32000.
-    pub semmsl: usize,
-    /// `SEMMNS`: the most semaphores in all sets together. Default 1,024,000,000
-    /// (`SEMMNI * SEMMSL`).
-    pub semmns: usize,
-    /// `SEMOPM`: the most operations in one `semop`. Default 500.
-    pub semopm: usize,
-    /// `SEMVMX`: the largest semaphore value. Default 32767, which is also the most it may
-    /// be set to (the kernel's is a constant; `semadj` lives in `[-32768, 32767]`).
-    pub semvmx: i32,
-    /// `SEMMNI`: the most semaphore sets. Default 32000.
-    pub semmni: usize,
-    /// `SHMMIN`: the smallest segment, in bytes. Default 1.
-    pub shmmin: u64,
-    /// `SHMMAX` (`kernel.shmmax`): the largest segment, in bytes. Default
-    /// `ULONG_MAX - 2^24`.
-    pub shmmax: u64,
-    /// `SHMALL` (`kernel.shmall`): the most pages in all segments together. Default
-    /// `ULONG_MAX - 2^24`.
-    pub shmall: u64,
-    /// `SHMMNI` (`kernel.shmmni`): the most segments. Default 4096.
-    pub shmmni: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            msgmax: 8192,
-            msgmnb: 16384,
-            msgmni: 32000,
-            semmsl: 32000,
-            semmns: 32000 * 32000,
-            semopm: 500,
-            semvmx: 32767,
-            semmni: 32000,
-            shmmin: 1,
-            shmmax: u64::MAX - (1 << 24),
-            shmall: u64::MAX - (1 << 24),
-            shmmni: 4096,
-        }
-    }
-}
-
-impl Limits {
-    /// The sysctl range checks: the `*mni` limits at most 32768 (`IPCMNI`), the `int`
-    /// sysctls at most `i32::MAX`, `SEMVMX` in `1..=32767`, `SHMMIN` at least 1 and at most
-    /// `SHMMAX`.
-    fn validate(&self) -> Result<(), ErrorKind> {
-        let int_max = i32::MAX as usize;
-        let ok = self.msgmax <= int_max
-            && self.msgmnb <= int_max
-            && self.msgmni <= IPCMNI
-            && self.semmsl <= int_max
-            && self.semmns <= int_max
-            && self.semopm <= int_max
-            && (1..=32767).contains(&self.semvmx)
-            && self.semmni <= IPCMNI
-            && self.shmmin >= 1
-            && self.shmmin <= self.shmmax
-            && self.shmmni <= IPCMNI;
-        if ok {
-            Ok(())
-        } else {
-            Err(ErrorKind::InvalidArgument)
-        }
-    }
-
-    /// The per-kind object limit (`msgmni`, `semmni`, `shmmni`).
-    fn max_objects(&self, kind: IpcKind) -> usize {
-        match kind {
-            IpcKind::MessageQueue => self.msgmni,
-            IpcKind::SemaphoreSet => self.semmni,
-            IpcKind::SharedMemory => self.shmmni,
-        }
-    }
-}
-
-/// [`Limits`] in atomics, read on every call without a lock.
-#[derive(Debug)]
-struct LimitsCell {
-    words: [AtomicU64; 12],
-}
-
-impl LimitsCell {
-    fn new(l: Limits) -> LimitsCell {
-        let cell = LimitsCell { words: std::array::from_fn(|_| AtomicU64::new(0)) };
-        cell.store(l);
-        cell
-    }
-
-    fn store(&self, l: Limits) {
-        let values = [
-            l.msgmax as u64,
-            l.msgmnb as u64,
-            l.msgmni as u64,
-            l.semmsl as u64,
-            l.semmns as u64,
-            l.semopm as u64,
-            l.semvmx as u64,
-            l.semmni as u64,
-            l.shmmin,
-            l.shmmax,
-            l.shmall,
-            l.shmmni as u64,
-        ];
-        for (word, value) in self.words.iter().zip(values) {
-            word.store(value, Relaxed);
-        }
-    }
-
-    /// `msgmax` alone (the first word): msgsnd checks it on every call, and needs no other.
-    fn msgmax(&self) -> usize {
-        self.words[0].load(Relaxed) as usize
-    }
-
-    fn load(&self) -> Limits {
-        let w = |i: usize| self.words[i].load(Relaxed);
-        Limits {
-            msgmax: w(0) as usize,
-            msgmnb: w(1) as usize,
-            msgmni: w(2) as usize,
-            semmsl: w(3) as usize,
-            semmns: w(4) as usize,
-            semopm: w(5) as usize,
-            semvmx: w(6) as i32,
-            semmni: w(7) as usize,
-            shmmin: w(8),
-            shmmax: w(9),
-            shmall: w(10),
-            shmmni: w(11) as usize,
-        }
-    }
-}
 
 // ===== Namespace =====
 
@@ -217,6 +52,10 @@ pub struct Namespace {
 
 struct NsInner {
     limits: LimitsCell,
+    /// `kernel.shm_rmid_forced`; the shared-memory mechanism gives it its meaning.
+    shm_rmid_forced: AtomicBool,
+    /// The last [`Process`] identity handed out (`Namespace::process`); 0 is nobody.
+    processes: AtomicU64,
     /// Indexed by [`table_index`].
     tables: [Table; 3],
     /// Exits of processes made in this namespace (test builds only).
@@ -244,6 +83,8 @@ impl Namespace {
         Namespace {
             inner: Arc::new(NsInner {
                 limits: LimitsCell::new(Limits::default()),
+                shm_rmid_forced: AtomicBool::new(false),
+                processes: AtomicU64::new(0),
                 tables: std::array::from_fn(|_| Mutex::new(Ids::new())),
                 #[cfg(test)]
                 exits: AtomicI32::new(0),
@@ -263,7 +104,31 @@ impl Namespace {
     /// An actor in this namespace with these credentials. Every object is opened through
     /// one; see [`Process`].
     pub fn process(&self, credentials: Credentials) -> Process {
-        Process::new(self.clone(), credentials)
+        let token = self.inner.processes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        Process::new(self.clone(), credentials, token)
+    }
+
+    /// `kernel.shm_rmid_forced`, as stored (its effects are the shared-memory mechanism's).
+    pub(crate) fn shm_rmid_forced_flag(&self) -> bool {
+        self.inner.shm_rmid_forced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Stores `kernel.shm_rmid_forced`; the previous value.
+    pub(crate) fn swap_shm_rmid_forced(&self, on: bool) -> bool {
+        self.inner.shm_rmid_forced.swap(on, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// Takes out of `kind`'s table every object for which `destroyed` answers true (it
+    /// destroyed the object itself, under the object's lock), all under the table lock:
+    /// the walks of `exit_shm` and `shm_destroy_orphaned`.
+    pub(crate) fn destroy_where(&self, kind: IpcKind, mut destroyed: impl FnMut(&dyn IpcObject) -> bool) {
+        let mut table = self.table(kind).lock();
+        let dead: Vec<i32> =
+            table.iter().filter(|(_, _, obj)| destroyed(&***obj)).map(|(id, _, _)| id).collect();
+        let objs: Vec<_> = dead.into_iter().filter_map(|id| table.remove(id)).collect();
+        drop(table);
+        // Dropped outside the table lock, as in `remove`.
+        drop(objs);
     }
 
     /// The current limits.
@@ -289,6 +154,75 @@ impl Namespace {
         limits.validate().map_err(|k| Error::new(Op::Sysctl, k))?;
         self.inner.limits.store(limits);
         Ok(())
+    }
+
+    /// The `kernel.msg_next_id`, `kernel.sem_next_id` or `kernel.shm_next_id` setting of
+    /// `kind`: the id the next creation asks for, or -1 (the default) for none.
+    pub fn next_id(&self, kind: IpcKind) -> i32 {
+        self.table(kind).lock().next_id()
+    }
+
+    /// Writes the `kernel.{msg,sem,shm}_next_id` sysctl of `kind` (a checkpoint/restore
+    /// tool's way to recreate an object under its old id).
+    ///
+    /// The next creation of that kind (`*get` with `IPC_CREAT` or `IPC_PRIVATE`) takes the
+    /// id's sequence number and its index if that slot is free, else the first free index
+    /// above it; then the setting is -1 again. It is consumed by the first creation that
+    /// gets as far as allocating an id (past the argument checks and the object limit),
+    /// whether or not that allocation succeeds (`ENOSPC` when no index at or above it is
+    /// free), as in the kernel's `ipc_idr_alloc`. -1 unsets it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a value below -1, as the sysctl's range
+    /// `[-1, INT_MAX]` refuses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, IpcKind, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// ns.set_next_id(IpcKind::SemaphoreSet, 3 << 15 | 5)?;
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// assert_eq!(set.id(), 98309); // 3 << 15 | 5
+    /// assert_eq!(ns.next_id(IpcKind::SemaphoreSet), -1);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn set_next_id(&self, kind: IpcKind, id: i32) -> Result<(), Error> {
+        if id < -1 {
+            return Err(Error::new(Op::Sysctl, ErrorKind::InvalidArgument));
+        }
+        self.table(kind).lock().set_next_id(id);
+        Ok(())
+    }
+
+    /// Runs `f` on the object in slot `index & 0x7fff` of `kind`'s table, with its full id,
+    /// under the table lock: the lookup of the `*_STAT` commands (`EINVAL` for an empty
+    /// slot).
+    pub(crate) fn at_index<R>(
+        &self,
+        kind: IpcKind,
+        index: i32,
+        f: impl FnOnce(i32, &dyn IpcObject) -> Result<R, ErrorKind>,
+    ) -> Result<R, ErrorKind> {
+        let table = self.table(kind).lock();
+        let (id, obj) = table.get_index(index).ok_or(ErrorKind::InvalidArgument)?;
+        f(id, &**obj)
+    }
+
+    /// Runs `f` on the live object with this id, under the table lock (`EINVAL` for a
+    /// stale or unknown id): the lookup of the calls that need no payload type.
+    #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
+    pub(crate) fn at_id<R>(
+        &self,
+        kind: IpcKind,
+        id: i32,
+        f: impl FnOnce(&dyn IpcObject) -> Result<R, ErrorKind>,
+    ) -> Result<R, ErrorKind> {
+        let table = self.table(kind).lock();
+        f(&**table.get(id)?)
     }
 
     /// What the namespace holds, untyped: kind, key, id, owner, creator, mode and each
@@ -394,14 +328,12 @@ impl Namespace {
     /// Takes an object whose removal was deferred out of its table once the mechanism
     /// destroys it (a segment's last detach after `IPC_RMID`). Nothing happens if the id is
     /// no longer live.
-    #[allow(dead_code)] // the shared-memory mechanism is its caller
     pub(crate) fn destroy(&self, kind: IpcKind, id: i32) {
         let obj = self.table(kind).lock().remove(id);
         drop(obj);
     }
 
     /// `(in_use, units, max_idx)` of a kind's table: what the `*_INFO` commands report.
-    #[allow(dead_code)] // the mechanisms' *_INFO figures are its callers
     pub(crate) fn table_info(&self, kind: IpcKind) -> (usize, u64, i32) {
         let table = self.table(kind).lock();
         (table.in_use(), table.units(), table.max_idx())
@@ -517,12 +449,12 @@ impl fmt::Display for Ipcs {
                         format!("{used_bytes:<12} {messages:<12}")
                     }
                     Figures::SemaphoreSet { nsems } => format!("{nsems:<10}"),
-                    Figures::SharedMemory { bytes, nattch } => {
+                    Figures::SharedMemory { bytes, nattch, dest, locked } => {
                         let mut status = String::new();
-                        if p.mode & 0o1000 != 0 {
+                        if dest {
                             status.push_str("dest ");
                         }
-                        if p.mode & 0o2000 != 0 {
+                        if locked {
                             status.push_str("locked");
                         }
                         format!("{bytes:<10} {nattch:<10} {:<12}", status.trim_end())
@@ -563,6 +495,9 @@ pub(crate) mod probe {
         }
         fn as_any(&self) -> &dyn Any {
             self
+        }
+        fn stat_ds(&self) -> Result<Box<dyn Any + Send>, ErrorKind> {
+            Ok(Box::new(self.size))
         }
         fn remove(&self) -> Removal {
             self.header.mark_deleted();
@@ -632,6 +567,7 @@ pub(crate) mod probe {
 mod tests {
     use super::probe::{get, Probe, ProbeOps};
     use super::*;
+    use crate::ipc::ids::IPCMNI;
     use crate::ipc::Capabilities;
 
     const C: bool = true;

@@ -1,13 +1,37 @@
-//! `Process`: the actor through which objects are opened — its credentials, and its
-//! `SEM_UNDO` adjustments, applied when its last clone drops (the kernel's `exit_sem`).
+//! `Process`: the actor through which objects are opened — its credentials, and the exit
+//! work the mechanisms hang on it, run when its last clone drops (the kernel's `do_exit`
+//! calling `exit_sem`).
+//!
+//! # Exit hooks
+//!
+//! `Process` knows no mechanism. A mechanism that keeps per-process state registers an
+//! [`ExitHook`] with [`Process::exit_hook`] the first time the process needs it (the
+//! semaphore module: its `SEM_UNDO` records, on the first open of a set) and gets the same
+//! value back on every later call; when the process exits, every registered hook runs once,
+//! in registration order. So the dependency points one way — mechanisms import `process`,
+//! never the reverse — as the kernel's `ipc/` code plugs into `do_exit` through
+//! `exit_sem()`/`exit_shm()`.
 
+use std::any::Any;
 use std::fmt;
 
 use crate::error::{Detail, Error, ErrorKind, Op};
+use crate::ipc::perm::READ;
 use crate::ipc::{Credentials, IpcKind, Key, OpenFlags, Ops};
 use crate::namespace::Namespace;
-use crate::sem::UndoLists;
-use crate::sync::Arc;
+use crate::sync::{Arc, Mutex};
+
+/// Per-process work of a mechanism, run once when the process exits; see the module docs.
+///
+/// The hook value is also the mechanism's per-process state: [`Process::exit_hook`] hands a
+/// clone back, found by its type, so an implementor is a cheap handle (an `Arc`).
+pub(crate) trait ExitHook: Any + Send + Sync {
+    /// The process exits: `pid` is its pid, `ns` its namespace.
+    fn exit(&self, pid: i32, ns: &Namespace);
+
+    /// The hook as `Any`, to find it again by type.
+    fn as_any(&self) -> &dyn Any;
+}
 
 /// An actor in a [`Namespace`]: what a process is to the kernel's IPC code.
 ///
@@ -46,14 +70,36 @@ pub struct Process {
 struct ProcessInner {
     ns: Namespace,
     creds: Credentials,
-    /// The `SEM_UNDO` records (`struct sem_undo_list`), shared by every clone as threads
-    /// share theirs (`CLONE_SYSVSEM`); applied in `Drop`.
-    sem_undo: UndoLists,
+    /// This process's identity in its namespace, unique there (pids need not be): what a
+    /// segment records as its creator (`shm_creator`).
+    token: u64,
+    /// The mechanisms' exit work and per-process state (the semaphore module's
+    /// `struct sem_undo_list`), shared by every clone as threads share theirs
+    /// (`CLONE_SYSVSEM`); run in `Drop`.
+    hooks: Mutex<Vec<Box<dyn ExitHook>>>,
 }
 
 impl Process {
-    pub(crate) fn new(ns: Namespace, creds: Credentials) -> Process {
-        Process { inner: Arc::new(ProcessInner { ns, creds, sem_undo: UndoLists::new() }) }
+    pub(crate) fn new(ns: Namespace, creds: Credentials, token: u64) -> Process {
+        Process { inner: Arc::new(ProcessInner { ns, creds, token, hooks: Mutex::new(Vec::new()) }) }
+    }
+
+    /// The process's identity in its namespace (never 0).
+    pub(crate) fn token(&self) -> u64 {
+        self.inner.token
+    }
+
+    /// The registered hook of type `H`, or `make()` registered now: a mechanism's
+    /// per-process state, made on first use and run at exit. One lock of a short list;
+    /// callers keep the clone they get (a handle does, from its open on).
+    pub(crate) fn exit_hook<H: ExitHook + Clone>(&self, make: impl FnOnce() -> H) -> H {
+        let mut hooks = self.inner.hooks.lock();
+        if let Some(hook) = hooks.iter().find_map(|h| h.as_any().downcast_ref::<H>()) {
+            return hook.clone();
+        }
+        let hook = make();
+        hooks.push(Box::new(hook.clone()));
+        hook
     }
 
     /// `getpid()` and friends: the running OS process as an actor — a `Process` in
@@ -102,9 +148,45 @@ impl Process {
         &self.inner.ns
     }
 
-    /// The `SEM_UNDO` records of this process.
-    pub(crate) fn sem_undo(&self) -> &UndoLists {
-        &self.inner.sem_undo
+    /// The `*_STAT` and `*_STAT_ANY` commands (`msgctl`, `semctl`, `shmctl`) written once:
+    /// the object in slot `index & 0x7fff` of `kind`'s table, its full id and its `*_ds`
+    /// (`D`, the mechanism's struct). In the kernel's order: `EINVAL` for a negative index
+    /// (the syscall's `id < 0` check) or an empty slot, then — unless `any` (`*_STAT_ANY`)
+    /// — `EACCES` without read permission.
+    pub(crate) fn stat_index<D: 'static>(
+        &self,
+        kind: IpcKind,
+        index: i32,
+        any: bool,
+        op: Op,
+    ) -> Result<(i32, D), Error> {
+        let e = |k| Error::new(op, k);
+        if index < 0 {
+            return Err(e(ErrorKind::InvalidArgument));
+        }
+        self.inner
+            .ns
+            .at_index(kind, index, |id, obj| {
+                if !any {
+                    obj.header().perm().check(&self.inner.creds, READ)?;
+                }
+                let ds = obj.stat_ds()?.downcast::<D>().map_err(|_| ErrorKind::InvalidArgument)?;
+                Ok((id, *ds))
+            })
+            .map_err(e)
+    }
+
+    /// `IPC_STAT` by id whatever the payload type: `EINVAL` for a stale or unknown id, then
+    /// `EACCES` without read permission, then the mechanism's `*_ds` (`D`).
+    #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
+    pub(crate) fn stat_id<D: 'static>(&self, kind: IpcKind, id: i32, op: Op) -> Result<D, Error> {
+        self.inner
+            .ns
+            .at_id(kind, id, |obj| {
+                obj.header().perm().check(&self.inner.creds, READ)?;
+                obj.stat_ds()?.downcast::<D>().map(|ds| *ds).map_err(|_| ErrorKind::InvalidArgument)
+            })
+            .map_err(|k| Error::new(op, k))
     }
 
     /// `ipcrm -q/-s/-m ID`: `IPC_RMID` by id without knowing the payload type
@@ -125,10 +207,12 @@ impl Process {
 }
 
 impl Drop for ProcessInner {
-    /// The process exits: this is where the mechanisms' exit work hangs (`exit_sem`).
+    /// The process exits: every registered hook runs once (`exit_sem`).
     fn drop(&mut self) {
-        // exit_sem: the adjustments go back, clamped to [0, SEMVMX].
-        self.sem_undo.exit(self.creds.pid(), self.ns.limits().semvmx);
+        let hooks = std::mem::take(&mut *self.hooks.lock());
+        for hook in hooks {
+            hook.exit(self.creds.pid(), &self.ns);
+        }
         #[cfg(test)]
         self.ns.note_exit();
     }
@@ -189,7 +273,6 @@ pub struct OpenOptions<'p, P> {
 }
 
 impl<'p, P> OpenOptions<'p, P> {
-    #[allow(dead_code)] // each mechanism's `Process` method is a caller
     pub(crate) fn new(process: &'p Process, key: Key, params: P) -> Self {
         OpenOptions { process, key, flags: OpenFlags::default(), params }
     }
@@ -220,6 +303,13 @@ impl<'p, P> OpenOptions<'p, P> {
     /// The key being opened.
     pub fn key(&self) -> Key {
         self.key
+    }
+
+    /// All the flags at once, as a C `*get` call passes them.
+    #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
+    pub(crate) fn flags(mut self, flags: OpenFlags) -> Self {
+        self.flags = flags;
+        self
     }
 
     /// The `*get` call every mechanism's `open()` makes: the two svipc-only checks (see the

@@ -6,7 +6,9 @@
 //! arguments, process exits. After every step the answers agree (value or errno) and so
 //! does the observable state: every object's `IPC_STAT` fields other than times, the queued
 //! messages, semaphore values, pids, ncnt and zcnt, nattch and SHM_DEST, and the
-//! MSG_INFO/SEM_INFO/SHM_INFO figures (see `model::State`).
+//! MSG_INFO/SEM_INFO/SHM_INFO figures (see `model::State`). The calls only the C-shaped
+//! layer has — `*_STAT` and `*_STAT_ANY` by slot index, `IPC_INFO` — go through
+//! `svipc::c`.
 //!
 //! Also: a strategy dense in SEM_UNDO and exits; id cycling and the MSGMNI/SEMMNI/SHMMNI
 //! limits; and, on Linux as root (else a skip notice), the model itself against the real
@@ -112,7 +114,15 @@ fn msg_s() -> impl Strategy<Value = Call> {
             .prop_map(|(id, uid, gid, mode, qbytes)| Call::MsgSet { id, uid, gid, mode, qbytes }),
         1 => slot().prop_map(|id| Call::MsgRmid { id }),
         1 => Just(Call::MsgInfo),
+        1 => (index_s(), any::<bool>()).prop_map(|(index, any)| Call::StatIndex { kind: 0, index, any }),
+        1 => Just(Call::IpcInfo { kind: 0 }),
     ]
+}
+
+/// A `*_STAT` slot index: the first few slots, the same with a sequence number's high bits
+/// (the lookup ignores them), or negative.
+fn index_s() -> impl Strategy<Value = i32> {
+    prop_oneof![6 => 0i32..4, 1 => Just(32768), 1 => Just(32769), 1 => Just(-1)]
 }
 
 fn num_s() -> impl Strategy<Value = i32> {
@@ -156,6 +166,8 @@ fn sem_s() -> impl Strategy<Value = Call> {
         1 => (slot(), owner_s(), owner_s(), set_mode_s()).prop_map(|(id, uid, gid, mode)| Call::SemSet { id, uid, gid, mode }),
         1 => slot().prop_map(|id| Call::SemRmid { id }),
         1 => Just(Call::SemInfo),
+        1 => (index_s(), any::<bool>()).prop_map(|(index, any)| Call::StatIndex { kind: 1, index, any }),
+        1 => Just(Call::IpcInfo { kind: 1 }),
     ]
 }
 
@@ -172,6 +184,8 @@ fn shm_s() -> impl Strategy<Value = Call> {
         1 => slot().prop_map(|id| Call::ShmLock { id }),
         1 => slot().prop_map(|id| Call::ShmUnlock { id }),
         1 => Just(Call::ShmInfo),
+        1 => (index_s(), any::<bool>()).prop_map(|(index, any)| Call::StatIndex { kind: 2, index, any }),
+        1 => Just(Call::IpcInfo { kind: 2 }),
     ]
 }
 

@@ -135,3 +135,39 @@ async fn a_waiter_performed_by_a_waker_records_its_semadj_and_exit_wakes_sleeper
     assert_eq!(set.get_val(0).unwrap(), 0);
     assert_eq!(set.get_pid(0).unwrap(), 1);
 }
+
+/// Issue 13, defect 2: a `SEM_UNDO` semop whose future was leaked (`mem::forget`) while it
+/// waited must not write into the undo record of another process once its own process has
+/// exited and the record's slot was handed on. The leaked op's undo record is gone, so when
+/// it is woken it fails (`EIDRM`, the kernel's answer for a freed undo record) and changes
+/// nothing; the other process's exit gives back exactly its own adjustment.
+#[tokio::test]
+async fn a_leaked_undo_op_never_writes_another_process_semadj() {
+    let ns = Namespace::new();
+    let set = new_set(&ns, 1);
+    set.set_val(0, 10).unwrap();
+
+    let a = proc_(&ns, 70);
+    let a_set = a.sem_set_by_id(set.id()).unwrap();
+    let ops = [SemOp::new(0, -11).undo()];
+    // Leaked as `mem::forget` would, without a heap allocation miri's leak check would report.
+    let mut fut = std::mem::ManuallyDrop::new(a_set.semop(&ops));
+    assert!(pending(&mut *fut).await, "-11 on 10 waits");
+    assert_eq!(set.get_ncnt(0).unwrap(), 1);
+    drop(a_set);
+    drop(a); // A exits: its (empty) record is applied and its slot freed
+
+    let b = proc_(&ns, 71);
+    let b_set = b.sem_set_by_id(set.id()).unwrap();
+    b_set.try_semop(&[SemOp::new(0, -3).undo()]).unwrap(); // B's record: semadj +3
+    assert_eq!(set.get_val(0).unwrap(), 7);
+
+    set.try_semop(&[SemOp::new(0, 10)]).unwrap(); // would let A's -11 through
+    assert_eq!(set.get_val(0).unwrap(), 17, "the leaked op of an exited process is not performed");
+    assert_eq!(set.get_ncnt(0).unwrap(), 0, "and it no longer waits");
+
+    drop(b_set);
+    drop(b); // B exits: exactly its own +3 comes back
+    assert_eq!(set.get_val(0).unwrap(), 20);
+    assert_eq!(set.get_pid(0).unwrap(), 71);
+}

@@ -48,7 +48,10 @@ fn attach_and_detach_update_nattch_times_and_lpid() {
     let gb = seg_b.attach_read_only().unwrap();
     let ds = seg.stat().unwrap();
     assert_eq!((ds.shm_nattch, ds.shm_lpid), (2, 30));
-    assert_eq!(ns.ipcs().entries()[0].figures, svipc::Figures::SharedMemory { bytes: 64, nattch: 2 });
+    assert_eq!(
+        ns.ipcs().entries()[0].figures,
+        svipc::Figures::SharedMemory { bytes: 64, nattch: 2, dest: false, locked: false }
+    );
 
     drop(ga); // shmdt by a
     let ds = seg.stat().unwrap();

@@ -128,7 +128,7 @@ fn new_segment_fields_and_unrounded_segsz() {
     // the listing shows the same figures
     let e = ns.ipcs().entries()[0];
     assert_eq!(e.kind, IpcKind::SharedMemory);
-    assert_eq!(e.figures, svipc::Figures::SharedMemory { bytes: 10, nattch: 1 });
+    assert_eq!(e.figures, svipc::Figures::SharedMemory { bytes: 10, nattch: 1, dest: false, locked: false });
 }
 
 #[test]

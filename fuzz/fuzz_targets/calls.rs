@@ -20,7 +20,8 @@
 //! sometimes raw, so the errno paths stay reachable without the fuzzer having to guess them.
 //! Ids come mostly from those the model has handed out (live or removed since, so stale ids
 //! recur), sometimes from another kind's, sometimes with the sequence bumped, sometimes raw.
-//! shmdt takes mostly the actor's live attachment tokens. At most [`MAX_STEPS`] calls.
+//! shmdt takes mostly the actor's live attachment tokens. `*_STAT` by index takes mostly a
+//! slot some object held. At most [`MAX_STEPS`] calls.
 #![no_main]
 
 #[path = "../../tests/model/mod.rs"]
@@ -195,6 +196,10 @@ enum Kind {
     ShmLock,
     ShmUnlock,
     ShmInfo,
+    /// `*_STAT` / `*_STAT_ANY` by slot index (through `svipc::c` on the driver's side).
+    StatIndex,
+    /// `IPC_INFO` (through `svipc::c`).
+    IpcInfo,
     Exit,
 }
 
@@ -209,6 +214,7 @@ const KINDS: &[Kind] = {
         SemRmid, SemInfo,
         ShmGet, ShmGet, ShmGet, ShmAt, ShmAt, ShmAt, ShmDt, ShmDt, ShmStat, ShmSet, ShmRmid,
         ShmRmid, ShmLock, ShmUnlock, ShmInfo,
+        StatIndex, StatIndex, IpcInfo,
         Exit,
     ]
 };
@@ -316,6 +322,17 @@ fn decode(b: &mut Bytes<'_>, both: &Both, actor: usize, seen: &[Vec<i32>; 3]) ->
         Kind::ShmLock => Call::ShmLock { id: id(b, 2) },
         Kind::ShmUnlock => Call::ShmUnlock { id: id(b, 2) },
         Kind::ShmInfo => Call::ShmInfo,
+        Kind::StatIndex => {
+            let kind = b.u8() % 3;
+            // mostly a slot an object of that kind has held, its id's high bits kept or not
+            let index = match b.u8() % 8 {
+                7 => b.u32() as i32,
+                6 => -1,
+                s => pick_id(b, seen, kind as usize) & if s < 3 { 0x7fff } else { -1 },
+            };
+            Call::StatIndex { kind, index, any: b.u8() & 1 != 0 }
+        }
+        Kind::IpcInfo => Call::IpcInfo { kind: b.u8() % 3 },
         Kind::Exit => Call::Exit,
     }
 }

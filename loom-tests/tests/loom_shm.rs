@@ -78,3 +78,31 @@ fn rmid_races_last_detach() {
         assert_eq!(seg.remove().unwrap_err().errno(), 22);
     });
 }
+
+/// With `shm_rmid_forced` set, a creator's exit (`exit_shm`) races another process's attach
+/// by id: either the attach came first (the segment lives on, an orphan, until that guard's
+/// detach destroys it) or the exit destroyed it first (the attach gets `EINVAL`). Never
+/// destroyed while attached; destroyed once in the end.
+#[test]
+fn forced_creator_exit_races_attach() {
+    loom::model(|| {
+        let ns = Namespace::new();
+        ns.set_shm_rmid_forced(true);
+        let creator = ns.process(Credentials::new(1000, 1000).with_pid(1));
+        let other = ns.process(Credentials::new(1000, 1000).with_pid(2));
+        let id = creator.shm_segment(Key::PRIVATE).size(8).create(0o600).open().unwrap().id();
+        let by_id = other.shm_segment_by_id(id).unwrap();
+        drop(other);
+        let t = thread::spawn(move || by_id.attach().map(|g| (g, by_id.clone())));
+        drop(creator); // its last clone: the process exits
+        match t.join().unwrap() {
+            Ok((g, seg)) => {
+                assert!(!gone(&ns), "destroyed while attached");
+                assert_eq!(seg.stat().unwrap().shm_nattch, 1);
+                drop(g);
+            }
+            Err(e) => assert_eq!(e.errno(), 22),
+        }
+        assert!(gone(&ns));
+    });
+}

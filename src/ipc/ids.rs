@@ -14,6 +14,14 @@
 //! * A lookup of a negative id, an empty slot, or a slot whose sequence number differs from
 //!   the id's is `EINVAL`: a stale id never finds the object that has since taken its slot.
 //! * `IPC_PRIVATE` objects are never entered in the key map, so no key finds them.
+//! * **`next_id`** (the `kernel.msg_next_id`, `sem_next_id`, `shm_next_id` sysctls, -1 when
+//!   unset): the next creation takes the id's sequence number and the first free index at or
+//!   above the id's index, and the setting goes back to -1 — consumed by that allocation
+//!   attempt whatever its outcome, as `ipc_idr_alloc` does. Such an allocation leaves the
+//!   cyclic cursor, the table's sequence number and `last_idx` alone (`idr_alloc`, not
+//!   `idr_alloc_cyclic`). `ENOSPC` if no index at or above it is free.
+//! * **By index** (`MSG_STAT`, `SEM_STAT`, `SHM_STAT`): [`Ids::get_index`] finds the object
+//!   in slot `idx & 0x7fff`, whatever its sequence number, and answers its full id.
 //!
 //! # Implementation
 //!
@@ -39,6 +47,8 @@ const MIN_CYCLE: usize = 64;
 pub(crate) struct NewId {
     idx: u32,
     seq: u32,
+    /// Picked by the cyclic search (not from `next_id`): commits the cursor.
+    cyclic: bool,
 }
 
 impl NewId {
@@ -77,6 +87,8 @@ pub(crate) struct Ids<T> {
     next: u32,
     /// The sum of the objects' units (semaphores for SEMMNS, pages for SHMALL).
     units: u64,
+    /// `ids->next_id`; `None` is the kernel's -1.
+    next_id: Option<i32>,
 }
 
 impl<T> Default for Ids<T> {
@@ -96,7 +108,26 @@ impl<T> Ids<T> {
             last_idx: None,
             next: 0,
             units: 0,
+            next_id: None,
         }
+    }
+
+    /// The `*_next_id` setting; -1 when unset.
+    pub(crate) fn next_id(&self) -> i32 {
+        self.next_id.unwrap_or(-1)
+    }
+
+    /// Sets `*_next_id`; a negative value unsets it.
+    pub(crate) fn set_next_id(&mut self, id: i32) {
+        self.next_id = (id >= 0).then_some(id);
+    }
+
+    /// The object in slot `idx & 0x7fff` and its full id, whatever its sequence number
+    /// (`ipc_obtain_object_idr`, what the `*_STAT` commands look up).
+    pub(crate) fn get_index(&self, idx: i32) -> Option<(i32, &T)> {
+        let idx = idx as u32 & (IPCMNI as u32 - 1);
+        let slot = self.slots.get(idx as usize)?.as_ref()?;
+        Some((make_id(slot.seq, idx), &slot.obj))
     }
 
     /// Objects in the table (`ids->in_use`).
@@ -149,13 +180,20 @@ impl<T> Ids<T> {
         (slot.seq == (id as u32) >> SEQ_SHIFT).then_some(slot)
     }
 
-    /// Picks the index and sequence number the next object will get, changing nothing, so
-    /// that the kind's constructor can still fail; [`insert`](Self::insert) commits it.
+    /// Picks the index and sequence number the next object will get, so that the kind's
+    /// constructor can still fail; [`insert`](Self::insert) commits it. The one change it
+    /// makes is to consume a `next_id` setting, as the kernel's allocation attempt does.
     ///
-    /// `ENOSPC` when `limit` objects (capped at `IPCMNI`) are in use (`ipc_addid`).
-    pub(crate) fn reserve(&self, limit: usize) -> Result<NewId, ErrorKind> {
+    /// `ENOSPC` when `limit` objects (capped at `IPCMNI`) are in use (`ipc_addid`), or when
+    /// `next_id` is set and no index at or above its index is free.
+    pub(crate) fn reserve(&mut self, limit: usize) -> Result<NewId, ErrorKind> {
         if self.in_use >= limit.min(IPCMNI) {
             return Err(ErrorKind::NoSpace);
+        }
+        if let Some(next) = self.next_id.take() {
+            let from = next as u32 & (IPCMNI as u32 - 1);
+            let idx = self.find_free(from, IPCMNI as u32).ok_or(ErrorKind::NoSpace)?;
+            return Ok(NewId { idx, seq: next as u32 >> SEQ_SHIFT, cyclic: false });
         }
         let max_idx = (self.in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI) as u32;
         let idx = match self.find_free(self.next, max_idx) {
@@ -170,7 +208,7 @@ impl<T> Ids<T> {
                 seq = 0;
             }
         }
-        Ok(NewId { idx, seq })
+        Ok(NewId { idx, seq, cyclic: true })
     }
 
     /// The lowest free index in `[from, end)`.
@@ -206,9 +244,11 @@ impl<T> Ids<T> {
         }
         self.in_use += 1;
         self.units += units;
-        self.seq = new.seq;
-        self.last_idx = Some(new.idx);
-        self.next = new.idx + 1;
+        if new.cyclic {
+            self.seq = new.seq;
+            self.last_idx = Some(new.idx);
+            self.next = new.idx + 1;
+        }
     }
 
     /// Takes an object out of the table (`ipc_rmid`); its id is dead from now on. `None` if
@@ -302,6 +342,36 @@ mod tests {
     }
 
     #[test]
+    fn next_id_takes_its_slot_or_the_next_free_one_then_resets() {
+        let mut ids = Ids::new();
+        assert_eq!(ids.next_id(), -1);
+        create(&mut ids, 0); // 0
+        ids.set_next_id(5 << 15 | 7);
+        assert_eq!(ids.next_id(), 5 << 15 | 7);
+        assert_eq!(create(&mut ids, 0), 5 << 15 | 7, "its slot is free: the exact id");
+        assert_eq!(ids.next_id(), -1, "consumed");
+        assert_eq!(create(&mut ids, 0), 1, "the cursor did not move: the cyclic search goes on at 1");
+        ids.set_next_id(7);
+        assert_eq!(create(&mut ids, 0), 8, "slot 7 taken: the next free index above, seq 0");
+        ids.set_next_id(1 << 15);
+        assert_eq!(create(&mut ids, 0), 1 << 15 | 2, "slots 0 and 1 taken");
+        // by index, whatever the sequence number
+        assert_eq!(ids.get_index(7).map(|(id, _)| id), Some(5 << 15 | 7));
+        assert_eq!(ids.get_index(5 << 15 | 7).map(|(id, _)| id), Some(5 << 15 | 7));
+        assert!(ids.get_index(3).is_none());
+        // ENOSPC when nothing is free at or above the index; still consumed
+        ids.set_next_id(IPCMNI as i32 - 1);
+        create(&mut ids, 0);
+        ids.set_next_id(IPCMNI as i32 - 1);
+        assert_eq!(ids.reserve(usize::MAX), Err(ErrorKind::NoSpace));
+        assert_eq!(ids.next_id(), -1);
+        // the limit check comes first and does not consume it
+        ids.set_next_id(40);
+        assert_eq!(ids.reserve(ids.in_use()), Err(ErrorKind::NoSpace));
+        assert_eq!(ids.next_id(), 40);
+    }
+
+    #[test]
     fn stale_and_unknown_ids_are_einval() {
         let mut ids = Ids::new();
         let a = create(&mut ids, 7);
@@ -357,6 +427,6 @@ mod tests {
         assert_eq!(ids.max_idx(), IPCMNI as i32 - 1);
         ids.remove(100);
         let new = ids.reserve(usize::MAX).unwrap();
-        assert_eq!((new.idx, new.seq), (100, 1));
+        assert_eq!((new.idx, new.seq, new.cyclic), (100, 1, true));
     }
 }

@@ -25,11 +25,10 @@
 //!   mechanism, with its own lock-free fast paths and, where it must wait, its own lock. The
 //!   lock order is table lock → object lock; no code takes them the other way round.
 
-#![deny(unsafe_code)]
-
 pub(crate) mod cred;
 pub(crate) mod ids;
 pub(crate) mod key;
+pub(crate) mod limits;
 pub(crate) mod perm;
 
 use std::any::Any;
@@ -42,6 +41,8 @@ pub use self::cred::{Capabilities, Credentials};
 pub(crate) use self::ids::Ids;
 pub use self::key::Key;
 pub(crate) use self::key::OpenFlags;
+pub use self::limits::Limits;
+pub(crate) use self::limits::LimitsCell;
 pub use self::perm::IpcPerm;
 pub(crate) use self::perm::PermCell;
 
@@ -163,13 +164,17 @@ pub enum Figures {
         /// Semaphores in the set (`nsems`).
         nsems: u64,
     },
-    /// A shared memory segment: `shm_segsz` and `shm_nattch`; the mode's `SHM_DEST` and
-    /// `SHM_LOCKED` bits give `ipcs`'s status column.
+    /// A shared memory segment: `shm_segsz`, `shm_nattch`, and the mode's `SHM_DEST` and
+    /// `SHM_LOCKED` bits, which give `ipcs`'s status column.
     SharedMemory {
         /// Size asked for at creation (`bytes`).
         bytes: u64,
         /// Attachments (`nattch`).
         nattch: u64,
+        /// `SHM_DEST`: removed while attached, destroyed at the last detach (`dest`).
+        dest: bool,
+        /// `SHM_LOCKED`: locked in memory by `SHM_LOCK` (`locked`).
+        locked: bool,
     },
 }
 
@@ -184,6 +189,14 @@ pub(crate) trait IpcObject: Send + Sync + 'static {
 
     /// For typed opening: the concrete object, to be downcast by the mechanism.
     fn as_any(&self) -> &dyn Any;
+
+    /// `IPC_STAT`'s figures without the permission check, whatever the payload type: the
+    /// mechanism's `*_ds` struct (`MsqidDs`, `SemidDs`, `ShmidDs`), boxed, which the
+    /// mechanism's own `*_STAT`-by-index code downcasts. It is how a `MSG_STAT` walk reads a
+    /// queue opened with any payload type.
+    /// `EINVAL` when the object is being destroyed (a segment between its last detach and
+    /// leaving the table).
+    fn stat_ds(&self) -> Result<Box<dyn Any + Send>, ErrorKind>;
 
     /// `IPC_RMID`, called with the table lock held, after the ownership check and with the
     /// header not yet marked. Returns [`Removal::Now`] when the id dies at once (the table
@@ -212,7 +225,7 @@ pub(crate) trait Ops {
 
     /// Checks made before the key is looked up, so they apply to existing keys too (semget's
     /// `nsems` range).
-    fn precheck(&self, _limits: &crate::Limits) -> Result<(), Fault> {
+    fn precheck(&self, _limits: &Limits) -> Result<(), Fault> {
         Ok(())
     }
 
@@ -225,7 +238,7 @@ pub(crate) trait Ops {
     /// The units a new object takes from the kind's namespace-wide budget (semaphores for
     /// SEMMNS, pages for SHMALL), after validating the creation arguments. `units_in_use` is
     /// the kind's current total.
-    fn units(&self, _limits: &crate::Limits, _units_in_use: u64) -> Result<u64, Fault> {
+    fn units(&self, _limits: &Limits, _units_in_use: u64) -> Result<u64, Fault> {
         Ok(0)
     }
 

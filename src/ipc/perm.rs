@@ -90,6 +90,9 @@ impl fmt::Debug for Octal {
 pub(crate) const READ: u32 = 0o444;
 /// Write ("alter") permission (`S_IWUGO`).
 pub(crate) const WRITE: u32 = 0o222;
+/// Execute permission (`S_IXUGO`): what `shmat` with `SHM_EXEC` asks for besides read.
+#[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
+pub(crate) const EXEC: u32 = 0o111;
 
 /// The kernel's `ipcperms()`: may `creds` access an object with permissions `perm` in the
 /// way `flag` asks?

@@ -230,6 +230,7 @@
 
 #![deny(unsafe_code)]
 
+mod ctl;
 mod futures;
 mod payload;
 mod select;
@@ -240,6 +241,7 @@ use std::marker::PhantomData;
 #[cfg(not(loom))]
 use std::time::Duration;
 
+use self::ctl::{MSGSEG, MSGSSZ};
 pub use self::futures::{
     Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,
 };
@@ -368,20 +370,28 @@ impl From<&MsqidDs> for MsqidSet {
     }
 }
 
-/// `msgctl(MSG_INFO)`'s `struct msginfo` and return value ([`Namespace::msg_info`]).
+/// `msgctl(MSG_INFO)`'s and `msgctl(IPC_INFO)`'s `struct msginfo` and return value
+/// ([`Namespace::msg_info`], [`Namespace::msg_ipc_info`]).
 ///
-/// As in the kernel, three fields mean something other than their names:
+/// As in the kernel, with `MSG_INFO` three fields mean something other than their names:
 /// `msgpool` is the number of queues, `msgmap` the number of messages, `msgtql` the number
-/// of bytes, all namespace-wide.
+/// of bytes, all namespace-wide (the last two capped at `INT_MAX`). With `IPC_INFO` they
+/// are the kernel's compile-time constants `MSGPOOL` (512000), `MSGMAP` and `MSGTQL`
+/// (16384 each), whatever the sysctls say; `msgssz` (16) and `msgseg` (65535) are constants
+/// in both, relics of the old segment allocator.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub struct MsgInfo {
-    /// The queues in use.
+    /// `MSG_INFO`: the queues in use; `IPC_INFO`: `MSGPOOL`, 512000.
     pub msgpool: usize,
-    /// The messages queued in all queues.
+    /// `MSG_INFO`: the messages queued in all queues; `IPC_INFO`: `MSGMAP`, 16384.
     pub msgmap: u64,
-    /// The bytes queued in all queues.
+    /// `MSG_INFO`: the bytes queued in all queues; `IPC_INFO`: `MSGTQL`, 16384.
     pub msgtql: u64,
+    /// `MSGSSZ`: 16.
+    pub msgssz: usize,
+    /// `MSGSEG`: 65535.
+    pub msgseg: usize,
     /// `MSGMAX`.
     pub msgmax: usize,
     /// `MSGMNB`.
@@ -417,8 +427,10 @@ impl Namespace {
         });
         MsgInfo {
             msgpool: in_use,
-            msgmap,
-            msgtql,
+            msgmap: msgmap.min(i32::MAX as u64),
+            msgtql: msgtql.min(i32::MAX as u64),
+            msgssz: MSGSSZ,
+            msgseg: MSGSEG,
             msgmax: limits.msgmax,
             msgmnb: limits.msgmnb,
             msgmni: limits.msgmni,

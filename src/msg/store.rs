@@ -1426,6 +1426,22 @@ impl<T: Send + 'static> IpcObject for Arc<Queue<T>> {
         self
     }
 
+    fn stat_ds(&self) -> Result<Box<dyn Any + Send>, ErrorKind> {
+        let st = self.lock();
+        let (cbytes, qnum) = self.counts(&st);
+        Ok(Box::new(super::MsqidDs {
+            perm: self.header.perm().load(),
+            stime: self.stime.load(Relaxed),
+            rtime: self.rtime.load(Relaxed),
+            ctime: self.header.ctime(),
+            cbytes: cbytes as u64,
+            qnum: qnum as u64,
+            qbytes: st.qbytes as u64,
+            lspid: self.lspid.load(Relaxed),
+            lrpid: self.lrpid.load(Relaxed),
+        }))
+    }
+
     fn remove(&self) -> Removal {
         self.free();
         Removal::Now

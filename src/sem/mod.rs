@@ -78,6 +78,7 @@
 //!   to decide rule 3 above.
 #![deny(unsafe_code)]
 
+mod info;
 mod op;
 mod set;
 mod undo;
@@ -90,11 +91,11 @@ use std::task::{Context, Poll};
 use self::op::OpList;
 pub use self::op::SemOp;
 use self::set::{Fast, Set, Ticket};
-pub(crate) use self::undo::UndoLists;
+use self::undo::UndoLists;
 use crate::error::{Detail, Error, ErrorKind, Fault, Op};
 use crate::ipc::perm::{valid_id, READ, WRITE};
-use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
-use crate::namespace::{Limits, Namespace};
+use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Limits, Ops};
+use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
 use crate::sync::counters::{count, Event};
 use crate::sync::Arc;
@@ -247,13 +248,24 @@ impl Process {
 
 // ===== SEM_INFO =====
 
-/// What `semctl(0, 0, SEM_INFO, &seminfo)` reports: the limits, and the usage of the
-/// namespace's semaphore sets.
+/// What `semctl(0, 0, SEM_INFO, &seminfo)` and `semctl(0, 0, IPC_INFO, &seminfo)` report:
+/// the limits, and (`SEM_INFO`) the usage of the namespace's semaphore sets.
+///
+/// `semmap`, `semmnu` (both `SEMMNS`, 1,024,000,000) and `semume` (`SEMOPM`, 500) are the
+/// kernel's compile-time constants in both; `semusz` and `semaem` are the sets and
+/// semaphores in use with `SEM_INFO`, and the constants `SEMUSZ` (20) and `SEMAEM` (32767)
+/// with `IPC_INFO`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub struct SemInfo {
-    /// The call's return value: the highest index in use in the set table (-1 if none).
+    /// The call's return value: the highest index in use in the set table (0 if none).
     pub max_index: i32,
+    /// `semmap`: `SEMMAP`, 1,024,000,000 (unused by the kernel).
+    pub semmap: usize,
+    /// `semmnu`: `SEMMNU`, 1,024,000,000 (unused by the kernel).
+    pub semmnu: usize,
+    /// `semume`: `SEMUME`, 500 (unused by the kernel).
+    pub semume: usize,
     /// `semmni`: the most sets.
     pub semmni: usize,
     /// `semmns`: the most semaphores in all sets.
@@ -264,11 +276,14 @@ pub struct SemInfo {
     pub semopm: usize,
     /// `semvmx`: the largest value.
     pub semvmx: i32,
-    /// `semusz`: with `SEM_INFO`, the number of sets in use.
+    /// `semusz`: with `SEM_INFO`, the number of sets in use; with `IPC_INFO`, 20.
     pub semusz: usize,
-    /// `semaem`: with `SEM_INFO`, the number of semaphores in use.
+    /// `semaem`: with `SEM_INFO`, the number of semaphores in use; with `IPC_INFO`, 32767.
     pub semaem: u64,
 }
+
+/// `SEMMNS` of `<linux/sem.h>` (`SEMMNI * SEMMSL`), behind `SEMMAP` and `SEMMNU`.
+const SEMMNS_CONST: usize = 32000 * 32000;
 
 impl Namespace {
     /// `semctl(0, 0, SEM_INFO, &buf)`: the limits with `semusz` = sets in use and
@@ -291,6 +306,9 @@ impl Namespace {
         let (in_use, units, max_index) = self.table_info(IpcKind::SemaphoreSet);
         SemInfo {
             max_index,
+            semmap: SEMMNS_CONST,
+            semmnu: SEMMNS_CONST,
+            semume: 500,
             semmni: l.semmni,
             semmns: l.semmns,
             semmsl: l.semmsl,
@@ -431,8 +449,11 @@ impl SemaphoreSet {
                 Fast::Blocks(_) | Fast::Slow => {}
             }
         }
-        let undo_id =
-            if undo { Some(self.process.sem_undo().find_alloc(&self.set).map_err(err)?) } else { None };
+        let undo_id = if undo {
+            Some(self.process.exit_hook(UndoLists::new).find_alloc(&self.set).map_err(err)?)
+        } else {
+            None
+        };
         let r = self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(err);
         if let Ok(None) = r {
             count(Event::SemOpDone);

@@ -130,17 +130,50 @@ struct State {
     /// when a complex op goes to sleep, cleared at unlock when `complex` is 0
     /// (`unmerge_queues`).
     merged: bool,
-    /// The `sem_undo` records of every process (`sma->list_id`): a slab indexed by undo id,
-    /// `None` for a free slot.
+    /// The `sem_undo` records of every process (`sma->list_id`): a slab indexed by the low
+    /// 32 bits of an undo id, `None` for a free slot.
     undos: Vec<Option<Box<[i16]>>>,
-    /// Free slots of `undos` (an exited process's id is never used again by it).
-    free_undo: Vec<u64>,
+    /// Per slot of `undos`: its generation, the high 32 bits of the undo id it was last
+    /// handed out under; bumped when the slot is freed, so an undo id outlives its record
+    /// harmlessly (see [`State::undo`]).
+    undo_gens: Vec<u32>,
+    /// Free slots of `undos`.
+    free_undo: Vec<u32>,
     /// `IPC_RMID` happened (`!ipc_valid_object`).
     removed: bool,
     /// Semaphores whose [`SLOW`] bit this critical section set or whose `refs` dropped to
     /// 0: checked at the end of the section.
     held: Vec<u32>,
     held_all: bool,
+}
+
+impl State {
+    /// The live record an undo id names: its slot holds one, of the id's generation. A
+    /// record freed at its process's exit is gone even when its slot is in use again, so a
+    /// `semop` of the exited process still queued (its future leaked) finds nothing and fails
+    /// with `EIDRM` rather than write another process's `semadj`.
+    fn undo(&self, undo: u64) -> Option<&[i16]> {
+        let slot = undo as u32 as usize;
+        if self.undo_gens.get(slot) != Some(&((undo >> 32) as u32)) {
+            return None;
+        }
+        self.undos[slot].as_deref()
+    }
+
+    /// [`undo`](Self::undo), writable.
+    fn undo_mut(&mut self, undo: u64) -> Option<&mut [i16]> {
+        self.undo(undo)?;
+        self.undos[undo as u32 as usize].as_deref_mut()
+    }
+
+    /// Frees the record an undo id names (exit), bumping its slot's generation.
+    fn take_undo(&mut self, undo: u64) -> Option<Box<[i16]>> {
+        self.undo(undo)?;
+        let slot = undo as u32;
+        self.undo_gens[slot as usize] = self.undo_gens[slot as usize].wrapping_add(1);
+        self.free_undo.push(slot);
+        self.undos[slot as usize].take()
+    }
 }
 
 /// A sleeping `semop` (`struct sem_queue`).
@@ -206,6 +239,7 @@ impl Set {
                 alter: 0,
                 merged: false,
                 undos: Vec::new(),
+                undo_gens: Vec::new(),
                 free_undo: Vec::new(),
                 removed: false,
                 held: Vec::new(),
@@ -574,16 +608,18 @@ impl Set {
             return Err(ErrorKind::Removed);
         }
         let zeros = Some(vec![0; self.nsems()].into_boxed_slice());
-        match st.free_undo.pop() {
-            Some(id) => {
-                st.undos[id as usize] = zeros;
-                Ok(id)
+        let slot = match st.free_undo.pop() {
+            Some(slot) => {
+                st.undos[slot as usize] = zeros;
+                slot
             }
             None => {
                 st.undos.push(zeros);
-                Ok(st.undos.len() as u64 - 1)
+                st.undo_gens.push(0);
+                st.undos.len() as u32 - 1
             }
-        }
+        };
+        Ok(u64::from(st.undo_gens[slot as usize]) << 32 | u64::from(slot))
     }
 
     /// Whether `IPC_RMID` happened.
@@ -599,8 +635,7 @@ impl Set {
         if s.st.removed {
             return;
         }
-        let Some(adj) = s.st.undos.get_mut(undo as usize).and_then(Option::take) else { return };
-        s.st.free_undo.push(undo);
+        let Some(adj) = s.st.take_undo(undo) else { return };
         s.hold_all();
         for (n, &a) in adj.iter().enumerate() {
             if a != 0 {
@@ -635,6 +670,15 @@ impl IpcObject for crate::sync::Arc<Set> {
         self
     }
 
+    fn stat_ds(&self) -> Result<Box<dyn std::any::Any + Send>, ErrorKind> {
+        Ok(Box::new(super::SemidDs {
+            perm: self.header.perm().load(),
+            otime: self.otime(),
+            ctime: self.header.ctime(),
+            nsems: self.sems.len() as u16,
+        }))
+    }
+
     /// `freeary`: every sleeper fails with `EIDRM`, the undo records go, the id dies.
     fn remove(&self) -> Removal {
         let mut wakes = WakeList::new();
@@ -650,6 +694,7 @@ impl IpcObject for crate::sync::Arc<Set> {
             }
             st.waiters.notify_all(&mut wakes);
             st.undos.clear();
+            st.undo_gens.clear();
             st.free_undo.clear();
             st.complex = 0;
             st.alter = 0;
@@ -749,7 +794,7 @@ impl Section<'_> {
             &mut heap
         };
         let mut len = 0;
-        let adj = undo.and_then(|u| st.undos.get(u as usize)).and_then(Option::as_ref);
+        let adj = undo.and_then(|u| st.undo(u));
         for i in 0..sops.len() {
             let sop = if invert { &sops[sops.len() - 1 - i] } else { &sops[i] };
             let op = eff_op(sop, invert);
@@ -789,7 +834,7 @@ impl Section<'_> {
             }
             buf[k].1 = new;
         }
-        let adj = undo.and_then(|u| st.undos.get_mut(u as usize)).and_then(Option::as_mut);
+        let adj = undo.and_then(|u| st.undo_mut(u));
         match adj {
             Some(adj) => {
                 for &(n, v, a) in &buf[..len] {
@@ -925,7 +970,7 @@ impl Section<'_> {
         if sops.iter().any(|sop| self.st.gens[usize::from(sop.num())] > epoch) {
             return;
         }
-        if undo.is_some_and(|u| !matches!(self.st.undos.get(u as usize), Some(Some(_)))) {
+        if undo.is_some_and(|u| self.st.undo(u).is_none()) {
             return;
         }
         for sop in sops {

@@ -3,7 +3,8 @@
 //! [`ShmWrite`], atomic views). The one file of `shm` where `unsafe` is allowed; the
 //! memory-model argument is in the [module docs](super).
 
-// The parent module denies `unsafe_code`; this file is the audited exception (CONTRIBUTING.md, "Unsafe code").
+// The crate denies `unsafe_code`; this file is one of its few audited exceptions
+// (CONTRIBUTING.md, "Unsafe code").
 #![allow(unsafe_code)]
 
 use std::fmt;

@@ -27,11 +27,20 @@
 //!   which keeps `SHM_DEST` and `SHM_LOCKED`), [`Segment::lock`] / [`Segment::unlock`]
 //!   (`SHM_LOCK` / `SHM_UNLOCK`: owner, creator or `CAP_IPC_LOCK`, else `EPERM`; an `mlock`
 //!   the system refuses is `ENOMEM`; `SHM_LOCKED` 0o2000 in the mode), and
-//!   [`Namespace::shm_info`] / [`Namespace::shm_ipc_info`] (`SHM_INFO` / `IPC_INFO`).
+//!   [`Namespace::shm_info`] / [`Namespace::shm_ipc_info`] (`SHM_INFO` / `IPC_INFO`), and
+//!   by slot index [`Process::shm_stat`] / [`Process::shm_stat_any`] (`SHM_STAT`,
+//!   `SHM_STAT_ANY`).
+//! * **`shm_rmid_forced`** ([`Namespace::set_shm_rmid_forced`]): a segment remembers the
+//!   process that created it until that process exits (`exit_shm`, a hook on the
+//!   [`Process`]); with the setting on, the last detach destroys any segment, a creator's
+//!   exit destroys its unattached segments, and switching it on destroys the unattached
+//!   orphans — the kernel's `shm_may_destroy`.
 //!
-//! Not applicable in-process: attach addresses (`shmaddr`, `SHM_RND`, `SHM_REMAP`),
-//! `SHM_EXEC`, `SHM_HUGETLB`, `RLIMIT_MEMLOCK` (a caller without `CAP_IPC_LOCK` is not
-//! refused for a zero limit; the real `mlock` may still be refused, which is `ENOMEM`).
+//! Not applicable in-process: attach addresses (`shmaddr`, `SHM_RND`, `SHM_REMAP`; the C
+//! layer's `shmat` checks them as the kernel does and then refuses a non-zero address),
+//! `SHM_HUGETLB`, `RLIMIT_MEMLOCK` (a caller without `CAP_IPC_LOCK` is not refused for a
+//! zero limit; the real `mlock` may still be refused, which is `ENOMEM`). `SHM_EXEC` (C
+//! layer) asks for execute permission as the kernel does; the memory is never executable.
 //! A guard's views cover `shm_segsz` bytes, not the rest of the last page.
 //!
 //! # Reading and writing the bytes
@@ -84,19 +93,20 @@
 //! `crate::sync` gives, so it is `std`'s `RwLock` (loom's under `cfg(loom)`); the mapping
 //! outlives every view because each view borrows a guard that holds the mapping's `Arc`.
 
-#![deny(unsafe_code)]
-
 mod attach;
 mod segment;
 
 use std::fmt;
 
+#[cfg(not(loom))]
+pub(crate) use self::attach::page_size;
 pub use self::attach::{Attached, AttachedMut, ShmAtomic, ShmRead, ShmWrite};
 use self::segment::{SegInner, ShmOps};
 use crate::error::{Error, Op};
+use crate::ipc::perm::{READ, WRITE};
 use crate::ipc::{IpcKind, IpcPerm, Key};
 use crate::namespace::Namespace;
-use crate::process::{OpenOptions, Process};
+use crate::process::{ExitHook, OpenOptions, Process};
 use crate::sync::Arc;
 
 // ===== Segment =====
@@ -177,9 +187,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn attach(&self) -> Result<AttachedMut, Error> {
-        let mem =
-            self.inner.attach(self.process.credentials(), true).map_err(|k| Error::new(Op::ShmAt, k))?;
-        Ok(AttachedMut::new(Attached::new(mem, self.clone(), true)))
+        self.attach_access(READ | WRITE).map(AttachedMut::new)
     }
 
     /// `shmat(shmid, NULL, SHM_RDONLY)`: attach for reading only. Dropping the guard is
@@ -208,14 +216,21 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn attach_read_only(&self) -> Result<Attached, Error> {
+        self.attach_access(READ)
+    }
+
+    /// `do_shmat` with the permission `access` asks (`READ`, with `WRITE` for a read-write
+    /// attach, with `EXEC` for `SHM_EXEC`): the guard, writable when `access` has `WRITE`.
+    pub(crate) fn attach_access(&self, access: u32) -> Result<Attached, Error> {
         let mem =
-            self.inner.attach(self.process.credentials(), false).map_err(|k| Error::new(Op::ShmAt, k))?;
-        Ok(Attached::new(mem, self.clone(), false))
+            self.inner.attach(self.process.credentials(), access).map_err(|k| Error::new(Op::ShmAt, k))?;
+        Ok(Attached::new(mem, self.clone(), access & WRITE != 0))
     }
 
     /// `shmdt` of a guard of this segment (called by the guards' `Drop`).
     pub(crate) fn detach(&self) {
-        if self.inner.detach(self.process.pid()) {
+        let forced = self.process.namespace().shm_rmid_forced_flag();
+        if self.inner.detach(self.process.pid(), forced) {
             self.process.namespace().destroy(IpcKind::SharedMemory, self.inner.id());
         }
     }
@@ -464,7 +479,7 @@ impl Process {
     /// as from `shmat`, the usual first call on an id): no live segment has this id (never
     /// handed out, destroyed, or negative).
     pub fn shm_segment_by_id(&self, id: i32) -> Result<Segment, Error> {
-        let ops = ShmOps { size: 0, pid: self.pid() };
+        let ops = ShmOps { size: 0, pid: self.pid(), creator: self.token() };
         let inner = self.namespace().open_id(id, &ops).map_err(|k| Error::new(Op::ShmAt, k))?;
         Ok(Segment { inner, process: self.clone() })
     }
@@ -500,9 +515,83 @@ impl OpenOptions<'_, ShmParams> {
     /// * [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) (ENOMEM): the system
     ///   refused the mapping.
     pub fn open(self) -> Result<Segment, Error> {
-        let ops = ShmOps { size: self.params.size, pid: self.process.pid() };
+        let process = self.process;
+        if self.flags.create || self.key.is_private() {
+            // It may create: the segment's creator must be told when this process exits.
+            process.exit_hook(|| ShmCreator { token: process.token() });
+        }
+        let ops = ShmOps { size: self.params.size, pid: process.pid(), creator: process.token() };
         let inner = self.ipcget(&ops, Op::ShmGet)?;
-        Ok(Segment { inner, process: self.process.clone() })
+        Ok(Segment { inner, process: process.clone() })
+    }
+}
+
+// ===== exit_shm, shm_rmid_forced =====
+
+/// `exit_shm`: the exit work of a process that may have created segments. Its segments
+/// become orphans; with `shm_rmid_forced` set, those nobody is attached to are destroyed.
+#[derive(Clone, Debug)]
+struct ShmCreator {
+    token: u64,
+}
+
+impl ExitHook for ShmCreator {
+    fn exit(&self, _pid: i32, ns: &Namespace) {
+        let forced = ns.shm_rmid_forced_flag();
+        ns.destroy_where(IpcKind::SharedMemory, |obj| {
+            obj.as_any()
+                .downcast_ref::<Arc<SegInner>>()
+                .is_some_and(|seg| seg.creator_exits(self.token, forced))
+        });
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Namespace {
+    /// `kernel.shm_rmid_forced`: whether segments are destroyed as soon as nobody is
+    /// attached; see [`set_shm_rmid_forced`](Self::set_shm_rmid_forced). Default false.
+    pub fn shm_rmid_forced(&self) -> bool {
+        self.shm_rmid_forced_flag()
+    }
+
+    /// Writes `kernel.shm_rmid_forced` (0 or 1). While it is set, as in the kernel
+    /// (`shm_may_destroy`):
+    ///
+    /// * the **last detach** of any segment destroys it, marked `SHM_DEST` or not;
+    /// * a **process that exits** (its last [`Process`] clone, handle or guard drops)
+    ///   destroys the segments it created that nobody is attached to; the others become
+    ///   orphans (without the setting they all become orphans and live on);
+    /// * **setting it** (from false to true) destroys the orphans nobody is attached to
+    ///   at that moment (`shm_destroy_orphaned`).
+    ///
+    /// A destroyed segment's id is dead (`EINVAL`), as after `IPC_RMID`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let creator = ns.process(Credentials::new(1000, 1000));
+    /// let id = creator.shm_segment(Key::PRIVATE).size(64).create(0o600).open()?.id();
+    /// drop(creator); // exits: the segment is an orphan, and lives on
+    /// assert_eq!(ns.shm_info().used_ids, 1);
+    /// ns.set_shm_rmid_forced(true); // destroys the orphans nobody is attached to
+    /// assert_eq!(ns.shm_info().used_ids, 0);
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// assert_eq!(me.shm_segment_by_id(id).unwrap_err().errno(), 22);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn set_shm_rmid_forced(&self, on: bool) {
+        let was = self.swap_shm_rmid_forced(on);
+        if on && !was {
+            self.destroy_where(IpcKind::SharedMemory, |obj| {
+                obj.as_any().downcast_ref::<Arc<SegInner>>().is_some_and(|seg| seg.destroy_if_orphan())
+            });
+        }
     }
 }
 
@@ -516,6 +605,13 @@ pub struct ShmInfo {
     pub used_ids: usize,
     /// `shm_tot`: their pages, `Σ ceil(shm_segsz / PAGE_SIZE)`.
     pub shm_tot: u64,
+    /// `shm_rss`: resident pages. svipc maps each segment's memory whole when it is
+    /// created, so it counts every page of every segment: `shm_tot`. (The kernel counts
+    /// the pages touched so far.)
+    pub shm_rss: u64,
+    /// `shm_swp`: swapped pages; always 0 here (the memory is anonymous, and svipc does
+    /// not ask the OS what it swapped).
+    pub shm_swp: u64,
     /// The return value: the highest index in use, 0 if none.
     pub max_idx: i32,
 }
@@ -538,10 +634,50 @@ pub struct ShmIpcInfo {
     pub max_idx: i32,
 }
 
+impl Process {
+    /// `shmctl(index, SHM_STAT, &buf)`: the segment in slot `index` of the table (what
+    /// `ipcs -m` walks), its full `shmid` and its [`ShmidDs`]; read permission is checked.
+    ///
+    /// # Errors
+    ///
+    /// In this order: [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+    /// (EINVAL) for a negative index or an empty slot;
+    /// [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) (EACCES) without
+    /// read permission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let seg = me.shm_segment(Key::PRIVATE).size(100).create(0o600).open()?;
+    /// let (id, ds) = me.shm_stat(0)?;
+    /// assert_eq!((id, ds.shm_segsz, ds.shm_nattch), (seg.id(), 100, 0));
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn shm_stat(&self, index: i32) -> Result<(i32, ShmidDs), Error> {
+        self.stat_index(IpcKind::SharedMemory, index, false, Op::ShmCtl)
+    }
+
+    /// `shmctl(index, SHM_STAT_ANY, &buf)`: [`shm_stat`](Self::shm_stat) without the read
+    /// permission check.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL) for a
+    /// negative index or an empty slot.
+    pub fn shm_stat_any(&self, index: i32) -> Result<(i32, ShmidDs), Error> {
+        self.stat_index(IpcKind::SharedMemory, index, true, Op::ShmCtl)
+    }
+}
+
 impl Namespace {
     /// `shmctl(0, SHM_INFO, &buf)`: segments in use, their pages, the highest index.
     ///
-    /// `shm_rss`, `shm_swp` and the swap counters of the C struct are not tracked.
+    /// `shm_rss` counts every page (the memory is mapped whole at creation), `shm_swp` is
+    /// 0, as are the C struct's two swap counters.
     ///
     /// # Examples
     ///
@@ -559,7 +695,7 @@ impl Namespace {
     /// ```
     pub fn shm_info(&self) -> ShmInfo {
         let (used_ids, shm_tot, max_idx) = self.table_info(IpcKind::SharedMemory);
-        ShmInfo { used_ids, shm_tot, max_idx }
+        ShmInfo { used_ids, shm_tot, shm_rss: shm_tot, shm_swp: 0, max_idx }
     }
 
     /// `shmctl(0, IPC_INFO, &buf)`: the limits, and the highest index in use.

@@ -23,17 +23,14 @@
 //!
 //! [`Namespace::destroy`]: crate::Namespace
 
-#![deny(unsafe_code)]
-
 use std::any::Any;
 
 use super::attach::{page_size, Memory};
 use super::ShmidDs;
 use crate::error::{Detail, ErrorKind, Fault};
-use crate::ipc::perm::{valid_id, READ, WRITE};
-use crate::ipc::{now, Capabilities, Credentials, Figures, Header, IpcKind, IpcObject, Ops, Removal};
+use crate::ipc::perm::{valid_id, READ};
+use crate::ipc::{now, Capabilities, Credentials, Figures, Header, IpcKind, IpcObject, Limits, Ops, Removal};
 use crate::sync::{Arc, Mutex};
-use crate::Limits;
 
 /// `SHM_DEST` in `shm_perm.mode`: removed while attached, destroyed at the last detach.
 pub(crate) const SHM_DEST: u32 = 0o1000;
@@ -66,6 +63,9 @@ struct SegState {
     lpid: i32,
     /// `IPC_RMID` came while attached; mirrored as [`SHM_DEST`] in the mode.
     dest: bool,
+    /// `shm_creator`: the identity of the process that created it while that process
+    /// lives ([`Process::token`](crate::Process)); 0 once it exited (an orphan).
+    creator: u64,
     /// The memory; `None` once the segment is destroyed (`shm_destroy` frees it even while
     /// handles that are not attached live on). Some iff the header is not deleted.
     mem: Option<Arc<Memory>>,
@@ -95,9 +95,11 @@ impl SegInner {
     /// `do_shmat`: `EINVAL` for a destroyed segment, `EACCES` without read (and, for a
     /// read-write attach, write) permission; then `nattch++`, `atime = now`,
     /// `lpid = caller`. A segment marked `SHM_DEST` can still be attached (Linux).
-    pub(crate) fn attach(&self, creds: &Credentials, write: bool) -> Result<Arc<Memory>, ErrorKind> {
+    /// `access` is the permission asked: `READ`, `READ | WRITE`, and `EXEC` besides for
+    /// `SHM_EXEC`.
+    pub(crate) fn attach(&self, creds: &Credentials, access: u32) -> Result<Arc<Memory>, ErrorKind> {
         self.header.check_live()?;
-        self.header.perm().check(creds, if write { READ | WRITE } else { READ })?;
+        self.header.perm().check(creds, access)?;
         let mut st = self.state.lock();
         // Re-checked under the lock: the last detach decides destruction under it.
         let Some(mem) = st.mem.clone() else {
@@ -110,28 +112,66 @@ impl SegInner {
     }
 
     /// `shm_close`: `nattch--`, `dtime = now`, `lpid = caller`. True when this was the last
-    /// attachment of a segment marked `SHM_DEST`: the header is then already marked deleted
-    /// and the caller must take the id out of the table.
-    pub(crate) fn detach(&self, pid: i32) -> bool {
+    /// attachment and the segment may be destroyed (`shm_may_destroy`): it is marked
+    /// `SHM_DEST`, or `shm_rmid_forced` is set (`forced`). The header is then already marked
+    /// deleted and the caller must take the id out of the table.
+    pub(crate) fn detach(&self, pid: i32, forced: bool) -> bool {
         let mut st = self.state.lock();
         st.nattch = st.nattch.saturating_sub(1);
         st.dtime = now();
         st.lpid = pid;
-        if st.nattch == 0 && st.dest {
-            self.header.mark_deleted();
-            let mem = st.mem.take();
-            drop(st);
-            drop(mem);
+        if st.nattch == 0 && (st.dest || forced) {
+            self.destroy(st);
             true
         } else {
             false
         }
     }
 
+    /// `shm_destroy`: the id dies (the header is marked deleted) and the memory goes.
+    fn destroy(&self, mut st: crate::sync::MutexGuard<'_, SegState>) {
+        self.header.mark_deleted();
+        let mem = st.mem.take();
+        drop(st);
+        drop(mem);
+    }
+
+    /// `exit_shm` for one segment: if the exiting process `creator` made it, it is an
+    /// orphan from now on, and is destroyed if nobody is attached and `forced`
+    /// (`shm_rmid_forced`). True when destroyed: the caller takes it out of the table.
+    pub(crate) fn creator_exits(&self, creator: u64, forced: bool) -> bool {
+        let mut st = self.state.lock();
+        if st.creator != creator || st.mem.is_none() {
+            return false;
+        }
+        st.creator = 0;
+        if forced && st.nattch == 0 {
+            self.destroy(st);
+            return true;
+        }
+        false
+    }
+
+    /// `shm_try_destroy_orphaned`: destroys the segment if its creator has exited and
+    /// nobody is attached. True when destroyed.
+    pub(crate) fn destroy_if_orphan(&self) -> bool {
+        let st = self.state.lock();
+        if st.creator != 0 || st.nattch != 0 || st.mem.is_none() {
+            return false;
+        }
+        self.destroy(st);
+        true
+    }
+
     /// `IPC_STAT`: `EINVAL` once destroyed, `EACCES` without read permission.
     pub(crate) fn stat(&self, creds: &Credentials) -> Result<ShmidDs, ErrorKind> {
         self.header.check_live()?;
         self.header.perm().check(creds, READ)?;
+        self.ds()
+    }
+
+    /// The `shmid_ds` without a permission check; `EINVAL` once destroyed.
+    fn ds(&self) -> Result<ShmidDs, ErrorKind> {
         let st = self.state.lock();
         if st.mem.is_none() {
             return Err(ErrorKind::InvalidArgument);
@@ -200,11 +240,21 @@ impl IpcObject for Arc<SegInner> {
     }
 
     fn figures(&self) -> Figures {
-        Figures::SharedMemory { bytes: self.segsz as u64, nattch: self.nattch() }
+        let mode = self.header.perm().load().mode;
+        Figures::SharedMemory {
+            bytes: self.segsz as u64,
+            nattch: self.nattch(),
+            dest: mode & SHM_DEST != 0,
+            locked: mode & SHM_LOCKED != 0,
+        }
     }
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn stat_ds(&self) -> Result<Box<dyn Any + Send>, ErrorKind> {
+        Ok(Box::new(self.ds()?))
     }
 
     /// `do_shm_rmid`.
@@ -235,6 +285,8 @@ pub(crate) struct ShmOps {
     pub(crate) size: usize,
     /// The caller's pid (`shm_cpid` of a new segment).
     pub(crate) pid: i32,
+    /// The caller's identity (`shm_creator` of a new segment).
+    pub(crate) creator: u64,
 }
 
 /// `size` in whole pages of `page` bytes, rounded up; `None` if the rounding overflows
@@ -300,6 +352,7 @@ impl Ops for ShmOps {
                 dtime: 0,
                 lpid: 0,
                 dest: false,
+                creator: self.creator,
                 mem: Some(Arc::new(mem)),
             }),
         });
@@ -314,6 +367,7 @@ impl Ops for ShmOps {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::ipc::perm::WRITE;
     use crate::Namespace;
 
     #[test]
@@ -329,23 +383,23 @@ mod tests {
     fn shm_engine_life_cycle() {
         let ns = Namespace::new();
         let creds = Credentials::new(1000, 1000).with_pid(7);
-        let ops = ShmOps { size: 10, pid: 7 };
+        let ops = ShmOps { size: 10, pid: 7, creator: 1 };
         let key = crate::Key::PRIVATE;
         let flags = crate::ipc::OpenFlags { create: true, exclusive: false, mode: 0o600 };
         let seg = ns.ipcget(&creds, key, flags, &ops).unwrap();
-        let mem = seg.attach(&creds, true).unwrap();
+        let mem = seg.attach(&creds, READ | WRITE).unwrap();
         assert_eq!(seg.nattch(), 1);
         assert_eq!(ns.remove(&creds, IpcKind::SharedMemory, seg.id()), Ok(()));
         assert!(!seg.is_destroyed());
         assert_eq!(seg.stat(&creds).unwrap().shm_perm.mode, 0o600 | SHM_DEST);
-        assert!(seg.detach(7));
+        assert!(seg.detach(7, false));
         assert!(seg.is_destroyed());
         // the id is still in the table until the caller takes it out, as `Segment` does
         assert_eq!(ns.table_info(IpcKind::SharedMemory).0, 1);
         ns.destroy(IpcKind::SharedMemory, seg.id());
         assert_eq!(ns.table_info(IpcKind::SharedMemory), (0, 0, 0));
         drop(mem);
-        assert_eq!(seg.attach(&creds, false).unwrap_err(), ErrorKind::InvalidArgument);
+        assert_eq!(seg.attach(&creds, READ).unwrap_err(), ErrorKind::InvalidArgument);
         assert_eq!(seg.stat(&creds).unwrap_err(), ErrorKind::InvalidArgument);
     }
 }

@@ -10,7 +10,6 @@ pub(crate) use loom::cell::UnsafeCell;
 pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(loom))]
-#[allow(dead_code)]
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(data: T) -> UnsafeCell<T> {
         UnsafeCell(std::cell::UnsafeCell::new(data))

@@ -629,6 +629,7 @@ impl Drop for WakeList {
 // ===== tests =====
 
 #[cfg(all(test, not(loom)))]
+#[allow(unsafe_code)] // a counting waker built from a raw vtable
 mod tests {
     use super::*;
     use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};

@@ -27,6 +27,7 @@
 
 use std::collections::BTreeMap;
 
+use svipc::c;
 use svipc::msg::Limit;
 use svipc::msg::MsqidSet;
 use svipc::shm::{Attached, AttachedMut};
@@ -289,6 +290,9 @@ impl Driver {
             Call::ShmLock { id } => unit(self.segment(actor, *id).lock()),
             Call::ShmUnlock { id } => unit(self.segment(actor, *id).unlock()),
             Call::ShmInfo => Ok(Ret::Info(self.shm_info())),
+            // The calls only the C layer has, made through it.
+            Call::StatIndex { kind, index, any } => c_stat_index(&me, *kind, *index, *any),
+            Call::IpcInfo { kind } => c_ipc_info(&me, *kind),
             Call::Exit => {
                 drop(me);
                 self.exit(actor);
@@ -360,6 +364,85 @@ impl Driver {
             objects.insert(o.0, o.1);
         }
         State { objects, msg_info: self.msg_info(), sem_info: self.sem_info(), shm_info: self.shm_info() }
+    }
+}
+
+fn c_perm(p: &c::ipc_perm) -> Perm {
+    Perm {
+        key: p.__key,
+        uid: p.uid,
+        gid: p.gid,
+        cuid: p.cuid,
+        cgid: p.cgid,
+        mode: p.mode,
+        seq: u32::from(p.__seq),
+    }
+}
+
+/// `MSG_STAT`, `SEM_STAT`, `SHM_STAT` (or their `_ANY` forms) through `svipc::c`.
+fn c_stat_index(me: &Process, kind: u8, index: i32, any: bool) -> Result<Ret, i32> {
+    match kind {
+        0 => {
+            let mut ds = c::msqid_ds::default();
+            let cmd = if any { c::MSG_STAT_ANY } else { c::MSG_STAT };
+            let id = me.msgctl(index, cmd, c::MsgctlBuf::Ds(&mut ds)).map_err(err)?;
+            let stat = Stat::Msg {
+                perm: c_perm(&ds.msg_perm),
+                qnum: ds.msg_qnum,
+                cbytes: ds.msg_cbytes,
+                qbytes: ds.msg_qbytes,
+                lspid: ds.msg_lspid,
+                lrpid: ds.msg_lrpid,
+            };
+            Ok(Ret::StatAt(id, stat))
+        }
+        1 => {
+            let mut ds = c::semid_ds::default();
+            let cmd = if any { c::SEM_STAT_ANY } else { c::SEM_STAT };
+            let id = me.semctl(index, 0, cmd, c::semun::Buf(&mut ds)).map_err(err)?;
+            Ok(Ret::StatAt(id, Stat::Sem { perm: c_perm(&ds.sem_perm), nsems: ds.sem_nsems }))
+        }
+        _ => {
+            let mut ds = c::shmid_ds::default();
+            let cmd = if any { c::SHM_STAT_ANY } else { c::SHM_STAT };
+            let id = me.shmctl(index, cmd, c::ShmctlBuf::Ds(&mut ds)).map_err(err)?;
+            let stat = Stat::Shm {
+                perm: c_perm(&ds.shm_perm),
+                segsz: ds.shm_segsz as u64,
+                nattch: ds.shm_nattch,
+                cpid: ds.shm_cpid,
+                lpid: ds.shm_lpid,
+            };
+            Ok(Ret::StatAt(id, stat))
+        }
+    }
+}
+
+/// `IPC_INFO` through `svipc::c`.
+fn c_ipc_info(me: &Process, kind: u8) -> Result<Ret, i32> {
+    let n = |v: i32| v as u64;
+    match kind {
+        0 => {
+            let mut i = c::msginfo::default();
+            let r = me.msgctl(0, c::IPC_INFO, c::MsgctlBuf::Info(&mut i)).map_err(err)?;
+            let f =
+                [i.msgpool, i.msgmap, i.msgmax, i.msgmnb, i.msgmni, i.msgssz, i.msgtql, i32::from(i.msgseg)];
+            Ok(Ret::Limits(r, f.into_iter().map(n).collect()))
+        }
+        1 => {
+            let mut i = c::seminfo::default();
+            let r = me.semctl(0, 0, c::IPC_INFO, c::semun::Info(&mut i)).map_err(err)?;
+            let f = [
+                i.semmap, i.semmni, i.semmns, i.semmnu, i.semmsl, i.semopm, i.semume, i.semusz, i.semvmx,
+                i.semaem,
+            ];
+            Ok(Ret::Limits(r, f.into_iter().map(n).collect()))
+        }
+        _ => {
+            let mut i = c::shminfo::default();
+            let r = me.shmctl(0, c::IPC_INFO, c::ShmctlBuf::Info(&mut i)).map_err(err)?;
+            Ok(Ret::Limits(r, vec![i.shmmax, i.shmmin, i.shmmni, i.shmseg, i.shmall]))
+        }
     }
 }
 

@@ -26,7 +26,10 @@ use super::{
 pub const SHM_INFO: i32 = 14;
 pub const SHM_LOCK: i32 = 11;
 pub const SHM_UNLOCK: i32 = 12;
+pub const MSG_STAT: i32 = 11;
 pub const MSG_STAT_ANY: i32 = 13;
+pub const SEM_STAT: i32 = 18;
+pub const SHM_STAT: i32 = 13;
 pub const SEM_STAT_ANY: i32 = 20;
 pub const SHM_STAT_ANY: i32 = 15;
 
@@ -400,6 +403,18 @@ impl Kernel {
                 val(k(unsafe { libc::shmctl(*id, SHM_UNLOCK, std::ptr::null_mut()) } as i64))
             }
             Call::ShmInfo => shm_info().map(Ret::Info),
+            Call::StatIndex { kind, index, any } => {
+                let (r, stat) = match (kind, any) {
+                    (0, false) => msg_stat_cmd(*index, MSG_STAT),
+                    (0, true) => msg_stat_cmd(*index, MSG_STAT_ANY),
+                    (1, false) => sem_stat_cmd(*index, SEM_STAT),
+                    (1, true) => sem_stat_cmd(*index, SEM_STAT_ANY),
+                    (_, false) => shm_stat_cmd(*index, SHM_STAT),
+                    (_, true) => shm_stat_cmd(*index, SHM_STAT_ANY),
+                }?;
+                Ok(Ret::StatAt(r as i32, stat))
+            }
+            Call::IpcInfo { kind } => ipc_info_c(*kind).map(|(r, f)| Ret::Limits(r as i32, f)),
             Call::Exit => Err(EINVAL),
         }
     }
@@ -474,23 +489,37 @@ fn shm_info() -> Result<Info, i32> {
 }
 
 pub fn msg_stat_c(id: i32) -> Result<Stat, i32> {
+    msg_stat_cmd(id, libc::IPC_STAT).map(|(_, s)| s)
+}
+
+/// `msgctl(id, cmd, &ds)` with `IPC_STAT`, `MSG_STAT` or `MSG_STAT_ANY`: its return value
+/// and the figures.
+pub fn msg_stat_cmd(id: i32, cmd: i32) -> Result<(i64, Stat), i32> {
     let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
     // SAFETY: ds is a live msqid_ds.
-    k(unsafe { libc::msgctl(id, libc::IPC_STAT, &mut ds) } as i64)?;
-    Ok(Stat::Msg {
-        perm: kperm(&ds.msg_perm),
-        qnum: ds.msg_qnum,
-        cbytes: ds.__msg_cbytes,
-        qbytes: ds.msg_qbytes,
-        lspid: ds.msg_lspid,
-        lrpid: ds.msg_lrpid,
-    })
+    let r = k(unsafe { libc::msgctl(id, cmd, &mut ds) } as i64)?;
+    Ok((
+        r,
+        Stat::Msg {
+            perm: kperm(&ds.msg_perm),
+            qnum: ds.msg_qnum,
+            cbytes: ds.__msg_cbytes,
+            qbytes: ds.msg_qbytes,
+            lspid: ds.msg_lspid,
+            lrpid: ds.msg_lrpid,
+        },
+    ))
 }
 
 pub fn sem_stat_c(id: i32) -> Result<Stat, i32> {
+    sem_stat_cmd(id, libc::IPC_STAT).map(|(_, s)| s)
+}
+
+/// `semctl(id, 0, cmd, &ds)` with `IPC_STAT`, `SEM_STAT` or `SEM_STAT_ANY`.
+pub fn sem_stat_cmd(id: i32, cmd: i32) -> Result<(i64, Stat), i32> {
     let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
-    semctl(id, 0, libc::IPC_STAT, Semun { buf: &mut ds })?;
-    Ok(Stat::Sem { perm: kperm(&ds.sem_perm), nsems: ds.sem_nsems })
+    let r = semctl(id, 0, cmd, Semun { buf: &mut ds })?;
+    Ok((r, Stat::Sem { perm: kperm(&ds.sem_perm), nsems: ds.sem_nsems }))
 }
 
 pub fn sem_nsems_c(id: i32) -> Result<usize, i32> {
@@ -507,16 +536,60 @@ pub fn sem_getall_c(id: i32) -> Result<Vec<u16>, i32> {
 }
 
 pub fn shm_stat_c(id: i32) -> Result<Stat, i32> {
+    shm_stat_cmd(id, libc::IPC_STAT).map(|(_, s)| s)
+}
+
+/// `shmctl(id, cmd, &ds)` with `IPC_STAT`, `SHM_STAT` or `SHM_STAT_ANY`.
+pub fn shm_stat_cmd(id: i32, cmd: i32) -> Result<(i64, Stat), i32> {
     let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
     // SAFETY: ds is a live shmid_ds.
-    k(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) } as i64)?;
-    Ok(Stat::Shm {
-        perm: kperm(&ds.shm_perm),
-        segsz: ds.shm_segsz as u64,
-        nattch: ds.shm_nattch,
-        cpid: ds.shm_cpid,
-        lpid: ds.shm_lpid,
-    })
+    let r = k(unsafe { libc::shmctl(id, cmd, &mut ds) } as i64)?;
+    Ok((
+        r,
+        Stat::Shm {
+            perm: kperm(&ds.shm_perm),
+            segsz: ds.shm_segsz as u64,
+            nattch: ds.shm_nattch,
+            cpid: ds.shm_cpid,
+            lpid: ds.shm_lpid,
+        },
+    ))
+}
+
+/// `IPC_INFO` of `kind` (0 msg, 1 sem, 2 shm): the return value and the struct's fields in
+/// C order.
+pub fn ipc_info_c(kind: u8) -> Result<(i64, Vec<u64>), i32> {
+    match kind {
+        0 => {
+            let mut i = MsgInfoC::default();
+            // SAFETY: IPC_INFO writes a struct msginfo.
+            let r =
+                k(
+                    unsafe { libc::msgctl(0, libc::IPC_INFO, &mut i as *mut MsgInfoC as *mut libc::msqid_ds) }
+                        as i64,
+                )?;
+            let f =
+                [i.msgpool, i.msgmap, i.msgmax, i.msgmnb, i.msgmni, i.msgssz, i.msgtql, i32::from(i.msgseg)];
+            Ok((r, f.iter().map(|&v| v as u64).collect()))
+        }
+        1 => {
+            let mut i = SemInfoC::default();
+            let r =
+                semctl(0, 0, libc::IPC_INFO, Semun { buf: &mut i as *mut SemInfoC as *mut libc::semid_ds })?;
+            let f = [
+                i.semmap, i.semmni, i.semmns, i.semmnu, i.semmsl, i.semopm, i.semume, i.semusz, i.semvmx,
+                i.semaem,
+            ];
+            Ok((r, f.iter().map(|&v| v as u64).collect()))
+        }
+        _ => {
+            let mut i = [0u64; 5];
+            // SAFETY: IPC_INFO writes a struct shminfo: five unsigned longs.
+            let r =
+                k(unsafe { libc::shmctl(0, libc::IPC_INFO, i.as_mut_ptr() as *mut libc::shmid_ds) } as i64)?;
+            Ok((r, i.to_vec()))
+        }
+    }
 }
 
 /// Pids as zero or not: every actor is one process to the kernel (see the module docs).
@@ -538,7 +611,7 @@ fn no_pids_stat(s: &mut Stat) {
 /// An answer with its pids as zero or not (IPC_STAT's, GETPID's).
 pub fn no_pids(call: &Call, mut r: Ret) -> Ret {
     match (&mut r, call) {
-        (Ret::Stat(s), _) => no_pids_stat(s),
+        (Ret::Stat(s), _) | (Ret::StatAt(_, s), _) => no_pids_stat(s),
         (Ret::Val(v), Call::SemGetPid { .. }) => *v = (*v != 0) as i64,
         _ => {}
     }

@@ -207,6 +207,12 @@ pub enum Call {
     ShmUnlock { id: i32 },
     /// `shmctl(0, SHM_INFO)`.
     ShmInfo,
+    /// `msgctl`, `semctl` or `shmctl` (`kind` 0, 1, 2) with `*_STAT` on slot `index`, or
+    /// `*_STAT_ANY` when `any`: the object's full id and its `IPC_STAT` figures.
+    StatIndex { kind: u8, index: i32, any: bool },
+    /// `msgctl`, `semctl` or `shmctl` (`kind` 0, 1, 2) with `IPC_INFO`: the limits and the
+    /// highest index in use.
+    IpcInfo { kind: u8 },
     /// The actor's process exits (a new one with the same credentials takes its place).
     Exit,
 }
@@ -252,7 +258,12 @@ pub enum Ret {
     /// `GETALL`.
     Vals(Vec<u16>),
     Stat(Stat),
+    /// `*_STAT` by index: the full id and the figures.
+    StatAt(i32, Stat),
     Info(Info),
+    /// `IPC_INFO`: the return value (the highest index in use) and the struct's fields in
+    /// C order (`msginfo`, `seminfo`, `shminfo`).
+    Limits(i32, Vec<u64>),
     /// Failure with this errno.
     Err(i32),
 }
@@ -542,12 +553,68 @@ impl Model {
             Call::ShmLock { id } => self.shm_lock(actor, *id, true),
             Call::ShmUnlock { id } => self.shm_lock(actor, *id, false),
             Call::ShmInfo => Ok(Ret::Info(self.shm_info())),
+            Call::StatIndex { kind, index, any } => self.stat_index(actor, *kind, *index, *any),
+            Call::IpcInfo { kind } => Ok(self.ipc_info(*kind)),
             Call::Exit => {
                 self.exit(actor);
                 Ok(Ret::Val(0))
             }
         };
         r.unwrap_or_else(Ret::Err)
+    }
+
+    /// `*_STAT` and `*_STAT_ANY`: `EINVAL` for a negative index (the syscall's `id < 0`) or
+    /// an empty slot `index % IPCMNI`, whatever the sequence number; then, unless `any`,
+    /// `EACCES` without read permission.
+    fn stat_index(&self, actor: usize, kind: u8, index: i32, any: bool) -> R {
+        let idx = u32::try_from(index).map_err(|_| EINVAL)? % IPCMNI;
+        let perm = match kind {
+            0 => self.msg.objs.get(&idx).map(|o| o.0),
+            1 => self.sem.objs.get(&idx).map(|o| o.0),
+            _ => self.shm.objs.get(&idx).map(|o| o.0),
+        }
+        .ok_or(EINVAL)?;
+        if !any {
+            check(&self.actors[actor].cred, &perm, READ)?;
+        }
+        let id = id_of(idx, perm.seq);
+        let stat = match kind {
+            0 => self.msg_ds(id),
+            1 => self.sem_ds(id),
+            _ => self.shm_ds(id),
+        };
+        Ok(Ret::StatAt(id, stat))
+    }
+
+    /// `IPC_INFO`. The message figures `msgpool`, `msgmap`, `msgtql` and the semaphore
+    /// figures `semmap`, `semmnu`, `semume`, `semusz`, `semaem` are the kernel's
+    /// compile-time constants here (`MSGPOOL` = 32000 * 16384 / 1024, ...), not usage.
+    fn ipc_info(&self, kind: u8) -> Ret {
+        match kind {
+            0 => Ret::Limits(
+                self.msg.max_index(),
+                vec![512000, 16384, MSGMAX as u64, MSGMNB, MSGMNI as u64, 16, 16384, 0xffff],
+            ),
+            1 => Ret::Limits(
+                self.sem.max_index(),
+                vec![
+                    SEMMNS,
+                    SEMMNI as u64,
+                    SEMMNS,
+                    SEMMNS,
+                    SEMMSL as u64,
+                    SEMOPM as u64,
+                    SEMOPM as u64,
+                    20,
+                    SEMVMX as u64,
+                    SEMVMX as u64,
+                ],
+            ),
+            _ => Ret::Limits(
+                self.shm.max_index(),
+                vec![SHMMAX, SHMMIN as u64, SHMMNI as u64, SHMMNI as u64, SHMALL],
+            ),
+        }
     }
 
     /// The actor's process exits: `exit_sem` (each set's semadj added back, clamped to
