@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use super::super::select::Select;
 use super::lanes::{Handed, Msg, Receiver, Sender, State};
-use super::room::SimpleSend;
+use super::room::{fits_in, room_bytes, room_count, SimpleSend};
 use super::Queue;
 use crate::error::ErrorKind;
 use crate::ipc::perm::{READ, WRITE};
@@ -121,55 +121,8 @@ impl<T> Queue<T> {
         // first, so a burst after it runs lock-free again.
         self.make_simple_if_idle(&mut st);
         if !st.complex {
-            // Simple mode under the lock: nobody waits to receive (that needs complex mode),
-            // so the message goes to the ring — or, when it does not fit, this sender waits
-            // without leaving simple mode. (A message of another type needs the lanes.)
-            let mut outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
-            let t = self.simple_type.load(Relaxed);
-            let ours = t == 0 || t == op.mtype;
-            // Full because every slot was taken while `qbytes` had room: not the queue's
-            // "full", which only a collect that found the bytes (or the count at `qbytes`)
-            // short decides.
-            let slots_full = |o: SimpleSend| o == SimpleSend::Full { slots: true } && self.ring_limited();
-            if ours && slots_full(outcome) && self.grow_ring(&mut st) {
-                // The ring was full, not the queue: try again with more slots.
-                outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
-            }
-            let queue_full = |o: SimpleSend| matches!(o, SimpleSend::Full { .. }) && !slots_full(o);
-            if ours && queue_full(outcome) {
-                let Some(cx) = cx.as_deref() else { return Poll::Ready(Err(ErrorKind::WouldBlock)) };
-                let id = st.senders.push_back(Sender { size: op.size }, cx.waker());
-                self.sync_senders(&st);
-                // No lost wake-up with `try_simple_recv`, which gives room back in the RMW
-                // on `rx` that ends it and that also reads `SENDERS`. `SENDERS` is set in
-                // `rx` now, and then we try again: a send that finds the room short decides
-                // so only through a collect, whose RMW on `rx` comes after ours. If the
-                // receive's RMW came first, that collect (or the one it waited for) finds
-                // the room; if ours came first, the receive sees `SENDERS` and runs
-                // `ss_wakeup` under the lock after we release it.
-                outcome = self.try_simple_send(creds.pid(), None, op.mtype, op.size, &mut op.msg);
-                if queue_full(outcome) {
-                    op.waiter = Some(id);
-                    return Poll::Pending;
-                }
-                // Nobody notified it: that needs the lock, which we hold.
-                st.senders.remove(id);
-                self.sync_senders(&st);
-            }
-            match outcome {
-                SimpleSend::Sent => return Poll::Ready(Ok(())),
-                // (Recheck cannot happen under the lock.)
-                SimpleSend::OtherType { wake } | SimpleSend::Recheck { wake } => {
-                    self.make_complex(&mut st);
-                    if wake {
-                        // We hold the lock: `ss_wakeup` here, not through `wake_senders_locked`.
-                        self.wake_senders(&mut st, &mut wakes);
-                    }
-                }
-                // Full with another type in the ring, or a full ring that cannot grow: complex
-                // mode's exact counts decide (Busy cannot happen: we hold the lock in simple
-                // mode).
-                SimpleSend::Full { .. } | SimpleSend::Busy => self.make_complex(&mut st),
+            if let Some(done) = self.send_simple_locked(&mut st, creds.pid(), op, cx.as_deref(), &mut wakes) {
+                return done;
             }
         }
         if st.fits(op.size) {
@@ -183,6 +136,98 @@ impl<T> Queue<T> {
             return Poll::Ready(Ok(()));
         }
         self.sender_waits(&mut st, op.size, &mut op.waiter, cx)
+    }
+
+    /// A locked send in simple mode, decided once. Nobody waits to receive (that needs
+    /// complex mode), so the message goes to the ring, or its sender waits without leaving
+    /// simple mode; `None` when the queue went to complex mode instead, for the lanes.
+    ///
+    /// The decision comes from the room [consolidated](Queue::consolidate) under the lock —
+    /// a collect, so it is the free room at one instant:
+    ///
+    /// * the ring holds another type: the lanes (one switch to complex mode);
+    /// * only the slots are short (every slot taken while `qbytes` has room, which is never
+    ///   a reason for `EAGAIN` or a wait): the ring grows once and the send tries it, or, if
+    ///   the ring cannot grow or lock-free sends filled it again, the lanes;
+    /// * the message fits: the send tries the ring;
+    /// * it does not: `EAGAIN` under `IPC_NOWAIT`; otherwise the sender joins the list,
+    ///   which sets `SENDERS`, and then tries. No lost wake-up with `try_simple_recv`, which
+    ///   gives room back in the RMW on `rx` that ends it and that also reads `SENDERS`: a
+    ///   send that finds the room short decides so only through a collect, whose RMW on `rx`
+    ///   comes after ours. If the receive's RMW came first, that collect (or the one it
+    ///   waited for) finds the room; if ours came first, the receive sees `SENDERS` and runs
+    ///   `ss_wakeup` under the lock after we release it.
+    ///
+    /// Lock-free sends still run meanwhile, so a send that found room may find it taken at
+    /// its CAS: it then joins the list and tries once more, as in the last case. So at most
+    /// two attempts and one mode switch per locked pass.
+    fn send_simple_locked(
+        &self,
+        st: &mut MutexGuard<'_, State<T>>,
+        pid: i32,
+        op: &mut SendOp<T>,
+        cx: Option<&Context<'_>>,
+        wakes: &mut WakeList,
+    ) -> Option<Poll<Result<(), ErrorKind>>> {
+        let t = self.simple_type.load(Relaxed);
+        if t != 0 && t != op.mtype {
+            self.make_complex(st);
+            return None;
+        }
+        let room = self.consolidate();
+        let size = op.size;
+        let bytes_fit = room_bytes(room) >= size as u64;
+        let slots_short = room_count(room) == 0 && bytes_fit && self.ring_limited();
+        if slots_short && !self.grow_ring(st) {
+            self.make_complex(st);
+            return None;
+        }
+        let mut waiter = None;
+        let register = |st: &mut MutexGuard<'_, State<T>>, waiter: &mut Option<WaiterId>| {
+            let Some(cx) = cx else { return false };
+            *waiter = Some(st.senders.push_back(Sender { size }, cx.waker()));
+            self.sync_senders(st);
+            true
+        };
+        if !slots_short && !fits_in(room, 0, size) && !register(st, &mut waiter) {
+            return Some(Poll::Ready(Err(ErrorKind::WouldBlock)));
+        }
+        let mut outcome = self.try_simple_send(pid, None, op.mtype, size, &mut op.msg);
+        // Full because the slots ran out while `qbytes` had room is not the queue's "full",
+        // which only a collect that found the bytes (or the count at `qbytes`) short decides.
+        let queue_full =
+            |o: SimpleSend| matches!(o, SimpleSend::Full { slots } if !slots || !self.ring_limited());
+        if queue_full(outcome) && waiter.is_none() && !slots_short {
+            // Lock-free sends took the room this pass found.
+            if !register(st, &mut waiter) {
+                return Some(Poll::Ready(Err(ErrorKind::WouldBlock)));
+            }
+            outcome = self.try_simple_send(pid, None, op.mtype, size, &mut op.msg);
+        }
+        if let Some(id) = waiter {
+            if queue_full(outcome) {
+                op.waiter = Some(id);
+                return Some(Poll::Pending);
+            }
+            // Nobody notified it: that needs the lock, which we hold.
+            st.senders.remove(id);
+            self.sync_senders(st);
+        }
+        match outcome {
+            SimpleSend::Sent => return Some(Poll::Ready(Ok(()))),
+            // (Recheck cannot happen under the lock.)
+            SimpleSend::OtherType { wake } | SimpleSend::Recheck { wake } => {
+                self.make_complex(st);
+                if wake {
+                    // We hold the lock: `ss_wakeup` here, not through `wake_senders_locked`.
+                    self.wake_senders(st, wakes);
+                }
+            }
+            // The ring full again after it grew, or another type claimed it: complex mode's
+            // exact counts decide (Busy cannot happen: we hold the lock in simple mode).
+            SimpleSend::Full { .. } | SimpleSend::Busy => self.make_complex(st),
+        }
+        None
     }
 
     /// The head of every pass of `do_msgsnd`'s loop, for a send or a reservation: a woken
