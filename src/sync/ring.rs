@@ -62,6 +62,7 @@ use crossbeam_utils::CachePadded;
 
 use super::atomic::{AtomicPtr, AtomicU64};
 use super::cell::UnsafeCell;
+use super::counters::{count, Event};
 use super::{backoff, Mutex};
 
 /// Bit 0 of `head`: the ring is closed to [`Ring::pop_if`]. The position is `head >> 1`.
@@ -203,7 +204,10 @@ impl<T> Ring<T> {
                 }
                 match self.claim(slots, head) {
                     Ok(value) => return Pop::Taken(value),
-                    Err(now) => head = now,
+                    Err(now) => {
+                        count(Event::MsgCasFailHead);
+                        head = now;
+                    }
                 }
                 continue;
             }

@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::super::select::Select;
 use crate::error::ErrorKind;
+use crate::sync::counters::{count, Event};
 use crate::sync::mailbox::Postman;
 use crate::sync::wait_list::{WaitList, WakeList};
 
@@ -228,6 +229,7 @@ impl<T> State<T> {
                     self.receivers.notify(id, wakes);
                 }
             }
+            count(Event::MsgHandoff);
             return Some(pid);
         }
         self.insert(msg);

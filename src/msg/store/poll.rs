@@ -22,6 +22,7 @@ use super::Queue;
 use crate::error::ErrorKind;
 use crate::ipc::perm::{READ, WRITE};
 use crate::ipc::Credentials;
+use crate::sync::counters::{count, Event};
 use crate::sync::wait_list::{WaiterId, WaiterState, WakeList};
 use crate::sync::MutexGuard;
 use std::sync::atomic::Ordering::Relaxed;
@@ -88,6 +89,22 @@ impl<T> Queue<T> {
         op: &mut SendOp<T>,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
+        let before = op.waiter;
+        let done = self.poll_send_pass(creds, op, cx);
+        count_rewait(before, op.waiter);
+        if done.is_ready() && matches!(done, Poll::Ready(Ok(()))) {
+            count(Event::MsgSent);
+        }
+        done
+    }
+
+    /// One poll of a send; see [`Queue::poll_send`].
+    fn poll_send_pass(
+        &self,
+        creds: &Credentials,
+        op: &mut SendOp<T>,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<(), ErrorKind>> {
         // The version of the permissions this poll checked: under the lock, an unchanged
         // version means the check still holds (IPC_SET changes them under the lock).
         let mut checked = None;
@@ -109,6 +126,7 @@ impl<T> Queue<T> {
             }
         }
         let mut wakes = WakeList::new();
+        count(Event::MsgLockSend);
         let mut st = self.lock();
         if let Some(done) =
             self.sender_pass(&mut st, creds, checked, &mut op.waiter, &mut op.started, cx.as_deref())
@@ -186,6 +204,7 @@ impl<T> Queue<T> {
         let register = |st: &mut MutexGuard<'_, State<T>>, waiter: &mut Option<WaiterId>| {
             let Some(cx) = cx else { return false };
             *waiter = Some(st.senders.push_back(Sender { size }, cx.waker()));
+            count(Event::MsgWait);
             self.sync_senders(st);
             true
         };
@@ -248,6 +267,7 @@ impl<T> Queue<T> {
             if let Some(WaiterState::Waiting) = st.senders.register(id, cx.waker()) {
                 return Some(Poll::Pending);
             }
+            count(Event::MsgWake);
             st.senders.remove(id);
             self.sync_senders(st);
             *waiter = None;
@@ -283,6 +303,7 @@ impl<T> Queue<T> {
             }
             Some(cx) => {
                 *waiter = Some(st.senders.push_back(Sender { size }, cx.waker()));
+                count(Event::MsgWait);
                 self.sync_senders(st);
                 Poll::Pending
             }
@@ -349,6 +370,7 @@ impl<T> Queue<T> {
         let seq = st.next_seq;
         st.next_seq += 1;
         let rpid = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes);
+        count(Event::MsgSent);
         self.sent_and_handed(pid, rpid);
         if size < reserved {
             self.wake_senders(&mut st, &mut wakes);
@@ -371,6 +393,22 @@ impl<T> Queue<T> {
 
     /// Polls a receive (`do_msgrcv`'s loop). `cx == None` is `IPC_NOWAIT`.
     pub(crate) fn poll_recv(
+        &self,
+        creds: &Credentials,
+        op: &mut RecvOp,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<Msg<T>, ErrorKind>> {
+        let before = op.waiter;
+        let done = self.poll_recv_pass(creds, op, cx);
+        count_rewait(before, op.waiter);
+        if let Poll::Ready(Ok(_)) = done {
+            count(Event::MsgReceived);
+        }
+        done
+    }
+
+    /// One poll of a receive; see [`Queue::poll_recv`].
+    fn poll_recv_pass(
         &self,
         creds: &Credentials,
         op: &mut RecvOp,
@@ -405,6 +443,7 @@ impl<T> Queue<T> {
             return Poll::Ready(Ok(msg));
         }
         let mut wakes = WakeList::new();
+        count(Event::MsgLockRecv);
         let mut st = self.lock();
         // Under the lock the mailbox is the whole truth: a handoff puts there under it.
         if let Some(msg) = self.take_handed(op) {
@@ -415,6 +454,7 @@ impl<T> Queue<T> {
             match st.receivers.register(id, cx.waker()) {
                 Some(WaiterState::Waiting) => return Poll::Pending,
                 _ => {
+                    count(Event::MsgWake);
                     op.waiter = None;
                     match st.receivers.remove(id).map(|(r, _)| r.handed) {
                         Some(Handed::Msg(m)) => return Poll::Ready(Ok(m)),
@@ -461,6 +501,7 @@ impl<T> Queue<T> {
                     handed: Handed::Nothing,
                 };
                 op.waiter = Some(st.receivers.push_back(r, cx.waker()));
+                count(Event::MsgWait);
                 Poll::Pending
             }
         }
@@ -470,6 +511,7 @@ impl<T> Queue<T> {
     pub(super) fn take_handed(&self, op: &mut RecvOp) -> Option<Msg<T>> {
         op.waiter?;
         let msg = self.mailbox.take(op.tag)?;
+        count(Event::MsgWake);
         op.waiter = None;
         Some(msg)
     }
@@ -499,5 +541,13 @@ impl<T> Queue<T> {
             self.received(pid);
         }
         self.make_simple_if_idle(&mut st);
+    }
+}
+
+/// Counts a waiter that was woken and is waiting again (a new entry): a wake-up that found
+/// nothing.
+fn count_rewait(before: Option<WaiterId>, after: Option<WaiterId>) {
+    if before.is_some() && after.is_some() && before != after {
+        count(Event::MsgWakeEmpty);
     }
 }

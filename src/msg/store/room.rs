@@ -113,6 +113,7 @@ use super::super::select::Select;
 use super::lanes::{Msg, State};
 use super::Queue;
 use crate::sync::backoff;
+use crate::sync::counters::{count, Event};
 use crate::sync::ring::Pop;
 use crate::sync::wait_list::WakeList;
 
@@ -238,7 +239,10 @@ impl<T> Queue<T> {
             if fits_in(cur, 0, size) {
                 match self.tx.compare_exchange_weak(cur, cur - room_of(size), Acquire, Relaxed) {
                     Ok(_) => return Ok(()),
-                    Err(now) => cur = now,
+                    Err(now) => {
+                        count(Event::MsgCasFailTx);
+                        cur = now;
+                    }
                 }
                 continue;
             }
@@ -248,6 +252,7 @@ impl<T> Queue<T> {
                 continue;
             }
             if let Err(now) = self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
+                count(Event::MsgCasFailTx);
                 cur = now;
                 continue;
             }
@@ -312,6 +317,7 @@ impl<T> Queue<T> {
             return;
         }
         st.complex = true;
+        count(Event::MsgToLocked);
         self.tx.fetch_or(COMPLEX, AcqRel);
         self.ring.close();
         let mut spins = 0u32;
@@ -389,6 +395,7 @@ impl<T> Queue<T> {
             self.ring.push(msg);
         }
         st.complex = false;
+        crate::sync::counters::count(Event::MsgToLockFree);
         self.qbytes.store(st.qbytes, Relaxed);
         self.cap.store(cap, Relaxed);
         self.simple_type.store(mtype, Relaxed);
@@ -502,6 +509,7 @@ impl<T> Queue<T> {
     /// flight: the lock holder may be draining us.
     pub(super) fn wake_senders_locked(&self) {
         let mut wakes = WakeList::new();
+        count(Event::MsgLockWakeSenders);
         let mut st = self.lock();
         self.wake_senders(&mut st, &mut wakes);
     }
