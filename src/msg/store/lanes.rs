@@ -85,6 +85,9 @@ pub(super) struct Receiver<T> {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Sender {
     pub(super) size: usize,
+    /// Woken by `ss_wakeup` with room promised to it (counted in [`State::promised_count`]
+    /// and [`State::promised_bytes`] until its entry is removed).
+    pub(super) promised: bool,
 }
 
 // ===== State =====
@@ -115,6 +118,11 @@ pub(super) struct State<T> {
     pub(super) reserved_count: usize,
     /// `q_qbytes`.
     pub(super) qbytes: usize,
+    /// Room that `ss_wakeup` promised to the senders it woke and that have not yet taken
+    /// their entries off the list: a later `ss_wakeup` wakes only senders that fit the room
+    /// beyond it, so one freed message wakes one sender, not every sender that fits it.
+    pub(super) promised_count: usize,
+    pub(super) promised_bytes: usize,
     /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::tx`] and the
     /// ring's closed bit, which only the lock holder changes). In simple mode the lanes,
     /// the counts above and the receiver list are empty; the messages are in

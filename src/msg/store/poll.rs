@@ -13,6 +13,7 @@
 //!   since puts are made under it), so a handed message is never lost or taken twice.
 
 use std::collections::VecDeque;
+use std::mem;
 use std::task::{Context, Poll};
 
 use super::super::select::Select;
@@ -34,13 +35,12 @@ pub(crate) struct SendOp<T> {
     pub(crate) size: usize,
     /// The message, until it is sent; an error leaves it here for the caller.
     pub(crate) msg: Option<T>,
-    started: bool,
-    waiter: Option<WaiterId>,
+    pass: SenderLoop,
 }
 
 impl<T> SendOp<T> {
     pub(crate) fn new(mtype: i64, size: usize, msg: T) -> SendOp<T> {
-        SendOp { mtype, size, msg: Some(msg), started: false, waiter: None }
+        SendOp { mtype, size, msg: Some(msg), pass: SenderLoop::default() }
     }
 }
 
@@ -70,14 +70,25 @@ impl RecvOp {
 #[derive(Debug)]
 pub(crate) struct ReserveOp {
     pub(crate) size: usize,
-    started: bool,
-    waiter: Option<WaiterId>,
+    pass: SenderLoop,
 }
 
 impl ReserveOp {
     pub(crate) fn new(size: usize) -> ReserveOp {
-        ReserveOp { size, started: false, waiter: None }
+        ReserveOp { size, pass: SenderLoop::default() }
     }
+}
+
+/// What `do_msgsnd`'s loop keeps between polls, for a send or a reservation.
+#[derive(Debug, Default)]
+struct SenderLoop {
+    /// The first pass's liveness check is done.
+    started: bool,
+    /// Its entry in the sender list while it waits.
+    waiter: Option<WaiterId>,
+    /// This poll took off an entry that `ss_wakeup` had promised room: if the sender waits
+    /// again, that room goes to the others first (see [`Queue::sender_waits`]).
+    promised: bool,
 }
 
 impl<T> Queue<T> {
@@ -89,9 +100,9 @@ impl<T> Queue<T> {
         op: &mut SendOp<T>,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
-        let before = op.waiter;
+        let before = op.pass.waiter;
         let done = self.poll_send_pass(creds, op, cx);
-        count_rewait(before, op.waiter);
+        count_rewait(before, op.pass.waiter);
         if done.is_ready() && matches!(done, Poll::Ready(Ok(()))) {
             count(Event::MsgSent);
         }
@@ -108,8 +119,8 @@ impl<T> Queue<T> {
         // The version of the permissions this poll checked: under the lock, an unchanged
         // version means the check still holds (IPC_SET changes them under the lock).
         let mut checked = None;
-        if op.waiter.is_none() && !op.started {
-            if let Err(e) = self.start(&mut op.started) {
+        if op.pass.waiter.is_none() && !op.pass.started {
+            if let Err(e) = self.start(&mut op.pass.started) {
                 return Poll::Ready(Err(e));
             }
             match self.header.perm().check_versioned(creds, WRITE) {
@@ -128,8 +139,7 @@ impl<T> Queue<T> {
         let mut wakes = WakeList::new();
         count(Event::MsgLockSend);
         let mut st = self.lock();
-        if let Some(done) =
-            self.sender_pass(&mut st, creds, checked, &mut op.waiter, &mut op.started, cx.as_deref())
+        if let Some(done) = self.sender_pass(&mut st, creds, checked, &mut op.pass, cx.as_deref(), &mut wakes)
         {
             return done;
         }
@@ -148,12 +158,15 @@ impl<T> Queue<T> {
             let seq = st.next_seq;
             st.next_seq += 1;
             let rpid = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
+            if op.pass.promised {
+                self.wake_senders(&mut st, &mut wakes);
+            }
             self.sent_and_handed(creds.pid(), rpid);
             // No `make_simple_if_idle`: handed off, the queue stays complex (see above); queued,
             // it is not empty.
             return Poll::Ready(Ok(()));
         }
-        self.sender_waits(&mut st, op.size, &mut op.waiter, cx)
+        self.sender_waits(&mut st, op.size, &mut op.pass, cx, &mut wakes)
     }
 
     /// A locked send in simple mode, decided once. Nobody waits to receive (that needs
@@ -201,11 +214,10 @@ impl<T> Queue<T> {
             return None;
         }
         let mut waiter = None;
-        let register = |st: &mut MutexGuard<'_, State<T>>, waiter: &mut Option<WaiterId>| {
+        let promised = op.pass.promised;
+        let mut register = |st: &mut MutexGuard<'_, State<T>>, waiter: &mut Option<WaiterId>| {
             let Some(cx) = cx else { return false };
-            *waiter = Some(st.senders.push_back(Sender { size }, cx.waker()));
-            count(Event::MsgWait);
-            self.sync_senders(st);
+            *waiter = Some(self.sender_joins(st, size, promised, cx, wakes));
             true
         };
         if !slots_short && !fits_in(room, 0, size) && !register(st, &mut waiter) {
@@ -225,15 +237,21 @@ impl<T> Queue<T> {
         }
         if let Some(id) = waiter {
             if queue_full(outcome) {
-                op.waiter = Some(id);
+                op.pass.waiter = Some(id);
                 return Some(Poll::Pending);
             }
             // Nobody notified it: that needs the lock, which we hold.
-            st.senders.remove(id);
+            self.remove_sender(st, id);
             self.sync_senders(st);
         }
         match outcome {
-            SimpleSend::Sent => return Some(Poll::Ready(Ok(()))),
+            SimpleSend::Sent => {
+                if op.pass.promised {
+                    // Room freed while it was on its way went to nobody else: pass it on.
+                    self.wake_senders(st, wakes);
+                }
+                return Some(Poll::Ready(Ok(())));
+            }
             // (Recheck cannot happen under the lock.)
             SimpleSend::OtherType { wake } | SimpleSend::Recheck { wake } => {
                 self.make_complex(st);
@@ -253,32 +271,37 @@ impl<T> Queue<T> {
     /// sender comes off the wait list (`EIDRM` if the queue went meanwhile); then the
     /// liveness check of the first pass, the write permission (re-checked on every pass, as
     /// the kernel does) and removal. `Some` ends the poll: still waiting, or an error.
-    pub(super) fn sender_pass(
+    fn sender_pass(
         &self,
         st: &mut MutexGuard<'_, State<T>>,
         creds: &Credentials,
         checked: Option<u32>,
-        waiter: &mut Option<WaiterId>,
-        started: &mut bool,
+        pass: &mut SenderLoop,
         cx: Option<&Context<'_>>,
+        wakes: &mut WakeList,
     ) -> Option<Poll<Result<(), ErrorKind>>> {
-        if let Some(id) = *waiter {
+        pass.promised = false;
+        if let Some(id) = pass.waiter {
             let Some(cx) = cx else { return Some(Poll::Pending) };
             if let Some(WaiterState::Waiting) = st.senders.register(id, cx.waker()) {
                 return Some(Poll::Pending);
             }
             count(Event::MsgWake);
-            st.senders.remove(id);
+            pass.promised = self.remove_sender(st, id).is_some_and(|(_, promised)| promised);
             self.sync_senders(st);
-            *waiter = None;
+            pass.waiter = None;
             if st.removed {
                 return Some(Poll::Ready(Err(ErrorKind::Removed)));
             }
         }
-        if let Err(e) = self.start(started) {
+        if let Err(e) = self.start(&mut pass.started) {
             return Some(Poll::Ready(Err(e)));
         }
         if let Err(e) = self.header.perm().check_again(creds, WRITE, checked) {
+            if pass.promised {
+                // It leaves the room it was promised unused: to the others.
+                self.wake_senders(st, wakes);
+            }
             return Some(Poll::Ready(Err(e)));
         }
         if st.removed {
@@ -289,12 +312,13 @@ impl<T> Queue<T> {
 
     /// A sender whose `size` does not fit: `EAGAIN` under `IPC_NOWAIT` (`cx == None`), else
     /// onto the senders' list until a receive, `IPC_SET` or removal wakes it.
-    pub(super) fn sender_waits(
+    fn sender_waits(
         &self,
         st: &mut MutexGuard<'_, State<T>>,
         size: usize,
-        waiter: &mut Option<WaiterId>,
+        pass: &mut SenderLoop,
         cx: Option<&mut Context<'_>>,
+        wakes: &mut WakeList,
     ) -> Poll<Result<(), ErrorKind>> {
         match cx {
             None => {
@@ -302,12 +326,33 @@ impl<T> Queue<T> {
                 Poll::Ready(Err(ErrorKind::WouldBlock))
             }
             Some(cx) => {
-                *waiter = Some(st.senders.push_back(Sender { size }, cx.waker()));
-                count(Event::MsgWait);
-                self.sync_senders(st);
+                let promised = mem::take(&mut pass.promised);
+                pass.waiter = Some(self.sender_joins(st, size, promised, cx, wakes));
                 Poll::Pending
             }
         }
+    }
+
+    /// Puts a sender of `size` bytes on the list. One that `ss_wakeup` had woken with room
+    /// promised (`promised`) and that waits again — others took the room first — first
+    /// runs `ss_wakeup` itself: the room it was promised may fit senders behind it, whom the
+    /// kernel would have woken with it (it wakes every sender that fits, where we wake only
+    /// as many as the room takes).
+    fn sender_joins(
+        &self,
+        st: &mut MutexGuard<'_, State<T>>,
+        size: usize,
+        promised: bool,
+        cx: &Context<'_>,
+        wakes: &mut WakeList,
+    ) -> WaiterId {
+        if promised {
+            self.wake_senders(st, wakes);
+        }
+        let id = st.senders.push_back(Sender { size, promised: false }, cx.waker());
+        count(Event::MsgWait);
+        self.sync_senders(st);
+        id
     }
 
     /// A send future dropped while waiting: off the list; a wake-up it had taken passes on.
@@ -315,14 +360,14 @@ impl<T> Queue<T> {
         let Some(id) = waiter.take() else { return };
         let mut wakes = WakeList::new();
         let mut st = self.lock();
-        if let Some((_, WaiterState::Notified)) = st.senders.remove(id) {
+        if let Some((WaiterState::Notified, _)) = self.remove_sender(&mut st, id) {
             self.wake_senders(&mut st, &mut wakes);
         }
         self.sync_senders(&st);
     }
 
     pub(crate) fn cancel_send_op(&self, op: &mut SendOp<T>) {
-        self.cancel_send(&mut op.waiter);
+        self.cancel_send(&mut op.pass.waiter);
     }
 
     // ----- reserve -----
@@ -335,23 +380,25 @@ impl<T> Queue<T> {
         op: &mut ReserveOp,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
+        let mut wakes = WakeList::new();
         let mut st = self.lock();
         self.make_complex(&mut st);
-        if let Some(done) =
-            self.sender_pass(&mut st, creds, None, &mut op.waiter, &mut op.started, cx.as_deref())
-        {
+        if let Some(done) = self.sender_pass(&mut st, creds, None, &mut op.pass, cx.as_deref(), &mut wakes) {
             return done;
         }
         if st.fits(op.size) {
             st.reserved_bytes += op.size;
             st.reserved_count += 1;
+            if op.pass.promised {
+                self.wake_senders(&mut st, &mut wakes);
+            }
             return Poll::Ready(Ok(()));
         }
-        self.sender_waits(&mut st, op.size, &mut op.waiter, cx)
+        self.sender_waits(&mut st, op.size, &mut op.pass, cx, &mut wakes)
     }
 
     pub(crate) fn cancel_reserve(&self, op: &mut ReserveOp) {
-        self.cancel_send(&mut op.waiter);
+        self.cancel_send(&mut op.pass.waiter);
     }
 
     /// Sends through a held reservation of `reserved` bytes (`msg.size <= reserved`): cannot

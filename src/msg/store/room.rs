@@ -115,7 +115,7 @@ use super::Queue;
 use crate::sync::backoff;
 use crate::sync::counters::{count, Event};
 use crate::sync::ring::Pop;
-use crate::sync::wait_list::WakeList;
+use crate::sync::wait_list::{WaiterId, WaiterState, WakeList};
 
 // The two room words, each on its own cache line: `Queue::tx` (the senders' side) and
 // `Queue::rx` (the receivers' side), 64 bits each, with the same layout:
@@ -149,6 +149,10 @@ pub(super) const ROOM_BYTES: u64 = 1 << 40;
 pub(super) const ROOM_MASK: u64 = !0xffff;
 /// The largest `qbytes` simple mode handles (the room fields are 24 bits).
 pub(super) const SIMPLE_QBYTES_MAX: usize = (1 << 24) - 1;
+
+/// The sequence number of a message a simple send pushed: it gets its number when a switch
+/// to complex mode drains the ring (numbers start at 1).
+pub(super) const UNNUMBERED: u64 = 0;
 
 /// The ring's slots when a queue is created (a small ring exercises its wrap-around under
 /// loom).
@@ -330,8 +334,13 @@ impl<T> Queue<T> {
         spins = 0;
         loop {
             if let Some(mut msg) = self.ring.take_closed() {
-                msg.seq = st.next_seq;
-                st.next_seq += 1;
+                // A simple send's message gets its number now; one that `make_simple` moved
+                // into the ring keeps its own, older than every message behind it and still
+                // ordered against a handed message that a dropped receive may put back.
+                if msg.seq == UNNUMBERED {
+                    msg.seq = st.next_seq;
+                    st.next_seq += 1;
+                }
                 st.insert(msg);
                 moved += 1;
                 continue;
@@ -347,11 +356,21 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Back to simple mode, under the lock, when nothing needs the full structure: no
-    /// message queued, no room held, no receiver waiting, the queue alive and `qbytes`
-    /// within the word's 24-bit room fields. The next simple send claims the ring's type.
+    /// Back to simple mode, under the lock, as soon as nothing needs the full structure —
+    /// not only when the queue is idle: the queued messages have at most one type and fit
+    /// the ring (they move into it, oldest first), no room is held by a permit, no receiver
+    /// waits, the queue is alive and `qbytes` is within the words' 24-bit room fields. The
+    /// next simple send of an empty queue claims the ring's type.
+    ///
+    /// Waiting until the queue was empty kept a loaded queue locked for good: one receiver
+    /// that waited once (complex mode) and a backlog that never drains made every later
+    /// operation take the lock (BENCHMARKS.md, "Message queues under contention").
     pub(super) fn make_simple_if_idle(&self, st: &mut State<T>) {
-        if st.complex && st.qnum == 0 && self.simple_allowed(st) {
+        if !st.complex || !self.simple_allowed(st) || st.heads.len() > 1 {
+            return;
+        }
+        let cap = st.qbytes.min(self.ring.capacity());
+        if st.qnum <= cap && st.cbytes <= st.qbytes {
             self.make_simple(st, None);
         }
     }
@@ -453,7 +472,7 @@ impl<T> Queue<T> {
         self.sent(pid);
         if let Some(payload) = payload.take() {
             // The room taken is a slot: the ring holds at most `cap` messages.
-            self.ring.push(Msg { seq: 0, mtype, size, payload });
+            self.ring.push(Msg { seq: UNNUMBERED, mtype, size, payload });
         }
         SimpleSend::Sent
     }
@@ -524,18 +543,32 @@ impl<T> Queue<T> {
         if st.senders.is_empty() {
             return;
         }
-        let room = if st.complex { 0 } else { self.consolidate() };
-        for _ in 0..st.senders.len() {
-            let Some(id) = st.senders.front() else { break };
-            let size = st.senders.get(id).map_or(0, |s| s.size);
+        // The free room, less what senders woken earlier and not yet back were promised.
+        let (count, bytes) = if st.complex {
+            let used = st.qnum.saturating_add(st.reserved_count);
+            (
+                st.qbytes.saturating_sub(used),
+                st.qbytes.saturating_sub(st.cbytes.saturating_add(st.reserved_bytes)),
+            )
+        } else {
+            let room = self.consolidate();
             // A ring-limited count is not the queue's: let the sender try (it goes to
             // complex mode when the ring is what is full).
-            let fits = if st.complex {
-                st.fits(size)
-            } else {
-                fits_in(room, 0, size) || (self.ring_limited() && room_bytes(room) >= size as u64)
-            };
-            if fits {
+            let count = if self.ring_limited() { usize::MAX } else { room_count(room) as usize };
+            (count, room_bytes(room) as usize)
+        };
+        let mut count = count.saturating_sub(st.promised_count);
+        let mut bytes = bytes.saturating_sub(st.promised_bytes);
+        for _ in 0..st.senders.len() {
+            let Some(id) = st.senders.front() else { break };
+            let Some(sender) = st.senders.get_mut(id) else { break };
+            let size = sender.size;
+            if count >= 1 && bytes >= size {
+                sender.promised = true;
+                count -= 1;
+                bytes -= size;
+                st.promised_count += 1;
+                st.promised_bytes += size;
                 st.senders.notify(id, wakes);
             } else {
                 st.senders.move_to_back(id);
@@ -544,15 +577,37 @@ impl<T> Queue<T> {
         self.sync_senders(st);
     }
 
-    /// Keeps `SENDERS` equal to "the sender list is not empty" (under the lock). AcqRel: an
-    /// RMW on `rx`, so it is ordered with every simple receive's `give_back`.
+    /// Takes a sender's entry off the list, with the room it was promised if `ss_wakeup`
+    /// woke it; returns the state it was in and whether it had been promised room (`None`:
+    /// a stale id).
+    pub(super) fn remove_sender(&self, st: &mut State<T>, id: WaiterId) -> Option<(WaiterState, bool)> {
+        let (sender, state) = st.senders.remove(id)?;
+        if sender.promised {
+            st.promised_count -= 1;
+            st.promised_bytes -= sender.size;
+        }
+        Some((state, sender.promised))
+    }
+
+    /// Keeps `SENDERS` equal to "a sender waits and none that `ss_wakeup` woke is still on
+    /// its way" (under the lock). AcqRel: an RMW on `rx`, so it is ordered with every simple
+    /// receive's `give_back`.
+    ///
+    /// While a woken sender with room promised has not run yet, a receive that frees room
+    /// does not take the lock to wake another: the woken sender, when it runs, takes its
+    /// entry off the list (so `SENDERS` comes back if others wait) and then runs `ss_wakeup`
+    /// itself, whatever its outcome — after its send, before it waits again, on an error, or
+    /// from its `Drop` — over the room freed meanwhile, consolidated. So a full queue with
+    /// many waiting senders costs one locked `ss_wakeup` per woken sender, not one per
+    /// message a receive frees (BENCHMARKS.md, "Message queues under contention").
     ///
     /// A load first: the flag changes only under the lock, so when it already holds the
-    /// right value no RMW is needed — and the argument in [`Queue::poll_send`] still holds,
-    /// because the RMW that set it came before our load in `rx`'s order.
+    /// right value no RMW is needed — and the argument in [`Queue::send_simple_locked`]
+    /// still holds, because the RMW that set it came before our load in `rx`'s order.
     pub(super) fn sync_senders(&self, st: &State<T>) {
         let set = self.rx.load(Relaxed) & SENDERS != 0;
-        if st.senders.is_empty() {
+        let want = !st.senders.is_empty() && st.promised_count == 0;
+        if !want {
             if set {
                 self.rx.fetch_and(!SENDERS, AcqRel);
             }
