@@ -38,11 +38,15 @@
 //!   oldest message of the *lowest* type `<= t`. A size-limited receive of a message that
 //!   is too big fails with `E2BIG` and leaves the message queued; under
 //!   [`Limit::no_error`] it is truncated ([`Truncate`]).
-//! * **Waking senders** follows `ss_wakeup`: every waiting sender whose own size fits now
-//!   is woken (the rest move to the tail) and they race, as in the kernel; a new sender that
-//!   fits may pass older waiting ones (no FIFO among senders, no starvation protection).
+//! * **Waking senders** follows `ss_wakeup`, with one difference in *which* tasks wake, never
+//!   in what a call returns: the kernel wakes every waiting sender whose size fits the free
+//!   room on its own, and those that lose the race sleep again; svipc wakes, oldest first, as
+//!   many as the free room takes together (the rest move to the tail), and a woken sender
+//!   that finds its room taken, fails or is dropped passes the wake-up on. As in the kernel,
+//!   a new sender that fits may pass older waiting ones (no FIFO among senders, no
+//!   starvation protection).
 //! * **`IPC_SET`** wakes every waiting receiver to re-check its permission (one that lost
-//!   read permission fails with `EACCES`) and every sender that now fits.
+//!   read permission fails with `EACCES`) and the senders that now fit.
 //! * **`IPC_RMID`** fails every waiting call with `EIDRM`; any later call through a handle
 //!   or the id fails with `EINVAL`, like a C call with a dead id.
 //! * **Cancellation** (the kernel's `EINTR`): dropping any future leaves the queue as if
@@ -86,7 +90,8 @@
 //! a second type, a waiting receiver, a size-limited receive, `MSG_COPY`, `IPC_SET`,
 //! `IPC_RMID`, a reservation — runs under the queue's lock, with per-type lanes so that
 //! [`Select::Type`] finds its message in O(log types) whatever the backlog of other types.
-//! The queue switches back once it is idle. None of this changes what a call returns.
+//! The queue switches back as soon as its messages are of one type again and no receiver
+//! waits. None of this changes what a call returns.
 #![deny(unsafe_code)]
 
 mod futures;

@@ -74,31 +74,55 @@
 //! waiting sender's size: reading the two words plainly could miss room a collector holds
 //! between them, more than its own send needs, and leave a sender asleep on a queue with
 //! room (the loom model `surplus_of_a_collect_wakes_waiting_sender` fails that way). Room
-//! freed after the consolidation finds `SENDERS` set and runs `ss_wakeup` again. No lost
-//! wake-up. `IPC_STAT` and `MSG_INFO` consolidate too, so their counts in simple mode are
-//! those of one instant.
-//!
+//! freed after the consolidation finds `SENDERS` set and runs `ss_wakeup` again — or, while
+//! a woken sender's promise keeps `SENDERS` clear (below), is passed on by that sender when
+//! it runs. No lost wake-up. `IPC_STAT` and `MSG_INFO` consolidate too, so their counts in
+//! simple mode are those of one instant.
 //!
 //! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` in `tx` (no
 //! simple send starts after it) and close the ring (no simple receive claims a message
 //! after it), wait for a collect to clear `COLLECTING`, then drain the ring into its lane
-//! with fresh sequence numbers (the lanes are empty in simple mode) until the messages
-//! moved plus the room in `tx` (now final) and `rx` make `cap`: every message's worth of
-//! room is then free, or in a lane — none still held by a send that has not pushed yet or
-//! not yet given its room back, nor by a receive that claimed its message before the close
-//! and has not yet given the room back (each simple operation is a handful of atomics,
-//! never blocking). The room fields are dead from then on. Back to simple, at the end of
-//! a locked operation: when no message is queued, no room is held, no receiver waits, the
-//! queue is alive and `qbytes` fits the words' 24-bit room fields (16 MiB) — clear the
-//! ring's type, store `rx` with no room and `SENDERS` if a sender waits, reopen the ring
-//! and store `tx` with all the room (Release). (Growing the ring does the same with the
-//! one lane's messages moved back into the ring before it reopens, and `tx` given the room
-//! they leave.) A handoff leaves the queue in complex mode, because the receiver it woke
-//! is likely to wait again (ping-pong) and a waiting receiver needs complex mode; the next
-//! locked send that finds nobody waiting and nothing queued switches back before it sends.
+//! (the lanes are empty in simple mode) until the messages moved plus the room in `tx`
+//! (now final) and `rx` make `cap`: every message's worth of room is then free, or in a
+//! lane — none still held by a send that has not pushed yet or not yet given its room
+//! back, nor by a receive that claimed its message before the close and has not yet given
+//! the room back (each simple operation is a handful of atomics, never blocking). A message
+//! a simple send pushed gets its sequence number then (`UNNUMBERED` until that moment);
+//! one that went back into the ring from a lane keeps its own. The room fields are dead
+//! from then on.
+//!
+//! Back to simple, at the end of a locked operation (and at the start of a locked send),
+//! **as soon as nothing needs the lanes** — not only when the queue is idle: the queued
+//! messages have at most one type and fit the ring, no room is held by a permit, no
+//! receiver waits, the queue is alive and `qbytes` fits the words' 24-bit room fields
+//! (16 MiB). The lane's messages move into the ring, oldest first, with their sequence
+//! numbers (so a message a dropped receive puts back still goes before them); then the
+//! ring's type is set, `rx` stored with no room and `SENDERS` as the sender list needs,
+//! the ring reopened and `tx` stored with the room the messages leave (Release). (Growing
+//! the ring is the same switch with a larger array.) Waiting for an empty queue, as this
+//! engine first did, kept a loaded queue in complex mode for good: one receiver that waited
+//! once, and a backlog that never drained, made every later operation take the lock.
+//! A handoff leaves the queue in complex mode, because the receiver it woke is likely to
+//! wait again (ping-pong) and a waiting receiver needs complex mode; the next locked
+//! operation that finds nobody waiting switches back.
 //! A simple operation in flight when the switch begins finishes first and so linearizes
 //! before it; every other operation linearizes inside the lock or at its one CAS, so
 //! `recv(Any)` returns the oldest matching message fully sent before it.
+//!
+//! **Waking senders, one per room.** The kernel's `ss_wakeup` wakes every waiting sender
+//! whose message fits the free room on its own: with room for one message and seven
+//! senders waiting, seven tasks wake, lock, and six go back to sleep — and every receive
+//! from a full queue locks to do it again. Here `ss_wakeup` wakes, oldest first, only as
+//! many senders as the free room takes together, less the room already promised to
+//! senders it woke that have not yet taken their entries off the list
+//! (`State::promised_count`/`promised_bytes`). While such a promise is out, `SENDERS` stays
+//! clear, so a receive that frees room does not lock; the woken sender, once it runs, takes
+//! its entry off (its promise with it, and `SENDERS` comes back if others wait) and runs
+//! `ss_wakeup` itself over the room freed meanwhile, whatever its outcome: after it sent or
+//! reserved, before it waits again (the room went to a newer sender), on an error, or from
+//! its `Drop`. So no sender sleeps on a queue with room for it, and a full queue costs one
+//! locked `ss_wakeup` per woken sender, not one per freed message (loom models in
+//! `loom_msg_wakeup.rs`).
 //!
 //! **Permissions and lock-free calls.** A lock-free send or receive checks permission, then
 //! makes its one atomic step; an `IPC_SET` in between is seen — it runs in complex mode, so
