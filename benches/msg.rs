@@ -24,7 +24,8 @@ mod imp {
     use std::time::Duration;
 
     use criterion::{BenchmarkId, Criterion, Throughput};
-    use svipc::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select};
+    use svipc::msg::MsqidSet;
+    use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
     use tokio::runtime::Runtime;
 
     /// Messages per measured iteration of the throughput benches.

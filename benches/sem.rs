@@ -27,7 +27,7 @@ mod benches {
         ]
     }
 
-    fn svipc_set(nsems: usize, val: u16) -> SemaphoreSet {
+    fn svipc_set(nsems: u16, val: u16) -> SemaphoreSet {
         let ns = Namespace::new();
         let set = ns
             .process(Credentials::new(0, 0))
@@ -36,7 +36,7 @@ mod benches {
             .nsems(nsems)
             .open()
             .unwrap();
-        set.set_all(&vec![val; nsems]).unwrap();
+        set.set_all(&vec![val; usize::from(nsems)]).unwrap();
         set
     }
 

@@ -53,6 +53,27 @@ use std::io;
 /// with the errno and the calls that produce it. New variants may be added, hence
 /// `#[non_exhaustive]`.
 ///
+/// | [`ErrorKind`]                         | errno    | Produced by                                                         |
+/// |---------------------------------------|----------|---------------------------------------------------------------------|
+/// | [`NotFound`](ErrorKind::NotFound)                 | `ENOENT` | `msgget`/`semget`/`shmget` without `IPC_CREAT` on a missing key |
+/// | [`AlreadyExists`](ErrorKind::AlreadyExists)       | `EEXIST` | `IPC_CREAT \| IPC_EXCL` on a key that exists                    |
+/// | [`PermissionDenied`](ErrorKind::PermissionDenied) | `EACCES` | the mode check (`ipcperms`) of any call                         |
+/// | [`NotPermitted`](ErrorKind::NotPermitted)         | `EPERM`  | ownership and capability checks: `IPC_SET`, `IPC_RMID`, raising `msg_qbytes`, `SHM_LOCK` |
+/// | [`Removed`](ErrorKind::Removed)                   | `EIDRM`  | a call that was *waiting* when its object was removed           |
+/// | [`WouldBlock`](ErrorKind::WouldBlock)             | `EAGAIN` | `IPC_NOWAIT` `msgsnd`/`semop`; `semtimedop` timeout             |
+/// | [`NoMessage`](ErrorKind::NoMessage)               | `ENOMSG` | `IPC_NOWAIT` `msgrcv` that found no matching message            |
+/// | [`TooBig`](ErrorKind::TooBig)                     | `E2BIG`  | `msgrcv` buffer too small; `semop` with `nsops > SEMOPM`        |
+/// | [`FileTooBig`](ErrorKind::FileTooBig)             | `EFBIG`  | `semop` with `sem_num` out of range                             |
+/// | [`OutOfRange`](ErrorKind::OutOfRange)             | `ERANGE` | `semop`/`semctl` past `SEMVMX`, or a semadj out of range        |
+/// | [`NoSpace`](ErrorKind::NoSpace)                   | `ENOSPC` | `MSGMNI`, `SEMMNI`, `SEMMNS`, `SHMMNI`, `SHMALL` limits         |
+/// | [`InvalidArgument`](ErrorKind::InvalidArgument)   | `EINVAL` | a bad argument; an unknown or stale id                          |
+/// | [`OutOfMemory`](ErrorKind::OutOfMemory)           | `ENOMEM` | a mapping or `mlock` the system refused                         |
+/// | [`TypeMismatch`](ErrorKind::TypeMismatch)         | `EINVAL` | svipc only: a queue opened with another payload type            |
+///
+/// A stale or unknown id is [`InvalidArgument`](ErrorKind::InvalidArgument), never
+/// [`Removed`](ErrorKind::Removed): as in the kernel, `EIDRM` is reserved for a caller that
+/// was already asleep on the object when `IPC_RMID` removed it.
+///
 /// # Examples
 ///
 /// ```

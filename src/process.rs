@@ -56,6 +56,37 @@ impl Process {
         Process { inner: Arc::new(ProcessInner { ns, creds, sem_undo: UndoLists::new() }) }
     }
 
+    /// `getpid()` and friends: the running OS process as an actor — a `Process` in
+    /// [`Namespace::global`] with [`Credentials::current`] (the real pid, effective uid and
+    /// gid, supplementary groups and capabilities). The short way in when one actor is
+    /// enough; for several actors, or a namespace of your own, use
+    /// [`Namespace::process`].
+    ///
+    /// Each call makes a new actor: its `SEM_UNDO` adjustments are applied when the last
+    /// clone of *that* value drops, not at the end of the OS process. Keep one and clone it.
+    ///
+    /// Not available under `cfg(loom)`, where no object may outlive one model run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Key, MessageQueue, Namespace, Process, Select};
+    ///
+    /// let me = Process::current();
+    /// assert_eq!(me.pid(), std::process::id() as i32);
+    ///
+    /// let q: MessageQueue<String> = me.msg_queue(Key::PRIVATE).create(0o600).open()?; // msgget
+    /// assert!(Namespace::global().ipcs().entries().iter().any(|e| e.id == q.id())); // ipcs sees it
+    /// q.try_send(1, "hello".to_string())?;                                           // msgsnd
+    /// assert_eq!(q.try_recv(Select::Any)?, (1, "hello".to_string()));                // msgrcv
+    /// q.remove()?; // the global namespace lives as long as the OS process: clean up
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(not(loom))]
+    pub fn current() -> Process {
+        Namespace::global().process(Credentials::current())
+    }
+
     /// The credentials every call of this actor is checked with.
     pub fn credentials(&self) -> &Credentials {
         &self.inner.creds

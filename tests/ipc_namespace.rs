@@ -7,6 +7,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use svipc::msg::MsqidSet;
 use svipc::{Capabilities, Credentials, ErrorKind, IpcKind, Key, Limits, Namespace, Op};
 
 #[test]
@@ -79,6 +80,57 @@ fn credentials_current_reads_the_real_process() {
     let groups = status.lines().find_map(|l| l.strip_prefix("Groups:")).unwrap();
     let groups: Vec<u32> = groups.split_whitespace().map(|g| g.parse().unwrap()).collect();
     assert_eq!(c.groups(), &groups[..]);
+}
+
+#[test]
+#[cfg(not(loom))] // the global namespace does not exist under loom
+#[cfg_attr(miri, ignore = "Credentials::current calls getegid(2) and getgroups(2), which miri cannot run")]
+fn process_current_is_the_real_process_in_the_global_namespace() {
+    use svipc::{MessageQueue, Process};
+
+    let me = Process::current();
+    assert_eq!(me.credentials(), &Credentials::current());
+    assert_eq!(me.pid(), std::process::id() as i32);
+    // The global namespace: what one current process makes, another sees and the global
+    // listing shows; a fresh namespace does not.
+    let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+    let again = Process::current();
+    assert_eq!(again.msg_queue_by_id::<Vec<u8>>(q.id()).unwrap().id(), q.id());
+    assert!(Namespace::global()
+        .ipcs()
+        .entries()
+        .iter()
+        .any(|e| e.kind == IpcKind::MessageQueue && e.id == q.id()));
+    assert_eq!(
+        Namespace::new()
+            .process(Credentials::current())
+            .msg_queue_by_id::<Vec<u8>>(q.id())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    q.remove().unwrap();
+}
+
+#[test]
+fn modes_print_in_octal() {
+    let me = Namespace::new().process(Credentials::new(1000, 100));
+    let set = me.sem_set(Key::new(0x1234)).create(0o640).nsems(1).open().unwrap();
+    assert_eq!(
+        format!("{:?}", set.stat().unwrap().perm),
+        "IpcPerm { key: Key(0x00001234), uid: 1000, gid: 100, cuid: 1000, cgid: 100, mode: 0o640, seq: 0 }"
+    );
+    let set_args = MsqidSet { uid: 1, gid: 2, mode: 0o600, qbytes: 16 };
+    assert_eq!(format!("{set_args:?}"), "MsqidSet { uid: 1, gid: 2, mode: 0o600, qbytes: 16 }");
+    // A segment's SHM_DEST bit shows as the octal digit it is.
+    let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o600).open().unwrap();
+    let guard = seg.attach().unwrap();
+    seg.remove().unwrap();
+    assert!(format!("{:?}", seg.stat().unwrap().shm_perm).contains("mode: 0o1600,"));
+    drop(guard);
+    // The builder's flags too.
+    let opts = me.sem_set(Key::new(1)).create(0o644);
+    assert!(format!("{opts:?}").contains("mode: 0o644 }"), "{opts:?}");
 }
 
 #[test]

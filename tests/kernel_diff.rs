@@ -29,7 +29,8 @@ use model::kernel::{
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use svipc::msg::Limit;
-use svipc::{Credentials, Key, MsqidSet, Namespace, Process, Segment, Select, SemOp, SemaphoreSet};
+use svipc::msg::MsqidSet;
+use svipc::{Credentials, Key, Namespace, Process, Segment, Select, SemOp, SemaphoreSet};
 
 /// Cases per mechanism: 64 (a few seconds in CI), or `PROPTEST_CASES`.
 fn cases() -> u32 {
@@ -467,7 +468,7 @@ fn run_msg(actor: Actor, calls: &[MsgCall]) {
 
 #[derive(Clone, Debug)]
 enum SemCall {
-    Get { key: i32, nsems: usize, create: bool, excl: bool, mode: u32 },
+    Get { key: i32, nsems: u16, create: bool, excl: bool, mode: u32 },
     Op { slot: u8, ops: Vec<(u16, i16, bool)>, many: bool },
     GetVal { slot: u8, num: u16 },
     SetVal { slot: u8, num: u16, val: i32 },
@@ -490,7 +491,7 @@ fn semop_s() -> impl Strategy<Value = i16> {
 fn sem_call() -> impl Strategy<Value = SemCall> {
     let slot = any::<u8>;
     prop_oneof![
-        3 => (key_s(), prop_oneof![4 => 0usize..=3, 1 => Just(32000), 1 => Just(32001)], any::<bool>(), any::<bool>(), mode_s())
+        3 => (key_s(), prop_oneof![4 => 0u16..=3, 1 => Just(32000), 1 => Just(32001)], any::<bool>(), any::<bool>(), mode_s())
             .prop_map(|(key, nsems, create, excl, mode)| SemCall::Get { key, nsems, create, excl, mode }),
         5 => (slot(), proptest::collection::vec((num_s(), semop_s(), any::<bool>()), 0..4), proptest::bool::weighted(0.05))
             .prop_map(|(slot, ops, many)| SemCall::Op { slot, ops, many }),
@@ -540,7 +541,7 @@ fn sem_kernel(call: &SemCall, ids: &Ids) -> Res {
     match call {
         SemCall::Get { key, nsems, create, excl, mode } => {
             // SAFETY: no pointers.
-            val(k(unsafe { libc::semget(*key, *nsems as i32, get_flags(*create, *excl, *mode)) } as i64))
+            val(k(unsafe { libc::semget(*key, i32::from(*nsems), get_flags(*create, *excl, *mode)) } as i64))
         }
         SemCall::Op { slot, ops, many } => {
             let mut b = sembufs(ops, *many);
@@ -581,7 +582,7 @@ fn sem_getall_kernel(id: i32) -> Result<Vec<u16>, i32> {
 fn sem_svipc(call: &SemCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, SemaphoreSet>) -> Res {
     let on = |slot: &u8, f: &dyn Fn(&SemaphoreSet) -> Res| with(hs, ids, *slot, |id| me.sem_set_by_id(id), f);
     let unit = |r: Result<(), svipc::Error>| r.map(|()| Out::Val(0)).map_err(|e| e.errno());
-    let int = |r: Result<i32, svipc::Error>| r.map(|v| Out::Val(v as i64)).map_err(|e| e.errno());
+    let int = |r: Result<i64, svipc::Error>| r.map(Out::Val).map_err(|e| e.errno());
     match call {
         SemCall::Get { key, nsems, create, excl, mode } => {
             let mut o = me.sem_set(Key::new(*key)).nsems(*nsems).mode(*mode);
@@ -601,12 +602,18 @@ fn sem_svipc(call: &SemCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Sema
                 sembufs(ops, *many).iter().map(|b| SemOp::from_raw(b.sem_num, b.sem_op, b.sem_flg)).collect();
             unit(set.try_semop(&v))
         }),
-        SemCall::GetVal { slot, num } => on(slot, &|set| int(set.get_val(*num))),
-        SemCall::SetVal { slot, num, val } => on(slot, &|set| unit(set.set_val(*num, *val))),
+        SemCall::GetVal { slot, num } => on(slot, &|set| int(set.get_val(*num).map(i64::from))),
+        // C's `int` value into svipc's `u16`: one no `u16` holds becomes `u16::MAX`, which
+        // is above `SEMVMX` and so gets the same ERANGE.
+        SemCall::SetVal { slot, num, val } => {
+            on(slot, &|set| unit(set.set_val(*num, u16::try_from(*val).unwrap_or(u16::MAX))))
+        }
         SemCall::GetAll { slot } => on(slot, &|set| set.get_all().map(Out::Vals).map_err(|e| e.errno())),
-        SemCall::SetAll { slot, vals } => on(slot, &|set| unit(set.set_all(&setall_vals(vals, set.nsems())))),
-        SemCall::GetNcnt { slot, num } => on(slot, &|set| int(set.get_ncnt(*num))),
-        SemCall::GetZcnt { slot, num } => on(slot, &|set| int(set.get_zcnt(*num))),
+        SemCall::SetAll { slot, vals } => {
+            on(slot, &|set| unit(set.set_all(&setall_vals(vals, usize::from(set.nsems())))))
+        }
+        SemCall::GetNcnt { slot, num } => on(slot, &|set| int(set.get_ncnt(*num).map(i64::from))),
+        SemCall::GetZcnt { slot, num } => on(slot, &|set| int(set.get_zcnt(*num).map(i64::from))),
         SemCall::Set { slot, uid, gid, mode } => on(slot, &|set| unit(set.set(*uid, *gid, *mode))),
         SemCall::Rmid { slot } => on(slot, &|set| unit(set.remove())),
     }
@@ -633,9 +640,9 @@ fn sem_state_svipc(me: &Process, id: i32) -> Result<SemState, i32> {
     let ds = set.stat().map_err(|e| e.errno())?;
     let vals = set.get_all().map_err(|e| e.errno())?;
     let counts = (0..vals.len().min(4) as u16)
-        .map(|n| (set.get_ncnt(n).unwrap_or(-1), set.get_zcnt(n).unwrap_or(-1)))
+        .map(|n| (set.get_ncnt(n).map_or(-1, |c| c as i32), set.get_zcnt(n).map_or(-1, |c| c as i32)))
         .collect();
-    Ok((sperm(&ds.perm), ds.nsems, vals, counts))
+    Ok((sperm(&ds.perm), u64::from(ds.nsems), vals, counts))
 }
 
 fn run_sem(actor: Actor, calls: &[SemCall]) {
@@ -704,8 +711,8 @@ fn shm_call() -> impl Strategy<Value = ShmCall> {
 }
 
 enum Guard {
-    Rw(#[allow(dead_code)] svipc::AttachedMut),
-    Ro(#[allow(dead_code)] svipc::Attached),
+    Rw(#[allow(dead_code)] svipc::shm::AttachedMut),
+    Ro(#[allow(dead_code)] svipc::shm::Attached),
 }
 
 /// The kernel's attachments (addresses) and svipc's (guards), in the same order.

@@ -98,7 +98,8 @@ use std::time::{Duration, Instant};
 use lincheck::{check, format_history, Recorder, Spec};
 use model::driver::Both;
 use model::{Call, Cred, Model, Ret, EINVAL, IPC_CREAT, MSGMAX, MSG_COPY, MSG_EXCEPT, SHM_RDONLY};
-use svipc::{Attached, AttachedMut, MessageQueue, Process, Segment, Select, SemOp, SemaphoreSet};
+use svipc::shm::{Attached, AttachedMut};
+use svipc::{MessageQueue, Process, Segment, Select, SemOp, SemaphoreSet};
 
 /// How long an awaiting `send` or `semop` may wait before it is cancelled.
 const WAIT: Duration = Duration::from_millis(5);
@@ -165,7 +166,7 @@ enum Op {
     /// `try_semop`: `(num, op, undo)`.
     TrySemop(Vec<(u16, i16, bool)>),
     Semop(Vec<(u16, i16, bool)>),
-    SetVal(u16, i32),
+    SetVal(u16, u16),
     SetAll(Vec<u16>),
     GetVal(u16),
     GetAll,
@@ -346,7 +347,7 @@ impl Task {
             }
             (Op::SetQbytes(qbytes), Obj::Msg(q)) => {
                 let call = Call::MsgSet { id, uid: 1000, gid: 1000, mode: 0o600, qbytes: *qbytes };
-                let set = svipc::MsqidSet { uid: 1000, gid: 1000, mode: 0o600, qbytes: *qbytes };
+                let set = svipc::msg::MsqidSet { uid: 1000, gid: 1000, mode: 0o600, qbytes: *qbytes };
                 self.nowait(call, || unit(q.set(set)));
             }
             (Op::MsgRmid, Obj::Msg(q)) => {
@@ -382,7 +383,9 @@ impl Task {
                 }
             }
             (Op::SetVal(n, v), Obj::Sem(s)) => {
-                self.nowait(Call::SemSetVal { id, num: i32::from(*n), val: *v }, || unit(s.set_val(*n, *v)));
+                self.nowait(Call::SemSetVal { id, num: i32::from(*n), val: i32::from(*v) }, || {
+                    unit(s.set_val(*n, *v))
+                });
             }
             (Op::SetAll(vals), Obj::Sem(s)) => {
                 self.nowait(Call::SemSetAll { id, vals: vals.clone() }, || unit(s.set_all(vals)));
@@ -478,7 +481,7 @@ fn youngest(q: &MessageQueue<Vec<u8>>) -> Result<(i64, Vec<u8>), svipc::Error> {
 }
 
 /// `IPC_STAT` of a segment in the model's terms.
-fn shm_stat(ds: &svipc::ShmidDs) -> Ret {
+fn shm_stat(ds: &svipc::shm::ShmidDs) -> Ret {
     let p = &ds.shm_perm;
     let perm = model::Perm {
         key: p.key.raw(),
@@ -647,7 +650,7 @@ fn op(kind: Kind, p: &Plan, rng: &mut Rng, tags: &mut Tags) -> Op {
             match rng.below(21) {
                 0..=5 => Op::TrySemop(sops(rng)),
                 6..=13 => Op::Semop(sops(rng)),
-                14 | 15 => Op::SetVal(rng.below(u64::from(nsems)) as u16, rng.range(0, 2) as i32),
+                14 | 15 => Op::SetVal(rng.below(u64::from(nsems)) as u16, rng.range(0, 2) as u16),
                 16 => Op::SetAll((0..nsems).map(|_| rng.below(3) as u16).collect()),
                 17 => Op::GetVal(rng.below(u64::from(nsems)) as u16),
                 _ => Op::GetAll,

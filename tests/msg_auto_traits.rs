@@ -3,10 +3,11 @@
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 
+use svipc::msg::MsqidDs;
 use svipc::msg::{
     Limit, Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,
 };
-use svipc::{Credentials, Key, MessageQueue, MsqidDs, Namespace, Select};
+use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
 
 fn send_sync<T: Send + Sync>() {}
 fn send<T: Send>() {}

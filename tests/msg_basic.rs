@@ -3,8 +3,9 @@
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 
+use svipc::msg::MsqidSet;
 use svipc::msg::{Limit, MSG_COPY, MSG_EXCEPT};
-use svipc::{Credentials, ErrorKind, Key, MessageQueue, MsqidSet, Namespace, Process, Select};
+use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, Process, Select};
 
 fn root(ns: &Namespace) -> Process {
     ns.process(Credentials::new(0, 0).with_pid(100))

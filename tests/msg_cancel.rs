@@ -10,7 +10,8 @@ use std::task::Poll;
 
 use futures::{poll, SinkExt, StreamExt};
 use svipc::msg::Limit;
-use svipc::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Payload, Process, Select};
+use svipc::msg::MsqidSet;
+use svipc::{Credentials, Key, MessageQueue, Namespace, Payload, Process, Select};
 
 fn root(ns: &Namespace) -> Process {
     ns.process(Credentials::new(0, 0))

@@ -5,7 +5,8 @@
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 
-use svipc::{Capabilities, Credentials, Key, MessageQueue, MsqidSet, Namespace, Select};
+use svipc::msg::MsqidSet;
+use svipc::{Capabilities, Credentials, Key, MessageQueue, Namespace, Select};
 
 const CREATOR: (u32, u32) = (1000, 100);
 const OWNER: (u32, u32) = (2000, 200);

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use svipc::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Payload, Process, Select};
+use svipc::msg::MsqidSet;
+use svipc::{Credentials, Key, MessageQueue, Namespace, Payload, Process, Select};
 
 /// A payload of size 0 carrying a sequence number: the count limit, not the bytes, fills
 /// the queue, and the order is checkable.

@@ -9,7 +9,8 @@ use std::task::Poll;
 
 use futures::poll;
 use svipc::msg::Limit;
-use svipc::{Capabilities, Credentials, ErrorKind, Key, MessageQueue, MsqidSet, Namespace, Process, Select};
+use svipc::msg::MsqidSet;
+use svipc::{Capabilities, Credentials, ErrorKind, Key, MessageQueue, Namespace, Process, Select};
 
 fn root(ns: &Namespace) -> Process {
     ns.process(Credentials::new(0, 0).with_pid(1))

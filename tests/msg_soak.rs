@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use svipc::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select};
+use svipc::msg::MsqidSet;
+use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
 
 const PRODUCERS: u64 = 4;
 const CONSUMERS: u64 = 4;

@@ -3,7 +3,8 @@
 // stay out of what loom runs.
 #![cfg(not(loom))]
 
-use svipc::{Acquire, SemInfo, SemOp, SemPermit, SemSetParams, SemaphoreSet, SemidDs, Semop};
+use svipc::sem::{AcquireFuture, Permit, SemInfo, SemSetParams, SemidDs, SemopFuture};
+use svipc::{SemOp, SemaphoreSet};
 
 fn send_sync<T: Send + Sync>() {}
 fn unpin<T: Unpin>() {}
@@ -19,12 +20,12 @@ fn handles_futures_guards() {
     send_sync::<SemaphoreSet>();
     clone_static::<SemaphoreSet>();
     unpin::<SemaphoreSet>();
-    send_sync::<Semop<'static>>();
-    unpin::<Semop<'static>>();
-    send_sync::<Acquire<'static>>();
-    unpin::<Acquire<'static>>();
-    send_sync::<SemPermit<'static>>();
-    unpin::<SemPermit<'static>>();
+    send_sync::<SemopFuture<'static>>();
+    unpin::<SemopFuture<'static>>();
+    send_sync::<AcquireFuture<'static>>();
+    unpin::<AcquireFuture<'static>>();
+    send_sync::<Permit<'static>>();
+    unpin::<Permit<'static>>();
     send_sync::<SemOp>();
     send_sync::<SemidDs>();
     send_sync::<SemInfo>();
@@ -60,15 +61,15 @@ fn sizes_reported_in_benchmarks_md() {
     // keep the figures in BENCHMARKS.md honest.
     let sizes = [
         ("SemaphoreSet", std::mem::size_of::<SemaphoreSet>()),
-        ("Semop future", std::mem::size_of::<Semop<'static>>()),
-        ("Acquire future", std::mem::size_of::<Acquire<'static>>()),
-        ("SemPermit", std::mem::size_of::<SemPermit<'static>>()),
+        ("SemopFuture", std::mem::size_of::<SemopFuture<'static>>()),
+        ("AcquireFuture", std::mem::size_of::<AcquireFuture<'static>>()),
+        ("Permit", std::mem::size_of::<Permit<'static>>()),
         ("SemOp", std::mem::size_of::<SemOp>()),
     ];
     for (name, size) in sizes {
         println!("{name}: {size} bytes");
     }
     assert!(std::mem::size_of::<SemaphoreSet>() <= 16);
-    assert!(std::mem::size_of::<Semop<'static>>() <= 48);
+    assert!(std::mem::size_of::<SemopFuture<'static>>() <= 48);
     assert_eq!(std::mem::size_of::<SemOp>(), 6);
 }

@@ -53,7 +53,7 @@ fn random_calls_never_panic() {
             assert!([7, 11, 22, 27, 34].contains(&e.errno()), "{e:?}");
         }
         let num = (rng.next() % 5) as u16;
-        let _ = set.set_val(num, rng.next() as i32);
+        let _ = set.set_val(num, rng.next() as u16);
         let _ = set.get_val(num);
         let _ = set.get_ncnt(num);
         let _ = set.get_zcnt(num);
@@ -69,6 +69,6 @@ fn random_calls_never_panic() {
         set.set(0, 0, 0o600).unwrap();
     }
     drop(p);
-    let _ = ns.process(Credentials::new(0, 0)).sem_set(Key::new(-5)).nsems(usize::MAX).open();
+    let _ = ns.process(Credentials::new(0, 0)).sem_set(Key::new(-5)).nsems(u16::MAX).open();
     let _ = ns.process(Credentials::new(0, 0)).sem_set_by_id(i32::MIN);
 }

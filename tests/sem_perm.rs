@@ -92,7 +92,7 @@ trait IntoInnerErr {
     fn into_inner_err(self) -> ErrorKind;
 }
 
-impl IntoInnerErr for svipc::Acquire<'_> {
+impl IntoInnerErr for svipc::sem::AcquireFuture<'_> {
     fn into_inner_err(self) -> ErrorKind {
         futures::executor::block_on(self).unwrap_err().kind()
     }

@@ -10,7 +10,7 @@ fn root(ns: &Namespace) -> Process {
     ns.process(Credentials::new(0, 0).with_pid(100))
 }
 
-fn set_of(p: &Process, nsems: usize) -> SemaphoreSet {
+fn set_of(p: &Process, nsems: u16) -> SemaphoreSet {
     p.sem_set(Key::PRIVATE).create(0o600).nsems(nsems).open().unwrap()
 }
 
@@ -192,7 +192,7 @@ fn sempid_on_every_named_semaphore_and_otime_on_wait_for_zero() {
 fn setval_erange_before_lookup_and_get_order() {
     let ns = Namespace::new();
     let set = set_of(&root(&ns), 1);
-    assert_eq!(kind(set.set_val(0, -1)), ErrorKind::OutOfRange);
+    assert_eq!(kind(set.set_val(0, u16::MAX)), ErrorKind::OutOfRange);
     assert_eq!(kind(set.set_val(0, 32768)), ErrorKind::OutOfRange);
     assert_eq!(kind(set.set_val(1, 1)), ErrorKind::InvalidArgument);
     let stranger = ns.process(Credentials::new(9, 9)).sem_set_by_id(set.id()).unwrap();
@@ -205,7 +205,7 @@ fn setval_erange_before_lookup_and_get_order() {
     assert_eq!(kind(set.get_ncnt(1)), ErrorKind::InvalidArgument);
     assert_eq!(kind(set.get_zcnt(1)), ErrorKind::InvalidArgument);
     set.remove().unwrap();
-    let e = set.set_val(0, -1).unwrap_err();
+    let e = set.set_val(0, 32768).unwrap_err();
     assert_eq!((e.kind(), e.op()), (ErrorKind::OutOfRange, Op::SemCtl), "ERANGE before the lookup");
     for r in [set.set_val(0, 1), set.get_val(0).map(|_| ()), set.set_all(&[1]), set.remove()] {
         assert_eq!(kind(r), ErrorKind::InvalidArgument);

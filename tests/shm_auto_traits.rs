@@ -5,9 +5,10 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use svipc::{
-    Attached, AttachedMut, Segment, ShmAtomic, ShmInfo, ShmIpcInfo, ShmParams, ShmRead, ShmWrite, ShmidDs,
+use svipc::shm::{
+    Attached, AttachedMut, ShmAtomic, ShmInfo, ShmIpcInfo, ShmParams, ShmRead, ShmWrite, ShmidDs,
 };
+use svipc::Segment;
 
 fn send<T: Send>() {}
 fn sync<T: Sync>() {}

@@ -6,7 +6,8 @@
 //!
 //! Runs under miri (`scripts/miri.sh`): no FFI, no `Credentials::current`, no `mlock`.
 
-use svipc::{Capabilities, Credentials, IpcKind, Key, Namespace, Op, Process, ShmidDs};
+use svipc::shm::ShmidDs;
+use svipc::{Capabilities, Credentials, IpcKind, Key, Namespace, Op, Process};
 
 const EINVAL: i32 = 22;
 const EPERM: i32 = 1;

@@ -6,7 +6,8 @@
 //! write otherwise), `shmctl_do_lock`; SEMANTICS.md 1.1 and 1.4; LTP shmat02 (EACCES),
 //! shmctl02 (EPERM), shmctl07/08.
 
-use svipc::{Capabilities, Credentials, ErrorKind, Key, Namespace, Op, Process, ShmidDs};
+use svipc::shm::ShmidDs;
+use svipc::{Capabilities, Credentials, ErrorKind, Key, Namespace, Op, Process};
 
 const EACCES: i32 = 13;
 const EPERM: i32 = 1;

@@ -280,7 +280,7 @@ fn read_only_permission_is_enforced_at_attach_and_by_type() {
     let me = ns.process(Credentials::new(1000, 1000));
     let seg = me.shm_segment(Key::PRIVATE).size(8).create(0o444).open().unwrap();
     assert_eq!(seg.attach().unwrap_err().kind(), ErrorKind::PermissionDenied);
-    let ro: svipc::Attached = seg.attach_read_only().unwrap();
+    let ro: svipc::shm::Attached = seg.attach_read_only().unwrap();
     // `ro` has no `write`, `write_at`, `as_mut_ptr` or `atomic` (see the compile_fail
     // doctest on `Attached`); it reads
     assert_eq!(ro.read().len(), 8);

@@ -56,10 +56,12 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::{Sink, StreamExt};
+use svipc::msg::MsqidSet;
 use svipc::msg::{RecvStream, SendSink};
+use svipc::shm::{Attached, AttachedMut};
 use svipc::{
-    Attached, AttachedMut, Credentials, Error, ErrorKind, IpcKind, Key, MessageQueue, MsqidSet, Namespace,
-    Payload, Process, Select, SemOp, SemaphoreSet,
+    Credentials, Error, ErrorKind, IpcKind, Key, MessageQueue, Namespace, Payload, Process, Select, SemOp,
+    SemaphoreSet,
 };
 
 // ===== shared pieces =====
@@ -737,7 +739,7 @@ async fn doomed_set(ctx: &Arc<Ctx>, owner: &Process) {
         rx.recv().await.unwrap();
     }
     assert_eq!((d.get_ncnt(0).unwrap(), d.get_zcnt(1).unwrap()), (2, 2));
-    assert_eq!(d.get_val(1).unwrap(), 1 + WAITERS as i32);
+    assert_eq!(d.get_val(1).unwrap(), 1 + WAITERS as u16);
     d.remove().unwrap();
     for w in waiters {
         w.await.unwrap();
@@ -752,9 +754,9 @@ async fn sem_driver(ctx: Arc<Ctx>) {
     while first || ctx.running() {
         first = false;
         let owner = ctx.process();
-        let t = owner.sem_set(Key::PRIVATE).create(0o600).nsems(NT.into()).open().unwrap();
+        let t = owner.sem_set(Key::PRIVATE).create(0o600).nsems(NT).open().unwrap();
         t.set_all(&[T_INIT; NT as usize]).unwrap();
-        let u = owner.sem_set(Key::PRIVATE).create(0o600).nsems(NU.into()).open().unwrap();
+        let u = owner.sem_set(Key::PRIVATE).create(0o600).nsems(NU).open().unwrap();
         u.set_all(&[U_INIT; NU as usize]).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let handle = |set: &SemaphoreSet| ctx.process().sem_set_by_id(set.id()).unwrap();

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use svipc::msg::Limit;
-use svipc::{Credentials, ErrorKind, Key, MessageQueue, MsqidSet, Namespace, Select};
+use svipc::msg::MsqidSet;
+use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, Select};
 
 /// Runs the part; prints what each C call would have printed.
 pub async fn run() -> Result<(), Box<dyn std::error::Error>> {

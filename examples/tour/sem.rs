@@ -15,7 +15,7 @@ pub(crate) async fn run() -> Result<(), Box<dyn Error>> {
     let host = ns.process(Credentials::new(1000, 1000).with_pid(1));
 
     // semget(IPC_PRIVATE, 5, IPC_CREAT | 0600) and semctl(SETALL): one fork per semaphore.
-    let table = host.sem_set(Key::PRIVATE).create(0o600).nsems(usize::from(PHILOSOPHERS)).open()?;
+    let table = host.sem_set(Key::PRIVATE).create(0o600).nsems(PHILOSOPHERS).open()?;
     table.set_all(&[1; PHILOSOPHERS as usize])?;
     println!("semget -> semid {}, forks {:?}", table.id(), table.get_all()?);
 

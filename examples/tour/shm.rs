@@ -82,7 +82,7 @@ pub(crate) async fn ring_buffer() -> Result<(), Box<dyn std::error::Error>> {
     // semctl(SETVAL): every slot free, none filled.
     let seg = producer.shm_segment(key).size(SLOTS * 8).create(0o600).open()?;
     let sems = producer.sem_set(key).nsems(2).create(0o600).open()?;
-    sems.set_val(FREE, SLOTS as i32)?;
+    sems.set_val(FREE, SLOTS as u16)?;
 
     let put = {
         let seg = producer.shm_segment_by_id(seg.id())?;

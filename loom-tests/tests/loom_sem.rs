@@ -14,7 +14,7 @@ use loom::sync::Arc;
 use loom::thread;
 use svipc::{Credentials, ErrorKind, Key, Namespace, SemOp, SemaphoreSet};
 
-fn new_set(nsems: usize, vals: &[u16]) -> (Namespace, SemaphoreSet) {
+fn new_set(nsems: u16, vals: &[u16]) -> (Namespace, SemaphoreSet) {
     let ns = Namespace::new();
     let set = ns
         .process(Credentials::new(0, 0).with_pid(1))

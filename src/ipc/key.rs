@@ -117,7 +117,7 @@ impl fmt::Display for Key {
 /// key names an existing object, they are the **access requested** and are checked with
 /// `ipcperms` (so `msgget(key, 0)` asks for nothing and always succeeds on an existing
 /// queue, while `msgget(key, 0400)` needs read permission).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct OpenFlags {
     /// `IPC_CREAT`.
     pub(crate) create: bool,
@@ -125,6 +125,16 @@ pub(crate) struct OpenFlags {
     pub(crate) exclusive: bool,
     /// The low 9 bits count; higher bits are ignored.
     pub(crate) mode: u32,
+}
+
+impl fmt::Debug for OpenFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenFlags")
+            .field("create", &self.create)
+            .field("exclusive", &self.exclusive)
+            .field("mode", &super::perm::Octal(self.mode))
+            .finish()
+    }
 }
 
 impl OpenFlags {

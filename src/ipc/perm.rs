@@ -14,6 +14,7 @@
 //! odd. So a permission check is linearizable against `IPC_SET` and costs a handful of
 //! plain loads.
 
+use std::fmt;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use super::cred::{Capabilities, Credentials};
@@ -26,7 +27,21 @@ use crate::sync::{hint, thread};
 ///
 /// Returned inside every `*_ds` (the per-mechanism stat
 /// structs) and by the namespace listing.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+///
+/// `Debug` prints `mode` in octal, as C programs and `ipcs` write it:
+///
+/// ```
+/// use svipc::{Credentials, Key, Namespace};
+///
+/// let me = Namespace::new().process(Credentials::new(1000, 100));
+/// let set = me.sem_set(Key::new(5)).create(0o640).nsems(1).open()?;
+/// assert_eq!(
+///     format!("{:?}", set.stat()?.perm),
+///     "IpcPerm { key: Key(0x00000005), uid: 1000, gid: 100, cuid: 1000, cgid: 100, mode: 0o640, seq: 0 }"
+/// );
+/// # Ok::<(), svipc::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IpcPerm {
     /// `__key`: the key the object was created with; [`Key::PRIVATE`] for private objects,
     /// and for a segment once `IPC_RMID` marked it while attached.
@@ -44,6 +59,31 @@ pub struct IpcPerm {
     pub mode: u32,
     /// `__seq`: the sequence number, the id's high bits (`id >> 15`).
     pub seq: u32,
+}
+
+impl fmt::Debug for IpcPerm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IpcPerm")
+            .field("key", &self.key)
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("cuid", &self.cuid)
+            .field("cgid", &self.cgid)
+            .field("mode", &Octal(self.mode))
+            .field("seq", &self.seq)
+            .finish()
+    }
+}
+
+/// A mode word that `Debug` prints in octal (`0o600`), as C and `ipcs` write modes; used by
+/// every `Debug` that shows a mode.
+#[derive(Clone, Copy)]
+pub(crate) struct Octal(pub(crate) u32);
+
+impl fmt::Debug for Octal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#o}", self.0)
+    }
 }
 
 /// Read permission as a `*get` flag or internal request (`S_IRUGO`).

@@ -109,6 +109,7 @@ pub use self::futures::{
 pub use self::select::{Select, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
 use self::store::{Queue, RecvOp, ReserveOp, SendOp};
 use crate::error::{Error, ErrorKind, Op, SendError};
+use crate::ipc::perm::Octal;
 use crate::ipc::{Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
 use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
@@ -313,7 +314,7 @@ pub struct MsqidDs {
 
 /// The fields `IPC_SET` changes ([`MessageQueue::set`]): `msg_perm.uid`, `msg_perm.gid`,
 /// the low 9 bits of `msg_perm.mode`, and `msg_qbytes`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MsqidSet {
     /// The new owner uid.
     pub uid: u32,
@@ -323,6 +324,17 @@ pub struct MsqidSet {
     pub mode: u32,
     /// The new `msg_qbytes`.
     pub qbytes: u64,
+}
+
+impl fmt::Debug for MsqidSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MsqidSet")
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("mode", &Octal(self.mode))
+            .field("qbytes", &self.qbytes)
+            .finish()
+    }
 }
 
 impl From<&MsqidDs> for MsqidSet {
@@ -623,7 +635,8 @@ impl<T: Payload> MessageQueue<T> {
     /// # Examples
     ///
     /// ```
-    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, MsqidSet, Namespace};
+    /// use svipc::msg::MsqidSet;
+    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace};
     ///
     /// let ns = Namespace::new();
     /// let me = ns.process(Credentials::new(0, 0));

@@ -1,6 +1,31 @@
 //! Semaphore sets: `semget`, `semop`/`semtimedop` and `semctl` (the kernel's `ipc/sem.c`),
 //! with futures where the kernel sleeps.
 //!
+//! The handle is [`SemaphoreSet`] and an operation [`SemOp`] (both also at the crate root);
+//! [`SemopFuture`] and [`AcquireFuture`] are the futures of [`SemaphoreSet::semop`] and
+//! [`SemaphoreSet::acquire`], [`Permit`] the guard an acquire returns, [`SemidDs`] and
+//! [`SemInfo`] what `IPC_STAT` and `SEM_INFO` report.
+//!
+//! # Integer types
+//!
+//! C's own, the same in every call, so a value read by one call can be passed to another
+//! without a cast:
+//!
+//! | quantity | type | C | where |
+//! |---|---|---|---|
+//! | a semaphore's number | `u16` | `unsigned short sem_num` | [`SemOp::new`], [`SemaphoreSet::get_val`] and every per-semaphore `semctl`, [`SemaphoreSet::acquire`] |
+//! | a semaphore's value | `u16` | `unsigned short` (`GETALL`/`SETALL`'s array) | [`SemaphoreSet::get_val`], [`SemaphoreSet::set_val`], [`SemaphoreSet::get_all`], [`SemaphoreSet::set_all`] |
+//! | the number of semaphores | `u16` | `nsems` (one more than the largest `sem_num`) | [`OpenOptions::nsems`], [`SemaphoreSet::nsems`], [`SemidDs::nsems`] |
+//! | an operation's delta | `i16` | `short sem_op` | [`SemOp::new`], [`SemOp::op`] |
+//! | units to acquire | `u16` | a decrement's magnitude | [`SemaphoreSet::acquire`], [`SemaphoreSet::acquire_many`] |
+//! | a count of sleepers | `u32` | `GETNCNT`/`GETZCNT`'s return | [`SemaphoreSet::get_ncnt`], [`SemaphoreSet::get_zcnt`] |
+//! | a pid | `i32` | `pid_t` | [`SemaphoreSet::get_pid`] |
+//!
+//! A value is never negative and never above `SEMVMX` (at most 32767), so `u16` holds every
+//! value and no more than C's `unsigned short` array does; a value above `SEMVMX` passed to
+//! `SETVAL` or `SETALL` is still `ERANGE`, as in the kernel. A set has at most 65536
+//! semaphores addressable by a `sem_num`, so `nsems` is a `u16` too (`SEMMSL` may be set
+//! higher, but no `sembuf` could name the semaphores beyond).
 //!
 #![doc = include_str!("behaviour.md")]
 //!
@@ -37,7 +62,7 @@
 //!   complex mode made per-semaphore: sem.c takes every per-semaphore spinlock (or waits
 //!   them out) before a complex op; here `SLOW` and `BUSY` are those per-semaphore locks and
 //!   the single-op CAS is the fast path's `spin_lock` + `spin_unlock`.
-//! * **Waiters** are one [`WaitList`](crate::sync::wait_list) in arrival order under the set
+//! * **Waiters** are one `WaitList` (`sync::wait_list`) in arrival order under the set
 //!   lock; the kernel's four queue kinds (per-semaphore and global, alter and const) are
 //!   views of it filtered by shape, with `merge_queues` done by reordering.
 //! * **Undo** records live in the set (its `list_id`), the process keeps (set, record) pairs;
@@ -73,7 +98,7 @@ use crate::sync::Arc;
 /// [`OpenOptions::nsems`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct SemSetParams {
-    nsems: usize,
+    nsems: u16,
 }
 
 struct SemOps {
@@ -121,7 +146,7 @@ impl Ops for SemOps {
 impl<'p> OpenOptions<'p, SemSetParams> {
     /// `nsems`: the number of semaphores of a new set, or, for an existing one, the least
     /// it must have (`0`, the default, means "don't care", as in C).
-    pub fn nsems(mut self, nsems: usize) -> Self {
+    pub fn nsems(mut self, nsems: u16) -> Self {
         self.params.nsems = nsems;
         self
     }
@@ -156,7 +181,7 @@ impl<'p> OpenOptions<'p, SemSetParams> {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn open(self) -> Result<SemaphoreSet, Error> {
-        let ops = SemOps { nsems: self.params.nsems };
+        let ops = SemOps { nsems: usize::from(self.params.nsems) };
         let process = self.process;
         let set = process
             .namespace()
@@ -316,7 +341,7 @@ pub struct SemidDs {
     /// `sem_ctime`: creation, `IPC_SET`, `SETVAL`, `SETALL`.
     pub ctime: i64,
     /// `sem_nsems`.
-    pub nsems: u64,
+    pub nsems: u16,
 }
 
 impl fmt::Debug for SemaphoreSet {
@@ -343,9 +368,10 @@ impl SemaphoreSet {
         self.set.header().id()
     }
 
-    /// `sem_nsems`.
-    pub fn nsems(&self) -> usize {
-        self.set.nsems()
+    /// `sem_nsems`: the number of semaphores, `0..nsems` the valid `sem_num`s.
+    pub fn nsems(&self) -> u16 {
+        // Sets are made only through `OpenOptions::nsems(u16)`, so this never truncates.
+        self.set.nsems() as u16
     }
 
     /// The process this handle acts for.
@@ -488,8 +514,8 @@ impl SemaphoreSet {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn semop<'a>(&'a self, ops: &'a [SemOp]) -> Semop<'a> {
-        Semop { set: self, ops, slot: None, done: false }
+    pub fn semop<'a>(&'a self, ops: &'a [SemOp]) -> SemopFuture<'a> {
+        SemopFuture { set: self, ops, slot: None, done: false }
     }
 
     /// `semop` with `IPC_NOWAIT` on every operation: never waits.
@@ -595,9 +621,10 @@ impl SemaphoreSet {
     /// assert_eq!(set.get_val(2).unwrap_err().errno(), 22); // EINVAL: no such semaphore
     /// # Ok::<(), svipc::Error>(())
     /// ```
-    pub fn get_val(&self, num: u16) -> Result<i32, Error> {
+    pub fn get_val(&self, num: u16) -> Result<u16, Error> {
         self.get_checks(num)?;
-        self.set.get_val(usize::from(num)).map_err(ctl)
+        // A value is within `0..=SEMVMX` (at most 32767): the cast never truncates.
+        self.set.get_val(usize::from(num)).map(|v| v as u16).map_err(ctl)
     }
 
     /// `semctl(semid, num, GETPID)`: the pid of the last operation on semaphore `num`.
@@ -645,9 +672,9 @@ impl SemaphoreSet {
     /// assert_eq!(set.get_ncnt(0)?, 0);
     /// # Ok::<(), svipc::Error>(())
     /// ```
-    pub fn get_ncnt(&self, num: u16) -> Result<i32, Error> {
+    pub fn get_ncnt(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
-        self.set.get_cnt(usize::from(num), false).map_err(ctl)
+        self.set.get_cnt(usize::from(num), false).map(|n| n as u32).map_err(ctl)
     }
 
     /// `semctl(semid, num, GETZCNT)`: sleeping `semop`s currently blocked waiting for `num`
@@ -673,9 +700,9 @@ impl SemaphoreSet {
     /// assert_eq!(set.get_zcnt(1)?, 0);
     /// # Ok::<(), svipc::Error>(())
     /// ```
-    pub fn get_zcnt(&self, num: u16) -> Result<i32, Error> {
+    pub fn get_zcnt(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
-        self.set.get_cnt(usize::from(num), true).map_err(ctl)
+        self.set.get_cnt(usize::from(num), true).map(|n| n as u32).map_err(ctl)
     }
 
     fn get_checks(&self, num: u16) -> Result<(), Error> {
@@ -719,8 +746,8 @@ impl SemaphoreSet {
     ///
     /// # Errors
     ///
-    /// In the kernel's order: [`ErrorKind::OutOfRange`] (ERANGE) for `val < 0` or above
-    /// `SEMVMX` (before the id is even looked at); [`ErrorKind::InvalidArgument`] (EINVAL)
+    /// In the kernel's order: [`ErrorKind::OutOfRange`] (ERANGE) for `val` above `SEMVMX`
+    /// (before the id is even looked at); [`ErrorKind::InvalidArgument`] (EINVAL)
     /// for a removed set, then for `num >= sem_nsems`; [`ErrorKind::PermissionDenied`]
     /// (EACCES) without alter permission.
     ///
@@ -733,12 +760,13 @@ impl SemaphoreSet {
     /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
     /// set.set_val(0, 5)?;
     /// assert_eq!(set.get_val(0)?, 5);
-    /// assert_eq!(set.set_val(0, -1).unwrap_err().errno(), 34); // ERANGE
+    /// assert_eq!(set.set_val(0, 32768).unwrap_err().errno(), 34); // ERANGE: above SEMVMX
     /// # Ok::<(), svipc::Error>(())
     /// ```
-    pub fn set_val(&self, num: u16, val: i32) -> Result<(), Error> {
+    pub fn set_val(&self, num: u16, val: u16) -> Result<(), Error> {
         let limits = self.limits();
-        if !(0..=limits.semvmx).contains(&val) {
+        let val = i32::from(val);
+        if val > limits.semvmx {
             return Err(ctl(ErrorKind::OutOfRange));
         }
         let header = self.set.header();
@@ -815,7 +843,7 @@ impl SemaphoreSet {
             perm: header.perm().load(),
             otime: self.set.otime(),
             ctime: header.ctime(),
-            nsems: self.set.nsems() as u64,
+            nsems: self.nsems(),
         })
     }
 
@@ -891,7 +919,7 @@ impl SemaphoreSet {
     ///
     /// # Cancel safety
     ///
-    /// As [`semop`](Self::semop): a dropped `Acquire` takes nothing, or gives back what a
+    /// As [`semop`](Self::semop): a dropped `AcquireFuture` takes nothing, or gives back what a
     /// waker took for it.
     ///
     /// # Memory ordering
@@ -916,7 +944,7 @@ impl SemaphoreSet {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn acquire(&self, num: u16, n: u16) -> Acquire<'_> {
+    pub fn acquire(&self, num: u16, n: u16) -> AcquireFuture<'_> {
         self.acquire_ops(&[(num, n)])
     }
 
@@ -949,11 +977,11 @@ impl SemaphoreSet {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn acquire_many(&self, units: &[(u16, u16)]) -> Acquire<'_> {
+    pub fn acquire_many(&self, units: &[(u16, u16)]) -> AcquireFuture<'_> {
         self.acquire_ops(units)
     }
 
-    fn acquire_ops(&self, units: &[(u16, u16)]) -> Acquire<'_> {
+    fn acquire_ops(&self, units: &[(u16, u16)]) -> AcquireFuture<'_> {
         let bad = units.iter().any(|&(_, n)| n > i16::MAX as u16);
         let ops = OpsBuf::new(
             units
@@ -965,7 +993,7 @@ impl SemaphoreSet {
             Err(err(ErrorKind::InvalidArgument))
         } else if ops.as_slice().is_empty() {
             self.set.header().check_live().map_err(err).and_then(|()| {
-                if units.iter().any(|&(num, _)| usize::from(num) >= self.nsems()) {
+                if units.iter().any(|&(num, _)| num >= self.nsems()) {
                     Err(err(ErrorKind::FileTooBig))
                 } else {
                     Ok(())
@@ -974,13 +1002,13 @@ impl SemaphoreSet {
         } else {
             Ok(())
         };
-        Acquire { set: self, ops, checks: Some(checks), slot: None, done: false }
+        AcquireFuture { set: self, ops, checks: Some(checks), slot: None, done: false }
     }
 }
 
 // ===== futures =====
 
-/// The operations an [`Acquire`] or a [`SemPermit`] carries: one inline, more boxed.
+/// The operations an [`AcquireFuture`] or a [`Permit`] carries: one inline, more boxed.
 #[derive(Debug)]
 enum OpsBuf {
     One([SemOp; 1]),
@@ -1010,14 +1038,14 @@ impl OpsBuf {
 /// whose change let it proceed) or failed. Dropping it is the kernel's `EINTR`, under the
 /// rule of [`SemaphoreSet`]'s `# Cancel safety`.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Semop<'a> {
+pub struct SemopFuture<'a> {
     set: &'a SemaphoreSet,
     ops: &'a [SemOp],
     slot: Option<WaiterId>,
     done: bool,
 }
 
-impl Future for Semop<'_> {
+impl Future for SemopFuture<'_> {
     type Output = Result<(), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -1026,22 +1054,22 @@ impl Future for Semop<'_> {
     }
 }
 
-impl Drop for Semop<'_> {
+impl Drop for SemopFuture<'_> {
     fn drop(&mut self) {
         self.set.cancel(&mut self.slot);
     }
 }
 
-impl fmt::Debug for Semop<'_> {
+impl fmt::Debug for SemopFuture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Semop").field("ops", &self.ops).field("waiting", &self.slot.is_some()).finish()
+        f.debug_struct("SemopFuture").field("ops", &self.ops).field("waiting", &self.slot.is_some()).finish()
     }
 }
 
 /// The future of [`SemaphoreSet::acquire`] and [`SemaphoreSet::acquire_many`]: a `semop(2)`
-/// of decrements, resolving to the [`SemPermit`] that gives them back.
+/// of decrements, resolving to the [`Permit`] that gives them back.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Acquire<'a> {
+pub struct AcquireFuture<'a> {
     set: &'a SemaphoreSet,
     /// The decrements.
     ops: OpsBuf,
@@ -1051,8 +1079,8 @@ pub struct Acquire<'a> {
     done: bool,
 }
 
-impl<'a> Future for Acquire<'a> {
-    type Output = Result<SemPermit<'a>, Error>;
+impl<'a> Future for AcquireFuture<'a> {
+    type Output = Result<Permit<'a>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -1060,7 +1088,7 @@ impl<'a> Future for Acquire<'a> {
             checks?;
             if this.ops.as_slice().is_empty() {
                 this.done = true;
-                return Poll::Ready(Ok(SemPermit { set: this.set, ops: OpsBuf::Many(Box::default()) }));
+                return Poll::Ready(Ok(Permit { set: this.set, ops: OpsBuf::Many(Box::default()) }));
             }
         }
         match this.set.poll_op(this.ops.as_slice(), &mut this.slot, &mut this.done, cx) {
@@ -1069,21 +1097,24 @@ impl<'a> Future for Acquire<'a> {
             Poll::Ready(Ok(())) => {
                 let give_back =
                     OpsBuf::new(this.ops.as_slice().iter().map(|op| SemOp::new(op.num(), -op.op())));
-                Poll::Ready(Ok(SemPermit { set: this.set, ops: give_back }))
+                Poll::Ready(Ok(Permit { set: this.set, ops: give_back }))
             }
         }
     }
 }
 
-impl Drop for Acquire<'_> {
+impl Drop for AcquireFuture<'_> {
     fn drop(&mut self) {
         self.set.cancel(&mut self.slot);
     }
 }
 
-impl fmt::Debug for Acquire<'_> {
+impl fmt::Debug for AcquireFuture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Acquire").field("ops", &self.ops).field("waiting", &self.slot.is_some()).finish()
+        f.debug_struct("AcquireFuture")
+            .field("ops", &self.ops)
+            .field("waiting", &self.slot.is_some())
+            .finish()
     }
 }
 
@@ -1095,13 +1126,13 @@ impl fmt::Debug for Acquire<'_> {
 /// as a C program's `semop` would fail.
 #[must_use = "dropping the permit gives the units back at once"]
 #[clippy::has_significant_drop]
-pub struct SemPermit<'a> {
+pub struct Permit<'a> {
     set: &'a SemaphoreSet,
     /// The increments that give the units back.
     ops: OpsBuf,
 }
 
-impl SemPermit<'_> {
+impl Permit<'_> {
     /// Keeps the units taken: dropping the permit no longer gives them back (tokio's
     /// `SemaphorePermit::forget`).
     ///
@@ -1130,7 +1161,7 @@ impl SemPermit<'_> {
     }
 }
 
-impl Drop for SemPermit<'_> {
+impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if !self.ops.as_slice().is_empty() {
             // Nothing to report to: see the type's docs for when this fails.
@@ -1139,8 +1170,8 @@ impl Drop for SemPermit<'_> {
     }
 }
 
-impl fmt::Debug for SemPermit<'_> {
+impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SemPermit").field("set", &self.set.id()).field("give_back", &self.ops).finish()
+        f.debug_struct("Permit").field("set", &self.set.id()).field("give_back", &self.ops).finish()
     }
 }

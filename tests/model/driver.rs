@@ -28,9 +28,11 @@
 use std::collections::BTreeMap;
 
 use svipc::msg::Limit;
+use svipc::msg::MsqidSet;
+use svipc::shm::{Attached, AttachedMut};
 use svipc::{
-    Attached, AttachedMut, Capabilities, Credentials, IpcKind, Key, MessageQueue, MsqidSet, Namespace,
-    Process, Segment, Select, SemOp, SemaphoreSet,
+    Capabilities, Credentials, IpcKind, Key, MessageQueue, Namespace, Process, Segment, Select, SemOp,
+    SemaphoreSet,
 };
 
 use super::{
@@ -171,6 +173,8 @@ impl Driver {
         let me = self.actors[actor].process.clone();
         let id = |r: Result<i32, svipc::Error>| r.map(|id| Ret::Val(id as i64)).map_err(err);
         let mode = |flags: i32| flags as u32 & 0o777;
+        // C's `int` arguments into svipc's `u16`s: a value no `u16` holds becomes one the
+        // call refuses in the same way (`u16::MAX` is beyond `SEMMSL`, any set and `SEMVMX`).
         let num = |n: i32| u16::try_from(n).unwrap_or(u16::MAX);
         match call {
             Call::MsgGet { key, flags } => {
@@ -214,7 +218,7 @@ impl Driver {
             Call::MsgRmid { id } => unit(self.queue(actor, *id).remove()),
             Call::MsgInfo => Ok(Ret::Info(self.msg_info())),
             Call::SemGet { key, nsems, flags } => {
-                let mut o = me.sem_set(Key::new(*key)).nsems(*nsems as usize).mode(mode(*flags));
+                let mut o = me.sem_set(Key::new(*key)).nsems(num(*nsems)).mode(mode(*flags));
                 if flags & IPC_CREAT != 0 {
                     o = o.create(mode(*flags));
                 }
@@ -227,16 +231,16 @@ impl Driver {
                 let ops: Vec<SemOp> = sops.iter().map(|&(n, op, flg)| SemOp::from_raw(n, op, flg)).collect();
                 unit(self.set(actor, *id).try_semop(&ops))
             }
-            Call::SemGetVal { id, num: n } => int(self.set(actor, *id).get_val(num(*n))),
+            Call::SemGetVal { id, num: n } => int(self.set(actor, *id).get_val(num(*n)).map(i32::from)),
             Call::SemGetPid { id, num: n } => int(self.set(actor, *id).get_pid(num(*n))),
-            Call::SemGetNcnt { id, num: n } => int(self.set(actor, *id).get_ncnt(num(*n))),
-            Call::SemGetZcnt { id, num: n } => int(self.set(actor, *id).get_zcnt(num(*n))),
+            Call::SemGetNcnt { id, num: n } => int(self.set(actor, *id).get_ncnt(num(*n)).map(|c| c as i32)),
+            Call::SemGetZcnt { id, num: n } => int(self.set(actor, *id).get_zcnt(num(*n)).map(|c| c as i32)),
             Call::SemGetAll { id } => self.set(actor, *id).get_all().map(Ret::Vals).map_err(err),
             Call::SemSetVal { id, num: n, val } => {
                 if *id < 0 {
                     return Err(EINVAL);
                 }
-                unit(self.set(actor, *id).set_val(num(*n), *val))
+                unit(self.set(actor, *id).set_val(num(*n), num(*val)))
             }
             Call::SemSetAll { id, vals } => unit(self.set(actor, *id).set_all(vals)),
             Call::SemStat { id } => {
@@ -332,7 +336,7 @@ impl Driver {
                 }
                 IpcKind::SemaphoreSet => {
                     let s = r.sem_set_by_id(id).expect("listed set");
-                    let n = s.nsems() as u16;
+                    let n = s.nsems();
                     let each = |f: &dyn Fn(u16) -> Result<i32, svipc::Error>| {
                         (0..n).map(|i| f(i).expect("semctl")).collect::<Vec<i32>>()
                     };
@@ -340,8 +344,8 @@ impl Driver {
                         stat: sem_stat(&s.stat().expect("stat")),
                         vals: s.get_all().expect("getall"),
                         pids: each(&|i| s.get_pid(i)),
-                        ncnt: each(&|i| s.get_ncnt(i)),
-                        zcnt: each(&|i| s.get_zcnt(i)),
+                        ncnt: each(&|i| s.get_ncnt(i).map(|c| c as i32)),
+                        zcnt: each(&|i| s.get_zcnt(i).map(|c| c as i32)),
                     };
                     ((1, id), st)
                 }
@@ -356,7 +360,7 @@ impl Driver {
     }
 }
 
-fn msg_stat(ds: &svipc::MsqidDs) -> Stat {
+fn msg_stat(ds: &svipc::msg::MsqidDs) -> Stat {
     Stat::Msg {
         perm: perm(&ds.perm),
         qnum: ds.qnum,
@@ -367,11 +371,11 @@ fn msg_stat(ds: &svipc::MsqidDs) -> Stat {
     }
 }
 
-fn sem_stat(ds: &svipc::SemidDs) -> Stat {
-    Stat::Sem { perm: perm(&ds.perm), nsems: ds.nsems }
+fn sem_stat(ds: &svipc::sem::SemidDs) -> Stat {
+    Stat::Sem { perm: perm(&ds.perm), nsems: u64::from(ds.nsems) }
 }
 
-fn shm_stat(ds: &svipc::ShmidDs) -> Stat {
+fn shm_stat(ds: &svipc::shm::ShmidDs) -> Stat {
     Stat::Shm {
         perm: perm(&ds.shm_perm),
         segsz: ds.shm_segsz as u64,

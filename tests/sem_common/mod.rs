@@ -14,7 +14,7 @@ pub fn proc_(ns: &Namespace, pid: i32) -> Process {
 }
 
 /// A private set of `nsems` semaphores, made by pid 1.
-pub fn new_set(ns: &Namespace, nsems: usize) -> SemaphoreSet {
+pub fn new_set(ns: &Namespace, nsems: u16) -> SemaphoreSet {
     proc_(ns, 1).sem_set(Key::PRIVATE).create(0o600).nsems(nsems).open().unwrap()
 }
 

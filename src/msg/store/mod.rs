@@ -405,7 +405,8 @@ mod tests {
     /// back (`msg_qnum`/`msg_cbytes` stayed up, and the queue fitted one message less).
     #[test]
     fn send_polled_after_completion_takes_no_room() {
-        use crate::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select};
+        use crate::msg::MsqidSet;
+        use crate::{Credentials, Key, MessageQueue, Namespace, Select};
         use std::future::Future;
 
         let ns = Namespace::new();
