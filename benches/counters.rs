@@ -16,6 +16,7 @@
 //! ```console
 //! cargo bench --features counters --bench counters
 //! SVIPC_BENCH_WORKERS=2,4 SVIPC_BENCH_P=1,4,8 SVIPC_BENCH_T=2,8 cargo bench --features counters --bench counters
+//! scripts/scaling.sh counters      # the same from the binaries `scripts/scaling.sh build` copied
 //! ```
 //!
 //! Knobs (comma lists where plural): `SVIPC_BENCH_WORKERS` (worker threads; `0` is a
@@ -39,26 +40,10 @@ mod imp {
     use std::time::{Duration, Instant};
 
     use svipc::counters::{self, Event};
-    use svipc::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select, SemOp, SemaphoreSet};
+    use svipc::msg::MsqidSet;
+    use svipc::{Credentials, Key, MessageQueue, Namespace, Select, SemOp, SemaphoreSet};
+    use svipc_benches::{cores, env_list, runtime};
     use tokio::runtime::Runtime;
-
-    /// A comma-separated list of numbers from `var`, or `default`.
-    fn list(var: &str, default: &[usize]) -> Vec<usize> {
-        match std::env::var(var) {
-            Ok(s) if !s.trim().is_empty() => s
-                .split(',')
-                .map(|x| x.trim().parse().unwrap_or_else(|_| panic!("{var}: not a number: {x:?}")))
-                .collect(),
-            _ => default.to_vec(),
-        }
-    }
-
-    fn runtime(workers: usize) -> Runtime {
-        match workers {
-            0 => tokio::runtime::Builder::new_current_thread().build().unwrap(),
-            w => tokio::runtime::Builder::new_multi_thread().worker_threads(w).build().unwrap(),
-        }
-    }
 
     fn queue() -> MessageQueue<u64> {
         let me = Namespace::new().process(Credentials::new(0, 0));
@@ -203,14 +188,14 @@ mod imp {
     }
 
     pub(super) fn main() {
-        let workers = list("SVIPC_BENCH_WORKERS", &[2]);
-        let peers = list("SVIPC_BENCH_P", &[1, 4]);
-        let contenders = list("SVIPC_BENCH_T", &[2, 4]);
-        let ops = list("SVIPC_BENCH_OPS", &[100_000])[0];
-        let rounds = list("SVIPC_BENCH_ROUNDS", &[3])[0].max(1);
+        let workers = env_list("SVIPC_BENCH_WORKERS").unwrap_or_else(|| vec![2]);
+        let peers = env_list("SVIPC_BENCH_P").unwrap_or_else(|| vec![1, 4]);
+        let contenders = env_list("SVIPC_BENCH_T").unwrap_or_else(|| vec![2, 4]);
+        let ops = env_list("SVIPC_BENCH_OPS").map_or(100_000, |v| v[0]);
+        let rounds = env_list("SVIPC_BENCH_ROUNDS").map_or(3, |v| v[0]).max(1);
         let scenarios = std::env::var("SVIPC_BENCH_SCENARIOS").unwrap_or_else(|_| "mpsc,mpmc,sem".into());
         let on = |name: &str| scenarios.split(',').any(|s| s.trim() == name);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         let mut rows = Vec::new();
         for &w in &workers {
             let rt = runtime(w);

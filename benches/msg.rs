@@ -8,6 +8,10 @@
 //! * selection: `recv(Type(1))` behind 0, 100, 10,000 and 100,000 messages of type 2,
 //!   svipc vs the kernel's scan.
 //!
+//! The scaling sweep (MPSC P:1 and MPMC PxP over worker counts, beside the same peers; the
+//! kernel for P = 8) runs instead when `SVIPC_BENCH_WORKERS` is set; the knobs are in
+//! `lib.rs`, and `scripts/scaling.sh` runs the whole sweep and prints its table.
+//!
 //! `cargo bench --bench msg`; results and ratios in BENCHMARKS.md.
 #![cfg_attr(loom, allow(unused))]
 
@@ -21,11 +25,13 @@ fn main() {
 
 #[cfg(not(loom))]
 mod imp {
-    use std::time::Duration;
+    use std::future::Future;
+    use std::time::{Duration, Instant};
 
-    use criterion::{BenchmarkId, Criterion, Throughput};
+    use criterion::{Bencher, BenchmarkId, Criterion, SamplingMode, Throughput};
     use svipc::msg::MsqidSet;
     use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
+    use svipc_benches::{per_run, runtime, scaled, Sweep, Timing};
     use tokio::runtime::Runtime;
 
     /// Messages per measured iteration of the throughput benches.
@@ -49,16 +55,16 @@ mod imp {
         q
     }
 
-    /// Spawns `p` producers sending `N / p` messages each and `c` consumers receiving
-    /// `N / c` each, and waits for all of them.
+    /// Spawns `p` producers sending `n / p` messages each and `c` consumers receiving
+    /// `n / c` each (`n` a multiple of both), and waits for all of them.
     macro_rules! flow {
-        ($p:expr, $c:expr, ($tx:ident, $rx:ident) = $make:expr, send($t:ident, $v:ident) $send:block, recv($r:ident) $recv:block) => {{
+        ($n:expr, $p:expr, $c:expr, ($tx:ident, $rx:ident) = $make:expr, send($t:ident, $v:ident) $send:block, recv($r:ident) $recv:block) => {{
             let ($tx, $rx) = $make;
             let mut hs = Vec::new();
             for _ in 0..$p {
                 let $t = $tx.clone();
                 hs.push(tokio::spawn(async move {
-                    for $v in 0..(N / $p) as u64 {
+                    for $v in 0..($n / $p) as u64 {
                         $send
                     }
                 }));
@@ -66,7 +72,7 @@ mod imp {
             for _ in 0..$c {
                 let $r = $rx.clone();
                 hs.push(tokio::spawn(async move {
-                    for _ in 0..N / $c {
+                    for _ in 0..$n / $c {
                         $recv
                     }
                 }));
@@ -78,43 +84,43 @@ mod imp {
         }};
     }
 
-    async fn svipc_flow(p: usize, c: usize) {
-        flow!(p, c, (tx, rx) = { let q = svipc_queue((CAP * 8) as u64); (q.clone(), q) },
+    async fn svipc_flow(n: usize, p: usize, c: usize) {
+        flow!(n, p, c, (tx, rx) = { let q = svipc_queue((CAP * 8) as u64); (q.clone(), q) },
             send(t, v) { t.send(1, v).await.unwrap(); },
             recv(r) { r.recv(Select::Any).await.unwrap(); })
     }
 
-    async fn async_channel_flow(p: usize, c: usize) {
-        flow!(p, c, (tx, rx) = async_channel::bounded::<u64>(CAP),
+    async fn async_channel_flow(n: usize, p: usize, c: usize) {
+        flow!(n, p, c, (tx, rx) = async_channel::bounded::<u64>(CAP),
             send(t, v) { t.send(v).await.unwrap(); },
             recv(r) { r.recv().await.unwrap(); })
     }
 
-    async fn flume_flow(p: usize, c: usize) {
-        flow!(p, c, (tx, rx) = flume::bounded::<u64>(CAP),
+    async fn flume_flow(n: usize, p: usize, c: usize) {
+        flow!(n, p, c, (tx, rx) = flume::bounded::<u64>(CAP),
             send(t, v) { t.send_async(v).await.unwrap(); },
             recv(r) { r.recv_async().await.unwrap(); })
     }
 
-    async fn kanal_flow(p: usize, c: usize) {
-        flow!(p, c, (tx, rx) = kanal::bounded_async::<u64>(CAP),
+    async fn kanal_flow(n: usize, p: usize, c: usize) {
+        flow!(n, p, c, (tx, rx) = kanal::bounded_async::<u64>(CAP),
             send(t, v) { t.send(v).await.unwrap(); },
             recv(r) { r.recv().await.unwrap(); })
     }
 
-    async fn tokio_flow(p: usize) {
+    async fn tokio_flow(n: usize, p: usize) {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(CAP);
         let mut hs = Vec::new();
         for _ in 0..p {
             let t = tx.clone();
             hs.push(tokio::spawn(async move {
-                for v in 0..(N / p) as u64 {
+                for v in 0..(n / p) as u64 {
                     t.send(v).await.unwrap();
                 }
             }));
         }
         drop(tx);
-        for _ in 0..N {
+        for _ in 0..n {
             rx.recv().await.unwrap();
         }
         for h in hs {
@@ -248,17 +254,17 @@ mod imp {
             }
         }
 
-        pub(super) fn flow(p: usize, c: usize) {
+        pub(super) fn flow(n: usize, p: usize, c: usize) {
             let q = std::sync::Arc::new(Kq::new(Some((super::CAP * 8) as u64)));
             std::thread::scope(|s| {
                 for _ in 0..p {
                     let q = &q;
-                    s.spawn(move || (0..(super::N / p) as u64).for_each(|v| q.send(1, v)));
+                    s.spawn(move || (0..(n / p) as u64).for_each(|v| q.send(1, v)));
                 }
                 for _ in 0..c {
                     let q = &q;
                     s.spawn(move || {
-                        (0..super::N / c).for_each(|_| {
+                        (0..n / c).for_each(|_| {
                             q.recv(0);
                         })
                     });
@@ -296,16 +302,16 @@ mod imp {
             for (pattern, p, cons) in [("spsc", 1, 1), ("mpsc_4x1", 4, 1), ("mpmc_4x4", 4, 4)] {
                 let mut g = c.benchmark_group(format!("msg/{pattern}/{rt_name}"));
                 g.throughput(Throughput::Elements(N as u64));
-                g.bench_function("svipc", |b| b.iter(|| rt.block_on(svipc_flow(p, cons))));
-                g.bench_function("async_channel", |b| b.iter(|| rt.block_on(async_channel_flow(p, cons))));
-                g.bench_function("flume", |b| b.iter(|| rt.block_on(flume_flow(p, cons))));
-                g.bench_function("kanal", |b| b.iter(|| rt.block_on(kanal_flow(p, cons))));
+                g.bench_function("svipc", |b| b.iter(|| rt.block_on(svipc_flow(N, p, cons))));
+                g.bench_function("async_channel", |b| b.iter(|| rt.block_on(async_channel_flow(N, p, cons))));
+                g.bench_function("flume", |b| b.iter(|| rt.block_on(flume_flow(N, p, cons))));
+                g.bench_function("kanal", |b| b.iter(|| rt.block_on(kanal_flow(N, p, cons))));
                 if cons == 1 {
-                    g.bench_function("tokio_mpsc", |b| b.iter(|| rt.block_on(tokio_flow(p))));
+                    g.bench_function("tokio_mpsc", |b| b.iter(|| rt.block_on(tokio_flow(N, p))));
                 }
                 #[cfg(target_os = "linux")]
                 if rt_name == "current_thread" {
-                    g.bench_function("kernel", |b| b.iter(|| kernel::flow(p, cons)));
+                    g.bench_function("kernel", |b| b.iter(|| kernel::flow(N, p, cons)));
                 }
                 g.finish();
             }
@@ -363,14 +369,87 @@ mod imp {
         g.finish();
     }
 
+    /// Runs `run(n)` (a flow of `n` messages, `n` a multiple of `unit`) for criterion's
+    /// `iters`, so that the reported time per iteration is the time per message.
+    fn per_message<F, Fut>(b: &mut Bencher<'_>, rt: &Runtime, unit: usize, run: F)
+    where
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        b.iter_custom(|iters| {
+            let n = per_run(iters, unit as u64);
+            let start = Instant::now();
+            rt.block_on(run(n as usize));
+            scaled(start.elapsed(), n, iters)
+        })
+    }
+
+    /// The scaling sweep (`SVIPC_BENCH_WORKERS` set): MPSC P:1 and MPMC PxP for every worker
+    /// count and P, ids `msg/mpsc_{P}x1/w{workers}/{peer}` and `msg/mpmc_{P}x{P}/w{workers}/{peer}`,
+    /// time per message. The kernel runs on OS threads (`msg/{pattern}/os_threads/kernel`),
+    /// once per pattern and only for P = 8 (its figure does not depend on the runtime, and it
+    /// is the slowest row by 4x). MPMC 1x1 is MPSC 1:1 and is not run twice.
+    fn sweep(c: &mut Criterion, s: &Sweep) {
+        for &w in &s.workers {
+            let rt = runtime(w);
+            for pattern in ["mpsc", "mpmc"].into_iter().filter(|p| s.has(p)) {
+                for &p in &s.producers {
+                    let cons = if pattern == "mpsc" { 1 } else { p };
+                    if pattern == "mpmc" && p == 1 {
+                        continue;
+                    }
+                    let unit = p * cons;
+                    let mut g = c.benchmark_group(format!("msg/{pattern}_{p}x{cons}/w{w}"));
+                    g.sampling_mode(SamplingMode::Flat);
+                    g.bench_function("svipc", |b| per_message(b, &rt, unit, |n| svipc_flow(n, p, cons)));
+                    g.bench_function("async_channel", |b| {
+                        per_message(b, &rt, unit, |n| async_channel_flow(n, p, cons))
+                    });
+                    if cons == 1 {
+                        g.bench_function("tokio_mpsc", |b| per_message(b, &rt, unit, |n| tokio_flow(n, p)));
+                    }
+                    g.bench_function("kanal", |b| per_message(b, &rt, unit, |n| kanal_flow(n, p, cons)));
+                    g.bench_function("flume", |b| per_message(b, &rt, unit, |n| flume_flow(n, p, cons)));
+                    g.finish();
+                }
+            }
+        }
+        #[cfg(target_os = "linux")]
+        for pattern in ["mpsc", "mpmc"].into_iter().filter(|p| s.has(p)) {
+            if !s.producers.contains(&8) {
+                continue;
+            }
+            let (p, cons) = if pattern == "mpsc" { (8, 1) } else { (8, 8) };
+            let mut g = c.benchmark_group(format!("msg/{pattern}_{p}x{cons}/os_threads"));
+            g.sampling_mode(SamplingMode::Flat);
+            g.bench_function("kernel", |b| {
+                b.iter_custom(|iters| {
+                    let n = per_run(iters, (p * cons) as u64);
+                    let start = Instant::now();
+                    kernel::flow(n as usize, p, cons);
+                    scaled(start.elapsed(), n, iters)
+                })
+            });
+            g.finish();
+        }
+    }
+
     pub(super) fn main() {
+        let t =
+            Timing { samples: 10, warm_up: Duration::from_millis(300), measure: Duration::from_millis(900) }
+                .with_env();
         let mut c = Criterion::default()
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(300))
-            .measurement_time(Duration::from_millis(900))
+            .sample_size(t.samples)
+            .warm_up_time(t.warm_up)
+            .measurement_time(t.measure)
             .configure_from_args();
-        throughput(&mut c);
-        selection(&mut c);
+        match Sweep::from_env() {
+            Some(s) => sweep(&mut c, &s),
+            None => {
+                throughput(&mut c);
+                selection(&mut c);
+            }
+        }
         c.final_summary();
     }
 }

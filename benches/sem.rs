@@ -7,7 +7,10 @@
 //! * `two_sems`: take one unit of each of two semaphores (svipc and the kernel: one atomic
 //!   semop; tokio and async-lock: two semaphores one after the other), give both back.
 //!
-//! Each on a `current_thread` and a `multi_thread` tokio runtime. Run with
+//! Each on a `current_thread` and a `multi_thread` tokio runtime (2 workers). With
+//! `SVIPC_BENCH_WORKERS` set, the scaling sweep runs instead: T tasks on one unit for every
+//! worker count and T (`SVIPC_BENCH_T`), beside tokio and async-lock, and the kernel on T OS
+//! threads (knobs in `lib.rs`; `scripts/scaling.sh` runs it). Run with
 //! `cargo bench --bench sem`; BENCHMARKS.md has the figures.
 #![cfg_attr(loom, allow(unused))]
 
@@ -16,8 +19,9 @@ mod benches {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use criterion::{criterion_group, Criterion};
+    use criterion::{criterion_group, Bencher, Criterion, SamplingMode};
     use svipc::{Credentials, Key, Namespace, SemOp, SemaphoreSet};
+    use svipc_benches::{per_run, runtime, scaled, Sweep, Timing};
     use tokio::runtime::{Builder, Runtime};
 
     fn runtimes() -> [(&'static str, Runtime); 2] {
@@ -283,11 +287,85 @@ mod benches {
         }
     }
 
+    /// Runs `t` tasks that each do `per` acquire + release pairs through `body` on `rt`,
+    /// for criterion's `iters` pairs in all (rounded up to a multiple of `t` and scaled back),
+    /// so that the reported time per iteration is the time per pair.
+    fn per_pair<S, F, Fut>(b: &mut Bencher<'_>, rt: &Runtime, t: usize, state: S, body: F)
+    where
+        S: Clone + Send + 'static,
+        F: Fn(S) -> Fut + Send + Sync + Copy + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        b.iter_custom(|iters| {
+            let n = per_run(iters, t as u64);
+            let elapsed = spawn_timed(rt, n, t as u64, state.clone(), body);
+            scaled(elapsed, n, iters)
+        })
+    }
+
+    /// The scaling sweep (`SVIPC_BENCH_WORKERS` set): T tasks on one unit, each taking it and
+    /// giving it back, for every worker count and T; ids `sem/contended_t{T}/w{workers}/{peer}`,
+    /// time per pair. The kernel runs T OS threads (`sem/contended_t{T}/os_threads/kernel`).
+    pub(super) fn sweep(c: &mut Criterion, s: &Sweep) {
+        for &w in &s.workers {
+            let rt = runtime(w);
+            for &t in &s.contenders {
+                let mut g = c.benchmark_group(format!("sem/contended_t{t}/w{w}"));
+                g.sampling_mode(SamplingMode::Flat);
+                g.bench_function("svipc", |b| {
+                    per_pair(b, &rt, t, svipc_set(1, 1), |set| async move {
+                        set.semop(&[SemOp::new(0, -1)]).await.unwrap();
+                        set.semop(&[SemOp::new(0, 1)]).await.unwrap();
+                    })
+                });
+                g.bench_function("tokio", |b| {
+                    per_pair(b, &rt, t, Arc::new(tokio::sync::Semaphore::new(1)), |sem| async move {
+                        drop(sem.acquire().await.unwrap());
+                    })
+                });
+                g.bench_function("async_lock", |b| {
+                    per_pair(b, &rt, t, Arc::new(async_lock::Semaphore::new(1)), |sem| async move {
+                        drop(sem.acquire().await);
+                    })
+                });
+                g.finish();
+            }
+        }
+        #[cfg(target_os = "linux")]
+        for &t in &s.contenders {
+            let k = Arc::new(kernel::Set::new(1));
+            k.op(&[(0, 1)]);
+            let mut g = c.benchmark_group(format!("sem/contended_t{t}/os_threads"));
+            g.sampling_mode(SamplingMode::Flat);
+            g.bench_function("kernel", |b| {
+                b.iter_custom(|iters| {
+                    let n = per_run(iters, t as u64);
+                    let start = Instant::now();
+                    std::thread::scope(|sc| {
+                        for _ in 0..t {
+                            sc.spawn(|| {
+                                for _ in 0..n / t as u64 {
+                                    k.op(&[(0, -1)]);
+                                    k.op(&[(0, 1)]);
+                                }
+                            });
+                        }
+                    });
+                    scaled(start.elapsed(), n, iters)
+                })
+            });
+            g.finish();
+        }
+    }
+
+    fn timing() -> Timing {
+        Timing { samples: 10, warm_up: Duration::from_millis(300), measure: Duration::from_millis(1000) }
+            .with_env()
+    }
+
     fn config() -> Criterion {
-        Criterion::default()
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(300))
-            .measurement_time(Duration::from_millis(1000))
+        let t = timing();
+        Criterion::default().sample_size(t.samples).warm_up_time(t.warm_up).measurement_time(t.measure)
     }
 
     criterion_group! {
@@ -297,8 +375,17 @@ mod benches {
     }
 
     pub(super) fn main() {
-        group();
-        Criterion::default().configure_from_args().final_summary();
+        match Sweep::from_env() {
+            Some(s) => {
+                let mut c = config().configure_from_args();
+                sweep(&mut c, &s);
+                c.final_summary();
+            }
+            None => {
+                group();
+                Criterion::default().configure_from_args().final_summary();
+            }
+        }
     }
 }
 
