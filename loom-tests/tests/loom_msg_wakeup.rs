@@ -11,7 +11,8 @@ use std::task::Poll;
 
 use loom::future::block_on;
 use loom::thread;
-use svipc::{Credentials, Key, MessageQueue, MsqidSet, Namespace, Select};
+use svipc::msg::MsqidSet;
+use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
 
 fn queue(qbytes: u64) -> MessageQueue<u64> {
     let ns = Namespace::new();
