@@ -105,6 +105,9 @@
 //! A handoff leaves the queue in complex mode, because the receiver it woke is likely to
 //! wait again (ping-pong) and a waiting receiver needs complex mode; the next locked
 //! operation that finds nobody waiting switches back.
+//! The price: each switch moves the backlog (at most the ring's 4096 slots) one way, so a
+//! receiver of a rare type that waits again and again behind a large backlog of another
+//! type pays two such moves per wait, where the old rule paid a lock per operation instead.
 //! A simple operation in flight when the switch begins finishes first and so linearizes
 //! before it; every other operation linearizes inside the lock or at its one CAS, so
 //! `recv(Any)` returns the oldest matching message fully sent before it.
