@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Model-checks every loom test in loom-tests/ (STYLE.md section 3).
+# Model-checks every loom test in loom-tests/ (CONTRIBUTING.md, "Loom").
 #   scripts/loom.sh                 # all models, LOOM_MAX_PREEMPTIONS=2 (CI's setting)
 #   scripts/loom.sh loom_ids        # one file
 #   LOOM_MAX_PREEMPTIONS=3 scripts/loom.sh   # deeper, for a nightly run

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs miri (STYLE.md section 8.2) over every unit test (--lib: the sync shim's wait list, ids,
+# Runs miri (CONTRIBUTING.md, "Miri") over every unit test (--lib: the sync shim's wait list, ids,
 # perm seqlock, msg store, sem engine, shm mapping, ...) and over the integration tests that
 # touch unsafe code or the sync shim, then the unsafe shared-memory paths again under Tree
 # Borrows. Called by .ci/run.

@@ -341,7 +341,8 @@ impl fmt::Display for Op {
 /// [`ErrorKind::WouldBlock`], as the kernel reports it; [`is_timeout`](Error::is_timeout)
 /// tells that case apart from an `IPC_NOWAIT` failure.
 ///
-/// `Display` prints a `perror`-style line, `"{op}: {kind} ({ERRNO})"`.
+/// `Display` prints a `perror`-style line, `"{op}: {kind} ({ERRNO})"`, followed by
+/// `": {detail}"` where svipc knows which argument was wrong ([`detail`](Error::detail)).
 ///
 /// # Examples
 ///
@@ -373,11 +374,28 @@ impl fmt::Display for Op {
 /// assert!(err.is_timeout() && err.is_would_block());
 /// assert_eq!(err.to_string(), "semop: timed out (EAGAIN)");
 /// ```
+///
+/// Where the mistake is a common one — a missing `.nsems(n)` or `.size(n)`, a decimal mode,
+/// an argument out of range — the error also names the argument, after the errno text; the
+/// kind and the errno are the kernel's all the same:
+///
+/// ```
+/// use svipc::{Credentials, ErrorKind, Key, Namespace};
+///
+/// let me = Namespace::new().process(Credentials::new(1000, 1000));
+/// let err = me.sem_set(Key::PRIVATE).create(0o600).open().unwrap_err(); // no .nsems(n)
+/// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+/// assert_eq!(err.detail(), Some("nsems is 0: a new set needs .nsems(n)"));
+/// assert_eq!(err.to_string(), "semget: invalid argument (EINVAL): nsems is 0: a new set needs .nsems(n)");
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Error {
     kind: ErrorKind,
     op: Op,
     timeout: bool,
+    /// One byte, not a `&'static str`: an `Error` stays a few bytes, so the `Result`s of
+    /// the lock-free calls stay as small as the kernel's `int` return.
+    detail: Option<Detail>,
 }
 
 /// A `Result` whose error defaults to svipc's [`Error`].
@@ -387,7 +405,13 @@ impl Error {
     /// An error of `kind` from the call `op`.
     #[must_use]
     pub const fn new(op: Op, kind: ErrorKind) -> Error {
-        Error { kind, op, timeout: false }
+        Error { kind, op, timeout: false, detail: None }
+    }
+
+    /// The same error, naming the argument that was wrong.
+    pub(crate) const fn with(mut self, detail: Detail) -> Error {
+        self.detail = Some(detail);
+        self
     }
 
     /// The error of a timed wait in `op` that expired: kind
@@ -395,7 +419,7 @@ impl Error {
     /// [`is_timeout`](Error::is_timeout) true.
     #[must_use]
     pub const fn timed_out(op: Op) -> Error {
-        Error { kind: ErrorKind::WouldBlock, op, timeout: true }
+        Error { kind: ErrorKind::WouldBlock, op, timeout: true, detail: None }
     }
 
     /// The kind of error.
@@ -414,6 +438,18 @@ impl Error {
     #[must_use]
     pub const fn errno(&self) -> i32 {
         self.kind.errno()
+    }
+
+    /// Which argument was wrong, where svipc can tell: a short fixed text such as
+    /// `"nsems is 0: a new set needs .nsems(n)"` or `"mode has bits outside 0o777"`.
+    /// `None` for the errors the arguments alone do not explain (a missing key, a denied
+    /// permission, a full queue, …).
+    #[must_use]
+    pub const fn detail(&self) -> Option<&'static str> {
+        match self.detail {
+            Some(d) => Some(d.text()),
+            None => None,
+        }
     }
 
     /// Whether a timed wait expired ([`Error::timed_out`]).
@@ -456,6 +492,9 @@ impl fmt::Debug for Error {
         if self.timeout {
             d.field("timeout", &true);
         }
+        if let Some(detail) = self.detail {
+            d.field("detail", &detail.text());
+        }
         d.finish()
     }
 }
@@ -463,7 +502,104 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = if self.timeout { "timed out" } else { self.kind.description() };
-        write!(f, "{}: {} ({})", self.op, text, self.kind.errno_name())
+        write!(f, "{}: {} ({})", self.op, text, self.kind.errno_name())?;
+        match self.detail {
+            Some(detail) => write!(f, ": {}", detail.text()),
+            None => Ok(()),
+        }
+    }
+}
+
+// ===== Detail, Fault =====
+
+/// The argument a common mistake is about: [`Error::detail`]'s text, kept as one byte.
+///
+/// Each names the argument as the builder or method spells it, and says what was wrong
+/// with it; where the fix is one call, it names the call. The list grows where users trip.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Detail {
+    /// `semget` creating a set without `.nsems(n)`.
+    NsemsZero,
+    /// `semget` with `nsems > SEMMSL`.
+    NsemsAboveSemmsl,
+    /// `semget` of an existing set with fewer semaphores than asked.
+    NsemsAboveExisting,
+    /// `shmget` creating a segment without `.size(n)`.
+    SizeZero,
+    /// `shmget` with `0 < size < SHMMIN` (only when `SHMMIN` was raised).
+    SizeBelowShmmin,
+    /// `shmget` with `size > SHMMAX`.
+    SizeAboveShmmax,
+    /// `shmget` of an existing segment smaller than asked.
+    SizeAboveExisting,
+    /// A `create(mode)` or `mode(mode)` with bits above the nine permission bits (a
+    /// decimal `600` for `0o600`, or a C flag such as `IPC_CREAT` folded in).
+    ModeBits,
+    /// `Key::PRIVATE` opened without `.create(mode)`.
+    PrivateWithoutCreate,
+    /// `semop` with no operation.
+    OpsEmpty,
+    /// `acquire` of more than 32767 units.
+    UnitsAboveShortMax,
+    /// A `semctl` on a semaphore number at or beyond `nsems`.
+    NumBeyondSet,
+    /// `SETALL` with a slice that does not have `nsems` values.
+    ValsLength,
+    /// `SETVAL`/`SETALL` with a value above `SEMVMX`.
+    ValAboveSemvmx,
+    /// `msgsnd` with `mtype < 1`.
+    MtypeBelowOne,
+    /// `msgsnd` of a message larger than `MSGMAX`.
+    SizeAboveMsgmax,
+}
+
+impl Detail {
+    /// The text [`Error::detail`] returns.
+    pub(crate) const fn text(self) -> &'static str {
+        match self {
+            Detail::NsemsZero => "nsems is 0: a new set needs .nsems(n)",
+            Detail::NsemsAboveSemmsl => "nsems is above SEMMSL",
+            Detail::NsemsAboveExisting => "nsems is above the existing set's",
+            Detail::SizeZero => "size is 0: a new segment needs .size(n)",
+            Detail::SizeBelowShmmin => "size is below SHMMIN",
+            Detail::SizeAboveShmmax => "size is above SHMMAX",
+            Detail::SizeAboveExisting => "size is above the existing segment's",
+            Detail::ModeBits => "mode has bits outside 0o777",
+            Detail::PrivateWithoutCreate => "Key::PRIVATE always creates: call .create(mode)",
+            Detail::OpsEmpty => "ops is empty",
+            Detail::UnitsAboveShortMax => "units above 32767 in one acquire",
+            Detail::NumBeyondSet => "num is not below nsems",
+            Detail::ValsLength => "vals does not have nsems values",
+            Detail::ValAboveSemvmx => "value is above SEMVMX",
+            Detail::MtypeBelowOne => "mtype is below 1",
+            Detail::SizeAboveMsgmax => "size is above MSGMAX",
+        }
+    }
+}
+
+/// An errno with an optional [`Detail`], as the engines report it before the facade names
+/// the call ([`Fault::at`]). Every `ErrorKind` converts into one, so `?` works unchanged.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Fault {
+    pub(crate) kind: ErrorKind,
+    pub(crate) detail: Option<Detail>,
+}
+
+impl Fault {
+    /// `kind`, naming the argument.
+    pub(crate) const fn new(kind: ErrorKind, detail: Detail) -> Fault {
+        Fault { kind, detail: Some(detail) }
+    }
+
+    /// The public error, from the call `op`.
+    pub(crate) const fn at(self, op: Op) -> Error {
+        Error { kind: self.kind, op, timeout: false, detail: self.detail }
+    }
+}
+
+impl From<ErrorKind> for Fault {
+    fn from(kind: ErrorKind) -> Fault {
+        Fault { kind, detail: None }
     }
 }
 

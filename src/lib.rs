@@ -1,4 +1,7 @@
-#![doc = include_str!("../README.md")]
+// The crate's front page is its own file, with intra-doc links; README.md is the repository's
+// and crates.io's page, with plain links that work there. Doctests run both.
+#![doc = include_str!("docs/crate.md")]
+#![cfg_attr(doctest, doc = include_str!("../README.md"))]
 //!
 //! ## Module map
 //!
@@ -26,11 +29,13 @@
 //! no longer differ by one capital letter; a guard that gives something back on drop is
 //! `Permit` in its module ([`msg::Permit`], [`sem::Permit`]). The integer types are C's,
 //! the same everywhere (the table is in the [`sem`] docs).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn, unused_must_use)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![doc(test(no_crate_inject, attr(deny(warnings, rust_2018_idioms))))]
 
 #[cfg(all(feature = "counters", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "counters")))]
 pub mod counters;
 mod error;
 mod ipc;

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::error::{Error, ErrorKind, Op};
+use crate::error::{Error, ErrorKind, Fault, Op};
 use crate::ipc::{ids::IPCMNI, Ids};
 use crate::ipc::{
     Credentials, Figures, Header, IpcKind, IpcObject, IpcPerm, Key, OpenFlags, Ops, PermCell, Removal,
@@ -334,21 +334,21 @@ impl Namespace {
         key: Key,
         flags: OpenFlags,
         ops: &O,
-    ) -> Result<O::Handle, ErrorKind> {
+    ) -> Result<O::Handle, Fault> {
         let limits = self.limits();
         ops.precheck(&limits)?;
         let mut table = self.table(O::KIND).lock();
         if !key.is_private() {
             if let Some((_, obj)) = table.find_key(key) {
                 if flags.create && flags.exclusive {
-                    return Err(ErrorKind::AlreadyExists);
+                    return Err(ErrorKind::AlreadyExists.into());
                 }
                 ops.more_checks(&**obj)?;
                 obj.header().perm().check(creds, flags.mode_bits())?;
-                return ops.associate(&**obj);
+                return Ok(ops.associate(&**obj)?);
             }
             if !flags.create {
-                return Err(ErrorKind::NotFound);
+                return Err(ErrorKind::NotFound.into());
             }
         }
         let units = ops.units(&limits, table.units())?;
@@ -581,24 +581,24 @@ pub(crate) mod probe {
         type Handle = Arc<Probe>;
         const KIND: IpcKind = IpcKind::SemaphoreSet;
 
-        fn precheck(&self, limits: &Limits) -> Result<(), ErrorKind> {
+        fn precheck(&self, limits: &Limits) -> Result<(), Fault> {
             if self.size > limits.semmsl as u64 {
-                return Err(ErrorKind::InvalidArgument);
+                return Err(ErrorKind::InvalidArgument.into());
             }
             Ok(())
         }
-        fn more_checks(&self, existing: &dyn IpcObject) -> Result<(), ErrorKind> {
+        fn more_checks(&self, existing: &dyn IpcObject) -> Result<(), Fault> {
             match existing.as_any().downcast_ref::<Arc<Probe>>() {
-                Some(p) if self.size > p.size => Err(ErrorKind::InvalidArgument),
+                Some(p) if self.size > p.size => Err(ErrorKind::InvalidArgument.into()),
                 _ => Ok(()),
             }
         }
-        fn units(&self, limits: &Limits, in_use: u64) -> Result<u64, ErrorKind> {
+        fn units(&self, limits: &Limits, in_use: u64) -> Result<u64, Fault> {
             if self.size == 0 {
-                return Err(ErrorKind::InvalidArgument);
+                return Err(ErrorKind::InvalidArgument.into());
             }
             if in_use + self.size > limits.semmns as u64 {
-                return Err(ErrorKind::NoSpace);
+                return Err(ErrorKind::NoSpace.into());
             }
             Ok(self.size)
         }
@@ -624,6 +624,7 @@ pub(crate) mod probe {
         mode: u32,
     ) -> Result<Arc<Probe>, ErrorKind> {
         ns.ipcget(creds, Key::new(key), OpenFlags { create, exclusive, mode }, &ProbeOps { tag: 0, size: 1 })
+            .map_err(|f| f.kind)
     }
 }
 
@@ -651,7 +652,7 @@ mod tests {
         flags: OpenFlags,
         ops: ProbeOps,
     ) -> Result<Arc<Probe>, ErrorKind> {
-        ns.ipcget(creds, Key::new(key), flags, &ops)
+        ns.ipcget(creds, Key::new(key), flags, &ops).map_err(|f| f.kind)
     }
 
     #[test]

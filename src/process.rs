@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::error::{Error, Op};
-use crate::ipc::{Credentials, IpcKind, Key, OpenFlags};
+use crate::error::{Detail, Error, ErrorKind, Op};
+use crate::ipc::{Credentials, IpcKind, Key, OpenFlags, Ops};
 use crate::namespace::Namespace;
 use crate::sem::UndoLists;
 use crate::sync::Arc;
@@ -149,7 +149,36 @@ impl fmt::Debug for Process {
 /// Made by the `Process` methods that name a mechanism (`msg_queue`, `sem_set`,
 /// `shm_segment`). Without [`create`](Self::create) the key must name an existing object
 /// (`ENOENT` otherwise); [`mode`](Self::mode) is then the access requested, as in
-/// `msgget(key, 0400)`. [`Key::PRIVATE`] always creates.
+/// `msgget(key, 0400)`.
+///
+/// # Two checks C does not make
+///
+/// `open()` refuses two calls the kernel accepts, each with
+/// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (`EINVAL`) and an
+/// [`Error::detail`] naming the mistake, before anything else is checked:
+///
+/// * **[`Key::PRIVATE`] without [`create`](Self::create).** The kernel's `IPC_PRIVATE`
+///   always creates, so `msgget(IPC_PRIVATE, 0)` makes a queue of mode 0 that only root
+///   can use: a program that forgot the mode fails later, with `EACCES`, and only when it
+///   does not run as root. Here a private object needs `.create(mode)`, so the mode is
+///   always chosen.
+/// * **A mode with bits above `0o777`.** C's flag word carries `IPC_CREAT` and `IPC_EXCL`
+///   above the nine permission bits and the kernel keeps only those nine; the builder has
+///   methods for the flags, so a higher bit can only be a mistake — most often a decimal
+///   `600` (which is `0o1130`) for `0o600`.
+///
+/// ```
+/// use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace};
+///
+/// let me = Namespace::new().process(Credentials::new(1000, 1000));
+/// let e = me.msg_queue::<Vec<u8>>(Key::PRIVATE).open().unwrap_err();
+/// assert_eq!((e.kind(), e.detail()), (ErrorKind::InvalidArgument, Some("Key::PRIVATE always creates: call .create(mode)")));
+/// let e = me.msg_queue::<Vec<u8>>(Key::PRIVATE).create(600).open().unwrap_err();
+/// assert_eq!(e.to_string(), "msgget: invalid argument (EINVAL): mode has bits outside 0o777");
+/// let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
+/// assert_eq!(q.stat()?.perm.mode, 0o600);
+/// # Ok::<(), svipc::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "nothing is opened until `open()` is called"]
 pub struct OpenOptions<'p, P> {
@@ -166,7 +195,8 @@ impl<'p, P> OpenOptions<'p, P> {
     }
 
     /// `IPC_CREAT | mode`: create the object if the key names none, with permissions
-    /// `mode & 0o777`. On an existing object the mode is the access requested.
+    /// `mode` (at most `0o777`: see [the checks C does not make](Self#two-checks-c-does-not-make)).
+    /// On an existing object the mode is the access requested.
     pub fn create(mut self, mode: u32) -> Self {
         self.flags.create = true;
         self.flags.mode = mode;
@@ -190,5 +220,21 @@ impl<'p, P> OpenOptions<'p, P> {
     /// The key being opened.
     pub fn key(&self) -> Key {
         self.key
+    }
+
+    /// The `*get` call every mechanism's `open()` makes: the two svipc-only checks (see the
+    /// type docs), then the kernel's `ipcget` with the mechanism's hooks; errors name `op`.
+    pub(crate) fn ipcget<O: Ops>(&self, ops: &O, op: Op) -> Result<O::Handle, Error> {
+        let invalid = |detail| Error::new(op, ErrorKind::InvalidArgument).with(detail);
+        if self.flags.mode & !0o777 != 0 {
+            return Err(invalid(Detail::ModeBits));
+        }
+        if self.key.is_private() && !self.flags.create {
+            return Err(invalid(Detail::PrivateWithoutCreate));
+        }
+        self.process
+            .namespace()
+            .ipcget(self.process.credentials(), self.key, self.flags, ops)
+            .map_err(|f| f.at(op))
     }
 }

@@ -1,8 +1,8 @@
 //! The operating-system calls svipc makes, in one audited place.
 //!
 //! svipc re-builds System V IPC in-process, so it needs the OS only to learn who the real
-//! process is ([`Credentials::current`](crate::Credentials::current)). STYLE.md keeps
-//! `unsafe` out of `ipc/`, `msg/` and `sem/`; the foreign calls that `libc` can only offer as
+//! process is ([`Credentials::current`](crate::Credentials::current)). The house rules
+//! (CONTRIBUTING.md, "Unsafe code") keep `unsafe` out of `ipc/`, `msg/` and `sem/`; the foreign calls that `libc` can only offer as
 //! `unsafe fn`s therefore live here, each with its safety argument, and `ipc/` calls these
 //! safe wrappers.
 

@@ -283,4 +283,105 @@ fn errors_are_send_sync_static() {
     fn assert_send_error<T: Send + Sync + std::error::Error + 'static>() {}
     assert_traits::<Error>();
     assert_send_error::<SendError<Opaque>>();
+    // The detail is one byte, not a `&'static str` (which alone would make it 24): an
+    // `Error`, and a `Result<(), Error>`, fit in one register.
+    assert!(std::mem::size_of::<Error>() <= 8, "{}", std::mem::size_of::<Error>());
+    assert!(std::mem::size_of::<Result<(), Error>>() <= 8);
+}
+
+/// The common mistakes name their argument after the errno text; kind and errno stay the
+/// kernel's. Each row is made through the public API and checked to the byte.
+#[test]
+fn details_name_the_argument() {
+    use svipc::{Credentials, Key, MessageQueue, Namespace, SemOp};
+
+    let ns = Namespace::new();
+    let me = ns.process(Credentials::new(1000, 1000));
+    let set = me.sem_set(Key::new(1)).create(0o600).nsems(2).open().unwrap();
+    let _seg = me.shm_segment(Key::new(2)).size(100).create(0o600).open().unwrap();
+    let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+    let rows: Vec<(Error, &str)> = vec![
+        (
+            me.sem_set(Key::PRIVATE).create(0o600).open().unwrap_err(),
+            "semget: invalid argument (EINVAL): nsems is 0: a new set needs .nsems(n)",
+        ),
+        (
+            me.sem_set(Key::new(9)).create(0o600).nsems(32001).open().unwrap_err(),
+            "semget: invalid argument (EINVAL): nsems is above SEMMSL",
+        ),
+        (
+            me.sem_set(Key::new(1)).nsems(3).open().unwrap_err(),
+            "semget: invalid argument (EINVAL): nsems is above the existing set's",
+        ),
+        (
+            me.shm_segment(Key::PRIVATE).create(0o600).open().unwrap_err(),
+            "shmget: invalid argument (EINVAL): size is 0: a new segment needs .size(n)",
+        ),
+        (
+            me.shm_segment(Key::PRIVATE).size(usize::MAX).create(0o600).open().unwrap_err(),
+            "shmget: invalid argument (EINVAL): size is above SHMMAX",
+        ),
+        (
+            me.shm_segment(Key::new(2)).size(101).open().unwrap_err(),
+            "shmget: invalid argument (EINVAL): size is above the existing segment's",
+        ),
+        (
+            me.msg_queue::<Vec<u8>>(Key::new(3)).create(600).open().unwrap_err(),
+            "msgget: invalid argument (EINVAL): mode has bits outside 0o777",
+        ),
+        (
+            me.msg_queue::<Vec<u8>>(Key::PRIVATE).open().unwrap_err(),
+            "msgget: invalid argument (EINVAL): Key::PRIVATE always creates: call .create(mode)",
+        ),
+        (
+            me.sem_set(Key::PRIVATE).mode(0o600).nsems(1).open().unwrap_err(),
+            "semget: invalid argument (EINVAL): Key::PRIVATE always creates: call .create(mode)",
+        ),
+        (set.try_semop(&[]).unwrap_err(), "semop: invalid argument (EINVAL): ops is empty"),
+        (
+            futures::executor::block_on(set.acquire(0, 40000)).unwrap_err(),
+            "semop: invalid argument (EINVAL): units above 32767 in one acquire",
+        ),
+        (set.get_val(2).unwrap_err(), "semctl: invalid argument (EINVAL): num is not below nsems"),
+        (set.set_val(2, 1).unwrap_err(), "semctl: invalid argument (EINVAL): num is not below nsems"),
+        (
+            set.set_all(&[1]).unwrap_err(),
+            "semctl: invalid argument (EINVAL): vals does not have nsems values",
+        ),
+        (
+            set.set_val(0, 32768).unwrap_err(),
+            "semctl: semaphore value out of range (ERANGE): value is above SEMVMX",
+        ),
+        (
+            set.set_all(&[0, 40000]).unwrap_err(),
+            "semctl: semaphore value out of range (ERANGE): value is above SEMVMX",
+        ),
+        (q.try_send(0, vec![1]).unwrap_err().error(), "msgsnd: invalid argument (EINVAL): mtype is below 1"),
+        (
+            q.try_send(1, vec![0; 8193]).unwrap_err().error(),
+            "msgsnd: invalid argument (EINVAL): size is above MSGMAX",
+        ),
+        (q.try_reserve(1, 8193).unwrap_err(), "msgsnd: invalid argument (EINVAL): size is above MSGMAX"),
+    ];
+    for (err, text) in &rows {
+        assert_eq!(err.to_string(), *text);
+        assert_eq!(err.detail(), text.splitn(3, ": ").nth(2), "{err:?}");
+    }
+    // The kind and the errno are unchanged by a detail.
+    assert_eq!((rows[0].0.kind(), rows[0].0.errno()), (ErrorKind::InvalidArgument, 22));
+    assert_eq!(io::Error::from(rows[0].0).raw_os_error(), Some(22));
+    assert_eq!(
+        format!("{:?}", rows[9].0),
+        r#"Error { op: SemOp, kind: InvalidArgument, detail: "ops is empty" }"#
+    );
+    // Errors the arguments alone do not explain carry none.
+    assert_eq!(me.msg_queue::<Vec<u8>>(Key::new(77)).open().unwrap_err().detail(), None); // ENOENT
+    assert_eq!(set.try_semop(&[SemOp::new(0, -1)]).unwrap_err().detail(), None); // EAGAIN
+    let mut limits = ns.limits();
+    limits.shmmin = 16;
+    ns.set_limits(limits).unwrap();
+    assert_eq!(
+        me.shm_segment(Key::PRIVATE).size(8).create(0o600).open().unwrap_err().to_string(),
+        "shmget: invalid argument (EINVAL): size is below SHMMIN"
+    );
 }

@@ -385,7 +385,8 @@ fn msg_svipc(call: &MsgCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Queu
     match *call {
         MsgCall::Get { key, create, excl, mode } => {
             let mut o = me.msg_queue::<Vec<u8>>(Key::new(key)).mode(mode);
-            if create {
+            // C's IPC_PRIVATE creates with or without IPC_CREAT; svipc asks for `create`.
+            if create || key == 0 {
                 o = o.create(mode);
             }
             if excl {
@@ -586,7 +587,8 @@ fn sem_svipc(call: &SemCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Sema
     match call {
         SemCall::Get { key, nsems, create, excl, mode } => {
             let mut o = me.sem_set(Key::new(*key)).nsems(*nsems).mode(*mode);
-            if *create {
+            // C's IPC_PRIVATE creates with or without IPC_CREAT; svipc asks for `create`.
+            if *create || *key == 0 {
                 o = o.create(*mode);
             }
             if *excl {
@@ -789,7 +791,8 @@ fn shm_svipc(
     match *call {
         ShmCall::Get { key, size, create, excl, mode } => {
             let mut o = me.shm_segment(Key::new(key)).size(size).mode(mode);
-            if create {
+            // C's IPC_PRIVATE creates with or without IPC_CREAT; svipc asks for `create`.
+            if create || key == 0 {
                 o = o.create(mode);
             }
             if excl {

@@ -1,4 +1,4 @@
-//! Linearizability (issue 6, item 5; DESIGN.md concurrency rule 4): many small concurrent
+//! Linearizability (issue 6, item 5; docs/kernel-rules.md §6.2): many small concurrent
 //! runs against svipc — 2 or 3 tasks of 2 to 5 operations each, on a fresh namespace — record
 //! every call's invocation, response and result, and a Wing & Gong / Lowe checker
 //! (`tests/lincheck/`) searches for one sequential order, consistent with real time, in which

@@ -1,7 +1,7 @@
 //! The permission matrix, exhaustively (issue 6, item 4): every operation that checks
 //! permission or ownership × every caller class × every mode 0o000-0o777, answered by svipc
 //! and by the reference model (`tests/model/`), which must agree on the value or errno and
-//! on the state after the call. A handful of cells are also asserted against SEMANTICS.md
+//! on the state after the call. A handful of cells are also asserted against docs/kernel-rules.md
 //! directly, so the model itself is checked.
 //!
 //! Each cell: the creator (uid 1000, gid 1000) makes the object with key 77 and the mode, and
@@ -246,7 +246,7 @@ fn one(class: &str, kind: Kind, mode: u32, op: &str) -> Ret {
     cell(&mut b, kind, mode, f)
 }
 
-/// Cells whose answers SEMANTICS.md states, checked against the model (and svipc with it).
+/// Cells whose answers docs/kernel-rules.md states, checked against the model (and svipc with it).
 #[test]
 fn cells_from_semantics() {
     use Kind::*;

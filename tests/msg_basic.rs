@@ -1,5 +1,5 @@
 //! Message queues through the public API: open, send, receive, selection, stat fields,
-//! MSG_COPY, size limits, MSG_INFO. Sources: msgop(2), msgctl(2), SEMANTICS.md 1.2.
+//! MSG_COPY, size limits, MSG_INFO. Sources: msgop(2), msgctl(2), docs/kernel-rules.md §2.
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 
@@ -63,7 +63,10 @@ fn new_queue_fields() {
     let ns = Namespace::new();
     let me = ns.process(Credentials::new(1000, 50).with_pid(7));
     let before = now();
-    let q: MessageQueue<u64> = me.msg_queue(Key::new(9)).create(0o1640).open().unwrap();
+    // svipc refuses a mode above 0o777 (the kernel would keep its low nine bits).
+    let e = me.msg_queue::<u64>(Key::new(9)).create(0o1640).open().unwrap_err();
+    assert_eq!((e.kind(), e.detail()), (ErrorKind::InvalidArgument, Some("mode has bits outside 0o777")));
+    let q: MessageQueue<u64> = me.msg_queue(Key::new(9)).create(0o640).open().unwrap();
     let ds = q.stat().unwrap();
     assert_eq!((ds.stime, ds.rtime, ds.cbytes, ds.qnum, ds.lspid, ds.lrpid), (0, 0, 0, 0, 0, 0));
     assert_eq!(ds.qbytes, 16384);

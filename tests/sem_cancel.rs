@@ -1,4 +1,4 @@
-//! Cancel safety (DESIGN rule 3, the sem module's `# Cancel safety`): every branch of the
+//! Cancel safety (docs/kernel-rules.md §6.1, the sem module's `# Cancel safety`): every branch of the
 //! rule, "poll once, then drop" on every future, dropped permits, timeouts.
 // Under `--cfg loom` the loom-tests crate checks the engine; tokio's timers and threads
 // stay out of what loom runs.

@@ -1,4 +1,4 @@
-//! semget, semop and semctl: every errno path and field update of SEMANTICS.md 1.3, with the
+//! semget, semop and semctl: every errno path and field update of docs/kernel-rules.md §3, with the
 //! kernel's check order.
 // Under `--cfg loom` the loom-tests crate checks the engine; tokio's timers and threads
 // stay out of what loom runs.

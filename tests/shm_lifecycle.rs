@@ -1,5 +1,5 @@
-//! Attach, detach and `IPC_RMID`: the field updates of SEMANTICS.md 1.4 (`do_shmat`,
-//! `shm_close`, `do_shm_rmid`) and section 2 item 13 — remove while attached, the key made
+//! Attach, detach and `IPC_RMID`: the field updates of docs/kernel-rules.md §4 (`do_shmat`,
+//! `shm_close`, `do_shm_rmid`) and its `shmctl` rules — remove while attached, the key made
 //! private, attach / stat / set / a second remove by id on an `SHM_DEST` segment,
 //! destruction at the last detach, `EINVAL` afterwards, and the pages given back.
 //! Provenance: ipc/shm.c; shmctl(2) "IPC_RMID"; LTP shmctl01, shmdt01, shmat01.

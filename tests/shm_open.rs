@@ -1,5 +1,5 @@
-//! `shmget` through `Process::shm_segment`: every errno path of SEMANTICS.md 1.4 ("shmget")
-//! and 1.5 with exact errno values, the initial `shmid_ds`, the unrounded `shm_segsz`, the
+//! `shmget` through `Process::shm_segment`: every errno path of docs/kernel-rules.md §4 ("shmget")
+//! and §5 with exact errno values, the initial `shmid_ds`, the unrounded `shm_segsz`, the
 //! limits (SHMMIN, SHMMAX, SHMALL in pages, SHMMNI) and `SHM_INFO` / `IPC_INFO`.
 //! Provenance: ipc/shm.c `newseg`, `shm_more_checks`, `ksys_shmget`; LTP shmget02/03/04,
 //! shmat01 (segsz 4 stays 4); shmget(2).
@@ -107,7 +107,10 @@ fn page_rounding_overflow_is_enospc_and_a_huge_mapping_is_enomem() {
 fn new_segment_fields_and_unrounded_segsz() {
     let ns = Namespace::new();
     let me = ns.process(Credentials::new(1000, 100).with_pid(4321));
-    let seg = me.shm_segment(Key::new(0x1234)).size(10).create(0o1640).open().unwrap();
+    // svipc refuses a mode above 0o777 (the kernel would keep its low nine bits).
+    let e = me.shm_segment(Key::new(0x1234)).size(10).create(0o1640).open().unwrap_err();
+    assert_eq!((e.kind(), e.detail()), (ErrorKind::InvalidArgument, Some("mode has bits outside 0o777")));
+    let seg = me.shm_segment(Key::new(0x1234)).size(10).create(0o640).open().unwrap();
     let ds = seg.stat().unwrap();
     assert_eq!(ds.shm_segsz, 10, "shm_segsz is the size asked for, not the page");
     assert_eq!((ds.shm_cpid, ds.shm_lpid, ds.shm_nattch, ds.shm_atime, ds.shm_dtime), (4321, 0, 0, 0, 0));

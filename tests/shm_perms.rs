@@ -3,7 +3,7 @@
 //! off) for `shmat` (read-write and `SHM_RDONLY`), `IPC_STAT` and `shmget`'s requested mode;
 //! and `SHM_LOCK` / `SHM_UNLOCK` (owner, creator or `CAP_IPC_LOCK`, else `EPERM`).
 //! Provenance: ipc/util.c `ipcperms`; ipc/shm.c `do_shmat` (read for `SHM_RDONLY`, read and
-//! write otherwise), `shmctl_do_lock`; SEMANTICS.md 1.1 and 1.4; LTP shmat02 (EACCES),
+//! write otherwise), `shmctl_do_lock`; docs/kernel-rules.md §1 and §4; LTP shmat02 (EACCES),
 //! shmctl02 (EPERM), shmctl07/08.
 
 use svipc::shm::ShmidDs;

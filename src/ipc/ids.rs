@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn wrap_bumps_sequence_like_the_probe() {
-        // SEMANTICS.md 1.1: ids 0, 1; remove 0; create 2. With two objects alive, create and
+        // docs/kernel-rules.md §1 (ids): 0, 1; remove 0; create 2. With two objects alive, create and
         // remove repeatedly: ..., 61, 62, 63, then 32768, then 32771.
         let mut ids = Ids::new();
         create(&mut ids, 0);

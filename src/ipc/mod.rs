@@ -35,7 +35,7 @@ pub(crate) mod perm;
 use std::any::Any;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Fault};
 use crate::sync::atomic::{AtomicBool, AtomicI64};
 
 pub use self::cred::{Capabilities, Credentials};
@@ -212,20 +212,20 @@ pub(crate) trait Ops {
 
     /// Checks made before the key is looked up, so they apply to existing keys too (semget's
     /// `nsems` range).
-    fn precheck(&self, _limits: &crate::Limits) -> Result<(), ErrorKind> {
+    fn precheck(&self, _limits: &crate::Limits) -> Result<(), Fault> {
         Ok(())
     }
 
     /// `more_checks` on an existing object, before the permission check (semget's `nsems`
     /// and shmget's `size` against the existing object: `EINVAL`).
-    fn more_checks(&self, _existing: &dyn IpcObject) -> Result<(), ErrorKind> {
+    fn more_checks(&self, _existing: &dyn IpcObject) -> Result<(), Fault> {
         Ok(())
     }
 
     /// The units a new object takes from the kind's namespace-wide budget (semaphores for
     /// SEMMNS, pages for SHMALL), after validating the creation arguments. `units_in_use` is
     /// the kind's current total.
-    fn units(&self, _limits: &crate::Limits, _units_in_use: u64) -> Result<u64, ErrorKind> {
+    fn units(&self, _limits: &crate::Limits, _units_in_use: u64) -> Result<u64, Fault> {
         Ok(0)
     }
 

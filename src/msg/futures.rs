@@ -14,10 +14,10 @@ use futures_sink::Sink;
 
 use super::store::{RecvOp, ReserveOp, SendOp};
 use super::{MessageQueue, Payload, Truncate};
-use crate::error::{Error, ErrorKind, Op, SendError};
+use crate::error::{Error, ErrorKind, Fault, Op, SendError};
 
-fn snd_err<T>(kind: ErrorKind, msg: T) -> SendError<T> {
-    SendError::new(Error::new(Op::MsgSnd, kind), msg)
+fn snd_err<T>(fault: impl Into<Fault>, msg: T) -> SendError<T> {
+    SendError::new(fault.into().at(Op::MsgSnd), msg)
 }
 
 fn rcv_err(kind: ErrorKind) -> Error {
@@ -35,7 +35,7 @@ pub struct SendFuture<'a, T: Payload> {
     pub(super) q: &'a MessageQueue<T>,
     pub(super) op: SendOp<T>,
     /// An argument error found when the call was made (`EINVAL`), reported on first poll.
-    pub(super) pre: Option<ErrorKind>,
+    pub(super) pre: Option<Fault>,
 }
 
 impl<T: Payload> Unpin for SendFuture<'_, T> {}
@@ -97,7 +97,7 @@ pub struct ReserveFuture<'a, T: Payload> {
     pub(super) q: &'a MessageQueue<T>,
     pub(super) op: ReserveOp,
     pub(super) mtype: i64,
-    pub(super) pre: Option<ErrorKind>,
+    pub(super) pre: Option<Fault>,
 }
 
 impl<T: Payload> Unpin for ReserveFuture<'_, T> {}
@@ -107,8 +107,8 @@ impl<'a, T: Payload> Future for ReserveFuture<'a, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(kind) = this.pre {
-            return Poll::Ready(Err(Error::new(Op::MsgSnd, kind)));
+        if let Some(fault) = this.pre {
+            return Poll::Ready(Err(fault.at(Op::MsgSnd)));
         }
         match this.q.queue.poll_reserve(this.q.process.credentials(), &mut this.op, Some(cx)) {
             Poll::Pending => Poll::Pending,

@@ -95,6 +95,7 @@
 #![deny(unsafe_code)]
 
 mod futures;
+mod payload;
 mod select;
 mod store;
 
@@ -106,128 +107,15 @@ use std::time::Duration;
 pub use self::futures::{
     Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,
 };
+pub use self::payload::{Payload, SizeOf, Truncate};
 pub use self::select::{Select, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
 use self::store::{Queue, RecvOp, ReserveOp, SendOp};
-use crate::error::{Error, ErrorKind, Op, SendError};
+use crate::error::{Detail, Error, ErrorKind, Fault, Op, SendError};
 use crate::ipc::perm::Octal;
 use crate::ipc::{Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
 use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
 use crate::sync::Arc;
-
-// ===== Payload =====
-
-/// What a message queue carries: a value that reports its size in bytes, the `msgsz` of a
-/// `msgsnd`.
-///
-/// The size counts against `MSGMAX` (one message), `msg_qbytes` (the queue) and shows in
-/// `msg_cbytes`, so the kernel's limits work on typed messages. There is no blanket impl:
-/// byte containers report their length, fixed-size values their `size_of`. A plain struct
-/// gets its impl in one line:
-///
-/// ```
-/// use svipc::Payload;
-///
-/// struct Order { id: u64, qty: u32 }
-/// impl Payload for Order { fn size(&self) -> usize { std::mem::size_of::<Self>() } }
-///
-/// let order = Order { id: 7, qty: 3 };
-/// assert_eq!((order.id, order.qty, order.size()), (7, 3, 16));
-/// ```
-///
-/// The size is read once, when the message is sent.
-pub trait Payload: Send + 'static {
-    /// The message's size in bytes (`msgsz`).
-    fn size(&self) -> usize;
-}
-
-/// A byte payload that a size-limited receive may cut short: `MSG_NOERROR`'s truncation.
-/// See [`MessageQueue::recv_limited`].
-pub trait Truncate: Payload {
-    /// Shortens the payload to at most `max` bytes.
-    fn truncate_to(&mut self, max: usize);
-}
-
-impl Payload for Vec<u8> {
-    fn size(&self) -> usize {
-        self.len()
-    }
-}
-
-impl Truncate for Vec<u8> {
-    fn truncate_to(&mut self, max: usize) {
-        self.truncate(max);
-    }
-}
-
-impl Payload for Box<[u8]> {
-    fn size(&self) -> usize {
-        self.len()
-    }
-}
-
-impl Truncate for Box<[u8]> {
-    fn truncate_to(&mut self, max: usize) {
-        if self.len() > max {
-            let mut v = std::mem::take(self).into_vec();
-            v.truncate(max);
-            *self = v.into_boxed_slice();
-        }
-    }
-}
-
-impl Payload for String {
-    fn size(&self) -> usize {
-        self.len()
-    }
-}
-
-/// A `String` is cut at the last char boundary at or below `max` bytes, so it stays valid
-/// UTF-8 and may come out shorter than `max` (never longer).
-impl Truncate for String {
-    fn truncate_to(&mut self, max: usize) {
-        if self.len() > max {
-            let mut end = max;
-            while !self.is_char_boundary(end) {
-                end -= 1;
-            }
-            self.truncate(end);
-        }
-    }
-}
-
-#[cfg(feature = "bytes")]
-impl Payload for bytes::Bytes {
-    fn size(&self) -> usize {
-        self.len()
-    }
-}
-
-#[cfg(feature = "bytes")]
-impl Truncate for bytes::Bytes {
-    fn truncate_to(&mut self, max: usize) {
-        self.truncate(max);
-    }
-}
-
-impl<const N: usize> Payload for [u8; N] {
-    fn size(&self) -> usize {
-        N
-    }
-}
-
-macro_rules! fixed_size_payload {
-    ($($t:ty),*) => {$(
-        /// Its `size_of`.
-        impl Payload for $t {
-            fn size(&self) -> usize {
-                std::mem::size_of::<$t>()
-            }
-        }
-    )*};
-}
-
-fixed_size_payload!((), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 
 // ===== Limit =====
 
@@ -482,10 +370,13 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
     /// Makes the `msgget` call.
     ///
     /// A new queue has `msg_qbytes` = the namespace's `MSGMNB`, `msg_ctime` = now, every
-    /// other figure 0, and mode `mode & 0o777`.
+    /// other figure 0, and mode `mode`.
     ///
     /// # Errors
     ///
+    /// First, svipc's own: `EINVAL` for [`Key::PRIVATE`](crate::Key::PRIVATE) without
+    /// `create`, or a mode above `0o777` (see [`OpenOptions`]'s
+    /// [two checks](OpenOptions#two-checks-c-does-not-make)). Then:
     /// * [`ErrorKind::NotFound`] (`ENOENT`): no queue has the key and `create` was not set.
     /// * [`ErrorKind::AlreadyExists`] (`EEXIST`): `create().exclusive()` and the key exists.
     /// * [`ErrorKind::PermissionDenied`] (`EACCES`): the existing queue denies the access
@@ -494,11 +385,7 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
     /// * [`ErrorKind::TypeMismatch`] (`EINVAL`): the key's queue carries another type.
     pub fn open(self) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: self.process.namespace().limits().msgmnb, _t: PhantomData };
-        let queue = self
-            .process
-            .namespace()
-            .ipcget(self.process.credentials(), self.key, self.flags, &ops)
-            .map_err(|k| Error::new(Op::MsgGet, k))?;
+        let queue = self.ipcget(&ops, Op::MsgGet)?;
         Ok(MessageQueue { queue, process: self.process.clone() })
     }
 }
@@ -573,10 +460,13 @@ impl<T: Payload> MessageQueue<T> {
 
     /// `msgsnd`'s argument checks, made before the lookup: `EINVAL` for `msgsz > MSGMAX`,
     /// then for `mtype < 1`.
-    fn check_send_args(&self, mtype: i64, size: usize) -> Option<ErrorKind> {
+    fn check_send_args(&self, mtype: i64, size: usize) -> Option<Fault> {
         let msgmax = self.process.namespace().msgmax();
-        if size > msgmax || size > i64::MAX as usize || mtype < 1 {
-            return Some(ErrorKind::InvalidArgument);
+        if size > msgmax || size > i64::MAX as usize {
+            return Some(Fault::new(ErrorKind::InvalidArgument, Detail::SizeAboveMsgmax));
+        }
+        if mtype < 1 {
+            return Some(Fault::new(ErrorKind::InvalidArgument, Detail::MtypeBelowOne));
         }
         None
     }
@@ -752,8 +642,8 @@ impl<T: Payload> MessageQueue<T> {
     /// would wait.
     pub fn try_reserve(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
         let mut fut = self.reserve(mtype, size);
-        if let Some(kind) = fut.pre {
-            return Err(Error::new(Op::MsgSnd, kind));
+        if let Some(fault) = fut.pre {
+            return Err(fault.at(Op::MsgSnd));
         }
         match self.queue.poll_reserve(self.process.credentials(), &mut fut.op, None) {
             std::task::Poll::Ready(Ok(())) => Ok(Permit::new(self, mtype, size)),
@@ -1035,6 +925,6 @@ impl<T: Payload> MessageQueue<T> {
     }
 }
 
-fn futures_snd_err<T>(kind: ErrorKind, msg: T) -> SendError<T> {
-    SendError::new(Error::new(Op::MsgSnd, kind), msg)
+fn futures_snd_err<T>(fault: impl Into<Fault>, msg: T) -> SendError<T> {
+    SendError::new(fault.into().at(Op::MsgSnd), msg)
 }

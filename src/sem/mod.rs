@@ -84,7 +84,7 @@ use std::task::{Context, Poll};
 pub use self::op::SemOp;
 use self::set::{Fast, Set};
 pub(crate) use self::undo::UndoLists;
-use crate::error::{Error, ErrorKind, Op};
+use crate::error::{Detail, Error, ErrorKind, Fault, Op};
 use crate::ipc::perm::{valid_id, READ, WRITE};
 use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
 use crate::namespace::{Limits, Namespace};
@@ -109,26 +109,28 @@ impl Ops for SemOps {
     type Handle = Arc<Set>;
     const KIND: IpcKind = IpcKind::SemaphoreSet;
 
-    fn precheck(&self, limits: &Limits) -> Result<(), ErrorKind> {
+    fn precheck(&self, limits: &Limits) -> Result<(), Fault> {
         if self.nsems > limits.semmsl {
-            return Err(ErrorKind::InvalidArgument);
+            return Err(Fault::new(ErrorKind::InvalidArgument, Detail::NsemsAboveSemmsl));
         }
         Ok(())
     }
 
-    fn more_checks(&self, existing: &dyn IpcObject) -> Result<(), ErrorKind> {
+    fn more_checks(&self, existing: &dyn IpcObject) -> Result<(), Fault> {
         match existing.as_any().downcast_ref::<Arc<Set>>() {
-            Some(set) if self.nsems > set.nsems() => Err(ErrorKind::InvalidArgument),
+            Some(set) if self.nsems > set.nsems() => {
+                Err(Fault::new(ErrorKind::InvalidArgument, Detail::NsemsAboveExisting))
+            }
             _ => Ok(()),
         }
     }
 
-    fn units(&self, limits: &Limits, in_use: u64) -> Result<u64, ErrorKind> {
+    fn units(&self, limits: &Limits, in_use: u64) -> Result<u64, Fault> {
         if self.nsems == 0 {
-            return Err(ErrorKind::InvalidArgument);
+            return Err(Fault::new(ErrorKind::InvalidArgument, Detail::NsemsZero));
         }
         if in_use + self.nsems as u64 > limits.semmns as u64 {
-            return Err(ErrorKind::NoSpace);
+            return Err(ErrorKind::NoSpace.into());
         }
         Ok(self.nsems as u64)
     }
@@ -156,7 +158,9 @@ impl<'p> OpenOptions<'p, SemSetParams> {
     ///
     /// # Errors
     ///
-    /// In the kernel's order:
+    /// First, svipc's own: `EINVAL` for [`Key::PRIVATE`](crate::Key::PRIVATE) without
+    /// `create`, or a mode above `0o777` (see [`OpenOptions`]'s
+    /// [two checks](OpenOptions#two-checks-c-does-not-make)). Then in the kernel's order:
     /// * [`ErrorKind::InvalidArgument`] (EINVAL): `nsems` above `SEMMSL`, even for an existing
     ///   key.
     /// * [`ErrorKind::NotFound`] (ENOENT): no set has the key and `create` was not given.
@@ -182,12 +186,8 @@ impl<'p> OpenOptions<'p, SemSetParams> {
     /// ```
     pub fn open(self) -> Result<SemaphoreSet, Error> {
         let ops = SemOps { nsems: usize::from(self.params.nsems) };
-        let process = self.process;
-        let set = process
-            .namespace()
-            .ipcget(process.credentials(), self.key, self.flags, &ops)
-            .map_err(|k| Error::new(Op::SemGet, k))?;
-        Ok(SemaphoreSet { set, process: process.clone() })
+        let set = self.ipcget(&ops, Op::SemGet)?;
+        Ok(SemaphoreSet { set, process: self.process.clone() })
     }
 }
 
@@ -395,7 +395,7 @@ impl SemaphoreSet {
             return Err(err(ErrorKind::TooBig));
         }
         if ops.is_empty() {
-            return Err(err(ErrorKind::InvalidArgument));
+            return Err(err(ErrorKind::InvalidArgument).with(Detail::OpsEmpty));
         }
         let header = self.set.header();
         header.check_live().map_err(err)?;
@@ -710,7 +710,7 @@ impl SemaphoreSet {
         header.check_live().map_err(ctl)?;
         header.perm().check(self.process.credentials(), READ).map_err(ctl)?;
         if usize::from(num) >= self.set.nsems() {
-            return Err(ctl(ErrorKind::InvalidArgument));
+            return Err(ctl(ErrorKind::InvalidArgument).with(Detail::NumBeyondSet));
         }
         Ok(())
     }
@@ -767,12 +767,12 @@ impl SemaphoreSet {
         let limits = self.limits();
         let val = i32::from(val);
         if val > limits.semvmx {
-            return Err(ctl(ErrorKind::OutOfRange));
+            return Err(ctl(ErrorKind::OutOfRange).with(Detail::ValAboveSemvmx));
         }
         let header = self.set.header();
         header.check_live().map_err(ctl)?;
         if usize::from(num) >= self.set.nsems() {
-            return Err(ctl(ErrorKind::InvalidArgument));
+            return Err(ctl(ErrorKind::InvalidArgument).with(Detail::NumBeyondSet));
         }
         header.perm().check(self.process.credentials(), WRITE).map_err(ctl)?;
         self.set.set_val(usize::from(num), val, self.pid(), limits.semvmx).map_err(ctl)
@@ -807,10 +807,10 @@ impl SemaphoreSet {
         header.check_live().map_err(ctl)?;
         header.perm().check(self.process.credentials(), WRITE).map_err(ctl)?;
         if vals.iter().any(|&v| i32::from(v) > limits.semvmx) {
-            return Err(ctl(ErrorKind::OutOfRange));
+            return Err(ctl(ErrorKind::OutOfRange).with(Detail::ValAboveSemvmx));
         }
         if vals.len() != self.set.nsems() {
-            return Err(ctl(ErrorKind::InvalidArgument));
+            return Err(ctl(ErrorKind::InvalidArgument).with(Detail::ValsLength));
         }
         self.set.set_all(vals, self.pid(), limits.semvmx).map_err(ctl)
     }
@@ -990,7 +990,7 @@ impl SemaphoreSet {
                 .map(|&(num, n)| SemOp::new(num, -(n.min(i16::MAX as u16) as i16))),
         );
         let checks = if bad {
-            Err(err(ErrorKind::InvalidArgument))
+            Err(err(ErrorKind::InvalidArgument).with(Detail::UnitsAboveShortMax))
         } else if ops.as_slice().is_empty() {
             self.set.header().check_live().map_err(err).and_then(|()| {
                 if units.iter().any(|&(num, _)| num >= self.nsems()) {

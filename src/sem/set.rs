@@ -387,7 +387,7 @@ impl Set {
         }
     }
 
-    /// The future of a queued op was dropped (DESIGN rule 3): off the list if still
+    /// The future of a queued op was dropped (docs/kernel-rules.md §6.1): off the list if still
     /// sleeping; if a waker had already performed it, the inverse runs now where it can.
     pub(crate) fn cancel(&self, id: WaiterId, pid: i32, semvmx: i32) {
         let mut wakes = WakeList::new();
@@ -975,7 +975,7 @@ impl Section<'_> {
         }
     }
 
-    /// The cancellation inverse (DESIGN rule 3): the performed op `w`, negated and in
+    /// The cancellation inverse (docs/kernel-rules.md §6.1): the performed op `w`, negated and in
     /// reverse order, all-or-nothing and without waiting; it stands if the inverse cannot
     /// apply at once or `SETVAL`/`SETALL` touched one of its semaphores since.
     fn inverse(&mut self, w: &Waiter, epoch: u64, pid: i32) {

@@ -3,7 +3,7 @@
 //! [`ShmWrite`], atomic views). The one file of `shm` where `unsafe` is allowed; the
 //! memory-model argument is in the [module docs](super).
 
-// The parent module denies `unsafe_code`; this file is the audited exception (STYLE.md §4).
+// The parent module denies `unsafe_code`; this file is the audited exception (CONTRIBUTING.md, "Unsafe code").
 #![allow(unsafe_code)]
 
 use std::fmt;

@@ -482,7 +482,9 @@ impl OpenOptions<'_, ShmParams> {
     ///
     /// # Errors
     ///
-    /// In the kernel's order:
+    /// First, svipc's own: `EINVAL` for [`Key::PRIVATE`](crate::Key::PRIVATE) without
+    /// `create`, or a mode above `0o777` (see [`OpenOptions`]'s
+    /// [two checks](OpenOptions#two-checks-c-does-not-make)). Then in the kernel's order:
     ///
     /// * [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) (ENOENT): no segment has the
     ///   key and [`create`](OpenOptions::create) was not given.
@@ -498,13 +500,9 @@ impl OpenOptions<'_, ShmParams> {
     /// * [`ErrorKind::OutOfMemory`](crate::ErrorKind::OutOfMemory) (ENOMEM): the system
     ///   refused the mapping.
     pub fn open(self) -> Result<Segment, Error> {
-        let process = self.process;
-        let ops = ShmOps { size: self.params.size, pid: process.pid() };
-        let inner = process
-            .namespace()
-            .ipcget(process.credentials(), self.key, self.flags, &ops)
-            .map_err(|k| Error::new(Op::ShmGet, k))?;
-        Ok(Segment { inner, process: process.clone() })
+        let ops = ShmOps { size: self.params.size, pid: self.process.pid() };
+        let inner = self.ipcget(&ops, Op::ShmGet)?;
+        Ok(Segment { inner, process: self.process.clone() })
     }
 }
 

@@ -29,7 +29,7 @@ use std::any::Any;
 
 use super::attach::{page_size, Memory};
 use super::ShmidDs;
-use crate::error::ErrorKind;
+use crate::error::{Detail, ErrorKind, Fault};
 use crate::ipc::perm::{valid_id, READ, WRITE};
 use crate::ipc::{now, Capabilities, Credentials, Figures, Header, IpcKind, IpcObject, Ops, Removal};
 use crate::sync::{Arc, Mutex};
@@ -249,24 +249,30 @@ impl Ops for ShmOps {
 
     /// `shm_more_checks`: `EINVAL` if the existing segment is smaller than asked, compared
     /// with its unrounded `shm_segsz` (a size of 0 always passes).
-    fn more_checks(&self, existing: &dyn IpcObject) -> Result<(), ErrorKind> {
+    fn more_checks(&self, existing: &dyn IpcObject) -> Result<(), Fault> {
         match existing.as_any().downcast_ref::<Arc<SegInner>>() {
-            Some(seg) if self.size > seg.segsz => Err(ErrorKind::InvalidArgument),
+            Some(seg) if self.size > seg.segsz => {
+                Err(Fault::new(ErrorKind::InvalidArgument, Detail::SizeAboveExisting))
+            }
             _ => Ok(()),
         }
     }
 
     /// `newseg`'s checks, in its order: `EINVAL` below `SHMMIN` or above `SHMMAX`; `ENOSPC`
     /// when rounding up to pages overflows or the pages would pass `SHMALL`.
-    fn units(&self, limits: &Limits, units_in_use: u64) -> Result<u64, ErrorKind> {
+    fn units(&self, limits: &Limits, units_in_use: u64) -> Result<u64, Fault> {
         let size = self.size as u64;
-        if size < limits.shmmin || size > limits.shmmax {
-            return Err(ErrorKind::InvalidArgument);
+        if size < limits.shmmin {
+            let detail = if size == 0 { Detail::SizeZero } else { Detail::SizeBelowShmmin };
+            return Err(Fault::new(ErrorKind::InvalidArgument, detail));
+        }
+        if size > limits.shmmax {
+            return Err(Fault::new(ErrorKind::InvalidArgument, Detail::SizeAboveShmmax));
         }
         let pages = pages(size, page_size() as u64).ok_or(ErrorKind::NoSpace)?;
         match units_in_use.checked_add(pages) {
             Some(total) if total <= limits.shmall => Ok(pages),
-            _ => Err(ErrorKind::NoSpace),
+            _ => Err(ErrorKind::NoSpace.into()),
         }
     }
 

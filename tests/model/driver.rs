@@ -179,7 +179,8 @@ impl Driver {
         match call {
             Call::MsgGet { key, flags } => {
                 let mut o = me.msg_queue::<Vec<u8>>(Key::new(*key)).mode(mode(*flags));
-                if flags & IPC_CREAT != 0 {
+                // C's IPC_PRIVATE creates with or without IPC_CREAT; svipc asks for `create`.
+                if flags & IPC_CREAT != 0 || *key == 0 {
                     o = o.create(mode(*flags));
                 }
                 if flags & IPC_EXCL != 0 {
@@ -219,7 +220,8 @@ impl Driver {
             Call::MsgInfo => Ok(Ret::Info(self.msg_info())),
             Call::SemGet { key, nsems, flags } => {
                 let mut o = me.sem_set(Key::new(*key)).nsems(num(*nsems)).mode(mode(*flags));
-                if flags & IPC_CREAT != 0 {
+                // C's IPC_PRIVATE creates with or without IPC_CREAT; svipc asks for `create`.
+                if flags & IPC_CREAT != 0 || *key == 0 {
                     o = o.create(mode(*flags));
                 }
                 if flags & IPC_EXCL != 0 {
@@ -251,7 +253,8 @@ impl Driver {
             Call::SemInfo => Ok(Ret::Info(self.sem_info())),
             Call::ShmGet { key, size, flags } => {
                 let mut o = me.shm_segment(Key::new(*key)).size(*size).mode(mode(*flags));
-                if flags & IPC_CREAT != 0 {
+                // C's IPC_PRIVATE creates with or without IPC_CREAT; svipc asks for `create`.
+                if flags & IPC_CREAT != 0 || *key == 0 {
                     o = o.create(mode(*flags));
                 }
                 if flags & IPC_EXCL != 0 {

@@ -1,6 +1,6 @@
 //! A sequential reference model of System V IPC (issue 6, item 1): message queues, semaphore
 //! sets, shared memory segments and the namespace's id and key tables, written straight from
-//! `SEMANTICS.md`, small enough to check by eye. It imports only std and libc (for the errno
+//! `docs/kernel-rules.md`, small enough to check by eye. It imports only std and libc (for the errno
 //! and flag constants), not svipc: it is an independent oracle. Not a test target of its own.
 //!
 //! # Use
