@@ -1,5 +1,5 @@
 //! The futures, the permit, the stream and the sink of [`MessageQueue`]: thin poll wrappers
-//! over the engine's operations (`store.rs`), one type per method, each cancel-safe in its
+//! over the engine's operations (`store/`), one type per method, each cancel-safe in its
 //! `Drop`.
 
 #![deny(unsafe_code)]

@@ -38,11 +38,15 @@
 //!   oldest message of the *lowest* type `<= t`. A size-limited receive of a message that
 //!   is too big fails with `E2BIG` and leaves the message queued; under
 //!   [`Limit::no_error`] it is truncated ([`Truncate`]).
-//! * **Waking senders** follows `ss_wakeup`: every waiting sender whose own size fits now
-//!   is woken (the rest move to the tail) and they race, as in the kernel; a new sender that
-//!   fits may pass older waiting ones (no FIFO among senders, no starvation protection).
+//! * **Waking senders** follows `ss_wakeup`, with one difference in *which* tasks wake, never
+//!   in what a call returns: the kernel wakes every waiting sender whose size fits the free
+//!   room on its own, and those that lose the race sleep again; svipc wakes, oldest first, as
+//!   many as the free room takes together (the rest move to the tail), and a woken sender
+//!   that finds its room taken, fails or is dropped passes the wake-up on. As in the kernel,
+//!   a new sender that fits may pass older waiting ones (no FIFO among senders, no
+//!   starvation protection).
 //! * **`IPC_SET`** wakes every waiting receiver to re-check its permission (one that lost
-//!   read permission fails with `EACCES`) and every sender that now fits.
+//!   read permission fails with `EACCES`) and the senders that now fit.
 //! * **`IPC_RMID`** fails every waiting call with `EIDRM`; any later call through a handle
 //!   or the id fails with `EINVAL`, like a C call with a dead id.
 //! * **Cancellation** (the kernel's `EINTR`): dropping any future leaves the queue as if
@@ -68,166 +72,26 @@
 //! and a `stat` or `MSG_INFO` in that window counts its message once too often (then the
 //! send completes through the lock, or fails with `EACCES` if the write permission went).
 //!
-//! **Permissions and lock-free calls.** A lock-free send or receive checks permission, then
-//! makes its one atomic step; an `IPC_SET` in between is seen — it runs in complex mode, so
-//! the step finds the simple mode after it and the permissions' version it changed — and
-//! sends the call to the lock to check again. So a call never succeeds on a permission that
-//! an `IPC_SET` which completed before its atomic step had taken away (loom models
-//! `recv_racing_permission_revocation`, `send_racing_permission_revocation`).
+//! **Permissions and lock-free calls.** A send or receive that takes no lock still never
+//! succeeds on a permission that an `IPC_SET` which completed before it had taken away: the
+//! change is seen and the call checks again under the queue's lock.
 //!
 //! # Memory ordering
 //!
 //! A completed `send` *happens before* the `recv` that returns its message, and before any
 //! `stat` that counts it, as with any channel: everything the sender wrote before `send` is
-//! visible to the receiver after `recv`. (Simple mode: the ring's Release stamp and the
-//! pop's Acquire, and the Acquire/Release on the room words; a handoff: the mailbox's
-//! Release/Acquire or the queue's lock; complex mode: the queue's lock.)
+//! visible to the receiver after `recv`.
 //!
-//! # Implementation
+//! # Performance
 //!
-//! Two modes, after `ipc/sem.c`'s simple/complex operations (`store.rs`).
-//!
-//! **Simple mode** — every queued message has one type and no receiver waits: a send or a
-//! receive of that type takes no lock. The messages sit in a bounded lock-free ring
-//! (`sync::ring`: Vyukov's MPMC queue with 64-bit positions and per-slot stamps, written
-//! against the `sync` shim so loom sees every step), and the room in two 64-bit *room
-//! words*, each on its own cache line (`CachePadded`), one per side, so that a producer and
-//! a consumer on two cores do not bounce one line per message:
-//!
-//! * `tx`, the senders' word: a `COMPLEX` flag, a `COLLECTING` flag and the **room**
-//!   senders may still take, in messages and bytes;
-//! * `rx`, the receivers' word: `SENDERS` (the sender list is not empty) and the room
-//!   receives have **given back** and no sender has collected yet.
-//!
-//! The free room — `qbytes - cbytes` bytes, `cap - qnum` messages, where `cap` is `qbytes`
-//! capped at the ring's slots — is the sum of the two words' room, plus what one collector
-//! (below) holds for a moment. A send is **one CAS on `tx`** that fails on `COMPLEX` and
-//! takes one message and its bytes of room — `msg_fits_inqueue`, both conditions, in the
-//! same atomic step — then claims the ring's type (the first simple send after the queue
-//! emptied does so with a CAS; another type gives the room back to `rx` and takes the lock),
-//! stamps `msg_stime`/`msg_lspid` and, last, pushes: **one `fetch_add`** on the ring's tail
-//! gives it a position, and the room it took guarantees the slot (the ring holds at most
-//! `cap` messages), so the push only ever waits for a receive of the slot's previous lap
-//! to finish reading it. A receive whose selector matches the ring's type claims the head
-//! position with **one CAS** — its linearization point — reads the message, frees the slot
-//! and ends with **one RMW on `rx`** that gives the room back and reads `SENDERS`. Four
-//! RMWs per message, two per side, each on its own side's lines while the consumer keeps
-//! up. No operation keeps an in-flight count: a mode switch closes the ring (a bit in its
-//! head, on which a receive's CAS fails) and waits for the room that operations in flight
-//! still hold (below). A `try_recv` that finds nothing in simple mode answers `ENOMSG` from
-//! that attempt (every queued message is in the ring then, of its one type); a receive that
-//! may wait skips the attempt when the ring looks empty and goes to the lock.
-//!
-//! **The ring grows.** It starts at 16 slots. A send whose collect found only the message
-//! count short — the bytes fit, and the ring caps the count below `qbytes`, so every slot
-//! is taken while the queue has room (never a reason for `EAGAIN` or a wait) — takes the
-//! lock, drains the ring, doubles it (up to 4096 slots; older arrays
-//! are kept until the queue drops, for receives that may still read a stamp there) and
-//! moves the messages back, staying in simple mode; past 4096 messages the queue goes to
-//! complex mode's lanes, which have no such limit. So a queue's ring ends up as large as
-//! its traffic needs, and each message is moved O(1) times on average.
-//!
-//! Keeping the *remaining* room in `tx` makes a CAS that succeeds on a stale read safe: it
-//! found the same room, so its decision holds whatever `IPC_SET` did in between.
-//!
-//! **Collecting.** A send whose CAS finds `tx`'s room short does not give up: it
-//! *collects*, the way a ring buffer's producer re-reads the consumer's index only when its
-//! cached view says full. A CAS sets `COLLECTING` on a `tx` whose room is
-//! short, one RMW takes all the room `rx` holds, and one RMW adds it to `tx` and clears
-//! `COLLECTING`; then the send tries again. Only a collector decides that a message does not
-//! fit, and only when `tx`'s room at its CAS plus what it took from `rx` is short. That is
-//! right at the instant of its RMW on `rx`: while `COLLECTING` is set nothing adds room to
-//! `tx` (only the collector does, one at a time; a send that gives room back puts it in
-//! `rx`), and `tx`'s room only shrinks by sends that took it, so the free room then was at
-//! most what it counted. Other sends that find the room short while a collect runs wait
-//! for it (a few instructions, never blocking). So `EAGAIN` or a wait is never decided on
-//! a queue with room, and no field overflows: the room in both words and in flight never
-//! exceeds `qbytes`. While the consumer keeps up, a send touches only `tx` and a receive
-//! only `rx`; on a full queue each send collects the one message of room a receive gave
-//! back, so `rx`'s line still travels once per message.
-//!
-//! `msg_stime`/`msg_lspid`/`msg_rtime`/`msg_lrpid` are atomics, each stored only when its
-//! value changes (a load first): the times have one-second resolution and the pid is
-//! usually the same, so a sender and a receiver on two threads do not write a shared cache
-//! line once per message (that false sharing cost about 30% of multi-thread throughput).
-//!
-//! **A sender that does not fit waits without leaving simple mode**: under the lock it
-//! joins the sender list, sets `SENDERS` in `rx` (an RMW) and then tries the send again —
-//! through a collect, whose RMW on `rx` comes after its own. A simple receive gives room
-//! back in the RMW on `rx` that ends it, which also returns `SENDERS`. The RMWs on `rx` are
-//! ordered: either the receive's came first, and the sender's collect (or the one it waited
-//! for) finds that room; or the sender's came first, and the receive sees `SENDERS` and runs
-//! `ss_wakeup` under the lock. There `ss_wakeup` first *consolidates* — collects `rx` into
-//! `tx` itself, waiting for a collect in progress — before it compares the room with each
-//! waiting sender's size: reading the two words plainly could miss room a collector holds
-//! between them, more than its own send needs, and leave a sender asleep on a queue with
-//! room (the loom model `surplus_of_a_collect_wakes_waiting_sender` fails that way). Room
-//! freed after the consolidation finds `SENDERS` set and runs `ss_wakeup` again. No lost
-//! wake-up. `IPC_STAT` and `MSG_INFO` consolidate too, so their counts in simple mode are
-//! those of one instant.
-//!
-//! **Complex mode** — everything else: a second type, a waiting receiver, a size-limited
-//! receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
-//! guards the full structure:
-//!
-//! * **Per-type lanes.** `BTreeMap<mtype, VecDeque<Msg>>`, each message stamped with a
-//!   global sequence number, plus a `BTreeSet<(seq, mtype)>` of the lanes' heads.
-//!   `Type(t)` is one map lookup (O(log lanes)) whatever the backlog of other types — the
-//!   kernel scans; `Any` is the first head; `Except(t)` looks at most at two heads;
-//!   `AtMost(t)` is the first non-empty lane of the range `..=t` (up to 8 empty lanes are
-//!   kept with their buffers, so a type that comes and goes allocates nothing). Every
-//!   selector takes a lane's head, so the lanes are plain FIFOs; the stamp puts a cancelled
-//!   receiver's message back at its place and orders [`peek`](MessageQueue::peek)'s walk.
-//! * **Accounting.** `cbytes`, `qnum` and the room held by permits, checked against
-//!   `qbytes` in the same critical section as the enqueue or handoff.
-//! * **Waiters.** Two `WaitList`s (`sync::wait_list`: receivers with selector, size
-//!   limit, pid and handed-over result; senders and reservations with their size), with
-//!   wakers collected under the lock and woken after it. A waiter is notified only with its
-//!   result filled in (a message, `E2BIG`, `EIDRM`, or "retry" after `IPC_SET`), and it
-//!   registers in the same critical section in which it found nothing, so no wake-up is
-//!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
-//!   back through the handoff path, a sender wake-up through `ss_wakeup`).
-//! * **The mailbox.** A handoff puts the message into the queue's one-message mailbox
-//!   (`sync::mailbox`), tagged for that receiver, and removes the receiver's entry; the
-//!   woken receiver takes it with one CAS, without locking the queue again — a third of a
-//!   ping-pong round trip's locking. The mailbox has one writer, the lock holder (its
-//!   `Postman` lives in the locked state and issues the tags); when it holds a message not
-//!   yet collected, the handoff goes through the entry as before. A receive re-polled or
-//!   dropped looks in the mailbox first (under the lock the mailbox is the whole truth,
-//!   since puts are made under it), so a handed message is never lost or taken twice.
-//!
-//! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` in `tx` (no
-//! simple send starts after it) and close the ring (no simple receive claims a message
-//! after it), wait for a collect to clear `COLLECTING`, then drain the ring into its lane
-//! with fresh sequence numbers (the lanes are empty in simple mode) until the messages
-//! moved plus the room in `tx` (now final) and `rx` make `cap`: every message's worth of
-//! room is then free, or in a lane — none still held by a send that has not pushed yet or
-//! not yet given its room back, nor by a receive that claimed its message before the close
-//! and has not yet given the room back (each simple operation is a handful of atomics,
-//! never blocking). The room fields are dead from then on. Back to simple, at the end of
-//! a locked operation: when no message is queued, no room is held, no receiver waits, the
-//! queue is alive and `qbytes` fits the words' 24-bit room fields (16 MiB) — clear the
-//! ring's type, store `rx` with no room and `SENDERS` if a sender waits, reopen the ring
-//! and store `tx` with all the room (Release). (Growing the ring does the same with the
-//! one lane's messages moved back into the ring before it reopens, and `tx` given the room
-//! they leave.) A handoff leaves the queue in complex mode, because the receiver it woke
-//! is likely to wait again (ping-pong) and a waiting receiver needs complex mode; the next
-//! locked send that finds nobody waiting and nothing queued switches back before it sends.
-//! A simple operation in flight when the switch begins finishes first and so linearizes
-//! before it; every other operation linearizes inside the lock or at its one CAS, so
-//! `recv(Any)` returns the oldest matching message fully sent before it.
-//!
-//! **Lock order:** namespace table lock → queue lock → (the ring's and the mailbox's own
-//! synchronization, which never blocks).
-//! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
-//! lock, so a receiver that checked permission and registered is always woken by a later
-//! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff (and the
-//! mailbox shared by two), the selectors, cancellation, removal, the full-queue wake-up,
-//! the mode switches, the split room words (collects against receives, mode switches,
-//! waiting senders and `IPC_STAT`) and lock-free calls racing a permission change; under
-//! loom the ring starts at 2 slots, so they wrap it and grow it. `loom_ring.rs` checks the
-//! ring alone.
-
+//! A queue whose messages all have one type, and on which no receiver waits, sends and
+//! receives without a lock (a bounded lock-free ring, with the room counted in two atomic
+//! words); senders that find it full wait without taking that path away. Everything else —
+//! a second type, a waiting receiver, a size-limited receive, `MSG_COPY`, `IPC_SET`,
+//! `IPC_RMID`, a reservation — runs under the queue's lock, with per-type lanes so that
+//! [`Select::Type`] finds its message in O(log types) whatever the backlog of other types.
+//! The queue switches back as soon as its messages are of one type again and no receiver
+//! waits. None of this changes what a call returns.
 #![deny(unsafe_code)]
 
 mod ctl;

@@ -44,6 +44,15 @@ pub enum Event {
     MsgWake,
     /// A woken send or receive found nothing to do and waited again.
     MsgWakeEmpty,
+    /// A send took the queue's lock (its `poll_send` went past the lock-free attempt).
+    MsgLockSend,
+    /// A receive took the queue's lock (its `poll_recv` went past the lock-free attempt).
+    MsgLockRecv,
+    /// A lock-free receive (or a send giving its room back) took the queue's lock to wake
+    /// waiting senders (`ss_wakeup`).
+    MsgLockWakeSenders,
+    /// A send handed its message straight to a waiting receiver (`pipelined_send`).
+    MsgHandoff,
     /// A semop completed (the denominator for the semaphore's counts).
     SemOpDone,
     /// A semaphore set's state lock was taken.
@@ -66,7 +75,7 @@ pub enum Event {
 
 impl Event {
     /// Every event, in declaration order.
-    pub const ALL: [Event; 22] = [
+    pub const ALL: [Event; 26] = [
         Event::MutexLock,
         Event::MutexContended,
         Event::MsgSent,
@@ -80,6 +89,10 @@ impl Event {
         Event::MsgWait,
         Event::MsgWake,
         Event::MsgWakeEmpty,
+        Event::MsgLockSend,
+        Event::MsgLockRecv,
+        Event::MsgLockWakeSenders,
+        Event::MsgHandoff,
         Event::SemOpDone,
         Event::SemLock,
         Event::SemCasFail,
@@ -107,6 +120,10 @@ impl Event {
             Event::MsgWait => "msg_wait",
             Event::MsgWake => "msg_wake",
             Event::MsgWakeEmpty => "msg_wake_empty",
+            Event::MsgLockSend => "msg_lock_send",
+            Event::MsgLockRecv => "msg_lock_recv",
+            Event::MsgLockWakeSenders => "msg_lock_wake_senders",
+            Event::MsgHandoff => "msg_handoff",
             Event::SemOpDone => "sem_op_done",
             Event::SemLock => "sem_lock",
             Event::SemCasFail => "sem_cas_fail",

@@ -62,6 +62,7 @@ use crossbeam_utils::CachePadded;
 
 use super::atomic::{AtomicPtr, AtomicU64};
 use super::cell::UnsafeCell;
+use super::counters::{count, Event};
 use super::{backoff, Mutex};
 
 /// Bit 0 of `head`: the ring is closed to [`Ring::pop_if`]. The position is `head >> 1`.
@@ -127,10 +128,11 @@ pub(crate) struct Ring<T> {
     /// [`Ring::grow`]; the old one goes to `retired`.
     slots: AtomicPtr<Slots<T>>,
     /// Arrays replaced by a larger one, kept until the ring drops. Empty: their values were
-    /// all taken before the swap. Boxed, not moved into the `Vec`: a pop may still hold a
-    /// reference to the header it loaded.
-    #[allow(clippy::vec_box)]
-    retired: Mutex<Vec<Box<Slots<T>>>>,
+    /// all taken before the swap. Raw pointers from `Box::into_raw`, turned back into boxes
+    /// only in `drop`: a pop may still read through a reference to an array it loaded
+    /// before the swap, and making a `Box` of it meanwhile would assert unique access (a
+    /// retag, which miri reports as a data race with that read).
+    retired: Mutex<Vec<*mut Slots<T>>>,
 }
 
 // SAFETY: a `Ring<T>` moves `T` values between threads (pushed on one, popped on
@@ -203,7 +205,10 @@ impl<T> Ring<T> {
                 }
                 match self.claim(slots, head) {
                     Ok(value) => return Pop::Taken(value),
-                    Err(now) => head = now,
+                    Err(now) => {
+                        count(Event::MsgCasFailHead);
+                        head = now;
+                    }
                 }
                 continue;
             }
@@ -286,10 +291,9 @@ impl<T> Ring<T> {
         }
         let new = Box::into_raw(Slots::new(cap, head >> 1));
         let old = self.slots.swap(new, AcqRel);
-        // SAFETY: `old` came from `Box::into_raw` (in `new` or an earlier swap) and is no
-        // longer the current array; owning it in `retired` keeps it alive for pops that
-        // loaded it before the swap.
-        self.retired.lock().push(unsafe { Box::from_raw(old) });
+        // `old` is no longer the current array; `retired` keeps it alive, untouched, for
+        // pops that loaded it before the swap, until `drop` frees it.
+        self.retired.lock().push(old);
         true
     }
 
@@ -318,6 +322,11 @@ impl<T> Drop for Ring<T> {
         // SAFETY: `&mut self`: no other thread uses the ring any more, and the pointer came
         // from `Box::into_raw`; it is not used after this.
         let slots = unsafe { Box::from_raw(self.slots.load(Relaxed)) };
+        for old in self.retired.lock().drain(..) {
+            // SAFETY: each came from `Box::into_raw` and was retired once by `grow`; `&mut
+            // self` means no pop reads it any more. Empty arrays: no value to drop.
+            drop(unsafe { Box::from_raw(old) });
+        }
         for pos in head..tail {
             let slot = slots.slot(pos);
             if slot.stamp.load(Relaxed) == pos + 1 {

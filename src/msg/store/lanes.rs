@@ -1,0 +1,246 @@
+//! Complex mode's storage: the per-type lanes, the byte and count accounting against
+//! `msg_qbytes`, and the waiting receivers and senders, all behind the queue's lock.
+//!
+//! # Design
+//!
+//! **Complex mode** — everything else: a second type, a waiting receiver, a size-limited
+//! receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
+//! guards the full structure:
+//!
+//! * **Per-type lanes.** `BTreeMap<mtype, VecDeque<Msg>>`, each message stamped with a
+//!   global sequence number, plus a `BTreeSet<(seq, mtype)>` of the lanes' heads.
+//!   `Type(t)` is one map lookup (O(log lanes)) whatever the backlog of other types — the
+//!   kernel scans; `Any` is the first head; `Except(t)` looks at most at two heads;
+//!   `AtMost(t)` is the first non-empty lane of the range `..=t` (up to 8 empty lanes are
+//!   kept with their buffers, so a type that comes and goes allocates nothing). Every
+//!   selector takes a lane's head, so the lanes are plain FIFOs; the stamp puts a cancelled
+//!   receiver's message back at its place and orders [`peek`](MessageQueue::peek)'s walk.
+//! * **Accounting.** `cbytes`, `qnum` and the room held by permits, checked against
+//!   `qbytes` in the same critical section as the enqueue or handoff.
+//! * **Waiters.** Two `WaitList`s (`sync::wait_list`: receivers with selector, size
+//!   limit, pid and handed-over result; senders and reservations with their size), with
+//!   wakers collected under the lock and woken after it. A waiter is notified only with its
+//!   result filled in (a message, `E2BIG`, `EIDRM`, or "retry" after `IPC_SET`), and it
+//!   registers in the same critical section in which it found nothing, so no wake-up is
+//!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
+//!   back through the handoff path, a sender wake-up through `ss_wakeup`).
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::super::select::Select;
+use crate::error::ErrorKind;
+use crate::sync::counters::{count, Event};
+use crate::sync::mailbox::Postman;
+use crate::sync::wait_list::{WaitList, WakeList};
+
+/// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
+/// comes and goes costs no allocation, and a selector's range scan skips at most this many.
+pub(super) const SPARE_LANES: usize = 8;
+
+// ===== Msg =====
+
+/// One queued message: the kernel's `struct msg_msg`.
+#[derive(Debug)]
+pub(crate) struct Msg<T> {
+    /// Global send order: the queue's `next_seq` when the message was sent. Orders messages
+    /// across lanes ("oldest") and places a put-back message where it was.
+    pub(crate) seq: u64,
+    /// `m_type`, always `>= 1`.
+    pub(crate) mtype: i64,
+    /// `m_ts`: the payload's size in bytes, as it reported it when sent.
+    pub(crate) size: usize,
+    pub(crate) payload: T,
+}
+
+// ===== waiters =====
+
+/// What a waiting receiver has been handed (`msg_receiver.r_msg`).
+#[derive(Debug)]
+pub(super) enum Handed<T> {
+    /// Nothing yet.
+    Nothing,
+    /// A message, handed off by `pipelined_send` (it never entered the queue).
+    Msg(Msg<T>),
+    /// An error: `E2BIG` from `pipelined_send`, `EIDRM` from removal.
+    Err(ErrorKind),
+    /// `IPC_SET` happened: re-check permission and look again (the kernel's internal EAGAIN).
+    Retry,
+}
+
+/// A waiting receiver (`struct msg_receiver`).
+#[derive(Debug)]
+pub(super) struct Receiver<T> {
+    pub(super) select: Select,
+    /// `r_maxsize`: the largest message it takes; `usize::MAX` under `MSG_NOERROR`.
+    pub(super) maxsize: usize,
+    /// `r_tsk`'s pid, recorded as `msg_lrpid` on a handoff.
+    pub(super) pid: i32,
+    /// Its tag for [`Queue::mailbox`].
+    pub(super) tag: u64,
+    pub(super) handed: Handed<T>,
+}
+
+/// A waiting sender or reservation (`struct msg_sender`): the room it needs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sender {
+    pub(super) size: usize,
+    /// Woken by `ss_wakeup` with room promised to it (counted in [`State::promised_count`]
+    /// and [`State::promised_bytes`] until its entry is removed).
+    pub(super) promised: bool,
+}
+
+// ===== State =====
+
+/// Everything behind the queue's lock.
+///
+/// # Safety
+///
+/// (Not `unsafe`, but the same discipline:) every field may only be accessed while holding
+/// [`Queue::state`]'s lock; they change together, so a reader holding the lock sees one
+/// consistent queue.
+#[derive(Debug)]
+pub(super) struct State<T> {
+    /// Per-type FIFO lanes. Up to [`SPARE_LANES`] of them may be empty (kept for their
+    /// buffers); every other lane has a head.
+    pub(super) lanes: BTreeMap<i64, VecDeque<Msg<T>>>,
+    /// How many lanes are empty.
+    pub(super) empty_lanes: usize,
+    /// `(seq, mtype)` of every lane's head: the first element is the oldest message.
+    pub(super) heads: BTreeSet<(u64, i64)>,
+    pub(super) next_seq: u64,
+    /// `q_cbytes`, `q_qnum`: the messages in the lanes.
+    pub(super) cbytes: usize,
+    pub(super) qnum: usize,
+    /// Room held by unused [`ReserveOp`] permits: counted against `qbytes` like messages,
+    /// but not shown in `msg_cbytes`/`msg_qnum`.
+    pub(super) reserved_bytes: usize,
+    pub(super) reserved_count: usize,
+    /// `q_qbytes`.
+    pub(super) qbytes: usize,
+    /// Room that `ss_wakeup` promised to the senders it woke and that have not yet taken
+    /// their entries off the list: a later `ss_wakeup` wakes only senders that fit the room
+    /// beyond it, so one freed message wakes one sender, not every sender that fits it.
+    pub(super) promised_count: usize,
+    pub(super) promised_bytes: usize,
+    /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::tx`] and the
+    /// ring's closed bit, which only the lock holder changes). In simple mode the lanes,
+    /// the counts above and the receiver list are empty; the messages are in
+    /// [`Queue::ring`], counted by the room in [`Queue::tx`] and [`Queue::rx`].
+    pub(super) complex: bool,
+    /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
+    /// `EINVAL` checks).
+    pub(super) removed: bool,
+    pub(super) receivers: WaitList<Receiver<T>>,
+    pub(super) senders: WaitList<Sender>,
+    /// The writer of [`Queue::mailbox`]: a handoff puts the message there when it is empty.
+    pub(super) postman: Postman<Msg<T>>,
+}
+
+impl<T> State<T> {
+    /// `msg_fits_inqueue`: both the bytes and the count against `qbytes`.
+    pub(super) fn fits(&self, size: usize) -> bool {
+        let bytes = self.cbytes.saturating_add(self.reserved_bytes).saturating_add(size);
+        let count = self.qnum.saturating_add(self.reserved_count).saturating_add(1);
+        bytes <= self.qbytes && count <= self.qbytes
+    }
+
+    /// The lane and sequence number of the message `select` takes (`find_msg`), oldest
+    /// matching first.
+    pub(super) fn find(&self, select: Select) -> Option<i64> {
+        if self.qnum == 0 {
+            // Nothing queued (a receiver about to wait, in a ping-pong): no map to search.
+            return None;
+        }
+        match select {
+            Select::Any => self.heads.first().map(|&(_, t)| t),
+            Select::Type(t) => self.lanes.get(&t).is_some_and(|l| !l.is_empty()).then_some(t),
+            // Only one lane is excluded, so at most two heads are looked at.
+            Select::Except(x) => self.heads.iter().map(|&(_, t)| t).find(|&t| t != x),
+            // At most SPARE_LANES empty lanes are skipped.
+            Select::AtMost(max) => self.lanes.range(..=max).find(|(_, l)| !l.is_empty()).map(|(&t, _)| t),
+        }
+    }
+
+    /// Takes the head of lane `mtype` out of the queue, with the accounting.
+    pub(super) fn pop_lane(&mut self, mtype: i64) -> Option<Msg<T>> {
+        let lane = self.lanes.get_mut(&mtype)?;
+        let msg = lane.pop_front()?;
+        self.heads.remove(&(msg.seq, mtype));
+        match lane.front() {
+            Some(next) => {
+                self.heads.insert((next.seq, mtype));
+            }
+            None if self.empty_lanes < SPARE_LANES => self.empty_lanes += 1,
+            None => {
+                self.lanes.remove(&mtype);
+            }
+        }
+        self.cbytes -= msg.size;
+        self.qnum -= 1;
+        Some(msg)
+    }
+
+    /// Puts `msg` into its lane at the place its sequence number gives it (at the tail for a
+    /// new message), with the accounting.
+    pub(super) fn insert(&mut self, msg: Msg<T>) {
+        self.cbytes += msg.size;
+        self.qnum += 1;
+        let mtype = msg.mtype;
+        let seq = msg.seq;
+        let lane = match self.lanes.entry(mtype) {
+            Entry::Occupied(e) => {
+                let lane = e.into_mut();
+                if lane.is_empty() {
+                    // a kept spare lane comes back into use
+                    self.empty_lanes -= 1;
+                }
+                lane
+            }
+            Entry::Vacant(e) => e.insert(VecDeque::new()),
+        };
+        let pos = lane.partition_point(|m| m.seq < seq);
+        if pos == 0 {
+            if let Some(old) = lane.front() {
+                self.heads.remove(&(old.seq, mtype));
+            }
+            self.heads.insert((seq, mtype));
+        }
+        lane.insert(pos, msg);
+    }
+
+    /// `pipelined_send`, then the enqueue: hands `msg` to the first waiting receiver whose
+    /// selector matches and whose `maxsize` takes it, failing each too-small matching
+    /// receiver met on the way with `E2BIG`; queues it if none takes it.
+    pub(super) fn deliver(&mut self, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
+        let mut cur = self.receivers.front();
+        while let Some(id) = cur {
+            cur = self.receivers.next(id);
+            let Some(r) = self.receivers.get_mut(id) else { continue };
+            if !r.select.matches(msg.mtype) {
+                continue;
+            }
+            if r.maxsize < msg.size {
+                r.handed = Handed::Err(ErrorKind::TooBig);
+                self.receivers.notify(id, wakes);
+                continue;
+            }
+            let pid = r.pid;
+            match self.postman.put(r.tag, msg) {
+                Ok(()) => {
+                    // In the mailbox: the receiver takes it there without the lock, so its
+                    // entry goes now (the wake-up with it).
+                    self.receivers.notify_remove(id, wakes);
+                }
+                Err(msg) => {
+                    r.handed = Handed::Msg(msg);
+                    self.receivers.notify(id, wakes);
+                }
+            }
+            count(Event::MsgHandoff);
+            return Some(pid);
+        }
+        self.insert(msg);
+        None
+    }
+}

@@ -1,0 +1,600 @@
+//! The queue's poll state machines: `msgsnd`, `msgrcv` and the reservation, each a loop
+//! of polls that the facade's futures drive, and their cancellation.
+//!
+//! # Design
+//!
+//! * **The mailbox.** A handoff puts the message into the queue's one-message mailbox
+//!   (`sync::mailbox`), tagged for that receiver, and removes the receiver's entry; the
+//!   woken receiver takes it with one CAS, without locking the queue again — a third of a
+//!   ping-pong round trip's locking. The mailbox has one writer, the lock holder (its
+//!   `Postman` lives in the locked state and issues the tags); when it holds a message not
+//!   yet collected, the handoff goes through the entry as before. A receive re-polled or
+//!   dropped looks in the mailbox first (under the lock the mailbox is the whole truth,
+//!   since puts are made under it), so a handed message is never lost or taken twice.
+
+use std::collections::VecDeque;
+use std::mem;
+use std::task::{Context, Poll};
+
+use super::super::select::Select;
+use super::lanes::{Handed, Msg, Receiver, Sender, State};
+use super::room::{fits_in, room_bytes, room_count, SimpleSend};
+use super::Queue;
+use crate::error::ErrorKind;
+use crate::ipc::perm::{READ, WRITE};
+use crate::ipc::Credentials;
+use crate::sync::counters::{count, Event};
+use crate::sync::wait_list::{WaiterId, WaiterState, WakeList};
+use crate::sync::MutexGuard;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// A `msgsnd` in progress.
+#[derive(Debug)]
+pub(crate) struct SendOp<T> {
+    pub(crate) mtype: i64,
+    pub(crate) size: usize,
+    /// The message, until it is sent; an error leaves it here for the caller.
+    pub(crate) msg: Option<T>,
+    pass: SenderLoop,
+}
+
+impl<T> SendOp<T> {
+    pub(crate) fn new(mtype: i64, size: usize, msg: T) -> SendOp<T> {
+        SendOp { mtype, size, msg: Some(msg), pass: SenderLoop::default() }
+    }
+}
+
+/// A `msgrcv` in progress.
+#[derive(Debug)]
+pub(crate) struct RecvOp {
+    pub(crate) select: Select,
+    pub(crate) maxsize: usize,
+    started: bool,
+    waiter: Option<WaiterId>,
+    /// Its mailbox tag while it waits (see [`Queue::mailbox`]).
+    tag: u64,
+}
+
+impl RecvOp {
+    pub(crate) fn new(select: Select, maxsize: usize) -> RecvOp {
+        RecvOp { select, maxsize, started: false, waiter: None, tag: 0 }
+    }
+
+    /// Whether it is registered as a waiter.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiter.is_some()
+    }
+}
+
+/// A `reserve` in progress: waits for room like a sender, then holds it.
+#[derive(Debug)]
+pub(crate) struct ReserveOp {
+    pub(crate) size: usize,
+    pass: SenderLoop,
+}
+
+impl ReserveOp {
+    pub(crate) fn new(size: usize) -> ReserveOp {
+        ReserveOp { size, pass: SenderLoop::default() }
+    }
+}
+
+/// What `do_msgsnd`'s loop keeps between polls, for a send or a reservation.
+#[derive(Debug, Default)]
+struct SenderLoop {
+    /// The first pass's liveness check is done.
+    started: bool,
+    /// Its entry in the sender list while it waits.
+    waiter: Option<WaiterId>,
+    /// This poll took off an entry that `ss_wakeup` had promised room: if the sender waits
+    /// again, that room goes to the others first (see [`Queue::sender_waits`]).
+    promised: bool,
+}
+
+impl<T> Queue<T> {
+    /// Polls a send (`do_msgsnd`'s loop). `cx == None` is `IPC_NOWAIT`. On `Ready(Err)` the
+    /// message is still in `op.msg`.
+    pub(crate) fn poll_send(
+        &self,
+        creds: &Credentials,
+        op: &mut SendOp<T>,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<(), ErrorKind>> {
+        let before = op.pass.waiter;
+        let done = self.poll_send_pass(creds, op, cx);
+        count_rewait(before, op.pass.waiter);
+        if done.is_ready() && matches!(done, Poll::Ready(Ok(()))) {
+            count(Event::MsgSent);
+        }
+        done
+    }
+
+    /// One poll of a send; see [`Queue::poll_send`].
+    fn poll_send_pass(
+        &self,
+        creds: &Credentials,
+        op: &mut SendOp<T>,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<(), ErrorKind>> {
+        // The version of the permissions this poll checked: under the lock, an unchanged
+        // version means the check still holds (IPC_SET changes them under the lock).
+        let mut checked = None;
+        if op.pass.waiter.is_none() && !op.pass.started {
+            if let Err(e) = self.start(&mut op.pass.started) {
+                return Poll::Ready(Err(e));
+            }
+            match self.header.perm().check_versioned(creds, WRITE) {
+                Ok(v) => checked = Some(v),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            match self.try_simple_send(creds.pid(), checked, op.mtype, op.size, &mut op.msg) {
+                SimpleSend::Sent => return Poll::Ready(Ok(())),
+                // the room it gave back may be what a waiting sender needs
+                SimpleSend::OtherType { wake: true } | SimpleSend::Recheck { wake: true } => {
+                    self.wake_senders_locked()
+                }
+                _ => {}
+            }
+        }
+        let mut wakes = WakeList::new();
+        count(Event::MsgLockSend);
+        let mut st = self.lock();
+        if let Some(done) = self.sender_pass(&mut st, creds, checked, &mut op.pass, cx.as_deref(), &mut wakes)
+        {
+            return done;
+        }
+        // A handoff leaves the queue in complex mode (below): the receiver it woke often waits
+        // again soon (ping-pong), and a receiver that waits needs complex mode. The next
+        // locked send that finds nobody waiting and nothing queued goes back to simple mode
+        // first, so a burst after it runs lock-free again.
+        self.make_simple_if_idle(&mut st);
+        if !st.complex {
+            if let Some(done) = self.send_simple_locked(&mut st, creds.pid(), op, cx.as_deref(), &mut wakes) {
+                return done;
+            }
+        }
+        if st.fits(op.size) {
+            let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            let rpid = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
+            if op.pass.promised {
+                self.wake_senders(&mut st, &mut wakes);
+            }
+            self.sent_and_handed(creds.pid(), rpid);
+            // No `make_simple_if_idle`: handed off, the queue stays complex (see above); queued,
+            // it is not empty.
+            return Poll::Ready(Ok(()));
+        }
+        self.sender_waits(&mut st, op.size, &mut op.pass, cx, &mut wakes)
+    }
+
+    /// A locked send in simple mode, decided once. Nobody waits to receive (that needs
+    /// complex mode), so the message goes to the ring, or its sender waits without leaving
+    /// simple mode; `None` when the queue went to complex mode instead, for the lanes.
+    ///
+    /// The decision comes from the room [consolidated](Queue::consolidate) under the lock —
+    /// a collect, so it is the free room at one instant:
+    ///
+    /// * the ring holds another type: the lanes (one switch to complex mode);
+    /// * only the slots are short (every slot taken while `qbytes` has room, which is never
+    ///   a reason for `EAGAIN` or a wait): the ring grows once and the send tries it, or, if
+    ///   the ring cannot grow or lock-free sends filled it again, the lanes;
+    /// * the message fits: the send tries the ring;
+    /// * it does not: `EAGAIN` under `IPC_NOWAIT`; otherwise the sender joins the list,
+    ///   which sets `SENDERS`, and then tries. No lost wake-up with `try_simple_recv`, which
+    ///   gives room back in the RMW on `rx` that ends it and that also reads `SENDERS`: a
+    ///   send that finds the room short decides so only through a collect, whose RMW on `rx`
+    ///   comes after ours. If the receive's RMW came first, that collect (or the one it
+    ///   waited for) finds the room; if ours came first, the receive sees `SENDERS` and runs
+    ///   `ss_wakeup` under the lock after we release it.
+    ///
+    /// Lock-free sends still run meanwhile, so a send that found room may find it taken at
+    /// its CAS: it then joins the list and tries once more, as in the last case. So at most
+    /// two attempts and one mode switch per locked pass.
+    fn send_simple_locked(
+        &self,
+        st: &mut MutexGuard<'_, State<T>>,
+        pid: i32,
+        op: &mut SendOp<T>,
+        cx: Option<&Context<'_>>,
+        wakes: &mut WakeList,
+    ) -> Option<Poll<Result<(), ErrorKind>>> {
+        let t = self.simple_type.load(Relaxed);
+        if t != 0 && t != op.mtype {
+            self.make_complex(st);
+            return None;
+        }
+        let room = self.consolidate();
+        let size = op.size;
+        let bytes_fit = room_bytes(room) >= size as u64;
+        let slots_short = room_count(room) == 0 && bytes_fit && self.ring_limited();
+        if slots_short && !self.grow_ring(st) {
+            self.make_complex(st);
+            return None;
+        }
+        let mut waiter = None;
+        let promised = op.pass.promised;
+        let mut register = |st: &mut MutexGuard<'_, State<T>>, waiter: &mut Option<WaiterId>| {
+            let Some(cx) = cx else { return false };
+            *waiter = Some(self.sender_joins(st, size, promised, cx, wakes));
+            true
+        };
+        if !slots_short && !fits_in(room, 0, size) && !register(st, &mut waiter) {
+            return Some(Poll::Ready(Err(ErrorKind::WouldBlock)));
+        }
+        let mut outcome = self.try_simple_send(pid, None, op.mtype, size, &mut op.msg);
+        // Full because the slots ran out while `qbytes` had room is not the queue's "full",
+        // which only a collect that found the bytes (or the count at `qbytes`) short decides.
+        let queue_full =
+            |o: SimpleSend| matches!(o, SimpleSend::Full { slots } if !slots || !self.ring_limited());
+        if queue_full(outcome) && waiter.is_none() && !slots_short {
+            // Lock-free sends took the room this pass found.
+            if !register(st, &mut waiter) {
+                return Some(Poll::Ready(Err(ErrorKind::WouldBlock)));
+            }
+            outcome = self.try_simple_send(pid, None, op.mtype, size, &mut op.msg);
+        }
+        if let Some(id) = waiter {
+            if queue_full(outcome) {
+                op.pass.waiter = Some(id);
+                return Some(Poll::Pending);
+            }
+            // Nobody notified it: that needs the lock, which we hold.
+            self.remove_sender(st, id);
+            self.sync_senders(st);
+        }
+        match outcome {
+            SimpleSend::Sent => {
+                if op.pass.promised {
+                    // Room freed while it was on its way went to nobody else: pass it on.
+                    self.wake_senders(st, wakes);
+                }
+                return Some(Poll::Ready(Ok(())));
+            }
+            // (Recheck cannot happen under the lock.)
+            SimpleSend::OtherType { wake } | SimpleSend::Recheck { wake } => {
+                self.make_complex(st);
+                if wake {
+                    // We hold the lock: `ss_wakeup` here, not through `wake_senders_locked`.
+                    self.wake_senders(st, wakes);
+                }
+            }
+            // The ring full again after it grew, or another type claimed it: complex mode's
+            // exact counts decide (Busy cannot happen: we hold the lock in simple mode).
+            SimpleSend::Full { .. } | SimpleSend::Busy => self.make_complex(st),
+        }
+        None
+    }
+
+    /// The head of every pass of `do_msgsnd`'s loop, for a send or a reservation: a woken
+    /// sender comes off the wait list (`EIDRM` if the queue went meanwhile); then the
+    /// liveness check of the first pass, the write permission (re-checked on every pass, as
+    /// the kernel does) and removal. `Some` ends the poll: still waiting, or an error.
+    fn sender_pass(
+        &self,
+        st: &mut MutexGuard<'_, State<T>>,
+        creds: &Credentials,
+        checked: Option<u32>,
+        pass: &mut SenderLoop,
+        cx: Option<&Context<'_>>,
+        wakes: &mut WakeList,
+    ) -> Option<Poll<Result<(), ErrorKind>>> {
+        pass.promised = false;
+        if let Some(id) = pass.waiter {
+            let Some(cx) = cx else { return Some(Poll::Pending) };
+            if let Some(WaiterState::Waiting) = st.senders.register(id, cx.waker()) {
+                return Some(Poll::Pending);
+            }
+            count(Event::MsgWake);
+            pass.promised = self.remove_sender(st, id).is_some_and(|(_, promised)| promised);
+            self.sync_senders(st);
+            pass.waiter = None;
+            if st.removed {
+                return Some(Poll::Ready(Err(ErrorKind::Removed)));
+            }
+        }
+        if let Err(e) = self.start(&mut pass.started) {
+            return Some(Poll::Ready(Err(e)));
+        }
+        if let Err(e) = self.header.perm().check_again(creds, WRITE, checked) {
+            if pass.promised {
+                // It leaves the room it was promised unused: to the others.
+                self.wake_senders(st, wakes);
+            }
+            return Some(Poll::Ready(Err(e)));
+        }
+        if st.removed {
+            return Some(Poll::Ready(Err(ErrorKind::Removed)));
+        }
+        None
+    }
+
+    /// A sender whose `size` does not fit: `EAGAIN` under `IPC_NOWAIT` (`cx == None`), else
+    /// onto the senders' list until a receive, `IPC_SET` or removal wakes it.
+    fn sender_waits(
+        &self,
+        st: &mut MutexGuard<'_, State<T>>,
+        size: usize,
+        pass: &mut SenderLoop,
+        cx: Option<&mut Context<'_>>,
+        wakes: &mut WakeList,
+    ) -> Poll<Result<(), ErrorKind>> {
+        match cx {
+            None => {
+                self.make_simple_if_idle(st);
+                Poll::Ready(Err(ErrorKind::WouldBlock))
+            }
+            Some(cx) => {
+                let promised = mem::take(&mut pass.promised);
+                pass.waiter = Some(self.sender_joins(st, size, promised, cx, wakes));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Puts a sender of `size` bytes on the list. One that `ss_wakeup` had woken with room
+    /// promised (`promised`) and that waits again — others took the room first — first
+    /// runs `ss_wakeup` itself: the room it was promised may fit senders behind it, whom the
+    /// kernel would have woken with it (it wakes every sender that fits, where we wake only
+    /// as many as the room takes).
+    fn sender_joins(
+        &self,
+        st: &mut MutexGuard<'_, State<T>>,
+        size: usize,
+        promised: bool,
+        cx: &Context<'_>,
+        wakes: &mut WakeList,
+    ) -> WaiterId {
+        if promised {
+            self.wake_senders(st, wakes);
+        }
+        let id = st.senders.push_back(Sender { size, promised: false }, cx.waker());
+        count(Event::MsgWait);
+        self.sync_senders(st);
+        id
+    }
+
+    /// A send future dropped while waiting: off the list; a wake-up it had taken passes on.
+    pub(crate) fn cancel_send(&self, waiter: &mut Option<WaiterId>) {
+        let Some(id) = waiter.take() else { return };
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        if let Some((WaiterState::Notified, _)) = self.remove_sender(&mut st, id) {
+            self.wake_senders(&mut st, &mut wakes);
+        }
+        self.sync_senders(&st);
+    }
+
+    pub(crate) fn cancel_send_op(&self, op: &mut SendOp<T>) {
+        self.cancel_send(&mut op.pass.waiter);
+    }
+
+    // ----- reserve -----
+
+    /// Polls a reservation of `op.size` bytes and one message of room; `Ready(Ok)` means the
+    /// room is held until [`Queue::send_reserved`] or [`Queue::release`].
+    pub(crate) fn poll_reserve(
+        &self,
+        creds: &Credentials,
+        op: &mut ReserveOp,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<(), ErrorKind>> {
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        self.make_complex(&mut st);
+        if let Some(done) = self.sender_pass(&mut st, creds, None, &mut op.pass, cx.as_deref(), &mut wakes) {
+            return done;
+        }
+        if st.fits(op.size) {
+            st.reserved_bytes += op.size;
+            st.reserved_count += 1;
+            if op.pass.promised {
+                self.wake_senders(&mut st, &mut wakes);
+            }
+            return Poll::Ready(Ok(()));
+        }
+        self.sender_waits(&mut st, op.size, &mut op.pass, cx, &mut wakes)
+    }
+
+    pub(crate) fn cancel_reserve(&self, op: &mut ReserveOp) {
+        self.cancel_send(&mut op.pass.waiter);
+    }
+
+    /// Sends through a held reservation of `reserved` bytes (`msg.size <= reserved`): cannot
+    /// wait or fail. On a removed queue the message is dropped, as the queue's messages were.
+    pub(crate) fn send_reserved(&self, pid: i32, reserved: usize, mtype: i64, size: usize, payload: T) {
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        self.make_complex(&mut st);
+        st.reserved_bytes -= reserved;
+        st.reserved_count -= 1;
+        if st.removed {
+            drop(st);
+            drop(payload);
+            return;
+        }
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let rpid = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes);
+        count(Event::MsgSent);
+        self.sent_and_handed(pid, rpid);
+        if size < reserved {
+            self.wake_senders(&mut st, &mut wakes);
+        }
+        self.make_simple_if_idle(&mut st);
+    }
+
+    /// Gives an unused reservation's room back and wakes the senders that now fit.
+    pub(crate) fn release(&self, reserved: usize) {
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        self.make_complex(&mut st);
+        st.reserved_bytes -= reserved;
+        st.reserved_count -= 1;
+        self.wake_senders(&mut st, &mut wakes);
+        self.make_simple_if_idle(&mut st);
+    }
+
+    // ----- msgrcv -----
+
+    /// Polls a receive (`do_msgrcv`'s loop). `cx == None` is `IPC_NOWAIT`.
+    pub(crate) fn poll_recv(
+        &self,
+        creds: &Credentials,
+        op: &mut RecvOp,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<Msg<T>, ErrorKind>> {
+        let before = op.waiter;
+        let done = self.poll_recv_pass(creds, op, cx);
+        count_rewait(before, op.waiter);
+        if let Poll::Ready(Ok(_)) = done {
+            count(Event::MsgReceived);
+        }
+        done
+    }
+
+    /// One poll of a receive; see [`Queue::poll_recv`].
+    fn poll_recv_pass(
+        &self,
+        creds: &Credentials,
+        op: &mut RecvOp,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Result<Msg<T>, ErrorKind>> {
+        // As in `poll_send`: the version this poll's permission check saw.
+        let mut checked = None;
+        if op.waiter.is_none() && !op.started {
+            if let Err(e) = self.start(&mut op.started) {
+                return Poll::Ready(Err(e));
+            }
+            let version = match self.header.perm().check_versioned(creds, READ) {
+                Ok(v) => v,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            checked = Some(version);
+            // A receive that may wait skips the lock-free attempt when the ring looks empty:
+            // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
+            // tries, to answer `ENOMSG` without the lock).
+            if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
+                match self.try_simple_recv(creds.pid(), version, op.select) {
+                    Ok(msg) => return Poll::Ready(Ok(msg)),
+                    // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
+                    // switch to complex mode (and back) just to find the lanes empty.
+                    Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
+                    Err(_) => {}
+                }
+            }
+        }
+        // Handed a message through the mailbox: no lock needed to collect it.
+        if let Some(msg) = self.take_handed(op) {
+            return Poll::Ready(Ok(msg));
+        }
+        let mut wakes = WakeList::new();
+        count(Event::MsgLockRecv);
+        let mut st = self.lock();
+        // Under the lock the mailbox is the whole truth: a handoff puts there under it.
+        if let Some(msg) = self.take_handed(op) {
+            return Poll::Ready(Ok(msg));
+        }
+        if let Some(id) = op.waiter {
+            let Some(cx) = cx.as_deref() else { return Poll::Pending };
+            match st.receivers.register(id, cx.waker()) {
+                Some(WaiterState::Waiting) => return Poll::Pending,
+                _ => {
+                    count(Event::MsgWake);
+                    op.waiter = None;
+                    match st.receivers.remove(id).map(|(r, _)| r.handed) {
+                        Some(Handed::Msg(m)) => return Poll::Ready(Ok(m)),
+                        Some(Handed::Err(e)) => return Poll::Ready(Err(e)),
+                        Some(Handed::Retry | Handed::Nothing) | None => {}
+                    }
+                }
+            }
+        }
+        self.make_complex(&mut st);
+        if let Err(e) = self.start(&mut op.started) {
+            return Poll::Ready(Err(e));
+        }
+        if let Err(e) = self.header.perm().check_again(creds, READ, checked) {
+            return Poll::Ready(Err(e));
+        }
+        if st.removed {
+            return Poll::Ready(Err(ErrorKind::Removed));
+        }
+        if let Some(mtype) = st.find(op.select) {
+            let size = st.lanes.get(&mtype).and_then(VecDeque::front).map_or(0, |m| m.size);
+            if size > op.maxsize {
+                return Poll::Ready(Err(ErrorKind::TooBig));
+            }
+            if let Some(msg) = st.pop_lane(mtype) {
+                self.received(creds.pid());
+                self.wake_senders(&mut st, &mut wakes);
+                self.make_simple_if_idle(&mut st);
+                return Poll::Ready(Ok(msg));
+            }
+        }
+        match cx {
+            None => {
+                self.make_simple_if_idle(&mut st);
+                Poll::Ready(Err(ErrorKind::NoMessage))
+            }
+            Some(cx) => {
+                op.tag = st.postman.tag();
+                let r = Receiver {
+                    select: op.select,
+                    maxsize: op.maxsize,
+                    pid: creds.pid(),
+                    tag: op.tag,
+                    handed: Handed::Nothing,
+                };
+                op.waiter = Some(st.receivers.push_back(r, cx.waker()));
+                count(Event::MsgWait);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The message a handoff left in the mailbox for `op`, which then waits no more.
+    pub(super) fn take_handed(&self, op: &mut RecvOp) -> Option<Msg<T>> {
+        op.waiter?;
+        let msg = self.mailbox.take(op.tag)?;
+        count(Event::MsgWake);
+        op.waiter = None;
+        Some(msg)
+    }
+
+    /// A receive future dropped while registered: off the list. A message it had been
+    /// handed goes back — to the next matching receiver, or into the queue at its place
+    /// (oldest first) — so nothing is lost or duplicated.
+    pub(crate) fn cancel_recv(&self, op: &mut RecvOp) {
+        let Some(id) = op.waiter.take() else { return };
+        let mut wakes = WakeList::new();
+        let mut st = self.lock();
+        // Handed a message through the mailbox (its entry is gone), or through the entry.
+        let msg = match self.mailbox.take(op.tag) {
+            Some(m) => m,
+            None => match st.receivers.remove(id) {
+                Some((Receiver { handed: Handed::Msg(m), .. }, _)) => m,
+                _ => return,
+            },
+        };
+        if st.removed {
+            drop(st);
+            drop(msg);
+            return;
+        }
+        self.make_complex(&mut st);
+        if let Some(pid) = st.deliver(msg, &mut wakes) {
+            self.received(pid);
+        }
+        self.make_simple_if_idle(&mut st);
+    }
+}
+
+/// Counts a waiter that was woken and is waiting again (a new entry): a wake-up that found
+/// nothing.
+fn count_rewait(before: Option<WaiterId>, after: Option<WaiterId>) {
+    if before.is_some() && after.is_some() && before != after {
+        count(Event::MsgWakeEmpty);
+    }
+}

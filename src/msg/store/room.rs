@@ -1,0 +1,645 @@
+//! Simple mode: the lock-free room-word protocol over the ring, the collects, and the
+//! switches between the two modes.
+//!
+//! # Design
+//!
+//! **Simple mode** — every queued message has one type and no receiver waits: a send or a
+//! receive of that type takes no lock. The messages sit in a bounded lock-free ring
+//! (`sync::ring`: Vyukov's MPMC queue with 64-bit positions and per-slot stamps, written
+//! against the `sync` shim so loom sees every step), and the room in two 64-bit *room
+//! words*, each on its own cache line (`CachePadded`), one per side, so that a producer and
+//! a consumer on two cores do not bounce one line per message:
+//!
+//! * `tx`, the senders' word: a `COMPLEX` flag, a `COLLECTING` flag and the **room**
+//!   senders may still take, in messages and bytes;
+//! * `rx`, the receivers' word: `SENDERS` (the sender list is not empty) and the room
+//!   receives have **given back** and no sender has collected yet.
+//!
+//! The free room — `qbytes - cbytes` bytes, `cap - qnum` messages, where `cap` is `qbytes`
+//! capped at the ring's slots — is the sum of the two words' room, plus what one collector
+//! (below) holds for a moment. A send is **one CAS on `tx`** that fails on `COMPLEX` and
+//! takes one message and its bytes of room — `msg_fits_inqueue`, both conditions, in the
+//! same atomic step — then claims the ring's type (the first simple send after the queue
+//! emptied does so with a CAS; another type gives the room back to `rx` and takes the lock),
+//! stamps `msg_stime`/`msg_lspid` and, last, pushes: **one `fetch_add`** on the ring's tail
+//! gives it a position, and the room it took guarantees the slot (the ring holds at most
+//! `cap` messages), so the push only ever waits for a receive of the slot's previous lap
+//! to finish reading it. A receive whose selector matches the ring's type claims the head
+//! position with **one CAS** — its linearization point — reads the message, frees the slot
+//! and ends with **one RMW on `rx`** that gives the room back and reads `SENDERS`. Four
+//! RMWs per message, two per side, each on its own side's lines while the consumer keeps
+//! up. No operation keeps an in-flight count: a mode switch closes the ring (a bit in its
+//! head, on which a receive's CAS fails) and waits for the room that operations in flight
+//! still hold (below). A `try_recv` that finds nothing in simple mode answers `ENOMSG` from
+//! that attempt (every queued message is in the ring then, of its one type); a receive that
+//! may wait skips the attempt when the ring looks empty and goes to the lock.
+//!
+//! **The ring grows.** It starts at 16 slots. A send whose collect found only the message
+//! count short — the bytes fit, and the ring caps the count below `qbytes`, so every slot
+//! is taken while the queue has room (never a reason for `EAGAIN` or a wait) — takes the
+//! lock, drains the ring, doubles it (up to 4096 slots; older arrays
+//! are kept until the queue drops, for receives that may still read a stamp there) and
+//! moves the messages back, staying in simple mode; past 4096 messages the queue goes to
+//! complex mode's lanes, which have no such limit. So a queue's ring ends up as large as
+//! its traffic needs, and each message is moved O(1) times on average.
+//!
+//! Keeping the *remaining* room in `tx` makes a CAS that succeeds on a stale read safe: it
+//! found the same room, so its decision holds whatever `IPC_SET` did in between.
+//!
+//! **Collecting.** A send whose CAS finds `tx`'s room short does not give up: it
+//! *collects*, the way a ring buffer's producer re-reads the consumer's index only when its
+//! cached view says full. A CAS sets `COLLECTING` on a `tx` whose room is
+//! short, one RMW takes all the room `rx` holds, and one RMW adds it to `tx` and clears
+//! `COLLECTING`; then the send tries again. Only a collector decides that a message does not
+//! fit, and only when `tx`'s room at its CAS plus what it took from `rx` is short. That is
+//! right at the instant of its RMW on `rx`: while `COLLECTING` is set nothing adds room to
+//! `tx` (only the collector does, one at a time; a send that gives room back puts it in
+//! `rx`), and `tx`'s room only shrinks by sends that took it, so the free room then was at
+//! most what it counted. Other sends that find the room short while a collect runs wait
+//! for it (a few instructions, never blocking). So `EAGAIN` or a wait is never decided on
+//! a queue with room, and no field overflows: the room in both words and in flight never
+//! exceeds `qbytes`. While the consumer keeps up, a send touches only `tx` and a receive
+//! only `rx`; on a full queue each send collects the one message of room a receive gave
+//! back, so `rx`'s line still travels once per message.
+//!
+//!
+//! **A sender that does not fit waits without leaving simple mode**: under the lock it
+//! joins the sender list, sets `SENDERS` in `rx` (an RMW) and then tries the send again —
+//! through a collect, whose RMW on `rx` comes after its own. A simple receive gives room
+//! back in the RMW on `rx` that ends it, which also returns `SENDERS`. The RMWs on `rx` are
+//! ordered: either the receive's came first, and the sender's collect (or the one it waited
+//! for) finds that room; or the sender's came first, and the receive sees `SENDERS` and runs
+//! `ss_wakeup` under the lock. There `ss_wakeup` first *consolidates* — collects `rx` into
+//! `tx` itself, waiting for a collect in progress — before it compares the room with each
+//! waiting sender's size: reading the two words plainly could miss room a collector holds
+//! between them, more than its own send needs, and leave a sender asleep on a queue with
+//! room (the loom model `surplus_of_a_collect_wakes_waiting_sender` fails that way). Room
+//! freed after the consolidation finds `SENDERS` set and runs `ss_wakeup` again — or, while
+//! a woken sender's promise keeps `SENDERS` clear (below), is passed on by that sender when
+//! it runs. No lost wake-up. `IPC_STAT` and `MSG_INFO` consolidate too, so their counts in
+//! simple mode are those of one instant.
+//!
+//! **Switching.** Only the lock holder changes modes. To complex: set `COMPLEX` in `tx` (no
+//! simple send starts after it) and close the ring (no simple receive claims a message
+//! after it), wait for a collect to clear `COLLECTING`, then drain the ring into its lane
+//! (the lanes are empty in simple mode) until the messages moved plus the room in `tx`
+//! (now final) and `rx` make `cap`: every message's worth of room is then free, or in a
+//! lane — none still held by a send that has not pushed yet or not yet given its room
+//! back, nor by a receive that claimed its message before the close and has not yet given
+//! the room back (each simple operation is a handful of atomics, never blocking). A message
+//! a simple send pushed gets its sequence number then (`UNNUMBERED` until that moment);
+//! one that went back into the ring from a lane keeps its own. The room fields are dead
+//! from then on.
+//!
+//! Back to simple, at the end of a locked operation (and at the start of a locked send),
+//! **as soon as nothing needs the lanes** — not only when the queue is idle: the queued
+//! messages have at most one type and fit the ring, no room is held by a permit, no
+//! receiver waits, the queue is alive and `qbytes` fits the words' 24-bit room fields
+//! (16 MiB). The lane's messages move into the ring, oldest first, with their sequence
+//! numbers (so a message a dropped receive puts back still goes before them); then the
+//! ring's type is set, `rx` stored with no room and `SENDERS` as the sender list needs,
+//! the ring reopened and `tx` stored with the room the messages leave (Release). (Growing
+//! the ring is the same switch with a larger array.) Waiting for an empty queue, as this
+//! engine first did, kept a loaded queue in complex mode for good: one receiver that waited
+//! once, and a backlog that never drained, made every later operation take the lock.
+//! A handoff leaves the queue in complex mode, because the receiver it woke is likely to
+//! wait again (ping-pong) and a waiting receiver needs complex mode; the next locked
+//! operation that finds nobody waiting switches back.
+//! The price: each switch moves the backlog (at most the ring's 4096 slots) one way, so a
+//! receiver of a rare type that waits again and again behind a large backlog of another
+//! type pays two such moves per wait, where the old rule paid a lock per operation instead.
+//! A simple operation in flight when the switch begins finishes first and so linearizes
+//! before it; every other operation linearizes inside the lock or at its one CAS, so
+//! `recv(Any)` returns the oldest matching message fully sent before it.
+//!
+//! **Waking senders, one per room.** The kernel's `ss_wakeup` wakes every waiting sender
+//! whose message fits the free room on its own: with room for one message and seven
+//! senders waiting, seven tasks wake, lock, and six go back to sleep — and every receive
+//! from a full queue locks to do it again. Here `ss_wakeup` wakes, oldest first, only as
+//! many senders as the free room takes together, less the room already promised to
+//! senders it woke that have not yet taken their entries off the list
+//! (`State::promised_count`/`promised_bytes`). While such a promise is out, `SENDERS` stays
+//! clear, so a receive that frees room does not lock; the woken sender, once it runs, takes
+//! its entry off (its promise with it, and `SENDERS` comes back if others wait) and runs
+//! `ss_wakeup` itself over the room freed meanwhile, whatever its outcome: after it sent or
+//! reserved, before it waits again (the room went to a newer sender), on an error, or from
+//! its `Drop`. So no sender sleeps on a queue with room for it, and a full queue costs one
+//! locked `ss_wakeup` per woken sender, not one per freed message (loom models in
+//! `loom_msg_wakeup.rs`).
+//!
+//! **Permissions and lock-free calls.** A lock-free send or receive checks permission, then
+//! makes its one atomic step; an `IPC_SET` in between is seen — it runs in complex mode, so
+//! the step finds the simple mode after it and the permissions' version it changed — and
+//! sends the call to the lock to check again. So a call never succeeds on a permission that
+//! an `IPC_SET` which completed before its atomic step had taken away (loom models
+//! `recv_racing_permission_revocation`, `send_racing_permission_revocation`).
+
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use super::super::select::Select;
+use super::lanes::{Msg, State};
+use super::Queue;
+use crate::sync::backoff;
+use crate::sync::counters::{count, Event};
+use crate::sync::ring::Pop;
+use crate::sync::wait_list::{WaiterId, WaiterState, WakeList};
+
+// The two room words, each on its own cache line: `Queue::tx` (the senders' side) and
+// `Queue::rx` (the receivers' side), 64 bits each, with the same layout:
+//
+//   bit  0      tx: COMPLEX     the queue is in complex mode; simple sends may not start
+//                               (simple receives are stopped by the ring's closed bit)
+//   bit  1      tx: COLLECTING  a sender is moving the room in `rx` over to `tx`
+//               rx: SENDERS     the sender list is not empty: a simple operation that
+//                               frees room must take the lock and run `ss_wakeup`
+//   bits 2..16  unused (no simple operation keeps an in-flight count: its room does, see
+//               `Queue::make_complex`)
+//   bits 16..40 room count  tx: messages that may still be sent; rx: messages' room given
+//                           back by receives and not yet collected by a sender
+//   bits 40..64 room bytes  the same in bytes
+//
+// In simple mode the free room is the sum of the two words' room fields, plus what a
+// collector holds while it moves it (at most one at a time, under COLLECTING): in bytes
+// `qbytes - cbytes`, in messages `cap - qnum`, where `cap` (`Queue::cap`) is `qbytes`
+// capped at the ring's capacity — a message needs a slot. No field can overflow: the room
+// in both words and in flight never exceeds `qbytes`, at most `SIMPLE_QBYTES_MAX`.
+//
+// Keeping the *remaining room* (not the used amount) in `tx` means a simple send's CAS
+// decides the fit from the word alone: a CAS that succeeds on a stale read found the same
+// room, so the decision holds (no ABA through a qbytes change).
+pub(super) const COMPLEX: u64 = 1;
+pub(super) const COLLECTING: u64 = 2;
+pub(super) const SENDERS: u64 = 2;
+pub(super) const ROOM_COUNT: u64 = 1 << 16;
+pub(super) const ROOM_BYTES: u64 = 1 << 40;
+/// Both room fields.
+pub(super) const ROOM_MASK: u64 = !0xffff;
+/// The largest `qbytes` simple mode handles (the room fields are 24 bits).
+pub(super) const SIMPLE_QBYTES_MAX: usize = (1 << 24) - 1;
+
+/// The sequence number of a message a simple send pushed: it gets its number when a switch
+/// to complex mode drains the ring (numbers start at 1).
+pub(super) const UNNUMBERED: u64 = 0;
+
+/// The ring's slots when a queue is created (a small ring exercises its wrap-around under
+/// loom).
+pub(super) const RING_INITIAL: usize = if cfg!(loom) { 2 } else { 16 };
+/// The most slots the ring grows to: beyond it, messages past this many wait in complex
+/// mode's lanes (which have no such limit).
+pub(super) const RING_MAX: usize = 1 << 12;
+
+/// The room words' value with `count` messages and `bytes` bytes of room.
+pub(super) fn room(count: usize, bytes: usize) -> u64 {
+    count as u64 * ROOM_COUNT + bytes as u64 * ROOM_BYTES
+}
+
+/// The room one message of `size` bytes takes, as the room fields hold it. Only for a
+/// `size` that fitted (at most `SIMPLE_QBYTES_MAX`).
+pub(super) fn room_of(size: usize) -> u64 {
+    ROOM_COUNT + size as u64 * ROOM_BYTES
+}
+
+/// Whether one message of `size` bytes fits in the room of `a` and `b` together (each
+/// field added on its own, so two words read at different instants cannot carry).
+pub(super) fn fits_in(a: u64, b: u64, size: usize) -> bool {
+    room_count(a) + room_count(b) >= 1 && room_bytes(a) + room_bytes(b) >= size as u64
+}
+
+pub(super) fn room_count(word: u64) -> u64 {
+    (word >> 16) & 0xff_ffff
+}
+
+pub(super) fn room_bytes(word: u64) -> u64 {
+    word >> 40
+}
+
+/// What [`Queue::try_simple_send`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum SimpleSend {
+    /// Sent.
+    Sent,
+    /// The message does not fit (decided by a collect, see [`Queue::enter_send`]): nothing
+    /// changed. `slots`: only the message count was short at the collect's instant, not the
+    /// bytes — when the ring caps the count below `qbytes` ([`Queue::ring_limited`]), the
+    /// queue itself had room then, so neither `EAGAIN` nor a wait may follow from it.
+    Full { slots: bool },
+    /// Complex mode: nothing changed.
+    Busy,
+    /// The FIFO holds another type: the room taken was given back, and `wake` says whether
+    /// `SENDERS` was set then (someone must run `ss_wakeup`, under the lock).
+    OtherType { wake: bool },
+    /// The permissions changed since the caller's check: the room taken was given back (as
+    /// for `OtherType`), and the locked path checks again.
+    Recheck { wake: bool },
+}
+
+impl<T> Queue<T> {
+    /// Gives back the room of one message of `size` bytes into `rx` (a receive's, or a send
+    /// that must go back to the lock); returns whether `SENDERS` was set. AcqRel: the lock
+    /// holder draining the ring sees the operation's effects once it sees the room, and a
+    /// sender that set `SENDERS` before this RMW is seen (see [`Queue::poll_send`]).
+    pub(super) fn give_back(&self, size: usize) -> bool {
+        // The room given back cannot overflow its fields (see the layout).
+        self.rx.fetch_add(room_of(size), AcqRel) & SENDERS != 0
+    }
+
+    /// Starts a simple send of `size` bytes: a CAS on `tx` takes one message and `size`
+    /// bytes of room — `msg_fits_inqueue`, both conditions in one step.
+    ///
+    /// A simple send keeps no in-flight count: taking room is its whole entry, and a mode
+    /// switch waits for every message whose room was taken to be pushed or its room given
+    /// back (see [`Queue::make_complex`]).
+    ///
+    /// When `tx` lacks the room, the sender **collects**: a CAS sets `COLLECTING` (a mode
+    /// switch waits for it to clear) on a `tx` value whose room is short, one
+    /// RMW takes all the room `rx` holds, and one RMW adds it to `tx` and clears
+    /// `COLLECTING`; then it tries again. Only a collector decides that the message does
+    /// not fit, and only when `tx`'s room at its CAS plus what it took from `rx` is short.
+    /// That decision is right at the instant of its RMW on `rx`: while `COLLECTING` is set
+    /// nothing adds room to `tx` (only a collector does, one at a time; give-backs go to
+    /// `rx`), so the room then was at most what it counted. Other senders that find the
+    /// room short while a collect runs wait for it (a few instructions, never blocking).
+    /// [`Busy`](SimpleSend::Busy) in complex mode.
+    pub(super) fn enter_send(&self, size: usize) -> Result<(), SimpleSend> {
+        let mut cur = self.tx.load(Relaxed);
+        let mut spins = 0u32;
+        loop {
+            if cur & COMPLEX != 0 {
+                return Err(SimpleSend::Busy);
+            }
+            if fits_in(cur, 0, size) {
+                match self.tx.compare_exchange_weak(cur, cur - room_of(size), Acquire, Relaxed) {
+                    Ok(_) => return Ok(()),
+                    Err(now) => {
+                        count(Event::MsgCasFailTx);
+                        cur = now;
+                    }
+                }
+                continue;
+            }
+            if cur & COLLECTING != 0 {
+                backoff(&mut spins);
+                cur = self.tx.load(Relaxed);
+                continue;
+            }
+            if let Err(now) = self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
+                count(Event::MsgCasFailTx);
+                cur = now;
+                continue;
+            }
+            let (given, after) = self.collect_rx();
+            let enough = fits_in(cur, given, size);
+            let bytes = room_bytes(cur) + room_bytes(given) >= size as u64;
+            cur = after;
+            if !enough {
+                return Err(SimpleSend::Full { slots: bytes });
+            }
+        }
+    }
+
+    /// Gathers the room `rx` holds into `tx`, as a collector does, for the lock holder in
+    /// simple mode; returns `tx` just after. Every room freed before this call is then in
+    /// the returned word or already taken by a send (see [`Queue::wake_senders`]).
+    pub(super) fn consolidate(&self) -> u64 {
+        let mut cur = self.tx.load(Relaxed);
+        let mut spins = 0u32;
+        loop {
+            // The lock holder in simple mode: nobody sets COMPLEX meanwhile.
+            if cur & (COLLECTING | COMPLEX) != 0 {
+                backoff(&mut spins);
+                cur = self.tx.load(Relaxed);
+                continue;
+            }
+            match self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        self.collect_rx().1
+    }
+
+    /// The body of a collect, for the thread whose CAS set `COLLECTING` in `tx`: takes all
+    /// the room `rx` holds, adds it to `tx` and clears `COLLECTING` in one RMW. Returns the
+    /// room taken and `tx` just after. `tx`'s room plus the room taken is free room counted
+    /// once, so it stays within the fields.
+    pub(super) fn collect_rx(&self) -> (u64, u64) {
+        let given = self.rx.fetch_and(!ROOM_MASK, Relaxed) & ROOM_MASK;
+        let back = given.wrapping_sub(COLLECTING);
+        (given, self.tx.fetch_add(back, Release).wrapping_add(back))
+    }
+
+    /// Puts the queue in complex mode, under the lock: sets `COMPLEX` in `tx` (no simple
+    /// send starts after it) and closes the ring (no simple receive claims a message after
+    /// it), waits for a collect to finish, and drains the ring into its lane with fresh
+    /// sequence numbers (the lanes are empty in simple mode). The room fields are dead
+    /// until [`Queue::make_simple_if_idle`] stores them afresh.
+    ///
+    /// No simple operation keeps an in-flight count; its room does. Once `tx` is `COMPLEX`
+    /// and no collect runs, its room is final, and each of the `cap` messages' worth of room
+    /// of simple mode is free (in `tx` or `rx`), in the ring, or held by an operation still
+    /// running: a send that has not pushed yet (or not yet given its room back, to `rx`), a
+    /// receive that claimed its message before the close and has not yet given the room
+    /// back. So the ring is drained until what it gave plus the two words' room make `cap`:
+    /// then no simple operation is left running. (`rx` only grows meanwhile; a send pushes
+    /// last, after its stamps, and a receive gives back last, so nothing of either runs
+    /// after that.)
+    pub(super) fn make_complex(&self, st: &mut State<T>) {
+        if st.complex {
+            return;
+        }
+        st.complex = true;
+        count(Event::MsgToLocked);
+        self.tx.fetch_or(COMPLEX, AcqRel);
+        self.ring.close();
+        let mut spins = 0u32;
+        while self.tx.load(Acquire) & COLLECTING != 0 {
+            backoff(&mut spins);
+        }
+        let cap = self.cap.load(Relaxed) as u64;
+        let free = room_count(self.tx.load(Acquire));
+        let mut moved = 0u64;
+        spins = 0;
+        loop {
+            if let Some(mut msg) = self.ring.take_closed() {
+                // A simple send's message gets its number now; one that `make_simple` moved
+                // into the ring keeps its own, older than every message behind it and still
+                // ordered against a handed message that a dropped receive may put back.
+                if msg.seq == UNNUMBERED {
+                    msg.seq = st.next_seq;
+                    st.next_seq += 1;
+                }
+                st.insert(msg);
+                moved += 1;
+                continue;
+            }
+            // Acquire: a send that gave its room back did so after its type claim; a
+            // receive, after its pop.
+            if moved + free + room_count(self.rx.load(Acquire)) >= cap {
+                break;
+            }
+            // An operation between its room and its push or give-back (a few
+            // instructions, never blocking).
+            backoff(&mut spins);
+        }
+    }
+
+    /// Back to simple mode, under the lock, as soon as nothing needs the full structure —
+    /// not only when the queue is idle: the queued messages have at most one type and fit
+    /// the ring (they move into it, oldest first), no room is held by a permit, no receiver
+    /// waits, the queue is alive and `qbytes` is within the words' 24-bit room fields. The
+    /// next simple send of an empty queue claims the ring's type.
+    ///
+    /// Waiting until the queue was empty kept a loaded queue locked for good: one receiver
+    /// that waited once (complex mode) and a backlog that never drains made every later
+    /// operation take the lock (BENCHMARKS.md, "Message queues under contention").
+    pub(super) fn make_simple_if_idle(&self, st: &mut State<T>) {
+        if !st.complex || !self.simple_allowed(st) || st.heads.len() > 1 {
+            return;
+        }
+        let cap = st.qbytes.min(self.ring.capacity());
+        if st.qnum <= cap && st.cbytes <= st.qbytes {
+            self.make_simple(st, None);
+        }
+    }
+
+    /// What simple mode needs besides the lanes' contents: no room held by a permit, no
+    /// receiver waiting, the queue alive and `qbytes` within the room fields.
+    pub(super) fn simple_allowed(&self, st: &State<T>) -> bool {
+        !st.removed && st.reserved_count == 0 && st.receivers.is_empty() && st.qbytes <= SIMPLE_QBYTES_MAX
+    }
+
+    /// A send found the ring full, under the lock in simple mode, while `qbytes` has room
+    /// for more messages: doubles the ring (up to [`RING_MAX`]) and goes on in simple mode,
+    /// the way a `Vec` grows — so a queue's ring ends up as large as its traffic needs,
+    /// each message moved O(1) times on average. `false` when it is as large as it gets.
+    pub(super) fn grow_ring(&self, st: &mut State<T>) -> bool {
+        let slots = self.ring.capacity();
+        if slots >= RING_MAX || !self.simple_allowed(st) {
+            return false;
+        }
+        // Drains the ring into the one lane of its type, and stops every simple operation.
+        self.make_complex(st);
+        self.make_simple(st, Some(slots * 2));
+        true
+    }
+
+    /// Back to simple mode, under the lock, with the lanes holding messages of at most one
+    /// type, no more than the ring (grown to `grow` slots if given) holds: they move into
+    /// the ring, oldest first, before it reopens, so a receive sees all of them or the
+    /// closed ring (and takes the lock). Then `rx` is stored with no room, and `tx` with the
+    /// room the moved messages leave.
+    pub(super) fn make_simple(&self, st: &mut State<T>, grow: Option<usize>) {
+        if let Some(slots) = grow {
+            // Closed and drained (`make_complex`), nothing pushing: cannot fail.
+            self.ring.grow(slots);
+        }
+        let cap = st.qbytes.min(self.ring.capacity());
+        let mtype = st.heads.first().map_or(0, |&(_, t)| t);
+        let (count, bytes) = (st.qnum, st.cbytes);
+        debug_assert!(count <= cap && st.heads.len() <= 1, "{count} messages, {} lanes", st.heads.len());
+        while let Some(msg) = st.pop_lane(mtype) {
+            self.ring.push(msg);
+        }
+        st.complex = false;
+        crate::sync::counters::count(Event::MsgToLockFree);
+        self.qbytes.store(st.qbytes, Relaxed);
+        self.cap.store(cap, Relaxed);
+        self.simple_type.store(mtype, Relaxed);
+        let senders = if st.senders.is_empty() { 0 } else { SENDERS };
+        // Nothing else writes the words now: simple sends cannot start (COMPLEX) and none
+        // is in flight, and the flags change only under the lock we hold. Release: a simple
+        // operation that enters sees the stores above. `rx` first: receives may give room
+        // back once the ring is open.
+        self.rx.store(senders, Release);
+        self.ring.reopen();
+        self.tx.store(room(cap - count, st.qbytes - bytes), Release);
+    }
+
+    /// Whether simple mode's message count is capped by the ring rather than `qbytes`: then
+    /// a send that finds no room may still fit the queue, in complex mode.
+    pub(super) fn ring_limited(&self) -> bool {
+        self.cap.load(Relaxed) < self.qbytes.load(Relaxed)
+    }
+
+    /// The simple send: it fits (one CAS takes the room, after a collect if need be), the
+    /// message's type is the ring's (or claims it), and it is pushed. Otherwise nothing
+    /// changed and the locked path decides; see [`SimpleSend`].
+    ///
+    /// `checked` is the permissions' version the caller's write check passed at, for a
+    /// call without the lock (`None` under it: `IPC_SET` cannot run then). The send
+    /// linearizes at its CAS on `tx`, after the check: an `IPC_SET` in between — it runs
+    /// in complex mode, so the CAS found the simple mode that came after it, and the
+    /// version loaded after the CAS (Acquire) shows it — sends it back to the lock to check
+    /// again ([`Recheck`](SimpleSend::Recheck)), so a write permission taken away is never
+    /// ignored.
+    pub(super) fn try_simple_send(
+        &self,
+        pid: i32,
+        checked: Option<u32>,
+        mtype: i64,
+        size: usize,
+        payload: &mut Option<T>,
+    ) -> SimpleSend {
+        if payload.is_none() {
+            // Polled again after it completed: nothing to send, no room to take.
+            return SimpleSend::Sent;
+        }
+        if let Err(not_entered) = self.enter_send(size) {
+            return not_entered;
+        }
+        let stale = checked.is_some_and(|v| !self.header.perm().unchanged_since(v));
+        if stale || !self.claim_type(mtype) {
+            // Give the room back, to `rx` where freed room goes (a mode switch waits for
+            // it); a sender that saw it taken may be waiting for it.
+            let wake = self.give_back(size);
+            return if stale { SimpleSend::Recheck { wake } } else { SimpleSend::OtherType { wake } };
+        }
+        // Stamps first: the push is the send's last touch of the queue, so a mode switch
+        // that has seen it knows the send is over.
+        self.sent(pid);
+        if let Some(payload) = payload.take() {
+            // The room taken is a slot: the ring holds at most `cap` messages.
+            self.ring.push(Msg { seq: UNNUMBERED, mtype, size, payload });
+        }
+        SimpleSend::Sent
+    }
+
+    /// Whether the ring takes `mtype`: its type already, or unclaimed and now claimed.
+    pub(super) fn claim_type(&self, mtype: i64) -> bool {
+        match self.simple_type.load(Relaxed) {
+            t if t == mtype => true,
+            0 => match self.simple_type.compare_exchange(0, mtype, Relaxed, Relaxed) {
+                Ok(_) => true,
+                Err(cur) => cur == mtype,
+            },
+            _ => false,
+        }
+    }
+
+    /// The simple receive: the ring's type matches `select` and the ring has a message; the
+    /// RMW that ends it gives the room back. `Err(true)`: the ring is open and holds no
+    /// matching message — every queued message is in the ring then, of its one type, so
+    /// `IPC_NOWAIT` can answer `ENOMSG` without the lock (a send that completed before this
+    /// call began had claimed the type and pushed before). `Err(false)`: complex mode.
+    ///
+    /// `checked` is the permissions' version the caller's read check passed at. The receive
+    /// linearizes at its pop (or, finding nothing, at its read of the ring's head), after
+    /// the check: an `IPC_SET` in between runs in complex mode, so the pop either fails on
+    /// the closed ring or found the reopened one, whose head it read with Acquire after
+    /// the `IPC_SET` changed the version. So the version is compared after that read —
+    /// before the pop claims, and before `ENOMSG` is answered — and a change sends the call
+    /// to the lock (`Err(false)`) to check again: a read permission taken away is never
+    /// ignored.
+    pub(super) fn try_simple_recv(&self, pid: i32, checked: u32, select: Select) -> Result<Msg<T>, bool> {
+        let perm = self.header.perm();
+        // Called once the head message is seen written (Acquire), so the type its sender
+        // claimed before pushing is seen.
+        let accept = || {
+            let t = self.simple_type.load(Relaxed);
+            t != 0 && select.matches(t) && perm.unchanged_since(checked)
+        };
+        match self.ring.pop_if(accept) {
+            Pop::Taken(msg) => {
+                self.received(pid);
+                if self.give_back(msg.size) {
+                    self.wake_senders_locked();
+                }
+                Ok(msg)
+            }
+            Pop::Empty | Pop::Refused => Err(perm.unchanged_since(checked)),
+            Pop::Closed => Err(false),
+        }
+    }
+
+    /// `ss_wakeup` after a simple operation freed room with `SENDERS` set. Not while in
+    /// flight: the lock holder may be draining us.
+    pub(super) fn wake_senders_locked(&self) {
+        let mut wakes = WakeList::new();
+        count(Event::MsgLockWakeSenders);
+        let mut st = self.lock();
+        self.wake_senders(&mut st, &mut wakes);
+    }
+
+    /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
+    /// current state, moving the others to the tail.
+    ///
+    /// In simple mode the room is first [consolidated](Queue::consolidate) into `tx`: a
+    /// plain read of both words could miss room a collector holds between them. Room freed
+    /// after that finds `SENDERS` set (the list is not empty) and calls this again.
+    pub(super) fn wake_senders(&self, st: &mut State<T>, wakes: &mut WakeList) {
+        if st.senders.is_empty() {
+            return;
+        }
+        // The free room, less what senders woken earlier and not yet back were promised.
+        let (count, bytes) = if st.complex {
+            let used = st.qnum.saturating_add(st.reserved_count);
+            (
+                st.qbytes.saturating_sub(used),
+                st.qbytes.saturating_sub(st.cbytes.saturating_add(st.reserved_bytes)),
+            )
+        } else {
+            let room = self.consolidate();
+            // A ring-limited count is not the queue's: let the sender try (it goes to
+            // complex mode when the ring is what is full).
+            let count = if self.ring_limited() { usize::MAX } else { room_count(room) as usize };
+            (count, room_bytes(room) as usize)
+        };
+        let mut count = count.saturating_sub(st.promised_count);
+        let mut bytes = bytes.saturating_sub(st.promised_bytes);
+        for _ in 0..st.senders.len() {
+            let Some(id) = st.senders.front() else { break };
+            let Some(sender) = st.senders.get_mut(id) else { break };
+            let size = sender.size;
+            if count >= 1 && bytes >= size {
+                sender.promised = true;
+                count -= 1;
+                bytes -= size;
+                st.promised_count += 1;
+                st.promised_bytes += size;
+                st.senders.notify(id, wakes);
+            } else {
+                st.senders.move_to_back(id);
+            }
+        }
+        self.sync_senders(st);
+    }
+
+    /// Takes a sender's entry off the list, with the room it was promised if `ss_wakeup`
+    /// woke it; returns the state it was in and whether it had been promised room (`None`:
+    /// a stale id).
+    pub(super) fn remove_sender(&self, st: &mut State<T>, id: WaiterId) -> Option<(WaiterState, bool)> {
+        let (sender, state) = st.senders.remove(id)?;
+        if sender.promised {
+            st.promised_count -= 1;
+            st.promised_bytes -= sender.size;
+        }
+        Some((state, sender.promised))
+    }
+
+    /// Keeps `SENDERS` equal to "a sender waits and none that `ss_wakeup` woke is still on
+    /// its way" (under the lock). AcqRel: an RMW on `rx`, so it is ordered with every simple
+    /// receive's `give_back`.
+    ///
+    /// While a woken sender with room promised has not run yet, a receive that frees room
+    /// does not take the lock to wake another: the woken sender, when it runs, takes its
+    /// entry off the list (so `SENDERS` comes back if others wait) and then runs `ss_wakeup`
+    /// itself, whatever its outcome — after its send, before it waits again, on an error, or
+    /// from its `Drop` — over the room freed meanwhile, consolidated. So a full queue with
+    /// many waiting senders costs one locked `ss_wakeup` per woken sender, not one per
+    /// message a receive frees (BENCHMARKS.md, "Message queues under contention").
+    ///
+    /// A load first: the flag changes only under the lock, so when it already holds the
+    /// right value no RMW is needed — and the argument in [`Queue::send_simple_locked`]
+    /// still holds, because the RMW that set it came before our load in `rx`'s order.
+    pub(super) fn sync_senders(&self, st: &State<T>) {
+        let set = self.rx.load(Relaxed) & SENDERS != 0;
+        let want = !st.senders.is_empty() && st.promised_count == 0;
+        if !want {
+            if set {
+                self.rx.fetch_and(!SENDERS, AcqRel);
+            }
+        } else if !set {
+            self.rx.fetch_or(SENDERS, AcqRel);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Which waiting senders a freed message wakes: as many as the free room takes, oldest
+//! first, and a woken sender that does not use its room passes the wake-up on (the `msg`
+//! module docs, "Waking senders"). Each future is polled by hand with a waker that counts
+//! its wake-ups, so the tests see exactly which tasks were woken. With the `counters`
+//! feature, a last test checks that a loaded queue leaves the locked mode once no receiver
+//! waits (no lock per message afterwards).
+#![cfg(not(loom))]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use svipc::msg::MsqidSet;
+use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, Select};
+
+fn queue(qbytes: u64) -> MessageQueue<u64> {
+    let me = Namespace::new().process(Credentials::new(0, 0));
+    let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+    q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes }).unwrap();
+    q
+}
+
+/// A waker that counts how often it was woken.
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A future with its own counting waker.
+struct Task<F> {
+    fut: Pin<Box<F>>,
+    wakes: Arc<Counter>,
+}
+
+impl<F: Future> Task<F> {
+    fn new(fut: F) -> Self {
+        Task { fut: Box::pin(fut), wakes: Arc::default() }
+    }
+
+    fn poll(&mut self) -> Poll<F::Output> {
+        let waker = Waker::from(Arc::clone(&self.wakes));
+        self.fut.as_mut().poll(&mut Context::from_waker(&waker))
+    }
+
+    fn woken(&self) -> usize {
+        self.wakes.0.load(Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn smoke() {
+    let q = queue(8);
+    q.try_send(1, 1).unwrap();
+    let mut s = Task::new(q.send(1, 2));
+    assert!(s.poll().is_pending());
+    assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 1));
+    assert_eq!(s.woken(), 1);
+    assert!(s.poll().is_ready());
+    assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 2));
+}
+
+#[test]
+fn one_freed_message_wakes_one_sender_the_oldest() {
+    let q = queue(8);
+    q.try_send(1, 0).unwrap();
+    let mut senders: Vec<_> = (1..=4).map(|v| Task::new(q.send(1, v))).collect();
+    for s in &mut senders {
+        assert!(s.poll().is_pending());
+    }
+    assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 0));
+    let woken: Vec<_> = senders.iter().map(Task::woken).collect();
+    assert_eq!(woken, [1, 0, 0, 0], "the kernel would wake all four; one fits");
+    assert!(matches!(senders[0].poll(), Poll::Ready(Ok(()))));
+    // The next freed message wakes the next sender.
+    assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 1));
+    let woken: Vec<_> = senders.iter().map(Task::woken).collect();
+    assert_eq!(woken, [1, 1, 0, 0]);
+    assert!(matches!(senders[1].poll(), Poll::Ready(Ok(()))));
+    assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 2));
+}
+
+#[test]
+fn room_freed_while_a_woken_sender_is_on_its_way_goes_on_when_it_runs() {
+    let q = queue(16);
+    q.try_send(1, 0).unwrap();
+    q.try_send(1, 1).unwrap();
+    let mut a = Task::new(q.send(1, 10));
+    let mut b = Task::new(q.send(1, 20));
+    let mut c = Task::new(q.send(1, 30));
+    for s in [&mut a, &mut b, &mut c] {
+        assert!(s.poll().is_pending());
+    }
+    q.try_recv(Select::Any).unwrap();
+    q.try_recv(Select::Any).unwrap();
+    // The second receive found a woken sender on its way and woke nobody else.
+    assert_eq!((a.woken(), b.woken(), c.woken()), (1, 0, 0));
+    assert!(a.poll().is_ready());
+    // A passed on the second message's room: B, and only B.
+    assert_eq!((b.woken(), c.woken()), (1, 0));
+    assert!(b.poll().is_ready());
+    assert!(c.poll().is_pending());
+    let ds = q.stat().unwrap();
+    assert_eq!((ds.qnum, ds.cbytes), (2, 16));
+}
+
+#[test]
+fn dropped_woken_sender_wakes_the_next() {
+    let q = queue(8);
+    q.try_send(1, 0).unwrap();
+    let mut a = Task::new(q.send(1, 10));
+    let mut b = Task::new(q.send(1, 20));
+    assert!(a.poll().is_pending() && b.poll().is_pending());
+    q.try_recv(Select::Any).unwrap();
+    assert_eq!((a.woken(), b.woken()), (1, 0));
+    drop(a);
+    assert_eq!(b.woken(), 1);
+    assert!(b.poll().is_ready());
+    assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 20));
+}
+
+#[test]
+fn woken_sender_that_lost_its_room_waits_and_wakes_one_that_fits() {
+    // Vec payloads of different sizes: the woken sender (8 bytes) loses its room to a
+    // newer sender; the 3-byte one behind it fits what is left and must be woken.
+    let me = Namespace::new().process(Credentials::new(0, 0));
+    let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+    q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 10 }).unwrap();
+    q.try_send(1, vec![0; 10]).unwrap();
+    let mut big = Task::new(q.send(1, vec![0; 8]));
+    let mut small = Task::new(q.send(1, vec![0; 3]));
+    assert!(big.poll().is_pending() && small.poll().is_pending());
+    q.try_recv(Select::Any).unwrap();
+    assert_eq!((big.woken(), small.woken()), (1, 0), "8 + 3 > 10: one promise");
+    q.try_send(2, vec![0; 4]).unwrap();
+    assert!(big.poll().is_pending());
+    assert_eq!(small.woken(), 1);
+    assert!(small.poll().is_ready());
+    assert_eq!(q.stat().unwrap().cbytes, 7);
+}
+
+#[test]
+fn ipc_nowait_send_still_fails_on_a_full_queue_while_a_sender_is_woken() {
+    let q = queue(8);
+    q.try_send(1, 0).unwrap();
+    let mut a = Task::new(q.send(1, 10));
+    assert!(a.poll().is_pending());
+    q.try_recv(Select::Any).unwrap();
+    // A newer sender may pass the woken one (as in the kernel): it takes the room.
+    q.try_send(1, 99).unwrap();
+    assert_eq!(q.try_send(1, 98).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert!(a.poll().is_pending());
+    assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 99));
+    assert_eq!(a.woken(), 2);
+    assert!(a.poll().is_ready());
+}
+
+/// A receiver that waited put the queue in the locked mode; once it is gone and the
+/// messages are of one type, the queue runs without the lock again, backlog and all.
+#[cfg(feature = "counters")]
+#[test]
+fn loaded_queue_leaves_the_locked_mode_once_no_receiver_waits() {
+    use svipc::counters::{self, Event};
+
+    let q = queue(8192);
+    for v in 0..100 {
+        q.try_send(1, v).unwrap();
+    }
+    {
+        let mut r = Task::new(q.recv(Select::Type(2)));
+        assert!(r.poll().is_pending());
+    }
+    // One locked send switches back, the backlog moving into the ring ...
+    q.try_send(1, 100).unwrap();
+    let before = counters::snapshot();
+    // ... and from then on no send or receive takes the lock.
+    for v in 101..1000 {
+        q.try_send(1, v).unwrap();
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, v - 101));
+    }
+    let d = counters::snapshot().since(&before);
+    assert_eq!(d.get(Event::MsgLock), 0);
+    assert_eq!(q.stat().unwrap().qnum, 101);
+}
