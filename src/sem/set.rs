@@ -868,8 +868,9 @@ impl Section<'_> {
                 return Verdict::Fail(ErrorKind::OutOfRange);
             }
             if sop.is_undo() {
-                let adj = undo.and_then(|u| self.st.undos.get_mut(u as usize)).and_then(Option::as_mut);
-                let Some(adj) = adj else { return Verdict::Fail(ErrorKind::Removed) };
+                let Some(adj) = undo.and_then(|u| self.st.undo_mut(u)) else {
+                    return Verdict::Fail(ErrorKind::Removed);
+                };
                 let a = i32::from(adj[n]) - op;
                 if !(-SEMAEM - 1..=SEMAEM).contains(&a) {
                     return Verdict::Fail(ErrorKind::OutOfRange);
@@ -882,8 +883,7 @@ impl Section<'_> {
                 return Verdict::Block(0);
             }
             // A wait-for-zero changes no `semadj`, but still needs its record.
-            if sop.is_undo() && !undo.is_some_and(|u| matches!(self.st.undos.get(u as usize), Some(Some(_))))
-            {
+            if sop.is_undo() && !undo.is_some_and(|u| self.st.undo(u).is_some()) {
                 return Verdict::Fail(ErrorKind::Removed);
             }
         }
