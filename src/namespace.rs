@@ -239,6 +239,13 @@ impl Default for Namespace {
 }
 
 impl Namespace {
+    /// Whether `self` and `other` are handles on the same namespace.
+    pub(crate) fn same(&self, other: &Namespace) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Namespace {
     /// A new, empty namespace with the default [`Limits`].
     pub fn new() -> Namespace {
         Namespace {
