@@ -15,7 +15,8 @@
 //! | `msgrcv(.., index, MSG_COPY \| IPC_NOWAIT)` | [`MessageQueue::peek`]`(index)` |
 //! | `msgctl(IPC_STAT)` | [`MessageQueue::stat`] → [`MsqidDs`] |
 //! | `msgctl(IPC_SET)` | [`MessageQueue::set`]`(MsqidSet { .. })` |
-//! | `msgctl(IPC_RMID)` | [`MessageQueue::remove`] |
+//! | `msgctl(IPC_RMID)` | [`MessageQueue::remove`]; or, opted in, the last handle's drop ([`OpenOptions::remove_on_drop`]) |
+//! | room first, the message later | [`MessageQueue::reserve`], [`MessageQueue::reserve_owned`] (`'static`, for another task) |
 //! | `msgctl(MSG_INFO)` | [`Namespace::msg_info`] → [`MsgInfo`] |
 //!
 //! # User-visible behaviour
@@ -44,7 +45,9 @@
 //! * **`IPC_SET`** wakes every waiting receiver to re-check its permission (one that lost
 //!   read permission fails with `EACCES`) and every sender that now fits.
 //! * **`IPC_RMID`** fails every waiting call with `EIDRM`; any later call through a handle
-//!   or the id fails with `EINVAL`, like a C call with a dead id.
+//!   or the id fails with `EINVAL`, like a C call with a dead id. Both answer
+//!   [`Error::is_removed`] (the handle knows its queue is gone; a bad argument's `EINVAL`
+//!   does not), and a [`RecvStream`] ends with `None`.
 //! * **Cancellation** (the kernel's `EINTR`): dropping any future leaves the queue as if
 //!   the call had never been made. A dropped [`RecvFuture`] that had already been handed a
 //!   message passes it to the next matching receiver or puts it back at its place (oldest

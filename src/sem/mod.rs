@@ -4,7 +4,11 @@
 //! The handle is [`SemaphoreSet`] and an operation [`SemOp`] (both also at the crate root);
 //! [`SemopFuture`] and [`AcquireFuture`] are the futures of [`SemaphoreSet::semop`] and
 //! [`SemaphoreSet::acquire`], [`Permit`] the guard an acquire returns, [`SemidDs`] and
-//! [`SemInfo`] what `IPC_STAT` and `SEM_INFO` report.
+//! [`SemInfo`] what `IPC_STAT` and `SEM_INFO` report. [`SemaphoreSet::acquire_owned`] and
+//! [`SemaphoreSet::acquire_many_owned`] give an [`OwnedPermit`] that holds a clone of the
+//! handle, so it is `'static` and moves into a spawned task (tokio's `acquire_owned`);
+//! [`SemaphoreSet::try_acquire`] and [`SemaphoreSet::try_acquire_many`] are the
+//! `IPC_NOWAIT` forms.
 //!
 //! # Integer types
 //!

@@ -93,7 +93,7 @@ use std::fmt;
 
 pub use self::attach::{Attached, AttachedMut, ShmAtomic, ShmRead, ShmWrite};
 use self::segment::{SegInner, ShmOps};
-use crate::error::{Error, ErrorKind, Op};
+use crate::error::{Error, Op};
 use crate::ipc::{IpcKind, IpcPerm, Key};
 use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
@@ -134,7 +134,7 @@ pub struct Segment {
 impl Segment {
     /// The error of a call the segment refused, marked [`is_removed`](Error::is_removed)
     /// when it is the `EINVAL` of this handle's own segment having been destroyed.
-    fn error(&self, op: Op, kind: ErrorKind) -> Error {
+    fn error(&self, op: Op, kind: crate::error::ErrorKind) -> Error {
         Error::of_handle(op, kind, self.inner.is_destroyed())
     }
 
