@@ -1,5 +1,5 @@
 //! Message queues through the public API: open, send, receive, selection, stat fields,
-//! MSG_COPY, size limits, MSG_INFO. Sources: msgop(2), msgctl(2), SEMANTICS.md 1.2.
+//! MSG_COPY, size limits, MSG_INFO. Sources: msgop(2), msgctl(2), the kernel's ipc/msg.c.
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 

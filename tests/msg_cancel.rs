@@ -1,4 +1,4 @@
-//! Cancel safety (DESIGN.md rule 3): "poll once, then drop" for every future, stream, sink
+//! Cancel safety (a dropped future is the kernel's EINTR): "poll once, then drop" for every future, stream, sink
 //! and permit; a handed-off message put back in its place; a drop racing a send.
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]

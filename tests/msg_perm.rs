@@ -1,7 +1,7 @@
 //! The permission matrix of the msg calls: ipcperms() (owner/creator, group via gid, cgid or
 //! a supplementary group, other; no fall-through; CAP_IPC_OWNER) for msgsnd (write), msgrcv,
 //! MSG_COPY and IPC_STAT (read); ipcctl ownership (owner, creator, CAP_SYS_ADMIN) for IPC_SET
-//! and IPC_RMID, which need no mode bits. SEMANTICS.md 1.1.
+//! and IPC_RMID, which need no mode bits (ipcperms and ipc_check_perms in ipc/util.c).
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 

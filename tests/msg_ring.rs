@@ -4,7 +4,7 @@
 //! the ring's size); an awaiting send on a full ring completes at once; `MSG_COPY` and
 //! type selection across a grow; `IPC_SET` of `msg_qbytes` with messages in the ring; and
 //! SPSC / MPMC runs on a multi-thread runtime with checksums. Sources: msgop(2), msgctl(2),
-//! SEMANTICS.md 1.2. `cargo test --test msg_ring`; under miri `scripts/miri.sh msg_ring`
+//! ipc/msg.c. `cargo test --test msg_ring`; under miri `scripts/miri.sh msg_ring`
 //! (the counts shrink).
 // Runtimes and threads: not for the loom build (loom-tests/ models the ring).
 #![cfg(not(loom))]

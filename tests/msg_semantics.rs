@@ -1,5 +1,5 @@
-//! The errno paths and check orders of msgsnd/msgrcv/msgctl (SEMANTICS.md 1.2, 1.5 and
-//! section 2), through the public API. Each test names the kernel behaviour it pins.
+//! The errno paths and check orders of msgsnd/msgrcv/msgctl (msgop(2), msgctl(2) and
+//! the kernel's ipc/msg.c), through the public API. Each test names the kernel behaviour it pins.
 // Runtimes, threads and timers: not for the loom build (loom-tests/ models the engine).
 #![cfg(not(loom))]
 

@@ -1,5 +1,5 @@
-//! semget, semop and semctl: every errno path and field update of SEMANTICS.md 1.3, with the
-//! kernel's check order.
+//! semget, semop and semctl: every errno path and field update of semop(2) and semctl(2)
+//! (ipc/sem.c), with the kernel's check order.
 // Under `--cfg loom` the loom-tests crate checks the engine; tokio's timers and threads
 // stay out of what loom runs.
 #![cfg(not(loom))]

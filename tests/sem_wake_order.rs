@@ -1,5 +1,5 @@
-//! The kernel's wake-up order (SEMANTICS.md 1.3 "Where pending ops are queued and how they
-//! are retried", section 2 items 8-10): the waker performs the sleeper's op, zero-waiters
+//! The kernel's wake-up order (ipc/sem.c: where pending operations are queued and
+//! how they are retried): the waker performs the sleeper's op, zero-waiters
 //! first, FIFO among those that can proceed, no starvation protection, restart from the head
 //! while complex ops sleep, retries failing with ERANGE/EAGAIN, GETNCNT/GETZCNT on the
 //! current blocking sop.
