@@ -6,7 +6,7 @@
 
 use loom::future::block_on;
 use loom::thread;
-use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, SemOp, Select};
+use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, Select, SemOp};
 
 fn bounded(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
