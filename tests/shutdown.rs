@@ -267,3 +267,30 @@ async fn the_last_handle_of_a_set_removes_it() {
     sleeper.await.unwrap().unwrap();
     assert!(other.get_val(0).unwrap_err().is_removed());
 }
+
+/// A queued message holding the last handle of a `remove_on_drop` queue: removing its own
+/// queue drops it, which removes the other queue. The messages used to be dropped under the
+/// namespace's table lock, and that second removal deadlocked on it.
+#[test]
+fn a_message_holding_the_last_handle_of_another_queue_is_dropped_outside_the_lock() {
+    struct Carries(#[allow(dead_code)] MessageQueue<u64>);
+    impl svipc::Payload for Carries {
+        fn size(&self) -> usize {
+            8
+        }
+    }
+    let ns = Namespace::new();
+    let p = root(&ns);
+    let jobs: MessageQueue<Carries> = p.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+    let reply = p.msg_queue::<u64>(Key::PRIVATE).create(0o600).remove_on_drop().open().unwrap();
+    jobs.try_send(1, Carries(reply)).unwrap();
+    assert_eq!(ns.ipcs().len(), 2);
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        jobs.remove().unwrap();
+        done.send(()).unwrap();
+    });
+    // a watchdog, not a timing assertion: a deadlock would otherwise hang the test
+    finished.recv_timeout(std::time::Duration::from_secs(60)).expect("IPC_RMID deadlocked");
+    assert!(ns.ipcs().is_empty(), "both queues are gone");
+}
