@@ -214,6 +214,7 @@ async fn waiters_of_other_handles_get_eidrm_not_silence() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Process::current reads the OS credentials (getegid), which miri cannot call")]
 fn a_private_queue_in_the_global_namespace_does_not_leak() {
     let ns = Namespace::global();
     let q: MessageQueue<u64> =
