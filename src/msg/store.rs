@@ -118,6 +118,11 @@ struct State<T> {
     /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
     /// `EINVAL` checks).
     removed: bool,
+    /// The messages `IPC_RMID` took out of the lanes, dropped by `after_remove` once the
+    /// namespace's table lock is released: a message's destructor may call back into the
+    /// namespace (a payload holding the last handle of a `remove_on_drop` queue removes that
+    /// queue), which under the table lock would deadlock.
+    removed_lanes: BTreeMap<i64, VecDeque<Msg<T>>>,
     receivers: WaitList<Receiver<T>>,
     senders: WaitList<Sender>,
     /// The writer of [`Queue::mailbox`]: a handoff puts the message there when it is empty.
@@ -463,6 +468,7 @@ impl<T: Send + 'static> Queue<T> {
             lrpid: AtomicI32::new(0),
             state: Mutex::new(State {
                 lanes: BTreeMap::new(),
+                removed_lanes: BTreeMap::new(),
                 empty_lanes: 0,
                 heads: BTreeSet::new(),
                 next_seq: 0,
@@ -1401,13 +1407,12 @@ impl<T> Queue<T> {
         }
         st.senders.notify_all(&mut wakes);
         self.sync_senders(&st);
-        let lanes = mem::take(&mut st.lanes);
+        st.removed_lanes = mem::take(&mut st.lanes);
         st.empty_lanes = 0;
         st.heads.clear();
         st.cbytes = 0;
         st.qnum = 0;
         drop(st);
-        drop(lanes);
     }
 }
 
@@ -1429,6 +1434,11 @@ impl<T: Send + 'static> IpcObject for Arc<Queue<T>> {
     fn remove(&self) -> Removal {
         self.free();
         Removal::Now
+    }
+
+    fn after_remove(&self) {
+        let lanes = mem::take(&mut self.lock().removed_lanes);
+        drop(lanes); // the messages' destructors, outside every lock
     }
 }
 

@@ -132,6 +132,12 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// The error of a call the segment refused, marked [`is_removed`](Error::is_removed)
+    /// when it is the `EINVAL` of this handle's own segment having been destroyed.
+    fn error(&self, op: Op, kind: crate::error::ErrorKind) -> Error {
+        Error::of_handle(op, kind, self.inner.is_destroyed())
+    }
+
     /// The id (`shmid`).
     pub fn id(&self) -> i32 {
         self.inner.id()
@@ -178,7 +184,7 @@ impl Segment {
     /// ```
     pub fn attach(&self) -> Result<AttachedMut, Error> {
         let mem =
-            self.inner.attach(self.process.credentials(), true).map_err(|k| Error::new(Op::ShmAt, k))?;
+            self.inner.attach(self.process.credentials(), true).map_err(|k| self.error(Op::ShmAt, k))?;
         Ok(AttachedMut::new(Attached::new(mem, self.clone(), true)))
     }
 
@@ -209,7 +215,7 @@ impl Segment {
     /// ```
     pub fn attach_read_only(&self) -> Result<Attached, Error> {
         let mem =
-            self.inner.attach(self.process.credentials(), false).map_err(|k| Error::new(Op::ShmAt, k))?;
+            self.inner.attach(self.process.credentials(), false).map_err(|k| self.error(Op::ShmAt, k))?;
         Ok(Attached::new(mem, self.clone(), false))
     }
 
@@ -243,7 +249,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn stat(&self) -> Result<ShmidDs, Error> {
-        self.inner.stat(self.process.credentials()).map_err(|k| Error::new(Op::ShmCtl, k))
+        self.inner.stat(self.process.credentials()).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
     /// `shmctl(shmid, IPC_SET, &buf)`: sets `shm_perm.uid`, `shm_perm.gid` and the low 9
@@ -271,7 +277,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
-        self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| Error::new(Op::ShmCtl, k))
+        self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
     /// `shmctl(shmid, IPC_RMID, NULL)`: with guards attached, marks the segment `SHM_DEST`
@@ -304,7 +310,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn remove(&self) -> Result<(), Error> {
-        let op = |k| Error::new(Op::ShmCtl, k);
+        let op = |k| self.error(Op::ShmCtl, k);
         self.inner.check_live().map_err(op)?;
         self.process
             .namespace()
@@ -350,7 +356,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn lock(&self) -> Result<(), Error> {
-        self.inner.lock(self.process.credentials(), true).map_err(|k| Error::new(Op::ShmCtl, k))
+        self.inner.lock(self.process.credentials(), true).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
     /// `shmctl(shmid, SHM_UNLOCK, NULL)`: `munlock`s the memory and clears `SHM_LOCKED`.
@@ -363,7 +369,7 @@ impl Segment {
     /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): as for
     ///   [`lock`](Self::lock).
     pub fn unlock(&self) -> Result<(), Error> {
-        self.inner.lock(self.process.credentials(), false).map_err(|k| Error::new(Op::ShmCtl, k))
+        self.inner.lock(self.process.credentials(), false).map_err(|k| self.error(Op::ShmCtl, k))
     }
 }
 
