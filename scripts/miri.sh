@@ -20,6 +20,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 targets_default=(lib errors ipc_namespace msg_auto_traits msg_basic msg_cancel msg_perm msg_ring msg_semantics msg_wakeup
+  owned_permits poll_after_completion shutdown
   sem_auto_traits sem_bad_input sem_cancel sem_perm sem_semop sem_undo sem_wake_order
   shm_auto_traits shm_lifecycle shm_mlock shm_open shm_perms shm_views)
 # the unsafe code itself (src/shm/attach.rs; src/sync/: the ring, the mailbox, the cells), for

@@ -344,6 +344,18 @@ impl fmt::Display for Op {
 /// `Display` prints a `perror`-style line, `"{op}: {kind} ({ERRNO})"`, followed by
 /// `": {detail}"` where svipc knows which argument was wrong ([`detail`](Error::detail)).
 ///
+/// # The object I was using is gone
+///
+/// A service stops by removing its objects, and each of its tasks must tell that apart from
+/// its own mistakes. The kernel gives two errnos for it — `EIDRM` to a call that was waiting
+/// when the object went, `EINVAL` to a call that started after — and `EINVAL` is also the
+/// errno of a bad argument. svipc keeps the kernel's errnos and adds one predicate,
+/// [`Error::is_removed`], true in both cases and only in them: a handle knows its own
+/// object, so an `EINVAL` that a handle's call got because *that handle's* object was
+/// removed is marked as such, while an `EINVAL` for a bad argument (a zero `mtype`, an empty
+/// `semop`) is not, even on a removed object. (Argument checks come first, as in the
+/// kernel.)
+///
 /// # Examples
 ///
 /// Converting to [`std::io::Error`] keeps the errno:
@@ -396,6 +408,9 @@ pub struct Error {
     /// One byte, not a `&'static str`: an `Error` stays a few bytes, so the `Result`s of
     /// the lock-free calls stay as small as the kernel's `int` return.
     detail: Option<Detail>,
+    /// The `EINVAL` of a call through a handle whose own object was removed (the module
+    /// docs' "the object I was using is gone").
+    removed: bool,
 }
 
 /// A `Result` whose error defaults to svipc's [`Error`].
@@ -405,7 +420,7 @@ impl Error {
     /// An error of `kind` from the call `op`.
     #[must_use]
     pub const fn new(op: Op, kind: ErrorKind) -> Error {
-        Error { kind, op, timeout: false, detail: None }
+        Error { kind, op, timeout: false, detail: None, removed: false }
     }
 
     /// The same error, naming the argument that was wrong.
@@ -414,12 +429,30 @@ impl Error {
         self
     }
 
+    /// The error of a call made through a handle whose object was removed before the call
+    /// began: kind [`InvalidArgument`](ErrorKind::InvalidArgument) (`EINVAL`, the dead id),
+    /// with [`is_removed`](Error::is_removed) true.
+    pub(crate) const fn object_removed(op: Op) -> Error {
+        Error { kind: ErrorKind::InvalidArgument, op, timeout: false, detail: None, removed: true }
+    }
+
+    /// `Error::new(op, kind)`, marked [`object_removed`](Error::object_removed) when the
+    /// handle that made the call sees its object removed and the kind is the dead id's
+    /// `EINVAL`. Only for errors the object's engine returned, never for an argument check.
+    pub(crate) fn of_handle(op: Op, kind: ErrorKind, removed: bool) -> Error {
+        if removed && matches!(kind, ErrorKind::InvalidArgument) {
+            Error::object_removed(op)
+        } else {
+            Error::new(op, kind)
+        }
+    }
+
     /// The error of a timed wait in `op` that expired: kind
     /// [`WouldBlock`](ErrorKind::WouldBlock) (`EAGAIN`, as `semtimedop` reports it), with
     /// [`is_timeout`](Error::is_timeout) true.
     #[must_use]
     pub const fn timed_out(op: Op) -> Error {
-        Error { kind: ErrorKind::WouldBlock, op, timeout: true, detail: None }
+        Error { kind: ErrorKind::WouldBlock, op, timeout: true, detail: None, removed: false }
     }
 
     /// The kind of error.
@@ -465,11 +498,32 @@ impl Error {
         matches!(self.kind, ErrorKind::WouldBlock)
     }
 
-    /// Whether the kind is [`Removed`](ErrorKind::Removed) (`EIDRM`): the object was
-    /// removed while the call waited.
+    /// Whether the object this call used is gone: true for [`Removed`](ErrorKind::Removed)
+    /// (`EIDRM`, the object was removed while the call waited) and for the
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) (`EINVAL`) that a call through a
+    /// handle gets once the handle's own object was removed; false for every other error,
+    /// including an `EINVAL` for a bad argument. The errno stays the kernel's; see the
+    /// [type docs](Error#the-object-i-was-using-is-gone).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, Select};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let q: MessageQueue<u8> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
+    /// q.remove()?;
+    /// let gone = q.try_recv(Select::Any).unwrap_err();
+    /// assert_eq!(gone.kind(), ErrorKind::InvalidArgument); // the kernel's EINVAL
+    /// assert!(gone.is_removed());
+    /// let bad = q.try_recv(Select::Type(0)).unwrap_err(); // a bad msgtyp: checked first
+    /// assert_eq!(bad.kind(), ErrorKind::InvalidArgument);
+    /// assert!(!bad.is_removed());
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
     #[must_use]
     pub const fn is_removed(&self) -> bool {
-        matches!(self.kind, ErrorKind::Removed)
+        self.removed || matches!(self.kind, ErrorKind::Removed)
     }
 
     /// Whether the kind is [`NoMessage`](ErrorKind::NoMessage) (`ENOMSG`).
@@ -492,6 +546,9 @@ impl fmt::Debug for Error {
         if self.timeout {
             d.field("timeout", &true);
         }
+        if self.removed {
+            d.field("removed", &true);
+        }
         if let Some(detail) = self.detail {
             d.field("detail", &detail.text());
         }
@@ -501,7 +558,13 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = if self.timeout { "timed out" } else { self.kind.description() };
+        let text = if self.timeout {
+            "timed out"
+        } else if self.removed {
+            "the object was removed"
+        } else {
+            self.kind.description()
+        };
         write!(f, "{}: {} ({})", self.op, text, self.kind.errno_name())?;
         match self.detail {
             Some(detail) => write!(f, ": {}", detail.text()),
@@ -593,7 +656,7 @@ impl Fault {
 
     /// The public error, from the call `op`.
     pub(crate) const fn at(self, op: Op) -> Error {
-        Error { kind: self.kind, op, timeout: false, detail: self.detail }
+        Error { kind: self.kind, op, timeout: false, detail: self.detail, removed: false }
     }
 }
 
@@ -679,7 +742,8 @@ impl<T> SendError<T> {
         self.error.is_would_block()
     }
 
-    /// Whether the queue was removed while the send waited (`EIDRM`).
+    /// Whether the queue is gone: removed while the send waited (`EIDRM`), or before it
+    /// began (the handle's `EINVAL`); see [`Error::is_removed`].
     #[must_use]
     pub const fn is_removed(&self) -> bool {
         self.error.is_removed()

@@ -29,6 +29,26 @@
 //! no longer differ by one capital letter; a guard that gives something back on drop is
 //! `Permit` in its module ([`msg::Permit`], [`sem::Permit`]). The integer types are C's,
 //! the same everywhere (the table is in the [`sem`] docs).
+//!
+//! ## Executors
+//!
+//! The plain calls run on any executor: `send`, `recv`, `reserve`, `semop`, `acquire`, the
+//! streams and the sinks are futures that wake through the `Waker` they are polled with and
+//! nothing else (tokio, smol, async-std, `futures::executor` or a hand-written `block_on`).
+//! Two families need more, and say so under `# Panics`:
+//!
+//! * **`*_timeout`** (`recv_timeout`, `send_timeout`, `semop_timeout`) use tokio's timer
+//!   when they must wait one of its 1 ms ticks or more, so they panic outside a tokio
+//!   runtime with the time driver, as `tokio::time::sleep` does. A zero timeout answers at
+//!   the first poll (`EAGAIN`, as `semtimedop` with a zero `timespec`), and a timeout below
+//!   the tick expires on time by yielding to the executor until its deadline, without the
+//!   timer; both work on any executor.
+//! * **`blocking_*`** (`blocking_send`, `blocking_recv`, `blocking_semop`) block the thread,
+//!   as a C call sleeps. Where the thread drives a tokio runtime (a `current_thread`
+//!   runtime, a multi-thread worker, inside `block_on`) that would hang the runtime or take
+//!   a worker away, so they panic there, where tokio's own `blocking_recv` does and with its
+//!   message; call the `async` form there, or block in `tokio::task::spawn_blocking` or a
+//!   plain thread. Threads of other executors cannot be detected.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // `unsafe` lives in a few audited files (`sync/` cells, ring, mailbox and wait list,
 // `shm/attach.rs`, `sys.rs`), each of which allows it for itself; everything else is denied it
@@ -44,9 +64,11 @@ pub mod c;
 pub mod counters;
 mod error;
 mod ipc;
+mod lifetime;
 pub mod msg;
 mod namespace;
 mod process;
+mod runtime;
 pub mod sem;
 pub mod shm;
 mod sync;

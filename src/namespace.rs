@@ -78,6 +78,13 @@ impl Default for Namespace {
 }
 
 impl Namespace {
+    /// Whether `self` and `other` are handles on the same namespace.
+    pub(crate) fn same(&self, other: &Namespace) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Namespace {
     /// A new, empty namespace with the default [`Limits`].
     pub fn new() -> Namespace {
         Namespace {
@@ -313,8 +320,11 @@ impl Namespace {
             Removal::Now => {
                 let obj = table.remove(id);
                 drop(table);
-                // Dropped outside the table lock: the last reference may run the object's
-                // destructor.
+                // Outside the table lock: the object's leftovers and, for the last
+                // reference, its destructor may call back into the namespace.
+                if let Some(obj) = &obj {
+                    obj.after_remove();
+                }
                 drop(obj);
             }
             Removal::Deferred => {

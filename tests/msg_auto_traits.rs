@@ -5,7 +5,8 @@
 
 use svipc::msg::MsqidDs;
 use svipc::msg::{
-    Limit, Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,
+    Limit, OwnedPermit, Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, ReserveOwnedFuture,
+    SendFuture, SendSink,
 };
 use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
 
@@ -29,6 +30,23 @@ fn smoke() {
     send_sync::<MsqidDs>();
     send_sync::<Select>();
     send_sync::<Limit>();
+}
+
+/// The owned forms exist to move into a spawned task: `'static + Send` (and `Sync`), also
+/// for a payload that is only `Send`.
+#[test]
+fn owned_permits_are_static_and_send() {
+    fn static_send<T: Send + Sync + Unpin + 'static>() {}
+    static_send::<OwnedPermit<Vec<u8>>>();
+    static_send::<ReserveOwnedFuture<Vec<u8>>>();
+    static_send::<OwnedPermit<NotSync>>();
+    static_send::<ReserveOwnedFuture<NotSync>>();
+    // `Permit::send`'s error borrows nothing: it converts to a boxed error (as `?` into
+    // anyhow does) for any `Send + Sync + 'static` payload.
+    fn boxed<T: Send + Sync + 'static>(e: svipc::SendError<T>) -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(e)
+    }
+    let _ = boxed::<Vec<u8>>;
 }
 
 #[test]
@@ -77,6 +95,6 @@ fn sizes() {
         size_of::<Permit<'static, u64>>(),
     );
     println!("MessageQueue {h}, RecvFuture {r}, SendFuture {s}, Permit {p}");
-    assert_eq!(h, 16, "two Arcs");
+    assert_eq!(h, 24, "two Arcs and the optional remove_on_drop guard");
     assert!(r <= 64 && s <= 80 && p <= 40, "{r} {s} {p}");
 }

@@ -23,9 +23,9 @@ fn setup(ns: &Namespace, mode: u32) -> MessageQueue<u64> {
 fn access(mode: u32, creds: Credentials) -> (bool, bool) {
     let ns = Namespace::new();
     let q = setup(&ns, mode);
-    let h = q.with_process(&ns.process(creds));
+    let h = q.with_process(&ns.process(creds)).unwrap();
     // something to read
-    let root = q.with_process(&ns.process(Credentials::new(0, 0)));
+    let root = q.with_process(&ns.process(Credentials::new(0, 0))).unwrap();
     root.try_send(1, 1).unwrap();
     let read = match h.try_recv(Select::Any) {
         Ok(_) => true,
@@ -92,7 +92,7 @@ fn ownership_for_set_and_remove() {
         let ns = Namespace::new();
         // mode 0: IPC_SET and IPC_RMID need no mode bits
         let q = setup(&ns, 0);
-        let h = q.with_process(&ns.process(creds));
+        let h = q.with_process(&ns.process(creds)).unwrap();
         let set = h.set(MsqidSet { uid: OWNER.0, gid: OWNER.1, mode: 0, qbytes: 100 });
         let rm = h.remove();
         if ok {

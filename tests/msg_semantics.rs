@@ -125,7 +125,7 @@ fn msgsnd_check_order() {
     let ns = Namespace::new();
     let owner = root(&ns);
     let q: MessageQueue<Vec<u8>> = owner.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
-    let stranger = q.with_process(&ns.process(Credentials::new(5, 5)));
+    let stranger = q.with_process(&ns.process(Credentials::new(5, 5))).unwrap();
     // argument EINVALs before EACCES
     assert_eq!(stranger.try_send(0, vec![]).unwrap_err().error().errno(), libc::EINVAL);
     assert_eq!(stranger.try_send(1, vec![0; 8193]).unwrap_err().error().errno(), libc::EINVAL);
@@ -141,7 +141,7 @@ fn msgrcv_check_order() {
     let ns = Namespace::new();
     let owner = root(&ns);
     let q: MessageQueue<Vec<u8>> = owner.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
-    let stranger = q.with_process(&ns.process(Credentials::new(5, 5)));
+    let stranger = q.with_process(&ns.process(Credentials::new(5, 5))).unwrap();
     assert_eq!(stranger.try_recv(Select::Type(0)).unwrap_err().errno(), libc::EINVAL);
     // EACCES before looking for a message (ENOMSG)
     assert_eq!(stranger.try_recv(Select::Any).unwrap_err().errno(), libc::EACCES);
@@ -183,7 +183,7 @@ async fn ipc_set_makes_receivers_recheck_permission() {
     let ns = Namespace::new();
     let owner = ns.process(Credentials::new(1000, 1000));
     let q: MessageQueue<u64> = owner.msg_queue(Key::PRIVATE).create(0o666).open().unwrap();
-    let reader = q.with_process(&ns.process(Credentials::new(2000, 2000)));
+    let reader = q.with_process(&ns.process(Credentials::new(2000, 2000))).unwrap();
     let mut keeps = pin!(q.recv(Select::Any));
     let mut loses = pin!(reader.recv(Select::Any));
     assert!(pending(&mut keeps).await && pending(&mut loses).await);
@@ -216,7 +216,7 @@ fn ipc_set_check_order_and_effects() {
     let q: MessageQueue<u64> = owner.msg_queue(Key::PRIVATE).create(0o644).open().unwrap();
     let ds = q.stat().unwrap();
     let base = MsqidSet::from(&ds);
-    let stranger = q.with_process(&ns.process(Credentials::new(2000, 2000)));
+    let stranger = q.with_process(&ns.process(Credentials::new(2000, 2000))).unwrap();
     assert_eq!(
         stranger.set(MsqidSet { uid: u32::MAX, qbytes: 1 << 20, ..base }).unwrap_err().errno(),
         libc::EPERM
@@ -226,13 +226,15 @@ fn ipc_set_check_order_and_effects() {
     assert_eq!(q.set(MsqidSet { uid: u32::MAX, ..base }).unwrap_err().errno(), libc::EINVAL);
     assert_eq!(q.set(MsqidSet { gid: u32::MAX, ..base }).unwrap_err().errno(), libc::EINVAL);
     // root without CAP_SYS_RESOURCE cannot raise it either; with it, can
-    let no_res = q.with_process(&ns.process(
-        Credentials::new(0, 0).with_capabilities(Capabilities::ALL.without(Capabilities::SYS_RESOURCE)),
-    ));
+    let no_res = q
+        .with_process(&ns.process(
+            Credentials::new(0, 0).with_capabilities(Capabilities::ALL.without(Capabilities::SYS_RESOURCE)),
+        ))
+        .unwrap();
     assert_eq!(no_res.set(MsqidSet { qbytes: 16385, ..base }).unwrap_err().errno(), libc::EPERM);
-    let res = q.with_process(
-        &ns.process(Credentials::new(1000, 1000).with_capabilities(Capabilities::SYS_RESOURCE)),
-    );
+    let res = q
+        .with_process(&ns.process(Credentials::new(1000, 1000).with_capabilities(Capabilities::SYS_RESOURCE)))
+        .unwrap();
     res.set(MsqidSet { qbytes: 16385, ..base }).unwrap();
     // MSGMNB itself is fine unprivileged
     q.set(MsqidSet { qbytes: 16384, ..base }).unwrap();

@@ -3,7 +3,9 @@
 // stay out of what loom runs.
 #![cfg(not(loom))]
 
-use svipc::sem::{AcquireFuture, Permit, SemInfo, SemSetParams, SemidDs, SemopFuture};
+use svipc::sem::{
+    AcquireFuture, AcquireOwnedFuture, OwnedPermit, Permit, SemInfo, SemSetParams, SemidDs, SemopFuture,
+};
 use svipc::{SemOp, SemaphoreSet};
 
 fn send_sync<T: Send + Sync>() {}
@@ -33,6 +35,15 @@ fn handles_futures_guards() {
     fn copy<T: Copy>() {}
     copy::<SemOp>();
     copy::<SemidDs>();
+}
+
+/// The owned forms exist to move into a spawned task: `'static + Send`, so
+/// `tokio::spawn(async move { let _p = permit; })` compiles.
+#[test]
+fn owned_permits_are_static_and_send() {
+    fn static_send<T: Send + Sync + Unpin + 'static>() {}
+    static_send::<OwnedPermit>();
+    static_send::<AcquireOwnedFuture>();
 }
 
 #[test]
@@ -69,7 +80,7 @@ fn sizes_reported_in_benchmarks_md() {
     for (name, size) in sizes {
         println!("{name}: {size} bytes");
     }
-    assert!(std::mem::size_of::<SemaphoreSet>() <= 16);
+    assert!(std::mem::size_of::<SemaphoreSet>() <= 24); // two Arcs and the optional remove_on_drop guard
     assert!(std::mem::size_of::<SemopFuture<'static>>() <= 48);
     assert_eq!(std::mem::size_of::<SemOp>(), 6);
 }

@@ -203,6 +203,11 @@ pub(crate) trait IpcObject: Send + Sync + 'static {
     /// drops it and marks the header deleted), or [`Removal::Deferred`] when it stays live
     /// until a later event (a segment with attachments: its key is made private).
     fn remove(&self) -> Removal;
+
+    /// Called by `IPC_RMID` after [`remove`](IpcObject::remove) returned [`Removal::Now`],
+    /// once the table lock is released: where an object drops what it held for its users
+    /// (a queue's messages), whose destructors may call back into the namespace.
+    fn after_remove(&self) {}
 }
 
 /// What `IPC_RMID` did to an object; see [`IpcObject::remove`].

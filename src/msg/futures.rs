@@ -30,6 +30,8 @@ fn rcv_err(kind: ErrorKind) -> Error {
 ///
 /// Dropping it before it completes leaves the queue as if the call had never been made: the
 /// message goes with the future (use [`MessageQueue::reserve`] when it must not be lost).
+/// Polled again after it completed, it sends nothing and returns `Ok(())` (there is no
+/// message left to give back in an error).
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct SendFuture<'a, T: Payload> {
     pub(super) q: &'a MessageQueue<T>,
@@ -63,7 +65,7 @@ impl<T: Payload> Future for SendFuture<'_, T> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(kind)) => match this.op.msg.take() {
-                Some(msg) => Poll::Ready(Err(snd_err(kind, msg))),
+                Some(msg) => Poll::Ready(Err(SendError::new(this.q.error(Op::MsgSnd, kind), msg))),
                 // Polled after completion: nothing left to send.
                 None => Poll::Ready(Ok(())),
             },
@@ -92,12 +94,16 @@ impl<T: Payload> fmt::Debug for SendFuture<'_, T> {
 /// The future of [`MessageQueue::reserve`]: waits for room as a `msgsnd` would and holds it.
 ///
 /// Dropping it before it completes reserves nothing; a wake-up it had taken passes on.
+/// Polled again after it completed, it reserves nothing more and returns
+/// [`ErrorKind::InvalidArgument`] (`EINVAL`), as every svipc future does.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct ReserveFuture<'a, T: Payload> {
     pub(super) q: &'a MessageQueue<T>,
     pub(super) op: ReserveOp,
     pub(super) mtype: i64,
     pub(super) pre: Option<Fault>,
+    /// It returned `Ready`: a later poll must not reserve again.
+    pub(super) done: bool,
 }
 
 impl<T: Payload> Unpin for ReserveFuture<'_, T> {}
@@ -107,14 +113,20 @@ impl<'a, T: Payload> Future for ReserveFuture<'a, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument)));
+        }
         if let Some(fault) = this.pre {
+            this.done = true;
             return Poll::Ready(Err(fault.at(Op::MsgSnd)));
         }
-        match this.q.queue.poll_reserve(this.q.process.credentials(), &mut this.op, Some(cx)) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(Permit::new(this.q, this.mtype, this.op.size))),
-            Poll::Ready(Err(kind)) => Poll::Ready(Err(Error::new(Op::MsgSnd, kind))),
-        }
+        let r = match this.q.queue.poll_reserve(this.q.process.credentials(), &mut this.op, Some(cx)) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(())) => Ok(Permit::new(this.q, this.mtype, this.op.size)),
+            Poll::Ready(Err(kind)) => Err(this.q.error(Op::MsgSnd, kind)),
+        };
+        this.done = true;
+        Poll::Ready(r)
     }
 }
 
@@ -173,12 +185,14 @@ impl<'a, T: Payload> Permit<'a, T> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidArgument`] (`EINVAL`), with the message given back and the room
-    /// still held by the permit, when `msg.size()` is larger than the room reserved.
-    pub fn send(mut self, msg: T) -> Result<(), SendError<(Self, T)>> {
+    /// [`ErrorKind::InvalidArgument`] (`EINVAL`) when `msg.size()` is larger than the room
+    /// reserved: the message comes back in the [`SendError`] and the permit's room is given
+    /// back (the permit is consumed either way, so the error borrows nothing and is
+    /// `'static` for any `T: 'static`, ready for `?` into `anyhow` or `Box<dyn Error>`).
+    pub fn send(mut self, msg: T) -> Result<(), SendError<T>> {
         let size = msg.size();
         if size > self.size {
-            return Err(SendError::new(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument), (self, msg)));
+            return Err(SendError::new(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument), msg));
         }
         self.live = false;
         self.q.queue.send_reserved(self.q.process.pid(), self.size, self.mtype, size, msg);
@@ -211,11 +225,22 @@ impl<T: Payload> fmt::Debug for Permit<'_, T> {
 /// Dropping it at any point loses no message and duplicates none: a message it had been
 /// handed but not yet returned goes to the next matching receiver or back into the queue at
 /// its place.
+///
+/// Polled again after it completed, it receives nothing and returns
+/// [`ErrorKind::InvalidArgument`] (`EINVAL`): a `msgrcv` is one message, never two.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct RecvFuture<'a, T: Payload> {
     pub(super) q: &'a MessageQueue<T>,
     pub(super) op: RecvOp,
     pub(super) pre: Option<ErrorKind>,
+    /// It returned `Ready`: a later poll must not receive again.
+    pub(super) done: bool,
+}
+
+impl<'a, T: Payload> RecvFuture<'a, T> {
+    pub(super) fn new(q: &'a MessageQueue<T>, op: RecvOp, pre: Option<ErrorKind>) -> RecvFuture<'a, T> {
+        RecvFuture { q, op, pre, done: false }
+    }
 }
 
 impl<T: Payload> Unpin for RecvFuture<'_, T> {}
@@ -225,13 +250,19 @@ impl<T: Payload> Future for RecvFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(Err(rcv_err(ErrorKind::InvalidArgument)));
+        }
         if let Some(kind) = this.pre {
+            this.done = true;
             return Poll::Ready(Err(rcv_err(kind)));
         }
-        this.q
-            .queue
-            .poll_recv(this.q.process.credentials(), &mut this.op, Some(cx))
-            .map(|r| r.map(|m| (m.mtype, m.payload)).map_err(rcv_err))
+        let r = match this.q.queue.poll_recv(this.q.process.credentials(), &mut this.op, Some(cx)) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        this.done = true;
+        Poll::Ready(r.map(|m| (m.mtype, m.payload)).map_err(|kind| this.q.error(Op::MsgRcv, kind)))
     }
 }
 
@@ -289,10 +320,14 @@ impl<T: Truncate> fmt::Debug for RecvLimitedFuture<'_, T> {
 /// A [`Stream`] of the messages a selector matches: `msgrcv` in a loop. Made by
 /// [`MessageQueue::stream`].
 ///
-/// Each item is one receive. The stream ends after yielding an error that no later receive
-/// could get past (`EIDRM` or `EINVAL`: the queue is gone); after `EACCES` it goes on, as a
-/// later `IPC_SET` may grant access again. Dropping it (or dropping it between items) is as
-/// cancel-safe as dropping a [`RecvFuture`].
+/// Each item is one receive. **The stream ends (`None`) once the queue is removed** — the
+/// receive it was waiting in got `EIDRM`, or the next one found the queue gone (`EINVAL`) —
+/// without an error item: the end of the queue is the end of the stream, as a channel's
+/// stream ends when it closes. The messages queued before the removal went with the queue.
+/// Every other error is an item and the stream goes on: after `EACCES` a later `IPC_SET` may
+/// grant access again. A selector that can never match (`Select::Type(0)`) yields its
+/// `EINVAL` once, then ends. Polled after it ended, it stays ended. Dropping it (or dropping
+/// it between items) is as cancel-safe as dropping a [`RecvFuture`].
 #[must_use = "streams do nothing unless polled"]
 pub struct RecvStream<T: Payload> {
     q: MessageQueue<T>,
@@ -326,15 +361,17 @@ impl<T: Payload> Stream for RecvStream<T> {
             Poll::Ready(r) => r,
         };
         this.op = RecvOp::new(this.op.select, usize::MAX);
-        Poll::Ready(Some(match r {
-            Ok(m) => Ok((m.mtype, m.payload)),
+        match r {
+            Ok(m) => Poll::Ready(Some(Ok((m.mtype, m.payload)))),
             Err(kind) => {
-                if matches!(kind, ErrorKind::Removed | ErrorKind::InvalidArgument) {
+                let err = this.q.error(Op::MsgRcv, kind);
+                if err.is_removed() {
                     this.done = true;
+                    return Poll::Ready(None);
                 }
-                Err(rcv_err(kind))
+                Poll::Ready(Some(Err(err)))
             }
-        }))
+        }
     }
 }
 
@@ -383,7 +420,7 @@ impl<T: Payload> SendSink<T> {
         };
         let msg = self.pending.take().and_then(|mut op| op.msg.take());
         Poll::Ready(match (r, msg) {
-            (Err(kind), Some(msg)) => Err(snd_err(kind, msg)),
+            (Err(kind), Some(msg)) => Err(SendError::new(self.q.error(Op::MsgSnd, kind), msg)),
             _ => Ok(()),
         })
     }

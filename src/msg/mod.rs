@@ -15,7 +15,8 @@
 //! | `msgrcv(.., index, MSG_COPY \| IPC_NOWAIT)` | [`MessageQueue::peek`]`(index)` |
 //! | `msgctl(IPC_STAT)` | [`MessageQueue::stat`] → [`MsqidDs`] |
 //! | `msgctl(IPC_SET)` | [`MessageQueue::set`]`(MsqidSet { .. })` |
-//! | `msgctl(IPC_RMID)` | [`MessageQueue::remove`] |
+//! | `msgctl(IPC_RMID)` | [`MessageQueue::remove`]; or, opted in, the last handle's drop ([`OpenOptions::remove_on_drop`]) |
+//! | room first, the message later | [`MessageQueue::reserve`], [`MessageQueue::reserve_owned`] (`'static`, for another task) |
 //! | `msgctl(MSG_INFO)` | [`Namespace::msg_info`] → [`MsgInfo`] |
 //!
 //! # User-visible behaviour
@@ -48,7 +49,9 @@
 //! * **`IPC_SET`** wakes every waiting receiver to re-check its permission (one that lost
 //!   read permission fails with `EACCES`) and the senders that now fit.
 //! * **`IPC_RMID`** fails every waiting call with `EIDRM`; any later call through a handle
-//!   or the id fails with `EINVAL`, like a C call with a dead id.
+//!   or the id fails with `EINVAL`, like a C call with a dead id. Both answer
+//!   [`Error::is_removed`] (the handle knows its queue is gone; a bad argument's `EINVAL`
+//!   does not), and a [`RecvStream`] ends with `None`.
 //! * **Cancellation** (the kernel's `EINTR`): dropping any future leaves the queue as if
 //!   the call had never been made. A dropped [`RecvFuture`] that had already been handed a
 //!   message passes it to the next matching receiver or puts it back at its place (oldest
@@ -96,6 +99,7 @@
 
 mod ctl;
 mod futures;
+mod owned;
 mod payload;
 mod select;
 mod store;
@@ -109,71 +113,17 @@ use self::ctl::{MSGSEG, MSGSSZ};
 pub use self::futures::{
     Permit, RecvFuture, RecvLimitedFuture, RecvStream, ReserveFuture, SendFuture, SendSink,
 };
-pub use self::payload::{Payload, SizeOf, Truncate};
+pub use self::owned::{OwnedPermit, ReserveOwnedFuture};
+pub use self::payload::{Limit, Payload, SizeOf, Truncate};
 pub use self::select::{Select, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
 use self::store::{Queue, RecvOp, ReserveOp, SendOp};
 use crate::error::{Detail, Error, ErrorKind, Fault, Op, SendError};
 use crate::ipc::perm::Octal;
 use crate::ipc::{Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
+use crate::lifetime::RemoveOnDrop;
 use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
 use crate::sync::Arc;
-
-// ===== Limit =====
-
-/// The buffer size of a size-limited receive ([`MessageQueue::recv_limited`]): the
-/// `msgsz` argument of `msgrcv`, and whether `MSG_NOERROR` is set.
-///
-/// Without `no_error`, a message larger than the limit fails the receive with `E2BIG` and
-/// stays queued (a waiting receiver handed such a message by a send gets `E2BIG` and the
-/// send goes on to the next receiver). With it, the message is taken and truncated.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct Limit {
-    max: usize,
-    no_error: bool,
-}
-
-impl Limit {
-    /// A buffer of `max` bytes (`msgsz`).
-    pub const fn bytes(max: usize) -> Limit {
-        Limit { max, no_error: false }
-    }
-
-    /// `MSG_NOERROR`: truncate a larger message to the limit instead of failing.
-    pub const fn no_error(self) -> Limit {
-        Limit { no_error: true, ..self }
-    }
-
-    /// The limit in bytes.
-    pub const fn max(self) -> usize {
-        self.max
-    }
-
-    /// Whether `MSG_NOERROR` is set.
-    pub const fn is_no_error(self) -> bool {
-        self.no_error
-    }
-
-    /// `do_msgrcv`'s `(long) bufsz < 0`: a limit above `isize::MAX` is `EINVAL`, with or
-    /// without `MSG_NOERROR`, before anything is looked at.
-    fn check(self) -> Result<(), ErrorKind> {
-        if self.max > isize::MAX as usize {
-            Err(ErrorKind::InvalidArgument)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// The engine's `r_maxsize`: `usize::MAX` under `MSG_NOERROR`, as the kernel's
-    /// `INT_MAX`.
-    fn maxsize(self) -> usize {
-        if self.no_error {
-            usize::MAX
-        } else {
-            self.max
-        }
-    }
-}
 
 // ===== MsqidDs / MsqidSet / MsgInfo =====
 
@@ -307,11 +257,16 @@ impl Namespace {
 
 /// The payload type of a `msgget` being built: the `P` of [`OpenOptions`] made by
 /// [`Process::msg_queue`].
-pub struct QueueParams<T>(PhantomData<fn() -> T>);
+pub struct QueueParams<T> {
+    remove_on_drop: bool,
+    _t: PhantomData<fn() -> T>,
+}
 
 impl<T> fmt::Debug for QueueParams<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "QueueParams<{}>", std::any::type_name::<T>())
+        f.debug_struct(&format!("QueueParams<{}>", std::any::type_name::<T>()))
+            .field("remove_on_drop", &self.remove_on_drop)
+            .finish()
     }
 }
 
@@ -360,7 +315,7 @@ impl Process {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn msg_queue<T: Payload>(&self, key: Key) -> OpenOptions<'_, QueueParams<T>> {
-        OpenOptions::new(self, key, QueueParams(PhantomData))
+        OpenOptions::new(self, key, QueueParams { remove_on_drop: false, _t: PhantomData })
     }
 
     /// Opens the message queue with id `msqid`, as a C caller uses an id another process
@@ -374,11 +329,43 @@ impl Process {
     pub fn msg_queue_by_id<T: Payload>(&self, msqid: i32) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: 0, _t: PhantomData };
         let queue = self.namespace().open_id(msqid, &ops).map_err(|k| Error::new(Op::MsgGet, k))?;
-        Ok(MessageQueue { queue, process: self.clone() })
+        Ok(MessageQueue { queue, process: self.clone(), life: None })
     }
 }
 
 impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
+    /// Opts in to a lifetime: the queue is removed (`IPC_RMID`, with this process's
+    /// credentials) when the last handle made from this open drops — the handle `open`
+    /// returns, its clones and [`with_process`](MessageQueue::with_process) copies, and the
+    /// streams, sinks and owned permits made from them. Waiting calls of other handles then
+    /// fail with `EIDRM`, later ones with `EINVAL`; both are
+    /// [`is_removed`](Error::is_removed). Handles opened separately, by key or id, do not
+    /// keep the queue alive. A removal this process may not make (`EPERM`) does nothing.
+    ///
+    /// System V has no such flag; without it a queue lives until `IPC_RMID`, as in the
+    /// kernel, and a `Key::PRIVATE` queue whose handles are all gone stays listed by
+    /// [`Namespace::ipcs`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, MessageQueue, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let me = ns.process(Credentials::new(0, 0));
+    /// let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).remove_on_drop().open()?;
+    /// let q2 = q.clone();
+    /// drop(q);
+    /// assert_eq!(ns.ipcs().len(), 1); // q2 still holds it
+    /// drop(q2);
+    /// assert!(ns.ipcs().is_empty());
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn remove_on_drop(mut self) -> Self {
+        self.params.remove_on_drop = true;
+        self
+    }
+
     /// Makes the `msgget` call.
     ///
     /// A new queue has `msg_qbytes` = the namespace's `MSGMNB`, `msg_ctime` = now, every
@@ -398,7 +385,11 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
     pub fn open(self) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: self.process.namespace().limits().msgmnb, _t: PhantomData };
         let queue = self.ipcget(&ops, Op::MsgGet)?;
-        Ok(MessageQueue { queue, process: self.process.clone() })
+        let life = self.params.remove_on_drop.then(|| {
+            let object: Box<dyn IpcObject> = Box::new(queue.clone());
+            Arc::new(RemoveOnDrop::new(self.process.clone(), IpcKind::MessageQueue, object))
+        });
+        Ok(MessageQueue { queue, process: self.process.clone(), life })
     }
 }
 
@@ -437,11 +428,13 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
 pub struct MessageQueue<T> {
     queue: Arc<Queue<T>>,
     process: Process,
+    /// The opt-in lifetime ([`OpenOptions::remove_on_drop`]), shared by this open's handles.
+    life: Option<Arc<RemoveOnDrop>>,
 }
 
 impl<T> Clone for MessageQueue<T> {
     fn clone(&self) -> Self {
-        MessageQueue { queue: self.queue.clone(), process: self.process.clone() }
+        MessageQueue { queue: self.queue.clone(), process: self.process.clone(), life: self.life.clone() }
     }
 }
 
@@ -465,9 +458,39 @@ impl<T: Payload> MessageQueue<T> {
         &self.process
     }
 
-    /// This queue, used by another actor (the same queue, `other`'s credentials and pid).
-    pub fn with_process(&self, other: &Process) -> MessageQueue<T> {
-        MessageQueue { queue: self.queue.clone(), process: other.clone() }
+    /// This queue, used by another actor of the same namespace: the same queue, `other`'s
+    /// credentials and pid (a C process using a `msqid` another one handed it).
+    ///
+    /// Every call of the new handle reaches this queue, never another object with the same
+    /// id: an id means something only in its own namespace, so a process of another
+    /// namespace is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidArgument`] (`EINVAL`, as a `msqid` used in another IPC namespace
+    /// is unknown there), [`Op::MsgGet`]: `other` lives in another [`Namespace`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace};
+    ///
+    /// let ns = Namespace::new();
+    /// let owner = ns.process(Credentials::new(1000, 1000));
+    /// let q: MessageQueue<u8> = owner.msg_queue(Key::PRIVATE).create(0o600).open()?;
+    /// let other = ns.process(Credentials::new(2000, 2000));
+    /// let as_other = q.with_process(&other)?;
+    /// assert!(as_other.try_recv(svipc::Select::Any).unwrap_err().is_permission_denied());
+    ///
+    /// let stranger = Namespace::new().process(Credentials::new(0, 0));
+    /// assert_eq!(q.with_process(&stranger).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn with_process(&self, other: &Process) -> Result<MessageQueue<T>, Error> {
+        if !self.process.namespace().same(other.namespace()) {
+            return Err(Error::new(Op::MsgGet, ErrorKind::InvalidArgument));
+        }
+        Ok(MessageQueue { queue: self.queue.clone(), process: other.clone(), life: self.life.clone() })
     }
 
     /// `msgsnd`'s argument checks, made before the lookup: `EINVAL` for `msgsz > MSGMAX`,
@@ -559,7 +582,7 @@ impl<T: Payload> MessageQueue<T> {
         let mut op = SendOp::new(mtype, size, msg);
         match self.queue.poll_send(self.process.credentials(), &mut op, None) {
             std::task::Poll::Ready(Err(kind)) => match op.msg.take() {
-                Some(msg) => Err(futures_snd_err(kind, msg)),
+                Some(msg) => Err(SendError::new(self.error(Op::MsgSnd, kind), msg)),
                 None => Ok(()),
             },
             _ => Ok(()),
@@ -570,14 +593,21 @@ impl<T: Payload> MessageQueue<T> {
     /// message does not fit.
     /// (`msgsnd` without `IPC_NOWAIT`, as a C program calls it: the thread sleeps.)
     ///
-    /// Do not call it from inside an async task: it would block that runtime thread.
-    ///
     /// # Errors
     ///
     /// As [`send`](Self::send).
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a tokio runtime (a `current_thread` runtime, a multi-thread
+    /// worker, `block_on`), where it would hang the runtime or take a worker away, with
+    /// tokio's own message: call [`send`](Self::send)`(..).await` there, or make the
+    /// blocking call from `tokio::task::spawn_blocking` or a plain thread. See the
+    /// [crate docs](crate#executors).
     #[cfg(not(loom))]
+    #[track_caller]
     pub fn blocking_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
-        crate::sync::blocking::block_on(self.send(mtype, msg))
+        crate::runtime::block_on(self.send(mtype, msg))
     }
 
     /// [`send`](Self::send) that gives up after `timeout`, giving the message back.
@@ -591,16 +621,23 @@ impl<T: Payload> MessageQueue<T> {
     /// # Cancel safety
     ///
     /// As [`send`](Self::send): dropping the future sends nothing and drops the message.
+    ///
+    /// # Panics
+    ///
+    /// When it has to wait one millisecond (tokio's timer tick) or more, outside a tokio
+    /// runtime with the time driver enabled, as `tokio::time::sleep` does. A zero or
+    /// sub-millisecond timeout and a call that completes at once need no timer. See the
+    /// [crate docs](crate#executors).
     #[cfg(not(loom))]
     pub async fn send_timeout(&self, mtype: i64, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
         use std::future::Future;
         let mut fut = self.send(mtype, msg);
-        let mut sleep = std::pin::pin!(tokio::time::sleep(timeout));
+        let mut deadline = crate::runtime::Deadline::after(timeout);
         std::future::poll_fn(|cx| {
             if let std::task::Poll::Ready(r) = std::pin::Pin::new(&mut fut).poll(cx) {
                 return std::task::Poll::Ready(r);
             }
-            if sleep.as_mut().poll(cx).is_ready() {
+            if deadline.poll_expired(cx).is_ready() {
                 if let Some(msg) = fut.cancel() {
                     return std::task::Poll::Ready(Err(SendError::new(Error::timed_out(Op::MsgSnd), msg)));
                 }
@@ -636,14 +673,14 @@ impl<T: Payload> MessageQueue<T> {
     /// let me = ns.process(Credentials::new(0, 0));
     /// let q: MessageQueue<String> = me.msg_queue(Key::PRIVATE).create(0o600).open()?;
     /// let permit = q.reserve(3, 5).await?;
-    /// permit.send("hello".to_string()).map_err(|e| e.into_inner().1)?;
+    /// permit.send("hello".to_string())?;
     /// assert_eq!(q.try_recv(Select::Type(3))?.1, "hello");
     /// # Ok(())
     /// # }
     /// ```
     pub fn reserve(&self, mtype: i64, size: usize) -> ReserveFuture<'_, T> {
         let pre = self.check_send_args(mtype, size);
-        ReserveFuture { q: self, op: ReserveOp::new(size), mtype, pre }
+        ReserveFuture { q: self, op: ReserveOp::new(size), mtype, pre, done: false }
     }
 
     /// [`reserve`](Self::reserve) with `IPC_NOWAIT`.
@@ -659,7 +696,7 @@ impl<T: Payload> MessageQueue<T> {
         }
         match self.queue.poll_reserve(self.process.credentials(), &mut fut.op, None) {
             std::task::Poll::Ready(Ok(())) => Ok(Permit::new(self, mtype, size)),
-            std::task::Poll::Ready(Err(kind)) => Err(Error::new(Op::MsgSnd, kind)),
+            std::task::Poll::Ready(Err(kind)) => Err(self.error(Op::MsgSnd, kind)),
             std::task::Poll::Pending => Err(Error::new(Op::MsgSnd, ErrorKind::WouldBlock)),
         }
     }
@@ -704,7 +741,7 @@ impl<T: Payload> MessageQueue<T> {
     /// # }
     /// ```
     pub fn recv(&self, select: Select) -> RecvFuture<'_, T> {
-        RecvFuture { q: self, op: RecvOp::new(select, usize::MAX), pre: select.validate().err() }
+        RecvFuture::new(self, RecvOp::new(select, usize::MAX), select.validate().err())
     }
 
     /// `msgrcv(.., IPC_NOWAIT)`: receives the message `select` picks, if there is one now.
@@ -722,7 +759,7 @@ impl<T: Payload> MessageQueue<T> {
         let mut op = RecvOp::new(select, maxsize);
         match self.queue.poll_recv(self.process.credentials(), &mut op, None) {
             std::task::Poll::Ready(Ok(m)) => Ok((m.mtype, m.payload)),
-            std::task::Poll::Ready(Err(kind)) => Err(Error::new(Op::MsgRcv, kind)),
+            std::task::Poll::Ready(Err(kind)) => Err(self.error(Op::MsgRcv, kind)),
             std::task::Poll::Pending => Err(Error::new(Op::MsgRcv, ErrorKind::NoMessage)),
         }
     }
@@ -731,14 +768,21 @@ impl<T: Payload> MessageQueue<T> {
     /// message arrives.
     /// (`msgrcv` without `IPC_NOWAIT`, as a C program calls it: the thread sleeps.)
     ///
-    /// Do not call it from inside an async task: it would block that runtime thread.
-    ///
     /// # Errors
     ///
     /// As [`recv`](Self::recv).
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a tokio runtime (a `current_thread` runtime, a multi-thread
+    /// worker, `block_on`), where it would hang the runtime or take a worker away, with
+    /// tokio's own message: call [`recv`](Self::recv)`(..).await` there, or make the
+    /// blocking call from `tokio::task::spawn_blocking` or a plain thread. See the
+    /// [crate docs](crate#executors).
     #[cfg(not(loom))]
+    #[track_caller]
     pub fn blocking_recv(&self, select: Select) -> Result<(i64, T), Error> {
-        crate::sync::blocking::block_on(self.recv(select))
+        crate::runtime::block_on(self.recv(select))
     }
 
     /// [`recv`](Self::recv) that gives up after `timeout`.
@@ -752,9 +796,16 @@ impl<T: Payload> MessageQueue<T> {
     /// # Cancel safety
     ///
     /// As [`recv`](Self::recv): no message is lost on expiry or drop.
+    ///
+    /// # Panics
+    ///
+    /// When it has to wait one millisecond (tokio's timer tick) or more, outside a tokio
+    /// runtime with the time driver enabled, as `tokio::time::sleep` does. A zero or
+    /// sub-millisecond timeout and a call that completes at once need no timer. See the
+    /// [crate docs](crate#executors).
     #[cfg(not(loom))]
     pub async fn recv_timeout(&self, select: Select, timeout: Duration) -> Result<(i64, T), Error> {
-        tokio::time::timeout(timeout, self.recv(select)).await.unwrap_or(Err(Error::timed_out(Op::MsgRcv)))
+        crate::runtime::timeout(self.recv(select), timeout).await.unwrap_or(Err(Error::timed_out(Op::MsgRcv)))
     }
 
     /// `msgrcv(msqid, buf, limit, msgtyp, flags)` for byte payloads: receives with a buffer
@@ -797,11 +848,11 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
-        let inner = RecvFuture {
-            q: self,
-            op: RecvOp::new(select, limit.maxsize()),
-            pre: limit.check().and(select.validate()).err(),
-        };
+        let inner = RecvFuture::new(
+            self,
+            RecvOp::new(select, limit.maxsize()),
+            limit.check().and(select.validate()).err(),
+        );
         RecvLimitedFuture { inner, truncate: limit.no_error.then_some(limit.max) }
     }
 
@@ -838,7 +889,7 @@ impl<T: Payload> MessageQueue<T> {
     {
         self.queue
             .peek(self.process.credentials(), index, usize::MAX, false)
-            .map_err(|k| Error::new(Op::MsgRcv, k))
+            .map_err(|k| self.error(Op::MsgRcv, k))
     }
 
     /// [`peek`](Self::peek) with a buffer size: `E2BIG` for a larger message, and under
@@ -856,7 +907,7 @@ impl<T: Payload> MessageQueue<T> {
         limit.check().map_err(|k| Error::new(Op::MsgRcv, k))?;
         self.queue
             .peek(self.process.credentials(), index, limit.max, limit.no_error)
-            .map_err(|k| Error::new(Op::MsgRcv, k))
+            .map_err(|k| self.error(Op::MsgRcv, k))
     }
 
     /// A [`Stream`](futures_core::Stream) of the messages `select` matches, each one a
@@ -882,7 +933,7 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed.
     /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no read permission.
     pub fn stat(&self) -> Result<MsqidDs, Error> {
-        let figs = self.queue.stat(self.process.credentials()).map_err(|k| Error::new(Op::MsgCtl, k))?;
+        let figs = self.queue.stat(self.process.credentials()).map_err(|k| self.error(Op::MsgCtl, k))?;
         Ok(MsqidDs {
             perm: self.queue.header().perm().load(),
             stime: figs.stime,
@@ -916,7 +967,7 @@ impl<T: Payload> MessageQueue<T> {
         let qbytes = usize::try_from(set.qbytes).unwrap_or(usize::MAX);
         self.queue
             .set(self.process.credentials(), msgmnb, set.uid, set.gid, set.mode, qbytes)
-            .map_err(|k| Error::new(Op::MsgCtl, k))
+            .map_err(|k| self.error(Op::MsgCtl, k))
     }
 
     /// `msgctl(msqid, IPC_RMID, NULL)`: removes the queue. Every waiting send and receive
@@ -929,11 +980,18 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::NotPermitted`] (`EPERM`): the caller is neither owner nor creator and
     ///   lacks `CAP_SYS_ADMIN`. No mode bits are needed.
     pub fn remove(&self) -> Result<(), Error> {
-        self.queue.header().check_live().map_err(|k| Error::new(Op::MsgCtl, k))?;
+        self.queue.header().check_live().map_err(|k| self.error(Op::MsgCtl, k))?;
         self.process
             .namespace()
             .remove(self.process.credentials(), IpcKind::MessageQueue, self.id())
-            .map_err(|k| Error::new(Op::MsgCtl, k))
+            .map_err(|k| self.error(Op::MsgCtl, k))
+    }
+
+    /// The error of a call the queue's engine refused: `kind` from `op`, marked
+    /// [`is_removed`](Error::is_removed) when it is the `EINVAL` of this handle's own queue
+    /// having been removed. Argument checks made before the engine use `Error::new`.
+    pub(super) fn error(&self, op: Op, kind: ErrorKind) -> Error {
+        Error::of_handle(op, kind, self.queue.header().is_deleted())
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`Payload`]: what a message queue carries and how many bytes each message counts
 //! (`msgsz`), with the impls for std's types and the [`SizeOf`] wrapper; [`Truncate`]:
-//! `MSG_NOERROR`'s cut.
+//! `MSG_NOERROR`'s cut; [`Limit`]: the buffer size of a size-limited receive.
 //!
 //! The size is all the queue needs from a message: `MSGMAX`, `msg_qbytes` and
 //! `msg_cbytes` are counted in it. Containers and wrappers count what they carry, never the
@@ -8,6 +8,7 @@
 
 #[cfg(doc)]
 use super::MessageQueue;
+use crate::error::ErrorKind;
 
 /// What a message queue carries: a value that reports its size in bytes, the `msgsz` of a
 /// `msgsnd`.
@@ -252,6 +253,7 @@ impl Truncate for String {
 }
 
 #[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
 impl Payload for bytes::Bytes {
     fn size(&self) -> usize {
         self.len()
@@ -259,6 +261,7 @@ impl Payload for bytes::Bytes {
 }
 
 #[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
 impl Truncate for bytes::Bytes {
     fn truncate_to(&mut self, max: usize) {
         self.truncate(max);
@@ -291,3 +294,59 @@ macro_rules! fixed_size_payload {
 }
 
 fixed_size_payload!((), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
+
+// ===== Limit =====
+
+/// The buffer size of a size-limited receive ([`MessageQueue::recv_limited`]): the
+/// `msgsz` argument of `msgrcv`, and whether `MSG_NOERROR` is set.
+///
+/// Without `no_error`, a message larger than the limit fails the receive with `E2BIG` and
+/// stays queued (a waiting receiver handed such a message by a send gets `E2BIG` and the
+/// send goes on to the next receiver). With it, the message is taken and truncated.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Limit {
+    pub(super) max: usize,
+    pub(super) no_error: bool,
+}
+
+impl Limit {
+    /// A buffer of `max` bytes (`msgsz`).
+    pub const fn bytes(max: usize) -> Limit {
+        Limit { max, no_error: false }
+    }
+
+    /// `MSG_NOERROR`: truncate a larger message to the limit instead of failing.
+    pub const fn no_error(self) -> Limit {
+        Limit { no_error: true, ..self }
+    }
+
+    /// The limit in bytes.
+    pub const fn max(self) -> usize {
+        self.max
+    }
+
+    /// Whether `MSG_NOERROR` is set.
+    pub const fn is_no_error(self) -> bool {
+        self.no_error
+    }
+
+    /// `do_msgrcv`'s `(long) bufsz < 0`: a limit above `isize::MAX` is `EINVAL`, with or
+    /// without `MSG_NOERROR`, before anything is looked at.
+    pub(super) fn check(self) -> Result<(), ErrorKind> {
+        if self.max > isize::MAX as usize {
+            Err(ErrorKind::InvalidArgument)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The engine's `r_maxsize`: `usize::MAX` under `MSG_NOERROR`, as the kernel's
+    /// `INT_MAX`.
+    pub(super) fn maxsize(self) -> usize {
+        if self.no_error {
+            usize::MAX
+        } else {
+            self.max
+        }
+    }
+}

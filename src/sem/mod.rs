@@ -4,7 +4,11 @@
 //! The handle is [`SemaphoreSet`] and an operation [`SemOp`] (both also at the crate root);
 //! [`SemopFuture`] and [`AcquireFuture`] are the futures of [`SemaphoreSet::semop`] and
 //! [`SemaphoreSet::acquire`], [`Permit`] the guard an acquire returns, [`SemidDs`] and
-//! [`SemInfo`] what `IPC_STAT` and `SEM_INFO` report.
+//! [`SemInfo`] what `IPC_STAT` and `SEM_INFO` report. [`SemaphoreSet::acquire_owned`] and
+//! [`SemaphoreSet::acquire_many_owned`] give an [`OwnedPermit`] that holds a clone of the
+//! handle, so it is `'static` and moves into a spawned task (tokio's `acquire_owned`);
+//! [`SemaphoreSet::try_acquire`] and [`SemaphoreSet::try_acquire_many`] are the
+//! `IPC_NOWAIT` forms.
 //!
 //! # Integer types
 //!
@@ -15,7 +19,7 @@
 //! |---|---|---|---|
 //! | a semaphore's number | `u16` | `unsigned short sem_num` | [`SemOp::new`], [`SemaphoreSet::get_val`] and every per-semaphore `semctl`, [`SemaphoreSet::acquire`] |
 //! | a semaphore's value | `u16` | `unsigned short` (`GETALL`/`SETALL`'s array) | [`SemaphoreSet::get_val`], [`SemaphoreSet::set_val`], [`SemaphoreSet::get_all`], [`SemaphoreSet::set_all`] |
-//! | the number of semaphores | `u16` | `nsems` (one more than the largest `sem_num`) | [`OpenOptions::nsems`], [`SemaphoreSet::nsems`], [`SemidDs::nsems`] |
+//! | the number of semaphores | `u16` | `nsems` (one more than the largest `sem_num`) | [`OpenOptions::nsems`](crate::OpenOptions::nsems), [`SemaphoreSet::nsems`], [`SemidDs::nsems`] |
 //! | an operation's delta | `i16` | `short sem_op` | [`SemOp::new`], [`SemOp::op`] |
 //! | units to acquire | `u16` | a decrement's magnitude | [`SemaphoreSet::acquire`], [`SemaphoreSet::acquire_many`] |
 //! | a count of sleepers | `u32` | `GETNCNT`/`GETZCNT`'s return | [`SemaphoreSet::get_ncnt`], [`SemaphoreSet::get_zcnt`] |
@@ -80,6 +84,8 @@
 
 mod info;
 mod op;
+mod open;
+mod owned;
 mod set;
 mod undo;
 
@@ -90,161 +96,18 @@ use std::task::{Context, Poll};
 
 use self::op::OpList;
 pub use self::op::SemOp;
+pub use self::open::SemSetParams;
+pub use self::owned::{AcquireOwnedFuture, OwnedPermit};
 use self::set::{Fast, Set, Ticket};
 use self::undo::UndoLists;
-use crate::error::{Detail, Error, ErrorKind, Fault, Op};
+use crate::error::{Detail, Error, ErrorKind, Op};
 use crate::ipc::perm::{valid_id, READ, WRITE};
-use crate::ipc::{Header, IpcKind, IpcObject, IpcPerm, Key, Limits, Ops};
+use crate::ipc::{IpcKind, IpcObject, IpcPerm, Limits};
+use crate::lifetime::RemoveOnDrop;
 use crate::namespace::Namespace;
-use crate::process::{OpenOptions, Process};
+use crate::process::Process;
 use crate::sync::counters::{count, Event};
 use crate::sync::Arc;
-
-// ===== semget =====
-
-/// The `semget` parameter carried by [`OpenOptions`]: `nsems`, set with
-/// [`OpenOptions::nsems`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub struct SemSetParams {
-    nsems: u16,
-}
-
-struct SemOps {
-    nsems: usize,
-}
-
-impl Ops for SemOps {
-    type Handle = Arc<Set>;
-    const KIND: IpcKind = IpcKind::SemaphoreSet;
-
-    fn precheck(&self, limits: &Limits) -> Result<(), Fault> {
-        if self.nsems > limits.semmsl {
-            return Err(Fault::new(ErrorKind::InvalidArgument, Detail::NsemsAboveSemmsl));
-        }
-        Ok(())
-    }
-
-    fn more_checks(&self, existing: &dyn IpcObject) -> Result<(), Fault> {
-        match existing.as_any().downcast_ref::<Arc<Set>>() {
-            Some(set) if self.nsems > set.nsems() => {
-                Err(Fault::new(ErrorKind::InvalidArgument, Detail::NsemsAboveExisting))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn units(&self, limits: &Limits, in_use: u64) -> Result<u64, Fault> {
-        if self.nsems == 0 {
-            return Err(Fault::new(ErrorKind::InvalidArgument, Detail::NsemsZero));
-        }
-        if in_use + self.nsems as u64 > limits.semmns as u64 {
-            return Err(ErrorKind::NoSpace.into());
-        }
-        Ok(self.nsems as u64)
-    }
-
-    fn create(&self, header: Header) -> Result<(Box<dyn IpcObject>, Arc<Set>), ErrorKind> {
-        let set = Arc::new(Set::new(header, self.nsems));
-        Ok((Box::new(set.clone()), set))
-    }
-
-    fn associate(&self, existing: &dyn IpcObject) -> Result<Arc<Set>, ErrorKind> {
-        existing.as_any().downcast_ref::<Arc<Set>>().cloned().ok_or(ErrorKind::TypeMismatch)
-    }
-}
-
-impl<'p> OpenOptions<'p, SemSetParams> {
-    /// `nsems`: the number of semaphores of a new set, or, for an existing one, the least
-    /// it must have (`0`, the default, means "don't care", as in C).
-    pub fn nsems(mut self, nsems: u16) -> Self {
-        self.params.nsems = nsems;
-        self
-    }
-
-    /// `semget(key, nsems, flags)`: opens the set, creating it as the flags say. A new set
-    /// has `nsems` semaphores, all 0, `sem_otime` 0 and `sem_ctime` now.
-    ///
-    /// # Errors
-    ///
-    /// First, svipc's own: `EINVAL` for [`Key::PRIVATE`](crate::Key::PRIVATE) without
-    /// `create`, or a mode above `0o777` (see [`OpenOptions`]'s
-    /// [two checks](OpenOptions#two-checks-c-does-not-make)). Then in the kernel's order:
-    /// * [`ErrorKind::InvalidArgument`] (EINVAL): `nsems` above `SEMMSL`, even for an existing
-    ///   key.
-    /// * [`ErrorKind::NotFound`] (ENOENT): no set has the key and `create` was not given.
-    /// * [`ErrorKind::AlreadyExists`] (EEXIST): `create` + `exclusive` and the key exists.
-    /// * [`ErrorKind::InvalidArgument`] (EINVAL): the existing set has fewer than `nsems`
-    ///   semaphores (before the permission check), or `nsems` is 0 on creation.
-    /// * [`ErrorKind::PermissionDenied`] (EACCES): the mode asks for access the caller lacks.
-    /// * [`ErrorKind::NoSpace`] (ENOSPC): creating would pass `SEMMNS` semaphores or
-    ///   `SEMMNI` sets.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use svipc::{Credentials, Key, Namespace};
-    ///
-    /// let me = Namespace::new().process(Credentials::new(1000, 1000));
-    /// let set = me.sem_set(Key::new(7)).create(0o600).nsems(3).open()?; // semget(7, 3, IPC_CREAT|0600)
-    /// assert_eq!(set.nsems(), 3);
-    /// assert_eq!(set.get_all()?, [0, 0, 0]);
-    /// let again = me.sem_set(Key::new(7)).open()?; // semget(7, 0, 0)
-    /// assert_eq!(again.id(), set.id());
-    /// # Ok::<(), svipc::Error>(())
-    /// ```
-    pub fn open(self) -> Result<SemaphoreSet, Error> {
-        let ops = SemOps { nsems: usize::from(self.params.nsems) };
-        let set = self.ipcget(&ops, Op::SemGet)?;
-        Ok(SemaphoreSet { set, process: self.process.clone() })
-    }
-}
-
-impl Process {
-    /// `semget(key, nsems, flags)` as a builder: set the flags and
-    /// [`nsems`](OpenOptions::nsems), then [`open`](OpenOptions::open).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use svipc::{Credentials, Key, Namespace};
-    ///
-    /// let me = Namespace::new().process(Credentials::new(0, 0));
-    /// // semget(0x2a, 0, 0): no such key
-    /// assert_eq!(me.sem_set(Key::new(0x2a)).open().unwrap_err().errno(), 2); // ENOENT
-    /// // semget(0x2a, 2, IPC_CREAT | IPC_EXCL | 0600)
-    /// let set = me.sem_set(Key::new(0x2a)).create(0o600).exclusive().nsems(2).open()?;
-    /// assert_eq!(set.nsems(), 2);
-    /// # Ok::<(), svipc::Error>(())
-    /// ```
-    pub fn sem_set(&self, key: Key) -> OpenOptions<'_, SemSetParams> {
-        OpenOptions::new(self, key, SemSetParams::default())
-    }
-
-    /// Opens the semaphore set with id `semid`, as a C program that was handed the id uses
-    /// it; no permission is asked here (every later call checks its own).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::InvalidArgument`] (EINVAL): no live set has this id.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use svipc::{Credentials, Key, Namespace};
-    ///
-    /// let ns = Namespace::new();
-    /// let set = ns.process(Credentials::new(0, 0)).sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
-    /// let other = ns.process(Credentials::new(0, 0).with_pid(9));
-    /// assert_eq!(other.sem_set_by_id(set.id())?.nsems(), 1);
-    /// assert_eq!(other.sem_set_by_id(set.id() + 1).unwrap_err().errno(), 22); // EINVAL
-    /// # Ok::<(), svipc::Error>(())
-    /// ```
-    pub fn sem_set_by_id(&self, semid: i32) -> Result<SemaphoreSet, Error> {
-        let set =
-            self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
-        Ok(SemaphoreSet { set, process: self.clone() })
-    }
-}
 
 // ===== SEM_INFO =====
 
@@ -351,6 +214,10 @@ impl Namespace {
 pub struct SemaphoreSet {
     set: Arc<Set>,
     process: Process,
+    /// The opt-in lifetime (`OpenOptions::remove_on_drop`), shared by this open's handles;
+    /// held only for its `Drop`.
+    #[allow(dead_code)]
+    life: Option<Arc<RemoveOnDrop>>,
 }
 
 /// `struct semid_ds`, as `semctl(IPC_STAT)` fills it.
@@ -412,6 +279,17 @@ impl SemaphoreSet {
         self.process.pid()
     }
 
+    /// A `semop` error the set refused with, marked [`is_removed`](Error::is_removed) when
+    /// it is the `EINVAL` of this handle's own set having been removed.
+    fn op_err(&self, kind: ErrorKind) -> Error {
+        Error::of_handle(Op::SemOp, kind, self.set.header().is_deleted())
+    }
+
+    /// [`op_err`](Self::op_err) for `semctl`.
+    fn ctl_err(&self, kind: ErrorKind) -> Error {
+        Error::of_handle(Op::SemCtl, kind, self.set.header().is_deleted())
+    }
+
     /// The checks before the lock, in the kernel's order, then the fast path, then the slow
     /// path. `Ok(None)`: done; `Ok(Some(ticket))`: queued (only with a waker).
     fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<Ticket>, Error> {
@@ -423,7 +301,7 @@ impl SemaphoreSet {
             return Err(err(ErrorKind::InvalidArgument).with(Detail::OpsEmpty));
         }
         let header = self.set.header();
-        header.check_live().map_err(err)?;
+        header.check_live().map_err(|k| self.op_err(k))?;
         if ops.iter().any(|op| usize::from(op.num()) >= self.set.nsems()) {
             return Err(err(ErrorKind::FileTooBig));
         }
@@ -454,7 +332,7 @@ impl SemaphoreSet {
         } else {
             None
         };
-        let r = self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(err);
+        let r = self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
         if let Ok(None) = r {
             count(Event::SemOpDone);
         }
@@ -598,20 +476,35 @@ impl SemaphoreSet {
     /// # Ok(())
     /// # }
     /// ```
+    ///
+    /// A zero timeout tries the operations once and answers `EAGAIN` at the first poll if
+    /// they cannot proceed, as `semtimedop` with a zero `timespec` does; a timeout below one
+    /// millisecond expires on time (see the [crate docs](crate#executors)).
+    ///
+    /// # Panics
+    ///
+    /// When it has to wait one millisecond (tokio's timer tick) or more, outside a tokio
+    /// runtime with the time driver enabled, as `tokio::time::sleep` does. A zero or
+    /// sub-millisecond timeout and a call that completes at once need no timer.
     #[cfg(not(loom))]
     pub async fn semop_timeout(&self, ops: &[SemOp], timeout: std::time::Duration) -> Result<(), Error> {
-        match tokio::time::timeout(timeout, self.semop(ops)).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::timed_out(Op::SemOp)),
-        }
+        crate::runtime::timeout(self.semop(ops), timeout).await.unwrap_or(Err(Error::timed_out(Op::SemOp)))
     }
 
     /// [`semop`](Self::semop) for code outside an async runtime: parks the thread while it
-    /// waits. Do not call it from async code (it would block the executor thread).
+    /// waits, as a C program's `semop` sleeps.
     ///
     /// # Errors
     ///
     /// As [`semop`](Self::semop).
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a tokio runtime (a `current_thread` runtime, a multi-thread
+    /// worker, `block_on`), where it would hang the runtime or take a worker away, with
+    /// tokio's own message: call [`semop`](Self::semop)`(..).await` there, or make the
+    /// blocking call from `tokio::task::spawn_blocking` or a plain thread. See the
+    /// [crate docs](crate#executors).
     ///
     /// # Examples
     ///
@@ -627,8 +520,9 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     #[cfg(not(loom))]
+    #[track_caller]
     pub fn blocking_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
-        crate::sync::blocking::block_on(self.semop(ops))
+        crate::runtime::block_on(self.semop(ops))
     }
 
     /// `semctl(semid, num, GETVAL)`.
@@ -654,7 +548,7 @@ impl SemaphoreSet {
     pub fn get_val(&self, num: u16) -> Result<u16, Error> {
         self.get_checks(num)?;
         // A value is within `0..=SEMVMX` (at most 32767): the cast never truncates.
-        self.set.get_val(usize::from(num)).map(|v| v as u16).map_err(ctl)
+        self.set.get_val(usize::from(num)).map(|v| v as u16).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, num, GETPID)`: the pid of the last operation on semaphore `num`.
@@ -677,7 +571,7 @@ impl SemaphoreSet {
     /// ```
     pub fn get_pid(&self, num: u16) -> Result<i32, Error> {
         self.get_checks(num)?;
-        self.set.get_pid(usize::from(num)).map_err(ctl)
+        self.set.get_pid(usize::from(num)).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, num, GETNCNT)`: sleeping `semop`s currently blocked on a decrement of
@@ -704,7 +598,7 @@ impl SemaphoreSet {
     /// ```
     pub fn get_ncnt(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
-        self.set.get_cnt(usize::from(num), false).map(|n| n as u32).map_err(ctl)
+        self.set.get_cnt(usize::from(num), false).map(|n| n as u32).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, num, GETZCNT)`: sleeping `semop`s currently blocked waiting for `num`
@@ -732,13 +626,13 @@ impl SemaphoreSet {
     /// ```
     pub fn get_zcnt(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
-        self.set.get_cnt(usize::from(num), true).map(|n| n as u32).map_err(ctl)
+        self.set.get_cnt(usize::from(num), true).map(|n| n as u32).map_err(|k| self.ctl_err(k))
     }
 
     fn get_checks(&self, num: u16) -> Result<(), Error> {
         let header = self.set.header();
-        header.check_live().map_err(ctl)?;
-        header.perm().check(self.process.credentials(), READ).map_err(ctl)?;
+        header.check_live().map_err(|k| self.ctl_err(k))?;
+        header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
         if usize::from(num) >= self.set.nsems() {
             return Err(ctl(ErrorKind::InvalidArgument).with(Detail::NumBeyondSet));
         }
@@ -765,9 +659,9 @@ impl SemaphoreSet {
     /// ```
     pub fn get_all(&self) -> Result<Vec<u16>, Error> {
         let header = self.set.header();
-        header.check_live().map_err(ctl)?;
-        header.perm().check(self.process.credentials(), READ).map_err(ctl)?;
-        self.set.get_all(self.limits().semvmx).map_err(ctl)
+        header.check_live().map_err(|k| self.ctl_err(k))?;
+        header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
+        self.set.get_all(self.limits().semvmx).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, num, SETVAL, val)`: sets one value, zeroes every process's `semadj`
@@ -800,12 +694,12 @@ impl SemaphoreSet {
             return Err(ctl(ErrorKind::OutOfRange).with(Detail::ValAboveSemvmx));
         }
         let header = self.set.header();
-        header.check_live().map_err(ctl)?;
+        header.check_live().map_err(|k| self.ctl_err(k))?;
         if usize::from(num) >= self.set.nsems() {
             return Err(ctl(ErrorKind::InvalidArgument).with(Detail::NumBeyondSet));
         }
-        header.perm().check(self.process.credentials(), WRITE).map_err(ctl)?;
-        self.set.set_val(usize::from(num), val, self.pid(), limits.semvmx).map_err(ctl)
+        header.perm().check(self.process.credentials(), WRITE).map_err(|k| self.ctl_err(k))?;
+        self.set.set_val(usize::from(num), val, self.pid(), limits.semvmx).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, 0, SETALL, array)`: sets every value (and every `sempid` to the
@@ -834,15 +728,15 @@ impl SemaphoreSet {
     pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
         let limits = self.limits();
         let header = self.set.header();
-        header.check_live().map_err(ctl)?;
-        header.perm().check(self.process.credentials(), WRITE).map_err(ctl)?;
+        header.check_live().map_err(|k| self.ctl_err(k))?;
+        header.perm().check(self.process.credentials(), WRITE).map_err(|k| self.ctl_err(k))?;
         if vals.iter().any(|&v| i32::from(v) > limits.semvmx) {
             return Err(ctl(ErrorKind::OutOfRange).with(Detail::ValAboveSemvmx));
         }
         if vals.len() != self.set.nsems() {
             return Err(ctl(ErrorKind::InvalidArgument).with(Detail::ValsLength));
         }
-        self.set.set_all(vals, self.pid(), limits.semvmx).map_err(ctl)
+        self.set.set_all(vals, self.pid(), limits.semvmx).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, 0, IPC_STAT, &buf)`.
@@ -867,8 +761,8 @@ impl SemaphoreSet {
     /// ```
     pub fn stat(&self) -> Result<SemidDs, Error> {
         let header = self.set.header();
-        header.check_live().map_err(ctl)?;
-        header.perm().check(self.process.credentials(), READ).map_err(ctl)?;
+        header.check_live().map_err(|k| self.ctl_err(k))?;
+        header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
         Ok(SemidDs {
             perm: header.perm().load(),
             otime: self.set.otime(),
@@ -901,8 +795,8 @@ impl SemaphoreSet {
     /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
         let header = self.set.header();
-        header.check_live().map_err(ctl)?;
-        header.perm().check_owner(self.process.credentials()).map_err(ctl)?;
+        header.check_live().map_err(|k| self.ctl_err(k))?;
+        header.perm().check_owner(self.process.credentials()).map_err(|k| self.ctl_err(k))?;
         if !valid_id(uid) || !valid_id(gid) {
             return Err(ctl(ErrorKind::InvalidArgument));
         }
@@ -936,7 +830,7 @@ impl SemaphoreSet {
         self.process
             .namespace()
             .remove(self.process.credentials(), IpcKind::SemaphoreSet, self.id())
-            .map_err(ctl)
+            .map_err(|k| self.ctl_err(k))
     }
 
     /// Takes `n` units of semaphore `num` (`semop` of `{num, -n}`), returning a guard that
@@ -1021,6 +915,13 @@ impl SemaphoreSet {
     }
 
     fn acquire_ops(&self, units: &[(u16, u16)]) -> AcquireFuture<'_> {
+        let (ops, checks) = self.acquire_checks(units);
+        AcquireFuture { set: self, ops, checks: Some(checks), stage: Stage::Start }
+    }
+
+    /// The decrements of an acquire of `units`, and the argument errors to report at its
+    /// first poll.
+    fn acquire_checks(&self, units: &[(u16, u16)]) -> (OpList, Result<(), Error>) {
         let bad = units.iter().any(|&(_, n)| n > i16::MAX as u16);
         let ops = OpList::new(
             units
@@ -1031,7 +932,7 @@ impl SemaphoreSet {
         let checks = if bad {
             Err(err(ErrorKind::InvalidArgument).with(Detail::UnitsAboveShortMax))
         } else if ops.is_empty() {
-            self.set.header().check_live().map_err(err).and_then(|()| {
+            self.set.header().check_live().map_err(|k| self.op_err(k)).and_then(|()| {
                 if units.iter().any(|&(num, _)| num >= self.nsems()) {
                     Err(err(ErrorKind::FileTooBig))
                 } else {
@@ -1041,7 +942,76 @@ impl SemaphoreSet {
         } else {
             Ok(())
         };
-        AcquireFuture { set: self, ops, checks: Some(checks), stage: Stage::Start }
+        (ops, checks)
+    }
+
+    /// One poll of an acquire (borrowed or owned): `Ready(Ok(give_back))` with the
+    /// increments its permit gives back.
+    fn poll_acquire(
+        &self,
+        ops: &OpList,
+        checks: &mut Option<Result<(), Error>>,
+        stage: &mut Stage,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<OpList, Error>> {
+        if let Some(checks) = checks.take() {
+            // A failed check or an empty acquire finishes the future: polled again, it
+            // answers `EINVAL` and takes nothing.
+            if let Err(e) = checks {
+                *stage = Stage::Done;
+                return Poll::Ready(Err(e));
+            }
+            if ops.is_empty() {
+                *stage = Stage::Done;
+                return Poll::Ready(Ok(OpList::default()));
+            }
+        }
+        match self.poll_op(ops, stage, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(give_back(ops))),
+        }
+    }
+
+    /// [`acquire`](Self::acquire) with `IPC_NOWAIT` (tokio's `Semaphore::try_acquire`):
+    /// takes the units now or fails.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire), and [`ErrorKind::WouldBlock`] (`EAGAIN`) where it
+    /// would wait (never `EIDRM`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use svipc::{Credentials, Key, Namespace};
+    ///
+    /// let me = Namespace::new().process(Credentials::new(0, 0));
+    /// let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(1).open()?;
+    /// set.set_val(0, 1)?;
+    /// let permit = set.try_acquire(0, 1)?;
+    /// assert!(set.try_acquire(0, 1).unwrap_err().is_would_block());
+    /// drop(permit);
+    /// assert_eq!(set.get_val(0)?, 1);
+    /// # Ok::<(), svipc::Error>(())
+    /// ```
+    pub fn try_acquire(&self, num: u16, n: u16) -> Result<Permit<'_>, Error> {
+        self.try_acquire_many(&[(num, n)])
+    }
+
+    /// [`acquire_many`](Self::acquire_many) with `IPC_NOWAIT` (tokio's
+    /// `Semaphore::try_acquire_many`, over several semaphores in one atomic `semop`).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    pub fn try_acquire_many(&self, units: &[(u16, u16)]) -> Result<Permit<'_>, Error> {
+        let (ops, checks) = self.acquire_checks(units);
+        checks?;
+        if !ops.is_empty() {
+            self.try_semop(&ops)?;
+        }
+        Ok(Permit { set: self, ops: give_back(&ops) })
     }
 }
 
@@ -1054,6 +1024,22 @@ enum Stage {
     Start,
     Waiting(Ticket),
     Done,
+}
+
+/// The increments that undo `ops`' decrements: what a permit gives back.
+fn give_back(ops: &OpList) -> OpList {
+    match ops {
+        OpList::One(op) => OpList::One(SemOp::new(op.num(), -op.op())),
+        ops => OpList::new(ops.iter().map(|op| SemOp::new(op.num(), -op.op()))),
+    }
+}
+
+/// Gives a permit's units back on `set` (its drop). Nothing to report to: see [`Permit`]
+/// for when this fails.
+fn release(set: &SemaphoreSet, ops: &OpList) {
+    if !ops.is_empty() {
+        let _ = set.try_semop(ops);
+    }
 }
 
 /// The future of [`SemaphoreSet::semop`]: a `semop(2)` call that may sleep.
@@ -1109,24 +1095,8 @@ impl<'a> Future for AcquireFuture<'a> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(checks) = this.checks.take() {
-            checks?;
-            if this.ops.is_empty() {
-                this.stage = Stage::Done;
-                return Poll::Ready(Ok(Permit { set: this.set, ops: OpList::default() }));
-            }
-        }
-        match this.set.poll_op(&this.ops, &mut this.stage, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(())) => {
-                let give_back = match &this.ops {
-                    OpList::One(op) => OpList::One(SemOp::new(op.num(), -op.op())),
-                    ops => OpList::new(ops.iter().map(|op| SemOp::new(op.num(), -op.op()))),
-                };
-                Poll::Ready(Ok(Permit { set: this.set, ops: give_back }))
-            }
-        }
+        let set = this.set;
+        set.poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx).map_ok(|ops| Permit { set, ops })
     }
 }
 
@@ -1190,10 +1160,7 @@ impl Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if !self.ops.is_empty() {
-            // Nothing to report to: see the type's docs for when this fails.
-            let _ = self.set.try_semop(&self.ops);
-        }
+        release(self.set, &self.ops);
     }
 }
 

@@ -883,7 +883,7 @@ impl Section<'_> {
                 return Verdict::Block(0);
             }
             // A wait-for-zero changes no `semadj`, but still needs its record.
-            if sop.is_undo() && !undo.is_some_and(|u| self.st.undo(u).is_some()) {
+            if sop.is_undo() && undo.is_none_or(|u| self.st.undo(u).is_none()) {
                 return Verdict::Fail(ErrorKind::Removed);
             }
         }

@@ -142,6 +142,12 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// The error of a call the segment refused, marked [`is_removed`](Error::is_removed)
+    /// when it is the `EINVAL` of this handle's own segment having been destroyed.
+    fn error(&self, op: Op, kind: crate::error::ErrorKind) -> Error {
+        Error::of_handle(op, kind, self.inner.is_destroyed())
+    }
+
     /// The id (`shmid`).
     pub fn id(&self) -> i32 {
         self.inner.id()
@@ -223,7 +229,7 @@ impl Segment {
     /// attach, with `EXEC` for `SHM_EXEC`): the guard, writable when `access` has `WRITE`.
     pub(crate) fn attach_access(&self, access: u32) -> Result<Attached, Error> {
         let mem =
-            self.inner.attach(self.process.credentials(), access).map_err(|k| Error::new(Op::ShmAt, k))?;
+            self.inner.attach(self.process.credentials(), access).map_err(|k| self.error(Op::ShmAt, k))?;
         Ok(Attached::new(mem, self.clone(), access & WRITE != 0))
     }
 
@@ -258,7 +264,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn stat(&self) -> Result<ShmidDs, Error> {
-        self.inner.stat(self.process.credentials()).map_err(|k| Error::new(Op::ShmCtl, k))
+        self.inner.stat(self.process.credentials()).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
     /// `shmctl(shmid, IPC_SET, &buf)`: sets `shm_perm.uid`, `shm_perm.gid` and the low 9
@@ -286,7 +292,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
-        self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| Error::new(Op::ShmCtl, k))
+        self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
     /// `shmctl(shmid, IPC_RMID, NULL)`: with guards attached, marks the segment `SHM_DEST`
@@ -319,7 +325,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn remove(&self) -> Result<(), Error> {
-        let op = |k| Error::new(Op::ShmCtl, k);
+        let op = |k| self.error(Op::ShmCtl, k);
         self.inner.check_live().map_err(op)?;
         self.process
             .namespace()
@@ -365,7 +371,7 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn lock(&self) -> Result<(), Error> {
-        self.inner.lock(self.process.credentials(), true).map_err(|k| Error::new(Op::ShmCtl, k))
+        self.inner.lock(self.process.credentials(), true).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
     /// `shmctl(shmid, SHM_UNLOCK, NULL)`: `munlock`s the memory and clears `SHM_LOCKED`.
@@ -378,7 +384,7 @@ impl Segment {
     /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): as for
     ///   [`lock`](Self::lock).
     pub fn unlock(&self) -> Result<(), Error> {
-        self.inner.lock(self.process.credentials(), false).map_err(|k| Error::new(Op::ShmCtl, k))
+        self.inner.lock(self.process.credentials(), false).map_err(|k| self.error(Op::ShmCtl, k))
     }
 }
 

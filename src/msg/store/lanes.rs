@@ -131,6 +131,11 @@ pub(super) struct State<T> {
     /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
     /// `EINVAL` checks).
     pub(super) removed: bool,
+    /// The messages `IPC_RMID` took out of the lanes, dropped by `after_remove` once the
+    /// namespace's table lock is released: a message's destructor may call back into the
+    /// namespace (a payload holding the last handle of a `remove_on_drop` queue removes that
+    /// queue), which under the table lock would deadlock.
+    pub(super) removed_lanes: BTreeMap<i64, VecDeque<Msg<T>>>,
     pub(super) receivers: WaitList<Receiver<T>>,
     pub(super) senders: WaitList<Sender>,
     /// The writer of [`Queue::mailbox`]: a handoff puts the message there when it is empty.

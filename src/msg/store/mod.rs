@@ -153,6 +153,7 @@ impl<T: Send + 'static> Queue<T> {
             lrpid: AtomicI32::new(0),
             state: Mutex::new(State {
                 lanes: BTreeMap::new(),
+                removed_lanes: BTreeMap::new(),
                 empty_lanes: 0,
                 heads: BTreeSet::new(),
                 // 0 is `UNNUMBERED`.
@@ -343,8 +344,8 @@ impl<T> Queue<T> {
         Ok(())
     }
 
-    /// `freeque`: marks the queue removed, fails every waiter with `EIDRM` and frees the
-    /// messages (dropped after the lock is released).
+    /// `freeque`: marks the queue removed and fails every waiter with `EIDRM`; the messages
+    /// are dropped by `after_remove`, outside every lock.
     fn free(&self) {
         let mut wakes = WakeList::new();
         let mut st = self.lock();
@@ -363,13 +364,11 @@ impl<T> Queue<T> {
         }
         st.senders.notify_all(&mut wakes);
         self.sync_senders(&st);
-        let lanes = mem::take(&mut st.lanes);
+        st.removed_lanes = mem::take(&mut st.lanes);
         st.empty_lanes = 0;
         st.heads.clear();
         st.cbytes = 0;
         st.qnum = 0;
-        drop(st);
-        drop(lanes);
     }
 }
 
@@ -407,6 +406,11 @@ impl<T: Send + 'static> IpcObject for Arc<Queue<T>> {
     fn remove(&self) -> Removal {
         self.free();
         Removal::Now
+    }
+
+    fn after_remove(&self) {
+        let lanes = mem::take(&mut self.lock().removed_lanes);
+        drop(lanes); // the messages' destructors, outside every lock
     }
 }
 
