@@ -4,6 +4,9 @@
 //! its wake-ups, so the tests see exactly which tasks were woken. With the `counters`
 //! feature, a last test checks that a loaded queue leaves the locked mode once no receiver
 //! waits (no lock per message afterwards).
+//!
+//! The tests that pin counts (feature `counters`) read process-wide counters, so CI runs
+//! this file with `--test-threads=1`: another test's locks would land in their window.
 #![cfg(not(loom))]
 
 use std::future::Future;
@@ -161,7 +164,9 @@ fn ipc_nowait_send_still_fails_on_a_full_queue_while_a_sender_is_woken() {
 }
 
 /// A receiver that waited put the queue in the locked mode; once it is gone and the
-/// messages are of one type, the queue runs without the lock again, backlog and all.
+/// messages are of one type, the queue runs without the lock again, backlog and all — after
+/// its locked operations have paid for moving the backlog: at most 8 locked passes per
+/// queued message (`PASSES_PER_MOVED_MESSAGE` in the engine), never one move per operation.
 #[cfg(feature = "counters")]
 #[test]
 fn loaded_queue_leaves_the_locked_mode_once_no_receiver_waits() {
@@ -175,15 +180,26 @@ fn loaded_queue_leaves_the_locked_mode_once_no_receiver_waits() {
         let mut r = Task::new(q.recv(Select::Type(2)));
         assert!(r.poll().is_pending());
     }
-    // One locked send switches back, the backlog moving into the ring ...
-    q.try_send(1, 100).unwrap();
+    // The backlog stays at 100-101 messages: each pair is a send and a receive.
+    let start = counters::snapshot();
+    let mut next = 0;
+    for v in 100..1000 {
+        q.try_send(1, v).unwrap();
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, next));
+        next += 1;
+    }
+    let transition = counters::snapshot().since(&start);
+    // Every pass of the transition counted; the switch comes once they reach 8 per message.
+    assert!(transition.get(Event::MsgLock) <= 8 * 101 + 1, "{transition:?}");
+    assert_eq!(transition.get(Event::MsgToLockFree), 1, "{transition:?}");
     let before = counters::snapshot();
     // ... and from then on no send or receive takes the lock.
-    for v in 101..1000 {
+    for v in 1000..2000 {
         q.try_send(1, v).unwrap();
-        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, v - 101));
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, next));
+        next += 1;
     }
     let d = counters::snapshot().since(&before);
     assert_eq!(d.get(Event::MsgLock), 0);
-    assert_eq!(q.stat().unwrap().qnum, 101);
+    assert_eq!(q.stat().unwrap().qnum, 100);
 }

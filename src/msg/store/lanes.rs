@@ -128,6 +128,9 @@ pub(super) struct State<T> {
     /// the counts above and the receiver list are empty; the messages are in
     /// [`Queue::ring`], counted by the room in [`Queue::tx`] and [`Queue::rx`].
     pub(super) complex: bool,
+    /// Locked passes since the queue last entered complex mode: what pays for moving the
+    /// backlog back into the ring (see [`Queue::make_simple_if_idle`]).
+    pub(super) complex_passes: usize,
     /// Set by `IPC_RMID` under the lock (the header's flag is set too, for lock-free
     /// `EINVAL` checks).
     pub(super) removed: bool,

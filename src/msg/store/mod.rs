@@ -166,6 +166,7 @@ impl<T: Send + 'static> Queue<T> {
                 promised_count: 0,
                 promised_bytes: 0,
                 complex: !simple,
+                complex_passes: 0,
                 removed: false,
                 receivers: WaitList::new(),
                 senders: WaitList::new(),

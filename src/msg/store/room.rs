@@ -105,9 +105,13 @@
 //! A handoff leaves the queue in complex mode, because the receiver it woke is likely to
 //! wait again (ping-pong) and a waiting receiver needs complex mode; the next locked
 //! operation that finds nobody waiting switches back.
-//! The price: each switch moves the backlog (at most the ring's 4096 slots) one way, so a
-//! receiver of a rare type that waits again and again behind a large backlog of another
-//! type pays two such moves per wait, where the old rule paid a lock per operation instead.
+//! The price: each switch moves the backlog (at most the ring's 4096 slots) one way. So the
+//! switch back also waits until the complex episode has made at least
+//! `PASSES_PER_MOVED_MESSAGE` (8) locked passes per queued message: the moves stay a small,
+//! fixed fraction of the locked work, whatever the pattern. A woken receiver's small backlog
+//! goes back at once; a selective receive behind a large backlog of another type (which
+//! needs complex mode on every call) no longer moves the backlog out and back per call —
+//! that cost `recv(Type(1))` behind 100 messages of type 2 70x its time before the rule.
 //! A simple operation in flight when the switch begins finishes first and so linearizes
 //! before it; every other operation linearizes inside the lock or at its one CAS, so
 //! `recv(Any)` returns the oldest matching message fully sent before it.
@@ -187,6 +191,13 @@ pub(super) const RING_INITIAL: usize = if cfg!(loom) { 2 } else { 16 };
 /// The most slots the ring grows to: beyond it, messages past this many wait in complex
 /// mode's lanes (which have no such limit).
 pub(super) const RING_MAX: usize = 1 << 12;
+/// How many locked passes of a complex episode pay for moving one queued message back into
+/// the ring when the queue returns to simple mode ([`Queue::make_simple_if_idle`]). A pass
+/// takes the lock and walks a wait list; a move pops a lane and pushes a slot, a few times
+/// cheaper: at 8 passes per message, the moves of a round trip (out of the ring and back)
+/// cost under a tenth of the locked work that earned them. Under loom it is 0, the eager
+/// switch, so that the models' few operations still reach the switch back and its races.
+pub(super) const PASSES_PER_MOVED_MESSAGE: usize = if cfg!(loom) { 0 } else { 8 };
 
 /// The room words' value with `count` messages and `bytes` bytes of room.
 pub(super) fn room(count: usize, bytes: usize) -> u64 {
@@ -348,6 +359,7 @@ impl<T> Queue<T> {
             return;
         }
         st.complex = true;
+        st.complex_passes = 0;
         count(Event::MsgToLocked);
         self.tx.fetch_or(COMPLEX, AcqRel);
         self.ring.close();
@@ -383,17 +395,33 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Back to simple mode, under the lock, as soon as nothing needs the full structure —
-    /// not only when the queue is idle: the queued messages have at most one type and fit
-    /// the ring (they move into it, oldest first), no room is held by a permit, no receiver
-    /// waits, the queue is alive and `qbytes` is within the words' 24-bit room fields. The
-    /// next simple send of an empty queue claims the ring's type.
+    /// Back to simple mode, under the lock, as soon as nothing needs the full structure and
+    /// the move has been paid for — not only when the queue is idle: the queued messages
+    /// have at most one type and fit the ring (they move into it, oldest first), no room is
+    /// held by a permit, no receiver waits, the queue is alive, `qbytes` is within the
+    /// words' 24-bit room fields, and this complex episode has made at least
+    /// `PASSES_PER_MOVED_MESSAGE` locked passes per queued message (every call of this
+    /// function in complex mode counts one). The next simple send of an empty queue claims
+    /// the ring's type.
     ///
     /// Waiting until the queue was empty kept a loaded queue locked for good: one receiver
     /// that waited once (complex mode) and a backlog that never drains made every later
     /// operation take the lock (BENCHMARKS.md, "Message queues under contention").
     pub(super) fn make_simple_if_idle(&self, st: &mut State<T>) {
-        if !st.complex || !self.simple_allowed(st) || st.heads.len() > 1 {
+        if !st.complex {
+            return;
+        }
+        st.complex_passes = st.complex_passes.saturating_add(1);
+        if !self.simple_allowed(st) || st.heads.len() > 1 {
+            return;
+        }
+        // The move costs one step per queued message, so it waits until the locked passes of
+        // this complex episode number at least `PASSES_PER_MOVED_MESSAGE` per message: the
+        // moves stay a fixed fraction of the locked work. A small backlog (a woken receiver
+        // just left) goes back at once; a large one that a selective receive keeps in complex
+        // mode (`recv(Type(1))` behind messages of type 2) no longer crosses over and back on
+        // every call.
+        if st.complex_passes < st.qnum.saturating_mul(PASSES_PER_MOVED_MESSAGE) {
             return;
         }
         let cap = st.qbytes.min(self.ring.capacity());
