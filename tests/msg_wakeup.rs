@@ -165,7 +165,7 @@ fn ipc_nowait_send_still_fails_on_a_full_queue_while_a_sender_is_woken() {
 
 /// A receiver that waited put the queue in the locked mode; once it is gone and the
 /// messages are of one type, the queue runs without the lock again, backlog and all — after
-/// its locked operations have paid for moving the backlog: at most 8 locked passes per
+/// its locked operations have paid for moving the backlog: at most 64 locked passes per
 /// queued message (`PASSES_PER_MOVED_MESSAGE` in the engine), never one move per operation.
 #[cfg(feature = "counters")]
 #[test]
@@ -183,18 +183,18 @@ fn loaded_queue_leaves_the_locked_mode_once_no_receiver_waits() {
     // The backlog stays at 100-101 messages: each pair is a send and a receive.
     let start = counters::snapshot();
     let mut next = 0;
-    for v in 100..1000 {
+    for v in 100..5000 {
         q.try_send(1, v).unwrap();
         assert_eq!(q.try_recv(Select::Any).unwrap(), (1, next));
         next += 1;
     }
     let transition = counters::snapshot().since(&start);
-    // Every pass of the transition counted; the switch comes once they reach 8 per message.
-    assert!(transition.get(Event::MsgLock) <= 8 * 101 + 1, "{transition:?}");
+    // Every pass of the transition counted; the switch comes once they reach 64 per message.
+    assert!(transition.get(Event::MsgLock) <= 64 * 101 + 1, "{transition:?}");
     assert_eq!(transition.get(Event::MsgToLockFree), 1, "{transition:?}");
     let before = counters::snapshot();
     // ... and from then on no send or receive takes the lock.
-    for v in 1000..2000 {
+    for v in 5000..6000 {
         q.try_send(1, v).unwrap();
         assert_eq!(q.try_recv(Select::Any).unwrap(), (1, next));
         next += 1;
