@@ -157,24 +157,56 @@ impl<T: Payload> fmt::Debug for ReserveFuture<'_, T> {
 #[clippy::has_significant_drop]
 pub struct Permit<'a, T: Payload> {
     q: &'a MessageQueue<T>,
-    mtype: i64,
-    size: usize,
+    room: Room,
+}
+
+/// The room a permit holds, borrowed ([`Permit`]) or owned ([`OwnedPermit`](super::OwnedPermit)):
+/// the one body of a permit's `send` and of its drop, given the queue.
+#[derive(Debug)]
+pub(super) struct Room {
+    pub(super) mtype: i64,
+    pub(super) size: usize,
+    /// Still held: neither sent through nor given back.
     live: bool,
+}
+
+impl Room {
+    pub(super) fn new(mtype: i64, size: usize) -> Room {
+        Room { mtype, size, live: true }
+    }
+
+    /// The tail of a `msgsnd` that already passed its fit check (see [`Permit::send`]).
+    pub(super) fn send<T: Payload>(&mut self, q: &MessageQueue<T>, msg: T) -> Result<(), SendError<T>> {
+        let size = msg.size();
+        if size > self.size {
+            return Err(SendError::new(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument), msg));
+        }
+        self.live = false;
+        q.queue.send_reserved(q.process.pid(), self.size, self.mtype, size, msg);
+        Ok(())
+    }
+
+    /// Gives the room back unless it was sent through (a permit's drop).
+    pub(super) fn release<T: Payload>(&mut self, q: &MessageQueue<T>) {
+        if std::mem::replace(&mut self.live, false) {
+            q.queue.release(self.size);
+        }
+    }
 }
 
 impl<'a, T: Payload> Permit<'a, T> {
     pub(super) fn new(q: &'a MessageQueue<T>, mtype: i64, size: usize) -> Permit<'a, T> {
-        Permit { q, mtype, size, live: true }
+        Permit { q, room: Room::new(mtype, size) }
     }
 
     /// The message type the permit sends with.
     pub fn mtype(&self) -> i64 {
-        self.mtype
+        self.room.mtype
     }
 
     /// The bytes of room held.
     pub fn size(&self) -> usize {
-        self.size
+        self.room.size
     }
 
     /// Sends `msg` through the held room: the tail of a `msgsnd` that already passed its fit
@@ -190,21 +222,13 @@ impl<'a, T: Payload> Permit<'a, T> {
     /// back (the permit is consumed either way, so the error borrows nothing and is
     /// `'static` for any `T: 'static`, ready for `?` into `anyhow` or `Box<dyn Error>`).
     pub fn send(mut self, msg: T) -> Result<(), SendError<T>> {
-        let size = msg.size();
-        if size > self.size {
-            return Err(SendError::new(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument), msg));
-        }
-        self.live = false;
-        self.q.queue.send_reserved(self.q.process.pid(), self.size, self.mtype, size, msg);
-        Ok(())
+        self.room.send(self.q, msg)
     }
 }
 
 impl<T: Payload> Drop for Permit<'_, T> {
     fn drop(&mut self) {
-        if self.live {
-            self.q.queue.release(self.size);
-        }
+        self.room.release(self.q);
     }
 }
 
@@ -212,8 +236,8 @@ impl<T: Payload> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
             .field("id", &self.q.id())
-            .field("mtype", &self.mtype)
-            .field("size", &self.size)
+            .field("mtype", &self.room.mtype)
+            .field("size", &self.room.size)
             .finish()
     }
 }

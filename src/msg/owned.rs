@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::futures::Room;
 use super::store::ReserveOp;
 use super::{MessageQueue, Payload};
 use crate::error::{Error, ErrorKind, Fault, Op, SendError};
@@ -82,7 +83,7 @@ impl<T: Payload> Future for ReserveOwnedFuture<T> {
         let r = match this.q.queue.poll_reserve(this.q.process.credentials(), &mut this.op, Some(cx)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(())) => {
-                Ok(OwnedPermit { q: this.q.clone(), mtype: this.mtype, size: this.op.size, live: true })
+                Ok(OwnedPermit { q: this.q.clone(), room: Room::new(this.mtype, this.op.size) })
             }
             Poll::Ready(Err(kind)) => Err(this.q.error(Op::MsgSnd, kind)),
         };
@@ -114,20 +115,18 @@ impl<T: Payload> fmt::Debug for ReserveOwnedFuture<T> {
 #[clippy::has_significant_drop]
 pub struct OwnedPermit<T: Payload> {
     q: MessageQueue<T>,
-    mtype: i64,
-    size: usize,
-    live: bool,
+    room: Room,
 }
 
 impl<T: Payload> OwnedPermit<T> {
     /// The message type the permit sends with.
     pub fn mtype(&self) -> i64 {
-        self.mtype
+        self.room.mtype
     }
 
     /// The bytes of room held.
     pub fn size(&self) -> usize {
-        self.size
+        self.room.size
     }
 
     /// Sends `msg` through the held room, as [`Permit::send`](super::Permit::send) does
@@ -138,13 +137,7 @@ impl<T: Payload> OwnedPermit<T> {
     /// [`ErrorKind::InvalidArgument`] (`EINVAL`) when `msg.size()` is larger than the room
     /// reserved: the message comes back and the room is given back.
     pub fn send(mut self, msg: T) -> Result<(), SendError<T>> {
-        let size = msg.size();
-        if size > self.size {
-            return Err(SendError::new(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument), msg));
-        }
-        self.live = false;
-        self.q.queue.send_reserved(self.q.process.pid(), self.size, self.mtype, size, msg);
-        Ok(())
+        self.room.send(&self.q, msg)
     }
 
     /// The queue the room is held in.
@@ -155,9 +148,7 @@ impl<T: Payload> OwnedPermit<T> {
 
 impl<T: Payload> Drop for OwnedPermit<T> {
     fn drop(&mut self) {
-        if self.live {
-            self.q.queue.release(self.size);
-        }
+        self.room.release(&self.q);
     }
 }
 
@@ -165,8 +156,8 @@ impl<T: Payload> fmt::Debug for OwnedPermit<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedPermit")
             .field("id", &self.q.id())
-            .field("mtype", &self.mtype)
-            .field("size", &self.size)
+            .field("mtype", &self.room.mtype)
+            .field("size", &self.room.size)
             .finish()
     }
 }
