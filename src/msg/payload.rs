@@ -195,9 +195,7 @@ impl Truncate for Box<[u8]> {
 
 /// The shared value's size: each message counts the bytes it carries, as each `msgsnd`
 /// copies them in C, however many messages share them here.
-// `std`'s `Arc`, not the shim's: this is the payload type users build their messages from,
-// not a primitive svipc synchronizes with, so loom has nothing to see in it.
-impl<T: Payload + Sync + ?Sized> Payload for std::sync::Arc<T> {
+impl<T: Payload + Sync + ?Sized> Payload for crate::sync::UserArc<T> {
     fn size(&self) -> usize {
         (**self).size()
     }

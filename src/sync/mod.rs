@@ -81,6 +81,10 @@ mod imp {
 
 #[allow(unused_imports)]
 pub(crate) use imp::{atomic, hint, thread, Arc, Mutex, MutexGuard};
+/// `std`'s `Arc` under every cfg, loom included: the type users build their messages from
+/// (`Payload for Arc<T>`), not a primitive svipc synchronizes with, so loom has nothing to
+/// see in it.
+pub(crate) use std::sync::Arc as UserArc;
 #[allow(unused_imports)]
 pub(crate) use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
