@@ -14,23 +14,8 @@ use loom::thread;
 use svipc::msg::MsqidSet;
 use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, Select};
 
-fn queue(qbytes: u64) -> MessageQueue<u64> {
-    let ns = Namespace::new();
-    let me = ns.process(Credentials::new(0, 0));
-    let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
-    q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes }).unwrap();
-    q
-}
-
-/// Runs a model at `LOOM_MAX_PREEMPTIONS`, or 2 when it is unset (every model here
-/// finishes in seconds at 2).
-fn bounded(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
-    b.check(f);
-}
+mod common;
+use common::{bounded, queue};
 
 /// A receiver blocks (registers as a waiter) while another thread sends: the receiver gets
 /// the message whichever comes first — no lost wake-up.

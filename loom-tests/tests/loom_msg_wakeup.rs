@@ -11,24 +11,10 @@ use std::task::Poll;
 
 use loom::future::block_on;
 use loom::thread;
-use svipc::msg::MsqidSet;
-use svipc::{Credentials, Key, MessageQueue, Namespace, Select};
+use svipc::Select;
 
-fn queue(qbytes: u64) -> MessageQueue<u64> {
-    let ns = Namespace::new();
-    let me = ns.process(Credentials::new(0, 0));
-    let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
-    q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes }).unwrap();
-    q
-}
-
-fn bounded(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
-    b.check(f);
-}
+mod common;
+use common::{bounded, queue};
 
 /// A full queue of two messages, two senders waiting, two receives back to back: the first
 /// wakes one sender with one message of room; the second frees more room while that sender

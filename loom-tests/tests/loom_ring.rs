@@ -12,15 +12,8 @@ use loom::thread;
 use std::sync::atomic::Ordering::{Acquire, Release};
 use svipc::__loom::ring::{Popped, Ring};
 
-/// Runs a model at `LOOM_MAX_PREEMPTIONS`, or 2 when it is unset (every model here
-/// finishes in seconds at 2).
-fn bounded(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
-    b.check(f);
-}
+mod common;
+use common::bounded;
 
 /// [`bounded`], but never deeper than 2 preemptions, for a model where two pops spin
 /// (`yield_now`) on one push in flight: from 3 preemptions on, loom's scheduler can keep

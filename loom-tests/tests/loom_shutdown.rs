@@ -8,13 +8,8 @@ use loom::future::block_on;
 use loom::thread;
 use svipc::{Credentials, ErrorKind, Key, MessageQueue, Namespace, Select, SemOp};
 
-fn bounded(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
-    b.check(f);
-}
+mod common;
+use common::bounded;
 
 /// Two clones of the opted-in handle drop on two threads while a handle opened by id
 /// receives: exactly one removal, and the receive ends with `is_removed()`.

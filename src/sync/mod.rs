@@ -81,12 +81,12 @@ mod imp {
 
 #[allow(unused_imports)]
 pub(crate) use imp::{atomic, hint, thread, Arc, Mutex, MutexGuard};
+#[allow(unused_imports)]
+pub(crate) use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// `std`'s `Arc` under every cfg, loom included: the type users build their messages from
 /// (`Payload for Arc<T>`), not a primitive svipc synchronizes with, so loom has nothing to
 /// see in it.
 pub(crate) use std::sync::Arc as UserArc;
-#[allow(unused_imports)]
-pub(crate) use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// One-time initialization of a `static` (the process-wide namespace). Always `std`: loom
 /// has no `OnceLock`, and no loom object may outlive one model run, so the code that uses
