@@ -119,8 +119,6 @@ pub const IPC_PRIVATE: i32 = 0;
 pub const IPC_CREAT: i32 = 0o1000;
 /// `IPC_EXCL` (`*get`): with `IPC_CREAT`, fail with `EEXIST` if the key exists.
 pub const IPC_EXCL: i32 = 0o2000;
-/// `IPC_NOWAIT`: fail with `EAGAIN` (`ENOMSG` for `msgrcv`) instead of waiting.
-pub const IPC_NOWAIT: i32 = 0o4000;
 /// `IPC_RMID` (`*ctl`): remove.
 pub const IPC_RMID: i32 = 0;
 /// `IPC_SET` (`*ctl`): set owner, mode (and `msg_qbytes`).
@@ -138,12 +136,8 @@ pub const MSG_STAT: i32 = 11;
 pub const MSG_INFO: i32 = 12;
 /// `MSG_STAT_ANY` (`msgctl`): `MSG_STAT` without the read permission check.
 pub const MSG_STAT_ANY: i32 = 13;
-/// `MSG_NOERROR` (`msgrcv`): truncate instead of `E2BIG`.
-pub const MSG_NOERROR: i32 = 0o10000;
-/// `MSG_EXCEPT` (`msgrcv`): any type but `msgtyp`.
-pub const MSG_EXCEPT: i32 = 0o20000;
-/// `MSG_COPY` (`msgrcv`): copy the message at position `msgtyp`; needs `IPC_NOWAIT`.
-pub const MSG_COPY: i32 = 0o40000;
+// `IPC_NOWAIT` and the `msgrcv` flags are the ones `Select::from_raw` reads.
+pub use crate::msg::{IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
 
 /// `SEM_UNDO` (`sem_flg`): undo the operation when the process exits.
 pub const SEM_UNDO: i16 = 0x1000;
@@ -191,9 +185,9 @@ pub const SHM_INFO: i32 = 14;
 /// `SHM_STAT_ANY` (`shmctl`): `SHM_STAT` without the read permission check.
 pub const SHM_STAT_ANY: i32 = 15;
 /// `SHM_DEST` in `shm_perm.mode`: removed while attached.
-pub const SHM_DEST: u32 = 0o1000;
+pub const SHM_DEST: u32 = crate::shm::ShmidDs::SHM_DEST;
 /// `SHM_LOCKED` in `shm_perm.mode`: locked by `SHM_LOCK`.
-pub const SHM_LOCKED: u32 = 0o2000;
+pub const SHM_LOCKED: u32 = crate::shm::ShmidDs::SHM_LOCKED;
 
 // ===== structs =====
 
