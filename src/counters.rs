@@ -1,4 +1,5 @@
-//! Event counters for measurement (cargo feature `counters`; absent otherwise).
+//! Event counters for measurement (cargo feature `counters`; absent otherwise). No System V
+//! call corresponds: they count what svipc's engines do inside the calls.
 //!
 //! With the feature on, the message-queue and semaphore engines count their locks, failed
 //! CAS attempts, mode switches, waits and wake-ups. Benchmarks read a [`Snapshot`] before

@@ -476,7 +476,8 @@ impl Error {
     /// Which argument was wrong, where svipc can tell: a short fixed text such as
     /// `"nsems is 0: a new set needs .nsems(n)"` or `"mode has bits outside 0o777"`.
     /// `None` for the errors the arguments alone do not explain (a missing key, a denied
-    /// permission, a full queue, …).
+    /// permission, a full queue, …). C has no counterpart: a C caller sees only the errno,
+    /// which stays the same.
     #[must_use]
     pub const fn detail(&self) -> Option<&'static str> {
         match self.detail {

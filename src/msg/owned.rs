@@ -19,7 +19,8 @@ use crate::error::{Error, ErrorKind, Fault, Op, SendError};
 impl<T: Payload> MessageQueue<T> {
     /// [`reserve`](Self::reserve) whose future and permit own a clone of this handle
     /// (tokio's `Sender::reserve_owned`): both are `'static + Send`, so the permit can be
-    /// taken in one task and used in another.
+    /// taken in one task and used in another. The C call is the same: the room check of
+    /// `msgsnd`, taken ahead of the message.
     ///
     /// # Errors
     ///

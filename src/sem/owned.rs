@@ -16,7 +16,8 @@ use crate::error::Error;
 
 impl SemaphoreSet {
     /// [`acquire`](Self::acquire) whose future and permit own a clone of this handle
-    /// (tokio's `Semaphore::acquire_owned`): both are `'static + Send`.
+    /// (tokio's `Semaphore::acquire_owned`): both are `'static + Send`. The C calls are the
+    /// same: `semop(semid, {num, -n, 0})` to take, `semop(semid, {num, +n, 0})` on drop.
     ///
     /// # Errors
     ///
