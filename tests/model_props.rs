@@ -3,16 +3,20 @@
 //! queues, semaphore sets and shared memory — opens with every flag combination, sends and
 //! receives with every selector and flag, semops with mixed flags and repeated semaphores,
 //! every semctl, attach and detach, IPC_SET, IPC_RMID, SHM_LOCK, stale and bogus ids, bad
-//! arguments, process exits. After every step the answers agree (value or errno) and so
-//! does the observable state: every object's `IPC_STAT` fields other than times, the queued
-//! messages, semaphore values, pids, ncnt and zcnt, nattch and SHM_DEST, and the
-//! MSG_INFO/SEM_INFO/SHM_INFO figures (see `model::State`). The calls only the C-shaped
+//! arguments, process exits, and writes of the namespace's settings (`*_next_id`,
+//! `shm_rmid_forced`). After every step the answers agree (value or errno) and so does the
+//! observable state: every object's `IPC_STAT` fields other than times, the queued
+//! messages, semaphore values, pids, ncnt and zcnt, nattch and SHM_DEST, the
+//! MSG_INFO/SEM_INFO/SHM_INFO figures, and the four settings (see `model::State`). The calls only the C-shaped
 //! layer has — `*_STAT` and `*_STAT_ANY` by slot index, `IPC_INFO` — go through
 //! `svipc::c`.
 //!
-//! Also: a strategy dense in SEM_UNDO and exits; id cycling and the MSGMNI/SEMMNI/SHMMNI
-//! limits; and, on Linux as root (else a skip notice), the model itself against the real
-//! kernel (`model::kernel`) on the same random sequences, pids compared as zero or not.
+//! Also: a strategy dense in SEM_UNDO and exits; one dense in segments, detaches, exits and
+//! `shm_rmid_forced`; id cycling, the `*_next_id` rules and the MSGMNI/SEMMNI/SHMMNI limits
+//! by hand; and, on Linux as root (else a skip notice), the model itself against the real
+//! kernel (`model::kernel`) on the same random sequences and hand-written rules, pids
+//! compared as zero or not, exits included (each actor's segments are made by a task of
+//! its own that ends at the exit, so the kernel's `exit_shm` runs).
 //!
 //! Shrunk failures are kept below as `regression_*` tests replaying the exact calls, and in
 //! `model_props.proptest-regressions`.

@@ -19,8 +19,10 @@
 //! the kernel does, with **`IPC_NOWAIT` semantics everywhere**: a call that would block gets
 //! `EAGAIN` (msgsnd, semop) or `ENOMSG` (msgrcv), so nothing waits, and `GETNCNT`/`GETZCNT`
 //! are always 0. [`Call::Exit`] (or [`Model::exit`]) ends the actor's process as the
-//! kernel's `exit_sem`/`exit_shm` do (semadj applied and clamped, every attachment
-//! detached), and the actor lives on as a new process with the same credentials and pid.
+//! kernel's `exit_mm`/`exit_sem`/`exit_shm` do (every attachment detached, semadj applied
+//! and clamped, the segments it created orphaned, or destroyed where `shm_rmid_forced` is
+//! set and nobody is attached), and the actor lives on as a new process with the same
+//! credentials and pid.
 //!
 //! # Calls covered
 //!
@@ -30,6 +32,7 @@
 //! | sem | semget, semop (`SEM_UNDO`, repeated `sem_num`), `GETVAL`, `GETPID`, `GETNCNT`, `GETZCNT`, `GETALL`, `SETVAL`, `SETALL`, `IPC_STAT`, `IPC_SET`, `IPC_RMID`, `SEM_INFO` |
 //! | shm | shmget, shmat (`SHM_RDONLY`), shmdt, `IPC_STAT`, `IPC_SET`, `IPC_RMID` (`SHM_DEST`), `SHM_LOCK`, `SHM_UNLOCK`, `SHM_INFO` |
 //! | process | exit |
+//! | settings | the `msg_next_id`, `sem_next_id`, `shm_next_id` sysctls (`ipc_idr_alloc`'s `next_id`: that sequence, the first free slot at or above, reset by the creation); `shm_rmid_forced` (`shm_may_destroy` at the last detach, `exit_shm`, `shm_destroy_orphaned`); [`State`] shows all four |
 //!
 //! Arguments are C's, raw: keys and ids are `i32`, `msgtyp` an `i64` with `msgflg`, sem ops
 //! `(sem_num, sem_op, sem_flg)`, sizes `usize`, so every errno path can be reached. A message
@@ -37,8 +40,8 @@
 //! ([`Ret::Val`] of a successful shmat): the actor's attachments are numbered 1, 2, 3, …
 //! in the order they were made (not reset at exit), and shmdt takes that number.
 //!
-//! Left out: times (nothing here has a clock), blocking and wake-up order, `*_STAT` by
-//! index, `IPC_INFO`, attach addresses and `SHM_RND`/`SHM_REMAP`/`SHM_EXEC`,
+//! Left out: times (nothing here has a clock), blocking and wake-up order, attach addresses
+//! and `SHM_RND`/`SHM_REMAP`/`SHM_EXEC`,
 //! `RLIMIT_MEMLOCK` (taken as unlimited), limits other than the defaults, and a page
 //! size other than 4096.
 #![allow(dead_code)]
