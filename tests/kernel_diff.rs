@@ -123,6 +123,9 @@ fn note(ids: &mut Ids, get: bool, rmid: Option<u8>, r: &Res) {
             let id = *id as i32;
             if !ids.all.contains(&id) {
                 ids.all.push(id);
+            }
+            // live again when `*_next_id` hands out a removed object's id
+            if !ids.live.contains(&id) {
                 ids.live.push(id);
             }
         }
@@ -492,7 +495,8 @@ fn msg_svipc(call: &MsgCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Queu
             }
             let q = o.open().map_err(|e| e.errno())?;
             let id = q.id();
-            hs.entry(id).or_insert(q);
+            // A new object under an id handed out before (`*_next_id`) replaces the stale handle.
+            hs.insert(id, q);
             Ok(Out::Val(id as i64))
         }
         MsgCall::Snd { slot, mtype, size, fill } => on(slot, &|q| {
@@ -746,7 +750,8 @@ fn sem_svipc(call: &SemCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Sema
             }
             let set = o.open().map_err(|e| e.errno())?;
             let id = set.id();
-            hs.entry(id).or_insert(set);
+            // A new object under an id handed out before (`*_next_id`) replaces the stale handle.
+            hs.insert(id, set);
             Ok(Out::Val(id as i64))
         }
         SemCall::Op { slot, ops, many } => on(slot, &|set| {
@@ -996,7 +1001,8 @@ fn shm_svipc(
             }
             let seg = o.open().map_err(|e| e.errno())?;
             let id = seg.id();
-            hs.entry(id).or_insert(seg);
+            // A new object under an id handed out before (`*_next_id`) replaces the stale handle.
+            hs.insert(id, seg);
             Ok(Out::Val(id as i64))
         }
         ShmCall::Attach { slot, rdonly } => on(slot, &mut |seg| {
