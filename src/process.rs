@@ -206,7 +206,19 @@ impl Process {
     /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): the caller is
     ///   neither owner nor creator and lacks `CAP_SYS_ADMIN`.
     pub fn remove(&self, kind: IpcKind, id: i32) -> Result<(), Error> {
-        self.inner.ns.remove(&self.inner.creds, kind, id).map_err(|k| Error::new(Op::IpcRm, k))
+        let r = self.inner.ns.remove(&self.inner.creds, kind, id).map_err(|k| Error::new(Op::IpcRm, k));
+        // The event names the C call it is: `msgctl`, `semctl` or `shmctl` with `IPC_RMID`.
+        crate::trace::call!(
+            match kind {
+                IpcKind::MessageQueue => Op::MsgCtl,
+                IpcKind::SemaphoreSet => Op::SemCtl,
+                IpcKind::SharedMemory => Op::ShmCtl,
+            },
+            id,
+            self.pid(),
+            &r
+        );
+        r
     }
 }
 

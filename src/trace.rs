@@ -7,11 +7,11 @@
 //!
 //! | field | value |
 //! |---|---|
-//! | `call` | the C name: `msgget`, `msgsnd`, `msgrcv`, `msgctl`, `semget`, `semop`, `semctl`, `shmget`, `shmat`, `shmdt`, `shmctl` (the [`Op`] of the call) |
+//! | `call` | the C name: `msgget`, `msgsnd`, `msgrcv`, `msgctl`, `semget`, `semop`, `semctl`, `shmget`, `shmat`, `shmdt`, `shmctl` (the [`Op`](crate::Op) of the call) |
 //! | `id` | the object's id (`msqid`, `semid`, `shmid`); for a `*get` that failed, `-1` as C returns |
 //! | `key` | the key, on `*get` events only (the other calls take no key) |
 //! | `pid` | the calling [`Process`](crate::Process)'s pid |
-//! | `result` | `"ok"`, the errno's name (`"EAGAIN"`, `"EACCES"`, …, [`ErrorKind::errno_name`]), or `"cancelled"` |
+//! | `result` | `"ok"`, the errno's name (`"EAGAIN"`, `"EACCES"`, …, [`ErrorKind::errno_name`](crate::ErrorKind::errno_name)), or `"cancelled"` |
 //! | `waited` | whether the call slept: its future returned `Pending` at least once (a `blocking_*` call parked its thread) |
 //! | `wait_us` | on a call that waited, the microseconds from its first `Pending` to its completion |
 //!
@@ -43,33 +43,43 @@
 //!   arguments (`id` is the id passed, or the one a `*get` returned), even though it goes
 //!   through the typed calls: those are muted while the C call runs.
 //! * **Opening by id** (`msg_queue_by_id`, `with_process`, …) is no call of its own in C —
-//!   holding an id asks nothing — and emits nothing; the `*_info` and `ipcs` readers are
-//!   not traced either. Removing an object that is attached or waited on emits only the
-//!   remover's event, plus the `EIDRM` of each waiting call.
+//!   holding an id asks nothing — and emits nothing; neither do the namespace-wide readers
+//!   (`msg_info`, `sem_info`, `shm_info`, `ipcs`), which read figures and check nothing,
+//!   nor the removal a `remove_on_drop` handle makes as it drops (svipc's own, no C call).
+//!   `Process::remove` (`ipcrm`) emits the `msgctl`, `semctl` or `shmctl` it stands for;
+//!   the `*_stat` commands by index emit with the full id found (the index on failure).
+//!   Removing an object that is waited on emits the remover's event, then the `EIDRM` of
+//!   each waiting call as it completes.
 //!
 //! # Implementation
 //!
 //! The call sites are one line each, a macro of this module. Without the feature every
 //! macro expands to nothing (its arguments are not even evaluated), the futures carry no
-//! extra field (each [`Wait`] field is `#[cfg(feature = "tracing")]`), and the crate
+//! extra field (each `Wait` field is `#[cfg(feature = "tracing")]`), and the crate
 //! compiles to exactly what it did before the feature existed. With it, a future holds a
-//! [`Wait`] (the instant of its first `Pending`, and whether it reported), and an event
+//! `Wait` (one word: when it first returned `Pending`, and whether it reported), and an event
 //! costs a clock read on the first `Pending` plus what the subscriber does; `tracing`'s own
 //! callsite interest makes a disabled level cost one relaxed load.
 //!
 //! The C layer's muting is a thread-local depth counter: the C call runs (or, for a
 //! `CallFuture`, is polled and dropped) with it raised, so the typed calls it makes on that
 //! thread emit nothing, and the C layer emits the one event. It is thread-private state that
-//! no other thread reads, so it is a plain `std` cell, outside the `sync` shim.
+//! no other thread reads, so it is a plain `std` cell, outside the `sync` shim. The epoch the
+//! wait clocks count from is set once per process, in the shim's `OnceLock`.
 // The `*get` macro takes the id and result apart; without the feature nothing here is used.
-#![cfg_attr(not(feature = "tracing"), allow(unused_macros, unused_imports))]
+#![cfg_attr(any(not(feature = "tracing"), loom), allow(unused_macros, unused_imports, dead_code))]
 
 #[cfg(feature = "tracing")]
 pub(crate) use imp::*;
 
 #[cfg(feature = "tracing")]
 mod imp {
+    #[cfg(not(loom))]
+    use crate::sync::OnceLock;
+    // The shim has no `OnceLock` under loom; the epoch is outside any model.
     use std::cell::Cell;
+    #[cfg(loom)]
+    use std::sync::OnceLock;
     use std::task::Poll;
     use std::time::{Duration, Instant};
 
@@ -173,24 +183,33 @@ mod imp {
     }
 
     /// The wait state of a future: when it first returned `Pending`, and whether it has
-    /// reported. One per future, present only with the feature.
+    /// reported. One per future, present only with the feature; one word, so that a future
+    /// grows by 8 bytes: bit 63 is "reported", bits 0..63 the nanoseconds from [`epoch`] to
+    /// the first `Pending` plus one (0: it never returned `Pending`).
     #[derive(Debug, Default)]
-    pub(crate) struct Wait {
-        since: Option<Instant>,
-        done: bool,
+    pub(crate) struct Wait(u64);
+
+    const DONE: u64 = 1 << 63;
+
+    /// The instant the wait clocks count from: the first wait of the process.
+    fn epoch() -> Instant {
+        static EPOCH: OnceLock<Instant> = OnceLock::new();
+        *EPOCH.get_or_init(Instant::now)
     }
 
     impl Wait {
         fn waited(&self) -> Option<Duration> {
-            self.since.map(|t| t.elapsed())
+            let nanos = self.0 & !DONE;
+            (nanos != 0).then(|| epoch().elapsed().saturating_sub(Duration::from_nanos(nanos - 1)))
         }
 
         /// After a poll: starts the wait clock on `Pending`, emits the one event on `Ready`.
         pub(crate) fn poll<R: Outcome>(&mut self, op: Op, id: i32, pid: i32, p: &Poll<R>) {
             match p {
                 Poll::Pending => {
-                    if self.since.is_none() {
-                        self.since = Some(Instant::now());
+                    if self.0 & !DONE == 0 {
+                        let nanos = u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(DONE - 2);
+                        self.0 |= nanos.min(DONE - 2) + 1;
                     }
                 }
                 Poll::Ready(r) => self.finish(op, id, pid, End::Done(r.error())),
@@ -208,7 +227,7 @@ mod imp {
 
         /// The future is dropped: `cancelled` if it was waiting and had not reported.
         pub(crate) fn dropped(&mut self, op: Op, id: i32, pid: i32) {
-            if self.since.is_some() {
+            if self.0 & !DONE != 0 {
                 self.finish(op, id, pid, End::Cancelled);
             }
         }
@@ -219,7 +238,8 @@ mod imp {
         }
 
         fn finish(&mut self, op: Op, id: i32, pid: i32, end: End) {
-            if !std::mem::replace(&mut self.done, true) {
+            if self.0 & DONE == 0 {
+                self.0 |= DONE;
                 emit(op, id, None, pid, end, self.waited());
             }
         }

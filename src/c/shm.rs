@@ -116,7 +116,8 @@ impl Process {
     /// `EINVAL` for `SHM_REMAP` without an address; then `EINVAL` (stale id), `EACCES`
     /// (read, and write unless `SHM_RDONLY`, and execute with `SHM_EXEC`).
     pub fn shmat(&self, shmid: i32, shmaddr: usize, shmflg: i32) -> Result<ShmAttach, Error> {
-        crate::trace::c_call!(Op::ShmAt, |_: &Result<ShmAttach, Error>| shmid, self.pid(), || self.shmat_call(shmid, shmaddr, shmflg))
+        crate::trace::c_call!(Op::ShmAt, |_: &Result<ShmAttach, Error>| shmid, self.pid(), || self
+            .shmat_call(shmid, shmaddr, shmflg))
     }
 
     fn shmat_call(&self, shmid: i32, shmaddr: usize, shmflg: i32) -> Result<ShmAttach, Error> {
@@ -187,7 +188,8 @@ impl Process {
     /// `EINVAL`. A buffer variant that does not fit the command is `EINVAL` (C: `EFAULT`)
     /// where the kernel would touch it.
     pub fn shmctl(&self, shmid: i32, cmd: i32, buf: ShmctlBuf<'_>) -> Result<i32, Error> {
-        crate::trace::c_call!(Op::ShmCtl, |_: &Result<i32, Error>| shmid, self.pid(), || self.shmctl_call(shmid, cmd, buf))
+        crate::trace::c_call!(Op::ShmCtl, |_: &Result<i32, Error>| shmid, self.pid(), || self
+            .shmctl_call(shmid, cmd, buf))
     }
 
     fn shmctl_call(&self, shmid: i32, cmd: i32, buf: ShmctlBuf<'_>) -> Result<i32, Error> {

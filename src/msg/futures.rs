@@ -512,7 +512,13 @@ impl<T: Payload> SendSink<T> {
         let Some(op) = self.pending.as_mut() else { return Poll::Ready(Ok(())) };
         let r = match self.q.queue.poll_send(self.q.process.credentials(), op, Some(cx)) {
             Poll::Pending => {
-                trace::poll_item!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid(), &Poll::<Result<(), Error>>::Pending);
+                trace::poll_item!(
+                    self.wait,
+                    Op::MsgSnd,
+                    self.q.id(),
+                    self.q.process.pid(),
+                    &Poll::<Result<(), Error>>::Pending
+                );
                 return Poll::Pending;
             }
             Poll::Ready(r) => r,

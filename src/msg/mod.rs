@@ -386,7 +386,12 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
     pub fn open(self) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: self.process.namespace().limits().msgmnb, _t: PhantomData };
         let queue = self.ipcget(&ops, Op::MsgGet);
-        trace::get!(Op::MsgGet, self.key().raw(), self.process.pid(), queue.as_ref().map(|q| q.header().id()));
+        trace::get!(
+            Op::MsgGet,
+            self.key().raw(),
+            self.process.pid(),
+            queue.as_ref().map(|q| q.header().id())
+        );
         let queue = queue?;
         let life = self.params.remove_on_drop.then(|| {
             let object: Box<dyn IpcObject> = Box::new(queue.clone());
@@ -935,7 +940,10 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
-        let r = self.queue.peek(self.process.credentials(), index, usize::MAX, false).map_err(|k| self.error(Op::MsgRcv, k));
+        let r = self
+            .queue
+            .peek(self.process.credentials(), index, usize::MAX, false)
+            .map_err(|k| self.error(Op::MsgRcv, k));
         trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &r);
         r
     }

@@ -1104,10 +1104,9 @@ impl SemaphoreSet {
     /// As [`try_acquire`](Self::try_acquire).
     pub fn try_acquire_many(&self, units: &[(u16, u16)]) -> Result<Permit<'_>, Error> {
         let (ops, checks) = self.acquire_checks(units);
-        if let Err(e) = checks {
-            trace::call!(Op::SemOp, self.id(), self.pid(), &Err::<(), _>(e));
-            return Err(e);
-        }
+        checks.inspect_err(|_e| {
+            trace::call!(Op::SemOp, self.id(), self.pid(), &Err::<(), _>(*_e));
+        })?;
         if !ops.is_empty() {
             self.try_semop(&ops)?;
         }
@@ -1203,7 +1202,9 @@ impl<'a> Future for AcquireFuture<'a> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let set = this.set;
-        let p = set.poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx).map_ok(|ops| Permit { set, ops });
+        let p = set
+            .poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx)
+            .map_ok(|ops| Permit { set, ops });
         trace::poll!(this.wait, Op::SemOp, set.id(), set.pid(), &p);
         p
     }
