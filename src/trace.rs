@@ -66,7 +66,7 @@
 //! thread emit nothing, and the C layer emits the one event. It is thread-private state that
 //! no other thread reads, so it is a plain `std` cell, outside the `sync` shim. The epoch the
 //! wait clocks count from is set once per process, in the shim's `OnceLock`.
-// The `*get` macro takes the id and result apart; without the feature nothing here is used.
+// Without the feature (and under loom, where the C layer is not built) some of this is unused.
 #![cfg_attr(any(not(feature = "tracing"), loom), allow(unused_macros, unused_imports, dead_code))]
 
 #[cfg(feature = "tracing")]
@@ -136,14 +136,36 @@ mod imp {
     }
 
     /// Emits one event, unless a C-layer call muted this thread.
+    ///
+    /// The first test is `tracing`'s global level filter (one relaxed load): without a
+    /// subscriber that wants the level, nothing else runs.
+    #[inline]
     pub(crate) fn emit(op: Op, id: i32, key: Option<i32>, pid: i32, end: End, waited: Option<Duration>) {
-        if MUTED.with(Cell::get) > 0 {
+        let level = match end {
+            End::Done(Some(e)) => level_of(e.kind()),
+            End::Done(None) | End::Cancelled => tracing::Level::DEBUG,
+        };
+        if level > tracing::level_filters::LevelFilter::current() || MUTED.with(Cell::get) > 0 {
             return;
         }
-        let (result, level) = match end {
-            End::Done(None) => ("ok", tracing::Level::DEBUG),
-            End::Cancelled => ("cancelled", tracing::Level::DEBUG),
-            End::Done(Some(e)) => (e.kind().errno_name(), level_of(e.kind())),
+        emit_event(op, id, key, pid, end, waited, level);
+    }
+
+    /// The event itself, out of line.
+    #[inline(never)]
+    fn emit_event(
+        op: Op,
+        id: i32,
+        key: Option<i32>,
+        pid: i32,
+        end: End,
+        waited: Option<Duration>,
+        level: tracing::Level,
+    ) {
+        let result = match end {
+            End::Done(None) => "ok",
+            End::Cancelled => "cancelled",
+            End::Done(Some(e)) => e.kind().errno_name(),
         };
         let call = op.name();
         let was = waited.is_some();
