@@ -277,3 +277,62 @@ fn one_c_call_is_one_event() {
         ]
     );
 }
+
+#[test]
+fn c_semtimedop_expiry_and_ipcrm() {
+    use svipc::c::{sembuf, timespec};
+    let events = capture(|| {
+        rt().block_on(async {
+            let me = Namespace::new().process(Credentials::new(0, 0).with_pid(6));
+            let id = me.semget(31, 1, IPC_CREAT | 0o600).unwrap();
+            let down = [sembuf { sem_num: 0, sem_op: -1, sem_flg: 0 }];
+            // A zero timespec: one try, then EAGAIN, one event (the typed semop_timeout and
+            // the future it drives are muted).
+            let zero = timespec { tv_sec: 0, tv_nsec: 0 };
+            let err = me.semtimedop(id, &down, 1, Some(&zero)).await.unwrap_err();
+            assert_eq!(err.errno(), svipc::ErrorKind::WouldBlock.errno());
+            // `ipcrm -s`: the semctl it stands for.
+            me.remove(svipc::IpcKind::SemaphoreSet, id).unwrap();
+        })
+    });
+    assert_eq!(
+        events,
+        [
+            "DEBUG semget id=0 key=31 pid=6 ok waited=false",
+            "DEBUG semop id=0 key=- pid=6 EAGAIN waited=false",
+            "DEBUG semctl id=0 key=- pid=6 ok waited=false",
+        ]
+    );
+}
+
+#[test]
+fn stream_and_sink_one_event_per_item() {
+    use futures::{SinkExt, StreamExt};
+    let events = capture(|| {
+        rt().block_on(async {
+            let me = Namespace::new().process(Credentials::new(0, 0).with_pid(8));
+            let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+            let mut sink = q.sink(2);
+            sink.send(20).await.unwrap();
+            sink.send(21).await.unwrap();
+            let mut stream = q.stream(Select::Any);
+            assert_eq!(stream.next().await, Some(Ok((2, 20))));
+            assert_eq!(stream.next().await, Some(Ok((2, 21))));
+            q.remove().unwrap();
+            // The receive that finds the queue gone ends the stream: its EINVAL is an event.
+            assert_eq!(stream.next().await, None);
+        })
+    });
+    assert_eq!(
+        events,
+        [
+            "DEBUG msgget id=0 key=0 pid=8 ok waited=false",
+            "DEBUG msgsnd id=0 key=- pid=8 ok waited=false",
+            "DEBUG msgsnd id=0 key=- pid=8 ok waited=false",
+            "DEBUG msgrcv id=0 key=- pid=8 ok waited=false",
+            "DEBUG msgrcv id=0 key=- pid=8 ok waited=false",
+            "DEBUG msgctl id=0 key=- pid=8 ok waited=false",
+            "INFO msgrcv id=0 key=- pid=8 EINVAL waited=false",
+        ]
+    );
+}
