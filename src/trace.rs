@@ -361,15 +361,14 @@ macro_rules! expired {
     ($($t:tt)*) => {};
 }
 
-/// A C-layer call that never waits: `c_call!(op, id_of_result, pid, || body)`, with
-/// `id_of_result` a closure from the body's `&Result` to the event's id. The body runs with
-/// the typed layer's events muted; without the feature this is `body()`.
+/// A C-layer call that never waits: `c_call!(op, id, pid, || body)`, `id` being the id
+/// the C call was given. The body runs with the typed layer's events muted; without the
+/// feature this is `body()`.
 #[cfg(feature = "tracing")]
 macro_rules! c_call {
     ($op:expr, $id:expr, $pid:expr, $body:expr) => {{
         let r = $crate::trace::muted($body);
-        let id: i32 = ($id)(&r);
-        $crate::trace::call!($op, id, $pid, &r);
+        $crate::trace::call!($op, $id, $pid, &r);
         r
     }};
 }

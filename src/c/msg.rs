@@ -172,8 +172,7 @@ impl Process {
     /// kernel would touch it. `IPC_SET` on a queue of another payload type is
     /// `TypeMismatch` (errno `EINVAL`).
     pub fn msgctl(&self, msqid: i32, cmd: i32, buf: MsgctlBuf<'_>) -> Result<i32, Error> {
-        crate::trace::c_call!(Op::MsgCtl, |_: &Result<i32, Error>| msqid, self.pid(), || self
-            .msgctl_call(msqid, cmd, buf))
+        crate::trace::c_call!(Op::MsgCtl, msqid, self.pid(), || self.msgctl_call(msqid, cmd, buf))
     }
 
     fn msgctl_call(&self, msqid: i32, cmd: i32, buf: MsgctlBuf<'_>) -> Result<i32, Error> {

@@ -158,8 +158,7 @@ impl Process {
     /// any other command: `EINVAL`. An `arg` variant that does not fit the command is
     /// `EINVAL` (C: `EFAULT`) where the kernel would touch it.
     pub fn semctl(&self, semid: i32, semnum: i32, cmd: i32, arg: semun<'_>) -> Result<i32, Error> {
-        crate::trace::c_call!(Op::SemCtl, |_: &Result<i32, Error>| semid, self.pid(), || self
-            .semctl_call(semid, semnum, cmd, arg))
+        crate::trace::c_call!(Op::SemCtl, semid, self.pid(), || self.semctl_call(semid, semnum, cmd, arg))
     }
 
     fn semctl_call(&self, semid: i32, semnum: i32, cmd: i32, arg: semun<'_>) -> Result<i32, Error> {

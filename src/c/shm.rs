@@ -116,8 +116,7 @@ impl Process {
     /// `EINVAL` for `SHM_REMAP` without an address; then `EINVAL` (stale id), `EACCES`
     /// (read, and write unless `SHM_RDONLY`, and execute with `SHM_EXEC`).
     pub fn shmat(&self, shmid: i32, shmaddr: usize, shmflg: i32) -> Result<ShmAttach, Error> {
-        crate::trace::c_call!(Op::ShmAt, |_: &Result<ShmAttach, Error>| shmid, self.pid(), || self
-            .shmat_call(shmid, shmaddr, shmflg))
+        crate::trace::c_call!(Op::ShmAt, shmid, self.pid(), || self.shmat_call(shmid, shmaddr, shmflg))
     }
 
     fn shmat_call(&self, shmid: i32, shmaddr: usize, shmflg: i32) -> Result<ShmAttach, Error> {
@@ -166,7 +165,7 @@ impl Process {
     pub fn shmdt(&self, shmaddr: ShmAttach) -> Result<(), Error> {
         #[cfg(feature = "tracing")]
         let id = shmaddr.attached().segment().id();
-        crate::trace::c_call!(Op::ShmDt, |_: &Result<(), Error>| id, self.pid(), || self.shmdt_call(shmaddr))
+        crate::trace::c_call!(Op::ShmDt, id, self.pid(), || self.shmdt_call(shmaddr))
     }
 
     fn shmdt_call(&self, shmaddr: ShmAttach) -> Result<(), Error> {
@@ -188,8 +187,7 @@ impl Process {
     /// `EINVAL`. A buffer variant that does not fit the command is `EINVAL` (C: `EFAULT`)
     /// where the kernel would touch it.
     pub fn shmctl(&self, shmid: i32, cmd: i32, buf: ShmctlBuf<'_>) -> Result<i32, Error> {
-        crate::trace::c_call!(Op::ShmCtl, |_: &Result<i32, Error>| shmid, self.pid(), || self
-            .shmctl_call(shmid, cmd, buf))
+        crate::trace::c_call!(Op::ShmCtl, shmid, self.pid(), || self.shmctl_call(shmid, cmd, buf))
     }
 
     fn shmctl_call(&self, shmid: i32, cmd: i32, buf: ShmctlBuf<'_>) -> Result<i32, Error> {
