@@ -108,6 +108,7 @@ use crate::namespace::Namespace;
 use crate::process::Process;
 use crate::sync::counters::{count, Event};
 use crate::sync::Arc;
+use crate::trace;
 
 // ===== SEM_INFO =====
 
@@ -423,7 +424,13 @@ impl SemaphoreSet {
     /// # }
     /// ```
     pub fn semop<'a>(&'a self, ops: &'a [SemOp]) -> SemopFuture<'a> {
-        SemopFuture { set: self, ops, stage: Stage::Start }
+        SemopFuture {
+            set: self,
+            ops,
+            stage: Stage::Start,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 
     /// `semop` with `IPC_NOWAIT` on every operation: never waits.
@@ -445,6 +452,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn try_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
+        let r = self.try_semop_call(ops);
+        trace::call!(Op::SemOp, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn try_semop_call(&self, ops: &[SemOp]) -> Result<(), Error> {
         self.start(ops, None).map(|_| ())
     }
 
@@ -488,7 +502,11 @@ impl SemaphoreSet {
     /// sub-millisecond timeout and a call that completes at once need no timer.
     #[cfg(not(loom))]
     pub async fn semop_timeout(&self, ops: &[SemOp], timeout: std::time::Duration) -> Result<(), Error> {
-        crate::runtime::timeout(self.semop(ops), timeout).await.unwrap_or(Err(Error::timed_out(Op::SemOp)))
+        let mut fut = self.semop(ops);
+        crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
+            trace::expired!(fut.wait, Op::SemOp, self.id(), self.pid());
+            Err(Error::timed_out(Op::SemOp))
+        })
     }
 
     /// [`semop`](Self::semop) for code outside an async runtime: parks the thread while it
@@ -546,6 +564,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_val(&self, num: u16) -> Result<u16, Error> {
+        let r = self.get_val_call(num);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_val_call(&self, num: u16) -> Result<u16, Error> {
         self.get_checks(num)?;
         // A value is within `0..=SEMVMX` (at most 32767): the cast never truncates.
         self.set.get_val(usize::from(num)).map(|v| v as u16).map_err(|k| self.ctl_err(k))
@@ -570,6 +595,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_pid(&self, num: u16) -> Result<i32, Error> {
+        let r = self.get_pid_call(num);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_pid_call(&self, num: u16) -> Result<i32, Error> {
         self.get_checks(num)?;
         self.set.get_pid(usize::from(num)).map_err(|k| self.ctl_err(k))
     }
@@ -597,6 +629,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_ncnt(&self, num: u16) -> Result<u32, Error> {
+        let r = self.get_ncnt_call(num);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_ncnt_call(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
         self.set.get_cnt(usize::from(num), false).map(|n| n as u32).map_err(|k| self.ctl_err(k))
     }
@@ -625,6 +664,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_zcnt(&self, num: u16) -> Result<u32, Error> {
+        let r = self.get_zcnt_call(num);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_zcnt_call(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
         self.set.get_cnt(usize::from(num), true).map(|n| n as u32).map_err(|k| self.ctl_err(k))
     }
@@ -658,6 +704,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_all(&self) -> Result<Vec<u16>, Error> {
+        let r = self.get_all_call();
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_all_call(&self) -> Result<Vec<u16>, Error> {
         let header = self.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
         header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
@@ -688,6 +741,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_val(&self, num: u16, val: u16) -> Result<(), Error> {
+        let r = self.set_val_call(num, val);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn set_val_call(&self, num: u16, val: u16) -> Result<(), Error> {
         let limits = self.limits();
         let val = i32::from(val);
         if val > limits.semvmx {
@@ -726,6 +786,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
+        let r = self.set_all_call(vals);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn set_all_call(&self, vals: &[u16]) -> Result<(), Error> {
         let limits = self.limits();
         let header = self.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
@@ -760,6 +827,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn stat(&self) -> Result<SemidDs, Error> {
+        let r = self.stat_call();
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn stat_call(&self) -> Result<SemidDs, Error> {
         let header = self.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
         header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
@@ -794,6 +868,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
+        let r = self.set_call(uid, gid, mode);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn set_call(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
         let header = self.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
         header.perm().check_owner(self.process.credentials()).map_err(|k| self.ctl_err(k))?;
@@ -827,6 +908,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn remove(&self) -> Result<(), Error> {
+        let r = self.remove_call();
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn remove_call(&self) -> Result<(), Error> {
         self.process
             .namespace()
             .remove(self.process.credentials(), IpcKind::SemaphoreSet, self.id())
@@ -876,6 +964,8 @@ impl SemaphoreSet {
                 ops: OpList::One(SemOp::new(num, -(n as i16))),
                 checks: None,
                 stage: Stage::Start,
+                #[cfg(feature = "tracing")]
+                wait: trace::Wait::default(),
             },
             _ => self.acquire_ops(&[(num, n)]),
         }
@@ -916,7 +1006,14 @@ impl SemaphoreSet {
 
     fn acquire_ops(&self, units: &[(u16, u16)]) -> AcquireFuture<'_> {
         let (ops, checks) = self.acquire_checks(units);
-        AcquireFuture { set: self, ops, checks: Some(checks), stage: Stage::Start }
+        AcquireFuture {
+            set: self,
+            ops,
+            checks: Some(checks),
+            stage: Stage::Start,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 
     /// The decrements of an acquire of `units`, and the argument errors to report at its
@@ -1007,7 +1104,9 @@ impl SemaphoreSet {
     /// As [`try_acquire`](Self::try_acquire).
     pub fn try_acquire_many(&self, units: &[(u16, u16)]) -> Result<Permit<'_>, Error> {
         let (ops, checks) = self.acquire_checks(units);
-        checks?;
+        checks.inspect_err(|_e| {
+            trace::call!(Op::SemOp, self.id(), self.pid(), &Err::<(), _>(*_e));
+        })?;
         if !ops.is_empty() {
             self.try_semop(&ops)?;
         }
@@ -1052,6 +1151,8 @@ pub struct SemopFuture<'a> {
     set: &'a SemaphoreSet,
     ops: &'a [SemOp],
     stage: Stage,
+    #[cfg(feature = "tracing")]
+    wait: trace::Wait,
 }
 
 impl Future for SemopFuture<'_> {
@@ -1059,13 +1160,16 @@ impl Future for SemopFuture<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.set.poll_op(this.ops, &mut this.stage, cx)
+        let p = this.set.poll_op(this.ops, &mut this.stage, cx);
+        trace::poll!(this.wait, Op::SemOp, this.set.id(), this.set.pid(), &p);
+        p
     }
 }
 
 impl Drop for SemopFuture<'_> {
     fn drop(&mut self) {
         self.set.cancel(&mut self.stage, self.ops);
+        trace::dropped!(self.wait, Op::SemOp, self.set.id(), self.set.pid());
     }
 }
 
@@ -1088,6 +1192,8 @@ pub struct AcquireFuture<'a> {
     /// Argument errors found when the future was made, reported at the first poll.
     checks: Option<Result<(), Error>>,
     stage: Stage,
+    #[cfg(feature = "tracing")]
+    wait: trace::Wait,
 }
 
 impl<'a> Future for AcquireFuture<'a> {
@@ -1096,13 +1202,18 @@ impl<'a> Future for AcquireFuture<'a> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let set = this.set;
-        set.poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx).map_ok(|ops| Permit { set, ops })
+        let p = set
+            .poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx)
+            .map_ok(|ops| Permit { set, ops });
+        trace::poll!(this.wait, Op::SemOp, set.id(), set.pid(), &p);
+        p
     }
 }
 
 impl Drop for AcquireFuture<'_> {
     fn drop(&mut self) {
         self.set.cancel(&mut self.stage, &self.ops);
+        trace::dropped!(self.wait, Op::SemOp, self.set.id(), self.set.pid());
     }
 }
 
