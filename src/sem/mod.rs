@@ -293,8 +293,9 @@ impl SemaphoreSet {
     /// The checks before the lock, in the kernel's order, then the fast path, then the slow
     /// path. `Ok(None)`: done; `Ok(Some(ticket))`: queued (only with a waker).
     fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<Ticket>, Error> {
-        let limits = self.limits();
-        if ops.len() > limits.semopm {
+        // The two limits a `semop` reads, not the twelve-word snapshot.
+        let (semopm, semvmx) = self.process.namespace().sem_op_limits();
+        if ops.len() > semopm {
             return Err(err(ErrorKind::TooBig));
         }
         if ops.is_empty() {
@@ -308,7 +309,6 @@ impl SemaphoreSet {
         let alter = ops.iter().any(|op| op.alters());
         header.perm().check(self.process.credentials(), if alter { WRITE } else { READ }).map_err(err)?;
         let pid = self.pid();
-        let semvmx = limits.semvmx;
         let undo = ops.iter().any(|op| op.is_undo());
         if !undo {
             let fast = match ops {
@@ -367,7 +367,7 @@ impl SemaphoreSet {
     /// A future at `stage` was dropped; `ops` are its operations.
     fn cancel(&self, stage: &mut Stage, ops: &[SemOp]) {
         if let Stage::Waiting(ticket) = std::mem::replace(stage, Stage::Done) {
-            self.set.cancel(&ticket, ops, self.pid(), self.limits().semvmx);
+            self.set.cancel(&ticket, ops, self.pid(), self.process.namespace().semvmx());
         }
     }
 
@@ -947,6 +947,7 @@ impl SemaphoreSet {
 
     /// One poll of an acquire (borrowed or owned): `Ready(Ok(give_back))` with the
     /// increments its permit gives back.
+    #[inline]
     fn poll_acquire(
         &self,
         ops: &OpList,
@@ -1027,6 +1028,7 @@ enum Stage {
 }
 
 /// The increments that undo `ops`' decrements: what a permit gives back.
+#[inline]
 fn give_back(ops: &OpList) -> OpList {
     match ops {
         OpList::One(op) => OpList::One(SemOp::new(op.num(), -op.op())),
@@ -1036,6 +1038,7 @@ fn give_back(ops: &OpList) -> OpList {
 
 /// Gives a permit's units back on `set` (its drop). Nothing to report to: see [`Permit`]
 /// for when this fails.
+#[inline]
 fn release(set: &SemaphoreSet, ops: &OpList) {
     if !ops.is_empty() {
         let _ = set.try_semop(ops);
@@ -1093,6 +1096,7 @@ pub struct AcquireFuture<'a> {
 impl<'a> Future for AcquireFuture<'a> {
     type Output = Result<Permit<'a>, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let set = this.set;
