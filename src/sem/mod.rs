@@ -868,6 +868,7 @@ impl SemaphoreSet {
     /// # Ok(())
     /// # }
     /// ```
+    #[inline]
     pub fn acquire(&self, num: u16, n: u16) -> AcquireFuture<'_> {
         match n {
             // The common case, built directly: the same checks at the first poll as `semop`'s.
