@@ -157,6 +157,33 @@ fn sleepers_dropped_after_the_hand_off_give_the_units_back_from_mailbox_and_entr
     assert_eq!(set.get_val(0).unwrap(), 0, "a completed future's drop gives nothing back");
 }
 
+#[test]
+fn a_release_after_a_split_hand_off_reaches_the_next_sleeper() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let set = one_unit();
+    set.set_val(0, 0).unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let take = [SemOp::new(0, -1)];
+    let (mut a, mut b, mut c) =
+        (Box::pin(set.semop(&take)), Box::pin(set.semop(&take)), Box::pin(set.semop(&take)));
+    for f in [&mut a, &mut b, &mut c] {
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+    }
+    // a's outcome goes to the mailbox, b's stays in its entry (decided: off the wait list,
+    // kept until b collects it).
+    set.try_semop(&[SemOp::new(0, 2)]).unwrap();
+    assert_eq!((set.get_val(0).unwrap(), set.get_ncnt(0).unwrap()), (0, 1));
+    // The next release (the one-increment path) performs c's decrement.
+    set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+    assert_eq!((set.get_val(0).unwrap(), set.get_ncnt(0).unwrap()), (0, 0));
+    for f in [&mut c, &mut b, &mut a] {
+        assert!(matches!(f.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+    }
+    drop((a, b, c));
+    assert_eq!(set.get_val(0).unwrap(), 0, "completed futures give nothing back");
+}
+
 /// Counters per pair, contended, for BENCHMARKS.md.
 #[cfg(feature = "counters")]
 #[test]

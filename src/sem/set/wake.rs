@@ -222,6 +222,16 @@ impl Section<'_> {
     /// merged; otherwise those of each semaphore that was incremented, or of every
     /// semaphore for `All`); `sem_otime` if anything completed or `otime`.
     pub(super) fn do_smart_update(&mut self, changed: Changed<'_>, mut otime: bool) {
+        if let Changed::Ops([sop], invert) = changed {
+            if eff_op(sop, invert) > 0 && self.st.complex == 0 && !self.st.merged {
+                // The hand-off's case: one increment, no complex op asleep, not merged.
+                otime |= self.update_after_increment(usize::from(sop.num()));
+                if otime {
+                    self.set_otime(changed);
+                }
+                return;
+            }
+        }
         otime |= self.wakeup_zero(changed);
         if self.st.merged && self.st.alter > 0 {
             otime |= self.update_queue(None);
@@ -247,6 +257,56 @@ impl Section<'_> {
         if otime {
             self.set_otime(changed);
         }
+    }
+}
+
+impl Section<'_> {
+    /// `do_smart_update` after one increment of semaphore `n` while no complex op sleeps
+    /// and the queues are not merged (see `# One increment` in the module docs): the same
+    /// decisions as [`do_smart_update`](Self::do_smart_update) and
+    /// [`update_queue`](Self::update_queue) make there, without the steps that cannot apply.
+    /// Whether an op completed.
+    ///
+    /// * `do_smart_wakeup_zero` first: the increment left `n` above 0, and no complex
+    ///   wait-for-zero op sleeps, so it has nothing to do.
+    /// * Then the per-semaphore `update_queue` of `n`: its alter sleepers (each single-sop,
+    ///   as no complex op sleeps) in arrival order, until the value is 0; one that still
+    ///   blocks is passed over (a -2 does not stop a -1 behind it); after each one performed,
+    ///   the wait-for-zero sleepers of `n` if it reached 0 and it has some. No restart: that
+    ///   needs the merged queue or a complex op.
+    fn update_after_increment(&mut self, n: usize) -> bool {
+        if self.st.refs[n] == 0 {
+            return false;
+        }
+        let mut completed = false;
+        let mut cur = self.st.waiters.front();
+        if let Some(id) = cur {
+            if !self.st.waiters.get(id).is_some_and(|w| w.alter) {
+                cur = self.next_alter(id);
+            }
+        }
+        while let Some(id) = cur {
+            if self.set.val(n) == 0 {
+                break;
+            }
+            // Computed before the retry: alter ops leave the list only through this scan,
+            // and the wait-for-zero ops a completion wakes are not alter ops.
+            let next = self.next_alter(id);
+            count(Event::SemScan);
+            let Some(w) = self.st.waiters.get(id) else { break };
+            // Every op is single-sop here (no complex op sleeps); a `Waiting` entry has its
+            // ops (a retry takes them out only while it runs; a decided entry is off the list).
+            if w.sops.first().is_some_and(|sop| usize::from(sop.num()) == n) {
+                if let Retried::Done(_) = self.retry(id) {
+                    completed = true;
+                    if self.st.zwait[n] > 0 && self.set.val(n) == 0 {
+                        self.wake_const(Some(n));
+                    }
+                }
+            }
+            cur = next;
+        }
+        completed
     }
 }
 
