@@ -878,7 +878,7 @@ impl Section<'_> {
 
     /// [`perform`](Self::perform) for one sop: the same rules without the table of
     /// semaphores touched (every sleeping op of a semaphore hand-off is retried here).
-    #[inline]
+    #[inline(always)]
     fn perform_one(&mut self, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         let op = eff_op(&sop, invert);
         let n = usize::from(sop.num());
