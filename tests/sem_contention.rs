@@ -18,9 +18,11 @@
 //! `cargo test --release --test sem_contention -- --ignored --nocapture timed_pairs`).
 //!
 //! `SEM_DRIVER` is `svipc` or `tokio` (the contended pair on `tokio::sync::Semaphore`),
-//! `semop` or `acquire` (the uncontended pair). `SEM_WORKERS` (default 0: a current-thread
-//! runtime, the deterministic choice for instruction counts) and `SEM_HOLD` (default 1: the
-//! holder yields once, so every pair is a hand-off) shape the contended runs.
+//! `semop` or `acquire` (the uncontended pair), `two` (the uncontended two-semaphore pair:
+//! one atomic `semop` taking a unit of each, one giving both back). `SEM_WORKERS` (default
+//! 0: a current-thread runtime, the deterministic choice for instruction counts) and
+//! `SEM_HOLD` (default 1: the holder yields once, so every pair is a hand-off) shape the
+//! contended runs.
 
 use std::sync::Arc;
 
@@ -290,6 +292,22 @@ fn driver() {
                 }
             })
         }
-        other => panic!("SEM_DRIVER={other}: svipc, tokio, semop or acquire"),
+        "two" => {
+            let two = Namespace::new()
+                .process(Credentials::new(0, 0))
+                .sem_set(Key::PRIVATE)
+                .create(0o600)
+                .nsems(2)
+                .open()
+                .unwrap();
+            two.set_all(&[1, 1]).unwrap();
+            rt.block_on(async {
+                for _ in 0..pairs {
+                    two.semop(&[SemOp::new(0, -1), SemOp::new(1, -1)]).await.unwrap();
+                    two.semop(&[SemOp::new(0, 1), SemOp::new(1, 1)]).await.unwrap();
+                }
+            })
+        }
+        other => panic!("SEM_DRIVER={other}: svipc, tokio, semop, acquire or two"),
     }
 }
