@@ -60,7 +60,8 @@
 //!   and writes all values, and clears `SLOW` at the end of the critical section on those
 //!   semaphores no sleeper names. A word that already has `SLOW` is left as it is (only a
 //!   lock holder sets or clears it, and nothing else writes the word meanwhile), so a
-//!   contended semaphore, whose sleepers keep it set, costs the lock and no read-modify-write. `SLOW` stays set while any sleeping operation names the
+//!   contended semaphore, whose sleepers keep it set, costs the lock and no
+//!   read-modify-write. `SLOW` stays set while any sleeping operation names the
 //!   semaphore (a per-semaphore count under the lock). Hence the fast paths can never see or
 //!   leave a half-applied multi-operation semop, never miss a sleeper to wake (a semaphore
 //!   with sleepers is always slow), and all multi-semaphore reads (`GETALL`, the wake-up

@@ -288,9 +288,7 @@ impl Section<'_> {
             self.set_otime(changed);
         }
     }
-}
 
-impl Section<'_> {
     /// `do_smart_update` after one increment of semaphore `n` while no complex op sleeps
     /// and the queues are not merged (see `# One increment` in the module docs): the same
     /// decisions as [`do_smart_update`](Self::do_smart_update) and
