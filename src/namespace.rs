@@ -148,6 +148,17 @@ impl Namespace {
         self.inner.limits.msgmax()
     }
 
+    /// [`Limits::semopm`] and [`Limits::semvmx`] alone, two atomic loads: what every
+    /// `semop` checks.
+    pub(crate) fn sem_op_limits(&self) -> (usize, i32) {
+        self.inner.limits.sem_op()
+    }
+
+    /// [`Limits::semvmx`] alone, one atomic load.
+    pub(crate) fn semvmx(&self) -> i32 {
+        self.inner.limits.semvmx()
+    }
+
     /// Sets the limits, as writing the `kernel.msg*`, `kernel.sem` and `kernel.shm*`
     /// sysctls does. Objects that already exist are not touched (a queue keeps its
     /// `msg_qbytes`); calls that start afterwards see the new values.

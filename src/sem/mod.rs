@@ -58,7 +58,10 @@
 //!   semaphore it will read or write (a compare-and-swap that waits out `BUSY`, AcqRel) — a
 //!   lock-free change made before is thereby acquired, and none can follow — then evaluates
 //!   and writes all values, and clears `SLOW` at the end of the critical section on those
-//!   semaphores no sleeper names. `SLOW` stays set while any sleeping operation names the
+//!   semaphores no sleeper names. A word that already has `SLOW` is left as it is (only a
+//!   lock holder sets or clears it, and nothing else writes the word meanwhile), so a
+//!   contended semaphore, whose sleepers keep it set, costs the lock and no
+//!   read-modify-write. `SLOW` stays set while any sleeping operation names the
 //!   semaphore (a per-semaphore count under the lock). Hence the fast paths can never see or
 //!   leave a half-applied multi-operation semop, never miss a sleeper to wake (a semaphore
 //!   with sleepers is always slow), and all multi-semaphore reads (`GETALL`, the wake-up
@@ -294,8 +297,9 @@ impl SemaphoreSet {
     /// The checks before the lock, in the kernel's order, then the fast path, then the slow
     /// path. `Ok(None)`: done; `Ok(Some(ticket))`: queued (only with a waker).
     fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<Ticket>, Error> {
-        let limits = self.limits();
-        if ops.len() > limits.semopm {
+        // The two limits a `semop` reads, not the twelve-word snapshot.
+        let (semopm, semvmx) = self.process.namespace().sem_op_limits();
+        if ops.len() > semopm {
             return Err(err(ErrorKind::TooBig));
         }
         if ops.is_empty() {
@@ -309,7 +313,6 @@ impl SemaphoreSet {
         let alter = ops.iter().any(|op| op.alters());
         header.perm().check(self.process.credentials(), if alter { WRITE } else { READ }).map_err(err)?;
         let pid = self.pid();
-        let semvmx = limits.semvmx;
         let undo = ops.iter().any(|op| op.is_undo());
         if !undo {
             let fast = match ops {
@@ -368,7 +371,7 @@ impl SemaphoreSet {
     /// A future at `stage` was dropped; `ops` are its operations.
     fn cancel(&self, stage: &mut Stage, ops: &[SemOp]) {
         if let Stage::Waiting(ticket) = std::mem::replace(stage, Stage::Done) {
-            self.set.cancel(&ticket, ops, self.pid(), self.limits().semvmx);
+            self.set.cancel(&ticket, ops, self.pid(), self.process.namespace().semvmx());
         }
     }
 
@@ -956,6 +959,7 @@ impl SemaphoreSet {
     /// # Ok(())
     /// # }
     /// ```
+    #[inline]
     pub fn acquire(&self, num: u16, n: u16) -> AcquireFuture<'_> {
         match n {
             // The common case, built directly: the same checks at the first poll as `semop`'s.
@@ -1044,6 +1048,7 @@ impl SemaphoreSet {
 
     /// One poll of an acquire (borrowed or owned): `Ready(Ok(give_back))` with the
     /// increments its permit gives back.
+    #[inline]
     fn poll_acquire(
         &self,
         ops: &OpList,
@@ -1126,6 +1131,7 @@ enum Stage {
 }
 
 /// The increments that undo `ops`' decrements: what a permit gives back.
+#[inline]
 fn give_back(ops: &OpList) -> OpList {
     match ops {
         OpList::One(op) => OpList::One(SemOp::new(op.num(), -op.op())),
@@ -1135,6 +1141,7 @@ fn give_back(ops: &OpList) -> OpList {
 
 /// Gives a permit's units back on `set` (its drop). Nothing to report to: see [`Permit`]
 /// for when this fails.
+#[inline]
 fn release(set: &SemaphoreSet, ops: &OpList) {
     if !ops.is_empty() {
         let _ = set.try_semop(ops);
@@ -1199,6 +1206,7 @@ pub struct AcquireFuture<'a> {
 impl<'a> Future for AcquireFuture<'a> {
     type Output = Result<Permit<'a>, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let set = this.set;
