@@ -299,6 +299,15 @@ impl SemaphoreSet {
     fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<Ticket>, Error> {
         // The two limits a `semop` reads, not the twelve-word snapshot.
         let (semopm, semvmx) = self.process.namespace().sem_op_limits();
+        // What the checks need of the ops, in one pass (the kernel's loop over the sops in
+        // `__do_semtimedop`): the highest `sem_num`, whether any alters, whether any has
+        // `SEM_UNDO`. The errors still come in the kernel's order below.
+        let (top, alter, undo) = match ops {
+            [op] => (op.num(), op.alters(), op.is_undo()),
+            _ => ops.iter().fold((0, false, false), |(top, alter, undo), op| {
+                (top.max(op.num()), alter | op.alters(), undo | op.is_undo())
+            }),
+        };
         if ops.len() > semopm {
             return Err(err(ErrorKind::TooBig));
         }
@@ -307,13 +316,11 @@ impl SemaphoreSet {
         }
         let header = self.set.header();
         header.check_live().map_err(|k| self.op_err(k))?;
-        if ops.iter().any(|op| usize::from(op.num()) >= self.set.nsems()) {
+        if usize::from(top) >= self.set.nsems() {
             return Err(err(ErrorKind::FileTooBig));
         }
-        let alter = ops.iter().any(|op| op.alters());
         header.perm().check(self.process.credentials(), if alter { WRITE } else { READ }).map_err(err)?;
         let pid = self.pid();
-        let undo = ops.iter().any(|op| op.is_undo());
         if !undo {
             let fast = match ops {
                 [op] => self.set.try_fast(*op, pid, semvmx),
@@ -336,7 +343,7 @@ impl SemaphoreSet {
         } else {
             None
         };
-        let r = self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
+        let r = self.set.semop(ops, alter, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
         if let Ok(None) = r {
             count(Event::SemOpDone);
         }

@@ -438,10 +438,12 @@ impl Set {
     }
 
     /// `semop` under the lock. `Ok(None)`: done. `Ok(Some(ticket))`: queued (only with a
-    /// waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES).
+    /// waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES), and
+    /// says whether any sop alters (`alter`, from the same pass).
     pub(crate) fn semop(
         &self,
         sops: &[SemOp],
+        alter: bool,
         pid: i32,
         undo: Option<u64>,
         semvmx: i32,
@@ -455,7 +457,6 @@ impl Set {
         for sop in sops {
             s.hold(usize::from(sop.num()));
         }
-        let alter = sops.iter().any(|sop| sop.alters());
         match s.perform(sops, false, undo, pid) {
             Verdict::Done => {
                 if alter {
