@@ -104,7 +104,7 @@ pub use self::owned::{AcquireOwnedFuture, OwnedPermit};
 use self::set::{Fast, Set, Ticket};
 use self::undo::UndoLists;
 use crate::error::{Detail, Error, ErrorKind, Op};
-use crate::ipc::perm::{valid_id, READ, WRITE};
+use crate::ipc::perm::{valid_id, PermCache, READ, WRITE};
 use crate::ipc::{IpcKind, IpcObject, IpcPerm, Limits};
 use crate::lifetime::RemoveOnDrop;
 use crate::namespace::Namespace;
@@ -222,6 +222,10 @@ pub struct SemaphoreSet {
     /// held only for its `Drop`.
     #[allow(dead_code)]
     life: Option<Arc<RemoveOnDrop>>,
+    /// The `semop` permission checks that passed for this handle, and the permission
+    /// version they passed at: a later `semop` re-reads the permissions only after an
+    /// `IPC_SET` changed them (see `PermCache`).
+    perm: PermCache,
 }
 
 /// `struct semid_ds`, as `semctl(IPC_STAT)` fills it.
@@ -319,7 +323,9 @@ impl SemaphoreSet {
         if usize::from(top) >= self.set.nsems() {
             return Err(err(ErrorKind::FileTooBig));
         }
-        header.perm().check(self.process.credentials(), if alter { WRITE } else { READ }).map_err(err)?;
+        self.perm
+            .check(header.perm(), self.process.credentials(), if alter { WRITE } else { READ })
+            .map_err(err)?;
         let pid = self.pid();
         if !undo {
             let fast = match ops {
