@@ -370,3 +370,26 @@ fn a_semop_after_an_ipc_set_that_revoked_alter_is_denied_despite_the_handles_mem
         assert_eq!(a_set.get_val(0).unwrap(), added, "read is still granted");
     });
 }
+
+#[test]
+fn a_hand_off_that_leaves_zero_wakes_the_wait_for_zero_sleeper() {
+    // A waits for 2 (the value is 1), B waits for 0; the +1 lets the waker perform A's -2
+    // (the one-increment hand-off), which leaves 0: B must be woken in the same section,
+    // whichever of the three calls comes first.
+    loom::model(|| {
+        let (_ns, set) = new_set(1, &[1]);
+        let a = {
+            let set = set.clone();
+            thread::spawn(move || block_on(set.semop(&[SemOp::new(0, -2)])).unwrap())
+        };
+        let b = {
+            let set = set.clone();
+            thread::spawn(move || block_on(set.semop(&[SemOp::new(0, 0)])).unwrap())
+        };
+        set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(set.get_val(0).unwrap(), 0);
+        assert_eq!((set.get_ncnt(0).unwrap(), set.get_zcnt(0).unwrap()), (0, 0));
+    });
+}

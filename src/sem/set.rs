@@ -179,7 +179,9 @@ impl State {
 /// A sleeping `semop` (`struct sem_queue`).
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    /// The operations; empty once a waker decided the op (its future keeps them too).
+    /// The operations (its future keeps them too). A generic retry takes them out while it
+    /// runs and leaves them out once it decided the op; the one-sop retry of a hand-off
+    /// leaves them in. Only `Waiting` entries' operations are read.
     sops: OpList,
     pid: i32,
     undo: Option<u64>,
@@ -749,7 +751,7 @@ impl Drop for Section<'_> {
                     release_word(sem);
                 }
             }
-        } else {
+        } else if !st.held.is_empty() {
             for n in st.held.drain(..) {
                 let n = n as usize;
                 if st.refs[n] == 0 {
