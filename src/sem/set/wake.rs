@@ -337,8 +337,9 @@ impl Section<'_> {
             let Some(w) = self.st.waiters.get(id) else { break };
             // Every op is single-sop here (no complex op sleeps); a `Waiting` entry has its
             // ops (a generic retry takes them out only while it runs).
+            debug_assert!(w.alter, "the scan visits alter ops only");
             if let [sop] = *w.sops {
-                if usize::from(sop.num()) == n && self.retry_one(id, sop) {
+                if usize::from(sop.num()) == n && self.retry_one(id, sop, w.undo, w.pid, w.tag) {
                     completed = true;
                     if self.st.zwait[n] > 0 && self.set.val(n) == 0 {
                         self.wake_const(Some(n));
@@ -350,15 +351,13 @@ impl Section<'_> {
         completed
     }
 
-    /// [`retry`](Self::retry) of a `Waiting` single-sop alter op whose operation is `sop`,
-    /// for [`update_after_increment`](Self::update_after_increment): the same outcomes,
-    /// without taking the operation out of the entry and putting it back (a decided entry
-    /// keeps its copy; only `Waiting` entries' operations are ever read). Whether it was
-    /// performed.
+    /// [`retry`](Self::retry) of `Waiting` entry `id`, a single-sop alter op whose
+    /// operation, `SEM_UNDO` record, pid and tag the caller has read from it, for
+    /// [`update_after_increment`](Self::update_after_increment): the same outcomes, without
+    /// taking the operation out of the entry and putting it back (a decided entry keeps its
+    /// copy; only `Waiting` entries' operations are ever read). Whether it was performed.
     #[inline(always)]
-    fn retry_one(&mut self, id: WaiterId, sop: SemOp) -> bool {
-        let Some(w) = self.st.waiters.get(id) else { return false };
-        let (undo, pid, tag, alter) = (w.undo, w.pid, w.tag, w.alter);
+    fn retry_one(&mut self, id: WaiterId, sop: SemOp, undo: Option<u64>, pid: i32, tag: u64) -> bool {
         let outcome = match self.perform_one(sop, false, undo, pid) {
             Verdict::Done => Ok(Performed { epoch: self.st.epoch, undo }),
             Verdict::Block(_) if sop.is_nowait() => Err(ErrorKind::WouldBlock),
@@ -369,7 +368,7 @@ impl Section<'_> {
             Verdict::Fail(e) => Err(e),
         };
         let done = outcome.is_ok();
-        self.hand(id, tag, alter, std::slice::from_ref(&sop), outcome);
+        self.hand(id, tag, true, std::slice::from_ref(&sop), outcome);
         done
     }
 }
