@@ -38,6 +38,12 @@
 //! `set.rs` is the engine and this file the facade (tokio's `batch_semaphore` under
 //! `Semaphore`).
 //!
+//! * **Checks before the lock.** `semop` reads its ops once for the checks (the highest
+//!   `sem_num`, whether one alters, whether one has `SEM_UNDO`) and reports their errors in
+//!   the kernel's order. The permission check is remembered per handle: the handle keeps
+//!   the permission version its last passing checks read and the bits they asked for
+//!   (`PermCache` in `ipc/perm.rs`), so a later `semop` costs one load and a compare until
+//!   an `IPC_SET` moves the version; then the check is made again.
 //! * **Per-semaphore word.** Each semaphore's value lives in one `AtomicU32` together with two
 //!   flag bits: `SLOW` (bit 31, "owned by the set lock") and `BUSY` (bit 30, "held by a
 //!   lock-free multi-op"). Its `sempid` and `sem_otime` are separate atomics written after
