@@ -1,9 +1,11 @@
 //! Which waiting senders a freed message wakes: as many as the free room takes, oldest
 //! first, and a woken sender that does not use its room passes the wake-up on (the `msg`
-//! module docs, "Waking senders"). Each future is polled by hand with a waker that counts
-//! its wake-ups, so the tests see exactly which tasks were woken. With the `counters`
-//! feature, a last test checks that a loaded queue leaves the locked mode once no receiver
-//! waits (no lock per message afterwards).
+//! module docs, "Waking senders"); which waiting receivers a send wakes: the oldest one that
+//! takes the message, handed it directly. Each future is polled by hand with a waker that
+//! counts its wake-ups, so the tests see exactly which tasks were woken. With the `counters`
+//! feature, the last tests check that a loaded queue leaves the locked mode once no receiver
+//! waits that needs it (no lock per message afterwards), and that receivers of any message
+//! waiting in turn cost no lock of the queue's.
 //!
 //! The tests that pin counts (feature `counters`) read process-wide counters, so CI runs
 //! this file with `--test-threads=1`: another test's locks would land in their window.
@@ -202,4 +204,94 @@ fn loaded_queue_leaves_the_locked_mode_once_no_receiver_waits() {
     let d = counters::snapshot().since(&before);
     assert_eq!(d.get(Event::MsgLock), 0);
     assert_eq!(q.stat().unwrap().qnum, 100);
+}
+
+/// Receivers of any message wait without putting the queue in its locked mode, and a send
+/// still hands its message to the oldest of them directly (`pipelined_send`): it never
+/// enters the queue, and the next send goes to the next receiver.
+#[test]
+fn waiting_receivers_of_any_message_are_handed_messages_oldest_first() {
+    let q = queue(64);
+    let mut a = Task::new(q.recv(Select::Any));
+    let mut b = Task::new(q.recv(Select::Any));
+    assert!(a.poll().is_pending() && b.poll().is_pending());
+    q.try_send(1, 10).unwrap();
+    assert_eq!((a.woken(), b.woken()), (1, 0));
+    let ds = q.stat().unwrap();
+    assert_eq!((ds.qnum, ds.cbytes), (0, 0), "handed off, never queued");
+    assert_eq!(q.try_recv(Select::Any).unwrap_err().kind(), ErrorKind::NoMessage);
+    q.try_send(3, 20).unwrap();
+    assert_eq!((a.woken(), b.woken()), (1, 1));
+    assert!(matches!(b.poll(), Poll::Ready(Ok((3, 20)))));
+    assert!(matches!(a.poll(), Poll::Ready(Ok((1, 10)))));
+    q.try_send(1, 30).unwrap();
+    assert_eq!(q.stat().unwrap().qnum, 1, "nobody waits: queued");
+}
+
+/// A receiver of any message that was handed one and is dropped before it returned it puts
+/// it back at its place: before the messages sent after it.
+#[test]
+fn dropped_waiting_receiver_of_any_message_puts_it_back_first() {
+    let q = queue(64);
+    let mut a = Task::new(q.recv(Select::Any));
+    assert!(a.poll().is_pending());
+    q.try_send(1, 7).unwrap(); // handed to a
+    q.try_send(1, 8).unwrap(); // queued
+    q.try_send(1, 9).unwrap();
+    assert_eq!(q.stat().unwrap().qnum, 2);
+    drop(a);
+    let ds = q.stat().unwrap();
+    assert_eq!((ds.qnum, ds.cbytes), (3, 24));
+    let order: Vec<_> = (0..3).map(|_| q.try_recv(Select::Any).unwrap().1).collect();
+    assert_eq!(order, [7, 8, 9]);
+}
+
+/// A receiver that needs the locked mode (a type selector) arriving behind receivers of any
+/// message: the next message goes to the oldest receiver that matches, whatever the mode.
+#[test]
+fn selective_receiver_behind_receivers_of_any_message() {
+    let q = queue(64);
+    let mut any = Task::new(q.recv(Select::Any));
+    let mut two = Task::new(q.recv(Select::Type(2)));
+    assert!(any.poll().is_pending() && two.poll().is_pending());
+    q.try_send(2, 1).unwrap();
+    assert_eq!((any.woken(), two.woken()), (1, 0));
+    q.try_send(2, 2).unwrap();
+    assert_eq!(two.woken(), 1);
+    assert!(matches!(any.poll(), Poll::Ready(Ok((2, 1)))));
+    assert!(matches!(two.poll(), Poll::Ready(Ok((2, 2)))));
+    assert_eq!(q.stat().unwrap().qnum, 0);
+}
+
+/// Four receivers of any message waiting in turn and a producer (issue 12's MPMC steady
+/// state, made deterministic): each send hands its message to the oldest waiting receiver,
+/// which takes it from the mailbox and waits again. The queue's lock is never taken: the
+/// hand-off and the new registration take the receivers' lock once each.
+#[cfg(feature = "counters")]
+#[test]
+fn waiting_receivers_of_any_message_take_no_queue_lock() {
+    use svipc::counters::{self, Event};
+
+    let q = queue(8192);
+    let mut waiting: std::collections::VecDeque<_> = (0..4).map(|_| Task::new(q.recv(Select::Any))).collect();
+    for r in &mut waiting {
+        assert!(r.poll().is_pending());
+    }
+    let before = counters::snapshot();
+    for v in 0..1000 {
+        q.try_send(1, v).unwrap();
+        let mut oldest = waiting.pop_front().unwrap();
+        assert_eq!(oldest.woken(), 1);
+        assert!(matches!(oldest.poll(), Poll::Ready(Ok((1, got))) if got == v));
+        let mut again = Task::new(q.recv(Select::Any));
+        assert!(again.poll().is_pending());
+        waiting.push_back(again);
+    }
+    let d = counters::snapshot().since(&before);
+    assert_eq!(d.get(Event::MsgLock), 0, "{d:?}");
+    assert_eq!(d.get(Event::MsgToLocked), 0, "{d:?}");
+    assert_eq!(d.get(Event::MsgHandoff), 1000, "{d:?}");
+    assert_eq!(d.get(Event::MsgLockWaiting), 2000, "{d:?}");
+    assert_eq!(d.get(Event::MsgWait), 1000, "{d:?}");
+    assert_eq!(q.stat().unwrap().qnum, 0);
 }

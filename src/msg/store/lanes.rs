@@ -24,6 +24,12 @@
 //!   registers in the same critical section in which it found nothing, so no wake-up is
 //!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
 //!   back through the handoff path, a sender wake-up through `ss_wakeup`).
+//! * **The receivers are not under the queue's lock** but under their own, [`Waiting`]
+//!   (`Queue::waiting`; lock order: the queue's lock, then this one), with the mailbox's
+//!   postman: a receiver of `Select::Any` without a size limit waits in simple mode, and a
+//!   simple send hands it a message, without the queue's lock (see `room.rs`, "Receivers
+//!   that wait in simple mode"). Every other receiver still needs complex mode to wait
+//!   ([`Waiting::selective`] counts them).
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -32,7 +38,7 @@ use super::super::select::Select;
 use crate::error::ErrorKind;
 use crate::sync::counters::{count, Event};
 use crate::sync::mailbox::Postman;
-use crate::sync::wait_list::{WaitList, WakeList};
+use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
 
 /// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
 /// comes and goes costs no allocation, and a selector's range scan skips at most this many.
@@ -81,6 +87,15 @@ pub(super) struct Receiver<T> {
     pub(super) handed: Handed<T>,
 }
 
+impl<T> Receiver<T> {
+    /// Whether it may wait in simple mode: `Select::Any` without a size limit matches any
+    /// message the ring holds and takes it whole. Every other receiver needs complex mode
+    /// while it waits, where each message is offered to it.
+    pub(super) fn needs_complex(&self) -> bool {
+        self.select != Select::Any || self.maxsize != usize::MAX
+    }
+}
+
 /// A waiting sender or reservation (`struct msg_sender`): the room it needs.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Sender {
@@ -108,7 +123,6 @@ pub(super) struct State<T> {
     pub(super) empty_lanes: usize,
     /// `(seq, mtype)` of every lane's head: the first element is the oldest message.
     pub(super) heads: BTreeSet<(u64, i64)>,
-    pub(super) next_seq: u64,
     /// `q_cbytes`, `q_qnum`: the messages in the lanes.
     pub(super) cbytes: usize,
     pub(super) qnum: usize,
@@ -124,9 +138,10 @@ pub(super) struct State<T> {
     pub(super) promised_count: usize,
     pub(super) promised_bytes: usize,
     /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::tx`] and the
-    /// ring's closed bit, which only the lock holder changes). In simple mode the lanes,
-    /// the counts above and the receiver list are empty; the messages are in
-    /// [`Queue::ring`], counted by the room in [`Queue::tx`] and [`Queue::rx`].
+    /// ring's closed bit, which only the lock holder changes). In simple mode the lanes
+    /// and the counts above are empty, and only receivers that need no complex mode wait;
+    /// the messages are in [`Queue::ring`], counted by the room in [`Queue::tx`] and
+    /// [`Queue::rx`].
     pub(super) complex: bool,
     /// Locked passes since the queue last entered complex mode: what pays for moving the
     /// backlog back into the ring (see [`Queue::make_simple_if_idle`]).
@@ -139,10 +154,113 @@ pub(super) struct State<T> {
     /// namespace (a payload holding the last handle of a `remove_on_drop` queue removes that
     /// queue), which under the table lock would deadlock.
     pub(super) removed_lanes: BTreeMap<i64, VecDeque<Msg<T>>>,
-    pub(super) receivers: WaitList<Receiver<T>>,
     pub(super) senders: WaitList<Sender>,
+}
+
+/// The waiting receivers, behind their own lock ([`Queue::waiting`]), taken after the
+/// queue's when both are held: a simple send hands a message to a receiver, and a woken
+/// receiver collects it, without the queue's lock.
+#[derive(Debug)]
+pub(super) struct Waiting<T> {
+    pub(super) receivers: WaitList<Receiver<T>>,
     /// The writer of [`Queue::mailbox`]: a handoff puts the message there when it is empty.
     pub(super) postman: Postman<Msg<T>>,
+    /// How many of the `Waiting` receivers [need complex mode](Receiver::needs_complex):
+    /// simple mode is allowed only while it is 0.
+    pub(super) selective: usize,
+}
+
+impl<T> Waiting<T> {
+    pub(super) fn new(postman: Postman<Msg<T>>) -> Waiting<T> {
+        Waiting { receivers: WaitList::new(), postman, selective: 0 }
+    }
+
+    /// Registers a receiver (`Waiting`).
+    pub(super) fn push(&mut self, r: Receiver<T>, waker: &std::task::Waker) -> WaiterId {
+        self.selective += usize::from(r.needs_complex());
+        self.receivers.push_back(r, waker)
+    }
+
+    /// A `Waiting` receiver leaves the count of those that need complex mode.
+    fn leaves(&mut self, id: WaiterId) {
+        if self.receivers.state(id) == Some(WaiterState::Waiting)
+            && self.receivers.get(id).is_some_and(Receiver::needs_complex)
+        {
+            self.selective -= 1;
+        }
+    }
+
+    /// Notifies a `Waiting` receiver whose `handed` was filled in; its entry stays.
+    pub(super) fn notify(&mut self, id: WaiterId, wakes: &mut WakeList) {
+        self.leaves(id);
+        self.receivers.notify(id, wakes);
+    }
+
+    /// Takes a receiver's entry off, `Waiting` or `Notified`.
+    pub(super) fn remove(&mut self, id: WaiterId) -> Option<(Receiver<T>, WaiterState)> {
+        self.leaves(id);
+        self.receivers.remove(id)
+    }
+
+    /// Notifies every `Waiting` receiver with `handed` (`IPC_SET`'s retry, removal's
+    /// `EIDRM`).
+    pub(super) fn notify_all_with(&mut self, handed: impl Fn() -> Handed<T>, wakes: &mut WakeList) {
+        let mut cur = self.receivers.front();
+        while let Some(id) = cur {
+            cur = self.receivers.next(id);
+            if let Some(r) = self.receivers.get_mut(id) {
+                r.handed = handed();
+            }
+            self.notify(id, wakes);
+        }
+    }
+
+    /// `pipelined_send`: hands `msg` to the first waiting receiver whose selector matches
+    /// and whose `maxsize` takes it, failing each too-small matching receiver met on the way
+    /// with `E2BIG`. `Ok` with the receiver's pid, or the message back when none takes it.
+    pub(super) fn hand(&mut self, msg: Msg<T>, wakes: &mut WakeList) -> Result<i32, Msg<T>> {
+        let mut cur = self.receivers.front();
+        while let Some(id) = cur {
+            cur = self.receivers.next(id);
+            let Some(r) = self.receivers.get_mut(id) else { continue };
+            if !r.select.matches(msg.mtype) {
+                continue;
+            }
+            if r.maxsize < msg.size {
+                r.handed = Handed::Err(ErrorKind::TooBig);
+                self.notify(id, wakes);
+                continue;
+            }
+            return Ok(self.give(id, msg, wakes));
+        }
+        Err(msg)
+    }
+
+    /// Hands `msg` to the `Waiting` receiver `id`, which takes it: through the mailbox when
+    /// it is empty (the entry goes), else in the entry. Returns the receiver's pid.
+    pub(super) fn give(&mut self, id: WaiterId, msg: Msg<T>, wakes: &mut WakeList) -> i32 {
+        // Callers pass an id they found `Waiting` under this same lock.
+        let Some(r) = self.receivers.get(id) else {
+            unreachable!("a receiver found waiting under the lock is gone")
+        };
+        let (pid, tag) = (r.pid, r.tag);
+        self.leaves(id);
+        match self.postman.put(tag, msg) {
+            Ok(()) => {
+                // In the mailbox: the receiver takes it there without a lock, so its entry
+                // goes now (the wake-up with it).
+                self.receivers.notify_remove(id, wakes);
+            }
+            Err(msg) => {
+                if let Some(r) = self.receivers.get_mut(id) {
+                    r.handed = Handed::Msg(msg);
+                }
+                self.receivers.notify(id, wakes);
+            }
+        }
+        count(Event::MsgHandoff);
+        pid
+    }
 }
 
 impl<T> State<T> {
@@ -215,40 +333,5 @@ impl<T> State<T> {
             self.heads.insert((seq, mtype));
         }
         lane.insert(pos, msg);
-    }
-
-    /// `pipelined_send`, then the enqueue: hands `msg` to the first waiting receiver whose
-    /// selector matches and whose `maxsize` takes it, failing each too-small matching
-    /// receiver met on the way with `E2BIG`; queues it if none takes it.
-    pub(super) fn deliver(&mut self, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
-        let mut cur = self.receivers.front();
-        while let Some(id) = cur {
-            cur = self.receivers.next(id);
-            let Some(r) = self.receivers.get_mut(id) else { continue };
-            if !r.select.matches(msg.mtype) {
-                continue;
-            }
-            if r.maxsize < msg.size {
-                r.handed = Handed::Err(ErrorKind::TooBig);
-                self.receivers.notify(id, wakes);
-                continue;
-            }
-            let pid = r.pid;
-            match self.postman.put(r.tag, msg) {
-                Ok(()) => {
-                    // In the mailbox: the receiver takes it there without the lock, so its
-                    // entry goes now (the wake-up with it).
-                    self.receivers.notify_remove(id, wakes);
-                }
-                Err(msg) => {
-                    r.handed = Handed::Msg(msg);
-                    self.receivers.notify(id, wakes);
-                }
-            }
-            count(Event::MsgHandoff);
-            return Some(pid);
-        }
-        self.insert(msg);
-        None
     }
 }

@@ -46,7 +46,7 @@ use std::mem;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub(crate) use self::lanes::Msg;
-use self::lanes::{Handed, State};
+use self::lanes::{Handed, State, Waiting};
 pub(crate) use self::poll::{RecvOp, ReserveOp, SendOp};
 use self::room::{room, room_bytes, room_count, COMPLEX, RING_INITIAL, SIMPLE_QBYTES_MAX};
 use crate::error::ErrorKind;
@@ -107,11 +107,18 @@ pub(crate) struct Queue<T> {
     /// Where a handoff leaves a message for its waiting receiver, who takes it without the
     /// lock ([`crate::sync::mailbox`]); one at a time, else the receiver's wait-list entry.
     mailbox: Mailbox<Msg<T>>,
+    /// The next message sequence number (0 is `UNNUMBERED`): an atomic, because a simple
+    /// send that hands a message from the ring to a waiting receiver numbers it without
+    /// the queue's lock (see `room.rs`, "Receivers that wait in simple mode").
+    seq: AtomicU64,
     stime: AtomicI64,
     rtime: AtomicI64,
     lspid: AtomicI32,
     lrpid: AtomicI32,
     state: Mutex<State<T>>,
+    /// The waiting receivers and the mailbox's postman, under their own lock (taken after
+    /// `state`'s when both are held); see `lanes.rs`.
+    waiting: Mutex<Waiting<T>>,
 }
 
 /// The `msqid_ds` figures read under the lock.
@@ -147,6 +154,8 @@ impl<T: Send + 'static> Queue<T> {
             simple_type: AtomicI64::new(0),
             ring,
             mailbox,
+            // 0 is `UNNUMBERED`.
+            seq: AtomicU64::new(1),
             stime: AtomicI64::new(0),
             rtime: AtomicI64::new(0),
             lspid: AtomicI32::new(0),
@@ -156,8 +165,6 @@ impl<T: Send + 'static> Queue<T> {
                 removed_lanes: BTreeMap::new(),
                 empty_lanes: 0,
                 heads: BTreeSet::new(),
-                // 0 is `UNNUMBERED`.
-                next_seq: 1,
                 cbytes: 0,
                 qnum: 0,
                 reserved_bytes: 0,
@@ -168,10 +175,9 @@ impl<T: Send + 'static> Queue<T> {
                 complex: !simple,
                 complex_passes: 0,
                 removed: false,
-                receivers: WaitList::new(),
                 senders: WaitList::new(),
-                postman,
             }),
+            waiting: Mutex::new(Waiting::new(postman)),
         }
     }
 }
@@ -184,6 +190,30 @@ impl<T> Queue<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         count(Event::MsgLock);
         self.state.lock()
+    }
+
+    /// The receivers' lock ([`Queue::waiting`]); after the queue's when both are taken.
+    fn lock_waiting(&self) -> MutexGuard<'_, Waiting<T>> {
+        count(Event::MsgLockWaiting);
+        self.waiting.lock()
+    }
+
+    /// A new message sequence number.
+    fn number(&self) -> u64 {
+        self.seq.fetch_add(1, Relaxed)
+    }
+
+    /// Keeps the ring's `WAITING` flag equal to "a receiver waits" (under the receivers'
+    /// lock): a simple send that finds it set hands a message to a waiting receiver.
+    fn sync_waiting(&self, w: &Waiting<T>) {
+        let want = !w.receivers.is_empty();
+        if want != self.ring.is_waiting() {
+            if want {
+                self.ring.set_waiting();
+            } else {
+                self.ring.clear_waiting();
+            }
+        }
     }
 
     /// The lookup of a call's first poll: `EINVAL` once the queue is removed.
@@ -332,13 +362,10 @@ impl<T> Queue<T> {
         self.header.perm().set(uid, gid, mode);
         self.header.touch_ctime();
         // expunge_all(msq, -EAGAIN): every receiver loops again and re-checks permission.
-        let mut cur = st.receivers.front();
-        while let Some(id) = cur {
-            cur = st.receivers.next(id);
-            if let Some(r) = st.receivers.get_mut(id) {
-                r.handed = Handed::Retry;
-            }
-            st.receivers.notify(id, &mut wakes);
+        {
+            let mut w = self.lock_waiting();
+            w.notify_all_with(|| Handed::Retry, &mut wakes);
+            self.sync_waiting(&w);
         }
         self.wake_senders(&mut st, &mut wakes);
         self.make_simple_if_idle(&mut st);
@@ -355,13 +382,10 @@ impl<T> Queue<T> {
         self.make_complex(&mut st);
         st.removed = true;
         self.header.mark_deleted();
-        let mut cur = st.receivers.front();
-        while let Some(id) = cur {
-            cur = st.receivers.next(id);
-            if let Some(r) = st.receivers.get_mut(id) {
-                r.handed = Handed::Err(ErrorKind::Removed);
-            }
-            st.receivers.notify(id, &mut wakes);
+        {
+            let mut w = self.lock_waiting();
+            w.notify_all_with(|| Handed::Err(ErrorKind::Removed), &mut wakes);
+            self.sync_waiting(&w);
         }
         st.senders.notify_all(&mut wakes);
         self.sync_senders(&st);

@@ -128,7 +128,12 @@ impl<T> Queue<T> {
                 Err(e) => return Poll::Ready(Err(e)),
             }
             match self.try_simple_send(creds.pid(), checked, op.mtype, op.size, &mut op.msg) {
-                SimpleSend::Sent => return Poll::Ready(Ok(())),
+                SimpleSend::Sent { wake } => {
+                    if wake {
+                        self.wake_senders_locked();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
                 // the room it gave back may be what a waiting sender needs
                 SimpleSend::OtherType { wake: true } | SimpleSend::Recheck { wake: true } => {
                     self.wake_senders_locked()
@@ -155,9 +160,9 @@ impl<T> Queue<T> {
         }
         if st.fits(op.size) {
             let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            let rpid = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
+            let seq = self.number();
+            let rpid =
+                self.deliver(&mut st, Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
             if op.pass.promised {
                 self.wake_senders(&mut st, &mut wakes);
             }
@@ -245,8 +250,8 @@ impl<T> Queue<T> {
             self.sync_senders(st);
         }
         match outcome {
-            SimpleSend::Sent => {
-                if op.pass.promised {
+            SimpleSend::Sent { wake } => {
+                if op.pass.promised || wake {
                     // Room freed while it was on its way went to nobody else: pass it on.
                     self.wake_senders(st, wakes);
                 }
@@ -414,9 +419,8 @@ impl<T> Queue<T> {
             drop(payload);
             return;
         }
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        let rpid = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes);
+        let seq = self.number();
+        let rpid = self.deliver(&mut st, Msg { seq, mtype, size, payload }, &mut wakes);
         count(Event::MsgSent);
         self.sent_and_handed(pid, rpid);
         if size < reserved {
@@ -472,16 +476,33 @@ impl<T> Queue<T> {
                 Err(e) => return Poll::Ready(Err(e)),
             };
             checked = Some(version);
-            // A receive that may wait skips the lock-free attempt when the ring looks empty:
-            // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
-            // tries, to answer `ENOMSG` without the lock).
+            // A receive that may wait skips the lock-free attempt when the ring looks empty
+            // (an `IPC_NOWAIT` one still tries, to answer `ENOMSG` without the lock).
+            let simple_waiter = op.select == Select::Any && op.maxsize == usize::MAX;
             if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
                 match self.try_simple_recv(creds.pid(), version, op.select) {
                     Ok(msg) => return Poll::Ready(Ok(msg)),
                     // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
                     // switch to complex mode (and back) just to find the lanes empty.
                     Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
-                    Err(_) => {}
+                    Err(false) => {}
+                    // Open and empty: a receive of any message waits in simple mode.
+                    Err(true) => {
+                        if let (true, Some(cx)) = (simple_waiter, cx.as_deref()) {
+                            let (tag, waiter) = (&mut op.tag, &mut op.waiter);
+                            if let Some(p) =
+                                self.wait_simple(creds.pid(), version, op.maxsize, tag, waiter, cx)
+                            {
+                                return p.map(Ok);
+                            }
+                        }
+                    }
+                }
+            } else if let (true, Some(cx)) = (simple_waiter, cx.as_deref()) {
+                // The ring looked empty: wait in simple mode, unless it is closed.
+                let (tag, waiter) = (&mut op.tag, &mut op.waiter);
+                if let Some(p) = self.wait_simple(creds.pid(), version, op.maxsize, tag, waiter, cx) {
+                    return p.map(Ok);
                 }
             }
         }
@@ -489,28 +510,33 @@ impl<T> Queue<T> {
         if let Some(msg) = self.take_handed(op) {
             return Poll::Ready(Ok(msg));
         }
+        if let Some(id) = op.waiter {
+            // Still waiting, or woken: the receivers' lock alone says which.
+            let Some(cx) = cx.as_deref() else { return Poll::Pending };
+            let mut w = self.lock_waiting();
+            // Under the receivers' lock the mailbox is the whole truth: a handoff puts there
+            // under it.
+            if let Some(msg) = self.take_handed(op) {
+                return Poll::Ready(Ok(msg));
+            }
+            if let Some(WaiterState::Waiting) = w.receivers.register(id, cx.waker()) {
+                return Poll::Pending;
+            }
+            count(Event::MsgWake);
+            op.waiter = None;
+            let handed = w.remove(id).map(|(r, _)| r.handed);
+            self.sync_waiting(&w);
+            drop(w);
+            match handed {
+                Some(Handed::Msg(m)) => return Poll::Ready(Ok(m)),
+                Some(Handed::Err(e)) => return Poll::Ready(Err(e)),
+                // `IPC_SET`: a new pass, which checks the permission again.
+                Some(Handed::Retry | Handed::Nothing) | None => {}
+            }
+        }
         let mut wakes = WakeList::new();
         count(Event::MsgLockRecv);
         let mut st = self.lock();
-        // Under the lock the mailbox is the whole truth: a handoff puts there under it.
-        if let Some(msg) = self.take_handed(op) {
-            return Poll::Ready(Ok(msg));
-        }
-        if let Some(id) = op.waiter {
-            let Some(cx) = cx.as_deref() else { return Poll::Pending };
-            match st.receivers.register(id, cx.waker()) {
-                Some(WaiterState::Waiting) => return Poll::Pending,
-                _ => {
-                    count(Event::MsgWake);
-                    op.waiter = None;
-                    match st.receivers.remove(id).map(|(r, _)| r.handed) {
-                        Some(Handed::Msg(m)) => return Poll::Ready(Ok(m)),
-                        Some(Handed::Err(e)) => return Poll::Ready(Err(e)),
-                        Some(Handed::Retry | Handed::Nothing) | None => {}
-                    }
-                }
-            }
-        }
         self.make_complex(&mut st);
         if let Err(e) = self.start(&mut op.started) {
             return Poll::Ready(Err(e));
@@ -539,7 +565,8 @@ impl<T> Queue<T> {
                 Poll::Ready(Err(ErrorKind::NoMessage))
             }
             Some(cx) => {
-                op.tag = st.postman.tag();
+                let mut w = self.lock_waiting();
+                op.tag = w.postman.tag();
                 let r = Receiver {
                     select: op.select,
                     maxsize: op.maxsize,
@@ -547,8 +574,15 @@ impl<T> Queue<T> {
                     tag: op.tag,
                     handed: Handed::Nothing,
                 };
-                op.waiter = Some(st.receivers.push_back(r, cx.waker()));
+                let selective = r.needs_complex();
+                op.waiter = Some(w.push(r, cx.waker()));
+                self.sync_waiting(&w);
+                drop(w);
                 count(Event::MsgWait);
+                if !selective {
+                    // Nothing queued, and a receiver of any message may wait in simple mode.
+                    self.make_simple_if_idle(&mut st);
+                }
                 Poll::Pending
             }
         }
@@ -569,25 +603,60 @@ impl<T> Queue<T> {
     pub(crate) fn cancel_recv(&self, op: &mut RecvOp) {
         let Some(id) = op.waiter.take() else { return };
         let mut wakes = WakeList::new();
-        let mut st = self.lock();
+        let mut w = self.lock_waiting();
         // Handed a message through the mailbox (its entry is gone), or through the entry.
         let msg = match self.mailbox.take(op.tag) {
-            Some(m) => m,
-            None => match st.receivers.remove(id) {
-                Some((Receiver { handed: Handed::Msg(m), .. }, _)) => m,
-                _ => return,
+            Some(m) => Some(m),
+            None => match w.remove(id) {
+                Some((Receiver { handed: Handed::Msg(m), .. }, _)) => Some(m),
+                _ => None,
             },
         };
+        self.sync_waiting(&w);
+        drop(w);
+        if let Some(msg) = msg {
+            self.put_back(msg, &mut wakes);
+        }
+    }
+
+    /// A message handed to a receive that will not take it: to the next matching receiver,
+    /// or into the queue at its place (oldest first), under the queue's lock.
+    pub(super) fn put_back(&self, msg: Msg<T>, wakes: &mut WakeList) {
+        let mut st = self.lock();
         if st.removed {
             drop(st);
             drop(msg);
             return;
         }
         self.make_complex(&mut st);
-        if let Some(pid) = st.deliver(msg, &mut wakes) {
+        if let Some(pid) = self.deliver(&mut st, msg, wakes) {
             self.received(pid);
         }
         self.make_simple_if_idle(&mut st);
+    }
+
+    /// `pipelined_send`, then the enqueue, under the queue's lock: hands `msg` to the first
+    /// waiting receiver whose selector matches and whose `maxsize` takes it (failing each
+    /// too-small one on the way with `E2BIG`), or queues it. The receiver's pid when handed.
+    pub(super) fn deliver(&self, st: &mut State<T>, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
+        // The ring's `WAITING` flag says whether a receiver waits (it changes under the
+        // receivers' lock; one that registers under the queue's lock, which we hold, has
+        // set it before): no receiver, no second lock.
+        if !self.ring.is_waiting() {
+            st.insert(msg);
+            return None;
+        }
+        let mut w = self.lock_waiting();
+        let handed = w.hand(msg, wakes);
+        self.sync_waiting(&w);
+        drop(w);
+        match handed {
+            Ok(pid) => Some(pid),
+            Err(msg) => {
+                st.insert(msg);
+                None
+            }
+        }
     }
 }
 

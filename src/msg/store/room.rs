@@ -140,8 +140,10 @@
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
+use std::task::{Context, Poll};
+
 use super::super::select::Select;
-use super::lanes::{Msg, State};
+use super::lanes::{Handed, Msg, Receiver, State};
 use super::Queue;
 use crate::sync::backoff;
 use crate::sync::counters::{count, Event};
@@ -229,8 +231,10 @@ pub(super) fn room_bytes(word: u64) -> u64 {
 /// What [`Queue::try_simple_send`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum SimpleSend {
-    /// Sent.
-    Sent,
+    /// Sent. `wake`: it handed a message from the ring to a waiting receiver, giving back
+    /// that message's room while `SENDERS` was set (someone must run `ss_wakeup`, under the
+    /// lock).
+    Sent { wake: bool },
     /// The message does not fit (decided by a collect, see [`Queue::enter_send`]): nothing
     /// changed. `slots`: only the message count was short at the collect's instant, not the
     /// bytes — when the ring caps the count below `qbytes` ([`Queue::ring_limited`]), the
@@ -371,29 +375,64 @@ impl<T> Queue<T> {
         }
         let cap = self.cap.load(Relaxed) as u64;
         let free = room_count(self.tx.load(Acquire));
-        let mut moved = 0u64;
+        let mut drained = Vec::new();
         spins = 0;
         loop {
-            if let Some(mut msg) = self.ring.take_closed() {
-                // A simple send's message gets its number now; one that `make_simple` moved
-                // into the ring keeps its own, older than every message behind it and still
-                // ordered against a handed message that a dropped receive may put back.
-                if msg.seq == UNNUMBERED {
-                    msg.seq = st.next_seq;
-                    st.next_seq += 1;
-                }
-                st.insert(msg);
-                moved += 1;
+            if let Some(msg) = self.ring.take_closed() {
+                drained.push(msg);
                 continue;
             }
             // Acquire: a send that gave its room back did so after its type claim; a
-            // receive, after its pop.
-            if moved + free + room_count(self.rx.load(Acquire)) >= cap {
+            // receive, after its pop (and a send that handed a message from the ring, after
+            // it numbered it).
+            if drained.len() as u64 + free + room_count(self.rx.load(Acquire)) >= cap {
                 break;
             }
             // An operation between its room and its push or give-back (a few
             // instructions, never blocking).
             backoff(&mut spins);
+        }
+        // A simple send's message gets its number now, once no simple operation runs: a
+        // send that handed the ring's head to a waiting receiver numbered it before giving
+        // its room back, so every number given here is larger, as the messages are younger.
+        // One that `make_simple` moved into the ring keeps its own, older than every message
+        // behind it and still ordered against a handed message that a dropped receive may
+        // put back.
+        for mut msg in drained {
+            if msg.seq == UNNUMBERED {
+                msg.seq = self.number();
+            }
+            st.insert(msg);
+        }
+        // A receiver that waited in simple mode while a send it should have been handed was
+        // still between its push and its hand-off (which then found the ring closed): it
+        // gets the oldest messages now, as a complex-mode send would have handed them.
+        if st.qnum > 0 && self.ring.is_waiting() {
+            let mut wakes = WakeList::new();
+            let mut w = self.lock_waiting();
+            let mut handed = false;
+            while let Some(mtype) = st.find(Select::Any) {
+                if w.receivers.is_empty() {
+                    break;
+                }
+                let Some(msg) = st.pop_lane(mtype) else { break };
+                match w.hand(msg, &mut wakes) {
+                    Ok(pid) => {
+                        self.received(pid);
+                        handed = true;
+                    }
+                    Err(msg) => {
+                        st.insert(msg);
+                        break;
+                    }
+                }
+            }
+            self.sync_waiting(&w);
+            drop(w);
+            if handed {
+                // The room those messages held, to the senders that wait for it.
+                self.wake_senders(st, &mut wakes);
+            }
         }
     }
 
@@ -433,9 +472,13 @@ impl<T> Queue<T> {
     }
 
     /// What simple mode needs besides the lanes' contents: no room held by a permit, no
-    /// receiver waiting, the queue alive and `qbytes` within the room fields.
+    /// receiver waiting that needs complex mode (one of `Select::Any` without a size limit
+    /// may wait in simple mode), the queue alive and `qbytes` within the room fields.
     pub(super) fn simple_allowed(&self, st: &State<T>) -> bool {
-        !st.removed && st.reserved_count == 0 && st.receivers.is_empty() && st.qbytes <= SIMPLE_QBYTES_MAX
+        !st.removed
+            && st.reserved_count == 0
+            && st.qbytes <= SIMPLE_QBYTES_MAX
+            && (!self.ring.is_waiting() || self.lock_waiting().selective == 0)
     }
 
     /// A send found the ring full, under the lock in simple mode, while `qbytes` has room
@@ -512,7 +555,7 @@ impl<T> Queue<T> {
     ) -> SimpleSend {
         if payload.is_none() {
             // Polled again after it completed: nothing to send, no room to take.
-            return SimpleSend::Sent;
+            return SimpleSend::Sent { wake: false };
         }
         if let Err(not_entered) = self.enter_send(size) {
             return not_entered;
@@ -529,9 +572,99 @@ impl<T> Queue<T> {
         self.sent(pid);
         if let Some(payload) = payload.take() {
             // The room taken is a slot: the ring holds at most `cap` messages.
-            self.ring.push(Msg { seq: UNNUMBERED, mtype, size, payload });
+            if self.ring.push(Msg { seq: UNNUMBERED, mtype, size, payload }) {
+                // A receiver waits: the oldest message goes to it (see "Receivers that wait
+                // in simple mode").
+                return SimpleSend::Sent { wake: self.hand_from_ring() };
+            }
         }
-        SimpleSend::Sent
+        SimpleSend::Sent { wake: false }
+    }
+
+    /// After a simple push that found the ring's `WAITING` flag: under the receivers' lock,
+    /// pops the ring's oldest message and hands it to the oldest waiting receiver —
+    /// `pipelined_send` one step late, without the queue's lock. The message gets its
+    /// sequence number here (a dropped receive may put it back in its place); the room it
+    /// held goes back to `rx`, as a receive's does, after the lock is released. Returns
+    /// whether `SENDERS` was set then: the caller runs `ss_wakeup` (under the queue's lock,
+    /// which it may already hold).
+    ///
+    /// Nothing to do when no receiver waits any more, or when the ring is empty (a receive
+    /// took the message: the receiver stays asleep for the next push, which sees the flag
+    /// too) or closed (the switch to complex mode hands the drained messages to the
+    /// waiting receivers, `Queue::make_complex`).
+    fn hand_from_ring(&self) -> bool {
+        let mut wakes = WakeList::new();
+        let mut w = self.lock_waiting();
+        let mut freed = None;
+        // Every receiver that waits while the ring is open takes any message whole: one that
+        // needs complex mode registers only after the switch closed the ring, and the switch
+        // cannot end while a pop of ours holds room. (Were the oldest one of those, the
+        // message would stay in the ring, for the switch to hand over.)
+        if let Some(id) =
+            w.receivers.front().filter(|&id| w.receivers.get(id).is_some_and(|r| !r.needs_complex()))
+        {
+            if let Pop::Taken(mut msg) = self.ring.pop_if(|| true) {
+                msg.seq = self.number();
+                freed = Some(msg.size);
+                let pid = w.give(id, msg, &mut wakes);
+                self.received(pid);
+            }
+        }
+        self.sync_waiting(&w);
+        drop(w);
+        freed.is_some_and(|size| self.give_back(size))
+    }
+
+    /// A receive of `Select::Any` without a size limit that found the simple ring empty,
+    /// and may wait: it waits **without the queue's lock and without leaving simple mode**.
+    /// Under the receivers' lock it joins the list, sets the ring's `WAITING` flag (one RMW
+    /// on the ring's `tail`, which every push is ordered against) and then tries the ring
+    /// once more: a message pushed before the flag is taken now (or by another receive:
+    /// `Pop::Empty` means `head` reached every position handed out before the flag), and a
+    /// push after it sees the flag and hands its message over ([`Queue::hand_from_ring`]).
+    ///
+    /// `None` when it must go to the queue's lock instead: the ring is closed (complex mode,
+    /// or a switch under way), or the permissions changed since the caller's check at
+    /// `checked` (an `IPC_SET` that ran before we registered; one that runs after finds us
+    /// on the list and wakes us to check again).
+    pub(super) fn wait_simple(
+        &self,
+        pid: i32,
+        checked: u32,
+        maxsize: usize,
+        tag: &mut u64,
+        waiter: &mut Option<WaiterId>,
+        cx: &Context<'_>,
+    ) -> Option<Poll<Msg<T>>> {
+        let mut w = self.lock_waiting();
+        *tag = w.postman.tag();
+        let r = Receiver { select: Select::Any, maxsize, pid, tag: *tag, handed: Handed::Nothing };
+        let id = w.push(r, cx.waker());
+        self.ring.set_waiting();
+        let perm = self.header.perm();
+        match self.ring.pop_if(|| perm.unchanged_since(checked)) {
+            Pop::Empty if perm.unchanged_since(checked) => {
+                count(Event::MsgWait);
+                *waiter = Some(id);
+                Some(Poll::Pending)
+            }
+            Pop::Taken(msg) => {
+                w.remove(id);
+                self.sync_waiting(&w);
+                drop(w);
+                self.received(pid);
+                if self.give_back(msg.size) {
+                    self.wake_senders_locked();
+                }
+                Some(Poll::Ready(msg))
+            }
+            _ => {
+                w.remove(id);
+                self.sync_waiting(&w);
+                None
+            }
+        }
     }
 
     /// Whether the ring takes `mtype`: its type already, or unclaimed and now claimed.
