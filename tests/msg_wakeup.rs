@@ -295,3 +295,95 @@ fn waiting_receivers_of_any_message_take_no_queue_lock() {
     assert_eq!(d.get(Event::MsgWait), 1000, "{d:?}");
     assert_eq!(q.stat().unwrap().qnum, 0);
 }
+
+/// The driver for instruction counts (BENCHMARKS.md, "Message queues under contention"):
+/// one of the two-worker bench shapes of `benches/msg.rs`, on a current-thread runtime (so
+/// a run is the same sequence of polls every time) or on `MSG_WORKERS` workers, and checks
+/// what came out. `MSG_DRIVER` is `spsc`, `mpsc` (4:1), `mpmc` (4x4), `ping` (round trips,
+/// `Type(1)` out, `Type(2)` back) or `behind` (`try_send` + `try_recv(Type(1))` behind 100
+/// messages of type 2); `MSG_OPS` messages (default 100,000). Instructions per message are
+/// the difference of two runs' counts over the difference of their `MSG_OPS`:
+///
+/// ```console
+/// cargo test --release --test msg_wakeup --no-run
+/// MSG_DRIVER=spsc MSG_OPS=50000 valgrind --tool=callgrind target/release/deps/msg_wakeup-<hash> --ignored --exact driver
+/// ```
+#[test]
+#[ignore = "a driver for valgrind --tool=callgrind, run by hand"]
+fn driver() {
+    let shape = std::env::var("MSG_DRIVER").unwrap_or_else(|_| "spsc".into());
+    let ops: u64 = std::env::var("MSG_OPS").map_or(100_000, |v| v.parse().unwrap());
+    let workers: usize = std::env::var("MSG_WORKERS").map_or(0, |v| v.parse().unwrap());
+    let rt = if workers == 0 {
+        tokio::runtime::Builder::new_current_thread().build().unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).build().unwrap()
+    };
+    let q = queue(1024 * 8);
+    let sum = match shape.as_str() {
+        "spsc" => rt.block_on(flow(&q, 1, 1, ops)),
+        "mpsc" => rt.block_on(flow(&q, 4, 1, ops)),
+        "mpmc" => rt.block_on(flow(&q, 4, 4, ops)),
+        "ping" => rt.block_on(async {
+            let echo = q.clone();
+            let h = tokio::spawn(async move {
+                for _ in 0..ops {
+                    let (_, v) = echo.recv(Select::Type(1)).await.unwrap();
+                    echo.send(2, v).await.unwrap();
+                }
+            });
+            let mut sum = 0;
+            for v in 0..ops {
+                q.send(1, v).await.unwrap();
+                sum += q.recv(Select::Type(2)).await.unwrap().1;
+            }
+            h.await.unwrap();
+            sum
+        }),
+        "behind" => {
+            for v in 0..100 {
+                q.try_send(2, v).unwrap();
+            }
+            let mut sum = 0;
+            for v in 0..ops {
+                q.try_send(1, v).unwrap();
+                sum += q.try_recv(Select::Type(1)).unwrap().1;
+            }
+            assert_eq!(q.stat().unwrap().qnum, 100);
+            sum
+        }
+        other => panic!("MSG_DRIVER: unknown shape {other:?}"),
+    };
+    assert_eq!(sum, ops * (ops - 1) / 2, "{shape}: every message once");
+}
+
+/// `p` producers and `c` consumers (`ops` a multiple of both), `Select::Any`: the sum of
+/// the values received (each producer sends `0..ops / p`, offset so the values are
+/// `0..ops` in all).
+async fn flow(q: &MessageQueue<u64>, p: u64, c: u64, ops: u64) -> u64 {
+    let mut hs = Vec::new();
+    for i in 0..p {
+        let q = q.clone();
+        hs.push(tokio::spawn(async move {
+            for v in 0..ops / p {
+                q.send(1, i * (ops / p) + v).await.unwrap();
+            }
+            0
+        }));
+    }
+    for _ in 0..c {
+        let q = q.clone();
+        hs.push(tokio::spawn(async move {
+            let mut sum = 0;
+            for _ in 0..ops / c {
+                sum += q.recv(Select::Any).await.unwrap().1;
+            }
+            sum
+        }));
+    }
+    let mut sum = 0;
+    for h in hs {
+        sum += h.await.unwrap();
+    }
+    sum
+}

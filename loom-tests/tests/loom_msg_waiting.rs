@@ -56,6 +56,25 @@ fn switch_to_complex_hands_drained_messages_to_waiting_receivers() {
     });
 }
 
+/// A receive waits in simple mode; a send of type 1 pushes (and may find the flag) while a
+/// `MSG_COPY` that finds nothing (`peek`) switches the queue to complex mode and straight
+/// back, moving the drained message back into the ring: a push whose hand-off found the
+/// ring closed left its message to the switch, which must hand it to the waiting receiver
+/// (no later send comes to do it).
+#[test]
+fn switch_and_back_hands_a_drained_message_to_the_waiting_receiver() {
+    bounded(|| {
+        let q = queue(64);
+        let (qr, qs) = (q.clone(), q.clone());
+        let r = thread::spawn(move || block_on(qr.recv(Select::Any)).unwrap());
+        let s = thread::spawn(move || qs.try_send(1, 10).unwrap());
+        assert_eq!(q.peek(1).unwrap_err().kind(), svipc::ErrorKind::NoMessage);
+        s.join().unwrap();
+        assert_eq!(r.join().unwrap(), (1, 10));
+        assert_eq!(q.stat().unwrap().qnum, 0);
+    });
+}
+
 /// A receive polled once (it may wait in simple mode, or take the message) and dropped
 /// while a send runs: a message handed to it goes back into the queue, so exactly one
 /// message comes out in all.
