@@ -1,10 +1,11 @@
 //! Complex mode's storage: the per-type lanes, the byte and count accounting against
-//! `msg_qbytes`, and the waiting receivers and senders, all behind the queue's lock.
+//! `msg_qbytes` and the waiting senders, behind the queue's lock; the waiting receivers,
+//! behind a lock of their own.
 //!
 //! # Design
 //!
-//! **Complex mode** — everything else: a second type, a waiting receiver, a size-limited
-//! receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
+//! **Complex mode** — everything else: a second type, a waiting receiver with a type
+//! selector or a size limit, a size-limited receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
 //! guards the full structure:
 //!
 //! * **Per-type lanes.** `BTreeMap<mtype, VecDeque<Msg>>`, each message stamped with a

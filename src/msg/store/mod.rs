@@ -8,10 +8,13 @@
 //! # Design
 //!
 //! Two modes, after `ipc/sem.c`'s simple/complex operations: **simple mode**, lock-free,
-//! when every queued message has one type and no receiver waits (`room.rs`: the ring, the
-//! two room words, the collects and the switches between the modes), and **complex mode**,
-//! under the queue's lock, for everything else (`lanes.rs`: the per-type lanes, the
-//! accounting and the wait lists). `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
+//! when every queued message has one type and no receiver waits that needs complex mode
+//! (`room.rs`: the ring, the two room words, the collects, the switches between the modes,
+//! and receivers of any message that wait and are handed messages without the queue's
+//! lock), and **complex mode**, under the queue's lock, for everything else (`lanes.rs`:
+//! the per-type lanes, the accounting and the wait lists). The receivers' list has a lock
+//! of its own (`lanes.rs`, `Waiting`), so that waiting in simple mode and a hand-off to a
+//! waiting receiver take no queue lock. `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
 //! state machines over both; this file, the shared object, the stamps and `msgctl`.
 //!
 //! Memory ordering: in simple mode a message travels through the ring's Release stamp and
@@ -23,8 +26,9 @@
 //! usually the same, so a sender and a receiver on two threads do not write a shared cache
 //! line once per message (that false sharing cost about 30% of multi-thread throughput).
 //!
-//! **Lock order:** namespace table lock → queue lock → (the ring's and the mailbox's own
-//! synchronization, which never blocks).
+//! **Lock order:** namespace table lock → queue lock → receivers' lock → (the ring's and
+//! the mailbox's own synchronization, which never blocks). A simple send's hand-off and a
+//! simple receiver's registration take the receivers' lock alone.
 //! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
 //! lock, so a receiver that checked permission and registered is always woken by a later
 //! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff (and the
@@ -32,7 +36,9 @@
 //! the mode switches, the split room words (collects against receives, mode switches,
 //! waiting senders and `IPC_STAT`) and lock-free calls racing a permission change; under
 //! loom the ring starts at 2 slots, so they wrap it and grow it. `loom_ring.rs` checks the
-//! ring alone.
+//! ring alone; `loom_msg_waiting.rs` the receivers that wait in simple mode (the flag
+//! against pushes before and after it, the hand-off, a switch to complex mode and back
+//! while one waits, a dropped waiter).
 
 #![deny(unsafe_code)]
 

@@ -3,8 +3,9 @@
 //!
 //! # Design
 //!
-//! **Simple mode** — every queued message has one type and no receiver waits: a send or a
-//! receive of that type takes no lock. The messages sit in a bounded lock-free ring
+//! **Simple mode** — every queued message has one type and no receiver waits that needs
+//! complex mode (receivers of `Select::Any` without a size limit may wait, below): a send
+//! or a receive of that type takes no lock. The messages sit in a bounded lock-free ring
 //! (`sync::ring`: Vyukov's MPMC queue with 64-bit positions and per-slot stamps, written
 //! against the `sync` shim so loom sees every step), and the room in two 64-bit *room
 //! words*, each on its own cache line (`CachePadded`), one per side, so that a producer and
@@ -94,17 +95,17 @@
 //! Back to simple, at the end of a locked operation (and at the start of a locked send),
 //! **as soon as nothing needs the lanes** — not only when the queue is idle: the queued
 //! messages have at most one type and fit the ring, no room is held by a permit, no
-//! receiver waits, the queue is alive and `qbytes` fits the words' 24-bit room fields
-//! (16 MiB). The lane's messages move into the ring, oldest first, with their sequence
+//! receiver waits that needs complex mode, the queue is alive and `qbytes` fits the words'
+//! 24-bit room fields (16 MiB). The lane's messages move into the ring, oldest first, with their sequence
 //! numbers (so a message a dropped receive puts back still goes before them); then the
 //! ring's type is set, `rx` stored with no room and `SENDERS` as the sender list needs,
 //! the ring reopened and `tx` stored with the room the messages leave (Release). (Growing
 //! the ring is the same switch with a larger array.) Waiting for an empty queue, as this
 //! engine first did, kept a loaded queue in complex mode for good: one receiver that waited
 //! once, and a backlog that never drained, made every later operation take the lock.
-//! A handoff leaves the queue in complex mode, because the receiver it woke is likely to
-//! wait again (ping-pong) and a waiting receiver needs complex mode; the next locked
-//! operation that finds nobody waiting switches back.
+//! A handoff in complex mode leaves the queue there, because the receiver it woke is likely
+//! to wait again (ping-pong, whose selectors need complex mode); the next locked operation
+//! that finds nobody waiting who needs it switches back.
 //! The price: each switch moves the backlog (at most the ring's 4096 slots) one way. So the
 //! switch back also waits until the complex episode has made at least
 //! `PASSES_PER_MOVED_MESSAGE` (64) locked passes per queued message: the moves stay a small,
@@ -130,6 +131,58 @@
 //! its `Drop`. So no sender sleeps on a queue with room for it, and a full queue costs one
 //! locked `ss_wakeup` per woken sender, not one per freed message (loom models in
 //! `loom_msg_wakeup.rs`).
+//!
+//! **Receivers that wait in simple mode.** A receiver of `Select::Any` without a size limit
+//! takes any message whole, so it needs none of complex mode's lanes to wait: it joins the
+//! receiver list, which lives under the receivers' own lock (`lanes.rs`, `Waiting`; taken
+//! after the queue's when both are held), and the queue stays lock-free. Until this change
+//! such a receiver put the queue in complex mode for as long as it waited, and every send
+//! meanwhile locked the queue to hand it the message: with consumers waiting in turn
+//! (MPMC 8x8), one lock per hand-off and the convoy issue 12 measured on 16 cores.
+//!
+//! * **Registering** (`Queue::wait_simple`, under the receivers' lock): the receiver joins
+//!   the list, sets the ring's `WAITING` flag — bit 0 of the ring's `tail`, one RMW — and
+//!   looks at the ring once more. The ring hands out positions with a `fetch_add` on that
+//!   same word, so every push is ordered against the flag: a push whose position came
+//!   before it is below the position the flag's RMW returns, and the second look answers
+//!   `Empty` only once `head` has passed every such position (the message was taken, by
+//!   this look or another receive); a push whose position comes after it gets the flag
+//!   back from its `fetch_add`. The same argument with two separate words would be a
+//!   store-buffering pattern, which needs `SeqCst` fences (and which loom does not model).
+//!   A closed ring (complex mode) or a permission change since the caller's check sends
+//!   the receiver to the queue's lock instead.
+//! * **Handing over** (`Queue::hand_from_ring`): a simple send whose push got the flag
+//!   takes the receivers' lock after its push, pops the ring's head — the oldest message,
+//!   its own or an older one — and hands it to the oldest waiting receiver through the
+//!   mailbox (its entry leaves the list), as `pipelined_send` would: it numbers it, so that
+//!   a dropped receive puts it back at its place; stamps `msg_lrpid`/`msg_rtime`; and gives
+//!   its room back to `rx` like a receive (running `ss_wakeup` if `SENDERS` says so). When
+//!   the ring is empty by then, a receive took that message and the receiver sleeps on:
+//!   each push after the flag makes its own attempt, so no message stays in the ring while
+//!   a receiver sleeps. The woken receiver takes its message from the mailbox without a
+//!   lock (from its entry, under the receivers' lock, when the mailbox was full).
+//! * **The flag equals "a receiver waits"** under the receivers' lock: set by a
+//!   registration, cleared by whoever takes the last waiting receiver off. So a locked send
+//!   in complex mode skips the receivers' lock when the flag is clear.
+//! * **Switching to complex mode** closes the ring and then makes one RMW on `tail`: a
+//!   registering receiver either finds the ring closed on its second look, or its flag is
+//!   seen by the switch and everyone after it. The switch numbers the messages it drained
+//!   only once every simple operation is done (a hand-off numbers its message before it
+//!   gives the room back, which the drain waits for), and hands them, oldest first, to the
+//!   receivers still waiting: a push whose hand-off found the ring closed left its message
+//!   there (the loom model `switch_and_back_hands_a_drained_message_to_the_waiting_receiver`
+//!   deadlocks without it).
+//! * **What still needs complex mode**: a receiver with a type selector or a size limit
+//!   (`Waiting::selective` counts the waiting ones; simple mode needs none), since each
+//!   message must be offered to it in turn, with `E2BIG` for a too-small one. `IPC_SET` and
+//!   `IPC_RMID` run in complex mode and notify the receivers under both locks.
+//!
+//! Cost: a hand-off takes the receivers' lock once (the send's), a wait once (the
+//! registration), and the queue's lock never; a lock held for a few list operations, not
+//! for the queue's work. The order among receivers is the kernel's — the oldest waiting one
+//! gets the oldest message — except against a receive that runs while a send is between
+//! its push and its hand-off: that receive may take the message first (the send has not
+//! returned yet, so no caller can tell it from the receive coming first).
 //!
 //! **Permissions and lock-free calls.** A lock-free send or receive checks permission, then
 //! makes its one atomic step; an `IPC_SET` in between is seen — it runs in complex mode, so
@@ -439,7 +492,8 @@ impl<T> Queue<T> {
     /// Back to simple mode, under the lock, as soon as nothing needs the full structure and
     /// the move has been paid for — not only when the queue is idle: the queued messages
     /// have at most one type and fit the ring (they move into it, oldest first), no room is
-    /// held by a permit, no receiver waits, the queue is alive, `qbytes` is within the
+    /// held by a permit, no receiver waits that needs complex mode, the queue is alive,
+    /// `qbytes` is within the
     /// words' 24-bit room fields, and this complex episode has made at least
     /// `PASSES_PER_MOVED_MESSAGE` locked passes per queued message (every call of this
     /// function in complex mode counts one). The next simple send of an empty queue claims
