@@ -58,6 +58,16 @@ impl<F: Future> Task<F> {
     }
 }
 
+impl<F: Future<Output = Result<V, svipc::Error>>, V> Task<F> {
+    /// The error kind it completes with now, if it does.
+    fn poll_err(&mut self) -> Option<ErrorKind> {
+        match self.poll() {
+            Poll::Ready(Err(e)) => Some(e.kind()),
+            _ => None,
+        }
+    }
+}
+
 #[test]
 fn smoke() {
     let q = queue(8);
@@ -260,6 +270,33 @@ fn selective_receiver_behind_receivers_of_any_message() {
     assert_eq!(two.woken(), 1);
     assert!(matches!(any.poll(), Poll::Ready(Ok((2, 1)))));
     assert!(matches!(two.poll(), Poll::Ready(Ok((2, 2)))));
+    assert_eq!(q.stat().unwrap().qnum, 0);
+}
+
+/// The arrival order holds across the two kinds of receiver: an older receiver with a
+/// type selector or a size limit is offered a message before a younger receiver of any
+/// message (a too-small one fails with `E2BIG` first, as in `pipelined_send`), and a
+/// younger one is not offered it at all.
+#[test]
+fn arrival_order_across_selective_and_any_receivers() {
+    let me = Namespace::new().process(Credentials::new(0, 0));
+    let q: MessageQueue<Vec<u8>> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
+    let mut small = Task::new(q.recv_limited(Select::Any, svipc::msg::Limit::bytes(2)));
+    let mut two = Task::new(q.recv(Select::Type(2)));
+    let mut any = Task::new(q.recv(Select::Any));
+    let mut small_late = Task::new(q.recv_limited(Select::Any, svipc::msg::Limit::bytes(2)));
+    assert!(small.poll().is_pending());
+    assert!(two.poll().is_pending());
+    assert!(any.poll().is_pending());
+    assert!(small_late.poll().is_pending());
+    q.try_send(2, vec![0; 4]).unwrap();
+    assert_eq!((small.woken(), two.woken(), any.woken(), small_late.woken()), (1, 1, 0, 0));
+    assert_eq!(small.poll_err(), Some(ErrorKind::TooBig));
+    assert!(matches!(two.poll(), Poll::Ready(Ok((2, ref v))) if v.len() == 4));
+    q.try_send(1, vec![0; 4]).unwrap();
+    assert_eq!((any.woken(), small_late.woken()), (1, 0), "the oldest takes it; no E2BIG behind it");
+    assert!(matches!(any.poll(), Poll::Ready(Ok((1, _)))));
+    assert!(small_late.poll().is_pending());
     assert_eq!(q.stat().unwrap().qnum, 0);
 }
 

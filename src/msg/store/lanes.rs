@@ -25,12 +25,14 @@
 //!   registers in the same critical section in which it found nothing, so no wake-up is
 //!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
 //!   back through the handoff path, a sender wake-up through `ss_wakeup`).
-//! * **The receivers are not under the queue's lock** but under their own, [`Waiting`]
-//!   (`Queue::waiting`; lock order: the queue's lock, then this one), with the mailbox's
-//!   postman: a receiver of `Select::Any` without a size limit waits in simple mode, and a
-//!   simple send hands it a message, without the queue's lock (see `room.rs`, "Receivers
-//!   that wait in simple mode"). Every other receiver still needs complex mode to wait
-//!   ([`Waiting::selective`] counts them).
+//! * **Two receiver lists.** Receivers of `Select::Any` without a size limit wait in
+//!   [`Waiting`], under a lock of their own (`Queue::waiting`; lock order: the queue's
+//!   lock, then this one) with a mailbox of their own: they wait in simple mode, and a
+//!   simple send hands them a message, without the queue's lock (see `room.rs`, "Receivers
+//!   that wait in simple mode"). Every other receiver needs complex mode to wait and waits
+//!   in [`State::receivers`], under the queue's lock, as before — so a ping-pong between
+//!   type selectors takes no second lock. A ticket per receiver keeps the arrival order
+//!   across the two lists: a handoff goes to the oldest receiver that takes the message.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -39,7 +41,7 @@ use super::super::select::Select;
 use crate::error::ErrorKind;
 use crate::sync::counters::{count, Event};
 use crate::sync::mailbox::Postman;
-use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
+use crate::sync::wait_list::{WaitList, WaiterId, WakeList};
 
 /// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
 /// comes and goes costs no allocation, and a selector's range scan skips at most this many.
@@ -83,7 +85,9 @@ pub(super) struct Receiver<T> {
     pub(super) maxsize: usize,
     /// `r_tsk`'s pid, recorded as `msg_lrpid` on a handoff.
     pub(super) pid: i32,
-    /// Its tag for [`Queue::mailbox`].
+    /// Its tag for [`Queue::mailbox`] (or [`Queue::mailbox_any`], in [`Waiting`]): a ticket
+    /// from [`Queue::tickets`], unique in the queue and taken under the lock of the list it
+    /// joins, so it is also its place in the arrival order across the two lists.
     pub(super) tag: u64,
     pub(super) handed: Handed<T>,
 }
@@ -155,113 +159,90 @@ pub(super) struct State<T> {
     /// namespace (a payload holding the last handle of a `remove_on_drop` queue removes that
     /// queue), which under the table lock would deadlock.
     pub(super) removed_lanes: BTreeMap<i64, VecDeque<Msg<T>>>,
+    /// The waiting receivers that [need complex mode](Receiver::needs_complex); those of any
+    /// message wait in [`Waiting`]. Simple mode needs this list empty.
+    pub(super) receivers: WaitList<Receiver<T>>,
     pub(super) senders: WaitList<Sender>,
+    /// The writer of [`Queue::mailbox`]: a handoff to a receiver of this list puts the
+    /// message there when it is empty.
+    pub(super) postman: Postman<Msg<T>>,
 }
 
-/// The waiting receivers, behind their own lock ([`Queue::waiting`]), taken after the
-/// queue's when both are held: a simple send hands a message to a receiver, and a woken
-/// receiver collects it, without the queue's lock.
+/// The receivers of any message that wait, behind their own lock ([`Queue::waiting`]),
+/// taken after the queue's when both are held: a simple send hands a message to one, and a
+/// woken one collects it, without the queue's lock. Receivers that need complex mode wait
+/// in [`State::receivers`] instead.
 #[derive(Debug)]
 pub(super) struct Waiting<T> {
+    /// Receivers of `Select::Any` without a size limit: each takes any message whole, so
+    /// the oldest one is always the one a message goes to.
     pub(super) receivers: WaitList<Receiver<T>>,
-    /// The writer of [`Queue::mailbox`]: a handoff puts the message there when it is empty.
+    /// The writer of [`Queue::mailbox_any`]: a handoff to one of these receivers puts the
+    /// message there when it is empty.
     pub(super) postman: Postman<Msg<T>>,
-    /// How many of the `Waiting` receivers [need complex mode](Receiver::needs_complex):
-    /// simple mode is allowed only while it is 0.
-    pub(super) selective: usize,
 }
 
 impl<T> Waiting<T> {
     pub(super) fn new(postman: Postman<Msg<T>>) -> Waiting<T> {
-        Waiting { receivers: WaitList::new(), postman, selective: 0 }
+        Waiting { receivers: WaitList::new(), postman }
     }
 
-    /// Registers a receiver (`Waiting`).
-    pub(super) fn push(&mut self, r: Receiver<T>, waker: &std::task::Waker) -> WaiterId {
-        self.selective += usize::from(r.needs_complex());
-        self.receivers.push_back(r, waker)
+    /// The oldest waiting receiver and its ticket.
+    pub(super) fn oldest(&self) -> Option<(WaiterId, u64)> {
+        let id = self.receivers.front()?;
+        Some((id, self.receivers.get(id)?.tag))
     }
 
-    /// A `Waiting` receiver leaves the count of those that need complex mode.
-    fn leaves(&mut self, id: WaiterId) {
-        if self.receivers.state(id) == Some(WaiterState::Waiting)
-            && self.receivers.get(id).is_some_and(Receiver::needs_complex)
-        {
-            self.selective -= 1;
+    /// Hands `msg` to the waiting receiver `id` (see [`give`]).
+    pub(super) fn give(&mut self, id: WaiterId, msg: Msg<T>, wakes: &mut WakeList) -> Result<i32, Msg<T>> {
+        give(&mut self.receivers, &mut self.postman, id, msg, wakes)
+    }
+}
+
+/// Notifies every `Waiting` receiver of `list` with `handed` (`IPC_SET`'s retry, removal's
+/// `EIDRM`).
+pub(super) fn notify_all_with<T>(
+    list: &mut WaitList<Receiver<T>>,
+    handed: impl Fn() -> Handed<T>,
+    wakes: &mut WakeList,
+) {
+    let mut cur = list.front();
+    while let Some(id) = cur {
+        cur = list.next(id);
+        if let Some(r) = list.get_mut(id) {
+            r.handed = handed();
+        }
+        list.notify(id, wakes);
+    }
+}
+
+/// Hands `msg` to the `Waiting` receiver `id` of `list`, which takes it: through the
+/// `postman`'s mailbox when it is empty (the entry goes), else in the entry. The
+/// receiver's pid; the message back if `id` is not a live entry.
+pub(super) fn give<T>(
+    list: &mut WaitList<Receiver<T>>,
+    postman: &mut Postman<Msg<T>>,
+    id: WaiterId,
+    msg: Msg<T>,
+    wakes: &mut WakeList,
+) -> Result<i32, Msg<T>> {
+    let Some(r) = list.get(id) else { return Err(msg) };
+    let (pid, tag) = (r.pid, r.tag);
+    match postman.put(tag, msg) {
+        Ok(()) => {
+            // In the mailbox: the receiver takes it there without a lock, so its entry goes
+            // now (the wake-up with it).
+            list.notify_remove(id, wakes);
+        }
+        Err(msg) => {
+            if let Some(r) = list.get_mut(id) {
+                r.handed = Handed::Msg(msg);
+            }
+            list.notify(id, wakes);
         }
     }
-
-    /// Notifies a `Waiting` receiver whose `handed` was filled in; its entry stays.
-    pub(super) fn notify(&mut self, id: WaiterId, wakes: &mut WakeList) {
-        self.leaves(id);
-        self.receivers.notify(id, wakes);
-    }
-
-    /// Takes a receiver's entry off, `Waiting` or `Notified`.
-    pub(super) fn remove(&mut self, id: WaiterId) -> Option<(Receiver<T>, WaiterState)> {
-        self.leaves(id);
-        self.receivers.remove(id)
-    }
-
-    /// Notifies every `Waiting` receiver with `handed` (`IPC_SET`'s retry, removal's
-    /// `EIDRM`).
-    pub(super) fn notify_all_with(&mut self, handed: impl Fn() -> Handed<T>, wakes: &mut WakeList) {
-        let mut cur = self.receivers.front();
-        while let Some(id) = cur {
-            cur = self.receivers.next(id);
-            if let Some(r) = self.receivers.get_mut(id) {
-                r.handed = handed();
-            }
-            self.notify(id, wakes);
-        }
-    }
-
-    /// `pipelined_send`: hands `msg` to the first waiting receiver whose selector matches
-    /// and whose `maxsize` takes it, failing each too-small matching receiver met on the way
-    /// with `E2BIG`. `Ok` with the receiver's pid, or the message back when none takes it.
-    pub(super) fn hand(&mut self, msg: Msg<T>, wakes: &mut WakeList) -> Result<i32, Msg<T>> {
-        let mut cur = self.receivers.front();
-        while let Some(id) = cur {
-            cur = self.receivers.next(id);
-            let Some(r) = self.receivers.get_mut(id) else { continue };
-            if !r.select.matches(msg.mtype) {
-                continue;
-            }
-            if r.maxsize < msg.size {
-                r.handed = Handed::Err(ErrorKind::TooBig);
-                self.notify(id, wakes);
-                continue;
-            }
-            return Ok(self.give(id, msg, wakes));
-        }
-        Err(msg)
-    }
-
-    /// Hands `msg` to the `Waiting` receiver `id`, which takes it: through the mailbox when
-    /// it is empty (the entry goes), else in the entry. Returns the receiver's pid.
-    pub(super) fn give(&mut self, id: WaiterId, msg: Msg<T>, wakes: &mut WakeList) -> i32 {
-        // Callers pass an id they found `Waiting` under this same lock.
-        let Some(r) = self.receivers.get(id) else {
-            unreachable!("a receiver found waiting under the lock is gone")
-        };
-        let (pid, tag) = (r.pid, r.tag);
-        self.leaves(id);
-        match self.postman.put(tag, msg) {
-            Ok(()) => {
-                // In the mailbox: the receiver takes it there without a lock, so its entry
-                // goes now (the wake-up with it).
-                self.receivers.notify_remove(id, wakes);
-            }
-            Err(msg) => {
-                if let Some(r) = self.receivers.get_mut(id) {
-                    r.handed = Handed::Msg(msg);
-                }
-                self.receivers.notify(id, wakes);
-            }
-        }
-        count(Event::MsgHandoff);
-        pid
-    }
+    count(Event::MsgHandoff);
+    Ok(pid)
 }
 
 impl<T> State<T> {

@@ -52,7 +52,7 @@ use std::mem;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub(crate) use self::lanes::Msg;
-use self::lanes::{Handed, State, Waiting};
+use self::lanes::{notify_all_with, Handed, State, Waiting};
 pub(crate) use self::poll::{RecvOp, ReserveOp, SendOp};
 use self::room::{room, room_bytes, room_count, COMPLEX, RING_INITIAL, SIMPLE_QBYTES_MAX};
 use crate::error::ErrorKind;
@@ -113,6 +113,12 @@ pub(crate) struct Queue<T> {
     /// Where a handoff leaves a message for its waiting receiver, who takes it without the
     /// lock ([`crate::sync::mailbox`]); one at a time, else the receiver's wait-list entry.
     mailbox: Mailbox<Msg<T>>,
+    /// The same for the receivers of any message that wait in [`Waiting`], whose handoffs
+    /// are made under the receivers' lock (one writer per mailbox).
+    mailbox_any: Mailbox<Msg<T>>,
+    /// The next waiting receiver's ticket: its mailbox tag and its place in the arrival
+    /// order across the two receiver lists (0 and `u64::MAX` are never tags).
+    tickets: AtomicU64,
     /// The next message sequence number (0 is `UNNUMBERED`): an atomic, because a simple
     /// send that hands a message from the ring to a waiting receiver numbers it without
     /// the queue's lock (see `room.rs`, "Receivers that wait in simple mode").
@@ -122,8 +128,8 @@ pub(crate) struct Queue<T> {
     lspid: AtomicI32,
     lrpid: AtomicI32,
     state: Mutex<State<T>>,
-    /// The waiting receivers and the mailbox's postman, under their own lock (taken after
-    /// `state`'s when both are held); see `lanes.rs`.
+    /// The waiting receivers of any message and `mailbox_any`'s postman, under their own
+    /// lock (taken after `state`'s when both are held); see `lanes.rs`.
     waiting: Mutex<Waiting<T>>,
 }
 
@@ -150,6 +156,7 @@ impl<T: Send + 'static> Queue<T> {
         if !simple {
             ring.close();
         }
+        let (postman_any, mailbox_any) = mailbox();
         let (postman, mailbox) = mailbox();
         Queue {
             header,
@@ -160,6 +167,8 @@ impl<T: Send + 'static> Queue<T> {
             simple_type: AtomicI64::new(0),
             ring,
             mailbox,
+            mailbox_any,
+            tickets: AtomicU64::new(1),
             // 0 is `UNNUMBERED`.
             seq: AtomicU64::new(1),
             stime: AtomicI64::new(0),
@@ -181,9 +190,11 @@ impl<T: Send + 'static> Queue<T> {
                 complex: !simple,
                 complex_passes: 0,
                 removed: false,
+                receivers: WaitList::new(),
                 senders: WaitList::new(),
+                postman,
             }),
-            waiting: Mutex::new(Waiting::new(postman)),
+            waiting: Mutex::new(Waiting::new(postman_any)),
         }
     }
 }
@@ -207,6 +218,12 @@ impl<T> Queue<T> {
     /// A new message sequence number.
     fn number(&self) -> u64 {
         self.seq.fetch_add(1, Relaxed)
+    }
+
+    /// A waiting receiver's ticket (its mailbox tag), taken under the lock of the list it
+    /// joins, so that each list's order is its tickets' order.
+    fn ticket(&self) -> u64 {
+        self.tickets.fetch_add(1, Relaxed)
     }
 
     /// Keeps the ring's `WAITING` flag equal to "a receiver waits" (under the receivers'
@@ -368,9 +385,10 @@ impl<T> Queue<T> {
         self.header.perm().set(uid, gid, mode);
         self.header.touch_ctime();
         // expunge_all(msq, -EAGAIN): every receiver loops again and re-checks permission.
+        notify_all_with(&mut st.receivers, || Handed::Retry, &mut wakes);
         {
             let mut w = self.lock_waiting();
-            w.notify_all_with(|| Handed::Retry, &mut wakes);
+            notify_all_with(&mut w.receivers, || Handed::Retry, &mut wakes);
             self.sync_waiting(&w);
         }
         self.wake_senders(&mut st, &mut wakes);
@@ -388,9 +406,10 @@ impl<T> Queue<T> {
         self.make_complex(&mut st);
         st.removed = true;
         self.header.mark_deleted();
+        notify_all_with(&mut st.receivers, || Handed::Err(ErrorKind::Removed), &mut wakes);
         {
             let mut w = self.lock_waiting();
-            w.notify_all_with(|| Handed::Err(ErrorKind::Removed), &mut wakes);
+            notify_all_with(&mut w.receivers, || Handed::Err(ErrorKind::Removed), &mut wakes);
             self.sync_waiting(&w);
         }
         st.senders.notify_all(&mut wakes);

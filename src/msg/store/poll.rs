@@ -17,7 +17,7 @@ use std::mem;
 use std::task::{Context, Poll};
 
 use super::super::select::Select;
-use super::lanes::{Handed, Msg, Receiver, Sender, State};
+use super::lanes::{give, Handed, Msg, Receiver, Sender, State};
 use super::room::{fits_in, room_bytes, room_count, SimpleSend};
 use super::Queue;
 use crate::error::ErrorKind;
@@ -53,11 +53,14 @@ pub(crate) struct RecvOp {
     waiter: Option<WaiterId>,
     /// Its mailbox tag while it waits (see [`Queue::mailbox`]).
     tag: u64,
+    /// It waits in the receivers' list of [`Waiting`](super::lanes::Waiting) (a receiver of
+    /// any message, with [`Queue::mailbox_any`]), not in the queue's.
+    any: bool,
 }
 
 impl RecvOp {
     pub(crate) fn new(select: Select, maxsize: usize) -> RecvOp {
-        RecvOp { select, maxsize, started: false, waiter: None, tag: 0 }
+        RecvOp { select, maxsize, started: false, waiter: None, tag: 0, any: false }
     }
 
     /// Whether it is registered as a waiter.
@@ -476,32 +479,25 @@ impl<T> Queue<T> {
                 Err(e) => return Poll::Ready(Err(e)),
             };
             checked = Some(version);
+            // A receive of any message that may wait does so in simple mode when the ring is
+            // open and empty (`Queue::wait_simple`), without the queue's lock.
+            let any = op.select == Select::Any && op.maxsize == usize::MAX;
+            let mut wait_simple = any && cx.is_some();
             // A receive that may wait skips the lock-free attempt when the ring looks empty
             // (an `IPC_NOWAIT` one still tries, to answer `ENOMSG` without the lock).
-            let simple_waiter = op.select == Select::Any && op.maxsize == usize::MAX;
             if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
                 match self.try_simple_recv(creds.pid(), version, op.select) {
                     Ok(msg) => return Poll::Ready(Ok(msg)),
                     // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
                     // switch to complex mode (and back) just to find the lanes empty.
                     Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
-                    Err(false) => {}
-                    // Open and empty: a receive of any message waits in simple mode.
-                    Err(true) => {
-                        if let (true, Some(cx)) = (simple_waiter, cx.as_deref()) {
-                            let (tag, waiter) = (&mut op.tag, &mut op.waiter);
-                            if let Some(p) =
-                                self.wait_simple(creds.pid(), version, op.maxsize, tag, waiter, cx)
-                            {
-                                return p.map(Ok);
-                            }
-                        }
-                    }
+                    Err(open) => wait_simple &= open,
                 }
-            } else if let (true, Some(cx)) = (simple_waiter, cx.as_deref()) {
-                // The ring looked empty: wait in simple mode, unless it is closed.
+            }
+            if let (true, Some(cx)) = (wait_simple, cx.as_deref()) {
                 let (tag, waiter) = (&mut op.tag, &mut op.waiter);
                 if let Some(p) = self.wait_simple(creds.pid(), version, op.maxsize, tag, waiter, cx) {
+                    op.any = true;
                     return p.map(Ok);
                 }
             }
@@ -510,12 +506,12 @@ impl<T> Queue<T> {
         if let Some(msg) = self.take_handed(op) {
             return Poll::Ready(Ok(msg));
         }
-        if let Some(id) = op.waiter {
+        if let (Some(id), true) = (op.waiter, op.any) {
             // Still waiting, or woken: the receivers' lock alone says which.
             let Some(cx) = cx.as_deref() else { return Poll::Pending };
             let mut w = self.lock_waiting();
-            // Under the receivers' lock the mailbox is the whole truth: a handoff puts there
-            // under it.
+            // Under the receivers' lock `mailbox_any` is the whole truth: a handoff puts
+            // there under it.
             if let Some(msg) = self.take_handed(op) {
                 return Poll::Ready(Ok(msg));
             }
@@ -524,7 +520,7 @@ impl<T> Queue<T> {
             }
             count(Event::MsgWake);
             op.waiter = None;
-            let handed = w.remove(id).map(|(r, _)| r.handed);
+            let handed = w.receivers.remove(id).map(|(r, _)| r.handed);
             self.sync_waiting(&w);
             drop(w);
             match handed {
@@ -537,6 +533,25 @@ impl<T> Queue<T> {
         let mut wakes = WakeList::new();
         count(Event::MsgLockRecv);
         let mut st = self.lock();
+        // Under the lock the mailbox is the whole truth: a handoff puts there under it.
+        if let Some(msg) = self.take_handed(op) {
+            return Poll::Ready(Ok(msg));
+        }
+        if let Some(id) = op.waiter {
+            let Some(cx) = cx.as_deref() else { return Poll::Pending };
+            match st.receivers.register(id, cx.waker()) {
+                Some(WaiterState::Waiting) => return Poll::Pending,
+                _ => {
+                    count(Event::MsgWake);
+                    op.waiter = None;
+                    match st.receivers.remove(id).map(|(r, _)| r.handed) {
+                        Some(Handed::Msg(m)) => return Poll::Ready(Ok(m)),
+                        Some(Handed::Err(e)) => return Poll::Ready(Err(e)),
+                        Some(Handed::Retry | Handed::Nothing) | None => {}
+                    }
+                }
+            }
+        }
         self.make_complex(&mut st);
         if let Err(e) = self.start(&mut op.started) {
             return Poll::Ready(Err(e));
@@ -559,39 +574,44 @@ impl<T> Queue<T> {
                 return Poll::Ready(Ok(msg));
             }
         }
-        match cx {
-            None => {
-                self.make_simple_if_idle(&mut st);
-                Poll::Ready(Err(ErrorKind::NoMessage))
-            }
-            Some(cx) => {
-                let mut w = self.lock_waiting();
-                op.tag = w.postman.tag();
-                let r = Receiver {
-                    select: op.select,
-                    maxsize: op.maxsize,
-                    pid: creds.pid(),
-                    tag: op.tag,
-                    handed: Handed::Nothing,
-                };
-                let selective = r.needs_complex();
-                op.waiter = Some(w.push(r, cx.waker()));
-                self.sync_waiting(&w);
-                drop(w);
-                count(Event::MsgWait);
-                if !selective {
-                    // Nothing queued, and a receiver of any message may wait in simple mode.
-                    self.make_simple_if_idle(&mut st);
-                }
-                Poll::Pending
-            }
+        let Some(cx) = cx else {
+            self.make_simple_if_idle(&mut st);
+            return Poll::Ready(Err(ErrorKind::NoMessage));
+        };
+        let mut r = Receiver {
+            select: op.select,
+            maxsize: op.maxsize,
+            pid: creds.pid(),
+            tag: 0,
+            handed: Handed::Nothing,
+        };
+        count(Event::MsgWait);
+        if r.needs_complex() {
+            op.tag = self.ticket();
+            r.tag = op.tag;
+            op.waiter = Some(st.receivers.push_back(r, cx.waker()));
+            op.any = false;
+        } else {
+            // A receiver of any message joins the receivers' list, which needs no complex
+            // mode: with nothing queued (`find` found nothing), the queue may go back to simple
+            // mode at once.
+            let mut w = self.lock_waiting();
+            op.tag = self.ticket();
+            r.tag = op.tag;
+            op.waiter = Some(w.receivers.push_back(r, cx.waker()));
+            op.any = true;
+            self.sync_waiting(&w);
+            drop(w);
+            self.make_simple_if_idle(&mut st);
         }
+        Poll::Pending
     }
 
-    /// The message a handoff left in the mailbox for `op`, which then waits no more.
+    /// The message a handoff left in `op`'s mailbox for it, which then waits no more.
     pub(super) fn take_handed(&self, op: &mut RecvOp) -> Option<Msg<T>> {
         op.waiter?;
-        let msg = self.mailbox.take(op.tag)?;
+        let mailbox = if op.any { &self.mailbox_any } else { &self.mailbox };
+        let msg = mailbox.take(op.tag)?;
         count(Event::MsgWake);
         op.waiter = None;
         Some(msg)
@@ -603,27 +623,39 @@ impl<T> Queue<T> {
     pub(crate) fn cancel_recv(&self, op: &mut RecvOp) {
         let Some(id) = op.waiter.take() else { return };
         let mut wakes = WakeList::new();
-        let mut w = self.lock_waiting();
-        // Handed a message through the mailbox (its entry is gone), or through the entry.
+        if op.any {
+            let mut w = self.lock_waiting();
+            // Handed a message through the mailbox (its entry is gone), or through the entry.
+            let msg = match self.mailbox_any.take(op.tag) {
+                Some(m) => Some(m),
+                None => match w.receivers.remove(id) {
+                    Some((Receiver { handed: Handed::Msg(m), .. }, _)) => Some(m),
+                    _ => None,
+                },
+            };
+            self.sync_waiting(&w);
+            drop(w);
+            if let Some(msg) = msg {
+                self.put_back(self.lock(), msg, &mut wakes);
+            }
+            return;
+        }
+        let mut st = self.lock();
         let msg = match self.mailbox.take(op.tag) {
-            Some(m) => Some(m),
-            None => match w.remove(id) {
-                Some((Receiver { handed: Handed::Msg(m), .. }, _)) => Some(m),
-                _ => None,
+            Some(m) => m,
+            None => match st.receivers.remove(id) {
+                Some((Receiver { handed: Handed::Msg(m), .. }, _)) => m,
+                _ => return,
             },
         };
-        self.sync_waiting(&w);
-        drop(w);
-        if let Some(msg) = msg {
-            self.put_back(msg, &mut wakes);
-        }
+        self.put_back(st, msg, &mut wakes);
     }
 
     /// A message handed to a receive that will not take it: to the next matching receiver,
     /// or into the queue at its place (oldest first), under the queue's lock.
-    pub(super) fn put_back(&self, msg: Msg<T>, wakes: &mut WakeList) {
-        let mut st = self.lock();
+    fn put_back(&self, mut st: MutexGuard<'_, State<T>>, msg: Msg<T>, wakes: &mut WakeList) {
         if st.removed {
+            // Dropped as the queue's messages were, outside the lock.
             drop(st);
             drop(msg);
             return;
@@ -635,28 +667,57 @@ impl<T> Queue<T> {
         self.make_simple_if_idle(&mut st);
     }
 
-    /// `pipelined_send`, then the enqueue, under the queue's lock: hands `msg` to the first
-    /// waiting receiver whose selector matches and whose `maxsize` takes it (failing each
-    /// too-small one on the way with `E2BIG`), or queues it. The receiver's pid when handed.
+    /// `pipelined_send`, then the enqueue, under the queue's lock: offers `msg` to the
+    /// waiting receivers in arrival order — each one whose selector matches but whose
+    /// `maxsize` is too small fails with `E2BIG` — and hands it to the first that takes it,
+    /// or queues it. The receiver's pid when handed.
+    ///
+    /// The receivers of any message (in [`Waiting`](super::lanes::Waiting)) take every
+    /// message, so only their oldest counts: the message goes to it unless a matching
+    /// receiver of the queue's own list is older (by ticket). The ring's `WAITING` flag says
+    /// whether that list has anyone (it changes under the receivers' lock; a receiver that
+    /// joined it under the queue's lock, which we hold, set it before, and the switch to
+    /// complex mode ordered us after any other, see `Ring::close`): no one, no second lock.
     pub(super) fn deliver(&self, st: &mut State<T>, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
-        // The ring's `WAITING` flag says whether a receiver waits (it changes under the
-        // receivers' lock; one that registers under the queue's lock, which we hold, has
-        // set it before): no receiver, no second lock.
-        if !self.ring.is_waiting() {
-            st.insert(msg);
-            return None;
-        }
-        let mut w = self.lock_waiting();
-        let handed = w.hand(msg, wakes);
-        self.sync_waiting(&w);
-        drop(w);
-        match handed {
-            Ok(pid) => Some(pid),
-            Err(msg) => {
-                st.insert(msg);
-                None
+        let mut w = if self.ring.is_waiting() { Some(self.lock_waiting()) } else { None };
+        let oldest_any = w.as_ref().and_then(|w| w.oldest());
+        let mut cur = st.receivers.front();
+        while let Some(id) = cur {
+            cur = st.receivers.next(id);
+            let Some(r) = st.receivers.get_mut(id) else { continue };
+            if oldest_any.is_some_and(|(_, ticket)| ticket < r.tag) {
+                break;
+            }
+            if !r.select.matches(msg.mtype) {
+                continue;
+            }
+            if r.maxsize < msg.size {
+                r.handed = Handed::Err(ErrorKind::TooBig);
+                st.receivers.notify(id, wakes);
+                continue;
+            }
+            // `id` is live: `give` cannot fail.
+            match give(&mut st.receivers, &mut st.postman, id, msg, wakes) {
+                Ok(pid) => return Some(pid),
+                Err(m) => {
+                    st.insert(m);
+                    return None;
+                }
             }
         }
+        if let (Some(w), Some((id, _))) = (w.as_mut(), oldest_any) {
+            let handed = w.give(id, msg, wakes);
+            self.sync_waiting(w);
+            match handed {
+                Ok(pid) => return Some(pid),
+                Err(m) => {
+                    st.insert(m);
+                    return None;
+                }
+            }
+        }
+        st.insert(msg);
+        None
     }
 }
 

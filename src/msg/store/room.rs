@@ -464,12 +464,10 @@ impl<T> Queue<T> {
             let mut wakes = WakeList::new();
             let mut w = self.lock_waiting();
             let mut handed = false;
-            while let Some(mtype) = st.find(Select::Any) {
-                if w.receivers.is_empty() {
-                    break;
-                }
+            // (Simple mode had no receiver in `st.receivers`: these are the oldest.)
+            while let (Some(mtype), Some((id, _))) = (st.find(Select::Any), w.oldest()) {
                 let Some(msg) = st.pop_lane(mtype) else { break };
-                match w.hand(msg, &mut wakes) {
+                match w.give(id, msg, &mut wakes) {
                     Ok(pid) => {
                         self.received(pid);
                         handed = true;
@@ -529,10 +527,7 @@ impl<T> Queue<T> {
     /// receiver waiting that needs complex mode (one of `Select::Any` without a size limit
     /// may wait in simple mode), the queue alive and `qbytes` within the room fields.
     pub(super) fn simple_allowed(&self, st: &State<T>) -> bool {
-        !st.removed
-            && st.reserved_count == 0
-            && st.qbytes <= SIMPLE_QBYTES_MAX
-            && (!self.ring.is_waiting() || self.lock_waiting().selective == 0)
+        !st.removed && st.reserved_count == 0 && st.receivers.is_empty() && st.qbytes <= SIMPLE_QBYTES_MAX
     }
 
     /// A send found the ring full, under the lock in simple mode, while `qbytes` has room
@@ -651,18 +646,24 @@ impl<T> Queue<T> {
         let mut wakes = WakeList::new();
         let mut w = self.lock_waiting();
         let mut freed = None;
-        // Every receiver that waits while the ring is open takes any message whole: one that
-        // needs complex mode registers only after the switch closed the ring, and the switch
-        // cannot end while a pop of ours holds room. (Were the oldest one of those, the
-        // message would stay in the ring, for the switch to hand over.)
-        if let Some(id) =
-            w.receivers.front().filter(|&id| w.receivers.get(id).is_some_and(|r| !r.needs_complex()))
-        {
+        // The oldest waiting receiver of all: while the ring is open no receiver waits in
+        // `State::receivers` (one registers there only after a switch closed the ring, and a
+        // switch cannot end while a pop of ours holds room).
+        if let Some((id, _)) = w.oldest() {
             if let Pop::Taken(mut msg) = self.ring.pop_if(|| true) {
                 msg.seq = self.number();
-                freed = Some(msg.size);
-                let pid = w.give(id, msg, &mut wakes);
-                self.received(pid);
+                let size = msg.size;
+                match w.give(id, msg, &mut wakes) {
+                    Ok(pid) => {
+                        self.received(pid);
+                        freed = Some(size);
+                    }
+                    // `id` was found live under this lock, so this cannot happen; the message
+                    // would go back into the ring with its room rather than be lost.
+                    Err(msg) => {
+                        self.ring.push(msg);
+                    }
+                }
             }
         }
         self.sync_waiting(&w);
@@ -692,9 +693,9 @@ impl<T> Queue<T> {
         cx: &Context<'_>,
     ) -> Option<Poll<Msg<T>>> {
         let mut w = self.lock_waiting();
-        *tag = w.postman.tag();
+        *tag = self.ticket();
         let r = Receiver { select: Select::Any, maxsize, pid, tag: *tag, handed: Handed::Nothing };
-        let id = w.push(r, cx.waker());
+        let id = w.receivers.push_back(r, cx.waker());
         self.ring.set_waiting();
         let perm = self.header.perm();
         match self.ring.pop_if(|| perm.unchanged_since(checked)) {
@@ -704,7 +705,7 @@ impl<T> Queue<T> {
                 Some(Poll::Pending)
             }
             Pop::Taken(msg) => {
-                w.remove(id);
+                w.receivers.remove(id);
                 self.sync_waiting(&w);
                 drop(w);
                 self.received(pid);
@@ -714,7 +715,7 @@ impl<T> Queue<T> {
                 Some(Poll::Ready(msg))
             }
             _ => {
-                w.remove(id);
+                w.receivers.remove(id);
                 self.sync_waiting(&w);
                 None
             }
