@@ -87,14 +87,17 @@
 //!
 //! # Performance
 //!
-//! A queue whose messages all have one type, and on which no receiver waits, sends and
-//! receives without a lock (a bounded lock-free ring, with the room counted in two atomic
-//! words); senders that find it full wait without taking that path away. Everything else —
-//! a second type, a waiting receiver, a size-limited receive, `MSG_COPY`, `IPC_SET`,
-//! `IPC_RMID`, a reservation — runs under the queue's lock, with per-type lanes so that
-//! [`Select::Type`] finds its message in O(log types) whatever the backlog of other types.
-//! The queue switches back as soon as its messages are of one type again and no receiver
-//! waits. None of this changes what a call returns.
+//! A queue whose messages all have one type, and on which no receiver with a type selector
+//! or a size limit waits, sends and receives without a lock (a bounded lock-free ring, with
+//! the room counted in two atomic words); senders that find it full, and receivers of any
+//! message that find it empty, wait without taking that path away (a send hands such a
+//! receiver its message under a short lock of the receivers' own). Everything else — a
+//! second type, a waiting receiver with a selector or a limit, a size-limited receive,
+//! `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation — runs under the queue's lock, with
+//! per-type lanes so that [`Select::Type`] finds its message in O(log types) whatever the
+//! backlog of other types.
+//! The queue switches back as soon as its messages are of one type again and no such
+//! receiver waits. None of this changes what a call returns.
 #![deny(unsafe_code)]
 
 mod ctl;

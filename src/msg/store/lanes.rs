@@ -187,15 +187,23 @@ impl<T> Waiting<T> {
         Waiting { receivers: WaitList::new(), postman }
     }
 
-    /// The oldest waiting receiver and its ticket.
-    pub(super) fn oldest(&self) -> Option<(WaiterId, u64)> {
+    /// The oldest waiting receiver: its id, ticket (its mailbox tag) and pid.
+    pub(super) fn oldest(&self) -> Option<(WaiterId, u64, i32)> {
         let id = self.receivers.front()?;
-        Some((id, self.receivers.get(id)?.tag))
+        let r = self.receivers.get(id)?;
+        Some((id, r.tag, r.pid))
     }
 
-    /// Hands `msg` to the waiting receiver `id` (see [`give`]).
-    pub(super) fn give(&mut self, id: WaiterId, msg: Msg<T>, wakes: &mut WakeList) -> Result<i32, Msg<T>> {
-        give(&mut self.receivers, &mut self.postman, id, msg, wakes)
+    /// Hands `msg` to the oldest waiting receiver, found by [`Waiting::oldest`] under the
+    /// same lock; returns its pid.
+    pub(super) fn give(
+        &mut self,
+        (id, tag, pid): (WaiterId, u64, i32),
+        msg: Msg<T>,
+        wakes: &mut WakeList,
+    ) -> i32 {
+        give(&mut self.receivers, &mut self.postman, id, tag, msg, wakes);
+        pid
     }
 }
 
@@ -216,18 +224,18 @@ pub(super) fn notify_all_with<T>(
     }
 }
 
-/// Hands `msg` to the `Waiting` receiver `id` of `list`, which takes it: through the
-/// `postman`'s mailbox when it is empty (the entry goes), else in the entry. The
-/// receiver's pid; the message back if `id` is not a live entry.
+/// Hands `msg` to the `Waiting` receiver `id` of `list`, whose mailbox tag is `tag`, which
+/// takes it: through the `postman`'s mailbox when it is empty (the entry goes), else in the
+/// entry. The caller found `id` live under the lock it holds.
+#[inline]
 pub(super) fn give<T>(
     list: &mut WaitList<Receiver<T>>,
     postman: &mut Postman<Msg<T>>,
     id: WaiterId,
+    tag: u64,
     msg: Msg<T>,
     wakes: &mut WakeList,
-) -> Result<i32, Msg<T>> {
-    let Some(r) = list.get(id) else { return Err(msg) };
-    let (pid, tag) = (r.pid, r.tag);
+) {
     match postman.put(tag, msg) {
         Ok(()) => {
             // In the mailbox: the receiver takes it there without a lock, so its entry goes
@@ -242,7 +250,6 @@ pub(super) fn give<T>(
         }
     }
     count(Event::MsgHandoff);
-    Ok(pid)
 }
 
 impl<T> State<T> {

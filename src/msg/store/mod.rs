@@ -12,9 +12,9 @@
 //! (`room.rs`: the ring, the two room words, the collects, the switches between the modes,
 //! and receivers of any message that wait and are handed messages without the queue's
 //! lock), and **complex mode**, under the queue's lock, for everything else (`lanes.rs`:
-//! the per-type lanes, the accounting and the wait lists). The receivers' list has a lock
-//! of its own (`lanes.rs`, `Waiting`), so that waiting in simple mode and a hand-off to a
-//! waiting receiver take no queue lock. `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
+//! the per-type lanes, the accounting and the wait lists). The receivers of any message
+//! wait in a list with a lock of its own (`lanes.rs`, `Waiting`), so that waiting in simple
+//! mode and a hand-off to such a receiver take no queue lock. `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
 //! state machines over both; this file, the shared object, the stamps and `msgctl`.
 //!
 //! Memory ordering: in simple mode a message travels through the ring's Release stamp and

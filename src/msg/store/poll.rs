@@ -479,27 +479,24 @@ impl<T> Queue<T> {
                 Err(e) => return Poll::Ready(Err(e)),
             };
             checked = Some(version);
-            // A receive of any message that may wait does so in simple mode when the ring is
-            // open and empty (`Queue::wait_simple`), without the queue's lock.
-            let any = op.select == Select::Any && op.maxsize == usize::MAX;
-            let mut wait_simple = any && cx.is_some();
             // A receive that may wait skips the lock-free attempt when the ring looks empty
-            // (an `IPC_NOWAIT` one still tries, to answer `ENOMSG` without the lock).
+            // (an `IPC_NOWAIT` one still tries, to answer `ENOMSG` without the lock); a
+            // receive of any message then waits in simple mode (`Queue::wait_simple`).
             if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
                 match self.try_simple_recv(creds.pid(), version, op.select) {
                     Ok(msg) => return Poll::Ready(Ok(msg)),
                     // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
                     // switch to complex mode (and back) just to find the lanes empty.
                     Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
-                    Err(open) => wait_simple &= open,
+                    Err(false) => {}
+                    Err(true) => {
+                        if let Some(p) = self.wait_simple_if_any(creds.pid(), version, op, cx.as_deref()) {
+                            return p.map(Ok);
+                        }
+                    }
                 }
-            }
-            if let (true, Some(cx)) = (wait_simple, cx.as_deref()) {
-                let (tag, waiter) = (&mut op.tag, &mut op.waiter);
-                if let Some(p) = self.wait_simple(creds.pid(), version, op.maxsize, tag, waiter, cx) {
-                    op.any = true;
-                    return p.map(Ok);
-                }
+            } else if let Some(p) = self.wait_simple_if_any(creds.pid(), version, op, cx.as_deref()) {
+                return p.map(Ok);
             }
         }
         // Handed a message through the mailbox: no lock needed to collect it.
@@ -607,6 +604,25 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
+    /// [`Queue::wait_simple`] for a receive of any message without a size limit that may
+    /// wait (`cx`), found the ring open and empty or looking empty: `None` for any other
+    /// receive, or when it must go to the queue's lock.
+    fn wait_simple_if_any(
+        &self,
+        pid: i32,
+        checked: u32,
+        op: &mut RecvOp,
+        cx: Option<&Context<'_>>,
+    ) -> Option<Poll<Msg<T>>> {
+        let cx = cx?;
+        if op.select != Select::Any || op.maxsize != usize::MAX {
+            return None;
+        }
+        let p = self.wait_simple(pid, checked, op.maxsize, &mut op.tag, &mut op.waiter, cx)?;
+        op.any = true;
+        Some(p)
+    }
+
     /// The message a handoff left in `op`'s mailbox for it, which then waits no more.
     pub(super) fn take_handed(&self, op: &mut RecvOp) -> Option<Msg<T>> {
         op.waiter?;
@@ -679,46 +695,64 @@ impl<T> Queue<T> {
     /// joined it under the queue's lock, which we hold, set it before, and the switch to
     /// complex mode ordered us after any other, see `Ring::close`): no one, no second lock.
     pub(super) fn deliver(&self, st: &mut State<T>, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
-        let mut w = if self.ring.is_waiting() { Some(self.lock_waiting()) } else { None };
-        let oldest_any = w.as_ref().and_then(|w| w.oldest());
-        let mut cur = st.receivers.front();
-        while let Some(id) = cur {
-            cur = st.receivers.next(id);
-            let Some(r) = st.receivers.get_mut(id) else { continue };
-            if oldest_any.is_some_and(|(_, ticket)| ticket < r.tag) {
-                break;
-            }
-            if !r.select.matches(msg.mtype) {
-                continue;
-            }
-            if r.maxsize < msg.size {
-                r.handed = Handed::Err(ErrorKind::TooBig);
-                st.receivers.notify(id, wakes);
-                continue;
-            }
-            // `id` is live: `give` cannot fail.
-            match give(&mut st.receivers, &mut st.postman, id, msg, wakes) {
-                Ok(pid) => return Some(pid),
-                Err(m) => {
-                    st.insert(m);
-                    return None;
-                }
+        if self.ring.is_waiting() {
+            return self.deliver_with_any(st, msg, wakes);
+        }
+        match offer(st, msg, u64::MAX, wakes) {
+            Ok(pid) => Some(pid),
+            Err(msg) => {
+                st.insert(msg);
+                None
             }
         }
-        if let (Some(w), Some((id, _))) = (w.as_mut(), oldest_any) {
-            let handed = w.give(id, msg, wakes);
-            self.sync_waiting(w);
-            match handed {
-                Ok(pid) => return Some(pid),
-                Err(m) => {
-                    st.insert(m);
-                    return None;
-                }
-            }
-        }
-        st.insert(msg);
-        None
     }
+
+    /// [`Queue::deliver`] while receivers of any message wait: the oldest of them takes the
+    /// message unless an older receiver of the queue's list does.
+    #[inline(never)]
+    fn deliver_with_any(&self, st: &mut State<T>, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
+        let mut w = self.lock_waiting();
+        let oldest_any = w.oldest();
+        let msg = match offer(st, msg, oldest_any.map_or(u64::MAX, |(_, ticket, _)| ticket), wakes) {
+            Ok(pid) => return Some(pid),
+            Err(msg) => msg,
+        };
+        let Some(oldest) = oldest_any else {
+            st.insert(msg);
+            return None;
+        };
+        let pid = w.give(oldest, msg, wakes);
+        self.sync_waiting(&w);
+        Some(pid)
+    }
+}
+
+/// `pipelined_send` over the queue's own receiver list, up to the receivers that arrived
+/// before ticket `before`: each one whose selector matches but whose `maxsize` is too small
+/// fails with `E2BIG`; the first that takes `msg` gets it (its pid). The message back when
+/// none does.
+#[inline(always)]
+fn offer<T>(st: &mut State<T>, msg: Msg<T>, before: u64, wakes: &mut WakeList) -> Result<i32, Msg<T>> {
+    let mut cur = st.receivers.front();
+    while let Some(id) = cur {
+        cur = st.receivers.next(id);
+        let Some(r) = st.receivers.get_mut(id) else { continue };
+        if r.tag > before {
+            break;
+        }
+        if !r.select.matches(msg.mtype) {
+            continue;
+        }
+        if r.maxsize < msg.size {
+            r.handed = Handed::Err(ErrorKind::TooBig);
+            st.receivers.notify(id, wakes);
+            continue;
+        }
+        let (tag, pid) = (r.tag, r.pid);
+        give(&mut st.receivers, &mut st.postman, id, tag, msg, wakes);
+        return Ok(pid);
+    }
+    Err(msg)
 }
 
 /// Counts a waiter that was woken and is waiting again (a new entry): a wake-up that found

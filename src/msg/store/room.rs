@@ -133,9 +133,10 @@
 //! `loom_msg_wakeup.rs`).
 //!
 //! **Receivers that wait in simple mode.** A receiver of `Select::Any` without a size limit
-//! takes any message whole, so it needs none of complex mode's lanes to wait: it joins the
-//! receiver list, which lives under the receivers' own lock (`lanes.rs`, `Waiting`; taken
-//! after the queue's when both are held), and the queue stays lock-free. Until this change
+//! takes any message whole, so it needs none of complex mode's lanes to wait: it joins a
+//! receiver list of its kind, under a lock of its own, with a mailbox of its own
+//! (`lanes.rs`, `Waiting`; the lock is taken after the queue's when both are held), and the
+//! queue stays lock-free. Until this change
 //! such a receiver put the queue in complex mode for as long as it waited, and every send
 //! meanwhile locked the queue to hand it the message: with consumers waiting in turn
 //! (MPMC 8x8), one lock per hand-off and the convoy issue 12 measured on 16 cores.
@@ -172,10 +173,15 @@
 //!   receivers still waiting: a push whose hand-off found the ring closed left its message
 //!   there (the loom model `switch_and_back_hands_a_drained_message_to_the_waiting_receiver`
 //!   deadlocks without it).
-//! * **What still needs complex mode**: a receiver with a type selector or a size limit
-//!   (`Waiting::selective` counts the waiting ones; simple mode needs none), since each
-//!   message must be offered to it in turn, with `E2BIG` for a too-small one. `IPC_SET` and
-//!   `IPC_RMID` run in complex mode and notify the receivers under both locks.
+//! * **What still needs complex mode**: a receiver with a type selector or a size limit,
+//!   since each message must be offered to it in turn, with `E2BIG` for a too-small one. It
+//!   waits in the queue's own list (`State::receivers`, under the queue's lock, as before),
+//!   and simple mode needs that list empty. A handoff under the queue's lock goes to the
+//!   older (by ticket, the receivers' mailbox tags from one counter) of the first matching
+//!   receiver there and the oldest receiver of any message, so the arrival order holds
+//!   across the two lists; a ping-pong between type selectors takes no second lock (one
+//!   shared list cost it 15% more instructions per round trip). `IPC_SET` and `IPC_RMID`
+//!   run in complex mode and notify both lists.
 //!
 //! Cost: a hand-off takes the receivers' lock once (the send's), a wait once (the
 //! registration), and the queue's lock never; a lock held for a few list operations, not
@@ -465,18 +471,11 @@ impl<T> Queue<T> {
             let mut w = self.lock_waiting();
             let mut handed = false;
             // (Simple mode had no receiver in `st.receivers`: these are the oldest.)
-            while let (Some(mtype), Some((id, _))) = (st.find(Select::Any), w.oldest()) {
+            while let (Some(mtype), Some(oldest)) = (st.find(Select::Any), w.oldest()) {
                 let Some(msg) = st.pop_lane(mtype) else { break };
-                match w.give(id, msg, &mut wakes) {
-                    Ok(pid) => {
-                        self.received(pid);
-                        handed = true;
-                    }
-                    Err(msg) => {
-                        st.insert(msg);
-                        break;
-                    }
-                }
+                let pid = w.give(oldest, msg, &mut wakes);
+                self.received(pid);
+                handed = true;
             }
             self.sync_waiting(&w);
             drop(w);
@@ -642,6 +641,7 @@ impl<T> Queue<T> {
     /// took the message: the receiver stays asleep for the next push, which sees the flag
     /// too) or closed (the switch to complex mode hands the drained messages to the
     /// waiting receivers, `Queue::make_complex`).
+    #[inline(never)]
     fn hand_from_ring(&self) -> bool {
         let mut wakes = WakeList::new();
         let mut w = self.lock_waiting();
@@ -649,21 +649,12 @@ impl<T> Queue<T> {
         // The oldest waiting receiver of all: while the ring is open no receiver waits in
         // `State::receivers` (one registers there only after a switch closed the ring, and a
         // switch cannot end while a pop of ours holds room).
-        if let Some((id, _)) = w.oldest() {
+        if let Some(oldest) = w.oldest() {
             if let Pop::Taken(mut msg) = self.ring.pop_if(|| true) {
                 msg.seq = self.number();
-                let size = msg.size;
-                match w.give(id, msg, &mut wakes) {
-                    Ok(pid) => {
-                        self.received(pid);
-                        freed = Some(size);
-                    }
-                    // `id` was found live under this lock, so this cannot happen; the message
-                    // would go back into the ring with its room rather than be lost.
-                    Err(msg) => {
-                        self.ring.push(msg);
-                    }
-                }
+                freed = Some(msg.size);
+                let pid = w.give(oldest, msg, &mut wakes);
+                self.received(pid);
             }
         }
         self.sync_waiting(&w);
@@ -683,6 +674,7 @@ impl<T> Queue<T> {
     /// or a switch under way), or the permissions changed since the caller's check at
     /// `checked` (an `IPC_SET` that ran before we registered; one that runs after finds us
     /// on the list and wakes us to check again).
+    #[inline(never)]
     pub(super) fn wait_simple(
         &self,
         pid: i32,
