@@ -422,6 +422,35 @@ mod tests {
         taken(r.pop_if(|| true))
     }
 
+    /// The `WAITING` bit rides on `tail` without disturbing the positions: `set_waiting`
+    /// returns the next position, every push after it (and only those) reports the flag,
+    /// and a pop that answers `Empty` after it has seen every earlier value taken.
+    #[test]
+    fn waiting_flag_rides_on_the_positions() {
+        let r = Ring::new(4);
+        assert!(!r.push(10), "no flag yet");
+        assert!(!r.is_waiting());
+        assert_eq!(r.set_waiting(), 1, "one position handed out before the flag");
+        assert!(r.is_waiting());
+        assert_eq!(pop(&r), Some(10));
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+        assert!(r.push(11), "a push after the flag sees it");
+        assert!(r.push(12));
+        assert_eq!(r.set_waiting(), 3, "setting it again changes nothing");
+        r.clear_waiting();
+        assert!(!r.is_waiting());
+        assert!(!r.push(13));
+        assert_eq!([pop(&r), pop(&r), pop(&r), pop(&r)], [Some(11), Some(12), Some(13), None]);
+        // a closed ring's drain and grow read the positions past the flag too
+        r.set_waiting();
+        r.close();
+        assert!(r.is_waiting(), "the close's RMW on tail keeps the flag");
+        assert!(r.grow(8));
+        assert!(r.reopen());
+        assert!(r.push(14));
+        assert_eq!(pop(&r), Some(14));
+    }
+
     #[test]
     fn fifo_across_many_wrap_arounds() {
         let r = Ring::new(4);
