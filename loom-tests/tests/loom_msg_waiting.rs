@@ -75,6 +75,30 @@ fn switch_and_back_hands_a_drained_message_to_the_waiting_receiver() {
     });
 }
 
+/// A receive of any message registers in simple mode while another thread's receive of
+/// type 2 switches the queue to complex mode (and waits there), then sends a message of
+/// type 1 under the queue's lock: that send must see the first receiver waiting — the
+/// switch's RMW on the ring's `tail` after it closes the ring orders the two; with plain
+/// loads the receiver could read the ring open and the send read no flag — and hand it the
+/// message.
+#[test]
+fn switch_racing_a_simple_registration_still_sees_the_receiver() {
+    bounded(|| {
+        let q = queue(64);
+        let (qa, qb) = (q.clone(), q.clone());
+        let a = thread::spawn(move || block_on(qa.recv(Select::Any)).unwrap());
+        let b = thread::spawn(move || {
+            let mut f = Box::pin(qb.recv(Select::Type(2)));
+            let first = block_on(poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))));
+            assert!(first.is_pending());
+            qb.try_send(1, 10).unwrap();
+        });
+        b.join().unwrap();
+        assert_eq!(a.join().unwrap(), (1, 10));
+        assert_eq!(q.stat().unwrap().qnum, 0);
+    });
+}
+
 /// A receive polled once (it may wait in simple mode, or take the message) and dropped
 /// while a send runs: a message handed to it goes back into the queue, so exactly one
 /// message comes out in all.

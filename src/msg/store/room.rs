@@ -167,7 +167,9 @@
 //!   in complex mode skips the receivers' lock when the flag is clear.
 //! * **Switching to complex mode** closes the ring and then makes one RMW on `tail`: a
 //!   registering receiver either finds the ring closed on its second look, or its flag is
-//!   seen by the switch and everyone after it. The switch numbers the messages it drained
+//!   seen by the switch and everyone after it (without that RMW, the loom model
+//!   `switch_racing_a_simple_registration_still_sees_the_receiver` finds a locked send that
+//!   reads no flag and queues its message while the receiver sleeps). The switch numbers the messages it drained
 //!   only once every simple operation is done (a hand-off numbers its message before it
 //!   gives the room back, which the drain waits for), and hands them, oldest first, to the
 //!   receivers still waiting: a push whose hand-off found the ring closed left its message
