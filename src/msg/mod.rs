@@ -73,7 +73,10 @@
 //! takes its room and then must go back — its message's type is not the one the ring holds,
 //! or an `IPC_SET` changed the permissions after the caller's check — gives the room back,
 //! and a `stat` or `MSG_INFO` in that window counts its message once too often (then the
-//! send completes through the lock, or fails with `EACCES` if the write permission went).
+//! send completes through the lock, or fails with `EACCES` if the write permission went);
+//! a send to a waiting receiver of any message pushes first and hands over after, so a
+//! receive that runs in between may take that message before the waiting one (the send has
+//! not returned yet, so no caller can tell it from the receive coming first).
 //!
 //! **Permissions and lock-free calls.** A send or receive that takes no lock still never
 //! succeeds on a permission that an `IPC_SET` which completed before it had taken away: the
