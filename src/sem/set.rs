@@ -452,7 +452,31 @@ impl Set {
         waker: Option<&Waker>,
     ) -> Result<Option<Ticket>, ErrorKind> {
         let mut wakes = WakeList::new();
-        let mut s = self.section(&mut wakes, semvmx);
+        let r = self.semop_in(&mut wakes, sops, alter, pid, undo, semvmx, waker);
+        // The lock is released; wake whoever the call completed. A call that woke nobody
+        // (every call that goes to sleep) skips the list's out-of-line drop: nothing was
+        // pushed into this fresh list and nothing reserved room in it (the wake-up pass
+        // only pushes), so it holds no waker and no allocation.
+        if wakes.is_empty() {
+            std::mem::forget(wakes);
+        }
+        r
+    }
+
+    /// [`semop`](Self::semop)'s critical section; the wakers it collects go to `wakes`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn semop_in(
+        &self,
+        wakes: &mut WakeList,
+        sops: &[SemOp],
+        alter: bool,
+        pid: i32,
+        undo: Option<u64>,
+        semvmx: i32,
+        waker: Option<&Waker>,
+    ) -> Result<Option<Ticket>, ErrorKind> {
+        let mut s = self.section(wakes, semvmx);
         if s.st.removed {
             return Err(ErrorKind::Removed);
         }
