@@ -17,11 +17,13 @@ use crate::ipc::{now, Figures, Header, IpcObject, Removal};
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use crate::sync::counters::{count, Event};
 use crate::sync::mailbox::{mailbox, Mailbox, Postman};
-use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
+use crate::sync::wait_list::{WaiterState, WakeList};
 use crate::sync::{backoff, Mutex, MutexGuard};
 
+mod sleepers;
 mod wake;
 
+use self::sleepers::{SleeperId, Sleepers};
 use self::wake::release_refs;
 
 /// Bit 31 of a semaphore's word: "owned by the set lock". While it is set only the holder
@@ -94,7 +96,7 @@ pub(crate) struct Performed {
 /// A sleeping op's claim, kept by its future: its wait-list entry and its mailbox tag.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ticket {
-    id: WaiterId,
+    id: SleeperId,
     tag: u64,
 }
 
@@ -108,7 +110,7 @@ pub(crate) struct Ticket {
 struct State {
     /// Every sleeping `semop`, in arrival order (`pending_alter`/`pending_const`, per
     /// semaphore and global, as views of one list; see `update_queue`).
-    waiters: WaitList<Waiter>,
+    waiters: Sleepers,
     /// Per semaphore: how many `Waiting` ops name it (one per sop). [`SLOW`] stays set while
     /// it is non-zero.
     refs: Box<[u32]>,
@@ -231,7 +233,7 @@ impl Set {
             sems,
             mailbox,
             state: Mutex::new(State {
-                waiters: WaitList::new(),
+                waiters: Sleepers::new(),
                 refs: vec![0; nsems].into_boxed_slice(),
                 zwait: vec![0; nsems].into_boxed_slice(),
                 postman,
@@ -723,7 +725,7 @@ impl IpcObject for crate::sync::Arc<Set> {
             let mut st = self.lock();
             st.removed = true;
             self.header.mark_deleted();
-            let ids: Vec<WaiterId> = st.waiters.iter().map(|(id, _)| id).collect();
+            let ids: Vec<SleeperId> = st.waiters.iter().map(|(id, _)| id).collect();
             for id in ids {
                 if let Some(w) = st.waiters.get_mut(id) {
                     w.outcome = Some(Err(ErrorKind::Removed));
@@ -981,7 +983,7 @@ impl Section<'_> {
     /// each at its head, so the highest-numbered semaphore's waiters come first; FIFO within
     /// each semaphore.
     fn merge(&mut self) {
-        let mut alters: Vec<(usize, WaiterId)> = self
+        let mut alters: Vec<(usize, SleeperId)> = self
             .st
             .waiters
             .iter()
