@@ -911,8 +911,12 @@ impl Section<'_> {
     fn perform_one(&mut self, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         let op = eff_op(&sop, invert);
         let n = usize::from(sop.num());
+        // One bounds check for the three accesses (each access through `self.set.sems`
+        // would load and check again after the atomic load).
+        let set = self.set;
+        let sem = &set.sems[n];
         if op != 0 {
-            let new = self.set.val(n) + op;
+            let new = (sem.word.load(Acquire) & VALUE) as i32 + op;
             if new < 0 {
                 return Verdict::Block(0);
             }
@@ -929,9 +933,9 @@ impl Section<'_> {
                 }
                 adj[n] = a as i16;
             }
-            self.set.put(n, new);
+            sem.word.store(new as u32 | SLOW, Release);
         } else if !invert {
-            if self.set.val(n) != 0 {
+            if sem.word.load(Acquire) & VALUE != 0 {
                 return Verdict::Block(0);
             }
             // A wait-for-zero changes no `semadj`, but still needs its record.
@@ -939,7 +943,7 @@ impl Section<'_> {
                 return Verdict::Fail(ErrorKind::Removed);
             }
         }
-        self.set.sems[n].pid.store(pid, Relaxed);
+        sem.pid.store(pid, Relaxed);
         Verdict::Done
     }
 

@@ -72,7 +72,9 @@
 //! `a_locked_op_waits_out_a_multi_op_and_skips_only_its_own_slow_bits`.
 
 use super::SleeperId;
-use super::{eff_op, Changed, OpList, Outcome, Performed, Section, SemOp, State, Verdict};
+use std::sync::atomic::Ordering::Acquire;
+
+use super::{eff_op, Changed, OpList, Outcome, Performed, Section, SemOp, State, Verdict, VALUE};
 use crate::error::ErrorKind;
 use crate::sync::counters::{count, Event};
 
@@ -326,8 +328,10 @@ impl Section<'_> {
                 cur = self.next_alter(id);
             }
         }
+        // Semaphore `n`'s word, bounds-checked once for the scan.
+        let word = &self.set.sems[n].word;
         while let Some(id) = cur {
-            if self.set.val(n) == 0 {
+            if word.load(Acquire) & VALUE == 0 {
                 break;
             }
             // Computed before the retry: alter ops leave the list only through this scan,
@@ -341,7 +345,7 @@ impl Section<'_> {
             if let [sop] = *w.sops {
                 if usize::from(sop.num()) == n && self.retry_one(id, sop, w.undo, w.pid, w.tag) {
                     completed = true;
-                    if self.st.zwait[n] > 0 && self.set.val(n) == 0 {
+                    if self.st.zwait[n] > 0 && word.load(Acquire) & VALUE == 0 {
                         self.wake_const(Some(n));
                     }
                 }
