@@ -482,10 +482,21 @@ impl Set {
         if s.st.removed {
             return Err(ErrorKind::Removed);
         }
-        for sop in sops {
-            s.hold(usize::from(sop.num()));
-        }
-        match s.perform(sops, false, undo, pid) {
+        // One dispatch on the shape: the one-sop case holds its semaphore and performs
+        // without the loop and `perform`'s second match.
+        let verdict = match sops {
+            [sop] => {
+                s.hold(usize::from(sop.num()));
+                s.perform_one(*sop, false, undo, pid)
+            }
+            _ => {
+                for sop in sops {
+                    s.hold(usize::from(sop.num()));
+                }
+                s.perform_many(sops, false, undo, pid)
+            }
+        };
+        match verdict {
             Verdict::Done => {
                 if alter {
                     s.do_smart_update(Changed::Ops(sops, false), true);
