@@ -52,7 +52,7 @@ use std::mem;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub(crate) use self::lanes::Msg;
-use self::lanes::{notify_all_with, Handed, State, Waiting};
+use self::lanes::{notify_all_with, Handed, Senders, State, Waiting};
 pub(crate) use self::poll::{RecvOp, ReserveOp, SendOp};
 use self::room::{room, room_bytes, room_count, COMPLEX, RING_INITIAL, SIMPLE_QBYTES_MAX};
 use crate::error::ErrorKind;
@@ -131,6 +131,10 @@ pub(crate) struct Queue<T> {
     /// The waiting receivers of any message and `mailbox_any`'s postman, under their own
     /// lock (taken after `state`'s when both are held); see `lanes.rs`.
     waiting: Mutex<Waiting<T>>,
+    /// The waiting senders and reservations, under their own lock (taken after `state`'s
+    /// when both are held, never with `waiting`'s); see `lanes.rs` and `room.rs`, "Senders
+    /// that wait in simple mode".
+    senders: Mutex<Senders>,
 }
 
 /// The `msqid_ds` figures read under the lock.
@@ -185,16 +189,14 @@ impl<T: Send + 'static> Queue<T> {
                 reserved_bytes: 0,
                 reserved_count: 0,
                 qbytes,
-                promised_count: 0,
-                promised_bytes: 0,
                 complex: !simple,
                 complex_passes: 0,
                 removed: false,
                 receivers: WaitList::new(),
-                senders: WaitList::new(),
                 postman,
             }),
             waiting: Mutex::new(Waiting::new(postman_any)),
+            senders: Mutex::new(Senders::new()),
         }
     }
 }
@@ -213,6 +215,12 @@ impl<T> Queue<T> {
     fn lock_waiting(&self) -> MutexGuard<'_, Waiting<T>> {
         count(Event::MsgLockWaiting);
         self.waiting.lock()
+    }
+
+    /// The senders' lock ([`Queue::senders`]); after the queue's when both are taken.
+    fn lock_senders(&self) -> MutexGuard<'_, Senders> {
+        count(Event::MsgLockSenders);
+        self.senders.lock()
     }
 
     /// A new message sequence number.
@@ -412,8 +420,12 @@ impl<T> Queue<T> {
             notify_all_with(&mut w.receivers, || Handed::Err(ErrorKind::Removed), &mut wakes);
             self.sync_waiting(&w);
         }
-        st.senders.notify_all(&mut wakes);
-        self.sync_senders(&st);
+        {
+            let mut s = self.lock_senders();
+            s.removed = true;
+            s.list.notify_all(&mut wakes);
+            self.sync_senders(&s);
+        }
         st.removed_lanes = mem::take(&mut st.lanes);
         st.empty_lanes = 0;
         st.heads.clear();

@@ -204,7 +204,7 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::task::{Context, Poll};
 
 use super::super::select::Select;
-use super::lanes::{Handed, Msg, Receiver, State};
+use super::lanes::{Handed, Msg, Receiver, Senders, State};
 use super::Queue;
 use crate::sync::backoff;
 use crate::sync::counters::{count, Event};
@@ -568,14 +568,19 @@ impl<T> Queue<T> {
         self.qbytes.store(st.qbytes, Relaxed);
         self.cap.store(cap, Relaxed);
         self.simple_type.store(mtype, Relaxed);
-        let senders = if st.senders.is_empty() { 0 } else { SENDERS };
+        // The senders' lock across the stores: `SENDERS` changes only under it, and a sender
+        // that registers without the queue's lock does so before or after all of them (one
+        // before sees `SENDERS` stored from its entry; one after finds simple mode).
+        let senders = self.lock_senders();
+        let flag = if senders.list.is_empty() { 0 } else { SENDERS };
         // Nothing else writes the words now: simple sends cannot start (COMPLEX) and none
-        // is in flight, and the flags change only under the lock we hold. Release: a simple
+        // is in flight, and the flags change only under the locks we hold. Release: a simple
         // operation that enters sees the stores above. `rx` first: receives may give room
         // back once the ring is open.
-        self.rx.store(senders, Release);
+        self.rx.store(flag, Release);
         self.ring.reopen();
         self.tx.store(room(cap - count, st.qbytes - bytes), Release);
+        drop(senders);
     }
 
     /// Whether simple mode's message count is capped by the ring rather than `qbytes`: then
@@ -704,7 +709,7 @@ impl<T> Queue<T> {
                 drop(w);
                 self.received(pid);
                 if self.give_back(msg.size) {
-                    self.wake_senders_locked();
+                    self.wake_senders_free();
                 }
                 Some(Poll::Ready(msg))
             }
@@ -754,7 +759,7 @@ impl<T> Queue<T> {
             Pop::Taken(msg) => {
                 self.received(pid);
                 if self.give_back(msg.size) {
-                    self.wake_senders_locked();
+                    self.wake_senders_free();
                 }
                 Ok(msg)
             }
@@ -764,7 +769,8 @@ impl<T> Queue<T> {
     }
 
     /// `ss_wakeup` after a simple operation freed room with `SENDERS` set. Not while in
-    /// flight: the lock holder may be draining us.
+    /// flight: the lock holder may be draining us. The fallback of
+    /// [`Queue::wake_senders_free`] in complex mode.
     pub(super) fn wake_senders_locked(&self) {
         let mut wakes = WakeList::new();
         count(Event::MsgLockWakeSenders);
@@ -772,14 +778,67 @@ impl<T> Queue<T> {
         self.wake_senders(&mut st, &mut wakes);
     }
 
+    /// `ss_wakeup` after a simple operation freed room with `SENDERS` set (or a woken
+    /// sender passes on room it does not use), **without the queue's lock**: under the
+    /// senders' lock alone, the room is [consolidated](Queue::try_consolidate) and the
+    /// senders it takes are woken, as [`Queue::wake_senders`] does. In complex mode (the
+    /// consolidation finds `COMPLEX`) the room is the lanes' counts, under the queue's lock:
+    /// [`Queue::wake_senders_locked`]. Not while in flight, as that one.
+    pub(super) fn wake_senders_free(&self) {
+        let mut wakes = WakeList::new();
+        let mut s = self.lock_senders();
+        if s.list.is_empty() {
+            self.sync_senders(&s);
+            return;
+        }
+        match self.try_consolidate() {
+            Some((room, ring_limited)) => {
+                let count = if ring_limited { usize::MAX } else { room_count(room) as usize };
+                self.wake_fitting(&mut s, count, room_bytes(room) as usize, &mut wakes);
+            }
+            None => {
+                drop(s);
+                self.wake_senders_locked();
+            }
+        }
+    }
+
+    /// [`Queue::consolidate`] for a caller without the queue's lock: `None` once it finds
+    /// `COMPLEX` (a switch under way or done; the caller goes to the lock). Otherwise `tx`
+    /// just after the collect, and whether simple mode's count is ring-limited, read while
+    /// the collect's `COLLECTING` holds off every switch (a switch to complex mode waits for
+    /// it to clear, so the `cap` and `qbytes` read are this simple episode's).
+    pub(super) fn try_consolidate(&self) -> Option<(u64, bool)> {
+        let mut cur = self.tx.load(Relaxed);
+        let mut spins = 0u32;
+        loop {
+            if cur & COMPLEX != 0 {
+                return None;
+            }
+            if cur & COLLECTING != 0 {
+                backoff(&mut spins);
+                cur = self.tx.load(Relaxed);
+                continue;
+            }
+            match self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        let ring_limited = self.ring_limited();
+        Some((self.collect_rx().1, ring_limited))
+    }
+
     /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
-    /// current state, moving the others to the tail.
+    /// current state, moving the others to the tail. Under the queue's lock (the senders'
+    /// lock taken inside).
     ///
     /// In simple mode the room is first [consolidated](Queue::consolidate) into `tx`: a
     /// plain read of both words could miss room a collector holds between them. Room freed
     /// after that finds `SENDERS` set (the list is not empty) and calls this again.
     pub(super) fn wake_senders(&self, st: &mut State<T>, wakes: &mut WakeList) {
-        if st.senders.is_empty() {
+        let mut s = self.lock_senders();
+        if s.list.is_empty() {
             return;
         }
         // The free room, less what senders woken earlier and not yet back were promised.
@@ -796,34 +855,41 @@ impl<T> Queue<T> {
             let count = if self.ring_limited() { usize::MAX } else { room_count(room) as usize };
             (count, room_bytes(room) as usize)
         };
-        let mut count = count.saturating_sub(st.promised_count);
-        let mut bytes = bytes.saturating_sub(st.promised_bytes);
-        for _ in 0..st.senders.len() {
-            let Some(id) = st.senders.front() else { break };
-            let Some(sender) = st.senders.get_mut(id) else { break };
+        self.wake_fitting(&mut s, count, bytes, wakes);
+    }
+
+    /// The body of `ss_wakeup` over a free room of `count` messages and `bytes` bytes:
+    /// less the room already promised, wakes the oldest senders that fit, each promised its
+    /// room, and moves the others to the tail; then [`Queue::sync_senders`].
+    fn wake_fitting(&self, s: &mut Senders, count: usize, bytes: usize, wakes: &mut WakeList) {
+        let mut count = count.saturating_sub(s.promised_count);
+        let mut bytes = bytes.saturating_sub(s.promised_bytes);
+        for _ in 0..s.list.len() {
+            let Some(id) = s.list.front() else { break };
+            let Some(sender) = s.list.get_mut(id) else { break };
             let size = sender.size;
             if count >= 1 && bytes >= size {
                 sender.promised = true;
                 count -= 1;
                 bytes -= size;
-                st.promised_count += 1;
-                st.promised_bytes += size;
-                st.senders.notify(id, wakes);
+                s.promised_count += 1;
+                s.promised_bytes += size;
+                s.list.notify(id, wakes);
             } else {
-                st.senders.move_to_back(id);
+                s.list.move_to_back(id);
             }
         }
-        self.sync_senders(st);
+        self.sync_senders(s);
     }
 
     /// Takes a sender's entry off the list, with the room it was promised if `ss_wakeup`
     /// woke it; returns the state it was in and whether it had been promised room (`None`:
     /// a stale id).
-    pub(super) fn remove_sender(&self, st: &mut State<T>, id: WaiterId) -> Option<(WaiterState, bool)> {
-        let (sender, state) = st.senders.remove(id)?;
+    pub(super) fn remove_sender(&self, s: &mut Senders, id: WaiterId) -> Option<(WaiterState, bool)> {
+        let (sender, state) = s.list.remove(id)?;
         if sender.promised {
-            st.promised_count -= 1;
-            st.promised_bytes -= sender.size;
+            s.promised_count -= 1;
+            s.promised_bytes -= sender.size;
         }
         Some((state, sender.promised))
     }
@@ -843,9 +909,9 @@ impl<T> Queue<T> {
     /// A load first: the flag changes only under the lock, so when it already holds the
     /// right value no RMW is needed — and the argument in [`Queue::send_simple_locked`]
     /// still holds, because the RMW that set it came before our load in `rx`'s order.
-    pub(super) fn sync_senders(&self, st: &State<T>) {
+    pub(super) fn sync_senders(&self, s: &Senders) {
         let set = self.rx.load(Relaxed) & SENDERS != 0;
-        let want = !st.senders.is_empty() && st.promised_count == 0;
+        let want = !s.list.is_empty() && s.promised_count == 0;
         if !want {
             if set {
                 self.rx.fetch_and(!SENDERS, AcqRel);
