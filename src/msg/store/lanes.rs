@@ -1,6 +1,6 @@
-//! Complex mode's storage: the per-type lanes, the byte and count accounting against
-//! `msg_qbytes` and the waiting senders, behind the queue's lock; the waiting receivers,
-//! behind a lock of their own.
+//! Complex mode's storage: the per-type lanes and the byte and count accounting against
+//! `msg_qbytes`, behind the queue's lock; the waiting receivers of any message and the
+//! waiting senders, each behind a lock of their own.
 //!
 //! # Design
 //!
@@ -19,8 +19,9 @@
 //! * **Accounting.** `cbytes`, `qnum` and the room held by permits, checked against
 //!   `qbytes` in the same critical section as the enqueue or handoff.
 //! * **Waiters.** Two `WaitList`s (`sync::wait_list`: receivers with selector, size
-//!   limit, pid and handed-over result; senders and reservations with their size), with
-//!   wakers collected under the lock and woken after it. A waiter is notified only with its
+//!   limit, pid and handed-over result; senders and reservations with their size, the
+//!   latter in [`Senders`] under its own lock), with wakers collected under the lock and
+//!   woken after it. A waiter is notified only with its
 //!   result filled in (a message, `E2BIG`, `EIDRM`, or "retry" after `IPC_SET`), and it
 //!   registers in the same critical section in which it found nothing, so no wake-up is
 //!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message

@@ -14,7 +14,9 @@
 //! lock), and **complex mode**, under the queue's lock, for everything else (`lanes.rs`:
 //! the per-type lanes, the accounting and the wait lists). The receivers of any message
 //! wait in a list with a lock of its own (`lanes.rs`, `Waiting`), so that waiting in simple
-//! mode and a hand-off to such a receiver take no queue lock. `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
+//! mode and a hand-off to such a receiver take no queue lock; the waiting senders, in a list
+//! with a lock of its own too (`lanes.rs`, `Senders`), so that a full queue's waiting
+//! senders are registered, woken and leave the list without the queue's lock. `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
 //! state machines over both; this file, the shared object, the stamps and `msgctl`.
 //!
 //! Memory ordering: in simple mode a message travels through the ring's Release stamp and
@@ -26,9 +28,11 @@
 //! usually the same, so a sender and a receiver on two threads do not write a shared cache
 //! line once per message (that false sharing cost about 30% of multi-thread throughput).
 //!
-//! **Lock order:** namespace table lock → queue lock → receivers' lock → (the ring's and
-//! the mailbox's own synchronization, which never blocks). A simple send's hand-off and a
-//! simple receiver's registration take the receivers' lock alone.
+//! **Lock order:** namespace table lock → queue lock → receivers' lock or senders' lock
+//! (never both) → (the ring's and the mailbox's own synchronization, which never blocks).
+//! A simple send's hand-off and a simple receiver's registration take the receivers' lock
+//! alone; a simple sender's registration, a lock-free `ss_wakeup` and a woken sender's
+//! leaving the list take the senders' lock alone.
 //! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
 //! lock, so a receiver that checked permission and registered is always woken by a later
 //! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff (and the
@@ -38,7 +42,9 @@
 //! loom the ring starts at 2 slots, so they wrap it and grow it. `loom_ring.rs` checks the
 //! ring alone; `loom_msg_waiting.rs` the receivers that wait in simple mode (the flag
 //! against pushes before and after it, the hand-off, a switch to complex mode and back
-//! while one waits, a dropped waiter).
+//! while one waits, a dropped waiter); `loom_msg_sending.rs` the senders that wait in
+//! simple mode (a registration against the receive that frees room, a switch to complex
+//! mode and back meanwhile, two waiting senders, removal).
 
 #![deny(unsafe_code)]
 

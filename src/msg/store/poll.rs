@@ -212,7 +212,7 @@ impl<T> Queue<T> {
     ///   send that finds the room short decides so only through a collect, whose RMW on `rx`
     ///   comes after ours. If the receive's RMW came first, that collect (or the one it
     ///   waited for) finds the room; if ours came first, the receive sees `SENDERS` and runs
-    ///   `ss_wakeup` under the lock after we release it.
+    ///   `ss_wakeup` under the senders' lock after our registration released it.
     ///
     /// Lock-free sends still run meanwhile, so a send that found room may find it taken at
     /// its CAS: it then joins the list and tries once more, as in the last case. So at most

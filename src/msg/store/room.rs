@@ -64,13 +64,14 @@
 //! back, so `rx`'s line still travels once per message.
 //!
 //!
-//! **A sender that does not fit waits without leaving simple mode**: under the lock it
-//! joins the sender list, sets `SENDERS` in `rx` (an RMW) and then tries the send again —
+//! **A sender that does not fit waits without leaving simple mode**: under the senders'
+//! lock (see "Senders that wait in simple mode" below; the queue's lock on the locked path)
+//! it joins the sender list, sets `SENDERS` in `rx` (an RMW) and then tries the send again —
 //! through a collect, whose RMW on `rx` comes after its own. A simple receive gives room
 //! back in the RMW on `rx` that ends it, which also returns `SENDERS`. The RMWs on `rx` are
 //! ordered: either the receive's came first, and the sender's collect (or the one it waited
 //! for) finds that room; or the sender's came first, and the receive sees `SENDERS` and runs
-//! `ss_wakeup` under the lock. There `ss_wakeup` first *consolidates* — collects `rx` into
+//! `ss_wakeup` under the senders' lock. There `ss_wakeup` first *consolidates* — collects `rx` into
 //! `tx` itself, waiting for a collect in progress — before it compares the room with each
 //! waiting sender's size: reading the two words plainly could miss room a collector holds
 //! between them, more than its own send needs, and leave a sender asleep on a queue with
@@ -123,14 +124,15 @@
 //! from a full queue locks to do it again. Here `ss_wakeup` wakes, oldest first, only as
 //! many senders as the free room takes together, less the room already promised to
 //! senders it woke that have not yet taken their entries off the list
-//! (`State::promised_count`/`promised_bytes`). While such a promise is out, `SENDERS` stays
-//! clear, so a receive that frees room does not lock; the woken sender, once it runs, takes
+//! (`Senders::promised_count`/`promised_bytes`). While such a promise is out, `SENDERS` stays
+//! clear, so a receive that frees room takes no lock; the woken sender, once it runs, takes
 //! its entry off (its promise with it, and `SENDERS` comes back if others wait) and runs
 //! `ss_wakeup` itself over the room freed meanwhile, whatever its outcome: after it sent or
 //! reserved, before it waits again (the room went to a newer sender), on an error, or from
 //! its `Drop`. So no sender sleeps on a queue with room for it, and a full queue costs one
-//! locked `ss_wakeup` per woken sender, not one per freed message (loom models in
-//! `loom_msg_wakeup.rs`).
+//! `ss_wakeup` per woken sender, not one per freed message (loom models in
+//! `loom_msg_wakeup.rs`); in simple mode it takes the senders' lock, not the queue's
+//! (below).
 //!
 //! **Receivers that wait in simple mode.** A receiver of `Select::Any` without a size limit
 //! takes any message whole, so it needs none of complex mode's lanes to wait: it joins a
@@ -192,6 +194,46 @@
 //! its push and its hand-off: that receive may take the message first (the send has not
 //! returned yet, so no caller can tell it from the receive coming first).
 //!
+//! **Senders that wait in simple mode.** The waiting senders (and reservations) are one
+//! list under a lock of their own (`lanes.rs`, `Senders`; taken after the queue's when both
+//! are held, never with the receivers' lock), in both modes, so they keep one FIFO order
+//! whichever mode each began waiting in. Until this change a sender that found the queue
+//! full registered under the queue's lock, the receive that freed room took it to run
+//! `ss_wakeup`, and the woken sender took it again to leave the list: three queue locks per
+//! message on a full queue with producers waiting in turn.
+//!
+//! * **Registering** (`Queue::sender_waits_free`): a simple send that a collect found not
+//!   to fit joins the list under the senders' lock, which sets `SENDERS` (an RMW on `rx`),
+//!   and after the lock tries again — the argument above, with the senders' lock for the
+//!   queue's. A second try that finds complex mode, the ring's other type, only the ring's
+//!   slots short or the permissions changed takes the entry off again (passing on a
+//!   wake-up it got meanwhile) and goes to the queue's lock, which decides.
+//! * **Waking** (`Queue::wake_senders_free`): a receive whose give-back returned `SENDERS`
+//!   takes the senders' lock, consolidates and wakes, oldest first, the senders the room
+//!   takes, each promised its room (below). The consolidation fails on `COMPLEX`: in complex
+//!   mode the room is the lanes' counts, so it goes to the queue's lock
+//!   (`Queue::wake_senders_locked`). While its collect holds `COLLECTING` no switch can
+//!   begin its drain, so the room it counts and the ring's `cap` it reads are one simple
+//!   episode's; a promise made just before a switch is counted by complex mode's
+//!   `ss_wakeup` like any other.
+//! * **Leaving** (`Queue::woken_sender`): a woken sender takes its entry (and its promise)
+//!   off under the senders' lock, reads `IPC_RMID`'s flag there (`EIDRM`), checks the
+//!   write permission again and sends on the lock-free path; then it passes on the room
+//!   freed while it was on its way, as before. One that finds the queue full again (a
+//!   newer send took the room) passes its promise on and registers again, at the tail.
+//! * **The switch back to simple mode** stores `SENDERS` from the list with the senders'
+//!   lock held across its stores of `rx` and `tx`, so a registration is wholly before them
+//!   (its entry is seen) or after them (it finds simple mode and the flag is its own).
+//!   `IPC_RMID` sets the flag and notifies every sender under both locks; a sender that
+//!   registers afterwards finds complex mode on its second try and the removal under the
+//!   queue's lock. A locked sender whose entry a lock-free `ss_wakeup` woke takes the
+//!   promise with it and passes it on.
+//!
+//! Cost on a full queue with producers waiting in turn: no queue lock; the senders' lock
+//! four times per message (the receive's wake-up, the woken sender leaving, its pass-on,
+//! the next sender's registration), each held for a few list operations (loom models in
+//! `loom_msg_sending.rs`).
+//!
 //! **Permissions and lock-free calls.** A lock-free send or receive checks permission, then
 //! makes its one atomic step; an `IPC_SET` in between is seen — it runs in complex mode, so
 //! the step finds the simple mode after it and the permissions' version it changed — and
@@ -218,7 +260,7 @@ use crate::sync::wait_list::{WaiterId, WaiterState, WakeList};
 //                               (simple receives are stopped by the ring's closed bit)
 //   bit  1      tx: COLLECTING  a sender is moving the room in `rx` over to `tx`
 //               rx: SENDERS     the sender list is not empty: a simple operation that
-//                               frees room must take the lock and run `ss_wakeup`
+//                               frees room must run `ss_wakeup` (senders' lock)
 //   bits 2..16  unused (no simple operation keeps an in-flight count: its room does, see
 //               `Queue::make_complex`)
 //   bits 16..40 room count  tx: messages that may still be sent; rx: messages' room given
@@ -304,7 +346,7 @@ pub(super) enum SimpleSend {
     /// Complex mode: nothing changed.
     Busy,
     /// The FIFO holds another type: the room taken was given back, and `wake` says whether
-    /// `SENDERS` was set then (someone must run `ss_wakeup`, under the lock).
+    /// `SENDERS` was set then (someone must run `ss_wakeup`: [`Queue::wake_senders_free`]).
     OtherType { wake: bool },
     /// The permissions changed since the caller's check: the room taken was given back (as
     /// for `OtherType`), and the locked path checks again.
@@ -641,8 +683,8 @@ impl<T> Queue<T> {
     /// `pipelined_send` one step late, without the queue's lock. The message gets its
     /// sequence number here (a dropped receive may put it back in its place); the room it
     /// held goes back to `rx`, as a receive's does, after the lock is released. Returns
-    /// whether `SENDERS` was set then: the caller runs `ss_wakeup` (under the queue's lock,
-    /// which it may already hold).
+    /// whether `SENDERS` was set then: the caller runs `ss_wakeup` (lock-free,
+    /// [`Queue::wake_senders_free`], or under the queue's lock if it holds it).
     ///
     /// Nothing to do when no receiver waits any more, or when the ring is empty (a receive
     /// took the message: the receiver stays asleep for the next push, which sees the flag
@@ -895,20 +937,20 @@ impl<T> Queue<T> {
     }
 
     /// Keeps `SENDERS` equal to "a sender waits and none that `ss_wakeup` woke is still on
-    /// its way" (under the lock). AcqRel: an RMW on `rx`, so it is ordered with every simple
-    /// receive's `give_back`.
+    /// its way" (under the senders' lock). AcqRel: an RMW on `rx`, so it is ordered with
+    /// every simple receive's `give_back`.
     ///
     /// While a woken sender with room promised has not run yet, a receive that frees room
-    /// does not take the lock to wake another: the woken sender, when it runs, takes its
+    /// does not take a lock to wake another: the woken sender, when it runs, takes its
     /// entry off the list (so `SENDERS` comes back if others wait) and then runs `ss_wakeup`
     /// itself, whatever its outcome — after its send, before it waits again, on an error, or
     /// from its `Drop` — over the room freed meanwhile, consolidated. So a full queue with
-    /// many waiting senders costs one locked `ss_wakeup` per woken sender, not one per
+    /// many waiting senders costs one `ss_wakeup` per woken sender, not one per
     /// message a receive frees (BENCHMARKS.md, "Message queues under contention").
     ///
-    /// A load first: the flag changes only under the lock, so when it already holds the
-    /// right value no RMW is needed — and the argument in [`Queue::send_simple_locked`]
-    /// still holds, because the RMW that set it came before our load in `rx`'s order.
+    /// A load first: the flag changes only under the senders' lock, so when it already
+    /// holds the right value no RMW is needed — and the argument in
+    /// [`Queue::send_simple_locked`] (and `Queue::sender_waits_free`) still holds, because the RMW that set it came before our load in `rx`'s order.
     pub(super) fn sync_senders(&self, s: &Senders) {
         let set = self.rx.load(Relaxed) & SENDERS != 0;
         let want = !s.list.is_empty() && s.promised_count == 0;
