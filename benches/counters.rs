@@ -47,6 +47,10 @@ mod imp {
     use svipc_benches::{cores, env_list, runtime};
     use tokio::runtime::Runtime;
 
+    /// A message scenario: its name, whether it has as many consumers as producers, and
+    /// its queue.
+    type Shape = (&'static str, bool, fn() -> MessageQueue<u64>);
+
     fn queue() -> MessageQueue<u64> {
         queue_of(8192)
     }
@@ -210,7 +214,8 @@ mod imp {
         let mut rows = Vec::new();
         for &w in &workers {
             let rt = runtime(w);
-            let shapes: [(&'static str, bool, fn() -> MessageQueue<u64>); 3] =
+            // (name, one consumer per producer, the queue)
+            let shapes: [Shape; 3] =
                 [("mpsc", false, queue), ("mpmc", true, queue), ("full", false, small_queue)];
             for (scenario, many_consumers, make) in shapes {
                 if !on(scenario) {
