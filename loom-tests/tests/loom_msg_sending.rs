@@ -12,7 +12,7 @@ use svipc::msg::MsqidSet;
 use svipc::{ErrorKind, Select};
 
 mod common;
-use common::{bounded, queue};
+use common::{bounded, bounded_at_least, queue};
 
 /// A full queue (room for one u64): a sender registers in simple mode while a receive
 /// frees the room. Either the receive's give-back comes first in the receivers' word (the
@@ -91,5 +91,25 @@ fn removal_fails_a_sender_waiting_lock_free() {
         q.remove().unwrap();
         let kind = s.join().unwrap();
         assert!(matches!(kind, ErrorKind::Removed | ErrorKind::InvalidArgument), "{kind:?}");
+    });
+}
+
+/// A sender registers in simple mode while `IPC_SET` (same figures) switches the full
+/// queue to complex mode and back: the switch back stores `SENDERS` from the list, so the
+/// registration must come wholly before that store (its entry is seen) or after it (its
+/// own RMW sets the flag). Then a receive frees the room and must wake the sender. The race
+/// takes three preemptions (the sender's first try, the switch's read of the list, the
+/// registration in between), so this model runs at 3 (about a second).
+#[test]
+fn sender_registering_across_the_switch_back_is_woken() {
+    bounded_at_least(3, || {
+        let q = queue(8);
+        q.try_send(1, 1).unwrap();
+        let qs = q.clone();
+        let s = thread::spawn(move || block_on(qs.send(1, 2)).unwrap());
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 8 }).unwrap();
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 1));
+        s.join().unwrap();
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 2));
     });
 }

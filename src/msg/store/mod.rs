@@ -44,7 +44,8 @@
 //! against pushes before and after it, the hand-off, a switch to complex mode and back
 //! while one waits, a dropped waiter); `loom_msg_sending.rs` the senders that wait in
 //! simple mode (a registration against the receive that frees room, a switch to complex
-//! mode and back meanwhile, two waiting senders, removal).
+//! mode and back meanwhile, a registration across the switch back, two waiting senders,
+//! removal).
 
 #![deny(unsafe_code)]
 
