@@ -707,6 +707,13 @@ impl<T> Queue<T> {
                 }
             }
         }
+        // (A selective receive on an empty ring would only find that it must wait in complex
+        // mode: it goes there at once, as a ping-pong's receives do.)
+        if !st.complex && op.maxsize == usize::MAX && (op.select == Select::Any || !self.ring.looks_empty()) {
+            if let Some(done) = self.recv_simple_locked(creds, op, cx.as_deref()) {
+                return done;
+            }
+        }
         self.make_complex(&mut st);
         if let Err(e) = self.start(&mut op.started) {
             return Poll::Ready(Err(e));
@@ -760,6 +767,39 @@ impl<T> Queue<T> {
             self.make_simple_if_idle(&mut st);
         }
         Poll::Pending
+    }
+
+    /// A receive without a size limit that reached the queue's lock in simple mode: it tries
+    /// the ring again under the lock (and a receive of any message waits in simple mode),
+    /// rather than switching the queue to complex mode. It comes here when the ring was
+    /// closed for a moment — a send growing the ring holds the lock with the ring closed —
+    /// and such a switch, with a backlog queued, kept every operation on the lock until the
+    /// locked passes paid 64 per queued message for the move back. `None`: complex mode
+    /// decides (a selector the ring's type does not match, or that needs complex mode to
+    /// wait).
+    ///
+    /// Under the queue's lock in simple mode no `IPC_SET` runs, so a fresh permission check
+    /// holds for the pop; and `COMPLEX` stays clear, so a lock-free `ss_wakeup` that the
+    /// pop's give-back runs never goes to the lock we hold.
+    fn recv_simple_locked(
+        &self,
+        creds: &Credentials,
+        op: &mut RecvOp,
+        cx: Option<&Context<'_>>,
+    ) -> Option<Poll<Result<Msg<T>, ErrorKind>>> {
+        if let Err(e) = self.start(&mut op.started) {
+            return Some(Poll::Ready(Err(e)));
+        }
+        let v = match self.header.perm().check_versioned(creds, READ) {
+            Ok(v) => v,
+            Err(e) => return Some(Poll::Ready(Err(e))),
+        };
+        match self.try_simple_recv(creds.pid(), v, op.select) {
+            Ok(msg) => Some(Poll::Ready(Ok(msg))),
+            Err(true) if cx.is_none() => Some(Poll::Ready(Err(ErrorKind::NoMessage))),
+            Err(true) => self.wait_simple_if_any(creds.pid(), v, op, cx).map(|p| p.map(Ok)),
+            Err(false) => None,
+        }
     }
 
     /// [`Queue::wait_simple`] for a receive of any message without a size limit that may

@@ -177,6 +177,13 @@
 //!   receivers still waiting: a push whose hand-off found the ring closed left its message
 //!   there (the loom model `switch_and_back_hands_a_drained_message_to_the_waiting_receiver`
 //!   deadlocks without it).
+//! * **A receive that reaches the lock in simple mode** — it found the ring closed for a
+//!   moment, while a send grew the ring under the lock — tries the ring there, and a
+//!   receive of any message waits in simple mode (`Queue::recv_simple_locked`), instead of
+//!   switching the queue to complex mode on entry as the locked receive path does: with a
+//!   backlog queued, that switch kept every operation on the lock until the locked passes
+//!   paid for moving the backlog back (BENCHMARKS.md, "Senders wait without the queue's
+//!   lock", has the runs).
 //! * **What still needs complex mode**: a receiver with a type selector or a size limit,
 //!   since each message must be offered to it in turn, with `E2BIG` for a too-small one. It
 //!   waits in the queue's own list (`State::receivers`, under the queue's lock, as before),
