@@ -8,6 +8,8 @@
 //! * `mpsc`: P producer tasks, one consumer, `u64` messages through one queue of 1024
 //!   messages (`msg_qbytes = 8192`); the counts are per message;
 //! * `mpmc`: P producers and P consumers on the same queue; per message;
+//! * `full`: `mpsc` on a queue of 8 messages (`msg_qbytes = 64`), so that the producers
+//!   wait for room in turn while the consumer frees it one message at a time; per message;
 //! * `sem`: T tasks on one semaphore of value 1, each repeating `semop(-1)` then
 //!   `semop(+1)`; the counts are per pair.
 //!
@@ -24,7 +26,7 @@
 //! `mpmc`; default `1,4`), `SVIPC_BENCH_T` (semaphore contenders; default `2,4`),
 //! `SVIPC_BENCH_OPS` (messages or pairs per round; default 100000), `SVIPC_BENCH_ROUNDS`
 //! (measured rounds after one warm-up round, summed; default 3), `SVIPC_BENCH_SCENARIOS`
-//! (default `mpsc,mpmc,sem`). A worker count above the machine's cores is marked `*`.
+//! (default `mpsc,mpmc,sem`; `full` on request). A worker count above the machine's cores is marked `*`.
 #![cfg_attr(loom, allow(unused))]
 
 #[cfg(loom)]
@@ -45,10 +47,23 @@ mod imp {
     use svipc_benches::{cores, env_list, runtime};
     use tokio::runtime::Runtime;
 
+    /// A message scenario: its name, whether it has as many consumers as producers, and
+    /// its queue.
+    type Shape = (&'static str, bool, fn() -> MessageQueue<u64>);
+
     fn queue() -> MessageQueue<u64> {
+        queue_of(8192)
+    }
+
+    /// The `full` scenario's queue: 8 messages.
+    fn small_queue() -> MessageQueue<u64> {
+        queue_of(64)
+    }
+
+    fn queue_of(qbytes: u64) -> MessageQueue<u64> {
         let me = Namespace::new().process(Credentials::new(0, 0));
         let q: MessageQueue<u64> = me.msg_queue(Key::PRIVATE).create(0o600).open().unwrap();
-        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 8192 }).unwrap();
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes }).unwrap();
         q
     }
 
@@ -181,7 +196,7 @@ mod imp {
             println!("{out}");
         }
         println!(
-            "(counts per operation: per message for mpsc/mpmc, per semop(-1)+semop(+1) pair for sem; \
+            "(counts per operation: per message for mpsc/mpmc/full, per semop(-1)+semop(+1) pair for sem; \
              {cores} cores here{})",
             if rows.iter().any(|r| r.workers > cores) { "; * = more workers than cores" } else { "" }
         );
@@ -199,16 +214,19 @@ mod imp {
         let mut rows = Vec::new();
         for &w in &workers {
             let rt = runtime(w);
-            for (scenario, consumers_of) in [("mpsc", None), ("mpmc", Some(()))] {
+            // (name, one consumer per producer, the queue)
+            let shapes: [Shape; 3] =
+                [("mpsc", false, queue), ("mpmc", true, queue), ("full", false, small_queue)];
+            for (scenario, many_consumers, make) in shapes {
                 if !on(scenario) {
                     continue;
                 }
                 for &p in &peers {
-                    let c = if consumers_of.is_some() { p } else { 1 };
+                    let c = if many_consumers { p } else { 1 };
                     // A multiple of both sides, so each task's share is whole.
                     let n = ops / (p * c) * (p * c);
                     eprintln!("counters: {scenario} workers={w} P={p}");
-                    let (time, counts) = measure(&rt, rounds, queue, |q| flow(q, p, c, n));
+                    let (time, counts) = measure(&rt, rounds, make, |q| flow(q, p, c, n));
                     rows.push(Row { scenario, workers: w, peers: p, ops: (n * rounds) as u64, time, counts });
                 }
             }

@@ -333,6 +333,49 @@ fn waiting_receivers_of_any_message_take_no_queue_lock() {
     assert_eq!(q.stat().unwrap().qnum, 0);
 }
 
+/// Producers waiting in turn on a full queue and a consumer (issue 12's full-queue MPSC
+/// steady state, made deterministic): each receive frees one message of room and wakes the
+/// oldest waiting sender, which sends on the lock-free path; a new sender finds the queue
+/// full again and waits. The queue's lock is never taken: per message, the senders' lock is
+/// taken four times — the receive's `ss_wakeup`, the woken sender leaving the list, its
+/// pass-on of room freed meanwhile (none here), and the next sender's registration.
+#[cfg(feature = "counters")]
+#[test]
+fn senders_waiting_in_turn_on_a_full_queue_take_no_queue_lock() {
+    use svipc::counters::{self, Event};
+
+    let q = queue(4 * 8);
+    for v in 0..4 {
+        q.try_send(1, v).unwrap();
+    }
+    let mut waiting: std::collections::VecDeque<_> = (4..8).map(|v| Task::new(q.send(1, v))).collect();
+    for s in &mut waiting {
+        assert!(s.poll().is_pending());
+    }
+    let before = counters::snapshot();
+    for v in 0..1000 {
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, v));
+        let mut oldest = waiting.pop_front().unwrap();
+        assert_eq!(oldest.woken(), 1);
+        assert!(waiting.iter().all(|s| s.woken() == 0));
+        assert!(matches!(oldest.poll(), Poll::Ready(Ok(()))));
+        let mut again = Task::new(q.send(1, v + 8));
+        assert!(again.poll().is_pending());
+        waiting.push_back(again);
+    }
+    let d = counters::snapshot().since(&before);
+    assert_eq!(d.get(Event::MsgLock), 0, "{d:?}");
+    assert_eq!(d.get(Event::MsgToLocked), 0, "{d:?}");
+    assert_eq!(d.get(Event::MsgLockSenders), 4000, "{d:?}");
+    assert_eq!(d.get(Event::MsgWait), 1000, "{d:?}");
+    assert_eq!(d.get(Event::MsgWake), 1000, "{d:?}");
+    let ds = q.stat().unwrap();
+    assert_eq!((ds.qnum, ds.cbytes), (4, 32));
+    for v in 1000..1004 {
+        assert_eq!(q.try_recv(Select::Any).unwrap(), (1, v));
+    }
+}
+
 /// The driver for instruction counts (BENCHMARKS.md, "Message queues under contention"):
 /// one of the two-worker bench shapes of `benches/msg.rs`, on a current-thread runtime (so
 /// a run is the same sequence of polls every time) or on `MSG_WORKERS` workers, and checks

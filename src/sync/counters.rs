@@ -56,6 +56,10 @@ pub enum Event {
     /// The message queue's receivers' lock was taken (a receiver registering, collecting a
     /// message or leaving, or a send handing a message over), which is not the queue's lock.
     MsgLockWaiting,
+    /// The message queue's senders' lock was taken (a sender registering, a woken one
+    /// leaving the list, or a receive that freed room waking senders), which is not the
+    /// queue's lock.
+    MsgLockSenders,
     /// A semop completed (the denominator for the semaphore's counts).
     SemOpDone,
     /// A semaphore set's state lock was taken.
@@ -78,7 +82,7 @@ pub enum Event {
 
 impl Event {
     /// Every event, in declaration order.
-    pub const ALL: [Event; 27] = [
+    pub const ALL: [Event; 28] = [
         Event::MutexLock,
         Event::MutexContended,
         Event::MsgSent,
@@ -97,6 +101,7 @@ impl Event {
         Event::MsgLockWakeSenders,
         Event::MsgHandoff,
         Event::MsgLockWaiting,
+        Event::MsgLockSenders,
         Event::SemOpDone,
         Event::SemLock,
         Event::SemCasFail,
@@ -129,6 +134,7 @@ impl Event {
             Event::MsgLockWakeSenders => "msg_lock_wake_senders",
             Event::MsgHandoff => "msg_handoff",
             Event::MsgLockWaiting => "msg_lock_waiting",
+            Event::MsgLockSenders => "msg_lock_senders",
             Event::SemOpDone => "sem_op_done",
             Event::SemLock => "sem_lock",
             Event::SemCasFail => "sem_cas_fail",

@@ -24,3 +24,11 @@ pub fn bounded(f: impl Fn() + Sync + Send + 'static) {
     }
     b.check(f);
 }
+
+/// [`bounded`] with at least `min` preemptions, for a model whose race needs more than two
+/// switches to show (and that still finishes in seconds at `min`).
+pub fn bounded_at_least(min: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(b.preemption_bound.map_or(min, |n| n.max(min)));
+    b.check(f);
+}

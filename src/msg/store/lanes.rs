@@ -1,6 +1,6 @@
-//! Complex mode's storage: the per-type lanes, the byte and count accounting against
-//! `msg_qbytes` and the waiting senders, behind the queue's lock; the waiting receivers,
-//! behind a lock of their own.
+//! Complex mode's storage: the per-type lanes and the byte and count accounting against
+//! `msg_qbytes`, behind the queue's lock; the waiting receivers of any message and the
+//! waiting senders, each behind a lock of their own.
 //!
 //! # Design
 //!
@@ -19,8 +19,9 @@
 //! * **Accounting.** `cbytes`, `qnum` and the room held by permits, checked against
 //!   `qbytes` in the same critical section as the enqueue or handoff.
 //! * **Waiters.** Two `WaitList`s (`sync::wait_list`: receivers with selector, size
-//!   limit, pid and handed-over result; senders and reservations with their size), with
-//!   wakers collected under the lock and woken after it. A waiter is notified only with its
+//!   limit, pid and handed-over result; senders and reservations with their size, the
+//!   latter in [`Senders`] under its own lock), with wakers collected under the lock and
+//!   woken after it. A waiter is notified only with its
 //!   result filled in (a message, `E2BIG`, `EIDRM`, or "retry" after `IPC_SET`), and it
 //!   registers in the same critical section in which it found nothing, so no wake-up is
 //!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
@@ -105,8 +106,8 @@ impl<T> Receiver<T> {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Sender {
     pub(super) size: usize,
-    /// Woken by `ss_wakeup` with room promised to it (counted in [`State::promised_count`]
-    /// and [`State::promised_bytes`] until its entry is removed).
+    /// Woken by `ss_wakeup` with room promised to it (counted in [`Senders::promised_count`]
+    /// and [`Senders::promised_bytes`] until its entry is removed).
     pub(super) promised: bool,
 }
 
@@ -137,11 +138,6 @@ pub(super) struct State<T> {
     pub(super) reserved_count: usize,
     /// `q_qbytes`.
     pub(super) qbytes: usize,
-    /// Room that `ss_wakeup` promised to the senders it woke and that have not yet taken
-    /// their entries off the list: a later `ss_wakeup` wakes only senders that fit the room
-    /// beyond it, so one freed message wakes one sender, not every sender that fits it.
-    pub(super) promised_count: usize,
-    pub(super) promised_bytes: usize,
     /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::tx`] and the
     /// ring's closed bit, which only the lock holder changes). In simple mode the lanes
     /// and the counts above are empty, and only receivers that need no complex mode wait;
@@ -162,7 +158,6 @@ pub(super) struct State<T> {
     /// The waiting receivers that [need complex mode](Receiver::needs_complex); those of any
     /// message wait in [`Waiting`]. Simple mode needs this list empty.
     pub(super) receivers: WaitList<Receiver<T>>,
-    pub(super) senders: WaitList<Sender>,
     /// The writer of [`Queue::mailbox`]: a handoff to a receiver of this list puts the
     /// message there when it is empty.
     pub(super) postman: Postman<Msg<T>>,
@@ -204,6 +199,31 @@ impl<T> Waiting<T> {
     ) -> i32 {
         give(&mut self.receivers, &mut self.postman, id, tag, msg, wakes);
         pid
+    }
+}
+
+/// The waiting senders and reservations, behind their own lock ([`Queue::senders`]), taken
+/// after the queue's when both are held (and never together with the receivers' lock): in
+/// simple mode a sender that does not fit waits, a receive that frees room wakes the senders
+/// it takes (`ss_wakeup`), and a woken sender leaves the list, all without the queue's lock
+/// (see `room.rs`, "Senders that wait in simple mode"). One list for both modes, so the
+/// senders keep one FIFO order whichever mode they started waiting in.
+#[derive(Debug)]
+pub(super) struct Senders {
+    pub(super) list: WaitList<Sender>,
+    /// Room that `ss_wakeup` promised to the senders it woke and that have not yet taken
+    /// their entries off the list: a later `ss_wakeup` wakes only senders that fit the room
+    /// beyond it, so one freed message wakes one sender, not every sender that fits it.
+    pub(super) promised_count: usize,
+    pub(super) promised_bytes: usize,
+    /// Set by `IPC_RMID` (under the queue's lock too) before it notifies every sender: a
+    /// woken sender that finds it answers `EIDRM` without the queue's lock.
+    pub(super) removed: bool,
+}
+
+impl Senders {
+    pub(super) fn new() -> Senders {
+        Senders { list: WaitList::new(), promised_count: 0, promised_bytes: 0, removed: false }
     }
 }
 

@@ -14,7 +14,9 @@
 //! lock), and **complex mode**, under the queue's lock, for everything else (`lanes.rs`:
 //! the per-type lanes, the accounting and the wait lists). The receivers of any message
 //! wait in a list with a lock of its own (`lanes.rs`, `Waiting`), so that waiting in simple
-//! mode and a hand-off to such a receiver take no queue lock. `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
+//! mode and a hand-off to such a receiver take no queue lock; the waiting senders, in a list
+//! with a lock of its own too (`lanes.rs`, `Senders`), so that a full queue's waiting
+//! senders are registered, woken and leave the list without the queue's lock. `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
 //! state machines over both; this file, the shared object, the stamps and `msgctl`.
 //!
 //! Memory ordering: in simple mode a message travels through the ring's Release stamp and
@@ -26,9 +28,11 @@
 //! usually the same, so a sender and a receiver on two threads do not write a shared cache
 //! line once per message (that false sharing cost about 30% of multi-thread throughput).
 //!
-//! **Lock order:** namespace table lock → queue lock → receivers' lock → (the ring's and
-//! the mailbox's own synchronization, which never blocks). A simple send's hand-off and a
-//! simple receiver's registration take the receivers' lock alone.
+//! **Lock order:** namespace table lock → queue lock → receivers' lock or senders' lock
+//! (never both) → (the ring's and the mailbox's own synchronization, which never blocks).
+//! A simple send's hand-off and a simple receiver's registration take the receivers' lock
+//! alone; a simple sender's registration, a lock-free `ss_wakeup` and a woken sender's
+//! leaving the list take the senders' lock alone.
 //! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
 //! lock, so a receiver that checked permission and registered is always woken by a later
 //! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff (and the
@@ -38,7 +42,10 @@
 //! loom the ring starts at 2 slots, so they wrap it and grow it. `loom_ring.rs` checks the
 //! ring alone; `loom_msg_waiting.rs` the receivers that wait in simple mode (the flag
 //! against pushes before and after it, the hand-off, a switch to complex mode and back
-//! while one waits, a dropped waiter).
+//! while one waits, a dropped waiter); `loom_msg_sending.rs` the senders that wait in
+//! simple mode (a registration against the receive that frees room, a switch to complex
+//! mode and back meanwhile, a registration across the switch back, two waiting senders,
+//! removal).
 
 #![deny(unsafe_code)]
 
@@ -52,7 +59,7 @@ use std::mem;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub(crate) use self::lanes::Msg;
-use self::lanes::{notify_all_with, Handed, State, Waiting};
+use self::lanes::{notify_all_with, Handed, Senders, State, Waiting};
 pub(crate) use self::poll::{RecvOp, ReserveOp, SendOp};
 use self::room::{room, room_bytes, room_count, COMPLEX, RING_INITIAL, SIMPLE_QBYTES_MAX};
 use crate::error::ErrorKind;
@@ -131,6 +138,10 @@ pub(crate) struct Queue<T> {
     /// The waiting receivers of any message and `mailbox_any`'s postman, under their own
     /// lock (taken after `state`'s when both are held); see `lanes.rs`.
     waiting: Mutex<Waiting<T>>,
+    /// The waiting senders and reservations, under their own lock (taken after `state`'s
+    /// when both are held, never with `waiting`'s); see `lanes.rs` and `room.rs`, "Senders
+    /// that wait in simple mode".
+    senders: Mutex<Senders>,
 }
 
 /// The `msqid_ds` figures read under the lock.
@@ -185,16 +196,14 @@ impl<T: Send + 'static> Queue<T> {
                 reserved_bytes: 0,
                 reserved_count: 0,
                 qbytes,
-                promised_count: 0,
-                promised_bytes: 0,
                 complex: !simple,
                 complex_passes: 0,
                 removed: false,
                 receivers: WaitList::new(),
-                senders: WaitList::new(),
                 postman,
             }),
             waiting: Mutex::new(Waiting::new(postman_any)),
+            senders: Mutex::new(Senders::new()),
         }
     }
 }
@@ -213,6 +222,12 @@ impl<T> Queue<T> {
     fn lock_waiting(&self) -> MutexGuard<'_, Waiting<T>> {
         count(Event::MsgLockWaiting);
         self.waiting.lock()
+    }
+
+    /// The senders' lock ([`Queue::senders`]); after the queue's when both are taken.
+    fn lock_senders(&self) -> MutexGuard<'_, Senders> {
+        count(Event::MsgLockSenders);
+        self.senders.lock()
     }
 
     /// A new message sequence number.
@@ -412,8 +427,12 @@ impl<T> Queue<T> {
             notify_all_with(&mut w.receivers, || Handed::Err(ErrorKind::Removed), &mut wakes);
             self.sync_waiting(&w);
         }
-        st.senders.notify_all(&mut wakes);
-        self.sync_senders(&st);
+        {
+            let mut s = self.lock_senders();
+            s.removed = true;
+            s.list.notify_all(&mut wakes);
+            self.sync_senders(&s);
+        }
         st.removed_lanes = mem::take(&mut st.lanes);
         st.empty_lanes = 0;
         st.heads.clear();

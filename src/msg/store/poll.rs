@@ -122,24 +122,41 @@ impl<T> Queue<T> {
         // The version of the permissions this poll checked: under the lock, an unchanged
         // version means the check still holds (IPC_SET changes them under the lock).
         let mut checked = None;
-        if op.pass.waiter.is_none() && !op.pass.started {
+        if op.pass.waiter.is_some() {
+            // Woken, or polled while waiting: the senders' lock alone says which, and a
+            // woken sender tries the lock-free send first.
+            match self.woken_sender(creds, op, cx.as_deref()) {
+                Ok(done) => return done,
+                Err(v) => checked = v,
+            }
+        } else if !op.pass.started {
             if let Err(e) = self.start(&mut op.pass.started) {
                 return Poll::Ready(Err(e));
             }
-            match self.header.perm().check_versioned(creds, WRITE) {
-                Ok(v) => checked = Some(v),
+            let v = match self.header.perm().check_versioned(creds, WRITE) {
+                Ok(v) => v,
                 Err(e) => return Poll::Ready(Err(e)),
-            }
+            };
+            checked = Some(v);
             match self.try_simple_send(creds.pid(), checked, op.mtype, op.size, &mut op.msg) {
                 SimpleSend::Sent { wake } => {
                     if wake {
-                        self.wake_senders_locked();
+                        self.wake_senders_free();
                     }
                     return Poll::Ready(Ok(()));
                 }
                 // the room it gave back may be what a waiting sender needs
                 SimpleSend::OtherType { wake: true } | SimpleSend::Recheck { wake: true } => {
-                    self.wake_senders_locked()
+                    self.wake_senders_free()
+                }
+                SimpleSend::Full { slots } if !(slots && self.ring_limited()) => {
+                    // The queue is full: the sender waits in simple mode (`IPC_NOWAIT` goes to
+                    // the lock, which answers `EAGAIN` from a consolidated count).
+                    if let Some(cx) = cx.as_deref() {
+                        if let Some(done) = self.sender_waits_free(creds.pid(), v, op, false, cx) {
+                            return done;
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -195,7 +212,7 @@ impl<T> Queue<T> {
     ///   send that finds the room short decides so only through a collect, whose RMW on `rx`
     ///   comes after ours. If the receive's RMW came first, that collect (or the one it
     ///   waited for) finds the room; if ours came first, the receive sees `SENDERS` and runs
-    ///   `ss_wakeup` under the lock after we release it.
+    ///   `ss_wakeup` under the senders' lock after our registration released it.
     ///
     /// Lock-free sends still run meanwhile, so a send that found room may find it taken at
     /// its CAS: it then joins the list and tries once more, as in the last case. So at most
@@ -248,9 +265,13 @@ impl<T> Queue<T> {
                 op.pass.waiter = Some(id);
                 return Some(Poll::Pending);
             }
-            // Nobody notified it: that needs the lock, which we hold.
-            self.remove_sender(st, id);
-            self.sync_senders(st);
+            // A lock-free `ss_wakeup` may have woken it meanwhile (under the senders' lock
+            // alone): the room it was promised then goes on, as a woken sender's does.
+            let mut s = self.lock_senders();
+            if let Some((_, true)) = self.remove_sender(&mut s, id) {
+                op.pass.promised = true;
+            }
+            self.sync_senders(&s);
         }
         match outcome {
             SimpleSend::Sent { wake } => {
@@ -288,15 +309,16 @@ impl<T> Queue<T> {
         cx: Option<&Context<'_>>,
         wakes: &mut WakeList,
     ) -> Option<Poll<Result<(), ErrorKind>>> {
-        pass.promised = false;
         if let Some(id) = pass.waiter {
             let Some(cx) = cx else { return Some(Poll::Pending) };
-            if let Some(WaiterState::Waiting) = st.senders.register(id, cx.waker()) {
+            let mut s = self.lock_senders();
+            if let Some(WaiterState::Waiting) = s.list.register(id, cx.waker()) {
                 return Some(Poll::Pending);
             }
             count(Event::MsgWake);
-            pass.promised = self.remove_sender(st, id).is_some_and(|(_, promised)| promised);
-            self.sync_senders(st);
+            pass.promised = self.remove_sender(&mut s, id).is_some_and(|(_, promised)| promised);
+            self.sync_senders(&s);
+            drop(s);
             pass.waiter = None;
             if st.removed {
                 return Some(Poll::Ready(Err(ErrorKind::Removed)));
@@ -357,21 +379,157 @@ impl<T> Queue<T> {
         if promised {
             self.wake_senders(st, wakes);
         }
-        let id = st.senders.push_back(Sender { size, promised: false }, cx.waker());
+        let mut s = self.lock_senders();
+        let id = s.list.push_back(Sender { size, promised: false }, cx.waker());
         count(Event::MsgWait);
-        self.sync_senders(st);
+        self.sync_senders(&s);
         id
+    }
+
+    /// A woken sender (`op.pass.waiter` set), or one polled while it waits, **without the
+    /// queue's lock**: under the senders' lock it is still waiting (`Pending`) or takes its
+    /// entry off, with the room `ss_wakeup` promised it; then `EIDRM` if the queue was
+    /// removed, the write permission checked again, and the lock-free send. One that still
+    /// does not fit waits again in simple mode ([`Queue::sender_waits_free`]), passing its
+    /// promised room on first; one that sent passes on the room freed while it was on its
+    /// way ([`Queue::wake_senders_free`]), as the locked path does.
+    ///
+    /// `Err(checked)`: the locked path decides (complex mode, the ring's other type, the
+    /// ring's slots short), with the permissions' version checked here and
+    /// `op.pass.promised` set if it was promised room.
+    fn woken_sender(
+        &self,
+        creds: &Credentials,
+        op: &mut SendOp<T>,
+        cx: Option<&Context<'_>>,
+    ) -> Result<Poll<Result<(), ErrorKind>>, Option<u32>> {
+        let Some(id) = op.pass.waiter else { return Err(None) };
+        let Some(cx) = cx else { return Ok(Poll::Pending) };
+        let mut s = self.lock_senders();
+        if let Some(WaiterState::Waiting) = s.list.register(id, cx.waker()) {
+            return Ok(Poll::Pending);
+        }
+        count(Event::MsgWake);
+        let promised = self.remove_sender(&mut s, id).is_some_and(|(_, promised)| promised);
+        self.sync_senders(&s);
+        let removed = s.removed;
+        drop(s);
+        op.pass.waiter = None;
+        op.pass.promised = false;
+        if removed {
+            return Ok(Poll::Ready(Err(ErrorKind::Removed)));
+        }
+        let v = match self.header.perm().check_versioned(creds, WRITE) {
+            Ok(v) => v,
+            Err(e) => {
+                if promised {
+                    // It leaves the room it was promised unused: to the others.
+                    self.wake_senders_free();
+                }
+                return Ok(Poll::Ready(Err(e)));
+            }
+        };
+        match self.try_simple_send(creds.pid(), Some(v), op.mtype, op.size, &mut op.msg) {
+            SimpleSend::Sent { wake } => {
+                if promised || wake {
+                    // Room freed while it was on its way went to nobody else: pass it on.
+                    self.wake_senders_free();
+                }
+                Ok(Poll::Ready(Ok(())))
+            }
+            SimpleSend::Full { slots } if !(slots && self.ring_limited()) => {
+                match self.sender_waits_free(creds.pid(), v, op, promised, cx) {
+                    Some(done) => Ok(done),
+                    None => Err(Some(v)),
+                }
+            }
+            outcome => {
+                if matches!(
+                    outcome,
+                    SimpleSend::OtherType { wake: true } | SimpleSend::Recheck { wake: true }
+                ) {
+                    self.wake_senders_free();
+                }
+                op.pass.promised = promised;
+                Err(Some(v))
+            }
+        }
+    }
+
+    /// A sender whose message did not fit in simple mode (a collect decided it) waits
+    /// **without the queue's lock**: one that was promised room and lost it passes that
+    /// room on first ([`Queue::sender_joins`]'s rule); then, under the senders' lock, it
+    /// joins the list, which sets `SENDERS` in `rx` (an RMW), and after the lock it tries
+    /// the send again — through a collect, whose RMW on `rx` comes after its own. Either a
+    /// receive's give-back came first in `rx`'s order, and that collect (or the one it
+    /// waited for) finds the room; or the registration came first, and the receive sees
+    /// `SENDERS` and runs `ss_wakeup` (under the senders' lock, after ours: it finds the
+    /// entry). The same argument as the locked registration of
+    /// [`Queue::send_simple_locked`], with the senders' lock for the queue's.
+    ///
+    /// `Some(Pending)`: it waits (`op.pass.waiter`). `Some(Ready(Ok))`: the second try
+    /// sent it. `None`: the second try found complex mode, the ring's other type, the ring's
+    /// slots short or the permissions changed — the entry is off the list again (a wake-up
+    /// it got meanwhile passed on) and the locked path decides.
+    fn sender_waits_free(
+        &self,
+        pid: i32,
+        checked: u32,
+        op: &mut SendOp<T>,
+        promised: bool,
+        cx: &Context<'_>,
+    ) -> Option<Poll<Result<(), ErrorKind>>> {
+        if promised {
+            self.wake_senders_free();
+        }
+        let id = {
+            let mut s = self.lock_senders();
+            let id = s.list.push_back(Sender { size: op.size, promised: false }, cx.waker());
+            self.sync_senders(&s);
+            id
+        };
+        let outcome = self.try_simple_send(pid, Some(checked), op.mtype, op.size, &mut op.msg);
+        if matches!(outcome, SimpleSend::Full { slots } if !(slots && self.ring_limited())) {
+            count(Event::MsgWait);
+            op.pass.waiter = Some(id);
+            return Some(Poll::Pending);
+        }
+        // Not waiting after all: off the list; a wake-up it got meanwhile goes on.
+        let notified = {
+            let mut s = self.lock_senders();
+            let notified = matches!(self.remove_sender(&mut s, id), Some((WaiterState::Notified, true)));
+            self.sync_senders(&s);
+            notified
+        };
+        let gave_back = matches!(
+            outcome,
+            SimpleSend::Sent { wake: true }
+                | SimpleSend::OtherType { wake: true }
+                | SimpleSend::Recheck { wake: true }
+        );
+        if notified || gave_back {
+            self.wake_senders_free();
+        }
+        match outcome {
+            SimpleSend::Sent { .. } => Some(Poll::Ready(Ok(()))),
+            _ => None,
+        }
     }
 
     /// A send future dropped while waiting: off the list; a wake-up it had taken passes on.
     pub(crate) fn cancel_send(&self, waiter: &mut Option<WaiterId>) {
         let Some(id) = waiter.take() else { return };
-        let mut wakes = WakeList::new();
-        let mut st = self.lock();
-        if let Some((WaiterState::Notified, _)) = self.remove_sender(&mut st, id) {
-            self.wake_senders(&mut st, &mut wakes);
+        // The senders' lock alone: a wake-up it had taken passes on through a lock-free
+        // `ss_wakeup` (which goes to the queue's lock in complex mode).
+        let notified = {
+            let mut s = self.lock_senders();
+            let notified = matches!(self.remove_sender(&mut s, id), Some((WaiterState::Notified, _)));
+            self.sync_senders(&s);
+            notified
+        };
+        if notified {
+            self.wake_senders_free();
         }
-        self.sync_senders(&st);
     }
 
     pub(crate) fn cancel_send_op(&self, op: &mut SendOp<T>) {
@@ -549,6 +707,13 @@ impl<T> Queue<T> {
                 }
             }
         }
+        // (A selective receive on an empty ring would only find that it must wait in complex
+        // mode: it goes there at once, as a ping-pong's receives do.)
+        if !st.complex && op.maxsize == usize::MAX && (op.select == Select::Any || !self.ring.looks_empty()) {
+            if let Some(done) = self.recv_simple_locked(creds, op, cx.as_deref()) {
+                return done;
+            }
+        }
         self.make_complex(&mut st);
         if let Err(e) = self.start(&mut op.started) {
             return Poll::Ready(Err(e));
@@ -602,6 +767,39 @@ impl<T> Queue<T> {
             self.make_simple_if_idle(&mut st);
         }
         Poll::Pending
+    }
+
+    /// A receive without a size limit that reached the queue's lock in simple mode: it tries
+    /// the ring again under the lock (and a receive of any message waits in simple mode),
+    /// rather than switching the queue to complex mode. It comes here when the ring was
+    /// closed for a moment — a send growing the ring holds the lock with the ring closed —
+    /// and such a switch, with a backlog queued, kept every operation on the lock until the
+    /// locked passes paid 64 per queued message for the move back. `None`: complex mode
+    /// decides (a selector the ring's type does not match, or that needs complex mode to
+    /// wait).
+    ///
+    /// Under the queue's lock in simple mode no `IPC_SET` runs, so a fresh permission check
+    /// holds for the pop; and `COMPLEX` stays clear, so a lock-free `ss_wakeup` that the
+    /// pop's give-back runs never goes to the lock we hold.
+    fn recv_simple_locked(
+        &self,
+        creds: &Credentials,
+        op: &mut RecvOp,
+        cx: Option<&Context<'_>>,
+    ) -> Option<Poll<Result<Msg<T>, ErrorKind>>> {
+        if let Err(e) = self.start(&mut op.started) {
+            return Some(Poll::Ready(Err(e)));
+        }
+        let v = match self.header.perm().check_versioned(creds, READ) {
+            Ok(v) => v,
+            Err(e) => return Some(Poll::Ready(Err(e))),
+        };
+        match self.try_simple_recv(creds.pid(), v, op.select) {
+            Ok(msg) => Some(Poll::Ready(Ok(msg))),
+            Err(true) if cx.is_none() => Some(Poll::Ready(Err(ErrorKind::NoMessage))),
+            Err(true) => self.wait_simple_if_any(creds.pid(), v, op, cx).map(|p| p.map(Ok)),
+            Err(false) => None,
+        }
     }
 
     /// [`Queue::wait_simple`] for a receive of any message without a size limit that may

@@ -64,13 +64,14 @@
 //! back, so `rx`'s line still travels once per message.
 //!
 //!
-//! **A sender that does not fit waits without leaving simple mode**: under the lock it
-//! joins the sender list, sets `SENDERS` in `rx` (an RMW) and then tries the send again —
+//! **A sender that does not fit waits without leaving simple mode**: under the senders'
+//! lock (see "Senders that wait in simple mode" below; the queue's lock on the locked path)
+//! it joins the sender list, sets `SENDERS` in `rx` (an RMW) and then tries the send again —
 //! through a collect, whose RMW on `rx` comes after its own. A simple receive gives room
 //! back in the RMW on `rx` that ends it, which also returns `SENDERS`. The RMWs on `rx` are
 //! ordered: either the receive's came first, and the sender's collect (or the one it waited
 //! for) finds that room; or the sender's came first, and the receive sees `SENDERS` and runs
-//! `ss_wakeup` under the lock. There `ss_wakeup` first *consolidates* — collects `rx` into
+//! `ss_wakeup` under the senders' lock. There `ss_wakeup` first *consolidates* — collects `rx` into
 //! `tx` itself, waiting for a collect in progress — before it compares the room with each
 //! waiting sender's size: reading the two words plainly could miss room a collector holds
 //! between them, more than its own send needs, and leave a sender asleep on a queue with
@@ -123,14 +124,15 @@
 //! from a full queue locks to do it again. Here `ss_wakeup` wakes, oldest first, only as
 //! many senders as the free room takes together, less the room already promised to
 //! senders it woke that have not yet taken their entries off the list
-//! (`State::promised_count`/`promised_bytes`). While such a promise is out, `SENDERS` stays
-//! clear, so a receive that frees room does not lock; the woken sender, once it runs, takes
+//! (`Senders::promised_count`/`promised_bytes`). While such a promise is out, `SENDERS` stays
+//! clear, so a receive that frees room takes no lock; the woken sender, once it runs, takes
 //! its entry off (its promise with it, and `SENDERS` comes back if others wait) and runs
 //! `ss_wakeup` itself over the room freed meanwhile, whatever its outcome: after it sent or
 //! reserved, before it waits again (the room went to a newer sender), on an error, or from
 //! its `Drop`. So no sender sleeps on a queue with room for it, and a full queue costs one
-//! locked `ss_wakeup` per woken sender, not one per freed message (loom models in
-//! `loom_msg_wakeup.rs`).
+//! `ss_wakeup` per woken sender, not one per freed message (loom models in
+//! `loom_msg_wakeup.rs`); in simple mode it takes the senders' lock, not the queue's
+//! (below).
 //!
 //! **Receivers that wait in simple mode.** A receiver of `Select::Any` without a size limit
 //! takes any message whole, so it needs none of complex mode's lanes to wait: it joins a
@@ -175,6 +177,13 @@
 //!   receivers still waiting: a push whose hand-off found the ring closed left its message
 //!   there (the loom model `switch_and_back_hands_a_drained_message_to_the_waiting_receiver`
 //!   deadlocks without it).
+//! * **A receive that reaches the lock in simple mode** — it found the ring closed for a
+//!   moment, while a send grew the ring under the lock — tries the ring there, and a
+//!   receive of any message waits in simple mode (`Queue::recv_simple_locked`), instead of
+//!   switching the queue to complex mode on entry as the locked receive path does: with a
+//!   backlog queued, that switch kept every operation on the lock until the locked passes
+//!   paid for moving the backlog back (BENCHMARKS.md, "Senders wait without the queue's
+//!   lock", has the runs).
 //! * **What still needs complex mode**: a receiver with a type selector or a size limit,
 //!   since each message must be offered to it in turn, with `E2BIG` for a too-small one. It
 //!   waits in the queue's own list (`State::receivers`, under the queue's lock, as before),
@@ -192,6 +201,46 @@
 //! its push and its hand-off: that receive may take the message first (the send has not
 //! returned yet, so no caller can tell it from the receive coming first).
 //!
+//! **Senders that wait in simple mode.** The waiting senders (and reservations) are one
+//! list under a lock of their own (`lanes.rs`, `Senders`; taken after the queue's when both
+//! are held, never with the receivers' lock), in both modes, so they keep one FIFO order
+//! whichever mode each began waiting in. Until this change a sender that found the queue
+//! full registered under the queue's lock, the receive that freed room took it to run
+//! `ss_wakeup`, and the woken sender took it again to leave the list: three queue locks per
+//! message on a full queue with producers waiting in turn.
+//!
+//! * **Registering** (`Queue::sender_waits_free`): a simple send that a collect found not
+//!   to fit joins the list under the senders' lock, which sets `SENDERS` (an RMW on `rx`),
+//!   and after the lock tries again — the argument above, with the senders' lock for the
+//!   queue's. A second try that finds complex mode, the ring's other type, only the ring's
+//!   slots short or the permissions changed takes the entry off again (passing on a
+//!   wake-up it got meanwhile) and goes to the queue's lock, which decides.
+//! * **Waking** (`Queue::wake_senders_free`): a receive whose give-back returned `SENDERS`
+//!   takes the senders' lock, consolidates and wakes, oldest first, the senders the room
+//!   takes, each promised its room (below). The consolidation fails on `COMPLEX`: in complex
+//!   mode the room is the lanes' counts, so it goes to the queue's lock
+//!   (`Queue::wake_senders_locked`). While its collect holds `COLLECTING` no switch can
+//!   begin its drain, so the room it counts and the ring's `cap` it reads are one simple
+//!   episode's; a promise made just before a switch is counted by complex mode's
+//!   `ss_wakeup` like any other.
+//! * **Leaving** (`Queue::woken_sender`): a woken sender takes its entry (and its promise)
+//!   off under the senders' lock, reads `IPC_RMID`'s flag there (`EIDRM`), checks the
+//!   write permission again and sends on the lock-free path; then it passes on the room
+//!   freed while it was on its way, as before. One that finds the queue full again (a
+//!   newer send took the room) passes its promise on and registers again, at the tail.
+//! * **The switch back to simple mode** stores `SENDERS` from the list with the senders'
+//!   lock held across its stores of `rx` and `tx`, so a registration is wholly before them
+//!   (its entry is seen) or after them (it finds simple mode and the flag is its own).
+//!   `IPC_RMID` sets the flag and notifies every sender under both locks; a sender that
+//!   registers afterwards finds complex mode on its second try and the removal under the
+//!   queue's lock. A locked sender whose entry a lock-free `ss_wakeup` woke takes the
+//!   promise with it and passes it on.
+//!
+//! Cost on a full queue with producers waiting in turn: no queue lock; the senders' lock
+//! four times per message (the receive's wake-up, the woken sender leaving, its pass-on,
+//! the next sender's registration), each held for a few list operations (loom models in
+//! `loom_msg_sending.rs`).
+//!
 //! **Permissions and lock-free calls.** A lock-free send or receive checks permission, then
 //! makes its one atomic step; an `IPC_SET` in between is seen — it runs in complex mode, so
 //! the step finds the simple mode after it and the permissions' version it changed — and
@@ -204,7 +253,7 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::task::{Context, Poll};
 
 use super::super::select::Select;
-use super::lanes::{Handed, Msg, Receiver, State};
+use super::lanes::{Handed, Msg, Receiver, Senders, State};
 use super::Queue;
 use crate::sync::backoff;
 use crate::sync::counters::{count, Event};
@@ -218,7 +267,7 @@ use crate::sync::wait_list::{WaiterId, WaiterState, WakeList};
 //                               (simple receives are stopped by the ring's closed bit)
 //   bit  1      tx: COLLECTING  a sender is moving the room in `rx` over to `tx`
 //               rx: SENDERS     the sender list is not empty: a simple operation that
-//                               frees room must take the lock and run `ss_wakeup`
+//                               frees room must run `ss_wakeup` (senders' lock)
 //   bits 2..16  unused (no simple operation keeps an in-flight count: its room does, see
 //               `Queue::make_complex`)
 //   bits 16..40 room count  tx: messages that may still be sent; rx: messages' room given
@@ -304,7 +353,7 @@ pub(super) enum SimpleSend {
     /// Complex mode: nothing changed.
     Busy,
     /// The FIFO holds another type: the room taken was given back, and `wake` says whether
-    /// `SENDERS` was set then (someone must run `ss_wakeup`, under the lock).
+    /// `SENDERS` was set then (someone must run `ss_wakeup`: [`Queue::wake_senders_free`]).
     OtherType { wake: bool },
     /// The permissions changed since the caller's check: the room taken was given back (as
     /// for `OtherType`), and the locked path checks again.
@@ -568,14 +617,19 @@ impl<T> Queue<T> {
         self.qbytes.store(st.qbytes, Relaxed);
         self.cap.store(cap, Relaxed);
         self.simple_type.store(mtype, Relaxed);
-        let senders = if st.senders.is_empty() { 0 } else { SENDERS };
+        // The senders' lock across the stores: `SENDERS` changes only under it, and a sender
+        // that registers without the queue's lock does so before or after all of them (one
+        // before sees `SENDERS` stored from its entry; one after finds simple mode).
+        let senders = self.lock_senders();
+        let flag = if senders.list.is_empty() { 0 } else { SENDERS };
         // Nothing else writes the words now: simple sends cannot start (COMPLEX) and none
-        // is in flight, and the flags change only under the lock we hold. Release: a simple
+        // is in flight, and the flags change only under the locks we hold. Release: a simple
         // operation that enters sees the stores above. `rx` first: receives may give room
         // back once the ring is open.
-        self.rx.store(senders, Release);
+        self.rx.store(flag, Release);
         self.ring.reopen();
         self.tx.store(room(cap - count, st.qbytes - bytes), Release);
+        drop(senders);
     }
 
     /// Whether simple mode's message count is capped by the ring rather than `qbytes`: then
@@ -636,8 +690,8 @@ impl<T> Queue<T> {
     /// `pipelined_send` one step late, without the queue's lock. The message gets its
     /// sequence number here (a dropped receive may put it back in its place); the room it
     /// held goes back to `rx`, as a receive's does, after the lock is released. Returns
-    /// whether `SENDERS` was set then: the caller runs `ss_wakeup` (under the queue's lock,
-    /// which it may already hold).
+    /// whether `SENDERS` was set then: the caller runs `ss_wakeup` (lock-free,
+    /// [`Queue::wake_senders_free`], or under the queue's lock if it holds it).
     ///
     /// Nothing to do when no receiver waits any more, or when the ring is empty (a receive
     /// took the message: the receiver stays asleep for the next push, which sees the flag
@@ -704,7 +758,7 @@ impl<T> Queue<T> {
                 drop(w);
                 self.received(pid);
                 if self.give_back(msg.size) {
-                    self.wake_senders_locked();
+                    self.wake_senders_free();
                 }
                 Some(Poll::Ready(msg))
             }
@@ -754,7 +808,7 @@ impl<T> Queue<T> {
             Pop::Taken(msg) => {
                 self.received(pid);
                 if self.give_back(msg.size) {
-                    self.wake_senders_locked();
+                    self.wake_senders_free();
                 }
                 Ok(msg)
             }
@@ -764,7 +818,8 @@ impl<T> Queue<T> {
     }
 
     /// `ss_wakeup` after a simple operation freed room with `SENDERS` set. Not while in
-    /// flight: the lock holder may be draining us.
+    /// flight: the lock holder may be draining us. The fallback of
+    /// [`Queue::wake_senders_free`] in complex mode.
     pub(super) fn wake_senders_locked(&self) {
         let mut wakes = WakeList::new();
         count(Event::MsgLockWakeSenders);
@@ -772,14 +827,67 @@ impl<T> Queue<T> {
         self.wake_senders(&mut st, &mut wakes);
     }
 
+    /// `ss_wakeup` after a simple operation freed room with `SENDERS` set (or a woken
+    /// sender passes on room it does not use), **without the queue's lock**: under the
+    /// senders' lock alone, the room is [consolidated](Queue::try_consolidate) and the
+    /// senders it takes are woken, as [`Queue::wake_senders`] does. In complex mode (the
+    /// consolidation finds `COMPLEX`) the room is the lanes' counts, under the queue's lock:
+    /// [`Queue::wake_senders_locked`]. Not while in flight, as that one.
+    pub(super) fn wake_senders_free(&self) {
+        let mut wakes = WakeList::new();
+        let mut s = self.lock_senders();
+        if s.list.is_empty() {
+            self.sync_senders(&s);
+            return;
+        }
+        match self.try_consolidate() {
+            Some((room, ring_limited)) => {
+                let count = if ring_limited { usize::MAX } else { room_count(room) as usize };
+                self.wake_fitting(&mut s, count, room_bytes(room) as usize, &mut wakes);
+            }
+            None => {
+                drop(s);
+                self.wake_senders_locked();
+            }
+        }
+    }
+
+    /// [`Queue::consolidate`] for a caller without the queue's lock: `None` once it finds
+    /// `COMPLEX` (a switch under way or done; the caller goes to the lock). Otherwise `tx`
+    /// just after the collect, and whether simple mode's count is ring-limited, read while
+    /// the collect's `COLLECTING` holds off every switch (a switch to complex mode waits for
+    /// it to clear, so the `cap` and `qbytes` read are this simple episode's).
+    pub(super) fn try_consolidate(&self) -> Option<(u64, bool)> {
+        let mut cur = self.tx.load(Relaxed);
+        let mut spins = 0u32;
+        loop {
+            if cur & COMPLEX != 0 {
+                return None;
+            }
+            if cur & COLLECTING != 0 {
+                backoff(&mut spins);
+                cur = self.tx.load(Relaxed);
+                continue;
+            }
+            match self.tx.compare_exchange_weak(cur, cur + COLLECTING, Acquire, Relaxed) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        let ring_limited = self.ring_limited();
+        Some((self.collect_rx().1, ring_limited))
+    }
+
     /// `ss_wakeup(.., kill = false)`: wakes every waiting sender whose own size fits the
-    /// current state, moving the others to the tail.
+    /// current state, moving the others to the tail. Under the queue's lock (the senders'
+    /// lock taken inside).
     ///
     /// In simple mode the room is first [consolidated](Queue::consolidate) into `tx`: a
     /// plain read of both words could miss room a collector holds between them. Room freed
     /// after that finds `SENDERS` set (the list is not empty) and calls this again.
     pub(super) fn wake_senders(&self, st: &mut State<T>, wakes: &mut WakeList) {
-        if st.senders.is_empty() {
+        let mut s = self.lock_senders();
+        if s.list.is_empty() {
             return;
         }
         // The free room, less what senders woken earlier and not yet back were promised.
@@ -796,56 +904,63 @@ impl<T> Queue<T> {
             let count = if self.ring_limited() { usize::MAX } else { room_count(room) as usize };
             (count, room_bytes(room) as usize)
         };
-        let mut count = count.saturating_sub(st.promised_count);
-        let mut bytes = bytes.saturating_sub(st.promised_bytes);
-        for _ in 0..st.senders.len() {
-            let Some(id) = st.senders.front() else { break };
-            let Some(sender) = st.senders.get_mut(id) else { break };
+        self.wake_fitting(&mut s, count, bytes, wakes);
+    }
+
+    /// The body of `ss_wakeup` over a free room of `count` messages and `bytes` bytes:
+    /// less the room already promised, wakes the oldest senders that fit, each promised its
+    /// room, and moves the others to the tail; then [`Queue::sync_senders`].
+    fn wake_fitting(&self, s: &mut Senders, count: usize, bytes: usize, wakes: &mut WakeList) {
+        let mut count = count.saturating_sub(s.promised_count);
+        let mut bytes = bytes.saturating_sub(s.promised_bytes);
+        for _ in 0..s.list.len() {
+            let Some(id) = s.list.front() else { break };
+            let Some(sender) = s.list.get_mut(id) else { break };
             let size = sender.size;
             if count >= 1 && bytes >= size {
                 sender.promised = true;
                 count -= 1;
                 bytes -= size;
-                st.promised_count += 1;
-                st.promised_bytes += size;
-                st.senders.notify(id, wakes);
+                s.promised_count += 1;
+                s.promised_bytes += size;
+                s.list.notify(id, wakes);
             } else {
-                st.senders.move_to_back(id);
+                s.list.move_to_back(id);
             }
         }
-        self.sync_senders(st);
+        self.sync_senders(s);
     }
 
     /// Takes a sender's entry off the list, with the room it was promised if `ss_wakeup`
     /// woke it; returns the state it was in and whether it had been promised room (`None`:
     /// a stale id).
-    pub(super) fn remove_sender(&self, st: &mut State<T>, id: WaiterId) -> Option<(WaiterState, bool)> {
-        let (sender, state) = st.senders.remove(id)?;
+    pub(super) fn remove_sender(&self, s: &mut Senders, id: WaiterId) -> Option<(WaiterState, bool)> {
+        let (sender, state) = s.list.remove(id)?;
         if sender.promised {
-            st.promised_count -= 1;
-            st.promised_bytes -= sender.size;
+            s.promised_count -= 1;
+            s.promised_bytes -= sender.size;
         }
         Some((state, sender.promised))
     }
 
     /// Keeps `SENDERS` equal to "a sender waits and none that `ss_wakeup` woke is still on
-    /// its way" (under the lock). AcqRel: an RMW on `rx`, so it is ordered with every simple
-    /// receive's `give_back`.
+    /// its way" (under the senders' lock). AcqRel: an RMW on `rx`, so it is ordered with
+    /// every simple receive's `give_back`.
     ///
     /// While a woken sender with room promised has not run yet, a receive that frees room
-    /// does not take the lock to wake another: the woken sender, when it runs, takes its
+    /// does not take a lock to wake another: the woken sender, when it runs, takes its
     /// entry off the list (so `SENDERS` comes back if others wait) and then runs `ss_wakeup`
     /// itself, whatever its outcome — after its send, before it waits again, on an error, or
     /// from its `Drop` — over the room freed meanwhile, consolidated. So a full queue with
-    /// many waiting senders costs one locked `ss_wakeup` per woken sender, not one per
+    /// many waiting senders costs one `ss_wakeup` per woken sender, not one per
     /// message a receive frees (BENCHMARKS.md, "Message queues under contention").
     ///
-    /// A load first: the flag changes only under the lock, so when it already holds the
-    /// right value no RMW is needed — and the argument in [`Queue::send_simple_locked`]
-    /// still holds, because the RMW that set it came before our load in `rx`'s order.
-    pub(super) fn sync_senders(&self, st: &State<T>) {
+    /// A load first: the flag changes only under the senders' lock, so when it already
+    /// holds the right value no RMW is needed — and the argument in
+    /// [`Queue::send_simple_locked`] (and `Queue::sender_waits_free`) still holds, because the RMW that set it came before our load in `rx`'s order.
+    pub(super) fn sync_senders(&self, s: &Senders) {
         let set = self.rx.load(Relaxed) & SENDERS != 0;
-        let want = !st.senders.is_empty() && st.promised_count == 0;
+        let want = !s.list.is_empty() && s.promised_count == 0;
         if !want {
             if set {
                 self.rx.fetch_and(!SENDERS, AcqRel);
