@@ -1,0 +1,345 @@
+//! svipc's second home: the host kernel's own System V IPC, through the real system calls,
+//! so a tokio service talks to C programs (and to other Rust processes) with the same typed,
+//! async, cancel-safe calls as in-process.
+//!
+//! ```no_run
+//! use svipc::host::Host;
+//! use svipc::{Key, Select};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let me = Host::current(); // in-process: `Process::current()`
+//! let q = me.msg_queue::<String>(Key::new(0x5157)).create(0o600).open()?;
+//! q.send(1, "hello".to_string()).await?;
+//! let (mtype, text) = q.recv(Select::Type(2)).await?; // a C peer's reply
+//! # Ok(()) }
+//! ```
+//!
+//! | System V | host | in-process |
+//! |---|---|---|
+//! | `msgget` | [`Host::msg_queue`]`::<T>(key).create(mode).open()` | `Process::msg_queue` |
+//! | `msgsnd` / `msgrcv` | [`msg::Queue`]`::send`, `recv`, `try_*`, `blocking_*`, `*_timeout` | [`MessageQueue`](crate::MessageQueue), same names |
+//! | `semget` / `semop` / `semctl` | [`Host::sem_set`]`(key).nsems(n)…`, [`sem::SemSet`]`::semop`, `acquire`, `get_val`, … | [`SemaphoreSet`](crate::SemaphoreSet) |
+//! | `shmget` / `shmat` / `shmctl` | [`Host::shm_segment`]`(key).size(n)…`, [`shm::Seg`]`::attach`, `read_at`, `atomic_u32`, … | [`Segment`](crate::Segment) |
+//!
+//! # Where things stand (the plan)
+//!
+//! Phase 1, this module: the kernel backend. The host objects are their own types
+//! ([`msg::Queue<T>`], [`sem::SemSet`], [`shm::Seg`]) with the method names and signatures
+//! of the in-process ones, reusing the crate's [`Select`](crate::Select),
+//! [`SemOp`](crate::SemOp), [`Key`](crate::Key), [`Error`](crate::Error) and the `*Ds`
+//! structs. Phase 2 makes [`Host::current`]'s builders return the crate's own
+//! `MessageQueue<T>`, `SemaphoreSet` and `Segment` (an internal enum: in-process engine or
+//! host object), so code written against those types runs on either home with the one line
+//! that picks `me` changed. Until then the object types here are public but hidden from the
+//! docs' index (`#[doc(hidden)]`): they will become the enum's host side.
+//!
+//! # What is the kernel's
+//!
+//! Everything: ids, keys ([`Key::ftok`](crate::Key::ftok) is glibc's), permissions (checked
+//! against the process's real credentials), `stat`, `set`, `remove`, the limits
+//! (`/proc/sys/kernel/msg*`, `sem`, `shm*`), and the errno of every error: each failure is
+//! the kernel's errno as an [`ErrorKind`](crate::ErrorKind) (an errno outside that table,
+//! which System V calls do not return on Linux, is reported as `InvalidArgument`). The
+//! builders make the same two checks of their arguments before the call as in-process (mode
+//! bits above `0o777`, and [`Key::PRIVATE`](crate::Key::PRIVATE) without `create`, both
+//! `EINVAL` with a [`detail`](crate::Error::detail)), so a program behaves the same on both
+//! homes.
+//!
+//! # Differences from the in-process home
+//!
+//! * **Credentials.** The host checks the process's own credentials; there is no
+//!   `with_process`, no other [`Credentials`](crate::Credentials) to act as.
+//!   [`Host::with_credentials`] answers `EPERM` ([`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted)).
+//! * **Limits** are the IPC namespace's sysctls, set by an administrator; they are not set
+//!   from Rust ([`Host::set_limits`] answers `EPERM`).
+//! * **Typed messages.** A message crosses processes as bytes, so `T` is a [`Wire`] type,
+//!   encoded into the message's text ([`wire`] documents the C layout). A message that does
+//!   not decode as `T` is returned in the error with its bytes ([`DecodeError`]), never
+//!   lost.
+//! * **Cancellation.** As in-process, a dropped future loses nothing, but the kernel cannot
+//!   put a message back at its place: a received message whose future was dropped is sent
+//!   back to the **tail** of its queue ([`msg`](self::msg#cancellation)); a completed
+//!   `semop` is undone by its inverse, as in-process ([`sem`](self::sem)).
+//! * **Shared memory** is reached by copies and atomic views, never a `&[u8]`: another
+//!   process may write at any moment ([`shm`](self::shm) has the memory model).
+//! * **Handles** are ids: dropping one never removes the object (there is no
+//!   `remove_on_drop`); objects outlive the process until `remove` or `ipcrm`.
+//!
+//! # Waiting
+//!
+//! The kernel gives System V objects no readiness descriptor. A call first runs with
+//! `IPC_NOWAIT` on the polling thread (the fast path: one system call); only if the kernel
+//! would sleep does it move to a waiter thread, which sleeps in the kernel and wakes the
+//! future. A dropped future interrupts its thread's call with a thread-directed signal
+//! (`SIGURG` by default, [`set_interrupt_signal`]). The design, the alternatives measured
+//! and the figures are in [`wait`](self::wait) and BENCHMARKS.md ("Host kernel").
+
+#[doc(hidden)]
+pub mod msg;
+#[doc(hidden)]
+pub mod sem;
+#[doc(hidden)]
+pub mod shm;
+mod sys;
+pub mod wait;
+pub mod wire;
+
+use std::fmt;
+use std::marker::PhantomData;
+
+pub use self::msg::RecvError;
+pub use self::wait::{set_interrupt_signal, waiter_threads};
+#[cfg(feature = "serde")]
+pub use self::wire::Serde;
+pub use self::wire::{DecodeError, DecodeReason, Wire};
+use crate::error::{Detail, Error, ErrorKind, Op};
+use crate::ipc::{IpcPerm, Key};
+
+/// The kernel's errno as the crate's [`Error`] from the call `op`.
+pub(crate) fn os_error(op: Op, errno: i32) -> Error {
+    Error::new(op, ErrorKind::from_errno(errno).unwrap_or(ErrorKind::InvalidArgument))
+}
+
+/// A kernel `struct ipc_perm` as the crate's [`IpcPerm`].
+pub(crate) fn perm_of(p: &libc::ipc_perm) -> IpcPerm {
+    IpcPerm {
+        key: Key::new(p.__key),
+        uid: p.uid,
+        gid: p.gid,
+        cuid: p.cuid,
+        cgid: p.cgid,
+        mode: u32::from(p.mode),
+        seq: u32::from(p.__seq),
+    }
+}
+
+/// The host kernel as the namespace: where [`Process::current`](crate::Process::current)
+/// opens in-process objects, `Host::current()` opens the host's.
+///
+/// It holds nothing: every call goes to the kernel, in the IPC namespace of the calling
+/// thread, with the process's credentials.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Host {
+    _private: (),
+}
+
+impl Host {
+    /// The calling process on the host kernel.
+    pub fn current() -> Host {
+        Host { _private: () }
+    }
+
+    /// The process id (`getpid`): what `msg_lspid`, `sem` `GETPID` and `shm_lpid` show.
+    pub fn pid(&self) -> i32 {
+        sys::getpid()
+    }
+
+    /// `msgget(key, flags)`, built: [`create`](HostOpen::create),
+    /// [`exclusive`](HostOpen::exclusive), [`mode`](HostOpen::mode), then
+    /// [`open`](HostOpen::open).
+    pub fn msg_queue<T: Wire>(&self, key: Key) -> HostOpen<QueueParams<T>> {
+        HostOpen::new(key, QueueParams(PhantomData))
+    }
+
+    /// A queue by id (a `msqid` handed over by another process). Checked with `IPC_STAT`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an id that names no queue; `EACCES` without read permission.
+    pub fn msg_queue_by_id<T: Wire>(&self, msqid: i32) -> Result<msg::Queue<T>, Error> {
+        sys::msgctl_stat(msqid).map_err(|e| os_error(Op::MsgCtl, e))?;
+        Ok(msg::Queue::from_id(msqid))
+    }
+
+    /// `semget(key, nsems, flags)`, built; [`nsems`](HostOpen::nsems) sets `nsems`.
+    pub fn sem_set(&self, key: Key) -> HostOpen<SetParams> {
+        HostOpen::new(key, SetParams { nsems: 0 })
+    }
+
+    /// A semaphore set by id.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an id that names no set; `EACCES` without read permission.
+    pub fn sem_set_by_id(&self, semid: i32) -> Result<sem::SemSet, Error> {
+        sem::SemSet::from_id(semid)
+    }
+
+    /// `shmget(key, size, flags)`, built; [`size`](HostOpen::size) sets `size`.
+    pub fn shm_segment(&self, key: Key) -> HostOpen<SegParams> {
+        HostOpen::new(key, SegParams { size: 0 })
+    }
+
+    /// A segment by id.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an id that names no segment; `EACCES` without read permission.
+    pub fn shm_segment_by_id(&self, shmid: i32) -> Result<shm::Seg, Error> {
+        shm::Seg::from_id(shmid)
+    }
+
+    /// In-process, `with_process` acts with other credentials; the host checks the
+    /// process's own, which a library cannot change for one call. Always `EPERM`.
+    ///
+    /// # Errors
+    ///
+    /// Always [`ErrorKind::NotPermitted`] (`EPERM`), from `op`.
+    pub fn with_credentials(&self, op: Op) -> Result<Host, Error> {
+        Err(Error::new(op, ErrorKind::NotPermitted))
+    }
+
+    /// In-process, `Namespace::set_limits` sets the namespace's limits; the host's are its
+    /// sysctls (`kernel.msgmax`, `kernel.sem`, …), an administrator's to set. Always
+    /// `EPERM`.
+    ///
+    /// # Errors
+    ///
+    /// Always [`ErrorKind::NotPermitted`] (`EPERM`), from `sysctl`.
+    pub fn set_limits(&self) -> Result<(), Error> {
+        Err(Error::new(Op::Sysctl, ErrorKind::NotPermitted))
+    }
+}
+
+/// The payload type of a host `msgget` being built.
+pub struct QueueParams<T>(PhantomData<fn() -> T>);
+
+impl<T> fmt::Debug for QueueParams<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("QueueParams")
+    }
+}
+
+/// The `nsems` of a host `semget` being built.
+#[derive(Debug)]
+pub struct SetParams {
+    nsems: u16,
+}
+
+/// The `size` of a host `shmget` being built.
+#[derive(Debug)]
+pub struct SegParams {
+    size: usize,
+}
+
+/// A host `*get` call being built: the host's counterpart of
+/// [`OpenOptions`](crate::OpenOptions), with the same methods.
+#[derive(Debug)]
+#[must_use = "nothing is opened until `open()` is called"]
+pub struct HostOpen<P> {
+    key: Key,
+    create: bool,
+    exclusive: bool,
+    mode: u32,
+    params: P,
+}
+
+impl<P> HostOpen<P> {
+    fn new(key: Key, params: P) -> HostOpen<P> {
+        HostOpen { key, create: false, exclusive: false, mode: 0, params }
+    }
+
+    /// `IPC_CREAT | mode`: create the object if the key names none.
+    pub fn create(mut self, mode: u32) -> Self {
+        self.create = true;
+        self.mode = mode;
+        self
+    }
+
+    /// `IPC_EXCL`: with [`create`](Self::create), fail with `EEXIST` if the key names an
+    /// object.
+    pub fn exclusive(mut self) -> Self {
+        self.exclusive = true;
+        self
+    }
+
+    /// The mode bits alone: the access requested when opening an existing object.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The key being opened.
+    pub fn key(&self) -> Key {
+        self.key
+    }
+
+    /// The flags word, after the two checks the in-process builder makes.
+    fn flags(&self, op: Op) -> Result<i32, Error> {
+        let invalid = |detail| Error::new(op, ErrorKind::InvalidArgument).with(detail);
+        if self.mode & !0o777 != 0 {
+            return Err(invalid(Detail::ModeBits));
+        }
+        if self.key.is_private() && !self.create {
+            return Err(invalid(Detail::PrivateWithoutCreate));
+        }
+        let mut flags = self.mode as i32;
+        if self.create {
+            flags |= libc::IPC_CREAT;
+        }
+        if self.exclusive {
+            flags |= libc::IPC_EXCL;
+        }
+        Ok(flags)
+    }
+}
+
+impl<T: Wire> HostOpen<QueueParams<T>> {
+    /// `msgget(key, flags)`.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's: `ENOENT` (no queue, no `create`), `EEXIST` (`exclusive`), `EACCES`,
+    /// `ENOSPC` (`MSGMNI`); and `EINVAL` for mode bits above `0o777` or
+    /// [`Key::PRIVATE`](crate::Key::PRIVATE) without `create`.
+    pub fn open(self) -> Result<msg::Queue<T>, Error> {
+        let flags = self.flags(Op::MsgGet)?;
+        let id = sys::msgget(self.key.raw(), flags).map_err(|e| os_error(Op::MsgGet, e))?;
+        Ok(msg::Queue::from_id(id))
+    }
+}
+
+impl HostOpen<SetParams> {
+    /// `nsems`: semaphores in a new set (at most the existing set's when opening one; `0`
+    /// accepts any).
+    pub fn nsems(mut self, nsems: u16) -> Self {
+        self.params.nsems = nsems;
+        self
+    }
+
+    /// `semget(key, nsems, flags)`.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's: `ENOENT`, `EEXIST`, `EACCES`, `ENOSPC` (`SEMMNI`, `SEMMNS`), `EINVAL`
+    /// for `nsems` of 0 on a new set or above `SEMMSL` or the existing set's; and the
+    /// builder's two checks, as [`msg_queue`](Host::msg_queue)'s.
+    pub fn open(self) -> Result<sem::SemSet, Error> {
+        let flags = self.flags(Op::SemGet)?;
+        let id = sys::semget(self.key.raw(), i32::from(self.params.nsems), flags)
+            .map_err(|e| os_error(Op::SemGet, e))?;
+        sem::SemSet::from_id(id)
+    }
+}
+
+impl HostOpen<SegParams> {
+    /// `size`: bytes of a new segment (at most the existing segment's when opening one;
+    /// `0` accepts any).
+    pub fn size(mut self, size: usize) -> Self {
+        self.params.size = size;
+        self
+    }
+
+    /// `shmget(key, size, flags)`.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's: `ENOENT`, `EEXIST`, `EACCES`, `ENOSPC` (`SHMMNI`, `SHMALL`), `EINVAL`
+    /// for a size below `SHMMIN` or above `SHMMAX` or the existing segment's; and the
+    /// builder's two checks.
+    pub fn open(self) -> Result<shm::Seg, Error> {
+        let flags = self.flags(Op::ShmGet)?;
+        let id = sys::shmget(self.key.raw(), self.params.size, flags).map_err(|e| os_error(Op::ShmGet, e))?;
+        shm::Seg::from_id(id)
+    }
+}

@@ -1,0 +1,482 @@
+//! A message queue of the host kernel: [`Queue<T>`], `msgsnd`/`msgrcv`/`msgctl` with typed
+//! payloads ([`Wire`]), futures that wait on a waiter thread, and the cancellation rule.
+//!
+//! # Cancellation
+//!
+//! * A dropped [`SendFuture`] has sent its message exactly once (the kernel completed the
+//!   `msgsnd`) or not at all (the message drops with the future), as in-process.
+//! * A dropped [`RecvFuture`] whose `msgrcv` the kernel completed anyway (the interruption
+//!   came too late) sends the message back to the queue with `msgsnd`, from a waiter
+//!   thread, waiting for room if the queue filled up meanwhile. The message then sits at the
+//!   **tail** of the queue: it is received after the messages of its type that were sent
+//!   after it was first taken (the kernel has no way to put a message back at its place).
+//!   Its `mtype` and bytes are unchanged; `msg_lspid` and `msg_stime` name the re-send. If
+//!   the queue was removed meanwhile, the message goes with the queue, as every other
+//!   message in it did.
+//! * `recv_timeout` and `send_timeout` are exact: a call that the kernel completed as the
+//!   deadline passed returns its result (the message, or `Ok` for a send), never a timeout
+//!   with the effect done.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::sys::{self, MsgBuf};
+use super::wait::{with_timeout, Blocking, Timed, WaitFuture};
+use super::wire::{DecodeError, Wire};
+use super::{os_error, perm_of};
+use crate::error::{Error, ErrorKind, Op, SendError};
+use crate::msg::{MsqidDs, MsqidSet, Select, IPC_NOWAIT};
+
+/// A message queue of the host kernel carrying `T`s: a `msqid`.
+///
+/// Opened by [`Host::msg_queue`](super::Host::msg_queue). The handle is the id: cloning it
+/// is copying an integer, and dropping it removes nothing (`IPC_RMID` is
+/// [`remove`](Self::remove)).
+pub struct Queue<T> {
+    id: i32,
+    /// `msgsz` of a receive: `T::FIXED_LEN`, or `MSGMAX` when the queue was opened.
+    recv_len: usize,
+    _t: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue { id: self.id, recv_len: self.recv_len, _t: PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue").field("id", &self.id).field("recv_len", &self.recv_len).finish()
+    }
+}
+
+/// A failed receive: the kernel's errno, or a message that did not decode as `T`.
+#[derive(Debug)]
+pub enum RecvError {
+    /// `msgrcv` failed: the kernel's errno.
+    Os(Error),
+    /// A message was received but is not a `T`; it is inside, type and bytes.
+    Decode(DecodeError),
+}
+
+impl RecvError {
+    /// The error as the crate's [`Error`]: the errno of [`Os`](RecvError::Os), and
+    /// [`ErrorKind::TypeMismatch`] (`EINVAL`) for [`Decode`](RecvError::Decode) — a
+    /// message of another payload type, the kind the in-process queue gives a handle of
+    /// the wrong type.
+    pub fn error(&self) -> Error {
+        match self {
+            RecvError::Os(e) => *e,
+            RecvError::Decode(_) => Error::new(Op::MsgRcv, ErrorKind::TypeMismatch),
+        }
+    }
+
+    /// The kind of [`error`](Self::error).
+    pub fn kind(&self) -> ErrorKind {
+        self.error().kind()
+    }
+
+    /// The message that did not decode, if that is the failure.
+    pub fn into_message(self) -> Option<(i64, Vec<u8>)> {
+        match self {
+            RecvError::Os(_) => None,
+            RecvError::Decode(d) => Some(d.into_message()),
+        }
+    }
+}
+
+impl From<Error> for RecvError {
+    fn from(e: Error) -> RecvError {
+        RecvError::Os(e)
+    }
+}
+
+impl From<RecvError> for Error {
+    /// [`RecvError::error`]; a message that did not decode is dropped.
+    fn from(e: RecvError) -> Error {
+        e.error()
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Os(e) => e.fmt(f),
+            RecvError::Decode(d) => d.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvError::Os(e) => Some(e),
+            RecvError::Decode(d) => Some(d),
+        }
+    }
+}
+
+// ===== the calls =====
+
+/// `msgsnd` of an encoded message.
+struct SendJob {
+    id: i32,
+    mtype: i64,
+    buf: MsgBuf,
+}
+
+impl Blocking for SendJob {
+    type Output = ();
+
+    fn attempt(&mut self, nowait: bool) -> Result<(), i32> {
+        sys::msgsnd(self.id, &mut self.buf, self.mtype, if nowait { IPC_NOWAIT } else { 0 })
+    }
+
+    fn would_block(errno: i32) -> bool {
+        errno == libc::EAGAIN
+    }
+
+    fn undo(&mut self, (): ()) {
+        // A send that completed is simply done.
+    }
+}
+
+/// `msgrcv` into a buffer of the queue's receive length.
+struct RecvJob {
+    id: i32,
+    msgtyp: i64,
+    flags: i32,
+    buf: MsgBuf,
+}
+
+impl Blocking for RecvJob {
+    type Output = (i64, MsgBuf);
+
+    fn attempt(&mut self, nowait: bool) -> Result<(i64, MsgBuf), i32> {
+        let flags = self.flags | if nowait { IPC_NOWAIT } else { 0 };
+        let mtype = sys::msgrcv(self.id, &mut self.buf, self.msgtyp, flags)?;
+        let cap = self.buf.capacity();
+        Ok((mtype, std::mem::replace(&mut self.buf, MsgBuf::with_capacity(cap))))
+    }
+
+    fn would_block(errno: i32) -> bool {
+        errno == libc::ENOMSG
+    }
+
+    fn undo(&mut self, (mtype, mut buf): (i64, MsgBuf)) {
+        loop {
+            match sys::msgsnd(self.id, &mut buf, mtype, 0) {
+                Err(libc::EINTR) => continue,
+                // Sent back; or the queue is gone (EIDRM, EINVAL) with its messages.
+                _ => return,
+            }
+        }
+    }
+}
+
+impl RecvJob {
+    fn new<T: Wire>(q: &Queue<T>, select: Select) -> Result<RecvJob, Error> {
+        select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
+        let (msgtyp, flags) = select.to_raw();
+        Ok(RecvJob { id: q.id, msgtyp, flags, buf: MsgBuf::with_capacity(q.recv_len) })
+    }
+}
+
+fn decode<T: Wire>(r: Result<(i64, MsgBuf), i32>) -> Result<(i64, T), RecvError> {
+    let (mtype, buf) = r.map_err(|e| RecvError::Os(os_error(Op::MsgRcv, e)))?;
+    match T::decode(buf.text()) {
+        Ok(v) => Ok((mtype, v)),
+        Err(reason) => Err(RecvError::Decode(DecodeError::new(mtype, buf.into_text(), reason))),
+    }
+}
+
+// ===== the futures =====
+
+/// The future of [`Queue::send`].
+///
+/// # Cancel safety
+///
+/// Dropped, it has sent the message exactly once (the kernel completed the `msgsnd`) or not
+/// at all (the message drops with it).
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<T> {
+    msg: Option<T>,
+    call: Result<WaitFuture<SendJob>, Error>,
+}
+
+impl<T> fmt::Debug for SendFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFuture").finish_non_exhaustive()
+    }
+}
+
+// The message is never pinned: it is moved out whole when the future completes.
+impl<T> Unpin for SendFuture<T> {}
+
+impl<T: Wire> Future for SendFuture<T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let r = match &mut this.call {
+            Ok(fut) => match Pin::new(fut).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r.map_err(|e| os_error(Op::MsgSnd, e)),
+            },
+            Err(e) => Err(*e),
+        };
+        let msg = this.msg.take().expect("SendFuture polled after it completed");
+        Poll::Ready(r.map_err(|e| SendError::new(e, msg)))
+    }
+}
+
+/// The future of [`Queue::recv`].
+///
+/// # Cancel safety
+///
+/// Dropped, it has taken nothing: a message the kernel gave it as it was dropped is sent
+/// back to the queue, at the tail (see the [module docs](self#cancellation)).
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<T> {
+    call: Result<WaitFuture<RecvJob>, Error>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for RecvFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvFuture").finish_non_exhaustive()
+    }
+}
+
+impl<T: Wire> Future for RecvFuture<T> {
+    type Output = Result<(i64, T), RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().call {
+            Ok(fut) => Pin::new(fut).poll(cx).map(decode),
+            Err(e) => Poll::Ready(Err(RecvError::Os(*e))),
+        }
+    }
+}
+
+// ===== Queue =====
+
+impl<T: Wire> Queue<T> {
+    pub(crate) fn from_id(id: i32) -> Queue<T> {
+        let recv_len = T::FIXED_LEN.unwrap_or_else(msgmax);
+        Queue { id, recv_len, _t: PhantomData }
+    }
+
+    /// The queue's id (`msqid`), which any process may pass to `msgsnd`/`msgrcv`.
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    fn encode(&self, mtype: i64, msg: &T) -> SendJob {
+        let mut text = Vec::new();
+        msg.encode(&mut text);
+        SendJob { id: self.id, mtype, buf: MsgBuf::from_text(&text) }
+    }
+
+    /// `msgsnd(msqid, {mtype, encode(msg)}, len, 0)`: sends `msg`, waiting (on a waiter
+    /// thread, not the runtime) while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno, the message given back inside the [`SendError`]: `EINVAL` for
+    /// `mtype < 1`, a message above `MSGMAX` or a dead id; `EACCES` without write
+    /// permission; `EIDRM` if the queue was removed while the send waited.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future sends the message exactly once or not at all.
+    pub fn send(&self, mtype: i64, msg: T) -> SendFuture<T> {
+        let job = self.encode(mtype, &msg);
+        SendFuture { msg: Some(msg), call: Ok(WaitFuture::new(job)) }
+    }
+
+    /// `msgsnd(.., IPC_NOWAIT)`: sends `msg` if it fits now.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), and `EAGAIN` where `send` would wait.
+    pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
+        let mut job = self.encode(mtype, &msg);
+        loop {
+            match job.attempt(true) {
+                Ok(()) => return Ok(()),
+                Err(libc::EINTR) => continue,
+                Err(e) => return Err(SendError::new(os_error(Op::MsgSnd, e), msg)),
+            }
+        }
+    }
+
+    /// `msgsnd` without `IPC_NOWAIT` on this thread, as C calls it: the thread sleeps while
+    /// the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a tokio runtime, as the in-process `blocking_send`.
+    #[track_caller]
+    pub fn blocking_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
+        let mut job = self.encode(mtype, &msg);
+        let r = crate::runtime::block_on(std::future::poll_fn(|_| Poll::Ready(job.run_blocking())));
+        r.map_err(|e| SendError::new(os_error(Op::MsgSnd, e), msg))
+    }
+
+    /// [`send`](Self::send) that gives up after `timeout` (`EAGAIN` with `is_timeout()`),
+    /// giving the message back.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); on expiry `EAGAIN` with [`SendError::is_timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send).
+    ///
+    /// # Panics
+    ///
+    /// Where it must wait a millisecond or more outside a tokio runtime with a timer, as
+    /// the in-process `send_timeout`.
+    pub async fn send_timeout(&self, mtype: i64, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        let job = self.encode(mtype, &msg);
+        match with_timeout(WaitFuture::new(job), timeout).await {
+            Timed::Done(Ok(())) => Ok(()),
+            Timed::Done(Err(e)) => Err(SendError::new(os_error(Op::MsgSnd, e), msg)),
+            Timed::Expired => Err(SendError::new(Error::timed_out(Op::MsgSnd), msg)),
+        }
+    }
+
+    /// `msgrcv(msqid, buf, len, msgtyp, flags)`: the oldest message `select` matches,
+    /// waiting (on a waiter thread) until there is one. `len` is `T::FIXED_LEN`, or
+    /// `MSGMAX`.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno in [`RecvError::Os`]: `EINVAL` for a non-positive type in
+    /// `select` or a dead id, `E2BIG` for a message longer than `len` (it stays queued),
+    /// `EACCES` without read permission, `EIDRM` if the queue was removed while the call
+    /// waited; [`RecvError::Decode`] with the message for one that is not a `T`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future loses no message: one the kernel gave it as it was dropped is
+    /// sent back to the queue (at the tail; see the [module docs](self#cancellation)).
+    pub fn recv(&self, select: Select) -> RecvFuture<T> {
+        RecvFuture { call: RecvJob::new(self, select).map(WaitFuture::new), _t: PhantomData }
+    }
+
+    /// `msgrcv(.., IPC_NOWAIT)`: the oldest matching message, if there is one now.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv), and `ENOMSG` where `recv` would wait.
+    pub fn try_recv(&self, select: Select) -> Result<(i64, T), RecvError> {
+        let mut job = RecvJob::new(self, select)?;
+        loop {
+            match job.attempt(true) {
+                Err(libc::EINTR) => continue,
+                r => return decode(r),
+            }
+        }
+    }
+
+    /// `msgrcv` without `IPC_NOWAIT` on this thread, as C calls it.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    ///
+    /// # Panics
+    ///
+    /// On a thread that drives a tokio runtime, as the in-process `blocking_recv`.
+    #[track_caller]
+    pub fn blocking_recv(&self, select: Select) -> Result<(i64, T), RecvError> {
+        let mut job = RecvJob::new(self, select)?;
+        decode(crate::runtime::block_on(std::future::poll_fn(|_| Poll::Ready(job.run_blocking()))))
+    }
+
+    /// [`recv`](Self::recv) that gives up after `timeout`: `EAGAIN` with `is_timeout()`
+    /// (as the in-process queue answers).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv); on expiry `EAGAIN` with [`Error::is_timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`recv`](Self::recv).
+    ///
+    /// # Panics
+    ///
+    /// Where it must wait a millisecond or more outside a tokio runtime with a timer.
+    pub async fn recv_timeout(&self, select: Select, timeout: Duration) -> Result<(i64, T), RecvError> {
+        let job = RecvJob::new(self, select)?;
+        match with_timeout(WaitFuture::new(job), timeout).await {
+            Timed::Done(r) => decode(r),
+            Timed::Expired => Err(RecvError::Os(Error::timed_out(Op::MsgRcv))),
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    /// `msgctl(msqid, IPC_STAT)`: the kernel's `struct msqid_ds`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for a dead id, `EACCES` without read permission.
+    #[allow(clippy::unnecessary_cast)] // time_t and the counters are 32 bits on some targets
+    pub fn stat(&self) -> Result<MsqidDs, Error> {
+        let ds = sys::msgctl_stat(self.id).map_err(|e| os_error(Op::MsgCtl, e))?;
+        Ok(MsqidDs {
+            perm: perm_of(&ds.msg_perm),
+            stime: ds.msg_stime as i64,
+            rtime: ds.msg_rtime as i64,
+            ctime: ds.msg_ctime as i64,
+            cbytes: ds.__msg_cbytes as u64,
+            qnum: ds.msg_qnum as u64,
+            qbytes: ds.msg_qbytes as u64,
+            lspid: ds.msg_lspid,
+            lrpid: ds.msg_lrpid,
+        })
+    }
+
+    /// `msgctl(msqid, IPC_SET)`: owner, mode and `msg_qbytes`.
+    ///
+    /// # Errors
+    ///
+    /// `EPERM` for a caller who is neither owner, creator nor privileged, or raising
+    /// `msg_qbytes` above `MSGMNB` without `CAP_SYS_RESOURCE`; `EINVAL` for a dead id.
+    pub fn set(&self, set: MsqidSet) -> Result<(), Error> {
+        sys::msgctl_set(self.id, set.uid, set.gid, set.mode, set.qbytes).map_err(|e| os_error(Op::MsgCtl, e))
+    }
+
+    /// `msgctl(msqid, IPC_RMID)`: removes the queue; waiting calls fail with `EIDRM`.
+    ///
+    /// # Errors
+    ///
+    /// `EPERM` for a caller who is neither owner, creator nor privileged; `EINVAL` for a
+    /// dead id.
+    pub fn remove(&self) -> Result<(), Error> {
+        sys::msgctl_rmid(self.id).map_err(|e| os_error(Op::MsgCtl, e))
+    }
+}
+
+/// `MSGMAX` of the calling thread's IPC namespace (`/proc/sys/kernel/msgmax`), 8192 (the
+/// kernel's default) if it cannot be read.
+fn msgmax() -> usize {
+    std::fs::read_to_string("/proc/sys/kernel/msgmax")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(8192)
+}
