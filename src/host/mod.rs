@@ -6,27 +6,29 @@
 //! use svipc::host::Host;
 //! use svipc::{Key, Select};
 //!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let me = Host::current(); // in-process: `Process::current()`
 //! let q = me.msg_queue::<String>(Key::new(0x5157)).create(0o600).open()?;
 //! q.send(1, "hello".to_string()).await?;
 //! let (mtype, text) = q.recv(Select::Type(2)).await?; // a C peer's reply
+//! println!("{mtype}: {text}");
 //! # Ok(()) }
 //! ```
 //!
 //! | System V | host | in-process |
 //! |---|---|---|
 //! | `msgget` | [`Host::msg_queue`]`::<T>(key).create(mode).open()` | `Process::msg_queue` |
-//! | `msgsnd` / `msgrcv` | [`msg::Queue`]`::send`, `recv`, `try_*`, `blocking_*`, `*_timeout` | [`MessageQueue`](crate::MessageQueue), same names |
-//! | `semget` / `semop` / `semctl` | [`Host::sem_set`]`(key).nsems(n)…`, [`sem::SemSet`]`::semop`, `acquire`, `get_val`, … | [`SemaphoreSet`](crate::SemaphoreSet) |
-//! | `shmget` / `shmat` / `shmctl` | [`Host::shm_segment`]`(key).size(n)…`, [`shm::Seg`]`::attach`, `read_at`, `atomic_u32`, … | [`Segment`](crate::Segment) |
+//! | `msgsnd` / `msgrcv` | [`msg::Queue`]`::send`, `recv`, `try_*`, `blocking_*`, `*_timeout` | [`MessageQueue`], same names |
+//! | `semget` / `semop` / `semctl` | [`Host::sem_set`]`(key).nsems(n)…`, [`sem::SemSet`]`::semop`, `acquire`, `get_val`, … | [`SemaphoreSet`] |
+//! | `shmget` / `shmat` / `shmctl` | [`Host::shm_segment`]`(key).size(n)…`, [`shm::Seg`]`::attach`, `read_at`, `atomic_u32`, … | [`Segment`] |
 //!
 //! # Where things stand (the plan)
 //!
 //! Phase 1, this module: the kernel backend. The host objects are their own types
 //! ([`msg::Queue<T>`], [`sem::SemSet`], [`shm::Seg`]) with the method names and signatures
-//! of the in-process ones, reusing the crate's [`Select`](crate::Select),
-//! [`SemOp`](crate::SemOp), [`Key`](crate::Key), [`Error`](crate::Error) and the `*Ds`
+//! of the in-process ones, reusing the crate's [`Select`],
+//! [`SemOp`], [`Key`], [`Error`] and the `*Ds`
 //! structs. Phase 2 makes [`Host::current`]'s builders return the crate's own
 //! `MessageQueue<T>`, `SemaphoreSet` and `Segment` (an internal enum: in-process engine or
 //! host object), so code written against those types runs on either home with the one line
@@ -35,21 +37,21 @@
 //!
 //! # What is the kernel's
 //!
-//! Everything: ids, keys ([`Key::ftok`](crate::Key::ftok) is glibc's), permissions (checked
+//! Everything: ids, keys ([`Key::ftok`] is glibc's), permissions (checked
 //! against the process's real credentials), `stat`, `set`, `remove`, the limits
 //! (`/proc/sys/kernel/msg*`, `sem`, `shm*`), and the errno of every error: each failure is
-//! the kernel's errno as an [`ErrorKind`](crate::ErrorKind) (an errno outside that table,
+//! the kernel's errno as an [`ErrorKind`] (an errno outside that table,
 //! which System V calls do not return on Linux, is reported as `InvalidArgument`). The
 //! builders make the same two checks of their arguments before the call as in-process (mode
-//! bits above `0o777`, and [`Key::PRIVATE`](crate::Key::PRIVATE) without `create`, both
+//! bits above `0o777`, and [`Key::PRIVATE`] without `create`, both
 //! `EINVAL` with a [`detail`](crate::Error::detail)), so a program behaves the same on both
 //! homes.
 //!
 //! # Differences from the in-process home
 //!
 //! * **Credentials.** The host checks the process's own credentials; there is no
-//!   `with_process`, no other [`Credentials`](crate::Credentials) to act as.
-//!   [`Host::with_credentials`] answers `EPERM` ([`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted)).
+//!   other [`Credentials`] to act as: a queue's `with_process` ([`msg::Queue::with_process`])
+//!   answers `EPERM` ([`ErrorKind::NotPermitted`]).
 //! * **Limits** are the IPC namespace's sysctls, set by an administrator; they are not set
 //!   from Rust ([`Host::set_limits`] answers `EPERM`).
 //! * **Typed messages.** A message crosses processes as bytes, so `T` is a [`Wire`] type,
@@ -59,9 +61,9 @@
 //! * **Cancellation.** As in-process, a dropped future loses nothing, but the kernel cannot
 //!   put a message back at its place: a received message whose future was dropped is sent
 //!   back to the **tail** of its queue ([`msg`](self::msg#cancellation)); a completed
-//!   `semop` is undone by its inverse, as in-process ([`sem`](self::sem)).
+//!   `semop` is undone by its inverse, as in-process ([`sem`]).
 //! * **Shared memory** is reached by copies and atomic views, never a `&[u8]`: another
-//!   process may write at any moment ([`shm`](self::shm) has the memory model).
+//!   process may write at any moment ([`shm`] has the memory model).
 //! * **Handles** are ids: dropping one never removes the object (there is no
 //!   `remove_on_drop`); objects outlive the process until `remove` or `ipcrm`.
 //!
@@ -72,7 +74,7 @@
 //! would sleep does it move to a waiter thread, which sleeps in the kernel and wakes the
 //! future. A dropped future interrupts its thread's call with a thread-directed signal
 //! (`SIGURG` by default, [`set_interrupt_signal`]). The design, the alternatives measured
-//! and the figures are in [`wait`](self::wait) and BENCHMARKS.md ("Host kernel").
+//! and the figures are in [`wait`] and BENCHMARKS.md ("Host kernel").
 
 #[doc(hidden)]
 pub mod msg;
@@ -86,6 +88,9 @@ pub mod wire;
 
 use std::fmt;
 use std::marker::PhantomData;
+
+#[cfg(doc)]
+use crate::{Credentials, MessageQueue, OpenOptions, Process, Segment, Select, SemOp, SemaphoreSet};
 
 pub use self::msg::RecvError;
 pub use self::wait::{set_interrupt_signal, waiter_threads};
@@ -113,7 +118,7 @@ pub(crate) fn perm_of(p: &libc::ipc_perm) -> IpcPerm {
     }
 }
 
-/// The host kernel as the namespace: where [`Process::current`](crate::Process::current)
+/// The host kernel as the namespace: where [`Process::current`]
 /// opens in-process objects, `Host::current()` opens the host's.
 ///
 /// It holds nothing: every call goes to the kernel, in the IPC namespace of the calling
@@ -179,16 +184,6 @@ impl Host {
         shm::Seg::from_id(shmid)
     }
 
-    /// In-process, `with_process` acts with other credentials; the host checks the
-    /// process's own, which a library cannot change for one call. Always `EPERM`.
-    ///
-    /// # Errors
-    ///
-    /// Always [`ErrorKind::NotPermitted`] (`EPERM`), from `op`.
-    pub fn with_credentials(&self, op: Op) -> Result<Host, Error> {
-        Err(Error::new(op, ErrorKind::NotPermitted))
-    }
-
     /// In-process, `Namespace::set_limits` sets the namespace's limits; the host's are its
     /// sysctls (`kernel.msgmax`, `kernel.sem`, …), an administrator's to set. Always
     /// `EPERM`.
@@ -223,7 +218,7 @@ pub struct SegParams {
 }
 
 /// A host `*get` call being built: the host's counterpart of
-/// [`OpenOptions`](crate::OpenOptions), with the same methods.
+/// [`OpenOptions`], with the same methods.
 #[derive(Debug)]
 #[must_use = "nothing is opened until `open()` is called"]
 pub struct HostOpen<P> {
@@ -291,7 +286,7 @@ impl<T: Wire> HostOpen<QueueParams<T>> {
     ///
     /// The kernel's: `ENOENT` (no queue, no `create`), `EEXIST` (`exclusive`), `EACCES`,
     /// `ENOSPC` (`MSGMNI`); and `EINVAL` for mode bits above `0o777` or
-    /// [`Key::PRIVATE`](crate::Key::PRIVATE) without `create`.
+    /// [`Key::PRIVATE`] without `create`.
     pub fn open(self) -> Result<msg::Queue<T>, Error> {
         let flags = self.flags(Op::MsgGet)?;
         let id = sys::msgget(self.key.raw(), flags).map_err(|e| os_error(Op::MsgGet, e))?;

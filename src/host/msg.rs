@@ -430,6 +430,17 @@ impl<T: Wire> Queue<T> {
 }
 
 impl<T> Queue<T> {
+    /// In-process, `with_process` gives a handle that acts as another
+    /// [`Process`](crate::Process) with its credentials; the host checks this process's
+    /// own, which a library cannot change for one call.
+    ///
+    /// # Errors
+    ///
+    /// Always [`ErrorKind::NotPermitted`] (`EPERM`).
+    pub fn with_process(&self, _other: &crate::Process) -> Result<Queue<T>, Error> {
+        Err(Error::new(Op::MsgGet, ErrorKind::NotPermitted))
+    }
+
     /// `msgctl(msqid, IPC_STAT)`: the kernel's `struct msqid_ds`.
     ///
     /// # Errors

@@ -4,11 +4,11 @@
 //!
 //! # The protocol
 //!
-//! A call ([`Blocking`]) is first made with `IPC_NOWAIT` on the polling thread. Only if the
+//! A call (a `Blocking` job) is first made with `IPC_NOWAIT` on the polling thread. Only if the
 //! kernel answers that it would have slept (`EAGAIN`, or `ENOMSG` for `msgrcv`) does the
 //! future hand the call to a waiter thread, which makes the same call without `IPC_NOWAIT`
 //! and sleeps in the kernel. When it returns, the thread stores the result in the future's
-//! shared [`Call`] and wakes the future's `Waker`.
+//! shared `Call` and wakes the future's `Waker`.
 //!
 //! A dropped future marks its `Call` cancelled. Then:
 //!
@@ -17,19 +17,19 @@
 //!   the call returns `EINTR`, since it is installed without `SA_RESTART` — and System V
 //!   calls are never restarted anyway). The thread sees `cancelled` and stops. A signal can
 //!   arrive after the thread marked itself in the call but before it entered the kernel;
-//!   then it would sleep on. The [`Interrupter`] thread covers that: it re-sends the signal
+//!   then it would sleep on. The interrupter thread covers that: it re-sends the signal
 //!   with back-off (50 µs doubling to 10 ms) until the thread reports it left the call. It
 //!   parks on a condition variable when nothing is pending, so an idle process spends no
 //!   CPU on it;
 //! * if the kernel completed the call anyway (the signal came too late, or the result was
 //!   stored but not yet taken by a poll), the call's effect is undone by
-//!   [`Blocking::undo`] on a waiter thread: a received message is sent back, a performed
+//!   `Blocking::undo` on a waiter thread: a received message is sent back, a performed
 //!   `semop` is reversed. A completed send needs nothing.
 //!
 //! # The pool
 //!
 //! Threads are made on demand, one per concurrently waiting call (a thread sleeps in one
-//! system call at a time), are kept idle for [`KEEP_IDLE`] after their last call, then
+//! system call at a time), are kept idle for 10 seconds after their last call, then
 //! exit. An idle thread sleeps on a condition variable: no CPU.
 //!
 //! # The signal

@@ -12,7 +12,7 @@
 //! | `[u8; N]` | the `N` bytes | `char mtext[N];` |
 //! | the integers and floats | `size_of` bytes, native byte order | `int32_t v;` etc. |
 //! | [`SizeOf<T>`] with `T: bytemuck::Pod` | the bytes of the `#[repr(C)]` struct, padding-free | the same struct in C |
-//! | [`Serde<T>`] (feature `serde`) | postcard's encoding | a postcard decoder, not a plain struct |
+//! | `Serde<T>` (feature `serde`) | postcard's encoding | a postcard decoder, not a plain struct |
 //!
 //! A plain struct is the interchange type for C. `bytemuck::Pod` guarantees what a C peer
 //! needs: `#[repr(C)]` (or `transparent`), no padding, every bit pattern valid. For

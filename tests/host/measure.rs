@@ -1,0 +1,207 @@
+//! The host backend's measurements (BENCHMARKS.md, "Host kernel"), run on request only:
+//!
+//! ```console
+//! cargo test --release --test host -- --measure
+//! ```
+//!
+//! Nothing here is asserted (speed is never a test); it prints figures. Each figure is the
+//! best of several rounds, to damp a shared machine's noise.
+//!
+//! 1. **Non-blocking path**: a `try_send` + `try_recv` pair through the typed layer
+//!    (`Queue<u64>`, `Queue<SizeOf<Order>>`) against the same two raw `msgsnd`/`msgrcv`
+//!    calls with `IPC_NOWAIT` on a stack buffer.
+//! 2. **Wake-up latency**: a round trip to an echo thread blocked in `msgrcv` (a C-style
+//!    peer), from a thread blocked in `msgrcv` (raw), from a tokio task awaiting `recv` (the
+//!    waiter thread), and from a tokio task polling `try_recv` with adaptive back-off (the
+//!    alternative: yield 64 times, then sleep 1 ms).
+//! 3. **Idle cost**: CPU time of the whole process over one second while one receive waits
+//!    and nothing arrives, for the waiter thread and for the polling alternative; threads
+//!    used.
+
+use std::time::{Duration, Instant};
+
+use svipc::host::Host;
+use svipc::msg::SizeOf;
+use svipc::{Key, Select};
+
+use super::Order;
+
+const ROUNDS: usize = 5;
+
+/// Best ns per iteration of `f(iters)` over [`ROUNDS`] rounds.
+fn best(iters: u64, mut f: impl FnMut(u64)) -> f64 {
+    (0..ROUNDS)
+        .map(|_| {
+            let t = Instant::now();
+            f(iters);
+            t.elapsed().as_nanos() as f64 / iters as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[repr(C)]
+struct RawMsg {
+    mtype: libc::c_long,
+    text: [u8; 16],
+}
+
+fn raw_send(id: i32, mtype: i64, text: &[u8], flags: i32) -> isize {
+    let mut m = RawMsg { mtype: mtype as libc::c_long, text: [0; 16] };
+    m.text[..text.len()].copy_from_slice(text);
+    // SAFETY: `m` is a valid msgbuf with `text.len()` (<= 16) bytes of text.
+    unsafe { libc::msgsnd(id, (&m as *const RawMsg).cast(), text.len(), flags) as isize }
+}
+
+fn raw_recv(id: i32, msgtyp: i64, len: usize, flags: i32) -> (isize, RawMsg) {
+    let mut m = RawMsg { mtype: 0, text: [0; 16] };
+    // SAFETY: `m` has room for the type and `len` (<= 16) bytes of text.
+    let n = unsafe { libc::msgrcv(id, (&mut m as *mut RawMsg).cast(), len, msgtyp as libc::c_long, flags) };
+    (n, m)
+}
+
+/// utime + stime of the process, in clock ticks (`/proc/self/stat` fields 14 and 15).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+fn ticks_per_sec() -> f64 {
+    // SAFETY: sysconf takes a constant.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
+}
+
+/// `try_recv` with adaptive back-off: the polling alternative to a waiter thread.
+async fn poll_recv(q: &svipc::host::msg::Queue<u64>, select: Select) -> (i64, u64) {
+    let mut tries = 0u32;
+    let mut sleep = Duration::from_millis(1);
+    loop {
+        match q.try_recv(select) {
+            Ok(m) => return m,
+            Err(e) => assert!(e.error().is_no_message(), "{e}"),
+        }
+        tries += 1;
+        if tries < 64 {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(sleep).await;
+            sleep = (sleep * 2).min(Duration::from_millis(8));
+        }
+    }
+}
+
+pub fn run() {
+    let me = Host::current();
+    println!("svipc::host measurements (best of {ROUNDS} rounds)");
+
+    // 1. The non-blocking path.
+    let q = me.msg_queue::<u64>(Key::PRIVATE).create(0o600).open().unwrap();
+    let id = q.id();
+    let n = 200_000;
+    let raw = best(n, |n| {
+        for i in 0..n {
+            assert_eq!(raw_send(id, 1, &i.to_ne_bytes(), libc::IPC_NOWAIT), 0);
+            assert_eq!(raw_recv(id, 0, 8, libc::IPC_NOWAIT).0, 8);
+        }
+    });
+    let typed = best(n, |n| {
+        for i in 0..n {
+            q.try_send(1, i).unwrap();
+            assert_eq!(q.try_recv(Select::Any).unwrap().1, i);
+        }
+    });
+    let pods = me.msg_queue_by_id::<SizeOf<Order>>(id).unwrap();
+    let order = Order { id: 1, qty: 2, price: 3 };
+    let raw16 = best(n, |n| {
+        let b = bytemuck::bytes_of(&order);
+        for _ in 0..n {
+            assert_eq!(raw_send(id, 1, b, libc::IPC_NOWAIT), 0);
+            assert_eq!(raw_recv(id, 0, 16, libc::IPC_NOWAIT).0, 16);
+        }
+    });
+    let pod = best(n, |n| {
+        for _ in 0..n {
+            pods.try_send(1, SizeOf(order)).unwrap();
+            assert_eq!(pods.try_recv(Select::Any).unwrap().1 .0, order);
+        }
+    });
+    println!("non-blocking try_send + try_recv pair, ns:");
+    println!("  raw msgsnd+msgrcv u64       {raw:8.0}");
+    println!("  Queue<u64>                  {typed:8.0}   ({:.3}x raw)", typed / raw);
+    println!("  raw msgsnd+msgrcv 16 bytes  {raw16:8.0}");
+    println!("  Queue<SizeOf<Order>>        {pod:8.0}   ({:.3}x raw)", pod / raw16);
+
+    // 2. Wake-up latency: round trips to an echo thread blocked in msgrcv.
+    let echo = std::thread::spawn(move || loop {
+        let (n, m) = raw_recv(id, 1, 8, 0);
+        assert_eq!(n, 8);
+        let v = u64::from_ne_bytes(m.text[..8].try_into().unwrap());
+        assert_eq!(raw_send(id, 2, &v.to_ne_bytes(), 0), 0);
+        if v == u64::MAX {
+            return;
+        }
+    });
+    let trips = 2000;
+    let raw_rt = best(trips, |n| {
+        for i in 0..n {
+            assert_eq!(raw_send(id, 1, &i.to_ne_bytes(), 0), 0);
+            assert_eq!(raw_recv(id, 2, 8, 0).0, 8);
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let awaited = best(trips, |n| {
+        rt.block_on(async {
+            for i in 0..n {
+                q.send(1, i).await.unwrap();
+                assert_eq!(q.recv(Select::Type(2)).await.unwrap().1, i);
+            }
+        })
+    });
+    let polled = best(trips / 4, |n| {
+        rt.block_on(async {
+            for i in 0..n {
+                q.send(1, i).await.unwrap();
+                assert_eq!(poll_recv(&q, Select::Type(2)).await.1, i);
+            }
+        })
+    });
+    q.try_send(1, u64::MAX).unwrap();
+    echo.join().unwrap();
+    assert_eq!(q.try_recv(Select::Type(2)).unwrap().1, u64::MAX);
+    println!("round trip to an echo thread blocked in msgrcv, ns:");
+    println!("  thread blocked in msgrcv              {raw_rt:9.0}");
+    println!("  awaited recv (waiter thread)          {awaited:9.0}   ({:.2}x)", awaited / raw_rt);
+    println!("  polled try_recv, adaptive back-off    {polled:9.0}   ({:.2}x)", polled / raw_rt);
+
+    // 3. Idle: one receive waiting, nothing arriving, for one second.
+    let hz = ticks_per_sec();
+    let idle = |label: &str, fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>| {
+        rt.block_on(async {
+            let mut fut = fut;
+            // Start it (it goes to sleep), then measure a second of waiting.
+            let _ = tokio::time::timeout(Duration::from_millis(50), &mut fut).await;
+            let c0 = cpu_ticks();
+            let _ = tokio::time::timeout(Duration::from_secs(1), &mut fut).await;
+            let cpu = (cpu_ticks() - c0) as f64 / hz * 1000.0;
+            println!("  {label:38} {cpu:6.0} ms CPU, {} waiter threads", svipc::host::waiter_threads());
+        })
+    };
+    println!("one idle receive for one second (the whole process):");
+    idle("awaited recv (waiter thread)", Box::pin(async { drop(q.recv(Select::Type(9)).await) }));
+    idle(
+        "polled try_recv, adaptive back-off",
+        Box::pin(async {
+            let _ = poll_recv(&q, Select::Type(9)).await;
+        }),
+    );
+    idle(
+        "polled try_recv, yield only (spinning)",
+        Box::pin(async {
+            while q.try_recv(Select::Type(9)).is_err() {
+                tokio::task::yield_now().await;
+            }
+        }),
+    );
+    q.remove().unwrap();
+}
