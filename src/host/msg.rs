@@ -149,6 +149,8 @@ impl Blocking for SendJob {
 /// `msgrcv` into a buffer of the queue's receive length.
 struct RecvJob {
     id: i32,
+    /// `msgsz`.
+    len: usize,
     msgtyp: i64,
     flags: i32,
     buf: MsgBuf,
@@ -159,9 +161,9 @@ impl Blocking for RecvJob {
 
     fn attempt(&mut self, nowait: bool) -> Result<(i64, MsgBuf), i32> {
         let flags = self.flags | if nowait { IPC_NOWAIT } else { 0 };
-        let mtype = sys::msgrcv(self.id, &mut self.buf, self.msgtyp, flags)?;
-        let cap = self.buf.capacity();
-        Ok((mtype, std::mem::replace(&mut self.buf, MsgBuf::with_capacity(cap))))
+        let mtype = sys::msgrcv(self.id, &mut self.buf, self.len, self.msgtyp, flags)?;
+        // Successful: the job ends, so its buffer goes with the message.
+        Ok((mtype, std::mem::take(&mut self.buf)))
     }
 
     fn would_block(errno: i32) -> bool {
@@ -183,7 +185,7 @@ impl RecvJob {
     fn new<T: Wire>(q: &Queue<T>, select: Select) -> Result<RecvJob, Error> {
         select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
         let (msgtyp, flags) = select.to_raw();
-        Ok(RecvJob { id: q.id, msgtyp, flags, buf: MsgBuf::with_capacity(q.recv_len) })
+        Ok(RecvJob { id: q.id, len: q.recv_len, msgtyp, flags, buf: MsgBuf::with_capacity(q.recv_len) })
     }
 }
 
@@ -278,9 +280,9 @@ impl<T: Wire> Queue<T> {
     }
 
     fn encode(&self, mtype: i64, msg: &T) -> SendJob {
-        let mut text = Vec::new();
-        msg.encode(&mut text);
-        SendJob { id: self.id, mtype, buf: MsgBuf::from_text(&text) }
+        let mut buf = MsgBuf::with_capacity(T::FIXED_LEN.unwrap_or(0));
+        buf.encode_with(|out| msg.encode(out));
+        SendJob { id: self.id, mtype, buf }
     }
 
     /// `msgsnd(msqid, {mtype, encode(msg)}, len, 0)`: sends `msg`, waiting (on a waiter
@@ -306,14 +308,16 @@ impl<T: Wire> Queue<T> {
     ///
     /// As [`send`](Self::send), and `EAGAIN` where `send` would wait.
     pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
-        let mut job = self.encode(mtype, &msg);
-        loop {
-            match job.attempt(true) {
-                Ok(()) => return Ok(()),
-                Err(libc::EINTR) => continue,
-                Err(e) => return Err(SendError::new(os_error(Op::MsgSnd, e), msg)),
+        let r = with_scratch(|buf| {
+            buf.encode_with(|out| msg.encode(out));
+            loop {
+                match sys::msgsnd(self.id, buf, mtype, IPC_NOWAIT) {
+                    Err(libc::EINTR) => continue,
+                    r => return r,
+                }
             }
-        }
+        });
+        r.map_err(|e| SendError::new(os_error(Op::MsgSnd, e), msg))
     }
 
     /// `msgsnd` without `IPC_NOWAIT` on this thread, as C calls it: the thread sleeps while
@@ -382,13 +386,20 @@ impl<T: Wire> Queue<T> {
     ///
     /// As [`recv`](Self::recv), and `ENOMSG` where `recv` would wait.
     pub fn try_recv(&self, select: Select) -> Result<(i64, T), RecvError> {
-        let mut job = RecvJob::new(self, select)?;
-        loop {
-            match job.attempt(true) {
-                Err(libc::EINTR) => continue,
-                r => return decode(r),
+        select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
+        let (msgtyp, flags) = select.to_raw();
+        with_scratch(|buf| {
+            let mtype = loop {
+                match sys::msgrcv(self.id, buf, self.recv_len, msgtyp, flags | IPC_NOWAIT) {
+                    Err(libc::EINTR) => continue,
+                    r => break r.map_err(|e| RecvError::Os(os_error(Op::MsgRcv, e)))?,
+                }
+            };
+            match T::decode(buf.text()) {
+                Ok(v) => Ok((mtype, v)),
+                Err(reason) => Err(RecvError::Decode(DecodeError::new(mtype, buf.text().to_vec(), reason))),
             }
-        }
+        })
     }
 
     /// `msgrcv` without `IPC_NOWAIT` on this thread, as C calls it.
@@ -481,6 +492,19 @@ impl<T> Queue<T> {
     pub fn remove(&self) -> Result<(), Error> {
         sys::msgctl_rmid(self.id).map_err(|e| os_error(Op::MsgCtl, e))
     }
+}
+
+/// Runs `f` with this thread's scratch message buffer (the non-blocking calls' buffer,
+/// reused so they allocate nothing), or a fresh one if `f` runs inside another call's `f`
+/// (a `Wire` impl that sends).
+fn with_scratch<R>(f: impl FnOnce(&mut MsgBuf) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<MsgBuf> = std::cell::RefCell::new(MsgBuf::with_capacity(64));
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut MsgBuf::default()),
+    })
 }
 
 /// `MSGMAX` of the calling thread's IPC namespace (`/proc/sys/kernel/msgmax`), 8192 (the

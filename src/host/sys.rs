@@ -36,15 +36,17 @@ fn check(r: c_int) -> Result<c_int, i32> {
 
 // ===== message buffers =====
 
-/// The bytes of a C `struct msgbuf { long mtype; char mtext[]; }`: a `long`-aligned buffer
-/// whose first `size_of::<long>()` bytes are the type and the rest the text.
+/// The bytes of a C `struct msgbuf { long mtype; char mtext[]; }`: the first
+/// `size_of::<long>()` bytes are the type, the rest the text.
 ///
-/// Kept as `long` words so the buffer has the alignment the kernel's `get_user` of `mtype`
-/// expects on every architecture; the text is read and written as bytes.
+/// A `Vec<u8>`, so a [`Wire`](super::Wire) encodes straight into it and a receive decodes
+/// straight from it. The kernel reads `mtype` with `get_user`, which wants a `long`-aligned
+/// address on some architectures; the global allocator gives every allocation of 8 bytes
+/// or more that alignment in practice (malloc's 16), and a buffer that lacks it is copied
+/// through an aligned one, so correctness never depends on the allocator.
+#[derive(Default)]
 pub(crate) struct MsgBuf {
-    words: Vec<c_long>,
-    /// Bytes of text in use (after the header).
-    len: usize,
+    bytes: Vec<u8>,
 }
 
 /// Bytes of the `mtype` header.
@@ -53,45 +55,42 @@ const HDR: usize = size_of::<c_long>();
 impl MsgBuf {
     /// An empty buffer with room for `cap` bytes of text.
     pub(crate) fn with_capacity(cap: usize) -> MsgBuf {
-        MsgBuf { words: vec![0; 1 + cap.div_ceil(HDR)], len: 0 }
+        let mut bytes = Vec::with_capacity(HDR + cap);
+        bytes.resize(HDR, 0);
+        MsgBuf { bytes }
     }
 
-    /// A buffer holding `text` (the header's type is set by [`msgsnd`]).
-    pub(crate) fn from_text(text: &[u8]) -> MsgBuf {
-        let mut buf = MsgBuf::with_capacity(text.len());
-        buf.text_capacity_mut()[..text.len()].copy_from_slice(text);
-        buf.len = text.len();
-        buf
+    /// Empties the text, keeping the allocation.
+    pub(crate) fn clear(&mut self) {
+        self.bytes.resize(HDR, 0);
     }
 
-    /// The whole text area, `len` or more bytes.
-    fn text_capacity_mut(&mut self) -> &mut [u8] {
-        let bytes = self.words.len() * HDR;
-        // SAFETY: `words` is a live, initialized allocation of `bytes` bytes; viewing
-        // initialized `long`s as bytes is valid (u8 has no invalid values and alignment 1),
-        // and the slice borrows `self` mutably, so nothing else reaches the words meanwhile.
-        let all = unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), bytes) };
-        &mut all[HDR..]
+    /// Replaces the text with what `encode` appends to the vector it is given (which holds
+    /// the header before the text; an encoder only appends).
+    ///
+    /// # Panics
+    ///
+    /// If `encode` shortened the vector into the header (a `Wire` impl that does not only
+    /// append).
+    pub(crate) fn encode_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        self.clear();
+        encode(&mut self.bytes);
+        assert!(self.bytes.len() >= HDR, "Wire::encode must only append to its vector");
     }
 
     /// The text in use.
     pub(crate) fn text(&self) -> &[u8] {
-        // SAFETY: as in `text_capacity_mut`, read-only; `HDR + len` never exceeds the
-        // allocation (`len` is at most the capacity, set by `from_text` or by `msgrcv`'s
-        // return, which the kernel bounds by the `msgsz` we passed).
-        let all =
-            unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * HDR) };
-        &all[HDR..HDR + self.len]
-    }
-
-    /// Bytes of text the buffer can take.
-    pub(crate) fn capacity(&self) -> usize {
-        (self.words.len() - 1) * HDR
+        &self.bytes[HDR..]
     }
 
     /// The text as an owned vector (the buffer is consumed).
-    pub(crate) fn into_text(self) -> Vec<u8> {
-        self.text().to_vec()
+    pub(crate) fn into_text(mut self) -> Vec<u8> {
+        self.bytes.drain(..HDR);
+        self.bytes
+    }
+
+    fn aligned(&self) -> bool {
+        self.bytes.as_ptr() as usize % align_of::<c_long>() == 0
     }
 }
 
@@ -106,27 +105,60 @@ pub(crate) fn msgget(key: i32, flags: i32) -> Result<i32, i32> {
 /// `msgsnd(msqid, buf, len, msgflg)` with `buf.mtype = mtype`.
 pub(crate) fn msgsnd(id: i32, buf: &mut MsgBuf, mtype: i64, flags: i32) -> Result<(), i32> {
     let mtype = c_long::try_from(mtype).map_err(|_| libc::EINVAL)?; // 32-bit `long`
-    buf.words[0] = mtype;
-    // SAFETY: `buf.words` is a `long`-aligned allocation holding the header and at least
-    // `buf.len` bytes of text, which is all msgsnd(2) reads (`msgsz = len`); the kernel
-    // copies them before returning and keeps no pointer.
-    check(unsafe { libc::msgsnd(id, buf.words.as_ptr().cast::<c_void>(), buf.len, flags) }).map(drop)
+    buf.bytes[..HDR].copy_from_slice(&mtype.to_ne_bytes());
+    let len = buf.bytes.len() - HDR;
+    if !buf.aligned() {
+        let mut words: Vec<c_long> = vec![0; buf.bytes.len().div_ceil(HDR)];
+        // SAFETY: `words` holds at least `bytes.len()` bytes; the two allocations are
+        // distinct.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                buf.bytes.as_ptr(),
+                words.as_mut_ptr().cast::<u8>(),
+                buf.bytes.len(),
+            )
+        };
+        // SAFETY: `words` is a `long`-aligned msgbuf holding the header and `len` bytes of
+        // text, all that msgsnd(2) reads; it keeps no pointer.
+        return check(unsafe { libc::msgsnd(id, words.as_ptr().cast::<c_void>(), len, flags) }).map(drop);
+    }
+    // SAFETY: `buf.bytes` is a `long`-aligned (checked) msgbuf holding the header and `len`
+    // bytes of text, all that msgsnd(2) reads (`msgsz = len`); the kernel copies them before
+    // returning and keeps no pointer.
+    check(unsafe { libc::msgsnd(id, buf.bytes.as_ptr().cast::<c_void>(), len, flags) }).map(drop)
 }
 
-/// `msgrcv(msqid, buf, capacity, msgtyp, msgflg)`: the message's type; its text is then
-/// `buf.text()`.
-pub(crate) fn msgrcv(id: i32, buf: &mut MsgBuf, msgtyp: i64, flags: i32) -> Result<i64, i32> {
+/// `msgrcv(msqid, buf, cap, msgtyp, msgflg)` (the buffer grows to `cap` bytes of text if
+/// it must): the message's type; its text is then `buf.text()`.
+pub(crate) fn msgrcv(id: i32, buf: &mut MsgBuf, cap: usize, msgtyp: i64, flags: i32) -> Result<i64, i32> {
     let msgtyp = c_long::try_from(msgtyp).map_err(|_| libc::EINVAL)?;
-    let cap = buf.capacity();
-    // SAFETY: `buf.words` is a writable, `long`-aligned allocation of `HDR + cap` bytes;
-    // msgrcv(2) writes the type and at most `msgsz = cap` bytes of text into it.
-    let n = unsafe { libc::msgrcv(id, buf.words.as_mut_ptr().cast::<c_void>(), cap, msgtyp, flags) };
-    if n < 0 {
-        return Err(errno());
+    buf.clear();
+    buf.bytes.reserve(cap);
+    if !buf.aligned() {
+        let mut words: Vec<c_long> = vec![0; 1 + cap.div_ceil(HDR)];
+        // SAFETY: `words` is a writable, `long`-aligned buffer of at least `HDR + cap`
+        // bytes; msgrcv(2) writes the type and at most `cap` bytes of text.
+        let n = unsafe { libc::msgrcv(id, words.as_mut_ptr().cast::<c_void>(), cap, msgtyp, flags) };
+        let n = usize::try_from(n).map_err(|_| errno())?.min(cap);
+        // SAFETY: `words` holds `HDR + n` initialized bytes (zeroed, then written).
+        let got = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), HDR + n) };
+        buf.bytes.clear();
+        buf.bytes.extend_from_slice(got);
+        #[allow(clippy::useless_conversion)] // `long` is 32 bits on some targets
+        return Ok(i64::from(words[0]));
     }
-    buf.len = usize::try_from(n).unwrap_or(0).min(cap);
+    // SAFETY: `buf.bytes` has capacity for `HDR + cap` bytes at a `long`-aligned address
+    // (checked); msgrcv(2) writes the type and at most `msgsz = cap` bytes of text into it,
+    // and nothing else reads the spare capacity meanwhile (we hold `&mut`).
+    let n = unsafe { libc::msgrcv(id, buf.bytes.as_mut_ptr().cast::<c_void>(), cap, msgtyp, flags) };
+    let n = usize::try_from(n).map_err(|_| errno())?.min(cap);
+    // SAFETY: the kernel initialized the header and `n` bytes of text (its return value,
+    // at most `cap`, within the capacity).
+    unsafe { buf.bytes.set_len(HDR + n) };
+    let mut mtype = [0; HDR];
+    mtype.copy_from_slice(&buf.bytes[..HDR]);
     #[allow(clippy::useless_conversion)] // `long` is 32 bits on some targets
-    Ok(i64::from(buf.words[0]))
+    Ok(i64::from(c_long::from_ne_bytes(mtype)))
 }
 
 /// `msgctl(msqid, IPC_STAT, &ds)`.
