@@ -362,7 +362,7 @@ fn shm_basics(_: &tokio::runtime::Runtime) {
 
 /// Builds `tests/host/peer.c` with the system C compiler; `None` (with a loud notice) if
 /// there is none.
-fn peer() -> Option<PathBuf> {
+pub fn peer() -> Option<PathBuf> {
     static PEER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     PEER.get_or_init(|| {
         let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/host/peer.c");

@@ -10,8 +10,8 @@
 //! 1. **Non-blocking path**: a `try_send` + `try_recv` pair through the typed layer
 //!    (`Queue<u64>`, `Queue<SizeOf<Order>>`) against the same two raw `msgsnd`/`msgrcv`
 //!    calls with `IPC_NOWAIT` on a stack buffer.
-//! 2. **Wake-up latency**: a round trip to an echo thread blocked in `msgrcv` (a C-style
-//!    peer), from a thread blocked in `msgrcv` (raw), from a tokio task awaiting `recv` (the
+//! 2. **Wake-up latency, C-to-Rust ping-pong**: a round trip to the C peer (`peer echo`)
+//!    blocked in `msgrcv`, from a thread blocked in `msgrcv` (raw), from a tokio task awaiting `recv` (the
 //!    waiter thread), and from a tokio task polling `try_recv` with adaptive back-off (the
 //!    alternative: yield 64 times, then sleep 1 ms).
 //! 3. **Idle cost**: CPU time of the whole process over one second while one receive waits
@@ -59,24 +59,27 @@ fn raw_recv(id: i32, msgtyp: i64, len: usize, flags: i32) -> (isize, RawMsg) {
     (n, m)
 }
 
-/// utime + stime of the process, in clock ticks (`/proc/self/stat` fields 14 and 15).
-fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+/// CPU time of the whole process, user + system, in µs (`getrusage(RUSAGE_SELF)`).
+fn cpu_us() -> u64 {
+    // SAFETY: `ru` is a writable `struct rusage`, which getrusage fills.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut ru), 0);
+        ru
+    };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    us(ru.ru_utime) + us(ru.ru_stime)
 }
 
-fn ticks_per_sec() -> f64 {
-    // SAFETY: sysconf takes a constant.
-    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
-}
+/// `try_recv` calls made by the polling alternatives.
+static POLLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// `try_recv` with adaptive back-off: the polling alternative to a waiter thread.
 async fn poll_recv(q: &svipc::host::msg::Queue<u64>, select: Select) -> (i64, u64) {
     let mut tries = 0u32;
     let mut sleep = Duration::from_millis(1);
     loop {
+        POLLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match q.try_recv(select) {
             Ok(m) => return m,
             Err(e) => assert!(e.error().is_no_message(), "{e}"),
@@ -94,18 +97,29 @@ async fn poll_recv(q: &svipc::host::msg::Queue<u64>, select: Select) -> (i64, u6
 pub fn run() {
     let me = Host::current();
     println!("svipc::host measurements (best of {ROUNDS} rounds)");
+    let only = std::env::var("SVIPC_MEASURE").unwrap_or_default();
 
     // 1. The non-blocking path.
     let q = me.msg_queue::<u64>(Key::PRIVATE).create(0o600).open().unwrap();
     let id = q.id();
-    let n = 200_000;
+    let n: u64 = std::env::var("SVIPC_MEASURE_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    // One loop alone (`SVIPC_MEASURE=raw`, `typed`, `raw16`, `pod`): for callgrind, whose
+    // instruction counts at two iteration counts give the instructions per pair.
+    let want = |name: &str| only.is_empty() || only == "nonblocking" || only == name;
+    let skip = |_: u64| {};
     let raw = best(n, |n| {
+        if !want("raw") {
+            return skip(n);
+        }
         for i in 0..n {
             assert_eq!(raw_send(id, 1, &i.to_ne_bytes(), libc::IPC_NOWAIT), 0);
             assert_eq!(raw_recv(id, 0, 8, libc::IPC_NOWAIT).0, 8);
         }
     });
     let typed = best(n, |n| {
+        if !want("typed") {
+            return skip(n);
+        }
         for i in 0..n {
             q.try_send(1, i).unwrap();
             assert_eq!(q.try_recv(Select::Any).unwrap().1, i);
@@ -114,6 +128,9 @@ pub fn run() {
     let pods = me.msg_queue_by_id::<SizeOf<Order>>(id).unwrap();
     let order = Order { id: 1, qty: 2, price: 3 };
     let raw16 = best(n, |n| {
+        if !want("raw16") {
+            return skip(n);
+        }
         let b = bytemuck::bytes_of(&order);
         for _ in 0..n {
             assert_eq!(raw_send(id, 1, b, libc::IPC_NOWAIT), 0);
@@ -121,6 +138,9 @@ pub fn run() {
         }
     });
     let pod = best(n, |n| {
+        if !want("pod") {
+            return skip(n);
+        }
         for _ in 0..n {
             pods.try_send(1, SizeOf(order)).unwrap();
             assert_eq!(pods.try_recv(Select::Any).unwrap().1 .0, order);
@@ -131,17 +151,15 @@ pub fn run() {
     println!("  Queue<u64>                  {typed:8.0}   ({:.3}x raw)", typed / raw);
     println!("  raw msgsnd+msgrcv 16 bytes  {raw16:8.0}");
     println!("  Queue<SizeOf<Order>>        {pod:8.0}   ({:.3}x raw)", pod / raw16);
+    if !only.is_empty() {
+        // For callgrind: the non-blocking pair alone (`SVIPC_MEASURE=nonblocking`).
+        q.remove().unwrap();
+        return;
+    }
 
     // 2. Wake-up latency: round trips to an echo thread blocked in msgrcv.
-    let echo = std::thread::spawn(move || loop {
-        let (n, m) = raw_recv(id, 1, 8, 0);
-        assert_eq!(n, 8);
-        let v = u64::from_ne_bytes(m.text[..8].try_into().unwrap());
-        assert_eq!(raw_send(id, 2, &v.to_ne_bytes(), 0), 0);
-        if v == u64::MAX {
-            return;
-        }
-    });
+    let peer = super::peer().expect("the measurements need the C peer (a C compiler)");
+    let mut echo = std::process::Command::new(peer).args(["echo", &id.to_string()]).spawn().unwrap();
     let trips = 2000;
     let raw_rt = best(trips, |n| {
         for i in 0..n {
@@ -167,24 +185,27 @@ pub fn run() {
         })
     });
     q.try_send(1, u64::MAX).unwrap();
-    echo.join().unwrap();
+    assert!(echo.wait().unwrap().success());
     assert_eq!(q.try_recv(Select::Type(2)).unwrap().1, u64::MAX);
-    println!("round trip to an echo thread blocked in msgrcv, ns:");
+    println!("C-to-Rust ping-pong: round trip to a C process blocked in msgrcv, ns:");
     println!("  thread blocked in msgrcv              {raw_rt:9.0}");
     println!("  awaited recv (waiter thread)          {awaited:9.0}   ({:.2}x)", awaited / raw_rt);
     println!("  polled try_recv, adaptive back-off    {polled:9.0}   ({:.2}x)", polled / raw_rt);
 
     // 3. Idle: one receive waiting, nothing arriving, for one second.
-    let hz = ticks_per_sec();
     let idle = |label: &str, fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>| {
         rt.block_on(async {
             let mut fut = fut;
             // Start it (it goes to sleep), then measure a second of waiting.
             let _ = tokio::time::timeout(Duration::from_millis(50), &mut fut).await;
-            let c0 = cpu_ticks();
+            let (c0, p0) = (cpu_us(), POLLS.load(std::sync::atomic::Ordering::Relaxed));
             let _ = tokio::time::timeout(Duration::from_secs(1), &mut fut).await;
-            let cpu = (cpu_ticks() - c0) as f64 / hz * 1000.0;
-            println!("  {label:38} {cpu:6.0} ms CPU, {} waiter threads", svipc::host::waiter_threads());
+            let cpu = (cpu_us() - c0) as f64 / 1000.0;
+            let polls = POLLS.load(std::sync::atomic::Ordering::Relaxed) - p0;
+            println!(
+                "  {label:38} {cpu:8.2} ms CPU, {polls:8} try_recv calls, {} waiter threads",
+                svipc::host::waiter_threads()
+            );
         })
     };
     println!("one idle receive for one second (the whole process):");
@@ -199,6 +220,7 @@ pub fn run() {
         "polled try_recv, yield only (spinning)",
         Box::pin(async {
             while q.try_recv(Select::Type(9)).is_err() {
+                POLLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tokio::task::yield_now().await;
             }
         }),

@@ -6,6 +6,8 @@
  *                       so other types stay queued), answer each with type 2 carrying
  *                       qty * 2 and price + 1; id 0 ends. Then send "hello from C" as
  *                       type 5 text and exit.
+ *   peer echo MSQID     answer each 8-byte message of type 1 with the same bytes as
+ *                       type 2 (a C-to-Rust ping-pong); all bits set ends.
  *   peer sem SEMID N    N rounds of: wait on semaphore 0 (-1), post semaphore 1 (+1).
  *   peer shm SHMID      write a text and a counter, publish with a release store of the
  *                       flag at offset 0, wait (acquire) for the Rust reply flag at
@@ -67,6 +69,26 @@ static int orders(int msqid) {
     return 0;
 }
 
+static int echo(int msqid) {
+    struct {
+        long mtype;
+        uint64_t v;
+    } m;
+    for (;;) {
+        if (msgrcv(msqid, &m, sizeof m.v, 1, 0) != (ssize_t)sizeof m.v) {
+            perror("msgrcv echo");
+            return 8;
+        }
+        m.mtype = 2;
+        if (msgsnd(msqid, &m, sizeof m.v, 0) != 0) {
+            perror("msgsnd echo");
+            return 9;
+        }
+        if (m.v == UINT64_MAX)
+            return 0;
+    }
+}
+
 static int sem(int semid, int rounds) {
     for (int i = 0; i < rounds; i++) {
         struct sembuf wait = {.sem_num = 0, .sem_op = -1, .sem_flg = 0};
@@ -99,10 +121,12 @@ static int shm(int shmid) {
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "orders") == 0)
         return orders(atoi(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "echo") == 0)
+        return echo(atoi(argv[2]));
     if (argc >= 4 && strcmp(argv[1], "sem") == 0)
         return sem(atoi(argv[2]), atoi(argv[3]));
     if (argc >= 3 && strcmp(argv[1], "shm") == 0)
         return shm(atoi(argv[2]));
-    fprintf(stderr, "usage: peer orders MSQID | sem SEMID N | shm SHMID\n");
+    fprintf(stderr, "usage: peer orders MSQID | echo MSQID | sem SEMID N | shm SHMID\n");
     return 64;
 }
