@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::sys::{self, Mapping};
 use super::{os_error, perm_of};
-use crate::error::{Error, Op};
+use crate::error::{Error, ErrorKind, Op};
 use crate::shm::ShmidDs;
 
 /// A shared memory segment of the host kernel: a `shmid`.
@@ -160,6 +160,10 @@ impl fmt::Debug for Attached {
     }
 }
 
+fn range_error(_: i32) -> Error {
+    Error::new(Op::ShmAt, ErrorKind::InvalidArgument)
+}
+
 impl Attached {
     /// Bytes of the segment (`shm_segsz`).
     pub fn len(&self) -> usize {
@@ -171,42 +175,48 @@ impl Attached {
         self.map.len() == 0
     }
 
-    /// Copies `dst.len()` bytes at `offset` out of the segment (relaxed atomic loads).
+    /// Whether the attachment is read-only (`SHM_RDONLY`).
+    pub fn is_read_only(&self) -> bool {
+        !self.map.is_writable()
+    }
+
+    /// Copies `buf.len()` bytes at `offset` out of the segment (relaxed atomic loads).
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `offset + dst.len()` is beyond [`len`](Self::len).
-    pub fn read_at(&self, offset: usize, dst: &mut [u8]) {
-        self.map.read(offset, dst);
+    /// [`ErrorKind::InvalidArgument`] (`EINVAL`) if `offset + buf.len()` is beyond
+    /// [`len`](Self::len), as in-process.
+    pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
+        self.map.read(offset, buf).map_err(range_error)
     }
 
     /// `len` bytes at `offset`, copied out.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// As [`read_at`](Self::read_at).
-    pub fn to_vec(&self, offset: usize, len: usize) -> Vec<u8> {
+    pub fn to_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>, Error> {
         let mut v = vec![0; len];
-        self.map.read(offset, &mut v);
-        v
+        self.read_at(offset, &mut v)?;
+        Ok(v)
     }
 
     /// An atomic load of the `u32` at `offset` (4-aligned).
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `offset` is misaligned or out of range.
-    pub fn load_u32(&self, offset: usize, order: Ordering) -> u32 {
-        self.map.load_u32(offset, order)
+    /// `EINVAL` if `offset` is misaligned or out of range.
+    pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32, Error> {
+        self.map.load_u32(offset, order).map_err(range_error)
     }
 
     /// An atomic load of the `u64` at `offset` (8-aligned).
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `offset` is misaligned or out of range.
-    pub fn load_u64(&self, offset: usize, order: Ordering) -> u64 {
-        self.map.load_u64(offset, order)
+    /// `EINVAL` if `offset` is misaligned or out of range.
+    pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64, Error> {
+        self.map.load_u64(offset, order).map_err(range_error)
     }
 }
 
@@ -229,31 +239,34 @@ impl std::ops::Deref for AttachedMut {
 }
 
 impl AttachedMut {
-    /// Copies `src` into the segment at `offset` (relaxed atomic stores).
+    /// Copies `data` into the segment at `offset` (relaxed atomic stores).
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `offset + src.len()` is beyond [`len`](Attached::len).
-    pub fn write_at(&self, offset: usize, src: &[u8]) {
-        self.0.map.write(offset, src);
+    /// [`ErrorKind::InvalidArgument`] (`EINVAL`) if `offset + data.len()` is beyond
+    /// [`len`](Attached::len), as in-process.
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), Error> {
+        self.0.map.write(offset, data).map_err(range_error)
     }
 
     /// The `u32` at `offset` (4-aligned) as an atomic, shared with C's atomics on the same
-    /// word.
+    /// word. Safe here, where the in-process `atomic` is `unsafe`: the host attachment
+    /// hands out no non-atomic view of the bytes, so within this process every access to
+    /// them is atomic (the C side's part is the contract in the [module docs](self)).
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `offset` is misaligned or out of range.
-    pub fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
-        self.0.map.atomic_u32(offset)
+    /// `EINVAL` if `offset` is misaligned or out of range.
+    pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32, Error> {
+        self.0.map.atomic_u32(offset).map_err(range_error)
     }
 
-    /// The `u64` at `offset` (8-aligned) as an atomic.
+    /// The `u64` at `offset` (8-aligned) as an atomic; see [`atomic_u32`](Self::atomic_u32).
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `offset` is misaligned or out of range.
-    pub fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
-        self.0.map.atomic_u64(offset)
+    /// `EINVAL` if `offset` is misaligned or out of range.
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, Error> {
+        self.0.map.atomic_u64(offset).map_err(range_error)
     }
 }

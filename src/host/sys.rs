@@ -364,15 +364,29 @@ impl Mapping {
         self.writable
     }
 
-    /// Panics unless `off..off + n` lies within the mapping.
-    fn check_range(&self, off: usize, n: usize) {
-        let end = off.checked_add(n).expect("offset overflows");
-        assert!(end <= self.len, "range {off}..{end} is outside the segment's {} bytes", self.len);
+    /// `Err(EINVAL)` unless `off..off + n` lies within the mapping.
+    fn check_range(&self, off: usize, n: usize) -> Result<(), i32> {
+        match off.checked_add(n) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(libc::EINVAL),
+        }
     }
 
-    /// Copies `dst.len()` bytes at `off` out of the segment, with relaxed atomic loads.
-    pub(crate) fn read(&self, off: usize, dst: &mut [u8]) {
-        self.check_range(off, dst.len());
+    /// The address of `off` if `off..off + n` lies within the mapping and `off` is aligned
+    /// to `align`; `Err(EINVAL)` otherwise.
+    fn checked_at(&self, off: usize, n: usize, align: usize) -> Result<*mut u8, i32> {
+        self.check_range(off, n)?;
+        let p = self.base.as_ptr().wrapping_add(off);
+        if p as usize % align != 0 {
+            return Err(libc::EINVAL);
+        }
+        Ok(p)
+    }
+
+    /// Copies `dst.len()` bytes at `off` out of the segment, with relaxed atomic loads;
+    /// `Err(EINVAL)` if they are not all within it.
+    pub(crate) fn read(&self, off: usize, dst: &mut [u8]) -> Result<(), i32> {
+        self.check_range(off, dst.len())?;
         let mut i = 0;
         while i < dst.len() {
             let p = self.base.as_ptr().wrapping_add(off + i);
@@ -389,14 +403,17 @@ impl Mapping {
                 i += 1;
             }
         }
+        Ok(())
     }
 
-    /// Copies `src` into the segment at `off`, with relaxed atomic stores.
+    /// Copies `src` into the segment at `off`, with relaxed atomic stores; `Err(EINVAL)` if
+    /// the bytes are not all within it.
     ///
-    /// Panics if the attachment is read-only (a store would fault).
-    pub(crate) fn write(&self, off: usize, src: &[u8]) {
+    /// Panics if the attachment is read-only (a store would fault; the safe types never
+    /// call it on one).
+    pub(crate) fn write(&self, off: usize, src: &[u8]) -> Result<(), i32> {
         assert!(self.writable, "write to a read-only attachment");
-        self.check_range(off, src.len());
+        self.check_range(off, src.len())?;
         let mut i = 0;
         while i < src.len() {
             let p = self.base.as_ptr().wrapping_add(off + i);
@@ -411,52 +428,46 @@ impl Mapping {
                 i += 1;
             }
         }
+        Ok(())
     }
 
-    /// The `u32` at `off` (4-aligned) as an atomic, for the lifetime of the attachment.
+    /// The `u32` at `off` (4-aligned) as an atomic, for the lifetime of the attachment;
+    /// `Err(EINVAL)` if it is out of range or misaligned.
     ///
-    /// Panics if `off` is out of range or misaligned, or the attachment is read-only.
-    pub(crate) fn atomic_u32(&self, off: usize) -> &AtomicU32 {
+    /// Panics if the attachment is read-only (the safe types never call it on one).
+    pub(crate) fn atomic_u32(&self, off: usize) -> Result<&AtomicU32, i32> {
         assert!(self.writable, "atomic view of a read-only attachment");
-        self.check_range(off, 4);
-        let p = self.base.as_ptr().wrapping_add(off);
-        assert!(p as usize % align_of::<AtomicU32>() == 0, "offset {off} is not 4-aligned");
+        let p = self.checked_at(off, 4, align_of::<AtomicU32>())?;
         // SAFETY: `p` is aligned, in range and mapped read-write for as long as `self`
         // lives (the returned reference borrows it); the bytes are only accessed atomically
         // (by us, and — the documented contract — by C peers through C11 atomics), so a
         // shared `&AtomicU32` to memory others modify is what atomics are for.
-        unsafe { &*p.cast::<AtomicU32>() }
+        Ok(unsafe { &*p.cast::<AtomicU32>() })
     }
 
     /// The `u64` at `off` (8-aligned) as an atomic; see [`atomic_u32`](Self::atomic_u32).
-    pub(crate) fn atomic_u64(&self, off: usize) -> &AtomicU64 {
+    pub(crate) fn atomic_u64(&self, off: usize) -> Result<&AtomicU64, i32> {
         assert!(self.writable, "atomic view of a read-only attachment");
-        self.check_range(off, 8);
-        let p = self.base.as_ptr().wrapping_add(off);
-        assert!(p as usize % align_of::<AtomicU64>() == 0, "offset {off} is not 8-aligned");
+        let p = self.checked_at(off, 8, align_of::<AtomicU64>())?;
         // SAFETY: as in `atomic_u32`.
-        unsafe { &*p.cast::<AtomicU64>() }
+        Ok(unsafe { &*p.cast::<AtomicU64>() })
     }
 
     /// An atomic load of the `u32` at `off` (4-aligned), allowed on a read-only
-    /// attachment (a load never writes).
-    pub(crate) fn load_u32(&self, off: usize, order: Ordering) -> u32 {
-        self.check_range(off, 4);
-        let p = self.base.as_ptr().wrapping_add(off);
-        assert!(p as usize % align_of::<AtomicU32>() == 0, "offset {off} is not 4-aligned");
+    /// attachment (a load never writes); `Err(EINVAL)` out of range or misaligned.
+    pub(crate) fn load_u32(&self, off: usize, order: Ordering) -> Result<u32, i32> {
+        let p = self.checked_at(off, 4, align_of::<AtomicU32>())?;
         // SAFETY: aligned, in range and mapped at least readable; only `load` is called,
         // which does not write (an atomic load of an aligned u32 is a plain load on every
         // Linux target).
-        unsafe { &*p.cast::<AtomicU32>() }.load(order)
+        Ok(unsafe { &*p.cast::<AtomicU32>() }.load(order))
     }
 
     /// An atomic load of the `u64` at `off` (8-aligned); see [`load_u32`](Self::load_u32).
-    pub(crate) fn load_u64(&self, off: usize, order: Ordering) -> u64 {
-        self.check_range(off, 8);
-        let p = self.base.as_ptr().wrapping_add(off);
-        assert!(p as usize % align_of::<AtomicU64>() == 0, "offset {off} is not 8-aligned");
+    pub(crate) fn load_u64(&self, off: usize, order: Ordering) -> Result<u64, i32> {
+        let p = self.checked_at(off, 8, align_of::<AtomicU64>())?;
         // SAFETY: as in `load_u32`.
-        unsafe { &*p.cast::<AtomicU64>() }.load(order)
+        Ok(unsafe { &*p.cast::<AtomicU64>() }.load(order))
     }
 }
 

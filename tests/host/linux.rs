@@ -68,6 +68,7 @@ pub fn main() -> ExitCode {
         ("stress_recv_cancellation_counts", stress_recv_cancellation_counts),
         ("stress_acquire_cancellation_counts", stress_acquire_cancellation_counts),
         ("signal_chains_to_the_program", signal_chains_to_the_program),
+        ("same_on_both_homes", same_on_both_homes),
     ];
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
     for (name, test) in tests {
@@ -344,12 +345,15 @@ fn shm_basics(_: &tokio::runtime::Runtime) {
     let a = seg.attach().unwrap();
     let b = seg.attach_read_only().unwrap();
     assert_eq!(seg.stat().unwrap().shm_nattch, 2);
-    a.write_at(3, b"unaligned bytes across words");
-    assert_eq!(b.to_vec(3, 28), b"unaligned bytes across words");
-    a.atomic_u64(48).store(u64::MAX - 1, Ordering::Release);
-    assert_eq!(b.load_u64(48, Ordering::Acquire), u64::MAX - 1);
-    a.atomic_u32(96).fetch_add(5, Ordering::AcqRel);
-    assert_eq!(b.load_u32(96, Ordering::Relaxed), 5);
+    a.write_at(3, b"unaligned bytes across words").unwrap();
+    assert_eq!(b.to_vec(3, 28).unwrap(), b"unaligned bytes across words");
+    assert_eq!(a.write_at(90, &[0; 11]).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(b.load_u32(2, Ordering::Relaxed).unwrap_err().kind(), ErrorKind::InvalidArgument); // misaligned
+    assert!(b.is_read_only() && !a.is_read_only());
+    a.atomic_u64(48).unwrap().store(u64::MAX - 1, Ordering::Release);
+    assert_eq!(b.load_u64(48, Ordering::Acquire).unwrap(), u64::MAX - 1);
+    a.atomic_u32(96).unwrap().fetch_add(5, Ordering::AcqRel);
+    assert_eq!(b.load_u32(96, Ordering::Relaxed).unwrap(), 5);
     seg.remove().unwrap();
     let ds = seg.stat().unwrap();
     assert!(ds.is_dest());
@@ -426,13 +430,13 @@ fn c_peer_segment(_: &tokio::runtime::Runtime) {
     let m = seg.attach().unwrap();
     let mut child = Command::new(&peer).args(["shm", &seg.id().to_string()]).spawn().unwrap();
     // Acquire pairs with C's release store: everything C wrote before it is visible.
-    while m.atomic_u32(0).load(Ordering::Acquire) != 1 {
+    while m.atomic_u32(0).unwrap().load(Ordering::Acquire) != 1 {
         std::thread::sleep(Duration::from_micros(100));
     }
-    assert_eq!(m.to_vec(64, 12), b"written by C");
-    assert_eq!(m.load_u64(8, Ordering::Relaxed), 0x0123_4567_89ab_cdef);
-    m.write_at(128, b"read by Rust");
-    m.atomic_u32(4).store(1, Ordering::Release);
+    assert_eq!(m.to_vec(64, 12).unwrap(), b"written by C");
+    assert_eq!(m.load_u64(8, Ordering::Relaxed).unwrap(), 0x0123_4567_89ab_cdef);
+    m.write_at(128, b"read by Rust").unwrap();
+    m.atomic_u32(4).unwrap().store(1, Ordering::Release);
     assert!(child.wait().unwrap().success());
     seg.remove().unwrap();
 }
@@ -615,4 +619,167 @@ fn stress_acquire_cancellation_counts(rt: &tokio::runtime::Runtime) {
         svipc::host::wait::undone_calls() - undone_before
     );
     set.remove().unwrap();
+}
+
+// ===== the same checks on both homes =====
+
+/// One scenario's results as text, so the two homes' runs compare line by line.
+type Log = Vec<String>;
+
+/// `Ok(value)` or the errno, as one log line.
+fn line<T: std::fmt::Debug, E: Into<svipc::Error>>(what: &str, r: Result<T, E>) -> String {
+    match r {
+        Ok(v) => format!("{what}: {v:?}"),
+        Err(e) => format!("{what}: errno {}", e.into().kind().errno_name()),
+    }
+}
+
+/// The message-queue scenario, written once against the shared method names: `$me` is
+/// `Process::current()` or `Host::current()`.
+macro_rules! msg_scenario {
+    ($me:expr) => {{
+        let me = $me;
+        let key = Key::new(0x5157_0100);
+        let mut log = Log::new();
+        log.push(line("open missing", me.msg_queue::<Vec<u8>>(key).open().map(|_| ())));
+        let q = me.msg_queue::<Vec<u8>>(key).create(0o640).exclusive().open().unwrap();
+        log.push(line(
+            "create again",
+            me.msg_queue::<Vec<u8>>(key).create(0o640).exclusive().open().map(|_| ()),
+        ));
+        log.push(line("mode bits", me.msg_queue::<Vec<u8>>(key).create(0o1640).open().map(|_| ())));
+        let ds = q.stat().unwrap();
+        log.push(format!(
+            "stat: mode {:o} qnum {} cbytes {} qbytes {}",
+            ds.perm.mode, ds.qnum, ds.cbytes, ds.qbytes
+        ));
+        log.push(line("mtype 0", q.try_send(0, vec![1]).map_err(|e| e.error())));
+        for (t, len) in [(3, 5), (1, 2), (2, 7), (1, 1), (5, 0)] {
+            log.push(line("send", q.try_send(t, vec![t as u8; len]).map_err(|e| e.error())));
+        }
+        let ds = q.stat().unwrap();
+        log.push(format!("stat: qnum {} cbytes {}", ds.qnum, ds.cbytes));
+        for select in [
+            Select::Type(2),
+            Select::AtMost(2),
+            Select::Except(1),
+            Select::Type(9),
+            Select::Type(-1),
+            Select::Any,
+            Select::Any,
+            Select::Any,
+        ] {
+            log.push(line(&format!("recv {select:?}"), q.try_recv(select).map_err(svipc::Error::from)));
+        }
+        let mut set = MsqidSet::from(&q.stat().unwrap());
+        set.qbytes = 10;
+        set.mode = 0o600;
+        log.push(line("set", q.set(set)));
+        log.push(line("fill", q.try_send(1, vec![0; 8]).map_err(|e| e.error())));
+        log.push(line("full", q.try_send(1, vec![0; 4]).map_err(|e| e.error())));
+        log.push(line("fits", q.try_send(1, vec![0; 1]).map_err(|e| e.error())));
+        set.qbytes = 0;
+        log.push(line("qbytes 0", q.set(set)));
+        log.push(line("send to qbytes 0", q.try_send(1, vec![]).map_err(|e| e.error())));
+        let ds = q.stat().unwrap();
+        log.push(format!(
+            "stat: mode {:o} qnum {} cbytes {} qbytes {}",
+            ds.perm.mode, ds.qnum, ds.cbytes, ds.qbytes
+        ));
+        log.push(line("remove", q.remove()));
+        log.push(line("recv removed", q.try_recv(Select::Any).map_err(svipc::Error::from)));
+        log.push(line("remove again", q.remove()));
+        log
+    }};
+}
+
+/// The semaphore scenario.
+macro_rules! sem_scenario {
+    ($me:expr) => {{
+        let me = $me;
+        let mut log = Log::new();
+        log.push(line("nsems 0", me.sem_set(Key::PRIVATE).create(0o600).open().map(|_| ())));
+        let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(3).open().unwrap();
+        log.push(line("set_all", set.set_all(&[1, 2, 3])));
+        log.push(line("set_all short", set.set_all(&[1, 2])));
+        log.push(line("get_all", set.get_all()));
+        log.push(line("set_val SEMVMX+1", set.set_val(0, 32768)));
+        log.push(line("set_val beyond", set.set_val(3, 1)));
+        log.push(line("get_val beyond", set.get_val(3)));
+        log.push(line("semop empty", set.try_semop(&[])));
+        log.push(line("semop EFBIG", set.try_semop(&[SemOp::new(3, 1)])));
+        log.push(line("semop EAGAIN", set.try_semop(&[SemOp::new(0, -2)])));
+        log.push(line("semop two", set.try_semop(&[SemOp::new(0, -1), SemOp::new(1, -2)])));
+        log.push(line("semop zero", set.try_semop(&[SemOp::new(0, 0), SemOp::new(2, 1)])));
+        log.push(line("get_all", set.get_all()));
+        log.push(line("set_val max", set.set_val(2, 32767)));
+        log.push(line("semop ERANGE", set.try_semop(&[SemOp::new(2, 1)])));
+        log.push(line("acquire", set.try_acquire(2, 7).map(|p| p.forget())));
+        log.push(line("acquire EAGAIN", set.try_acquire(1, 1).map(|p| p.forget())));
+        log.push(line("get_val", set.get_val(2)));
+        log.push(line("ncnt", set.get_ncnt(0)));
+        log.push(line("zcnt", set.get_zcnt(0)));
+        log.push(line("set owner mode", set.set(0, 0, 0o640)));
+        let ds = set.stat().unwrap();
+        log.push(format!("stat: nsems {} mode {:o}", ds.nsems, ds.perm.mode));
+        log.push(line("remove", set.remove()));
+        log.push(line("get_val removed", set.get_val(0)));
+        log
+    }};
+}
+
+/// The shared-memory scenario.
+macro_rules! shm_scenario {
+    ($me:expr) => {{
+        let me = $me;
+        let mut log = Log::new();
+        log.push(line("size 0", me.shm_segment(Key::PRIVATE).create(0o600).open().map(|_| ())));
+        let seg = me.shm_segment(Key::PRIVATE).create(0o600).size(100).open().unwrap();
+        let ds = seg.stat().unwrap();
+        log.push(format!(
+            "stat: segsz {} nattch {} mode {:o}",
+            ds.shm_segsz, ds.shm_nattch, ds.shm_perm.mode
+        ));
+        let a = seg.attach().unwrap();
+        let r = seg.attach_read_only().unwrap();
+        log.push(line("write", a.write_at(10, b"both homes")));
+        log.push(line("write past end", a.write_at(95, b"too long")));
+        let mut buf = [0u8; 10];
+        log.push(line("read", r.read_at(10, &mut buf).map(|()| buf)));
+        log.push(line("read past end", r.read_at(99, &mut buf)));
+        log.push(format!("len {} read-only {} {}", a.len(), a.is_read_only(), r.is_read_only()));
+        log.push(format!("nattch {}", seg.stat().unwrap().shm_nattch));
+        log.push(line("remove", seg.remove()));
+        let ds = seg.stat().unwrap();
+        log.push(format!(
+            "removed: key {:?} dest {} nattch {}",
+            ds.shm_perm.key,
+            ds.is_dest(),
+            ds.shm_nattch
+        ));
+        drop((a, r));
+        log.push(line("stat destroyed", seg.stat().map(|_| ())));
+        log
+    }};
+}
+
+fn same_on_both_homes(_: &tokio::runtime::Runtime) {
+    let compare = |what: &str, in_process: Log, host: Log| {
+        for (i, (a, b)) in in_process.iter().zip(&host).enumerate() {
+            assert_eq!(a, b, "{what}, step {i}: in-process vs host");
+        }
+        assert_eq!(in_process.len(), host.len(), "{what}");
+    };
+    if std::env::var_os("SVIPC_SHOW_LOGS").is_some() {
+        for l in msg_scenario!(Host::current())
+            .iter()
+            .chain(&sem_scenario!(Host::current()))
+            .chain(&shm_scenario!(Host::current()))
+        {
+            println!("    {l}");
+        }
+    }
+    compare("msg", msg_scenario!(svipc::Process::current()), msg_scenario!(Host::current()));
+    compare("sem", sem_scenario!(svipc::Process::current()), sem_scenario!(Host::current()));
+    compare("shm", shm_scenario!(svipc::Process::current()), shm_scenario!(Host::current()));
 }
