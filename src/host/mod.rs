@@ -66,6 +66,11 @@
 //!   process may write at any moment ([`shm`] has the memory model).
 //! * **Handles** are ids: dropping one never removes the object (there is no
 //!   `remove_on_drop`); objects outlive the process until `remove` or `ipcrm`.
+//! * **`SEM_UNDO`** adjustments belong to the OS process and are applied by the kernel when
+//!   it exits, not when a `Process` value drops.
+//!
+//! The test `tests/host.rs` runs the same message-queue, semaphore and segment scenarios on
+//! both homes and compares them step by step (errno, values, `stat` fields).
 //!
 //! # Waiting
 //!
@@ -98,7 +103,8 @@ pub use self::wait::{set_interrupt_signal, waiter_threads};
 pub use self::wire::Serde;
 pub use self::wire::{DecodeError, DecodeReason, Wire};
 use crate::error::{Detail, Error, ErrorKind, Op};
-use crate::ipc::{IpcPerm, Key};
+use crate::ipc::{Figures, IpcKind, IpcPerm, Key};
+use crate::namespace::{Ipcs, IpcsEntry};
 
 /// The kernel's errno as the crate's [`Error`] from the call `op`.
 pub(crate) fn os_error(op: Op, errno: i32) -> Error {
@@ -184,6 +190,29 @@ impl Host {
         shm::Seg::from_id(shmid)
     }
 
+    /// The host's `ipcs`: every object of the calling thread's IPC namespace, message
+    /// queues first, then segments, then semaphore sets, each kind in index order, as
+    /// `/proc/sysvipc/{msg,shm,sem}` list them (and as `Namespace::ipcs` lists the
+    /// in-process ones). `Display` prints the `ipcs` table.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error if `/proc/sysvipc` cannot be read (procfs not mounted).
+    pub fn ipcs(&self) -> std::io::Result<Ipcs> {
+        let mut entries = Vec::new();
+        for (file, kind) in
+            [("msg", IpcKind::MessageQueue), ("shm", IpcKind::SharedMemory), ("sem", IpcKind::SemaphoreSet)]
+        {
+            let text = std::fs::read_to_string(format!("/proc/sysvipc/{file}"))?;
+            for row in text.lines().skip(1) {
+                if let Some(entry) = ipcs_row(kind, row) {
+                    entries.push(entry);
+                }
+            }
+        }
+        Ok(Ipcs::from_entries(entries))
+    }
+
     /// In-process, `Namespace::set_limits` sets the namespace's limits; the host's are its
     /// sysctls (`kernel.msgmax`, `kernel.sem`, …), an administrator's to set. Always
     /// `EPERM`.
@@ -194,6 +223,42 @@ impl Host {
     pub fn set_limits(&self) -> Result<(), Error> {
         Err(Error::new(Op::Sysctl, ErrorKind::NotPermitted))
     }
+}
+
+/// One row of `/proc/sysvipc/{msg,shm,sem}` (the kernel's `sysvipc_*_proc_show`): `None`
+/// for a row that does not parse.
+fn ipcs_row(kind: IpcKind, row: &str) -> Option<IpcsEntry> {
+    let f: Vec<&str> = row.split_whitespace().collect();
+    let num = |i: usize| -> Option<u64> { f.get(i)?.parse().ok() };
+    let key = Key::new(f.first()?.parse().ok()?);
+    let id: i32 = f.get(1)?.parse().ok()?;
+    let mode = u32::from_str_radix(f.get(2)?, 8).ok()?;
+    // The owner columns: after cbytes qnum lspid lrpid (msg), size cpid lpid nattch (shm),
+    // nsems (sem).
+    let (figures, owner) = match kind {
+        IpcKind::MessageQueue => (Figures::MessageQueue { used_bytes: num(3)?, messages: num(4)? }, 7),
+        IpcKind::SharedMemory => (
+            Figures::SharedMemory {
+                bytes: num(3)?,
+                nattch: num(6)?,
+                dest: mode & crate::shm::ShmidDs::SHM_DEST != 0,
+                locked: mode & crate::shm::ShmidDs::SHM_LOCKED != 0,
+            },
+            7,
+        ),
+        IpcKind::SemaphoreSet => (Figures::SemaphoreSet { nsems: num(3)? }, 4),
+    };
+    let ids = |i: usize| -> Option<u32> { f.get(owner + i)?.parse().ok() };
+    let perm = IpcPerm {
+        key,
+        uid: ids(0)?,
+        gid: ids(1)?,
+        cuid: ids(2)?,
+        cgid: ids(3)?,
+        mode,
+        seq: (id as u32) >> 15,
+    };
+    Some(IpcsEntry { kind, id, perm, figures })
 }
 
 /// The payload type of a host `msgget` being built.

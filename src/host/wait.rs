@@ -42,6 +42,23 @@
 //! program that uses the same signal keeps receiving it; a disposition of `SIG_DFL` or
 //! `SIG_IGN` is left alone, which is why the signal must be one whose default is to ignore.
 //! Waiter threads unblock the signal in their own mask; no other thread's mask changes.
+//!
+//! Two things a program must leave alone once svipc waits: the signal's disposition (a
+//! program that later sets it to `SIG_IGN` makes the interruption a no-op — a dropped
+//! future's thread then stays in its call until the kernel completes it, which is then
+//! undone, so nothing is lost, but the thread is held meanwhile; a program that installs its
+//! own handler later still interrupts, since System V calls are never restarted), and the
+//! IPC namespace of its threads: waiter threads are created by the thread that first needs
+//! them and live in its namespace, so all threads that use `svipc::host` must share one
+//! (as every thread does unless it calls `unshare(CLONE_NEWIPC)` itself).
+//!
+//! # Alternatives measured
+//!
+//! Polling `IPC_NOWAIT` with adaptive back-off needs no thread and no signal, but an idle
+//! receive wakes every few milliseconds forever and a message waits for the next wake-up;
+//! `semtimedop` with bounded timeouts exists for semaphores only. BENCHMARKS.md ("Host
+//! kernel") has the figures: a waiting receive costs one sleeping thread and no CPU, and
+//! answers within 1.2× a thread blocked in `msgrcv` where polling took 2.4–4.3×.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -69,6 +69,7 @@ pub fn main() -> ExitCode {
         ("stress_acquire_cancellation_counts", stress_acquire_cancellation_counts),
         ("signal_chains_to_the_program", signal_chains_to_the_program),
         ("same_on_both_homes", same_on_both_homes),
+        ("host_ipcs", host_ipcs),
     ];
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
     for (name, test) in tests {
@@ -782,4 +783,33 @@ fn same_on_both_homes(_: &tokio::runtime::Runtime) {
     compare("msg", msg_scenario!(svipc::Process::current()), msg_scenario!(Host::current()));
     compare("sem", sem_scenario!(svipc::Process::current()), sem_scenario!(Host::current()));
     compare("shm", shm_scenario!(svipc::Process::current()), shm_scenario!(Host::current()));
+}
+
+/// `Host::ipcs` lists what the kernel holds, with the kernel's own figures.
+fn host_ipcs(_: &tokio::runtime::Runtime) {
+    use svipc::{Figures, IpcKind};
+    let me = me();
+    assert!(me.ipcs().unwrap().entries().is_empty());
+    let q = me.msg_queue::<Vec<u8>>(Key::new(77)).create(0o640).open().unwrap();
+    q.try_send(1, vec![0; 5]).unwrap();
+    q.try_send(2, vec![0; 6]).unwrap();
+    let set = me.sem_set(Key::PRIVATE).create(0o600).nsems(3).open().unwrap();
+    let seg = me.shm_segment(Key::new(78)).create(0o600).size(100).open().unwrap();
+    let attached = seg.attach().unwrap();
+    seg.remove().unwrap();
+    let ipcs = me.ipcs().unwrap();
+    let kinds: Vec<IpcKind> = ipcs.entries().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [IpcKind::MessageQueue, IpcKind::SharedMemory, IpcKind::SemaphoreSet]);
+    let [mq, shm, sem] = ipcs.entries() else { unreachable!() };
+    assert_eq!((mq.id, mq.perm), (q.id(), q.stat().unwrap().perm));
+    assert_eq!(mq.figures, Figures::MessageQueue { used_bytes: 11, messages: 2 });
+    assert_eq!((shm.id, shm.perm), (seg.id(), seg.stat().unwrap().shm_perm));
+    assert_eq!(shm.figures, Figures::SharedMemory { bytes: 100, nattch: 1, dest: true, locked: false });
+    assert_eq!((sem.id, sem.perm), (set.id(), set.stat().unwrap().perm));
+    assert_eq!(sem.figures, Figures::SemaphoreSet { nsems: 3 });
+    assert!(ipcs.to_string().contains("Message Queues"));
+    drop(attached);
+    q.remove().unwrap();
+    set.remove().unwrap();
+    assert!(me.ipcs().unwrap().entries().is_empty());
 }
