@@ -67,6 +67,7 @@ pub fn main() -> ExitCode {
         ("rust_to_rust_processes", rust_to_rust_processes),
         ("stress_recv_cancellation_counts", stress_recv_cancellation_counts),
         ("stress_acquire_cancellation_counts", stress_acquire_cancellation_counts),
+        ("stress_send_cancellation_counts", stress_send_cancellation_counts),
         ("signal_chains_to_the_program", signal_chains_to_the_program),
         ("same_on_both_homes", same_on_both_homes),
         ("host_ipcs", host_ipcs),
@@ -812,4 +813,82 @@ fn host_ipcs(_: &tokio::runtime::Runtime) {
     q.remove().unwrap();
     set.remove().unwrap();
     assert!(me.ipcs().unwrap().entries().is_empty());
+}
+
+/// Senders whose `send` to a full queue is cancelled at random moments: every message whose
+/// send returned `Ok` arrives, none arrives twice, and one whose future was dropped arrives
+/// at most once (sent exactly once or not at all).
+fn stress_send_cancellation_counts(rt: &tokio::runtime::Runtime) {
+    const PER_TASK: u64 = 400;
+    let q = me().msg_queue::<u64>(Key::PRIVATE).create(0o600).open().unwrap();
+    let mut set = MsqidSet::from(&q.stat().unwrap());
+    set.qbytes = 4 * 8; // four messages: senders keep finding it full
+    q.set(set).unwrap();
+    let (sent, cancelled, got) = rt.block_on(async {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let receiver = {
+            let (q, stop) = (q.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut rng = Rng(777);
+                loop {
+                    match q.recv_timeout(Select::Any, Duration::from_millis(20)).await {
+                        Ok((_, v)) => got.push(v),
+                        Err(e) if e.error().is_timeout() && stop.load(Ordering::Acquire) => return got,
+                        Err(e) => assert!(e.error().is_timeout(), "{e}"),
+                    }
+                    if rng.below(4) == 0 {
+                        tokio::time::sleep(Duration::from_micros(rng.below(300))).await;
+                    }
+                }
+            })
+        };
+        let mut senders = Vec::new();
+        for t in 0..4u64 {
+            let q = q.clone();
+            senders.push(tokio::spawn(async move {
+                let mut rng = Rng(0x5eed ^ ((t + 1) * 104_729));
+                let (mut sent, mut cancelled) = (Vec::new(), Vec::new());
+                for i in 0..PER_TASK {
+                    let v = t * PER_TASK + i;
+                    let wait = Duration::from_micros(rng.below(400));
+                    match tokio::time::timeout(wait, q.send(1, v)).await {
+                        Ok(r) => {
+                            r.unwrap();
+                            sent.push(v);
+                        }
+                        Err(_) => cancelled.push(v),
+                    }
+                }
+                (sent, cancelled)
+            }));
+        }
+        let (mut sent, mut cancelled) = (Vec::new(), Vec::new());
+        for s in senders {
+            let (a, b) = s.await.unwrap();
+            sent.extend(a);
+            cancelled.extend(b);
+        }
+        // Sends interrupted late may still land: drain until the queue stays empty.
+        while q.stat().unwrap().qnum > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        stop.store(true, Ordering::Release);
+        (sent, cancelled, receiver.await.unwrap())
+    });
+    let got_set: BTreeSet<u64> = got.iter().copied().collect();
+    assert_eq!(got_set.len(), got.len(), "a message arrived twice");
+    for v in &sent {
+        assert!(got_set.contains(v), "message {v} was sent (Ok) but never arrived");
+    }
+    let cancelled: BTreeSet<u64> = cancelled.into_iter().collect();
+    assert!(!cancelled.is_empty(), "the test cancelled no send");
+    assert!(got_set.iter().all(|v| sent.contains(v) || cancelled.contains(v)));
+    println!(
+        "    ({} sent, {} cancelled of which {} arrived anyway)",
+        sent.len(),
+        cancelled.len(),
+        got_set.intersection(&cancelled).count()
+    );
+    q.remove().unwrap();
 }
