@@ -19,7 +19,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -40,12 +39,28 @@ pub struct Queue<T> {
     id: i32,
     /// `msgsz` of a receive: `T::FIXED_LEN`, or `MSGMAX` when the queue was opened.
     recv_len: usize,
-    _t: PhantomData<fn(T) -> T>,
+    codec: Codec<T>,
 }
+
+/// `T`'s [`Wire`] functions, taken when the queue is opened: the calls then need no `Wire`
+/// bound, so a handle type that is generic over any payload (the crate's `MessageQueue<T>`)
+/// can hold a host queue and dispatch to it.
+struct Codec<T> {
+    encode: fn(&T, &mut Vec<u8>),
+    decode: fn(&[u8]) -> Result<T, super::wire::DecodeReason>,
+}
+
+impl<T> Clone for Codec<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Codec<T> {}
 
 impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
-        Queue { id: self.id, recv_len: self.recv_len, _t: PhantomData }
+        Queue { id: self.id, recv_len: self.recv_len, codec: self.codec }
     }
 }
 
@@ -182,16 +197,16 @@ impl Blocking for RecvJob {
 }
 
 impl RecvJob {
-    fn new<T: Wire>(q: &Queue<T>, select: Select) -> Result<RecvJob, Error> {
+    fn new<T>(q: &Queue<T>, select: Select) -> Result<RecvJob, Error> {
         select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
         let (msgtyp, flags) = select.to_raw();
         Ok(RecvJob { id: q.id, len: q.recv_len, msgtyp, flags, buf: MsgBuf::with_capacity(q.recv_len) })
     }
 }
 
-fn decode<T: Wire>(r: Result<(i64, MsgBuf), i32>) -> Result<(i64, T), RecvError> {
+fn decode<T>(codec: Codec<T>, r: Result<(i64, MsgBuf), i32>) -> Result<(i64, T), RecvError> {
     let (mtype, buf) = r.map_err(|e| RecvError::Os(os_error(Op::MsgRcv, e)))?;
-    match T::decode(buf.text()) {
+    match (codec.decode)(buf.text()) {
         Ok(v) => Ok((mtype, v)),
         Err(reason) => Err(RecvError::Decode(DecodeError::new(mtype, buf.into_text(), reason))),
     }
@@ -220,7 +235,7 @@ impl<T> fmt::Debug for SendFuture<T> {
 // The message is never pinned: it is moved out whole when the future completes.
 impl<T> Unpin for SendFuture<T> {}
 
-impl<T: Wire> Future for SendFuture<T> {
+impl<T> Future for SendFuture<T> {
     type Output = Result<(), SendError<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -246,7 +261,7 @@ impl<T: Wire> Future for SendFuture<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvFuture<T> {
     call: Result<WaitFuture<RecvJob>, Error>,
-    _t: PhantomData<fn() -> T>,
+    codec: Codec<T>,
 }
 
 impl<T> fmt::Debug for RecvFuture<T> {
@@ -255,12 +270,14 @@ impl<T> fmt::Debug for RecvFuture<T> {
     }
 }
 
-impl<T: Wire> Future for RecvFuture<T> {
+impl<T> Future for RecvFuture<T> {
     type Output = Result<(i64, T), RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().call {
-            Ok(fut) => Pin::new(fut).poll(cx).map(decode),
+        let this = self.get_mut();
+        let codec = this.codec;
+        match &mut this.call {
+            Ok(fut) => Pin::new(fut).poll(cx).map(|r| decode(codec, r)),
             Err(e) => Poll::Ready(Err(RecvError::Os(*e))),
         }
     }
@@ -271,17 +288,19 @@ impl<T: Wire> Future for RecvFuture<T> {
 impl<T: Wire> Queue<T> {
     pub(crate) fn from_id(id: i32) -> Queue<T> {
         let recv_len = T::FIXED_LEN.unwrap_or_else(msgmax);
-        Queue { id, recv_len, _t: PhantomData }
+        Queue { id, recv_len, codec: Codec { encode: T::encode, decode: T::decode } }
     }
+}
 
+impl<T: Send + 'static> Queue<T> {
     /// The queue's id (`msqid`), which any process may pass to `msgsnd`/`msgrcv`.
     pub fn id(&self) -> i32 {
         self.id
     }
 
     fn encode(&self, mtype: i64, msg: &T) -> SendJob {
-        let mut buf = MsgBuf::with_capacity(T::FIXED_LEN.unwrap_or(0));
-        buf.encode_with(|out| msg.encode(out));
+        let mut buf = MsgBuf::default();
+        buf.encode_with(|out| (self.codec.encode)(msg, out));
         SendJob { id: self.id, mtype, buf }
     }
 
@@ -309,7 +328,7 @@ impl<T: Wire> Queue<T> {
     /// As [`send`](Self::send), and `EAGAIN` where `send` would wait.
     pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
         let r = with_scratch(|buf| {
-            buf.encode_with(|out| msg.encode(out));
+            buf.encode_with(|out| (self.codec.encode)(&msg, out));
             loop {
                 match sys::msgsnd(self.id, buf, mtype, IPC_NOWAIT) {
                     Err(libc::EINTR) => continue,
@@ -377,7 +396,7 @@ impl<T: Wire> Queue<T> {
     /// Dropping the future loses no message: one the kernel gave it as it was dropped is
     /// sent back to the queue (at the tail; see the [module docs](self#cancellation)).
     pub fn recv(&self, select: Select) -> RecvFuture<T> {
-        RecvFuture { call: RecvJob::new(self, select).map(WaitFuture::new), _t: PhantomData }
+        RecvFuture { call: RecvJob::new(self, select).map(WaitFuture::new), codec: self.codec }
     }
 
     /// `msgrcv(.., IPC_NOWAIT)`: the oldest matching message, if there is one now.
@@ -395,7 +414,7 @@ impl<T: Wire> Queue<T> {
                     r => break r.map_err(|e| RecvError::Os(os_error(Op::MsgRcv, e)))?,
                 }
             };
-            match T::decode(buf.text()) {
+            match (self.codec.decode)(buf.text()) {
                 Ok(v) => Ok((mtype, v)),
                 Err(reason) => Err(RecvError::Decode(DecodeError::new(mtype, buf.text().to_vec(), reason))),
             }
@@ -414,7 +433,7 @@ impl<T: Wire> Queue<T> {
     #[track_caller]
     pub fn blocking_recv(&self, select: Select) -> Result<(i64, T), RecvError> {
         let mut job = RecvJob::new(self, select)?;
-        decode(crate::runtime::block_on(std::future::poll_fn(|_| Poll::Ready(job.run_blocking()))))
+        decode(self.codec, crate::runtime::block_on(std::future::poll_fn(|_| Poll::Ready(job.run_blocking()))))
     }
 
     /// [`recv`](Self::recv) that gives up after `timeout`: `EAGAIN` with `is_timeout()`
@@ -434,7 +453,7 @@ impl<T: Wire> Queue<T> {
     pub async fn recv_timeout(&self, select: Select, timeout: Duration) -> Result<(i64, T), RecvError> {
         let job = RecvJob::new(self, select)?;
         match with_timeout(WaitFuture::new(job), timeout).await {
-            Timed::Done(r) => decode(r),
+            Timed::Done(r) => decode(self.codec, r),
             Timed::Expired => Err(RecvError::Os(Error::timed_out(Op::MsgRcv))),
         }
     }
