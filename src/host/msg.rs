@@ -247,8 +247,11 @@ impl<T> Future for SendFuture<T> {
             },
             Err(e) => Err(*e),
         };
-        let msg = this.msg.take().expect("SendFuture polled after it completed");
-        Poll::Ready(r.map_err(|e| SendError::new(e, msg)))
+        match this.msg.take() {
+            Some(msg) => Poll::Ready(r.map_err(|e| SendError::new(e, msg))),
+            // Polled after completion: nothing left to send, as in-process.
+            None => Poll::Ready(Ok(())),
+        }
     }
 }
 
@@ -433,7 +436,10 @@ impl<T: Send + 'static> Queue<T> {
     #[track_caller]
     pub fn blocking_recv(&self, select: Select) -> Result<(i64, T), RecvError> {
         let mut job = RecvJob::new(self, select)?;
-        decode(self.codec, crate::runtime::block_on(std::future::poll_fn(|_| Poll::Ready(job.run_blocking()))))
+        decode(
+            self.codec,
+            crate::runtime::block_on(std::future::poll_fn(|_| Poll::Ready(job.run_blocking()))),
+        )
     }
 
     /// [`recv`](Self::recv) that gives up after `timeout`: `EAGAIN` with `is_timeout()`

@@ -21,7 +21,7 @@ use std::time::Duration;
 use super::sys;
 use super::wait::{with_timeout, Blocking, Timed, WaitFuture};
 use super::{os_error, perm_of};
-use crate::error::{Error, ErrorKind, Op};
+use crate::error::{Detail, Error, ErrorKind, Op};
 use crate::sem::{SemOp, SemidDs};
 
 /// `IPC_NOWAIT` as a `sem_flg` bit.
@@ -96,7 +96,8 @@ impl Blocking for SemJob {
 /// undone by its inverse (see the [module docs](self)).
 #[must_use = "futures do nothing unless polled"]
 pub struct SemopFuture {
-    call: Result<WaitFuture<SemJob>, Error>,
+    /// `Ok(None)`: nothing to do (an acquire of no units), done at the first poll.
+    call: Result<Option<WaitFuture<SemJob>>, Error>,
 }
 
 impl fmt::Debug for SemopFuture {
@@ -110,7 +111,8 @@ impl Future for SemopFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().call {
-            Ok(fut) => Pin::new(fut).poll(cx).map(|r| r.map_err(|e| os_error(Op::SemOp, e))),
+            Ok(Some(fut)) => Pin::new(fut).poll(cx).map(|r| r.map_err(|e| os_error(Op::SemOp, e))),
+            Ok(None) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(*e)),
         }
     }
@@ -219,7 +221,7 @@ impl SemSet {
     ///
     /// Dropping the future changes nothing: a completed `semop` is undone by its inverse.
     pub fn semop(&self, ops: &[SemOp]) -> SemopFuture {
-        SemopFuture { call: Ok(WaitFuture::new(SemJob::new(self.id, ops))) }
+        SemopFuture { call: Ok(Some(WaitFuture::new(SemJob::new(self.id, ops)))) }
     }
 
     /// `semop` with `IPC_NOWAIT` on every operation.
@@ -273,9 +275,18 @@ impl SemSet {
         }
     }
 
+    /// The operations that take `units` and give them back, after the in-process checks:
+    /// `EINVAL` above 32767 units; with no unit to take, the set must exist (`EINVAL`) and
+    /// every `num` lie in it (`EFBIG`), and the empty acquire succeeds without a call.
     fn acquire_ops(&self, units: &[(u16, u16)]) -> Result<(Vec<SemOp>, Vec<SemOp>), Error> {
         if units.iter().any(|&(_, n)| n > i16::MAX as u16) {
-            return Err(Error::new(Op::SemOp, ErrorKind::InvalidArgument));
+            return Err(Error::new(Op::SemOp, ErrorKind::InvalidArgument).with(Detail::UnitsAboveShortMax));
+        }
+        if units.iter().all(|u| u.1 == 0) {
+            sys::semctl_stat(self.id).map_err(sem_err)?;
+            if units.iter().any(|&(num, _)| num >= self.nsems) {
+                return Err(Error::new(Op::SemOp, ErrorKind::FileTooBig));
+            }
         }
         let take = units.iter().filter(|u| u.1 != 0).map(|&(num, n)| SemOp::new(num, -(n as i16))).collect();
         let back = units.iter().filter(|u| u.1 != 0).map(|&(num, n)| SemOp::new(num, n as i16)).collect();
@@ -307,6 +318,9 @@ impl SemSet {
     /// As [`acquire`](Self::acquire).
     pub fn acquire_many(&self, units: &[(u16, u16)]) -> AcquireFuture<'_> {
         match self.acquire_ops(units) {
+            Ok((take, back)) if take.is_empty() => {
+                AcquireFuture { set: self, give_back: back, inner: SemopFuture { call: Ok(None) } }
+            }
             Ok((take, back)) => AcquireFuture { set: self, give_back: back, inner: self.semop(&take) },
             Err(e) => AcquireFuture { set: self, give_back: Vec::new(), inner: SemopFuture { call: Err(e) } },
         }
@@ -319,7 +333,9 @@ impl SemSet {
     /// As [`acquire`](Self::acquire), and `EAGAIN` where it would wait.
     pub fn try_acquire(&self, num: u16, n: u16) -> Result<Permit<'_>, Error> {
         let (take, back) = self.acquire_ops(&[(num, n)])?;
-        self.try_semop(&take)?;
+        if !take.is_empty() {
+            self.try_semop(&take)?;
+        }
         Ok(Permit { set: self, give_back: back })
     }
 

@@ -481,7 +481,9 @@ impl<B: Blocking> Future for WaitFuture<B> {
                 this.state = FutState::Waiting(call);
                 Poll::Pending
             }
-            FutState::Done => panic!("a svipc host future polled after it completed"),
+            // Polled after it completed: it does nothing more and answers EINVAL, as the
+            // in-process futures do.
+            FutState::Done => Poll::Ready(Err(libc::EINVAL)),
         }
     }
 }

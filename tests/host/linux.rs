@@ -718,6 +718,9 @@ macro_rules! sem_scenario {
         log.push(line("semop ERANGE", set.try_semop(&[SemOp::new(2, 1)])));
         log.push(line("acquire", set.try_acquire(2, 7).map(|p| p.forget())));
         log.push(line("acquire EAGAIN", set.try_acquire(1, 1).map(|p| p.forget())));
+        log.push(line("acquire none", set.try_acquire(1, 0).map(|p| p.forget())));
+        log.push(line("acquire none beyond", set.try_acquire(3, 0).map(|p| p.forget())));
+        log.push(line("acquire above SHRT_MAX", set.try_acquire(0, 40000).map(|p| p.forget())));
         log.push(line("get_val", set.get_val(2)));
         log.push(line("ncnt", set.get_ncnt(0)));
         log.push(line("zcnt", set.get_zcnt(0)));
