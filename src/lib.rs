@@ -75,6 +75,7 @@ pub mod sem;
 pub mod shm;
 mod sync;
 mod sys;
+mod trace;
 
 pub use error::{Error, ErrorKind, Op, Result, SendError};
 pub use ipc::{Capabilities, Credentials, Figures, IpcKind, IpcPerm, Key, Limits};

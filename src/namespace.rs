@@ -148,6 +148,17 @@ impl Namespace {
         self.inner.limits.msgmax()
     }
 
+    /// [`Limits::semopm`] and [`Limits::semvmx`] alone, two atomic loads: what every
+    /// `semop` checks.
+    pub(crate) fn sem_op_limits(&self) -> (usize, i32) {
+        self.inner.limits.sem_op()
+    }
+
+    /// [`Limits::semvmx`] alone, one atomic load.
+    pub(crate) fn semvmx(&self) -> i32 {
+        self.inner.limits.semvmx()
+    }
+
     /// Sets the limits, as writing the `kernel.msg*`, `kernel.sem` and `kernel.shm*`
     /// sysctls does. Objects that already exist are not touched (a queue keeps its
     /// `msg_qbytes`); calls that start afterwards see the new values.
@@ -177,12 +188,13 @@ impl Namespace {
     /// above it; then the setting is -1 again. It is consumed by the first creation that
     /// gets as far as allocating an id (past the argument checks and the object limit),
     /// whether or not that allocation succeeds (`ENOSPC` when no index at or above it is
-    /// free), as in the kernel's `ipc_idr_alloc`. -1 unsets it.
+    /// free), as in the kernel's `ipc_idr_alloc`. Nothing else unsets it: -1 is the value
+    /// it starts and ends with, but not one that can be written.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a value below -1, as the sysctl's range
-    /// `[-1, INT_MAX]` refuses it.
+    /// [`ErrorKind::InvalidArgument`] (EINVAL) for a negative value (-1 included), as the
+    /// sysctl's range `[0, INT_MAX]` refuses it; the setting is left as it was.
     ///
     /// # Examples
     ///
@@ -198,7 +210,7 @@ impl Namespace {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_next_id(&self, kind: IpcKind, id: i32) -> Result<(), Error> {
-        if id < -1 {
+        if id < 0 {
             return Err(Error::new(Op::Sysctl, ErrorKind::InvalidArgument));
         }
         self.table(kind).lock().set_next_id(id);

@@ -161,19 +161,23 @@ impl Process {
         op: Op,
     ) -> Result<(i32, D), Error> {
         let e = |k| Error::new(op, k);
-        if index < 0 {
-            return Err(e(ErrorKind::InvalidArgument));
-        }
-        self.inner
-            .ns
-            .at_index(kind, index, |id, obj| {
-                if !any {
-                    obj.header().perm().check(&self.inner.creds, READ)?;
-                }
-                let ds = obj.stat_ds()?.downcast::<D>().map_err(|_| ErrorKind::InvalidArgument)?;
-                Ok((id, *ds))
-            })
-            .map_err(e)
+        let r = if index < 0 {
+            Err(e(ErrorKind::InvalidArgument))
+        } else {
+            self.inner
+                .ns
+                .at_index(kind, index, |id, obj| {
+                    if !any {
+                        obj.header().perm().check(&self.inner.creds, READ)?;
+                    }
+                    let ds = obj.stat_ds()?.downcast::<D>().map_err(|_| ErrorKind::InvalidArgument)?;
+                    Ok((id, *ds))
+                })
+                .map_err(e)
+        };
+        // The event's id: the full id found, or the index asked for.
+        crate::trace::call!(op, r.as_ref().map_or(index, |r| r.0), self.pid(), &r);
+        r
     }
 
     /// `IPC_STAT` by id whatever the payload type: `EINVAL` for a stale or unknown id, then
@@ -202,7 +206,19 @@ impl Process {
     /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): the caller is
     ///   neither owner nor creator and lacks `CAP_SYS_ADMIN`.
     pub fn remove(&self, kind: IpcKind, id: i32) -> Result<(), Error> {
-        self.inner.ns.remove(&self.inner.creds, kind, id).map_err(|k| Error::new(Op::IpcRm, k))
+        let r = self.inner.ns.remove(&self.inner.creds, kind, id).map_err(|k| Error::new(Op::IpcRm, k));
+        // The event names the C call it is: `msgctl`, `semctl` or `shmctl` with `IPC_RMID`.
+        crate::trace::call!(
+            match kind {
+                IpcKind::MessageQueue => Op::MsgCtl,
+                IpcKind::SemaphoreSet => Op::SemCtl,
+                IpcKind::SharedMemory => Op::ShmCtl,
+            },
+            id,
+            self.pid(),
+            &r
+        );
+        r
     }
 }
 

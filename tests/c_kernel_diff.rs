@@ -6,6 +6,12 @@
 //! **exactly** (no lookup wildcard: the C layer makes the kernel's checks before the
 //! lookup), and so do the buffers the call filled, times and pids aside.
 //!
+//! The namespace's settings are written in the sequences too: `kernel.{msg,sem,shm}_next_id`
+//! (`/proc/sys/kernel` of the fresh namespace, written as root; `Namespace::set_next_id`),
+//! so the C gets hand out the ids they ask for, and `kernel.shm_rmid_forced`
+//! (`Namespace::set_shm_rmid_forced`), which changes what the last `shmdt` does; the
+//! settings read back agree after every call.
+//!
 //! Every operation that could sleep carries `IPC_NOWAIT`, except `MSG_COPY` without it,
 //! which both sides refuse at once. Left out by design: attach addresses other than 0 and
 //! a misaligned one (svipc cannot place memory), `shm_rss` (svipc counts every page).
@@ -33,17 +39,102 @@ type Res = Result<(i64, Vec<i64>), i32>;
 
 #[derive(Clone, Debug)]
 enum Call {
-    MsgGet { key: i32, flg: i32 },
-    MsgSnd { id: Id, mtype: i64, size: usize },
-    MsgRcv { id: Id, size: usize, msgtyp: i64, flg: i32 },
-    MsgCtl { id: Id, cmd: i32, mode: u32, qbytes: u64 },
-    SemGet { key: i32, nsems: i32, flg: i32 },
-    SemOp { id: Id, sops: Vec<(u16, i16, i16)>, nsops: usize, timeout: Option<(i64, i64)> },
-    SemCtl { id: Id, num: i32, cmd: i32, val: i32 },
-    ShmGet { key: i32, size: usize, flg: i32 },
-    ShmAt { id: Id, addr: usize, flg: i32 },
-    ShmDt { slot: usize },
-    ShmCtl { id: Id, cmd: i32, mode: u32 },
+    MsgGet {
+        key: i32,
+        flg: i32,
+    },
+    MsgSnd {
+        id: Id,
+        mtype: i64,
+        size: usize,
+    },
+    MsgRcv {
+        id: Id,
+        size: usize,
+        msgtyp: i64,
+        flg: i32,
+    },
+    MsgCtl {
+        id: Id,
+        cmd: i32,
+        mode: u32,
+        qbytes: u64,
+    },
+    SemGet {
+        key: i32,
+        nsems: i32,
+        flg: i32,
+    },
+    SemOp {
+        id: Id,
+        sops: Vec<(u16, i16, i16)>,
+        nsops: usize,
+        timeout: Option<(i64, i64)>,
+    },
+    SemCtl {
+        id: Id,
+        num: i32,
+        cmd: i32,
+        val: i32,
+    },
+    ShmGet {
+        key: i32,
+        size: usize,
+        flg: i32,
+    },
+    ShmAt {
+        id: Id,
+        addr: usize,
+        flg: i32,
+    },
+    ShmDt {
+        slot: usize,
+    },
+    ShmCtl {
+        id: Id,
+        cmd: i32,
+        mode: u32,
+    },
+    /// A write of `kernel.msg_next_id`, `sem_next_id`, `shm_next_id` (`kind` 0, 1, 2).
+    NextId {
+        kind: u8,
+        id: i32,
+    },
+    /// A write of `kernel.shm_rmid_forced`.
+    RmidForced {
+        on: bool,
+    },
+}
+
+const NEXT_ID: [&str; 3] = ["msg_next_id", "sem_next_id", "shm_next_id"];
+
+fn ipc_kind(kind: u8) -> svipc::IpcKind {
+    [svipc::IpcKind::MessageQueue, svipc::IpcKind::SemaphoreSet, svipc::IpcKind::SharedMemory][kind as usize]
+}
+
+/// Writes `/proc/sys/kernel/NAME` of this thread's IPC namespace with euid 0 (the user
+/// sequences keep saved uid 0 for this), then goes back to the euid it had.
+fn sysctl_write(name: &str, value: &str) -> Res {
+    // SAFETY: geteuid and setresuid take and return integers (raw setresuid: this thread).
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(unsafe { libc::syscall(libc::SYS_setresuid, -1, 0, -1) }, 0, "euid 0");
+    let r = std::fs::write(format!("/proc/sys/kernel/{name}"), value);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::syscall(libc::SYS_setresuid, -1, euid, -1) }, 0, "euid back");
+    r.map(|()| (0, Vec::new())).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// The four settings as the kernel shows them: the three `*_next_id`, `shm_rmid_forced`.
+fn settings_kernel() -> [i32; 4] {
+    let read = |name: &str| -> i32 {
+        let s = std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).expect("read a sysctl");
+        s.trim().parse().expect("an integer")
+    };
+    [read(NEXT_ID[0]), read(NEXT_ID[1]), read(NEXT_ID[2]), read("shm_rmid_forced")]
+}
+
+fn settings_svipc(ns: &Namespace) -> [i32; 4] {
+    [ns.next_id(ipc_kind(0)), ns.next_id(ipc_kind(1)), ns.next_id(ipc_kind(2)), ns.shm_rmid_forced() as i32]
 }
 
 /// An id argument: one handed out so far (by position), a slot index, or a raw value.
@@ -169,6 +260,12 @@ fn call_s() -> impl Strategy<Value = Call> {
             prop_oneof![Just(0o600u32), Just(0o000)]
         )
             .prop_map(|(id, cmd, mode)| Call::ShmCtl { id, cmd, mode }),
+        (
+            0u8..3,
+            prop_oneof![3 => 0i32..4, 1 => Just(1 << 15 | 2), 1 => Just(-1), 1 => Just(32767), 1 => Just(i32::MAX)]
+        )
+            .prop_map(|(kind, id)| Call::NextId { kind, id }),
+        any::<bool>().prop_map(|on| Call::RmidForced { on }),
     ]
 }
 
@@ -225,6 +322,8 @@ fn kernel(call: &Call, ids: &Handed, at: &mut Vec<usize>) -> Res {
     // reads: msgsz > MSGMAX), and each *ctl buffer has the layout the command writes.
     unsafe {
         match *call {
+            Call::NextId { kind, id } => sysctl_write(NEXT_ID[kind as usize], &id.to_string()),
+            Call::RmidForced { on } => sysctl_write("shm_rmid_forced", if on { "1" } else { "0" }),
             Call::MsgGet { key, flg } => k(libc::msgget(key, flg) as i64).map(|r| (r, none)),
             Call::MsgSnd { id, mtype, size } => {
                 buf.mtype = mtype;
@@ -400,6 +499,13 @@ fn svipc(
 ) -> Res {
     let none = Vec::new();
     match *call {
+        Call::NextId { kind, id } => {
+            s(me.namespace().set_next_id(ipc_kind(kind), id).map(|()| 0)).map(|r| (r, none))
+        }
+        Call::RmidForced { on } => {
+            me.namespace().set_shm_rmid_forced(on);
+            Ok((0, none))
+        }
         Call::MsgGet { key, flg } => s(me.msgget(key, flg)).map(|r| (r, none)),
         Call::MsgSnd { id, mtype, size } => {
             let text = [7u8; MSGBUF];
@@ -572,7 +678,7 @@ fn run(calls: &[Call], user: bool) {
             unsafe {
                 assert_eq!(libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()), 0);
                 assert_eq!(libc::syscall(libc::SYS_setresgid, 1000, 1000, 1000), 0);
-                assert_eq!(libc::syscall(libc::SYS_setresuid, 1000, 1000, 1000), 0);
+                assert_eq!(libc::syscall(libc::SYS_setresuid, 1000, 1000, 0), 0);
             }
         }
         let creds = if user { Credentials::new(1000, 1000) } else { Credentials::current() };
@@ -584,6 +690,11 @@ fn run(calls: &[Call], user: bool) {
             let sr = svipc(&rt, &me, call, &ids, &mut sat);
             assert_eq!(sr, kr, "call {i} {call:?} (svipc left, kernel right); sequence {calls:?}");
             note(&mut ids, call, &kr);
+            assert_eq!(
+                settings_svipc(me.namespace()),
+                settings_kernel(),
+                "after call {i} {call:?}: next_id x3, shm_rmid_forced (svipc left, kernel right); sequence {calls:?}"
+            );
         }
         for p in kat {
             // SAFETY: an address shmat returned and not yet detached.
@@ -610,6 +721,34 @@ fn smoke() {
         ],
         false,
     );
+}
+
+/// The settings by hand, as root and as a user: a `*_next_id` gives a C get its id (-1 is
+/// refused), and with `shm_rmid_forced` the last `shmdt` destroys the segment.
+#[test]
+fn settings_smoke() {
+    for user in [false, true] {
+        run(
+            &[
+                Call::NextId { kind: 0, id: -1 },
+                Call::NextId { kind: 0, id: 1 << 15 | 4 },
+                Call::MsgGet { key: 0, flg: c::IPC_CREAT | 0o600 },
+                Call::MsgGet { key: 0, flg: c::IPC_CREAT | 0o600 },
+                Call::NextId { kind: 1, id: 9 },
+                Call::SemGet { key: 0, nsems: 0, flg: c::IPC_CREAT | 0o600 },
+                Call::SemGet { key: 0x51, nsems: 1, flg: c::IPC_CREAT | 0o600 },
+                Call::NextId { kind: 2, id: 3 },
+                Call::ShmGet { key: 0, size: 100, flg: c::IPC_CREAT | 0o600 },
+                Call::RmidForced { on: true },
+                Call::ShmAt { id: Id::Handed(0), addr: 0, flg: 0 },
+                Call::ShmCtl { id: Id::Handed(0), cmd: c::IPC_STAT, mode: 0 },
+                Call::ShmDt { slot: 0 },
+                Call::ShmCtl { id: Id::Handed(0), cmd: c::IPC_STAT, mode: 0 },
+                Call::RmidForced { on: false },
+            ],
+            user,
+        );
+    }
 }
 
 proptest! {

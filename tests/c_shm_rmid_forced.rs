@@ -2,7 +2,10 @@
 //! `shm_may_destroy`, `exit_shm` and `shm_destroy_orphaned`: with the setting, the last
 //! detach destroys any segment, a creator's exit destroys its unattached segments, and
 //! switching it on destroys the unattached orphans. Without it, segments outlive their
-//! creator. Driven through the C layer, checked through both layers.
+//! creator. Driven through the C layer, checked through both layers. The same rules are
+//! compared with the kernel's, exits included, by `model_props`
+//! (`shm_rmid_forced_in_the_kernel`, `shm_rmid_forced_and_exits_in_the_kernel`) and with
+//! the C layer's `shmdt` by `c_kernel_diff`.
 #![cfg(not(loom))]
 
 use svipc::c::*;

@@ -11,6 +11,13 @@
 //! or as a plain user (see [`Actor`]). `IPC_NOWAIT` everywhere: nothing blocks. Left out as
 //! in-process by design: typed payloads, pids, times, attach addresses, blocking.
 //!
+//! The namespace's settings are in the sequences too: each mechanism's `*_next_id` (written
+//! to `/proc/sys/kernel/{msg,sem,shm}_next_id` of the fresh namespace as root, and
+//! `Namespace::set_next_id` on svipc's side; the values read back agree after every call),
+//! and for shared memory `shm_rmid_forced` (`Namespace::set_shm_rmid_forced`; one actor
+//! that never exits, so what it changes here is the last detach; exits and orphans are
+//! `model_props`'s, through `model::kernel`).
+//!
 //! Cases per mechanism: 64, or `PROPTEST_CASES`.
 //!
 //! Needs root (or `CAP_SYS_ADMIN`) for `unshare`; elsewhere each test prints a skip notice
@@ -30,7 +37,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use svipc::msg::Limit;
 use svipc::msg::MsqidSet;
-use svipc::{Credentials, Key, Namespace, Process, Segment, Select, SemOp, SemaphoreSet};
+use svipc::{Credentials, IpcKind, Key, Namespace, Process, Segment, Select, SemOp, SemaphoreSet};
 
 /// Cases per mechanism: 64 (a few seconds in CI), or `PROPTEST_CASES`.
 fn cases() -> u32 {
@@ -46,7 +53,8 @@ enum Actor {
     /// `CAP_SYS_RESOURCE` in containers), so permission answers match the kernel's.
     Current,
     /// A thread of its own that drops to `uid`/`gid`, no supplementary groups and (so) no
-    /// capabilities, after entering the fresh namespace.
+    /// effective capabilities, after entering the fresh namespace. Its saved uid stays 0, so
+    /// that it can write the namespace's sysctls as root ([`sysctl_kernel`]).
     User { uid: u32, gid: u32 },
 }
 
@@ -78,7 +86,7 @@ fn as_actor(actor: Actor, body: impl FnOnce(&Process) + Send) {
                 unsafe {
                     assert_eq!(libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()), 0);
                     assert_eq!(libc::syscall(libc::SYS_setresgid, gid, gid, gid), 0);
-                    assert_eq!(libc::syscall(libc::SYS_setresuid, uid, uid, uid), 0);
+                    assert_eq!(libc::syscall(libc::SYS_setresuid, uid, uid, 0), 0);
                 }
                 body(&Namespace::new().process(Credentials::new(uid, gid)));
             });
@@ -115,6 +123,9 @@ fn note(ids: &mut Ids, get: bool, rmid: Option<u8>, r: &Res) {
             let id = *id as i32;
             if !ids.all.contains(&id) {
                 ids.all.push(id);
+            }
+            // live again when `*_next_id` hands out a removed object's id
+            if !ids.live.contains(&id) {
                 ids.live.push(id);
             }
         }
@@ -189,6 +200,59 @@ fn sperm(p: &svipc::IpcPerm) -> Perm {
     (p.key.raw(), p.uid, p.gid, p.cuid, p.cgid, p.mode, p.seq)
 }
 
+// ===== the settings (kernel.{msg,sem,shm}_next_id, kernel.shm_rmid_forced) =====
+
+/// A `*_next_id` to write: a low slot with sequence 0 (often taken), one with a higher
+/// sequence, the last slot, the largest id (slot 32767 again), and -1 (refused).
+fn next_id_s() -> impl Strategy<Value = i32> {
+    prop_oneof![
+        4 => 0i32..4,
+        2 => (1i32..3, 0i32..4).prop_map(|(seq, idx)| seq << 15 | idx),
+        1 => Just(-1),
+        1 => Just(32767),
+        1 => Just(i32::MAX),
+    ]
+}
+
+/// Writes `/proc/sys/kernel/NAME` of this thread's IPC namespace as root (euid 0 for the
+/// write: a [`Actor::User`] keeps saved uid 0 for this), then goes back to the actor's euid.
+fn sysctl_kernel(name: &str, value: &str) -> Res {
+    // SAFETY: geteuid and setresuid take and return integers (raw setresuid: this thread).
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(unsafe { libc::syscall(libc::SYS_setresuid, -1, 0, -1) }, 0, "euid 0");
+    let r = std::fs::write(format!("/proc/sys/kernel/{name}"), value);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::syscall(libc::SYS_setresuid, -1, euid, -1) }, 0, "euid back");
+    r.map(|()| Out::Val(0)).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Reads `/proc/sys/kernel/NAME` of this thread's IPC namespace.
+fn sysctl_read(name: &str) -> i32 {
+    let s = std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).expect("read a sysctl");
+    s.trim().parse().expect("an integer")
+}
+
+/// `kernel.*_next_id` of `kind` on both sides: (svipc, kernel).
+fn next_ids(ns: &Namespace, kind: IpcKind) -> (i32, i32) {
+    let name = match kind {
+        IpcKind::MessageQueue => "msg_next_id",
+        IpcKind::SemaphoreSet => "sem_next_id",
+        IpcKind::SharedMemory => "shm_next_id",
+    };
+    (ns.next_id(kind), sysctl_read(name))
+}
+
+/// A `*_next_id` write on both sides: (svipc, kernel).
+fn set_next_id(ns: &Namespace, kind: IpcKind, id: i32) -> (Res, Res) {
+    let name = match kind {
+        IpcKind::MessageQueue => "msg_next_id",
+        IpcKind::SemaphoreSet => "sem_next_id",
+        IpcKind::SharedMemory => "shm_next_id",
+    };
+    let sr = ns.set_next_id(kind, id).map(|()| Out::Val(0)).map_err(|e| e.errno());
+    (sr, sysctl_kernel(name, &id.to_string()))
+}
+
 // ===== namespace-wide figures (MSG_INFO, SEM_INFO, SHM_INFO) =====
 
 /// MSG_INFO: (return value, msgpool, msgmap, msgtql, msgmax, msgmnb, msgmni).
@@ -256,13 +320,48 @@ fn shm_info_svipc(ns: &Namespace) -> Result<[i64; 3], i32> {
 
 #[derive(Clone, Debug)]
 enum MsgCall {
-    Get { key: i32, create: bool, excl: bool, mode: u32 },
-    Snd { slot: u8, mtype: i64, size: usize, fill: u8 },
-    Rcv { slot: u8, msgsz: usize, msgtyp: i64, except: bool, noerror: bool },
-    Peek { slot: u8, index: u8, msgsz: usize, noerror: bool },
-    Stat { slot: u8 },
-    Set { slot: u8, uid: u32, gid: u32, mode: u32, qbytes: u64 },
-    Rmid { slot: u8 },
+    Get {
+        key: i32,
+        create: bool,
+        excl: bool,
+        mode: u32,
+    },
+    Snd {
+        slot: u8,
+        mtype: i64,
+        size: usize,
+        fill: u8,
+    },
+    Rcv {
+        slot: u8,
+        msgsz: usize,
+        msgtyp: i64,
+        except: bool,
+        noerror: bool,
+    },
+    Peek {
+        slot: u8,
+        index: u8,
+        msgsz: usize,
+        noerror: bool,
+    },
+    Stat {
+        slot: u8,
+    },
+    Set {
+        slot: u8,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        qbytes: u64,
+    },
+    Rmid {
+        slot: u8,
+    },
+    /// `kernel.msg_next_id`.
+    NextId {
+        id: i32,
+    },
 }
 
 fn mtype_s() -> impl Strategy<Value = i64> {
@@ -310,6 +409,7 @@ fn msg_call() -> impl Strategy<Value = MsgCall> {
         )
             .prop_map(|(slot, uid, gid, mode, qbytes)| MsgCall::Set { slot, uid, gid, mode, qbytes }),
         1 => any::<u8>().prop_map(|slot| MsgCall::Rmid { slot }),
+        1 => next_id_s().prop_map(|id| MsgCall::NextId { id }),
     ]
 }
 
@@ -375,6 +475,7 @@ fn msg_kernel(call: &MsgCall, ids: &Ids, buf: &mut MsgBuf<MSGBUF>) -> Res {
             k(unsafe { libc::msgctl(pick(ids, slot), libc::IPC_RMID, std::ptr::null_mut()) } as i64)
                 .map(Out::Val)
         }
+        MsgCall::NextId { .. } => unreachable!("run_msg writes both sides at once"),
     }
 }
 
@@ -394,7 +495,8 @@ fn msg_svipc(call: &MsgCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Queu
             }
             let q = o.open().map_err(|e| e.errno())?;
             let id = q.id();
-            hs.entry(id).or_insert(q);
+            // A new object under an id handed out before (`*_next_id`) replaces the stale handle.
+            hs.insert(id, q);
             Ok(Out::Val(id as i64))
         }
         MsgCall::Snd { slot, mtype, size, fill } => on(slot, &|q| {
@@ -416,6 +518,7 @@ fn msg_svipc(call: &MsgCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Queu
             q.set(MsqidSet { uid, gid, mode, qbytes }).map(|()| Out::Val(0)).map_err(|e| e.errno())
         }),
         MsgCall::Rmid { slot } => on(slot, &|q| q.remove().map(|()| Out::Val(0)).map_err(|e| e.errno())),
+        MsgCall::NextId { .. } => unreachable!("run_msg writes both sides at once"),
     }
 }
 
@@ -440,8 +543,13 @@ fn run_msg(actor: Actor, calls: &[MsgCall]) {
         let mut buf: Box<MsgBuf<MSGBUF>> = Box::new(MsgBuf { mtype: 0, mtext: [0; MSGBUF] });
         let mut ids = Ids::default();
         for (step, call) in calls.iter().enumerate() {
-            let kr = msg_kernel(call, &ids, &mut buf);
-            let sr = msg_svipc(call, &ids, me, &mut hs);
+            let (sr, kr) = match *call {
+                MsgCall::NextId { id } => set_next_id(me.namespace(), IpcKind::MessageQueue, id),
+                _ => {
+                    let kr = msg_kernel(call, &ids, &mut buf);
+                    (msg_svipc(call, &ids, me, &mut hs), kr)
+                }
+            };
             assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
             note(
                 &mut ids,
@@ -461,6 +569,11 @@ fn run_msg(actor: Actor, calls: &[MsgCall]) {
                 msg_info_kernel(),
                 "after step {step}: {call:?}: MSG_INFO (left svipc, right kernel); calls {calls:#?}"
             );
+            let (s, k) = next_ids(me.namespace(), IpcKind::MessageQueue);
+            assert_eq!(
+                s, k,
+                "after step {step}: {call:?}: msg_next_id (left svipc, right kernel); calls {calls:#?}"
+            );
         }
     });
 }
@@ -469,16 +582,55 @@ fn run_msg(actor: Actor, calls: &[MsgCall]) {
 
 #[derive(Clone, Debug)]
 enum SemCall {
-    Get { key: i32, nsems: u16, create: bool, excl: bool, mode: u32 },
-    Op { slot: u8, ops: Vec<(u16, i16, bool)>, many: bool },
-    GetVal { slot: u8, num: u16 },
-    SetVal { slot: u8, num: u16, val: i32 },
-    GetAll { slot: u8 },
-    SetAll { slot: u8, vals: Vec<u16> },
-    GetNcnt { slot: u8, num: u16 },
-    GetZcnt { slot: u8, num: u16 },
-    Set { slot: u8, uid: u32, gid: u32, mode: u32 },
-    Rmid { slot: u8 },
+    Get {
+        key: i32,
+        nsems: u16,
+        create: bool,
+        excl: bool,
+        mode: u32,
+    },
+    Op {
+        slot: u8,
+        ops: Vec<(u16, i16, bool)>,
+        many: bool,
+    },
+    GetVal {
+        slot: u8,
+        num: u16,
+    },
+    SetVal {
+        slot: u8,
+        num: u16,
+        val: i32,
+    },
+    GetAll {
+        slot: u8,
+    },
+    SetAll {
+        slot: u8,
+        vals: Vec<u16>,
+    },
+    GetNcnt {
+        slot: u8,
+        num: u16,
+    },
+    GetZcnt {
+        slot: u8,
+        num: u16,
+    },
+    Set {
+        slot: u8,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+    },
+    Rmid {
+        slot: u8,
+    },
+    /// `kernel.sem_next_id`.
+    NextId {
+        id: i32,
+    },
 }
 
 fn num_s() -> impl Strategy<Value = u16> {
@@ -507,6 +659,7 @@ fn sem_call() -> impl Strategy<Value = SemCall> {
         1 => (slot(), owner_s(), owner_s(), set_mode_s())
             .prop_map(|(slot, uid, gid, mode)| SemCall::Set { slot, uid, gid, mode }),
         1 => slot().prop_map(|slot| SemCall::Rmid { slot }),
+        1 => next_id_s().prop_map(|id| SemCall::NextId { id }),
     ]
 }
 
@@ -570,6 +723,7 @@ fn sem_kernel(call: &SemCall, ids: &Ids) -> Res {
             val(semctl(pick(ids, *slot), 0, libc::IPC_SET, Semun { buf: &mut ds }))
         }
         SemCall::Rmid { slot } => val(semctl(pick(ids, *slot), 0, libc::IPC_RMID, NULL_ARG)),
+        SemCall::NextId { .. } => unreachable!("run_sem writes both sides at once"),
     }
 }
 
@@ -596,7 +750,8 @@ fn sem_svipc(call: &SemCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Sema
             }
             let set = o.open().map_err(|e| e.errno())?;
             let id = set.id();
-            hs.entry(id).or_insert(set);
+            // A new object under an id handed out before (`*_next_id`) replaces the stale handle.
+            hs.insert(id, set);
             Ok(Out::Val(id as i64))
         }
         SemCall::Op { slot, ops, many } => on(slot, &|set| {
@@ -618,6 +773,7 @@ fn sem_svipc(call: &SemCall, ids: &Ids, me: &Process, hs: &mut HashMap<i32, Sema
         SemCall::GetZcnt { slot, num } => on(slot, &|set| int(set.get_zcnt(*num).map(i64::from))),
         SemCall::Set { slot, uid, gid, mode } => on(slot, &|set| unit(set.set(*uid, *gid, *mode))),
         SemCall::Rmid { slot } => on(slot, &|set| unit(set.remove())),
+        SemCall::NextId { .. } => unreachable!("run_sem writes both sides at once"),
     }
 }
 
@@ -652,8 +808,13 @@ fn run_sem(actor: Actor, calls: &[SemCall]) {
         let mut hs = HashMap::new();
         let mut ids = Ids::default();
         for (step, call) in calls.iter().enumerate() {
-            let kr = sem_kernel(call, &ids);
-            let sr = sem_svipc(call, &ids, me, &mut hs);
+            let (sr, kr) = match *call {
+                SemCall::NextId { id } => set_next_id(me.namespace(), IpcKind::SemaphoreSet, id),
+                _ => {
+                    let kr = sem_kernel(call, &ids);
+                    (sem_svipc(call, &ids, me, &mut hs), kr)
+                }
+            };
             assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
             note(
                 &mut ids,
@@ -673,6 +834,11 @@ fn run_sem(actor: Actor, calls: &[SemCall]) {
                 sem_info_kernel(),
                 "after step {step}: {call:?}: SEM_INFO (left svipc, right kernel); calls {calls:#?}"
             );
+            let (s, k) = next_ids(me.namespace(), IpcKind::SemaphoreSet);
+            assert_eq!(
+                s, k,
+                "after step {step}: {call:?}: sem_next_id (left svipc, right kernel); calls {calls:#?}"
+            );
         }
     });
 }
@@ -681,13 +847,44 @@ fn run_sem(actor: Actor, calls: &[SemCall]) {
 
 #[derive(Clone, Debug)]
 enum ShmCall {
-    Get { key: i32, size: usize, create: bool, excl: bool, mode: u32 },
-    Attach { slot: u8, rdonly: bool },
-    Detach { which: u8 },
-    Stat { slot: u8 },
-    Set { slot: u8, uid: u32, gid: u32, mode: u32 },
-    Rmid { slot: u8 },
-    Lock { slot: u8, unlock: bool },
+    Get {
+        key: i32,
+        size: usize,
+        create: bool,
+        excl: bool,
+        mode: u32,
+    },
+    Attach {
+        slot: u8,
+        rdonly: bool,
+    },
+    Detach {
+        which: u8,
+    },
+    Stat {
+        slot: u8,
+    },
+    Set {
+        slot: u8,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+    },
+    Rmid {
+        slot: u8,
+    },
+    Lock {
+        slot: u8,
+        unlock: bool,
+    },
+    /// `kernel.shm_next_id`.
+    NextId {
+        id: i32,
+    },
+    /// `kernel.shm_rmid_forced`.
+    RmidForced {
+        on: bool,
+    },
 }
 
 fn shm_call() -> impl Strategy<Value = ShmCall> {
@@ -709,6 +906,8 @@ fn shm_call() -> impl Strategy<Value = ShmCall> {
             .prop_map(|(slot, uid, gid, mode)| ShmCall::Set { slot, uid, gid, mode }),
         2 => slot().prop_map(|slot| ShmCall::Rmid { slot }),
         1 => (slot(), any::<bool>()).prop_map(|(slot, unlock)| ShmCall::Lock { slot, unlock }),
+        1 => next_id_s().prop_map(|id| ShmCall::NextId { id }),
+        1 => any::<bool>().prop_map(|on| ShmCall::RmidForced { on }),
     ]
 }
 
@@ -776,6 +975,8 @@ fn shm_kernel(call: &ShmCall, ids: &Ids, at: &mut Attachments) -> Option<Res> {
             // SAFETY: IPC_RMID reads no buffer.
             val(k(unsafe { libc::shmctl(pick(ids, slot), libc::IPC_RMID, std::ptr::null_mut()) } as i64))
         }
+        ShmCall::NextId { .. } => unreachable!("run_shm writes both sides at once"),
+        ShmCall::RmidForced { on } => Some(sysctl_kernel("shm_rmid_forced", if on { "1" } else { "0" })),
     }
 }
 
@@ -800,7 +1001,8 @@ fn shm_svipc(
             }
             let seg = o.open().map_err(|e| e.errno())?;
             let id = seg.id();
-            hs.entry(id).or_insert(seg);
+            // A new object under an id handed out before (`*_next_id`) replaces the stale handle.
+            hs.insert(id, seg);
             Ok(Out::Val(id as i64))
         }
         ShmCall::Attach { slot, rdonly } => on(slot, &mut |seg| {
@@ -818,6 +1020,11 @@ fn shm_svipc(
         ShmCall::Rmid { slot } => on(slot, &mut |seg| unit(seg.remove())),
         ShmCall::Lock { slot, unlock } => {
             on(slot, &mut |seg| unit(if unlock { seg.unlock() } else { seg.lock() }))
+        }
+        ShmCall::NextId { .. } => unreachable!("run_shm writes both sides at once"),
+        ShmCall::RmidForced { on } => {
+            me.namespace().set_shm_rmid_forced(on);
+            Ok(Out::Val(0))
         }
     }
 }
@@ -843,8 +1050,13 @@ fn run_shm(actor: Actor, calls: &[ShmCall]) {
         let mut hs = HashMap::new();
         let mut ids = Ids::default();
         for (step, call) in calls.iter().enumerate() {
-            let Some(kr) = shm_kernel(call, &ids, &mut at) else { continue };
-            let sr = shm_svipc(call, &ids, me, &mut at, &mut hs);
+            let (sr, kr) = match *call {
+                ShmCall::NextId { id } => set_next_id(me.namespace(), IpcKind::SharedMemory, id),
+                _ => {
+                    let Some(kr) = shm_kernel(call, &ids, &mut at) else { continue };
+                    (shm_svipc(call, &ids, me, &mut at, &mut hs), kr)
+                }
+            };
             assert!(agree(&sr, &kr), "step {step}: {call:?}: svipc {sr:?}, kernel {kr:?}; calls {calls:#?}");
             note(
                 &mut ids,
@@ -863,6 +1075,16 @@ fn run_shm(actor: Actor, calls: &[ShmCall]) {
                 shm_info_svipc(me.namespace()),
                 shm_info_kernel(),
                 "after step {step}: {call:?}: SHM_INFO (left svipc, right kernel); calls {calls:#?}"
+            );
+            let (s, k) = next_ids(me.namespace(), IpcKind::SharedMemory);
+            assert_eq!(
+                s, k,
+                "after step {step}: {call:?}: shm_next_id (left svipc, right kernel); calls {calls:#?}"
+            );
+            assert_eq!(
+                me.namespace().shm_rmid_forced(),
+                sysctl_read("shm_rmid_forced") != 0,
+                "after step {step}: {call:?}: shm_rmid_forced (left svipc, right kernel); calls {calls:#?}"
             );
         }
         drop(at);
@@ -906,6 +1128,57 @@ fn smoke() {
             ShmCall::Stat { slot: 0 },
         ],
     );
+}
+
+/// The settings, by hand: `*_next_id` (-1 refused; a free slot taken with its sequence; a
+/// taken one moves up; the cursor untouched) as root and as a plain user, and
+/// `shm_rmid_forced` (the last detach destroys a segment nobody removed).
+#[test]
+fn settings_smoke() {
+    for actor in [Actor::Current, Actor::User { uid: 1000, gid: 1000 }] {
+        let get = |key| MsgCall::Get { key, create: true, excl: false, mode: 0o600 };
+        run_msg(
+            actor,
+            &[
+                MsgCall::NextId { id: -1 },
+                get(0),
+                MsgCall::NextId { id: 2 << 15 | 3 },
+                get(0),
+                get(0),
+                MsgCall::NextId { id: 3 },
+                get(0),
+                MsgCall::NextId { id: i32::MAX },
+                get(1),
+            ],
+        );
+        run_sem(
+            actor,
+            &[
+                SemCall::NextId { id: 7 },
+                SemCall::Get { key: 0, nsems: 0, create: true, excl: false, mode: 0o600 },
+                SemCall::Get { key: 0, nsems: 1, create: true, excl: false, mode: 0o600 },
+            ],
+        );
+        let seg = |key| ShmCall::Get { key, size: 100, create: true, excl: false, mode: 0o600 };
+        run_shm(
+            actor,
+            &[
+                ShmCall::NextId { id: 1 << 15 },
+                seg(5),
+                ShmCall::Attach { slot: 0, rdonly: false },
+                ShmCall::RmidForced { on: true },
+                ShmCall::Attach { slot: 0, rdonly: true },
+                ShmCall::Detach { which: 0 },
+                ShmCall::Detach { which: 0 },
+                ShmCall::Stat { slot: 0 },
+                seg(5),
+                ShmCall::RmidForced { on: false },
+                ShmCall::Attach { slot: 1, rdonly: false },
+                ShmCall::Detach { which: 0 },
+                ShmCall::Stat { slot: 1 },
+            ],
+        );
+    }
 }
 
 proptest! {

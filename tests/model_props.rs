@@ -3,16 +3,20 @@
 //! queues, semaphore sets and shared memory — opens with every flag combination, sends and
 //! receives with every selector and flag, semops with mixed flags and repeated semaphores,
 //! every semctl, attach and detach, IPC_SET, IPC_RMID, SHM_LOCK, stale and bogus ids, bad
-//! arguments, process exits. After every step the answers agree (value or errno) and so
-//! does the observable state: every object's `IPC_STAT` fields other than times, the queued
-//! messages, semaphore values, pids, ncnt and zcnt, nattch and SHM_DEST, and the
-//! MSG_INFO/SEM_INFO/SHM_INFO figures (see `model::State`). The calls only the C-shaped
+//! arguments, process exits, and writes of the namespace's settings (`*_next_id`,
+//! `shm_rmid_forced`). After every step the answers agree (value or errno) and so does the
+//! observable state: every object's `IPC_STAT` fields other than times, the queued
+//! messages, semaphore values, pids, ncnt and zcnt, nattch and SHM_DEST, the
+//! MSG_INFO/SEM_INFO/SHM_INFO figures, and the four settings (see `model::State`). The calls only the C-shaped
 //! layer has — `*_STAT` and `*_STAT_ANY` by slot index, `IPC_INFO` — go through
 //! `svipc::c`.
 //!
-//! Also: a strategy dense in SEM_UNDO and exits; id cycling and the MSGMNI/SEMMNI/SHMMNI
-//! limits; and, on Linux as root (else a skip notice), the model itself against the real
-//! kernel (`model::kernel`) on the same random sequences, pids compared as zero or not.
+//! Also: a strategy dense in SEM_UNDO and exits; one dense in segments, detaches, exits and
+//! `shm_rmid_forced`; id cycling, the `*_next_id` rules and the MSGMNI/SEMMNI/SHMMNI limits
+//! by hand; and, on Linux as root (else a skip notice), the model itself against the real
+//! kernel (`model::kernel`) on the same random sequences and hand-written rules, pids
+//! compared as zero or not, exits included (each actor's segments are made by a task of
+//! its own that ends at the exit, so the kernel's `exit_shm` runs).
 //!
 //! Shrunk failures are kept below as `regression_*` tests replaying the exact calls, and in
 //! `model_props.proptest-regressions`.
@@ -189,8 +193,38 @@ fn shm_s() -> impl Strategy<Value = Call> {
     ]
 }
 
+/// A `*_next_id` value: refused (negative, -1 included), a low slot with sequence 0 (often
+/// taken), one with a higher sequence, the last slot, the largest id (slot 32767 again), and
+/// the largest sequence number.
+fn next_id_s() -> impl Strategy<Value = i32> {
+    prop_oneof![
+        2 => Just(-1),
+        1 => Just(-2),
+        1 => Just(i32::MIN),
+        4 => 0i32..4,
+        2 => (1i32..4, 0i32..4).prop_map(|(seq, idx)| seq << 15 | idx),
+        1 => Just(32767),
+        1 => Just(i32::MAX),
+        1 => Just(65535 << 15 | 1),
+    ]
+}
+
+/// The sysctl writes: `{msg,sem,shm}_next_id` and `shm_rmid_forced`.
+fn sysctl_s() -> impl Strategy<Value = Call> {
+    prop_oneof![
+        3 => (0u8..3, next_id_s()).prop_map(|(kind, id)| Call::SetNextId { kind, id }),
+        1 => any::<bool>().prop_map(|on| Call::SetShmRmidForced { on }),
+    ]
+}
+
 fn step_s() -> impl Strategy<Value = Step> {
-    let call = prop_oneof![10 => msg_s(), 10 => sem_s(), 8 => shm_s(), 1 => Just(Call::Exit)];
+    let call = prop_oneof![
+        10 => msg_s(),
+        10 => sem_s(),
+        8 => shm_s(),
+        2 => sysctl_s(),
+        1 => Just(Call::Exit),
+    ];
     (any::<u8>(), call, proptest::bool::weighted(0.8)).prop_map(|(actor, call, fit)| Step {
         actor,
         call,
@@ -335,8 +369,30 @@ fn undo_step_s() -> impl Strategy<Value = Step> {
     (any::<u8>(), call).prop_map(|(actor, call)| Step { actor, call, fit: true })
 }
 
+/// Steps dense in what `shm_rmid_forced` changes: segments made (private and keyed) and
+/// attached by several actors, detaches, removes, exits, the setting switched on and off, and
+/// `shm_next_id` writes.
+fn shm_exit_step_s() -> impl Strategy<Value = Step> {
+    let flags = prop_oneof![Just(IPC_CREAT | 0o666), Just(0o666), Just(IPC_CREAT | IPC_EXCL | 0o666)];
+    let call = prop_oneof![
+        3 => (0i32..3, flags).prop_map(|(key, flags)| Call::ShmGet { key, size: 4096, flags }),
+        4 => slot().prop_map(|id| Call::ShmAt { id, flags: 0 }),
+        3 => any::<u8>().prop_map(|t| Call::ShmDt { token: u64::from(t) }),
+        1 => slot().prop_map(|id| Call::ShmRmid { id }),
+        3 => Just(Call::Exit),
+        2 => any::<bool>().prop_map(|on| Call::SetShmRmidForced { on }),
+        1 => prop_oneof![0i32..4, Just(1 << 15 | 2)].prop_map(|id| Call::SetNextId { kind: 2, id }),
+    ];
+    (any::<u8>(), call).prop_map(|(actor, call)| Step { actor, call, fit: true })
+}
+
 proptest! {
     #![proptest_config(Config { cases: cases(), ..Config::default() })]
+
+    #[test]
+    fn shm_rmid_forced_and_exits_agree(actors in actors_s(), steps in proptest::collection::vec(shm_exit_step_s(), 1..40)) {
+        run(&actors, &steps);
+    }
 
     #[test]
     fn sem_undo_and_exits_agree(actors in actors_s(), steps in proptest::collection::vec(undo_step_s(), 1..40)) {
@@ -403,6 +459,21 @@ fn regression_msgrcv_bufsz_above_long_max() {
     );
 }
 
+/// `*_next_id` cannot be set to -1: the sysctl's range is `[0, INT_MAX]`, so the kernel
+/// answers EINVAL and keeps the setting. svipc took -1 as "unset".
+#[test]
+fn regression_next_id_refuses_minus_one() {
+    let root = Cred::new(0, 0).caps(CAP_ALL);
+    replay(
+        &[root],
+        &[
+            (0, Call::SetNextId { kind: 0, id: 5 }),
+            (0, Call::SetNextId { kind: 0, id: -1 }),
+            (0, Call::MsgGet { key: 0, flags: 0o600 }),
+        ],
+    );
+}
+
 // ===== the model against the real kernel =====
 //
 // Linux only: `model::kernel` needs `unshare` and per-thread credentials.
@@ -464,13 +535,167 @@ fn ids_cycle_like_the_kernel() {
     }
 }
 
+/// The `*_next_id` rules for one kind, answered by `apply`; returns the ids handed out.
+/// The callers compare the states after (the setting is -1 again after each creation, and
+/// stays through calls that create nothing).
+fn next_id_rules(kind: u8, mut apply: impl FnMut(&Call) -> Ret) -> Vec<Ret> {
+    let set = |id| Call::SetNextId { kind, id };
+    let mut out = Vec::new();
+    let mut run = |c: &Call| {
+        let r = apply(c);
+        if !matches!(c, Call::SetNextId { .. }) {
+            out.push(r.clone());
+        }
+        r
+    };
+    run(&open_private(kind)); // 0
+    run(&open_private(kind)); // 1
+    assert_eq!(run(&set(-2)), Ret::Err(EINVAL), "negative");
+    assert_eq!(run(&set(3 << 15 | 5)), Ret::Val(0));
+    assert_eq!(run(&set(-1)), Ret::Err(EINVAL), "-1 cannot be written: the setting stays");
+    run(&open_private(kind)); // 3 << 15 | 5: that sequence, that slot
+    run(&open_private(kind)); // 2: the cursor and sequence were not touched
+    run(&set(5)); // slot 5 is taken: the next free one above
+    run(&open_private(kind)); // 6
+    run(&set(32767));
+    run(&open_private(kind)); // 32767
+    run(&set(i32::MAX)); // slot 32767 again, sequence 65535: nothing free at or above
+    run(&open_private(kind)); // ENOSPC, and the setting is gone
+    run(&open_private(kind)); // 3
+                              // A call that creates nothing leaves the setting for the next creation.
+    let keyed = match open_private(kind) {
+        Call::MsgGet { flags, .. } => Call::MsgGet { key: 9, flags: flags | IPC_CREAT },
+        Call::SemGet { nsems, flags, .. } => Call::SemGet { key: 9, nsems, flags: flags | IPC_CREAT },
+        Call::ShmGet { size, flags, .. } => Call::ShmGet { key: 9, size, flags: flags | IPC_CREAT },
+        c => unreachable!("{c:?}"),
+    };
+    run(&keyed); // 4
+    run(&set(40));
+    run(&keyed); // found: 4 again
+    run(&match kind {
+        0 => Call::MsgGet { key: 10, flags: 0o600 },          // ENOENT
+        1 => Call::SemGet { key: 0, nsems: 0, flags: 0o600 }, // EINVAL
+        _ => Call::ShmGet { key: 0, size: 0, flags: 0o600 },  // EINVAL
+    });
+    run(&open_private(kind)); // 40
+    out
+}
+
+/// What [`next_id_rules`] answers.
+fn next_id_expected(kind: u8) -> Vec<Ret> {
+    let refused = if kind == 0 { ENOENT } else { EINVAL };
+    [
+        Ok(0),
+        Ok(1),
+        Ok(3 << 15 | 5),
+        Ok(2),
+        Ok(6),
+        Ok(32767),
+        Err(ENOSPC),
+        Ok(3),
+        Ok(4),
+        Ok(4),
+        Err(refused),
+        Ok(40),
+    ]
+    .into_iter()
+    .map(|r| r.map_or_else(Ret::Err, |v| Ret::Val(v as i64)))
+    .collect()
+}
+
+#[test]
+fn next_id_like_the_kernel() {
+    for kind in 0..3 {
+        let mut b = Both::new();
+        b.add_actor(Cred::new(0, 0).caps(CAP_ALL));
+        let got = next_id_rules(kind, |c| {
+            let r = b.apply(0, c);
+            b.check_state();
+            r
+        });
+        assert_eq!(got, next_id_expected(kind), "kind {kind}");
+        assert_eq!(b.model.state().next_id, [-1; 3]);
+    }
+}
+
+/// `shm_rmid_forced` with exits, answered by `apply(actor, call)`: actor 0 stays, actor 1
+/// creates and exits. Returns every answer (the callers compare the states too).
+fn rmid_forced_story(mut apply: impl FnMut(usize, &Call) -> Ret) -> Vec<Ret> {
+    let get = |key| Call::ShmGet { key, size: 100, flags: IPC_CREAT | 0o666 };
+    let (at, stat) = (|id| Call::ShmAt { id, flags: 0 }, |id| Call::ShmStat { id });
+    let forced = |on| Call::SetShmRmidForced { on };
+    let calls = [
+        (1, get(0)),                   // a = 0
+        (1, get(5)),                   // b = 1
+        (0, at(1)),                    // b attached by 0 (token 1)
+        (1, at(0)),                    // a attached by its creator
+        (1, Call::Exit),               // not forced: a (detached now) and b live on as orphans
+        (0, stat(0)),                  //
+        (0, forced(true)),             // destroys the unattached orphan a
+        (0, stat(0)),                  // EINVAL
+        (0, stat(1)),                  // b is attached: still there
+        (0, Call::ShmDt { token: 1 }), // the last detach destroys b, SHM_DEST or not
+        (0, stat(1)),                  // EINVAL
+        (1, get(0)),                   // c = 2
+        (1, get(0)),                   // d = 3
+        (1, get(0)),                   // e = 4
+        (0, at(3)),                    // d attached by 0 (token 2)
+        (0, at(4)),                    // e attached by 0 (token 3)
+        (0, Call::ShmDt { token: 3 }), // forced: e goes though its creator lives
+        (1, Call::Exit),               // forced: c (unattached) goes, d stays as an orphan
+        (0, stat(2)),                  // EINVAL
+        (0, stat(3)),                  // alive
+        (0, forced(false)),
+        (0, Call::ShmDt { token: 2 }), // not forced: d stays, unattached
+        (0, stat(3)),                  // alive
+        (0, forced(true)),             // d goes
+        (0, stat(3)),                  // EINVAL
+        (0, forced(true)),             // again: nothing to do
+        (0, get(0)),                   // f = 5, 0 creates
+        (0, forced(true)),             // f's creator lives: f stays
+        (0, stat(5)),                  // alive
+    ];
+    calls.iter().map(|(actor, call)| apply(*actor, call)).collect()
+}
+
+/// Which answers of [`rmid_forced_story`] are `EINVAL` (a destroyed segment); the others
+/// succeed.
+const RMID_FORCED_GONE: [usize; 4] = [7, 10, 18, 24];
+
+fn check_rmid_forced_story(rets: &[Ret]) {
+    for (i, r) in rets.iter().enumerate() {
+        if RMID_FORCED_GONE.contains(&i) {
+            assert_eq!(r, &Ret::Err(EINVAL), "step {i}");
+        } else {
+            assert!(!matches!(r, Ret::Err(_)), "step {i}: {r:?}");
+        }
+    }
+}
+
+#[test]
+fn shm_rmid_forced_like_the_kernel() {
+    let mut b = Both::new();
+    b.add_actor(Cred::new(0, 0).caps(CAP_ALL));
+    b.add_actor(Cred::new(1000, 1000));
+    let rets = rmid_forced_story(|actor, c| {
+        let r = b.apply(actor, c);
+        b.check_state();
+        r
+    });
+    check_rmid_forced_story(&rets);
+    assert_eq!(b.model.ids(2), [5]);
+}
+
 /// The per-kind object limit (MSGMNI, SEMMNI, SHMMNI): that many opens succeed, the next
-/// is ENOSPC. `apply` answers a call.
+/// is ENOSPC; a `*_next_id` set then is not consumed by the open the limit refuses (the
+/// callers compare the states after). `apply` answers a call.
 fn fill(kind: u8, mut apply: impl FnMut(&Call) -> Ret) {
     let limit = [MSGMNI, SEMMNI, SHMMNI][kind as usize];
     for n in 0..limit {
         assert!(matches!(apply(&open_private(kind)), Ret::Val(_)), "open {n}");
     }
+    assert_eq!(apply(&open_private(kind)), Ret::Err(ENOSPC));
+    assert_eq!(apply(&Call::SetNextId { kind, id: 7 << 15 | 7 }), Ret::Val(0));
     assert_eq!(apply(&open_private(kind)), Ret::Err(ENOSPC));
 }
 
@@ -479,6 +704,7 @@ fn limit_enospc(kind: u8) {
     b.add_actor(Cred::new(0, 0).caps(CAP_ALL));
     fill(kind, |c| b.apply(0, c));
     b.check_state();
+    assert_eq!(b.model.state().next_id[kind as usize], 7 << 15 | 7, "not consumed");
 }
 
 #[test]
@@ -508,8 +734,10 @@ mod against_kernel {
     }
 
     /// Runs `steps` on the model and on the kernel (a fresh IPC namespace on a thread of its
-    /// own), comparing answers and state after each. Exits are skipped and `SEM_UNDO` kept for
-    /// actor 0 only (one process to the kernel); SETALL always gets the set's length.
+    /// own), comparing answers and state after each. `SEM_UNDO` is kept for actor 0 only
+    /// and actor 0's exits are skipped (one process, one undo list to the kernel; the other
+    /// actors' exits end their shmget tasks, see `model::kernel`); SETALL always gets the
+    /// set's length.
     fn run_kernel(actors: Vec<Cred>, steps: Vec<Step>) {
         let t = std::thread::spawn(move || {
             if !kernel::fresh_ipc_ns() {
@@ -527,7 +755,7 @@ mod against_kernel {
                 let actor = step.actor as usize % actors.len();
                 let mut step = Step { fit: true, ..step };
                 match &mut step.call {
-                    Call::Exit => continue,
+                    Call::Exit if actor == 0 => continue,
                     Call::SemOp { sops, .. } if actor != 0 => {
                         sops.iter_mut().for_each(|s| s.2 &= !(SEM_UNDO as i16))
                     }
@@ -563,6 +791,46 @@ mod against_kernel {
         ) {
             run_kernel(actors, steps);
         }
+
+        #[test]
+        fn shm_rmid_forced_and_exits_in_the_kernel(
+            actors in proptest::sample::subsequence(kernel_pool(), 2..=3).prop_shuffle(),
+            steps in proptest::collection::vec(shm_exit_step_s(), 1..40),
+        ) {
+            run_kernel(actors, steps);
+        }
+    }
+
+    /// [`rmid_forced_story`] on the kernel, actor 1 a plain user whose shmgets run on a task
+    /// of its own that ends at each exit.
+    #[test]
+    fn shm_rmid_forced_in_the_kernel() {
+        std::thread::spawn(|| {
+            if !kernel::fresh_ipc_ns() {
+                return;
+            }
+            let creds = [Cred::new(0, 0).caps(kernel::root_caps()), Cred::new(1000, 1000)];
+            let (mut m, mut k) = (Model::new(), kernel::Kernel::new());
+            for c in &creds {
+                m.add_actor(c.clone());
+                k.add_actor(c);
+            }
+            let rets = rmid_forced_story(|actor, c| {
+                let (mr, kr) = (m.apply(actor, c), k.apply(actor, c));
+                assert_eq!(no_pids(c, kr), no_pids(c, mr.clone()), "{c:?} (left kernel, right model)");
+                assert_eq!(no_pids_state(k.state()), no_pids_state(m.state()), "after {c:?}");
+                mr
+            });
+            check_rmid_forced_story(&rets);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// [`next_id_rules`] on the kernel.
+    #[test]
+    fn next_id_in_the_kernel() {
+        on_kernel(|kind, apply| assert_eq!(next_id_rules(kind, apply), next_id_expected(kind)));
     }
     /// Answers one call (from both sides, asserting they agree).
     type Apply<'a> = &'a mut dyn FnMut(&Call) -> Ret;

@@ -96,5 +96,7 @@ fn sizes() {
     );
     println!("MessageQueue {h}, RecvFuture {r}, SendFuture {s}, Permit {p}");
     assert_eq!(h, 24, "two Arcs and the optional remove_on_drop guard");
-    assert!(r <= 64 && s <= 80 && p <= 40, "{r} {s} {p}");
+    // The `tracing` feature adds one word to each future (when it first waited).
+    let wait = if cfg!(feature = "tracing") { 8 } else { 0 };
+    assert!(r <= 64 + wait && s <= 80 + wait && p <= 40, "{r} {s} {p}");
 }

@@ -18,9 +18,11 @@
 //! `cargo test --release --test sem_contention -- --ignored --nocapture timed_pairs`).
 //!
 //! `SEM_DRIVER` is `svipc` or `tokio` (the contended pair on `tokio::sync::Semaphore`),
-//! `semop` or `acquire` (the uncontended pair). `SEM_WORKERS` (default 0: a current-thread
-//! runtime, the deterministic choice for instruction counts) and `SEM_HOLD` (default 1: the
-//! holder yields once, so every pair is a hand-off) shape the contended runs.
+//! `semop` or `acquire` (the uncontended pair), `two` (the uncontended two-semaphore pair:
+//! one atomic `semop` taking a unit of each, one giving both back). `SEM_WORKERS` (default
+//! 0: a current-thread runtime, the deterministic choice for instruction counts) and
+//! `SEM_HOLD` (default 1: the holder yields once, so every pair is a hand-off) shape the
+//! contended runs.
 
 use std::sync::Arc;
 
@@ -157,6 +159,33 @@ fn sleepers_dropped_after_the_hand_off_give_the_units_back_from_mailbox_and_entr
     assert_eq!(set.get_val(0).unwrap(), 0, "a completed future's drop gives nothing back");
 }
 
+#[test]
+fn a_release_after_a_split_hand_off_reaches_the_next_sleeper() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let set = one_unit();
+    set.set_val(0, 0).unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let take = [SemOp::new(0, -1)];
+    let (mut a, mut b, mut c) =
+        (Box::pin(set.semop(&take)), Box::pin(set.semop(&take)), Box::pin(set.semop(&take)));
+    for f in [&mut a, &mut b, &mut c] {
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+    }
+    // a's outcome goes to the mailbox, b's stays in its entry (decided: off the wait list,
+    // kept until b collects it).
+    set.try_semop(&[SemOp::new(0, 2)]).unwrap();
+    assert_eq!((set.get_val(0).unwrap(), set.get_ncnt(0).unwrap()), (0, 1));
+    // The next release (the one-increment path) performs c's decrement.
+    set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+    assert_eq!((set.get_val(0).unwrap(), set.get_ncnt(0).unwrap()), (0, 0));
+    for f in [&mut c, &mut b, &mut a] {
+        assert!(matches!(f.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+    }
+    drop((a, b, c));
+    assert_eq!(set.get_val(0).unwrap(), 0, "completed futures give nothing back");
+}
+
 /// Counters per pair, contended, for BENCHMARKS.md.
 #[cfg(feature = "counters")]
 #[test]
@@ -263,6 +292,22 @@ fn driver() {
                 }
             })
         }
-        other => panic!("SEM_DRIVER={other}: svipc, tokio, semop or acquire"),
+        "two" => {
+            let two = Namespace::new()
+                .process(Credentials::new(0, 0))
+                .sem_set(Key::PRIVATE)
+                .create(0o600)
+                .nsems(2)
+                .open()
+                .unwrap();
+            two.set_all(&[1, 1]).unwrap();
+            rt.block_on(async {
+                for _ in 0..pairs {
+                    two.semop(&[SemOp::new(0, -1), SemOp::new(1, -1)]).await.unwrap();
+                    two.semop(&[SemOp::new(0, 1), SemOp::new(1, 1)]).await.unwrap();
+                }
+            })
+        }
+        other => panic!("SEM_DRIVER={other}: svipc, tokio, semop, acquire or two"),
     }
 }

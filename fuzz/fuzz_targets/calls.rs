@@ -21,7 +21,10 @@
 //! Ids come mostly from those the model has handed out (live or removed since, so stale ids
 //! recur), sometimes from another kind's, sometimes with the sequence bumped, sometimes raw.
 //! shmdt takes mostly the actor's live attachment tokens. `*_STAT` by index takes mostly a
-//! slot some object held. At most [`MAX_STEPS`] calls.
+//! slot some object held. The namespace's settings are calls too: a `*_next_id` write takes
+//! a value from [`NEXT_IDS`] or an id handed out before (so a removed object's id can be
+//! asked for again), and `shm_rmid_forced` goes on and off, so exits and detaches destroy
+//! segments. At most [`MAX_STEPS`] calls.
 #![no_main]
 
 #[path = "../../tests/model/mod.rs"]
@@ -163,6 +166,9 @@ const SETALL_VALS: &[u16] = &[0, 1, 2, 3, 32767, 32768, u16::MAX];
 /// largest mappable sizes are left out since a refused mapping is svipc's documented ENOMEM,
 /// which the model does not know.
 const SHM_SIZES: &[usize] = &[1, 10, 4095, 4096, 4097, 8192, 65536, 0, 1, 100];
+/// `*_next_id` values: low slots of sequence 0 (often taken), one of a higher sequence, the
+/// last slot, the largest id, the largest sequence, and -1 and `INT_MIN` (refused).
+const NEXT_IDS: &[i32] = &[0, 1, 2, 3, 1 << 15 | 2, 32767, i32::MAX, 65535 << 15 | 1, -1, i32::MIN];
 
 /// The call kinds, each repeated as often as it should be drawn.
 #[derive(Clone, Copy)]
@@ -201,6 +207,10 @@ enum Kind {
     /// `IPC_INFO` (through `svipc::c`).
     IpcInfo,
     Exit,
+    /// A `kernel.{msg,sem,shm}_next_id` write.
+    SetNextId,
+    /// A `kernel.shm_rmid_forced` write.
+    SetShmRmidForced,
 }
 
 #[rustfmt::skip]
@@ -215,7 +225,7 @@ const KINDS: &[Kind] = {
         ShmGet, ShmGet, ShmGet, ShmAt, ShmAt, ShmAt, ShmDt, ShmDt, ShmStat, ShmSet, ShmRmid,
         ShmRmid, ShmLock, ShmUnlock, ShmInfo,
         StatIndex, StatIndex, IpcInfo,
-        Exit,
+        Exit, SetNextId, SetShmRmidForced,
     ]
 };
 
@@ -334,6 +344,11 @@ fn decode(b: &mut Bytes<'_>, both: &Both, actor: usize, seen: &[Vec<i32>; 3]) ->
         }
         Kind::IpcInfo => Call::IpcInfo { kind: b.u8() % 3 },
         Kind::Exit => Call::Exit,
+        Kind::SetNextId => {
+            let kind = b.u8() % 3;
+            Call::SetNextId { kind, id: b.pick(NEXT_IDS, |b| pick_id(b, seen, kind as usize)) }
+        }
+        Kind::SetShmRmidForced => Call::SetShmRmidForced { on: b.u8() & 1 != 0 },
     }
 }
 

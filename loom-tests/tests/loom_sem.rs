@@ -304,3 +304,31 @@ fn two_hand_offs_at_once_one_through_the_mailbox_one_through_the_entry() {
         assert_eq!(set.get_ncnt(0).unwrap(), 0);
     });
 }
+
+#[test]
+fn a_locked_op_waits_out_a_multi_op_and_skips_only_its_own_slow_bits() {
+    // The slow path's `lock_word` skips the compare-and-swap on a word that already has SLOW
+    // (a sleeper names the semaphore: only a lock holder sets or clears it, and no fast path
+    // writes it meanwhile), and must still take SLOW, waiting out BUSY, on a word without it.
+    // Sem 0 has a sleeper (SLOW kept set) that a locked release (SEM_UNDO: always the lock)
+    // completes, touching sem 1 too, while a lock-free multi-op moves a unit from sem 1 to
+    // sem 2 (BUSY on 1 and 2). Nothing may be lost: sem 0's unit goes to the sleeper, sem 1
+    // and sem 2 end with the sums both ops leave. (Caught: the shortcut taken on a word
+    // without SLOW, so the locked op and the multi-op both wrote sem 1.)
+    loom::model(|| {
+        let (_ns, set) = new_set(3, &[0, 1, 0]);
+        let ops = [SemOp::new(0, -1)];
+        let mut w = set.semop(&ops);
+        assert!(poll_once(&mut w).is_pending()); // sem 0: SLOW stays set while it sleeps
+        let m = {
+            let set = set.clone();
+            thread::spawn(move || set.try_semop(&[SemOp::new(1, -1), SemOp::new(2, 1)]).is_ok())
+        };
+        set.try_semop(&[SemOp::new(0, 1).undo(), SemOp::new(1, 1)]).unwrap();
+        block_on(&mut w).unwrap();
+        let moved = m.join().unwrap();
+        assert!(moved, "sem 1 had a unit throughout");
+        assert_eq!(set.get_all().unwrap(), [0, 1, 1], "an update was lost");
+        assert_eq!(set.get_ncnt(0).unwrap(), 0);
+    });
+}

@@ -448,13 +448,36 @@ pub struct CallFuture<'a, T> {
     /// The call; `None` once it completed.
     call: Option<BoxedCall<'a, T>>,
     op: Op,
+    /// The event's id and pid, and the wait (the `tracing` feature).
+    #[cfg(feature = "tracing")]
+    trace: (i32, i32, crate::trace::Wait),
 }
 
 type BoxedCall<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
 
 impl<'a, T> CallFuture<'a, T> {
     fn new(op: Op, call: impl Future<Output = Result<T, Error>> + Send + 'a) -> Self {
-        CallFuture { call: Some(Box::pin(call)), op }
+        CallFuture {
+            call: Some(Box::pin(call)),
+            op,
+            #[cfg(feature = "tracing")]
+            trace: (-1, 0, crate::trace::Wait::default()),
+        }
+    }
+
+    /// The id and pid its one event reports (the typed calls it makes are muted).
+    #[cfg(feature = "tracing")]
+    fn traced(mut self, id: i32, pid: i32) -> Self {
+        self.trace.0 = id;
+        self.trace.1 = pid;
+        self
+    }
+
+    /// Without the `tracing` feature: nothing to record.
+    #[cfg(not(feature = "tracing"))]
+    #[inline(always)]
+    fn traced(self, _id: i32, _pid: i32) -> Self {
+        self
     }
 }
 
@@ -462,12 +485,34 @@ impl<T> Future for CallFuture<'_, T> {
     type Output = Result<T, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(call) = self.call.as_mut() else {
-            return Poll::Ready(Err(Error::new(self.op, ErrorKind::InvalidArgument)));
+        let this = &mut *self;
+        let Some(call) = this.call.as_mut() else {
+            return Poll::Ready(Err(Error::new(this.op, ErrorKind::InvalidArgument)));
         };
-        let out = std::task::ready!(call.as_mut().poll(cx));
-        self.call = None;
+        #[cfg(feature = "tracing")]
+        let p = crate::trace::muted(|| call.as_mut().poll(cx));
+        #[cfg(not(feature = "tracing"))]
+        let p = call.as_mut().poll(cx);
+        crate::trace::poll!(this.trace.2, this.op, this.trace.0, this.trace.1, &p);
+        let out = std::task::ready!(p);
+        #[cfg(feature = "tracing")]
+        crate::trace::muted(|| this.call = None);
+        #[cfg(not(feature = "tracing"))]
+        {
+            this.call = None;
+        }
         Poll::Ready(out)
+    }
+}
+
+/// With the `tracing` feature: the typed future inside drops muted, and a call dropped
+/// while it waited reports `cancelled` once.
+#[cfg(feature = "tracing")]
+impl<T> Drop for CallFuture<'_, T> {
+    fn drop(&mut self) {
+        let call = self.call.take();
+        crate::trace::muted(|| drop(call));
+        self.trace.2.dropped(self.op, self.trace.0, self.trace.1);
     }
 }
 

@@ -53,6 +53,10 @@ impl Process {
     /// The kernel's, in its order: `ENOENT` (no queue, no `IPC_CREAT`), `EEXIST`, `EACCES`,
     /// `ENOSPC` (`MSGMNI`).
     pub fn msgget(&self, key: i32, msgflg: i32) -> Result<i32, Error> {
+        crate::trace::c_get!(Op::MsgGet, key, self.pid(), || self.msgget_call(key, msgflg))
+    }
+
+    fn msgget_call(&self, key: i32, msgflg: i32) -> Result<i32, Error> {
         self.msgget_id(Key::new(key), open_flags(key, msgflg))
     }
 
@@ -93,6 +97,7 @@ impl Process {
             };
             sent.map_err(|e| e.into_parts().0)
         })
+        .traced(msqid, self.pid())
     }
 
     /// `msgrcv(msqid, &{ mtype, mtext }, msgsz, msgtyp, msgflg)`: receives a message into
@@ -149,6 +154,7 @@ impl Process {
             mtext[..msg.len()].copy_from_slice(&msg);
             Ok((mtype, msg.len()))
         })
+        .traced(msqid, self.pid())
     }
 
     /// `msgctl(msqid, cmd, buf)`: `IPC_STAT`, `IPC_SET`, `IPC_RMID`, `IPC_INFO`, `MSG_INFO`,
@@ -166,6 +172,10 @@ impl Process {
     /// kernel would touch it. `IPC_SET` on a queue of another payload type is
     /// `TypeMismatch` (errno `EINVAL`).
     pub fn msgctl(&self, msqid: i32, cmd: i32, buf: MsgctlBuf<'_>) -> Result<i32, Error> {
+        crate::trace::c_call!(Op::MsgCtl, msqid, self.pid(), || self.msgctl_call(msqid, cmd, buf))
+    }
+
+    fn msgctl_call(&self, msqid: i32, cmd: i32, buf: MsgctlBuf<'_>) -> Result<i32, Error> {
         const OP: Op = Op::MsgCtl;
         let einval = || Error::new(OP, ErrorKind::InvalidArgument);
         if msqid < 0 || cmd < 0 {

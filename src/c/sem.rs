@@ -66,6 +66,10 @@ impl Process {
     /// lookup); `ENOENT`, `EEXIST`; `EINVAL` when the existing set has fewer than `nsems`;
     /// `EACCES`; on creation `EINVAL` for `nsems == 0`, `ENOSPC` (`SEMMNS`, `SEMMNI`).
     pub fn semget(&self, key: i32, nsems: i32, semflg: i32) -> Result<i32, Error> {
+        crate::trace::c_get!(Op::SemGet, key, self.pid(), || self.semget_call(key, nsems, semflg))
+    }
+
+    fn semget_call(&self, key: i32, nsems: i32, semflg: i32) -> Result<i32, Error> {
         // Negative, above SEMMSL, or above the 65535 a set can hold here: EINVAL, before the
         // key is looked up.
         let Ok(n) = u16::try_from(nsems) else {
@@ -133,6 +137,7 @@ impl Process {
                 Some(limit) => set.semop_timeout(&ops, limit).await,
             }
         })
+        .traced(semid, self.pid())
     }
 
     /// `semctl(semid, semnum, cmd, arg)`: `GETVAL`, `SETVAL`, `GETALL`, `SETALL`, `GETPID`,
@@ -153,6 +158,10 @@ impl Process {
     /// any other command: `EINVAL`. An `arg` variant that does not fit the command is
     /// `EINVAL` (C: `EFAULT`) where the kernel would touch it.
     pub fn semctl(&self, semid: i32, semnum: i32, cmd: i32, arg: semun<'_>) -> Result<i32, Error> {
+        crate::trace::c_call!(Op::SemCtl, semid, self.pid(), || self.semctl_call(semid, semnum, cmd, arg))
+    }
+
+    fn semctl_call(&self, semid: i32, semnum: i32, cmd: i32, arg: semun<'_>) -> Result<i32, Error> {
         const OP: Op = Op::SemCtl;
         let einval = || Error::new(OP, ErrorKind::InvalidArgument);
         if semid < 0 {

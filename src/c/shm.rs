@@ -93,6 +93,10 @@ impl Process {
     /// smaller than `size`; `EACCES`; on creation `EINVAL` for `size` outside
     /// `[SHMMIN, SHMMAX]` (a `(size_t)-1` included), `ENOSPC` (`SHMALL`, `SHMMNI`).
     pub fn shmget(&self, key: i32, size: usize, shmflg: i32) -> Result<i32, Error> {
+        crate::trace::c_get!(Op::ShmGet, key, self.pid(), || self.shmget_call(key, size, shmflg))
+    }
+
+    fn shmget_call(&self, key: i32, size: usize, shmflg: i32) -> Result<i32, Error> {
         let seg = self.shm_segment(Key::new(key)).size(size).flags(open_flags(key, shmflg)).open()?;
         Ok(seg.id())
     }
@@ -112,6 +116,10 @@ impl Process {
     /// `EINVAL` for `SHM_REMAP` without an address; then `EINVAL` (stale id), `EACCES`
     /// (read, and write unless `SHM_RDONLY`, and execute with `SHM_EXEC`).
     pub fn shmat(&self, shmid: i32, shmaddr: usize, shmflg: i32) -> Result<ShmAttach, Error> {
+        crate::trace::c_call!(Op::ShmAt, shmid, self.pid(), || self.shmat_call(shmid, shmaddr, shmflg))
+    }
+
+    fn shmat_call(&self, shmid: i32, shmaddr: usize, shmflg: i32) -> Result<ShmAttach, Error> {
         const OP: Op = Op::ShmAt;
         if shmid < 0 {
             return fail(OP, ErrorKind::InvalidArgument);
@@ -155,6 +163,12 @@ impl Process {
     ///
     /// None; the `Result` is C's return value.
     pub fn shmdt(&self, shmaddr: ShmAttach) -> Result<(), Error> {
+        #[cfg(feature = "tracing")]
+        let id = shmaddr.attached().segment().id();
+        crate::trace::c_call!(Op::ShmDt, id, self.pid(), || self.shmdt_call(shmaddr))
+    }
+
+    fn shmdt_call(&self, shmaddr: ShmAttach) -> Result<(), Error> {
         drop(shmaddr);
         Ok(())
     }
@@ -173,6 +187,10 @@ impl Process {
     /// `EINVAL`. A buffer variant that does not fit the command is `EINVAL` (C: `EFAULT`)
     /// where the kernel would touch it.
     pub fn shmctl(&self, shmid: i32, cmd: i32, buf: ShmctlBuf<'_>) -> Result<i32, Error> {
+        crate::trace::c_call!(Op::ShmCtl, shmid, self.pid(), || self.shmctl_call(shmid, cmd, buf))
+    }
+
+    fn shmctl_call(&self, shmid: i32, cmd: i32, buf: ShmctlBuf<'_>) -> Result<i32, Error> {
         const OP: Op = Op::ShmCtl;
         let einval = || Error::new(OP, ErrorKind::InvalidArgument);
         if shmid < 0 || cmd < 0 {

@@ -160,6 +160,19 @@ impl LimitsCell {
         self.words[0].load(Relaxed) as usize
     }
 
+    /// `semopm` and `semvmx` alone (two words): every `semop` checks the first and bounds
+    /// its values by the second, and needs no other. The two loads are not one snapshot
+    /// (neither is [`load`](Self::load)'s twelve): a call that races `set_limits` may see one
+    /// old and one new value, as a C call racing two sysctl writes may.
+    pub(crate) fn sem_op(&self) -> (usize, i32) {
+        (self.words[5].load(Relaxed) as usize, self.words[6].load(Relaxed) as i32)
+    }
+
+    /// `semvmx` alone (one word): what a `semop`'s give-back and cancel need.
+    pub(crate) fn semvmx(&self) -> i32 {
+        self.words[6].load(Relaxed) as i32
+    }
+
     pub(crate) fn load(&self) -> Limits {
         let w = |i: usize| self.words[i].load(Relaxed);
         Limits {

@@ -15,6 +15,7 @@ use futures_sink::Sink;
 use super::store::{RecvOp, ReserveOp, SendOp};
 use super::{MessageQueue, Payload, Truncate};
 use crate::error::{Error, ErrorKind, Fault, Op, SendError};
+use crate::trace;
 
 fn snd_err<T>(fault: impl Into<Fault>, msg: T) -> SendError<T> {
     SendError::new(fault.into().at(Op::MsgSnd), msg)
@@ -38,6 +39,8 @@ pub struct SendFuture<'a, T: Payload> {
     pub(super) op: SendOp<T>,
     /// An argument error found when the call was made (`EINVAL`), reported on first poll.
     pub(super) pre: Option<Fault>,
+    #[cfg(feature = "tracing")]
+    pub(super) wait: trace::Wait,
 }
 
 impl<T: Payload> Unpin for SendFuture<'_, T> {}
@@ -56,6 +59,16 @@ impl<T: Payload> Future for SendFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let p = this.poll_call(cx);
+        trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.process.pid(), &p);
+        p
+    }
+}
+
+impl<T: Payload> SendFuture<'_, T> {
+    #[inline]
+    fn poll_call(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let this = self;
         if let Some(kind) = this.pre.take() {
             if let Some(msg) = this.op.msg.take() {
                 return Poll::Ready(Err(snd_err(kind, msg)));
@@ -76,6 +89,7 @@ impl<T: Payload> Future for SendFuture<'_, T> {
 impl<T: Payload> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         self.q.queue.cancel_send_op(&mut self.op);
+        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid());
     }
 }
 
@@ -104,6 +118,8 @@ pub struct ReserveFuture<'a, T: Payload> {
     pub(super) pre: Option<Fault>,
     /// It returned `Ready`: a later poll must not reserve again.
     pub(super) done: bool,
+    #[cfg(feature = "tracing")]
+    pub(super) wait: trace::Wait,
 }
 
 impl<T: Payload> Unpin for ReserveFuture<'_, T> {}
@@ -113,6 +129,16 @@ impl<'a, T: Payload> Future for ReserveFuture<'a, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let p = this.poll_call(cx);
+        trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.process.pid(), &p);
+        p
+    }
+}
+
+impl<'a, T: Payload> ReserveFuture<'a, T> {
+    #[inline]
+    fn poll_call(&mut self, cx: &mut Context<'_>) -> Poll<Result<Permit<'a, T>, Error>> {
+        let this = self;
         if this.done {
             return Poll::Ready(Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument)));
         }
@@ -133,6 +159,7 @@ impl<'a, T: Payload> Future for ReserveFuture<'a, T> {
 impl<T: Payload> Drop for ReserveFuture<'_, T> {
     fn drop(&mut self) {
         self.q.queue.cancel_reserve(&mut self.op);
+        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid());
     }
 }
 
@@ -259,11 +286,20 @@ pub struct RecvFuture<'a, T: Payload> {
     pub(super) pre: Option<ErrorKind>,
     /// It returned `Ready`: a later poll must not receive again.
     pub(super) done: bool,
+    #[cfg(feature = "tracing")]
+    pub(super) wait: trace::Wait,
 }
 
 impl<'a, T: Payload> RecvFuture<'a, T> {
     pub(super) fn new(q: &'a MessageQueue<T>, op: RecvOp, pre: Option<ErrorKind>) -> RecvFuture<'a, T> {
-        RecvFuture { q, op, pre, done: false }
+        RecvFuture {
+            q,
+            op,
+            pre,
+            done: false,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 }
 
@@ -274,6 +310,16 @@ impl<T: Payload> Future for RecvFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let p = this.poll_call(cx);
+        trace::poll!(this.wait, Op::MsgRcv, this.q.id(), this.q.process.pid(), &p);
+        p
+    }
+}
+
+impl<T: Payload> RecvFuture<'_, T> {
+    #[inline]
+    fn poll_call(&mut self, cx: &mut Context<'_>) -> Poll<Result<(i64, T), Error>> {
+        let this = self;
         if this.done {
             return Poll::Ready(Err(rcv_err(ErrorKind::InvalidArgument)));
         }
@@ -293,6 +339,7 @@ impl<T: Payload> Future for RecvFuture<'_, T> {
 impl<T: Payload> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         self.q.queue.cancel_recv(&mut self.op);
+        trace::dropped!(self.wait, Op::MsgRcv, self.q.id(), self.q.process.pid());
     }
 }
 
@@ -357,12 +404,20 @@ pub struct RecvStream<T: Payload> {
     q: MessageQueue<T>,
     op: RecvOp,
     done: bool,
+    #[cfg(feature = "tracing")]
+    wait: trace::Wait,
 }
 
 impl<T: Payload> RecvStream<T> {
     pub(super) fn new(q: MessageQueue<T>, select: super::Select) -> RecvStream<T> {
         let done = false;
-        RecvStream { q, op: RecvOp::new(select, usize::MAX), done }
+        RecvStream {
+            q,
+            op: RecvOp::new(select, usize::MAX),
+            done,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 }
 
@@ -376,32 +431,41 @@ impl<T: Payload> Stream for RecvStream<T> {
         if this.done {
             return Poll::Ready(None);
         }
+        let p = this.poll_call(cx);
+        trace::poll_item!(this.wait, Op::MsgRcv, this.q.id(), this.q.process.pid(), &p);
+        let Poll::Ready(r) = p else { return Poll::Pending };
+        match r {
+            Err(err) if err.is_removed() => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            r => Poll::Ready(Some(r)),
+        }
+    }
+}
+
+impl<T: Payload> RecvStream<T> {
+    /// One receive of the stream, the `msgrcv` its event reports.
+    #[inline]
+    fn poll_call(&mut self, cx: &mut Context<'_>) -> Poll<Result<(i64, T), Error>> {
+        let this = self;
         if let Err(kind) = this.op.select.validate() {
             this.done = true;
-            return Poll::Ready(Some(Err(rcv_err(kind))));
+            return Poll::Ready(Err(rcv_err(kind)));
         }
         let r = match this.q.queue.poll_recv(this.q.process.credentials(), &mut this.op, Some(cx)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(r) => r,
         };
         this.op = RecvOp::new(this.op.select, usize::MAX);
-        match r {
-            Ok(m) => Poll::Ready(Some(Ok((m.mtype, m.payload)))),
-            Err(kind) => {
-                let err = this.q.error(Op::MsgRcv, kind);
-                if err.is_removed() {
-                    this.done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Err(err)))
-            }
-        }
+        Poll::Ready(r.map(|m| (m.mtype, m.payload)).map_err(|kind| this.q.error(Op::MsgRcv, kind)))
     }
 }
 
 impl<T: Payload> Drop for RecvStream<T> {
     fn drop(&mut self) {
         self.q.queue.cancel_recv(&mut self.op);
+        trace::dropped!(self.wait, Op::MsgRcv, self.q.id(), self.q.process.pid());
     }
 }
 
@@ -429,24 +493,43 @@ pub struct SendSink<T: Payload> {
     q: MessageQueue<T>,
     mtype: i64,
     pending: Option<SendOp<T>>,
+    #[cfg(feature = "tracing")]
+    wait: trace::Wait,
 }
 
 impl<T: Payload> SendSink<T> {
     pub(super) fn new(q: MessageQueue<T>, mtype: i64) -> SendSink<T> {
-        SendSink { q, mtype, pending: None }
+        SendSink {
+            q,
+            mtype,
+            pending: None,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         let Some(op) = self.pending.as_mut() else { return Poll::Ready(Ok(())) };
         let r = match self.q.queue.poll_send(self.q.process.credentials(), op, Some(cx)) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                trace::poll_item!(
+                    self.wait,
+                    Op::MsgSnd,
+                    self.q.id(),
+                    self.q.process.pid(),
+                    &Poll::<Result<(), Error>>::Pending
+                );
+                return Poll::Pending;
+            }
             Poll::Ready(r) => r,
         };
         let msg = self.pending.take().and_then(|mut op| op.msg.take());
-        Poll::Ready(match (r, msg) {
+        let p = Poll::Ready(match (r, msg) {
             (Err(kind), Some(msg)) => Err(SendError::new(self.q.error(Op::MsgSnd, kind), msg)),
             _ => Ok(()),
-        })
+        });
+        trace::poll_item!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid(), &p);
+        p
     }
 }
 
@@ -462,7 +545,9 @@ impl<T: Payload> Sink<T> for SendSink<T> {
     fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
         let this = self.get_mut();
         if let Some(kind) = this.q.check_send_args(this.mtype, item.size()) {
-            return Err(snd_err(kind, item));
+            let e = snd_err(kind, item);
+            trace::call!(Op::MsgSnd, this.q.id(), this.q.process.pid(), &Err::<(), _>(&e));
+            return Err(e);
         }
         if this.pending.is_some() {
             // `poll_ready` was not called first: refuse rather than lose the buffered one.
@@ -487,6 +572,7 @@ impl<T: Payload> Drop for SendSink<T> {
         if let Some(op) = self.pending.as_mut() {
             self.q.queue.cancel_send_op(op);
         }
+        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid());
     }
 }
 

@@ -124,6 +124,7 @@ use crate::lifetime::RemoveOnDrop;
 use crate::namespace::Namespace;
 use crate::process::{OpenOptions, Process};
 use crate::sync::Arc;
+use crate::trace;
 
 // ===== MsqidDs / MsqidSet / MsgInfo =====
 
@@ -384,7 +385,14 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
     /// * [`ErrorKind::TypeMismatch`] (`EINVAL`): the key's queue carries another type.
     pub fn open(self) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: self.process.namespace().limits().msgmnb, _t: PhantomData };
-        let queue = self.ipcget(&ops, Op::MsgGet)?;
+        let queue = self.ipcget(&ops, Op::MsgGet);
+        trace::get!(
+            Op::MsgGet,
+            self.key().raw(),
+            self.process.pid(),
+            queue.as_ref().map(|q| q.header().id())
+        );
+        let queue = queue?;
         let life = self.params.remove_on_drop.then(|| {
             let object: Box<dyn IpcObject> = Box::new(queue.clone());
             Arc::new(RemoveOnDrop::new(self.process.clone(), IpcKind::MessageQueue, object))
@@ -547,7 +555,13 @@ impl<T: Payload> MessageQueue<T> {
     pub fn send(&self, mtype: i64, msg: T) -> SendFuture<'_, T> {
         let size = msg.size();
         let pre = self.check_send_args(mtype, size);
-        SendFuture { q: self, op: SendOp::new(mtype, size, msg), pre }
+        SendFuture {
+            q: self,
+            op: SendOp::new(mtype, size, msg),
+            pre,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 
     /// `msgsnd(msqid, msg, size, IPC_NOWAIT)`: sends `msg` if it fits now.
@@ -575,6 +589,13 @@ impl<T: Payload> MessageQueue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
+        let r = self.try_send_call(mtype, msg);
+        trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn try_send_call(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
         let size = msg.size();
         if let Some(kind) = self.check_send_args(mtype, size) {
             return Err(futures_snd_err(kind, msg));
@@ -639,6 +660,7 @@ impl<T: Payload> MessageQueue<T> {
             }
             if deadline.poll_expired(cx).is_ready() {
                 if let Some(msg) = fut.cancel() {
+                    trace::expired!(fut.wait, Op::MsgSnd, self.id(), self.process.pid());
                     return std::task::Poll::Ready(Err(SendError::new(Error::timed_out(Op::MsgSnd), msg)));
                 }
                 return std::task::Poll::Ready(Ok(()));
@@ -680,7 +702,15 @@ impl<T: Payload> MessageQueue<T> {
     /// ```
     pub fn reserve(&self, mtype: i64, size: usize) -> ReserveFuture<'_, T> {
         let pre = self.check_send_args(mtype, size);
-        ReserveFuture { q: self, op: ReserveOp::new(size), mtype, pre, done: false }
+        ReserveFuture {
+            q: self,
+            op: ReserveOp::new(size),
+            mtype,
+            pre,
+            done: false,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 
     /// [`reserve`](Self::reserve) with `IPC_NOWAIT`.
@@ -690,6 +720,13 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`reserve`](Self::reserve), and [`ErrorKind::WouldBlock`] (`EAGAIN`) where it
     /// would wait.
     pub fn try_reserve(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
+        let r = self.try_reserve_call(mtype, size);
+        trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn try_reserve_call(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
         let mut fut = self.reserve(mtype, size);
         if let Some(fault) = fut.pre {
             return Err(fault.at(Op::MsgSnd));
@@ -754,7 +791,15 @@ impl<T: Payload> MessageQueue<T> {
         self.try_recv_max(select, usize::MAX)
     }
 
+    #[inline]
     fn try_recv_max(&self, select: Select, maxsize: usize) -> Result<(i64, T), Error> {
+        let r = self.try_recv_call(select, maxsize);
+        trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn try_recv_call(&self, select: Select, maxsize: usize) -> Result<(i64, T), Error> {
         select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
         let mut op = RecvOp::new(select, maxsize);
         match self.queue.poll_recv(self.process.credentials(), &mut op, None) {
@@ -805,7 +850,11 @@ impl<T: Payload> MessageQueue<T> {
     /// [crate docs](crate#executors).
     #[cfg(not(loom))]
     pub async fn recv_timeout(&self, select: Select, timeout: Duration) -> Result<(i64, T), Error> {
-        crate::runtime::timeout(self.recv(select), timeout).await.unwrap_or(Err(Error::timed_out(Op::MsgRcv)))
+        let mut fut = self.recv(select);
+        crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
+            trace::expired!(fut.wait, Op::MsgRcv, self.id(), self.process.pid());
+            Err(Error::timed_out(Op::MsgRcv))
+        })
     }
 
     /// `msgrcv(msqid, buf, limit, msgtyp, flags)` for byte payloads: receives with a buffer
@@ -866,7 +915,11 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
-        limit.check().map_err(|k| Error::new(Op::MsgRcv, k))?;
+        if let Err(k) = limit.check() {
+            let e = Error::new(Op::MsgRcv, k);
+            trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &Err::<(), _>(e));
+            return Err(e);
+        }
         let (t, mut m) = self.try_recv_max(select, limit.maxsize())?;
         if limit.no_error {
             m.truncate_to(limit.max);
@@ -887,9 +940,12 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
-        self.queue
+        let r = self
+            .queue
             .peek(self.process.credentials(), index, usize::MAX, false)
-            .map_err(|k| self.error(Op::MsgRcv, k))
+            .map_err(|k| self.error(Op::MsgRcv, k));
+        trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &r);
+        r
     }
 
     /// [`peek`](Self::peek) with a buffer size: `E2BIG` for a larger message, and under
@@ -904,10 +960,13 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
-        limit.check().map_err(|k| Error::new(Op::MsgRcv, k))?;
-        self.queue
-            .peek(self.process.credentials(), index, limit.max, limit.no_error)
-            .map_err(|k| self.error(Op::MsgRcv, k))
+        let r = limit.check().map_err(|k| Error::new(Op::MsgRcv, k)).and_then(|()| {
+            self.queue
+                .peek(self.process.credentials(), index, limit.max, limit.no_error)
+                .map_err(|k| self.error(Op::MsgRcv, k))
+        });
+        trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &r);
+        r
     }
 
     /// A [`Stream`](futures_core::Stream) of the messages `select` matches, each one a
@@ -933,6 +992,12 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed.
     /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no read permission.
     pub fn stat(&self) -> Result<MsqidDs, Error> {
+        let r = self.stat_call();
+        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    fn stat_call(&self) -> Result<MsqidDs, Error> {
         let figs = self.queue.stat(self.process.credentials()).map_err(|k| self.error(Op::MsgCtl, k))?;
         Ok(MsqidDs {
             perm: self.queue.header().perm().load(),
@@ -965,9 +1030,12 @@ impl<T: Payload> MessageQueue<T> {
     pub fn set(&self, set: MsqidSet) -> Result<(), Error> {
         let msgmnb = self.process.namespace().limits().msgmnb;
         let qbytes = usize::try_from(set.qbytes).unwrap_or(usize::MAX);
-        self.queue
+        let r = self
+            .queue
             .set(self.process.credentials(), msgmnb, set.uid, set.gid, set.mode, qbytes)
-            .map_err(|k| self.error(Op::MsgCtl, k))
+            .map_err(|k| self.error(Op::MsgCtl, k));
+        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        r
     }
 
     /// `msgctl(msqid, IPC_RMID, NULL)`: removes the queue. Every waiting send and receive
@@ -980,11 +1048,14 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::NotPermitted`] (`EPERM`): the caller is neither owner nor creator and
     ///   lacks `CAP_SYS_ADMIN`. No mode bits are needed.
     pub fn remove(&self) -> Result<(), Error> {
-        self.queue.header().check_live().map_err(|k| self.error(Op::MsgCtl, k))?;
-        self.process
-            .namespace()
-            .remove(self.process.credentials(), IpcKind::MessageQueue, self.id())
-            .map_err(|k| self.error(Op::MsgCtl, k))
+        let r = self.queue.header().check_live().map_err(|k| self.error(Op::MsgCtl, k)).and_then(|()| {
+            self.process
+                .namespace()
+                .remove(self.process.credentials(), IpcKind::MessageQueue, self.id())
+                .map_err(|k| self.error(Op::MsgCtl, k))
+        });
+        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        r
     }
 
     /// The error of a call the queue's engine refused: `kind` from `op`, marked

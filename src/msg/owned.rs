@@ -51,7 +51,15 @@ impl<T: Payload> MessageQueue<T> {
     /// ```
     pub fn reserve_owned(&self, mtype: i64, size: usize) -> ReserveOwnedFuture<T> {
         let pre = self.check_send_args(mtype, size);
-        ReserveOwnedFuture { q: self.clone(), op: ReserveOp::new(size), mtype, pre, done: false }
+        ReserveOwnedFuture {
+            q: self.clone(),
+            op: ReserveOp::new(size),
+            mtype,
+            pre,
+            done: false,
+            #[cfg(feature = "tracing")]
+            wait: crate::trace::Wait::default(),
+        }
     }
 }
 
@@ -65,6 +73,8 @@ pub struct ReserveOwnedFuture<T: Payload> {
     mtype: i64,
     pre: Option<Fault>,
     done: bool,
+    #[cfg(feature = "tracing")]
+    wait: crate::trace::Wait,
 }
 
 impl<T: Payload> Unpin for ReserveOwnedFuture<T> {}
@@ -74,6 +84,16 @@ impl<T: Payload> Future for ReserveOwnedFuture<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let p = this.poll_call(cx);
+        crate::trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.process.pid(), &p);
+        p
+    }
+}
+
+impl<T: Payload> ReserveOwnedFuture<T> {
+    #[inline]
+    fn poll_call(&mut self, cx: &mut Context<'_>) -> Poll<Result<OwnedPermit<T>, Error>> {
+        let this = self;
         if this.done {
             return Poll::Ready(Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument)));
         }
@@ -96,6 +116,7 @@ impl<T: Payload> Future for ReserveOwnedFuture<T> {
 impl<T: Payload> Drop for ReserveOwnedFuture<T> {
     fn drop(&mut self) {
         self.q.queue.cancel_reserve(&mut self.op);
+        crate::trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid());
     }
 }
 

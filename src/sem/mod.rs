@@ -58,7 +58,10 @@
 //!   semaphore it will read or write (a compare-and-swap that waits out `BUSY`, AcqRel) — a
 //!   lock-free change made before is thereby acquired, and none can follow — then evaluates
 //!   and writes all values, and clears `SLOW` at the end of the critical section on those
-//!   semaphores no sleeper names. `SLOW` stays set while any sleeping operation names the
+//!   semaphores no sleeper names. A word that already has `SLOW` is left as it is (only a
+//!   lock holder sets or clears it, and nothing else writes the word meanwhile), so a
+//!   contended semaphore, whose sleepers keep it set, costs the lock and no
+//!   read-modify-write. `SLOW` stays set while any sleeping operation names the
 //!   semaphore (a per-semaphore count under the lock). Hence the fast paths can never see or
 //!   leave a half-applied multi-operation semop, never miss a sleeper to wake (a semaphore
 //!   with sleepers is always slow), and all multi-semaphore reads (`GETALL`, the wake-up
@@ -108,6 +111,7 @@ use crate::namespace::Namespace;
 use crate::process::Process;
 use crate::sync::counters::{count, Event};
 use crate::sync::Arc;
+use crate::trace;
 
 // ===== SEM_INFO =====
 
@@ -293,8 +297,9 @@ impl SemaphoreSet {
     /// The checks before the lock, in the kernel's order, then the fast path, then the slow
     /// path. `Ok(None)`: done; `Ok(Some(ticket))`: queued (only with a waker).
     fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<Ticket>, Error> {
-        let limits = self.limits();
-        if ops.len() > limits.semopm {
+        // The two limits a `semop` reads, not the twelve-word snapshot.
+        let (semopm, semvmx) = self.process.namespace().sem_op_limits();
+        if ops.len() > semopm {
             return Err(err(ErrorKind::TooBig));
         }
         if ops.is_empty() {
@@ -308,7 +313,6 @@ impl SemaphoreSet {
         let alter = ops.iter().any(|op| op.alters());
         header.perm().check(self.process.credentials(), if alter { WRITE } else { READ }).map_err(err)?;
         let pid = self.pid();
-        let semvmx = limits.semvmx;
         let undo = ops.iter().any(|op| op.is_undo());
         if !undo {
             let fast = match ops {
@@ -367,7 +371,7 @@ impl SemaphoreSet {
     /// A future at `stage` was dropped; `ops` are its operations.
     fn cancel(&self, stage: &mut Stage, ops: &[SemOp]) {
         if let Stage::Waiting(ticket) = std::mem::replace(stage, Stage::Done) {
-            self.set.cancel(&ticket, ops, self.pid(), self.limits().semvmx);
+            self.set.cancel(&ticket, ops, self.pid(), self.process.namespace().semvmx());
         }
     }
 
@@ -423,7 +427,13 @@ impl SemaphoreSet {
     /// # }
     /// ```
     pub fn semop<'a>(&'a self, ops: &'a [SemOp]) -> SemopFuture<'a> {
-        SemopFuture { set: self, ops, stage: Stage::Start }
+        SemopFuture {
+            set: self,
+            ops,
+            stage: Stage::Start,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 
     /// `semop` with `IPC_NOWAIT` on every operation: never waits.
@@ -445,6 +455,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn try_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
+        let r = self.try_semop_call(ops);
+        trace::call!(Op::SemOp, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn try_semop_call(&self, ops: &[SemOp]) -> Result<(), Error> {
         self.start(ops, None).map(|_| ())
     }
 
@@ -488,7 +505,11 @@ impl SemaphoreSet {
     /// sub-millisecond timeout and a call that completes at once need no timer.
     #[cfg(not(loom))]
     pub async fn semop_timeout(&self, ops: &[SemOp], timeout: std::time::Duration) -> Result<(), Error> {
-        crate::runtime::timeout(self.semop(ops), timeout).await.unwrap_or(Err(Error::timed_out(Op::SemOp)))
+        let mut fut = self.semop(ops);
+        crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
+            trace::expired!(fut.wait, Op::SemOp, self.id(), self.pid());
+            Err(Error::timed_out(Op::SemOp))
+        })
     }
 
     /// [`semop`](Self::semop) for code outside an async runtime: parks the thread while it
@@ -546,6 +567,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_val(&self, num: u16) -> Result<u16, Error> {
+        let r = self.get_val_call(num);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_val_call(&self, num: u16) -> Result<u16, Error> {
         self.get_checks(num)?;
         // A value is within `0..=SEMVMX` (at most 32767): the cast never truncates.
         self.set.get_val(usize::from(num)).map(|v| v as u16).map_err(|k| self.ctl_err(k))
@@ -570,6 +598,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_pid(&self, num: u16) -> Result<i32, Error> {
+        let r = self.get_pid_call(num);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_pid_call(&self, num: u16) -> Result<i32, Error> {
         self.get_checks(num)?;
         self.set.get_pid(usize::from(num)).map_err(|k| self.ctl_err(k))
     }
@@ -597,6 +632,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_ncnt(&self, num: u16) -> Result<u32, Error> {
+        let r = self.get_ncnt_call(num);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_ncnt_call(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
         self.set.get_cnt(usize::from(num), false).map(|n| n as u32).map_err(|k| self.ctl_err(k))
     }
@@ -625,6 +667,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_zcnt(&self, num: u16) -> Result<u32, Error> {
+        let r = self.get_zcnt_call(num);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_zcnt_call(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
         self.set.get_cnt(usize::from(num), true).map(|n| n as u32).map_err(|k| self.ctl_err(k))
     }
@@ -658,6 +707,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_all(&self) -> Result<Vec<u16>, Error> {
+        let r = self.get_all_call();
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn get_all_call(&self) -> Result<Vec<u16>, Error> {
         let header = self.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
         header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
@@ -688,6 +744,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_val(&self, num: u16, val: u16) -> Result<(), Error> {
+        let r = self.set_val_call(num, val);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn set_val_call(&self, num: u16, val: u16) -> Result<(), Error> {
         let limits = self.limits();
         let val = i32::from(val);
         if val > limits.semvmx {
@@ -726,6 +789,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
+        let r = self.set_all_call(vals);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn set_all_call(&self, vals: &[u16]) -> Result<(), Error> {
         let limits = self.limits();
         let header = self.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
@@ -760,6 +830,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn stat(&self) -> Result<SemidDs, Error> {
+        let r = self.stat_call();
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn stat_call(&self) -> Result<SemidDs, Error> {
         let header = self.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
         header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
@@ -794,6 +871,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
+        let r = self.set_call(uid, gid, mode);
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn set_call(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
         let header = self.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
         header.perm().check_owner(self.process.credentials()).map_err(|k| self.ctl_err(k))?;
@@ -827,6 +911,13 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn remove(&self) -> Result<(), Error> {
+        let r = self.remove_call();
+        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn remove_call(&self) -> Result<(), Error> {
         self.process
             .namespace()
             .remove(self.process.credentials(), IpcKind::SemaphoreSet, self.id())
@@ -868,6 +959,7 @@ impl SemaphoreSet {
     /// # Ok(())
     /// # }
     /// ```
+    #[inline]
     pub fn acquire(&self, num: u16, n: u16) -> AcquireFuture<'_> {
         match n {
             // The common case, built directly: the same checks at the first poll as `semop`'s.
@@ -876,6 +968,8 @@ impl SemaphoreSet {
                 ops: OpList::One(SemOp::new(num, -(n as i16))),
                 checks: None,
                 stage: Stage::Start,
+                #[cfg(feature = "tracing")]
+                wait: trace::Wait::default(),
             },
             _ => self.acquire_ops(&[(num, n)]),
         }
@@ -916,7 +1010,14 @@ impl SemaphoreSet {
 
     fn acquire_ops(&self, units: &[(u16, u16)]) -> AcquireFuture<'_> {
         let (ops, checks) = self.acquire_checks(units);
-        AcquireFuture { set: self, ops, checks: Some(checks), stage: Stage::Start }
+        AcquireFuture {
+            set: self,
+            ops,
+            checks: Some(checks),
+            stage: Stage::Start,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 
     /// The decrements of an acquire of `units`, and the argument errors to report at its
@@ -947,6 +1048,7 @@ impl SemaphoreSet {
 
     /// One poll of an acquire (borrowed or owned): `Ready(Ok(give_back))` with the
     /// increments its permit gives back.
+    #[inline]
     fn poll_acquire(
         &self,
         ops: &OpList,
@@ -1007,7 +1109,9 @@ impl SemaphoreSet {
     /// As [`try_acquire`](Self::try_acquire).
     pub fn try_acquire_many(&self, units: &[(u16, u16)]) -> Result<Permit<'_>, Error> {
         let (ops, checks) = self.acquire_checks(units);
-        checks?;
+        checks.inspect_err(|_e| {
+            trace::call!(Op::SemOp, self.id(), self.pid(), &Err::<(), _>(*_e));
+        })?;
         if !ops.is_empty() {
             self.try_semop(&ops)?;
         }
@@ -1027,6 +1131,7 @@ enum Stage {
 }
 
 /// The increments that undo `ops`' decrements: what a permit gives back.
+#[inline]
 fn give_back(ops: &OpList) -> OpList {
     match ops {
         OpList::One(op) => OpList::One(SemOp::new(op.num(), -op.op())),
@@ -1036,6 +1141,7 @@ fn give_back(ops: &OpList) -> OpList {
 
 /// Gives a permit's units back on `set` (its drop). Nothing to report to: see [`Permit`]
 /// for when this fails.
+#[inline]
 fn release(set: &SemaphoreSet, ops: &OpList) {
     if !ops.is_empty() {
         let _ = set.try_semop(ops);
@@ -1052,6 +1158,8 @@ pub struct SemopFuture<'a> {
     set: &'a SemaphoreSet,
     ops: &'a [SemOp],
     stage: Stage,
+    #[cfg(feature = "tracing")]
+    wait: trace::Wait,
 }
 
 impl Future for SemopFuture<'_> {
@@ -1059,13 +1167,16 @@ impl Future for SemopFuture<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.set.poll_op(this.ops, &mut this.stage, cx)
+        let p = this.set.poll_op(this.ops, &mut this.stage, cx);
+        trace::poll!(this.wait, Op::SemOp, this.set.id(), this.set.pid(), &p);
+        p
     }
 }
 
 impl Drop for SemopFuture<'_> {
     fn drop(&mut self) {
         self.set.cancel(&mut self.stage, self.ops);
+        trace::dropped!(self.wait, Op::SemOp, self.set.id(), self.set.pid());
     }
 }
 
@@ -1088,21 +1199,29 @@ pub struct AcquireFuture<'a> {
     /// Argument errors found when the future was made, reported at the first poll.
     checks: Option<Result<(), Error>>,
     stage: Stage,
+    #[cfg(feature = "tracing")]
+    wait: trace::Wait,
 }
 
 impl<'a> Future for AcquireFuture<'a> {
     type Output = Result<Permit<'a>, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let set = this.set;
-        set.poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx).map_ok(|ops| Permit { set, ops })
+        let p = set
+            .poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx)
+            .map_ok(|ops| Permit { set, ops });
+        trace::poll!(this.wait, Op::SemOp, set.id(), set.pid(), &p);
+        p
     }
 }
 
 impl Drop for AcquireFuture<'_> {
     fn drop(&mut self) {
         self.set.cancel(&mut self.stage, &self.ops);
+        trace::dropped!(self.wait, Op::SemOp, self.set.id(), self.set.pid());
     }
 }
 

@@ -134,7 +134,14 @@ impl<'p> OpenOptions<'p, SemSetParams> {
     /// ```
     pub fn open(self) -> Result<SemaphoreSet, Error> {
         let ops = SemOps { nsems: usize::from(self.params.nsems) };
-        let set = self.ipcget(&ops, Op::SemGet)?;
+        let set = self.ipcget(&ops, Op::SemGet);
+        crate::trace::get!(
+            Op::SemGet,
+            self.key().raw(),
+            self.process.pid(),
+            set.as_ref().map(|s| s.header().id())
+        );
+        let set = set?;
         let life = self.params.remove_on_drop.then(|| {
             let object: Box<dyn IpcObject> = Box::new(set.clone());
             Arc::new(RemoveOnDrop::new(self.process.clone(), IpcKind::SemaphoreSet, object))

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use super::op::OpList;
 use super::{release, SemaphoreSet, Stage};
 use crate::error::Error;
+use crate::trace;
 
 impl SemaphoreSet {
     /// [`acquire`](Self::acquire) whose future and permit own a clone of this handle
@@ -69,7 +70,14 @@ impl SemaphoreSet {
     /// As [`acquire`](Self::acquire).
     pub fn acquire_many_owned(&self, units: &[(u16, u16)]) -> AcquireOwnedFuture {
         let (ops, checks) = self.acquire_checks(units);
-        AcquireOwnedFuture { set: self.clone(), ops, checks: Some(checks), stage: Stage::Start }
+        AcquireOwnedFuture {
+            set: self.clone(),
+            ops,
+            checks: Some(checks),
+            stage: Stage::Start,
+            #[cfg(feature = "tracing")]
+            wait: trace::Wait::default(),
+        }
     }
 }
 
@@ -84,6 +92,8 @@ pub struct AcquireOwnedFuture {
     ops: OpList,
     checks: Option<Result<(), Error>>,
     stage: Stage,
+    #[cfg(feature = "tracing")]
+    wait: trace::Wait,
 }
 
 impl Future for AcquireOwnedFuture {
@@ -92,14 +102,18 @@ impl Future for AcquireOwnedFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let set = &this.set;
-        set.poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx)
-            .map_ok(|ops| OwnedPermit { set: set.clone(), ops })
+        let p = set
+            .poll_acquire(&this.ops, &mut this.checks, &mut this.stage, cx)
+            .map_ok(|ops| OwnedPermit { set: set.clone(), ops });
+        trace::poll!(this.wait, crate::error::Op::SemOp, set.id(), set.pid(), &p);
+        p
     }
 }
 
 impl Drop for AcquireOwnedFuture {
     fn drop(&mut self) {
         self.set.cancel(&mut self.stage, &self.ops);
+        trace::dropped!(self.wait, crate::error::Op::SemOp, self.set.id(), self.set.pid());
     }
 }
 

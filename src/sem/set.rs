@@ -406,11 +406,21 @@ impl Set {
     }
 
     /// Sets [`SLOW`] on semaphore `n` once no lock-free multi-op holds it; returns the word
-    /// before.
+    /// before. The caller holds the set lock.
+    ///
+    /// A word that already has `SLOW` is left alone, without a read-modify-write: only a
+    /// holder of the set lock sets or clears `SLOW`, so it stays set for this critical
+    /// section; while it is set no fast path writes the word and no multi-op can take
+    /// [`BUSY`] (both compare-and-swaps expect it clear); and every lock-free change made
+    /// before it was set was acquired by the section that set it, which the lock orders
+    /// before ours. This is the common case under contention (sleepers keep `SLOW` set).
     fn lock_word(&self, n: usize) -> u32 {
         let sem = &self.sems[n];
         let mut spins = 0u32;
         let mut cur = sem.word.load(Relaxed);
+        if cur & SLOW != 0 {
+            return cur;
+        }
         loop {
             if cur & BUSY != 0 {
                 backoff(&mut spins);
@@ -776,10 +786,22 @@ impl Section<'_> {
     /// `perform_atomic_semop`: all of `sops` (negated and in reverse order when `invert`)
     /// or nothing; each sop sees the values left by the earlier ones; the first failing sop
     /// decides. On success the values and `semadj` are written and sempid set.
+    ///
+    /// The single-sop case (every retry of a hand-off, and most calls) is inlined into the
+    /// caller; the table that multi-sop atomicity needs lives in
+    /// [`perform_many`](Self::perform_many), out of line, so that its stack frame is not set
+    /// up for one sop.
+    #[inline]
     fn perform(&mut self, sops: &[SemOp], invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
-        if let [sop] = sops {
-            return self.perform_one(*sop, invert, undo, pid);
+        match sops {
+            [sop] => self.perform_one(*sop, invert, undo, pid),
+            _ => self.perform_many(sops, invert, undo, pid),
         }
+    }
+
+    /// [`perform`](Self::perform) for two or more sops.
+    #[inline(never)]
+    fn perform_many(&mut self, sops: &[SemOp], invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         let set = self.set;
         let semvmx = self.semvmx;
         let st = &mut *self.st;
@@ -856,6 +878,7 @@ impl Section<'_> {
 
     /// [`perform`](Self::perform) for one sop: the same rules without the table of
     /// semaphores touched (every sleeping op of a semaphore hand-off is retried here).
+    #[inline(always)]
     fn perform_one(&mut self, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         let op = eff_op(&sop, invert);
         let n = usize::from(sop.num());

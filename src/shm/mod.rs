@@ -228,9 +228,9 @@ impl Segment {
     /// `do_shmat` with the permission `access` asks (`READ`, with `WRITE` for a read-write
     /// attach, with `EXEC` for `SHM_EXEC`): the guard, writable when `access` has `WRITE`.
     pub(crate) fn attach_access(&self, access: u32) -> Result<Attached, Error> {
-        let mem =
-            self.inner.attach(self.process.credentials(), access).map_err(|k| self.error(Op::ShmAt, k))?;
-        Ok(Attached::new(mem, self.clone(), access & WRITE != 0))
+        let mem = self.inner.attach(self.process.credentials(), access).map_err(|k| self.error(Op::ShmAt, k));
+        crate::trace::call!(Op::ShmAt, self.id(), self.process.pid(), &mem);
+        Ok(Attached::new(mem?, self.clone(), access & WRITE != 0))
     }
 
     /// `shmdt` of a guard of this segment (called by the guards' `Drop`).
@@ -239,6 +239,7 @@ impl Segment {
         if self.inner.detach(self.process.pid(), forced) {
             self.process.namespace().destroy(IpcKind::SharedMemory, self.inner.id());
         }
+        crate::trace::call!(Op::ShmDt, self.id(), self.process.pid(), &Ok::<(), Error>(()));
     }
 
     /// `shmctl(shmid, IPC_STAT, &buf)`.
@@ -264,6 +265,13 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn stat(&self) -> Result<ShmidDs, Error> {
+        let r = self.stat_call();
+        crate::trace::call!(Op::ShmCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn stat_call(&self) -> Result<ShmidDs, Error> {
         self.inner.stat(self.process.credentials()).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -292,6 +300,13 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
+        let r = self.set_call(uid, gid, mode);
+        crate::trace::call!(Op::ShmCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn set_call(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
         self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -325,6 +340,13 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn remove(&self) -> Result<(), Error> {
+        let r = self.remove_call();
+        crate::trace::call!(Op::ShmCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn remove_call(&self) -> Result<(), Error> {
         let op = |k| self.error(Op::ShmCtl, k);
         self.inner.check_live().map_err(op)?;
         self.process
@@ -371,6 +393,13 @@ impl Segment {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn lock(&self) -> Result<(), Error> {
+        let r = self.lock_call();
+        crate::trace::call!(Op::ShmCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn lock_call(&self) -> Result<(), Error> {
         self.inner.lock(self.process.credentials(), true).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -384,6 +413,13 @@ impl Segment {
     /// * [`ErrorKind::NotPermitted`](crate::ErrorKind::NotPermitted) (EPERM): as for
     ///   [`lock`](Self::lock).
     pub fn unlock(&self) -> Result<(), Error> {
+        let r = self.unlock_call();
+        crate::trace::call!(Op::ShmCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    #[inline]
+    fn unlock_call(&self) -> Result<(), Error> {
         self.inner.lock(self.process.credentials(), false).map_err(|k| self.error(Op::ShmCtl, k))
     }
 }
@@ -527,8 +563,9 @@ impl OpenOptions<'_, ShmParams> {
             process.exit_hook(|| ShmCreator { token: process.token() });
         }
         let ops = ShmOps { size: self.params.size, pid: process.pid(), creator: process.token() };
-        let inner = self.ipcget(&ops, Op::ShmGet)?;
-        Ok(Segment { inner, process: process.clone() })
+        let inner = self.ipcget(&ops, Op::ShmGet);
+        crate::trace::get!(Op::ShmGet, self.key.raw(), process.pid(), inner.as_ref().map(|s| s.id()));
+        Ok(Segment { inner: inner?, process: process.clone() })
     }
 }
 

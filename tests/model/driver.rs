@@ -21,8 +21,11 @@
 //!   has a negative one); a negative `nsems` becomes a huge `usize` (above `SEMMSL`).
 //! * shmat keeps the guard under the actor's next token; shmdt drops it; an unknown token is
 //!   `EINVAL` (C's shmdt of an address with no attachment).
-//! * Exit drops the actor's guards and its `Process` (its last clone: the exit), then makes a
-//!   new `Process` with the same credentials.
+//! * Exit drops the actor's guards and its `Process` (its last clone: the exit, which runs
+//!   svipc's `exit_shm`), then makes a new `Process` with the same credentials.
+//! * The sysctl writes are the namespace's: `*_next_id` is `Namespace::set_next_id`,
+//!   `shm_rmid_forced` is `Namespace::set_shm_rmid_forced`; [`Driver::state`] reads them
+//!   back with `Namespace::next_id` and `Namespace::shm_rmid_forced`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -298,6 +301,13 @@ impl Driver {
                 self.exit(actor);
                 Ok(Ret::Val(0))
             }
+            Call::SetNextId { kind, id } => {
+                self.ns.set_next_id(ipc_kind(*kind), *id).map(|()| Ret::Val(0)).map_err(err)
+            }
+            Call::SetShmRmidForced { on } => {
+                self.ns.set_shm_rmid_forced(*on);
+                Ok(Ret::Val(0))
+            }
         }
     }
 
@@ -363,7 +373,23 @@ impl Driver {
             };
             objects.insert(o.0, o.1);
         }
-        State { objects, msg_info: self.msg_info(), sem_info: self.sem_info(), shm_info: self.shm_info() }
+        State {
+            objects,
+            msg_info: self.msg_info(),
+            sem_info: self.sem_info(),
+            shm_info: self.shm_info(),
+            next_id: [0, 1, 2].map(|kind| self.ns.next_id(ipc_kind(kind))),
+            shm_rmid_forced: self.ns.shm_rmid_forced(),
+        }
+    }
+}
+
+/// The model's kind number (0 msg, 1 sem, 2 shm) as svipc's `IpcKind`.
+fn ipc_kind(kind: u8) -> IpcKind {
+    match kind {
+        0 => IpcKind::MessageQueue,
+        1 => IpcKind::SemaphoreSet,
+        _ => IpcKind::SharedMemory,
     }
 }
 

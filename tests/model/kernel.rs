@@ -11,7 +11,21 @@
 //! raised into the effective set with `capset` (so uid 0 without capabilities, and a plain
 //! user with `CAP_IPC_OWNER` alone, are played exactly). All actors are one process to the
 //! kernel: one pid and one semadj list, so a caller compares pids and `SEM_UNDO` from one
-//! actor only, and [`Call::Exit`] is not run (it answers `EINVAL`).
+//! actor only.
+//!
+//! Exits: the kernel's `exit_shm` works per task (a segment's `shm_creator` is the thread
+//! that made it), so each actor's shmgets run on a thread of its own in the namespace (its
+//! "task", started on first use with the actor's credentials). [`Call::Exit`] detaches the
+//! actor's attachments (what `exit_mm` does to a process's mappings), ends that thread and
+//! waits until the kernel has released it (`/proc/self/task/TID` gone, which is after its
+//! `exit_shm`); the actor's next shmget starts a new one. Its semadj are *not* applied
+//! (the undo list is the process's, shared by all actors), so a caller keeps `SEM_UNDO`
+//! to actors that never exit.
+//!
+//! The sysctl calls ([`Call::SetNextId`], [`Call::SetShmRmidForced`]) write
+//! `/proc/sys/kernel/{msg,sem,shm}_next_id` and `shm_rmid_forced` as root; they are per IPC
+//! namespace, so these writes reach the fresh namespace only. [`Kernel::state`] reads them
+//! back.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -236,6 +250,69 @@ struct MsgBuf {
     mtext: [u8; MSGMAX + 1],
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// An actor's task: a thread in the namespace that makes the actor's shmgets, so that the
+/// kernel records it as their creator (see the module docs).
+struct Task {
+    jobs: std::sync::mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+    tid: i64,
+}
+
+impl Task {
+    /// Call on a thread in the namespace: the new thread shares it.
+    fn start() -> Task {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: gettid takes no arguments.
+            tid_tx.send(unsafe { libc::syscall(libc::SYS_gettid) }).expect("tid");
+            for job in rx {
+                job();
+            }
+        });
+        let tid = tid_rx.recv().expect("the task started");
+        Task { jobs, thread, tid }
+    }
+
+    /// Runs `f` on the task and answers what it returns.
+    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.jobs.send(Box::new(move || tx.send(f()).expect("answer"))).expect("the task runs");
+        rx.recv().expect("the task answered")
+    }
+
+    /// Ends the thread and waits until the kernel has released it: its `exit_shm` has run.
+    /// (`join` alone is not enough: the thread's tid is cleared in `exit_mm`, before
+    /// `exit_shm`.)
+    fn exit(self) {
+        drop(self.jobs);
+        if let Err(panic) = self.thread.join() {
+            std::panic::resume_unwind(panic);
+        }
+        let path = format!("/proc/self/task/{}", self.tid);
+        while std::path::Path::new(&path).exists() {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Writes `/proc/sys/kernel/NAME` (the calling thread's IPC namespace's): 0 or the errno.
+fn sysctl_write(name: &str, value: &str) -> Result<i64, i32> {
+    std::fs::write(format!("/proc/sys/kernel/{name}"), value)
+        .map(|()| 0)
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Reads `/proc/sys/kernel/NAME` as an integer.
+fn sysctl_read(name: &str) -> i32 {
+    let s = std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).expect("read a sysctl");
+    s.trim().parse().expect("an integer sysctl")
+}
+
+const NEXT_ID: [&str; 3] = ["msg_next_id", "sem_next_id", "shm_next_id"];
+
 /// The kernel, driven by model calls; see the module docs.
 pub struct Kernel {
     creds: Vec<Cred>,
@@ -247,14 +324,19 @@ pub struct Kernel {
     attached: BTreeMap<(usize, u64), *mut c_void>,
     next_token: Vec<u64>,
     buf: Box<MsgBuf>,
+    /// Each actor's task, once it has made a shmget (until it exits).
+    tasks: Vec<Option<Task>>,
 }
 
 impl Drop for Kernel {
-    /// Detaches what is still attached and leaves the thread root again.
+    /// Detaches what is still attached, ends the tasks and leaves the thread root again.
     fn drop(&mut self) {
         for &a in self.attached.values() {
             // SAFETY: `a` came from a successful shmat and was not detached.
             unsafe { libc::shmdt(a) };
+        }
+        for t in self.tasks.drain(..).flatten() {
+            t.exit();
         }
         become_(self.perm, &Cred::new(0, 0).caps(super::CAP_ALL & root_caps()));
     }
@@ -276,6 +358,7 @@ impl Kernel {
             attached: BTreeMap::new(),
             next_token: Vec::new(),
             buf: Box::new(MsgBuf { mtype: 0, mtext: [0; MSGMAX + 1] }),
+            tasks: Vec::new(),
         }
     }
 
@@ -285,6 +368,7 @@ impl Kernel {
         assert!(can_play(cred), "{cred:?} asks for capabilities this thread is not permitted");
         self.creds.push(cred.clone());
         self.next_token.push(1);
+        self.tasks.push(None);
         self.creds.len() - 1
     }
 
@@ -369,7 +453,16 @@ impl Kernel {
             }
             Call::SemRmid { id } => val(semctl(*id, 0, libc::IPC_RMID, NULL_ARG)),
             Call::SemInfo => sem_info().map(Ret::Info),
-            Call::ShmGet { key, size, flags } => val(k(unsafe { libc::shmget(*key, *size, *flags) } as i64)),
+            Call::ShmGet { key, size, flags } => {
+                // On the actor's task, so that the kernel makes it the creator.
+                let task = self.tasks[actor].get_or_insert_with(Task::start);
+                let (perm, cred, key, size, flags) =
+                    (self.perm, self.creds[actor].clone(), *key, *size, *flags);
+                val(task.run(move || {
+                    become_(perm, &cred);
+                    k(unsafe { libc::shmget(key, size, flags) } as i64)
+                }))
+            }
             Call::ShmAt { id, flags } => {
                 let a = unsafe { libc::shmat(*id, std::ptr::null(), *flags) };
                 if a as isize == -1 {
@@ -415,15 +508,41 @@ impl Kernel {
                 Ok(Ret::StatAt(r as i32, stat))
             }
             Call::IpcInfo { kind } => ipc_info_c(*kind).map(|(r, f)| Ret::Limits(r as i32, f)),
-            Call::Exit => Err(EINVAL),
+            Call::Exit => {
+                // exit_mm: the process's attachments go; then the task's exit (exit_shm).
+                let mine: Vec<(usize, u64)> =
+                    self.attached.keys().filter(|k| k.0 == actor).copied().collect();
+                for key in mine {
+                    let a = self.attached.remove(&key).expect("listed");
+                    // SAFETY: `a` came from a successful shmat and was not detached.
+                    k(unsafe { libc::shmdt(a) } as i64).expect("detach at exit");
+                }
+                if let Some(t) = self.tasks[actor].take() {
+                    t.exit();
+                }
+                Ok(Ret::Val(0))
+            }
+            Call::SetNextId { kind, id } => {
+                self.as_root();
+                val(sysctl_write(NEXT_ID[(*kind).min(2) as usize], &id.to_string()))
+            }
+            Call::SetShmRmidForced { on } => {
+                self.as_root();
+                val(sysctl_write("shm_rmid_forced", if *on { "1" } else { "0" }))
+            }
         }
+    }
+
+    /// Gives the thread root's credentials (those it may hold) until the next actor's call.
+    fn as_root(&self) {
+        become_(self.perm, &Cred::new(0, 0).caps(super::CAP_ALL & root_caps()));
+        self.current.set(None);
     }
 
     /// The namespace's state, read as root: every index up to each `*_INFO`'s maximum by
     /// `*_STAT_ANY`, then the messages by `MSG_COPY`, the values, pids and counts by semctl.
     pub fn state(&self) -> State {
-        become_(self.perm, &Cred::new(0, 0).caps(super::CAP_ALL & root_caps()));
-        self.current.set(None);
+        self.as_root();
         let mut objects = BTreeMap::new();
         let (m, s, h) =
             (msg_info().expect("MSG_INFO"), sem_info().expect("SEM_INFO"), shm_info().expect("SHM_INFO"));
@@ -464,7 +583,14 @@ impl Kernel {
             let Ok(id) = k(unsafe { libc::shmctl(idx, SHM_STAT_ANY, &mut ds) } as i64) else { continue };
             objects.insert((2, id as i32), ObjState::Shm { stat: shm_stat_c(id as i32).expect("stat") });
         }
-        State { objects, msg_info: m, sem_info: s, shm_info: h }
+        State {
+            objects,
+            msg_info: m,
+            sem_info: s,
+            shm_info: h,
+            next_id: NEXT_ID.map(sysctl_read),
+            shm_rmid_forced: sysctl_read("shm_rmid_forced") != 0,
+        }
     }
 }
 

@@ -19,8 +19,10 @@
 //! the kernel does, with **`IPC_NOWAIT` semantics everywhere**: a call that would block gets
 //! `EAGAIN` (msgsnd, semop) or `ENOMSG` (msgrcv), so nothing waits, and `GETNCNT`/`GETZCNT`
 //! are always 0. [`Call::Exit`] (or [`Model::exit`]) ends the actor's process as the
-//! kernel's `exit_sem`/`exit_shm` do (semadj applied and clamped, every attachment
-//! detached), and the actor lives on as a new process with the same credentials and pid.
+//! kernel's `exit_mm`/`exit_sem`/`exit_shm` do (every attachment detached, semadj applied
+//! and clamped, the segments it created orphaned, or destroyed where `shm_rmid_forced` is
+//! set and nobody is attached), and the actor lives on as a new process with the same
+//! credentials and pid.
 //!
 //! # Calls covered
 //!
@@ -30,6 +32,7 @@
 //! | sem | semget, semop (`SEM_UNDO`, repeated `sem_num`), `GETVAL`, `GETPID`, `GETNCNT`, `GETZCNT`, `GETALL`, `SETVAL`, `SETALL`, `IPC_STAT`, `IPC_SET`, `IPC_RMID`, `SEM_INFO` |
 //! | shm | shmget, shmat (`SHM_RDONLY`), shmdt, `IPC_STAT`, `IPC_SET`, `IPC_RMID` (`SHM_DEST`), `SHM_LOCK`, `SHM_UNLOCK`, `SHM_INFO` |
 //! | process | exit |
+//! | settings | the `msg_next_id`, `sem_next_id`, `shm_next_id` sysctls (`ipc_idr_alloc`'s `next_id`: that sequence, the first free slot at or above, reset by the creation); `shm_rmid_forced` (`shm_may_destroy` at the last detach, `exit_shm`, `shm_destroy_orphaned`); [`State`] shows all four |
 //!
 //! Arguments are C's, raw: keys and ids are `i32`, `msgtyp` an `i64` with `msgflg`, sem ops
 //! `(sem_num, sem_op, sem_flg)`, sizes `usize`, so every errno path can be reached. A message
@@ -37,8 +40,8 @@
 //! ([`Ret::Val`] of a successful shmat): the actor's attachments are numbered 1, 2, 3, …
 //! in the order they were made (not reset at exit), and shmdt takes that number.
 //!
-//! Left out: times (nothing here has a clock), blocking and wake-up order, `*_STAT` by
-//! index, `IPC_INFO`, attach addresses and `SHM_RND`/`SHM_REMAP`/`SHM_EXEC`,
+//! Left out: times (nothing here has a clock), blocking and wake-up order, attach addresses
+//! and `SHM_RND`/`SHM_REMAP`/`SHM_EXEC`,
 //! `RLIMIT_MEMLOCK` (taken as unlimited), limits other than the defaults, and a page
 //! size other than 4096.
 #![allow(dead_code)]
@@ -215,6 +218,14 @@ pub enum Call {
     IpcInfo { kind: u8 },
     /// The actor's process exits (a new one with the same credentials takes its place).
     Exit,
+    /// A write of `/proc/sys/kernel/msg_next_id`, `sem_next_id` or `shm_next_id` (`kind` 0,
+    /// 1, 2): the id the next creation of that kind asks for; `EINVAL` for a negative one
+    /// (the sysctl's range is `[0, INT_MAX]`: -1, the value it starts with and returns to,
+    /// cannot be written). Namespace-wide: the actor making it does not matter (the kernel
+    /// side writes as root).
+    SetNextId { kind: u8, id: i32 },
+    /// A write of `/proc/sys/kernel/shm_rmid_forced` (1 when `on`, else 0).
+    SetShmRmidForced { on: bool },
 }
 
 /// `ipc_perm` as `IPC_STAT` reports it.
@@ -278,13 +289,16 @@ pub enum ObjState {
 }
 
 /// The namespace's observable state: every object by (kind, id) — kind 0 msg, 1 sem, 2
-/// shm — and the three `*_INFO` answers.
+/// shm — the three `*_INFO` answers, and the settings `/proc/sys/kernel` shows: the
+/// `{msg,sem,shm}_next_id` (by kind; -1 when unset) and `shm_rmid_forced`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
     pub objects: BTreeMap<(u8, i32), ObjState>,
     pub msg_info: Info,
     pub sem_info: Info,
     pub shm_info: Info,
+    pub next_id: [i32; 3],
+    pub shm_rmid_forced: bool,
 }
 
 // ===== the model =====
@@ -327,6 +341,9 @@ struct Seg {
     nattch: u64,
     cpid: i32,
     lpid: i32,
+    /// The actor whose current process created it (`shm_creator`, the segment on that
+    /// process's `shm_clist`); `None` once that process has exited: an orphan.
+    creator: Option<usize>,
 }
 
 impl Seg {
@@ -343,11 +360,13 @@ struct Table<T> {
     last_idx: Option<u32>,
     /// `idr_next`.
     next: u32,
+    /// `ids->next_id`, the `*_next_id` sysctl: -1 when unset.
+    next_id: i32,
 }
 
 impl<T> Table<T> {
     fn new() -> Table<T> {
-        Table { objs: BTreeMap::new(), seq: 0, last_idx: None, next: 0 }
+        Table { objs: BTreeMap::new(), seq: 0, last_idx: None, next: 0, next_id: -1 }
     }
 
     /// `ipc_obtain_object_check`.
@@ -373,23 +392,35 @@ impl<T> Table<T> {
         self.objs.iter().find(|(_, (p, _))| p.key == key).map(|(&idx, (p, _))| id_of(idx, p.seq))
     }
 
-    /// `ipc_addid` → `ipc_idr_alloc` → `idr_alloc_cyclic`: ENOSPC at the limit.
+    /// `ipc_addid` → `ipc_idr_alloc`: ENOSPC at the limit (the setting untouched). Then a
+    /// `next_id` setting is taken and reset to -1 whatever follows: the object gets its
+    /// sequence number and the first free index at or above its index (ENOSPC if none
+    /// below `IPCMNI`), by `idr_alloc`, which leaves the cursor, `seq` and `last_idx` as
+    /// they are. Without one, `idr_alloc_cyclic` from the cursor.
     fn add(&mut self, limit: usize, key: i32, cred: &Cred, mode: u32, obj: T) -> Result<i32, i32> {
         let in_use = self.objs.len() as u32;
         if in_use as usize >= limit {
             return Err(ENOSPC);
         }
-        let end = (in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI);
-        let free = |from: u32| (from..end).find(|i| !self.objs.contains_key(i));
-        let idx = free(self.next).or_else(|| free(0)).ok_or(ENOSPC)?;
-        if self.last_idx.is_some_and(|last| idx <= last) {
-            self.seq += 1;
-            if self.seq >= SEQ_MAX {
-                self.seq = 0;
+        let next_id = std::mem::replace(&mut self.next_id, -1);
+        let (idx, seq) = if next_id >= 0 {
+            let (want, seq) = (next_id as u32 % IPCMNI, next_id as u32 / IPCMNI);
+            let idx = (want..IPCMNI).find(|i| !self.objs.contains_key(i)).ok_or(ENOSPC)?;
+            (idx, seq)
+        } else {
+            let end = (in_use * 3 / 2).clamp(MIN_CYCLE, IPCMNI);
+            let free = |from: u32| (from..end).find(|i| !self.objs.contains_key(i));
+            let idx = free(self.next).or_else(|| free(0)).ok_or(ENOSPC)?;
+            if self.last_idx.is_some_and(|last| idx <= last) {
+                self.seq += 1;
+                if self.seq >= SEQ_MAX {
+                    self.seq = 0;
+                }
             }
-        }
-        self.last_idx = Some(idx);
-        self.next = idx + 1;
+            self.last_idx = Some(idx);
+            self.next = idx + 1;
+            (idx, self.seq)
+        };
         let perm = Perm {
             key,
             uid: cred.uid,
@@ -397,10 +428,10 @@ impl<T> Table<T> {
             cuid: cred.uid,
             cgid: cred.gid,
             mode: mode & 0o777,
-            seq: self.seq,
+            seq,
         };
         self.objs.insert(idx, (perm, obj));
-        Ok(id_of(idx, self.seq))
+        Ok(id_of(idx, seq))
     }
 
     /// `ipc_get_maxidx`, as the `*_INFO` commands return it: 0 when empty.
@@ -471,6 +502,8 @@ pub struct Model {
     /// The semaphores in all sets (`used_sems`; kept, not summed, so 32000 semgets stay
     /// linear).
     used_sems: u64,
+    /// `kernel.shm_rmid_forced`.
+    shm_rmid_forced: bool,
 }
 
 impl Default for Model {
@@ -482,7 +515,14 @@ impl Default for Model {
 impl Model {
     /// A fresh namespace with no actors.
     pub fn new() -> Model {
-        Model { actors: Vec::new(), msg: Table::new(), sem: Table::new(), shm: Table::new(), used_sems: 0 }
+        Model {
+            actors: Vec::new(),
+            msg: Table::new(),
+            sem: Table::new(),
+            shm: Table::new(),
+            used_sems: 0,
+            shm_rmid_forced: false,
+        }
     }
 
     /// Adds a process with these credentials; returns its actor number.
@@ -559,8 +599,44 @@ impl Model {
                 self.exit(actor);
                 Ok(Ret::Val(0))
             }
+            Call::SetNextId { kind, id } => self.set_next_id(*kind, *id),
+            Call::SetShmRmidForced { on } => {
+                self.set_shm_rmid_forced(*on);
+                Ok(Ret::Val(0))
+            }
         };
         r.unwrap_or_else(Ret::Err)
+    }
+
+    /// `kernel.{msg,sem,shm}_next_id`: the sysctl's range is `[0, INT_MAX]`.
+    fn set_next_id(&mut self, kind: u8, id: i32) -> R {
+        if id < 0 {
+            return Err(EINVAL);
+        }
+        match kind {
+            0 => self.msg.next_id = id,
+            1 => self.sem.next_id = id,
+            _ => self.shm.next_id = id,
+        }
+        Ok(Ret::Val(0))
+    }
+
+    /// `kernel.shm_rmid_forced`; writing 1 runs `shm_destroy_orphaned`: every segment whose
+    /// creator has exited and that nobody is attached to goes (`shm_may_destroy`).
+    fn set_shm_rmid_forced(&mut self, on: bool) {
+        self.shm_rmid_forced = on;
+        if on {
+            let orphans: Vec<i32> = self
+                .shm
+                .objs
+                .iter()
+                .filter(|(_, (_, s))| s.creator.is_none() && s.nattch == 0)
+                .map(|(&idx, (p, _))| id_of(idx, p.seq))
+                .collect();
+            for id in orphans {
+                self.shm.remove(id);
+            }
+        }
     }
 
     /// `*_STAT` and `*_STAT_ANY`: `EINVAL` for a negative index (the syscall's `id < 0`) or
@@ -617,9 +693,11 @@ impl Model {
         }
     }
 
-    /// The actor's process exits: `exit_sem` (each set's semadj added back, clamped to
-    /// `[0, SEMVMX]`, sempid = the exiting pid) and `exit_shm` (every attachment detached).
-    /// The actor then continues as a fresh process with the same credentials.
+    /// The actor's process exits: `exit_mm` (every attachment detached, as shmdt does),
+    /// `exit_sem` (each set's semadj added back, clamped to `[0, SEMVMX]`, sempid = the
+    /// exiting pid) and `exit_shm` (the segments it created become orphans; with
+    /// `shm_rmid_forced`, those nobody is attached to are destroyed instead). The actor then
+    /// continues as a fresh process with the same credentials.
     pub fn exit(&mut self, actor: usize) {
         let pid = Model::pid(actor);
         let undo = std::mem::take(&mut self.actors[actor].undo);
@@ -636,6 +714,18 @@ impl Model {
         let tokens: Vec<u64> = self.actors[actor].attached.keys().copied().collect();
         for t in tokens {
             self.shm_dt(actor, t).expect("a live attachment detaches");
+        }
+        let mine: Vec<i32> = self
+            .shm
+            .ids()
+            .filter(|&id| self.shm.get(id).is_ok_and(|(_, s)| s.creator == Some(actor)))
+            .collect();
+        for id in mine {
+            let (_, seg) = self.shm.get_mut(id).expect("live");
+            seg.creator = None;
+            if self.shm_rmid_forced && seg.nattch == 0 {
+                self.shm.remove(id);
+            }
         }
     }
 
@@ -663,7 +753,14 @@ impl Model {
         for id in self.shm.ids() {
             objects.insert((2, id), ObjState::Shm { stat: self.shm_ds(id) });
         }
-        State { objects, msg_info: self.msg_info(), sem_info: self.sem_info(), shm_info: self.shm_info() }
+        State {
+            objects,
+            msg_info: self.msg_info(),
+            sem_info: self.sem_info(),
+            shm_info: self.shm_info(),
+            next_id: [self.msg.next_id, self.sem.next_id, self.shm.next_id],
+            shm_rmid_forced: self.shm_rmid_forced,
+        }
     }
 
     // ----- ipcget -----
@@ -1001,7 +1098,7 @@ impl Model {
         if self.shm_tot().checked_add(pages).is_none_or(|t| t > SHMALL) {
             return Err(ENOSPC);
         }
-        let seg = Seg { segsz: size, nattch: 0, cpid: Model::pid(actor), lpid: 0 };
+        let seg = Seg { segsz: size, nattch: 0, cpid: Model::pid(actor), lpid: 0, creator: Some(actor) };
         self.shm.add(SHMMNI, key, &cred, flags as u32, seg).map(|id| Ret::Val(id as i64))
     }
 
@@ -1023,7 +1120,8 @@ impl Model {
         let (perm, seg) = self.shm.get_mut(id).expect("an attached segment is live");
         seg.nattch -= 1;
         seg.lpid = Model::pid(actor);
-        if seg.nattch == 0 && perm.mode & SHM_DEST != 0 {
+        // shm_may_destroy
+        if seg.nattch == 0 && (perm.mode & SHM_DEST != 0 || self.shm_rmid_forced) {
             self.shm.remove(id);
         }
         Ok(Ret::Val(0))

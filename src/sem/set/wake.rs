@@ -35,7 +35,35 @@
 //!   at the first sleeper once the value is 0 before looking at it. A release that hands
 //!   the unit to the oldest of T sleepers looks at that one sleeper, not at T.
 //! * **One sop, no table.** `perform` of a single sop (every retry of a hand-off) runs
-//!   without the table of semaphores touched that multi-sop atomicity needs.
+//!   without the table of semaphores touched that multi-sop atomicity needs, inlined into
+//!   its caller; the multi-sop case is a function of its own, so the one-sop path does not
+//!   set up its stack frame.
+//!
+//! # One increment
+//!
+//! The release of a contended semaphore is one increment of one semaphore. When no complex
+//! (multi-sop) op sleeps and the queues are not merged, `do_smart_update` for it reduces to
+//! one per-semaphore `update_queue`, and `Section::update_after_increment` runs exactly that:
+//!
+//! * `do_smart_wakeup_zero` has nothing to do: the increment leaves the semaphore above 0,
+//!   and no complex wait-for-zero op sleeps (the generic pass looked at the value and the
+//!   counts of every semaphore named, twice per hand-off, to find that out);
+//! * the alter sleepers of that semaphore, single-sop by the condition, are retried in
+//!   arrival order until the value is 0, one that still blocks passed over (a -2 does not
+//!   stop a -1 behind it), as `update_queue(semnum)` does; after each one performed, the
+//!   semaphore's wait-for-zero sleepers are scanned if it reached 0 and it has some;
+//! * there is no restart: the kernel restarts only in merged mode or after a complex op.
+//!
+//! "Not merged" is checked and not implied by "no complex op": within the critical section
+//! that took the last complex op off the list (a cancellation followed by its inverse), the
+//! queues stay merged until the unlock, as the kernel's `unmerge_queues` runs at
+//! `sem_unlock`, and the generic pass handles that case. The wake order is unchanged:
+//! `tests/sem_wake_order.rs` (whose `fifo_among_those_that_can_proceed` fails if the scan
+//! stops at the first sleeper that blocks), `tests/model_props.rs`, `tests/linearizability.rs`
+//! and the loom models pass. The slow path's other saving is in `Set::lock_word`: a word that
+//! already has `SLOW` (a sleeper names the semaphore, the contended case) is not written
+//! again; see its docs and the loom model
+//! `a_locked_op_waits_out_a_multi_op_and_skips_only_its_own_slow_bits`.
 
 use super::{eff_op, Changed, OpList, Outcome, Performed, Section, SemOp, State, Verdict};
 use crate::error::ErrorKind;
@@ -220,8 +248,20 @@ impl Section<'_> {
 
     /// `do_smart_update`: zero-waiters first, then the alter waiters (all of them when
     /// merged; otherwise those of each semaphore that was incremented, or of every
-    /// semaphore for `All`); `sem_otime` if anything completed or `otime`.
+    /// semaphore for `All`); `sem_otime` if anything completed or `otime`. One increment
+    /// with no complex sleeper and unmerged queues takes the short form,
+    /// [`update_after_increment`](Self::update_after_increment).
     pub(super) fn do_smart_update(&mut self, changed: Changed<'_>, mut otime: bool) {
+        if let Changed::Ops([sop], invert) = changed {
+            if eff_op(sop, invert) > 0 && self.st.complex == 0 && !self.st.merged {
+                // The hand-off's case: one increment, no complex op asleep, not merged.
+                otime |= self.update_after_increment(usize::from(sop.num()));
+                if otime {
+                    self.set_otime(changed);
+                }
+                return;
+            }
+        }
         otime |= self.wakeup_zero(changed);
         if self.st.merged && self.st.alter > 0 {
             otime |= self.update_queue(None);
@@ -247,6 +287,54 @@ impl Section<'_> {
         if otime {
             self.set_otime(changed);
         }
+    }
+
+    /// `do_smart_update` after one increment of semaphore `n` while no complex op sleeps
+    /// and the queues are not merged (see `# One increment` in the module docs): the same
+    /// decisions as [`do_smart_update`](Self::do_smart_update) and
+    /// [`update_queue`](Self::update_queue) make there, without the steps that cannot apply.
+    /// Whether an op completed.
+    ///
+    /// * `do_smart_wakeup_zero` first: the increment left `n` above 0, and no complex
+    ///   wait-for-zero op sleeps, so it has nothing to do.
+    /// * Then the per-semaphore `update_queue` of `n`: its alter sleepers (each single-sop,
+    ///   as no complex op sleeps) in arrival order, until the value is 0; one that still
+    ///   blocks is passed over (a -2 does not stop a -1 behind it); after each one performed,
+    ///   the wait-for-zero sleepers of `n` if it reached 0 and it has some. No restart: that
+    ///   needs the merged queue or a complex op.
+    fn update_after_increment(&mut self, n: usize) -> bool {
+        if self.st.refs[n] == 0 {
+            return false;
+        }
+        let mut completed = false;
+        let mut cur = self.st.waiters.front();
+        if let Some(id) = cur {
+            if !self.st.waiters.get(id).is_some_and(|w| w.alter) {
+                cur = self.next_alter(id);
+            }
+        }
+        while let Some(id) = cur {
+            if self.set.val(n) == 0 {
+                break;
+            }
+            // Computed before the retry: alter ops leave the list only through this scan,
+            // and the wait-for-zero ops a completion wakes are not alter ops.
+            let next = self.next_alter(id);
+            count(Event::SemScan);
+            let Some(w) = self.st.waiters.get(id) else { break };
+            // Every op is single-sop here (no complex op sleeps); a `Waiting` entry has its
+            // ops (a retry takes them out only while it runs; a decided entry is off the list).
+            if w.sops.first().is_some_and(|sop| usize::from(sop.num()) == n) {
+                if let Retried::Done(_) = self.retry(id) {
+                    completed = true;
+                    if self.st.zwait[n] > 0 && self.set.val(n) == 0 {
+                        self.wake_const(Some(n));
+                    }
+                }
+            }
+            cur = next;
+        }
+        completed
     }
 }
 
