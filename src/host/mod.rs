@@ -27,14 +27,31 @@
 //!
 //! Phase 1, this module: the kernel backend. The host objects are their own types
 //! ([`msg::Queue<T>`], [`sem::SemSet`], [`shm::Seg`]) with the method names and signatures
-//! of the in-process ones, reusing the crate's [`Select`],
-//! [`SemOp`], [`Key`], [`Error`] and the `*Ds`
-//! structs. Phase 2 makes [`Host::current`]'s builders return the crate's own
-//! `MessageQueue<T>`, `SemaphoreSet` and `Segment` (an internal enum: in-process engine or
-//! host object), so code written against those types runs on either home with the one line
-//! that picks `me` changed. Until then the object types here are public but hidden from the
-//! docs' index (`#[doc(hidden)]`): they will become the enum's host side.
+//! of the in-process ones, reusing the crate's [`Select`], [`SemOp`], [`Key`], [`Error`] and
+//! the `*Ds` structs; `tests/host.rs` runs the same scenarios on both homes through those
+//! shared names. Phase 2 makes [`Host::current`]'s builders return the crate's own
+//! [`MessageQueue<T>`], [`SemaphoreSet`] and [`Segment`], so code written against those types
+//! runs on either home with the one line that picks `me` changed. Until then the object
+//! types here are public but hidden from the docs' index (`#[doc(hidden)]`): they become the
+//! host side of the handles. What phase 2 has to respect, found while preparing it:
 //!
+//! * **Handle size.** `MessageQueue<T>` is three words (asserted by
+//!   `tests/msg_auto_traits.rs`). Its third word, the optional `remove_on_drop` guard, can
+//!   become one `Option<Arc<..>>` to an enum of "lifetime guard" or "host queue" (a host
+//!   handle has no `remove_on_drop`), so the host costs the in-process handle nothing. A
+//!   [`msg::Queue<T>`] keeps `T`'s [`Wire`] functions from its open, so the handle's methods
+//!   need no `Wire` bound to dispatch to it.
+//! * **Future size.** `RecvFuture` is at its 64-byte bound; its host form must share the
+//!   bytes (an enum whose host variant is one `Box`, the engine variant's `bool`s giving the
+//!   niche) rather than add a field.
+//! * **Decode failures.** `MessageQueue::recv` returns the crate's `Error`, which cannot carry
+//!   bytes: a host message that does not decode as `T` would be sent back to the queue (its
+//!   tail) and the call fail with [`ErrorKind::TypeMismatch`], with the host handle's own
+//!   `recv` ([`RecvError::Decode`]) for callers that want the bytes.
+//! * **What the host cannot do** on a `MessageQueue`: `reserve` (no room can be held in the
+//!   kernel), `remove_on_drop`, `with_process` (`EPERM`); `peek` is `MSG_COPY`, which exists
+//!   only in kernels built with `CONFIG_CHECKPOINT_RESTORE`.
+
 //! # What is the kernel's
 //!
 //! Everything: ids, keys ([`Key::ftok`] is glibc's), permissions (checked
