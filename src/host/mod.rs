@@ -112,7 +112,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 #[cfg(doc)]
-use crate::{Credentials, MessageQueue, OpenOptions, Process, Segment, Select, SemOp, SemaphoreSet};
+use crate::{Credentials, OpenOptions, Process, Segment, Select, SemOp, SemaphoreSet};
+use crate::{MessageQueue, Payload};
 
 pub use self::msg::RecvError;
 pub use self::wait::{set_interrupt_signal, waiter_threads};
@@ -165,7 +166,7 @@ impl Host {
     /// `msgget(key, flags)`, built: [`create`](HostOpen::create),
     /// [`exclusive`](HostOpen::exclusive), [`mode`](HostOpen::mode), then
     /// [`open`](HostOpen::open).
-    pub fn msg_queue<T: Wire>(&self, key: Key) -> HostOpen<QueueParams<T>> {
+    pub fn msg_queue<T: Payload + Wire>(&self, key: Key) -> HostOpen<QueueParams<T>> {
         HostOpen::new(key, QueueParams(PhantomData))
     }
 
@@ -174,9 +175,9 @@ impl Host {
     /// # Errors
     ///
     /// `EINVAL` for an id that names no queue; `EACCES` without read permission.
-    pub fn msg_queue_by_id<T: Wire>(&self, msqid: i32) -> Result<msg::Queue<T>, Error> {
+    pub fn msg_queue_by_id<T: Payload + Wire>(&self, msqid: i32) -> Result<MessageQueue<T>, Error> {
         sys::msgctl_stat(msqid).map_err(|e| os_error(Op::MsgCtl, e))?;
-        Ok(msg::Queue::from_id(msqid))
+        Ok(MessageQueue::on_host(msg::Queue::from_id(msqid)))
     }
 
     /// `semget(key, nsems, flags)`, built; [`nsems`](HostOpen::nsems) sets `nsems`.
@@ -361,7 +362,7 @@ impl<P> HostOpen<P> {
     }
 }
 
-impl<T: Wire> HostOpen<QueueParams<T>> {
+impl<T: Payload + Wire> HostOpen<QueueParams<T>> {
     /// `msgget(key, flags)`.
     ///
     /// # Errors
@@ -369,10 +370,10 @@ impl<T: Wire> HostOpen<QueueParams<T>> {
     /// The kernel's: `ENOENT` (no queue, no `create`), `EEXIST` (`exclusive`), `EACCES`,
     /// `ENOSPC` (`MSGMNI`); and `EINVAL` for mode bits above `0o777` or
     /// [`Key::PRIVATE`] without `create`.
-    pub fn open(self) -> Result<msg::Queue<T>, Error> {
+    pub fn open(self) -> Result<MessageQueue<T>, Error> {
         let flags = self.flags(Op::MsgGet)?;
         let id = sys::msgget(self.key.raw(), flags).map_err(|e| os_error(Op::MsgGet, e))?;
-        Ok(msg::Queue::from_id(id))
+        Ok(MessageQueue::on_host(msg::Queue::from_id(id)))
     }
 }
 

@@ -27,6 +27,7 @@ use super::sys::{self, MsgBuf};
 use super::wait::{with_timeout, Blocking, Timed, WaitFuture};
 use super::wire::{DecodeError, Wire};
 use super::{os_error, perm_of};
+use crate::error::Detail;
 use crate::error::{Error, ErrorKind, Op, SendError};
 use crate::msg::{MsqidDs, MsqidSet, Select, IPC_NOWAIT};
 
@@ -39,6 +40,8 @@ pub struct Queue<T> {
     id: i32,
     /// `msgsz` of a receive: `T::FIXED_LEN`, or `MSGMAX` when the queue was opened.
     recv_len: usize,
+    /// `MSGMAX` when the queue was opened: a longer message is refused before the call.
+    msgmax: usize,
     codec: Codec<T>,
 }
 
@@ -60,7 +63,7 @@ impl<T> Copy for Codec<T> {}
 
 impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
-        Queue { id: self.id, recv_len: self.recv_len, codec: self.codec }
+        Queue { id: self.id, recv_len: self.recv_len, msgmax: self.msgmax, codec: self.codec }
     }
 }
 
@@ -204,8 +207,19 @@ impl RecvJob {
     }
 }
 
+/// The error of a call through a handle: `EINVAL` from `msgrcv` (with a checked selector),
+/// `msgsnd` (with checked arguments) or `msgctl` can only mean that the id is dead, so it is
+/// marked [`is_removed`](Error::is_removed), as the in-process handle's is.
+fn handle_error(op: Op, errno: i32) -> Error {
+    if errno == libc::EINVAL {
+        Error::object_removed(op)
+    } else {
+        os_error(op, errno)
+    }
+}
+
 fn decode<T>(codec: Codec<T>, r: Result<(i64, MsgBuf), i32>) -> Result<(i64, T), RecvError> {
-    let (mtype, buf) = r.map_err(|e| RecvError::Os(os_error(Op::MsgRcv, e)))?;
+    let (mtype, buf) = r.map_err(|e| RecvError::Os(handle_error(Op::MsgRcv, e)))?;
     match (codec.decode)(buf.text()) {
         Ok(v) => Ok((mtype, v)),
         Err(reason) => Err(RecvError::Decode(DecodeError::new(mtype, buf.into_text(), reason))),
@@ -243,7 +257,7 @@ impl<T> Future for SendFuture<T> {
         let r = match &mut this.call {
             Ok(fut) => match Pin::new(fut).poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(r) => r.map_err(|e| os_error(Op::MsgSnd, e)),
+                Poll::Ready(r) => r.map_err(|e| handle_error(Op::MsgSnd, e)),
             },
             Err(e) => Err(*e),
         };
@@ -290,8 +304,9 @@ impl<T> Future for RecvFuture<T> {
 
 impl<T: Wire> Queue<T> {
     pub(crate) fn from_id(id: i32) -> Queue<T> {
-        let recv_len = T::FIXED_LEN.unwrap_or_else(msgmax);
-        Queue { id, recv_len, codec: Codec { encode: T::encode, decode: T::decode } }
+        let msgmax = msgmax();
+        let recv_len = T::FIXED_LEN.unwrap_or(msgmax);
+        Queue { id, recv_len, msgmax, codec: Codec { encode: T::encode, decode: T::decode } }
     }
 }
 
@@ -301,10 +316,25 @@ impl<T: Send + 'static> Queue<T> {
         self.id
     }
 
-    fn encode(&self, mtype: i64, msg: &T) -> SendJob {
+    fn encode(&self, mtype: i64, msg: &T) -> Result<SendJob, Error> {
         let mut buf = MsgBuf::default();
         buf.encode_with(|out| (self.codec.encode)(msg, out));
-        SendJob { id: self.id, mtype, buf }
+        self.check_send(mtype, &buf)?;
+        Ok(SendJob { id: self.id, mtype, buf })
+    }
+
+    /// `msgsnd`'s argument checks, made before the call as in-process (so that the kernel's
+    /// `EINVAL` afterwards can only mean a dead id): the size against `MSGMAX`, then
+    /// `mtype < 1`.
+    fn check_send(&self, mtype: i64, buf: &MsgBuf) -> Result<(), Error> {
+        let invalid = |d| Error::new(Op::MsgSnd, ErrorKind::InvalidArgument).with(d);
+        if buf.text().len() > self.msgmax {
+            return Err(invalid(Detail::SizeAboveMsgmax));
+        }
+        if mtype < 1 {
+            return Err(invalid(Detail::MtypeBelowOne));
+        }
+        Ok(())
     }
 
     /// `msgsnd(msqid, {mtype, encode(msg)}, len, 0)`: sends `msg`, waiting (on a waiter
@@ -320,8 +350,8 @@ impl<T: Send + 'static> Queue<T> {
     ///
     /// Dropping the future sends the message exactly once or not at all.
     pub fn send(&self, mtype: i64, msg: T) -> SendFuture<T> {
-        let job = self.encode(mtype, &msg);
-        SendFuture { msg: Some(msg), call: Ok(WaitFuture::new(job)) }
+        let call = self.encode(mtype, &msg).map(WaitFuture::new);
+        SendFuture { msg: Some(msg), call }
     }
 
     /// `msgsnd(.., IPC_NOWAIT)`: sends `msg` if it fits now.
@@ -332,14 +362,15 @@ impl<T: Send + 'static> Queue<T> {
     pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
         let r = with_scratch(|buf| {
             buf.encode_with(|out| (self.codec.encode)(&msg, out));
+            self.check_send(mtype, buf)?;
             loop {
                 match sys::msgsnd(self.id, buf, mtype, IPC_NOWAIT) {
                     Err(libc::EINTR) => continue,
-                    r => return r,
+                    r => return r.map_err(|e| handle_error(Op::MsgSnd, e)),
                 }
             }
         });
-        r.map_err(|e| SendError::new(os_error(Op::MsgSnd, e), msg))
+        r.map_err(|e| SendError::new(e, msg))
     }
 
     /// `msgsnd` without `IPC_NOWAIT` on this thread, as C calls it: the thread sleeps while
@@ -354,9 +385,12 @@ impl<T: Send + 'static> Queue<T> {
     /// On a thread that drives a tokio runtime, as the in-process `blocking_send`.
     #[track_caller]
     pub fn blocking_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
-        let mut job = self.encode(mtype, &msg);
+        let mut job = match self.encode(mtype, &msg) {
+            Ok(job) => job,
+            Err(e) => return Err(SendError::new(e, msg)),
+        };
         let r = crate::runtime::block_on(std::future::poll_fn(|_| Poll::Ready(job.run_blocking())));
-        r.map_err(|e| SendError::new(os_error(Op::MsgSnd, e), msg))
+        r.map_err(|e| SendError::new(handle_error(Op::MsgSnd, e), msg))
     }
 
     /// [`send`](Self::send) that gives up after `timeout` (`EAGAIN` with `is_timeout()`),
@@ -375,10 +409,13 @@ impl<T: Send + 'static> Queue<T> {
     /// Where it must wait a millisecond or more outside a tokio runtime with a timer, as
     /// the in-process `send_timeout`.
     pub async fn send_timeout(&self, mtype: i64, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        let job = self.encode(mtype, &msg);
+        let job = match self.encode(mtype, &msg) {
+            Ok(job) => job,
+            Err(e) => return Err(SendError::new(e, msg)),
+        };
         match with_timeout(WaitFuture::new(job), timeout).await {
             Timed::Done(Ok(())) => Ok(()),
-            Timed::Done(Err(e)) => Err(SendError::new(os_error(Op::MsgSnd, e), msg)),
+            Timed::Done(Err(e)) => Err(SendError::new(handle_error(Op::MsgSnd, e), msg)),
             Timed::Expired => Err(SendError::new(Error::timed_out(Op::MsgSnd), msg)),
         }
     }
@@ -414,7 +451,7 @@ impl<T: Send + 'static> Queue<T> {
             let mtype = loop {
                 match sys::msgrcv(self.id, buf, self.recv_len, msgtyp, flags | IPC_NOWAIT) {
                     Err(libc::EINTR) => continue,
-                    r => break r.map_err(|e| RecvError::Os(os_error(Op::MsgRcv, e)))?,
+                    r => break r.map_err(|e| RecvError::Os(handle_error(Op::MsgRcv, e)))?,
                 }
             };
             match (self.codec.decode)(buf.text()) {
@@ -466,6 +503,21 @@ impl<T: Send + 'static> Queue<T> {
 }
 
 impl<T> Queue<T> {
+    /// Sends a message that did not decode back to the queue (at its tail), so that a
+    /// caller that cannot take the bytes (the crate's `MessageQueue::recv`) loses nothing:
+    /// at once if it fits, else from a waiter thread when room comes.
+    pub(crate) fn put_back(&self, d: DecodeError) {
+        let (mtype, text) = d.into_message();
+        let mut buf = MsgBuf::default();
+        buf.encode_with(|out| out.extend_from_slice(&text));
+        let mut job = SendJob { id: self.id, mtype, buf };
+        match job.attempt(true) {
+            Err(libc::EAGAIN) | Err(libc::EINTR) => super::wait::detach(job),
+            // Sent; or the queue is gone, with its messages.
+            _ => {}
+        }
+    }
+
     /// In-process, `with_process` gives a handle that acts as another
     /// [`Process`](crate::Process) with its credentials; the host checks this process's
     /// own, which a library cannot change for one call.
@@ -484,7 +536,7 @@ impl<T> Queue<T> {
     /// `EINVAL` for a dead id, `EACCES` without read permission.
     #[allow(clippy::unnecessary_cast)] // time_t and the counters are 32 bits on some targets
     pub fn stat(&self) -> Result<MsqidDs, Error> {
-        let ds = sys::msgctl_stat(self.id).map_err(|e| os_error(Op::MsgCtl, e))?;
+        let ds = sys::msgctl_stat(self.id).map_err(|e| handle_error(Op::MsgCtl, e))?;
         Ok(MsqidDs {
             perm: perm_of(&ds.msg_perm),
             stime: ds.msg_stime as i64,
@@ -505,7 +557,8 @@ impl<T> Queue<T> {
     /// `EPERM` for a caller who is neither owner, creator nor privileged, or raising
     /// `msg_qbytes` above `MSGMNB` without `CAP_SYS_RESOURCE`; `EINVAL` for a dead id.
     pub fn set(&self, set: MsqidSet) -> Result<(), Error> {
-        sys::msgctl_set(self.id, set.uid, set.gid, set.mode, set.qbytes).map_err(|e| os_error(Op::MsgCtl, e))
+        sys::msgctl_set(self.id, set.uid, set.gid, set.mode, set.qbytes)
+            .map_err(|e| handle_error(Op::MsgCtl, e))
     }
 
     /// `msgctl(msqid, IPC_RMID)`: removes the queue; waiting calls fail with `EIDRM`.
@@ -515,7 +568,7 @@ impl<T> Queue<T> {
     /// `EPERM` for a caller who is neither owner, creator nor privileged; `EINVAL` for a
     /// dead id.
     pub fn remove(&self) -> Result<(), Error> {
-        sys::msgctl_rmid(self.id).map_err(|e| os_error(Op::MsgCtl, e))
+        sys::msgctl_rmid(self.id).map_err(|e| handle_error(Op::MsgCtl, e))
     }
 }
 

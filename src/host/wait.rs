@@ -241,6 +241,12 @@ pub fn waiter_threads() -> usize {
     lock(&pool().state).threads
 }
 
+/// Runs `job` to completion on a waiter thread, with no future waiting for it (a message
+/// put back): retried after `EINTR`, its result dropped.
+pub(crate) fn detach<B: Blocking>(mut job: B) {
+    submit(Box::new(move || drop(job.run_blocking())));
+}
+
 // ===== one call =====
 
 /// What a waiting call and its future share.

@@ -295,6 +295,28 @@ wire_number!(u8 u16 u32 u64 i8 i16 i32 i64 f32 f64);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Serde<T>(pub T);
 
+/// Its size is the length of its postcard encoding: what `msgsnd` of it copies.
+#[cfg(feature = "serde")]
+impl<T> crate::Payload for Serde<T>
+where
+    T: serde::Serialize + Send + 'static,
+{
+    fn size(&self) -> usize {
+        postcard::to_extend(&self.0, Counter(0)).map_or(0, |c| c.0)
+    }
+}
+
+/// Counts the bytes an encoding appends.
+#[cfg(feature = "serde")]
+struct Counter(usize);
+
+#[cfg(feature = "serde")]
+impl Extend<u8> for Counter {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, iter: I) {
+        self.0 += iter.into_iter().count();
+    }
+}
+
 #[cfg(feature = "serde")]
 impl<T> Wire for Serde<T>
 where

@@ -71,6 +71,7 @@ pub fn main() -> ExitCode {
         ("signal_chains_to_the_program", signal_chains_to_the_program),
         ("same_on_both_homes", same_on_both_homes),
         ("host_ipcs", host_ipcs),
+        ("one_api_two_homes", one_api_two_homes),
     ];
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
     for (name, test) in tests {
@@ -201,17 +202,17 @@ fn msg_wire_types(_: &tokio::runtime::Runtime) {
     // Bytes that are not UTF-8: the message comes back in the error, nothing lost.
     let raw = me.msg_queue_by_id::<Vec<u8>>(q.id()).unwrap();
     raw.try_send(9, vec![0xff, 0xfe]).unwrap();
-    match q.try_recv(Select::Any).unwrap_err() {
+    match q.host().unwrap().try_recv(Select::Any).unwrap_err() {
         RecvError::Decode(d) => {
             assert_eq!((d.mtype(), d.bytes()), (9, &[0xff, 0xfe][..]));
         }
         other => panic!("expected a decode error, got {other:?}"),
     }
-    let err: svipc::Error = {
-        raw.try_send(9, vec![0xff]).unwrap();
-        q.try_recv(Select::Any).unwrap_err().into()
-    };
-    assert_eq!(err.kind(), ErrorKind::TypeMismatch);
+    // Through the crate's handle, whose error has no room for bytes: TypeMismatch, and the
+    // message goes back to the queue (its tail) instead of being lost.
+    raw.try_send(9, vec![0xff]).unwrap();
+    assert_eq!(q.try_recv(Select::Any).unwrap_err().kind(), ErrorKind::TypeMismatch);
+    assert_eq!(raw.try_recv(Select::Any).unwrap(), (9, vec![0xff]));
 
     // A plain struct: its 16 bytes on the wire, exactly.
     let pods = me.msg_queue_by_id::<SizeOf<Order>>(q.id()).unwrap();
@@ -229,7 +230,7 @@ fn msg_wire_types(_: &tokio::runtime::Runtime) {
     // A shorter one is received and returned undecoded.
     raw.try_recv(Select::Any).unwrap();
     raw.try_send(4, vec![1; 3]).unwrap();
-    assert_eq!(pods.try_recv(Select::Any).unwrap_err().into_message(), Some((4, vec![1; 3])));
+    assert_eq!(pods.host().unwrap().try_recv(Select::Any).unwrap_err().into_message(), Some((4, vec![1; 3])));
     // Numbers and arrays.
     let nums = me.msg_queue_by_id::<u32>(q.id()).unwrap();
     nums.try_send(1, 0xdead_beef).unwrap();
@@ -285,7 +286,7 @@ fn msg_timeouts(rt: &tokio::runtime::Runtime) {
     let q = me.msg_queue::<u64>(Key::PRIVATE).create(0o600).open().unwrap();
     rt.block_on(async {
         let e = q.recv_timeout(Select::Any, Duration::from_millis(5)).await.unwrap_err();
-        assert!(e.error().is_timeout());
+        assert!(e.is_timeout());
         assert_eq!(e.kind(), ErrorKind::WouldBlock);
         q.try_send(1, 5).unwrap();
         assert_eq!(q.recv_timeout(Select::Any, Duration::from_millis(5)).await.unwrap(), (1, 5));
@@ -554,7 +555,7 @@ fn stress_recv_cancellation_counts(rt: &tokio::runtime::Runtime) {
         while (got.len() as u64) < N && Instant::now() < deadline {
             match q.recv_timeout(Select::Any, Duration::from_millis(50)).await {
                 Ok((_, v)) => got.push(v),
-                Err(e) => assert!(e.error().is_timeout(), "{e}"),
+                Err(e) => assert!(e.is_timeout(), "{e}"),
             }
         }
         assert!(cancelled > 0, "the test cancelled no receive");
@@ -690,6 +691,7 @@ macro_rules! msg_scenario {
         ));
         log.push(line("remove", q.remove()));
         log.push(line("recv removed", q.try_recv(Select::Any).map_err(svipc::Error::from)));
+        log.push(format!("is_removed {}", q.stat().unwrap_err().is_removed()));
         log.push(line("remove again", q.remove()));
         log
     }};
@@ -837,8 +839,8 @@ fn stress_send_cancellation_counts(rt: &tokio::runtime::Runtime) {
                 loop {
                     match q.recv_timeout(Select::Any, Duration::from_millis(20)).await {
                         Ok((_, v)) => got.push(v),
-                        Err(e) if e.error().is_timeout() && stop.load(Ordering::Acquire) => return got,
-                        Err(e) => assert!(e.error().is_timeout(), "{e}"),
+                        Err(e) if e.is_timeout() && stop.load(Ordering::Acquire) => return got,
+                        Err(e) => assert!(e.is_timeout(), "{e}"),
                     }
                     if rng.below(4) == 0 {
                         tokio::time::sleep(Duration::from_micros(rng.below(300))).await;
@@ -894,4 +896,68 @@ fn stress_send_cancellation_counts(rt: &tokio::runtime::Runtime) {
         got_set.intersection(&cancelled).count()
     );
     q.remove().unwrap();
+}
+
+/// Code written once against `svipc::MessageQueue<T>`, run on both homes: only the line
+/// that picks `me` differs.
+async fn exchange(q: &svipc::MessageQueue<String>) -> (Vec<(i64, String)>, u64, ErrorKind, bool) {
+    use futures::{SinkExt, StreamExt};
+    let q2 = q.clone();
+    let waiter = tokio::spawn(async move { q2.recv(Select::Type(2)).await });
+    tokio::task::yield_now().await;
+    q.send(1, "one".into()).await.unwrap();
+    q.send(2, "two".into()).await.unwrap();
+    let mut got = vec![waiter.await.unwrap().unwrap()];
+    got.push(q.recv(Select::Any).await.unwrap());
+    let timed_out = q.recv_timeout(Select::Any, Duration::from_millis(2)).await.unwrap_err();
+    assert!(timed_out.is_timeout());
+    q.try_send(3, "three".into()).unwrap();
+    let qnum = q.stat().unwrap().qnum;
+    got.push(q.blocking_recv_in_thread());
+    let mut sink = q.sink(7);
+    sink.send("via sink".into()).await.unwrap();
+    let mut stream = q.stream(Select::Type(7));
+    got.push(stream.next().await.unwrap().unwrap());
+    q.remove().unwrap();
+    let err = q.try_recv(Select::Any).unwrap_err();
+    assert!(err.is_removed());
+    // The stream ends with the queue.
+    (got, qnum, err.kind(), stream.next().await.is_none())
+}
+
+/// `blocking_recv` from a plain thread, as a helper for [`exchange`].
+trait BlockingInThread {
+    fn blocking_recv_in_thread(&self) -> (i64, String);
+}
+
+impl BlockingInThread for svipc::MessageQueue<String> {
+    fn blocking_recv_in_thread(&self) -> (i64, String) {
+        let q = self.clone();
+        std::thread::spawn(move || q.blocking_recv(Select::Any).unwrap()).join().unwrap()
+    }
+}
+
+fn one_api_two_homes(rt: &tokio::runtime::Runtime) {
+    let in_process = {
+        let me = svipc::Process::current();
+        let q = me.msg_queue::<String>(Key::PRIVATE).create(0o600).open().unwrap();
+        rt.block_on(exchange(&q))
+    };
+    let host = {
+        let me = Host::current();
+        let q = me.msg_queue::<String>(Key::PRIVATE).create(0o600).open().unwrap();
+        assert!(q.host().is_some());
+        rt.block_on(exchange(&q))
+    };
+    assert_eq!(in_process, host);
+    assert_eq!(
+        host.0,
+        [
+            (2, "two".to_string()),
+            (1, "one".to_string()),
+            (3, "three".to_string()),
+            (7, "via sink".to_string())
+        ]
+    );
+    assert!(host.3, "the stream ended with the queue");
 }

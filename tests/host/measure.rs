@@ -75,14 +75,14 @@ fn cpu_us() -> u64 {
 static POLLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// `try_recv` with adaptive back-off: the polling alternative to a waiter thread.
-async fn poll_recv(q: &svipc::host::msg::Queue<u64>, select: Select) -> (i64, u64) {
+async fn poll_recv(q: &svipc::MessageQueue<u64>, select: Select) -> (i64, u64) {
     let mut tries = 0u32;
     let mut sleep = Duration::from_millis(1);
     loop {
         POLLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match q.try_recv(select) {
             Ok(m) => return m,
-            Err(e) => assert!(e.error().is_no_message(), "{e}"),
+            Err(e) => assert!(e.is_no_message(), "{e}"),
         }
         tries += 1;
         if tries < 64 {
@@ -209,7 +209,12 @@ pub fn run() {
         })
     };
     println!("one idle receive for one second (the whole process):");
-    idle("awaited recv (waiter thread)", Box::pin(async { drop(q.recv(Select::Type(9)).await) }));
+    idle(
+        "awaited recv (waiter thread)",
+        Box::pin(async {
+            let _ = q.recv(Select::Type(9)).await;
+        }),
+    );
     idle(
         "polled try_recv, adaptive back-off",
         Box::pin(async {
