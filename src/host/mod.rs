@@ -19,38 +19,46 @@
 //! | System V | host | in-process |
 //! |---|---|---|
 //! | `msgget` | [`Host::msg_queue`]`::<T>(key).create(mode).open()` | `Process::msg_queue` |
-//! | `msgsnd` / `msgrcv` | [`msg::Queue`]`::send`, `recv`, `try_*`, `blocking_*`, `*_timeout` | [`MessageQueue`], same names |
+//! | `msgsnd` / `msgrcv` | [`MessageQueue`]`::send`, `recv`, `try_*`, `blocking_*`, `*_timeout`, `stream`, `sink` | the same type |
 //! | `semget` / `semop` / `semctl` | [`Host::sem_set`]`(key).nsems(n)…`, [`sem::SemSet`]`::semop`, `acquire`, `get_val`, … | [`SemaphoreSet`] |
 //! | `shmget` / `shmat` / `shmctl` | [`Host::shm_segment`]`(key).size(n)…`, [`shm::Seg`]`::attach`, `read_at`, `atomic_u32`, … | [`Segment`] |
 //!
 //! # Where things stand (the plan)
 //!
-//! Phase 1, this module: the kernel backend. The host objects are their own types
-//! ([`msg::Queue<T>`], [`sem::SemSet`], [`shm::Seg`]) with the method names and signatures
-//! of the in-process ones, reusing the crate's [`Select`], [`SemOp`], [`Key`], [`Error`] and
-//! the `*Ds` structs; `tests/host.rs` runs the same scenarios on both homes through those
-//! shared names. Phase 2 makes [`Host::current`]'s builders return the crate's own
-//! [`MessageQueue<T>`], [`SemaphoreSet`] and [`Segment`], so code written against those types
-//! runs on either home with the one line that picks `me` changed. Until then the object
-//! types here are public but hidden from the docs' index (`#[doc(hidden)]`): they become the
-//! host side of the handles. What phase 2 has to respect, found while preparing it:
+//! **Message queues are unified:** [`Host::msg_queue`] returns the crate's own
+//! [`MessageQueue<T>`], so code written against it runs on either home with the one line
+//! that picks `me` changed (`tests/host.rs`, `one_api_two_homes`, runs one function on
+//! both). Every call dispatches to the host queue ([`MessageQueue::host`] gives it, for the
+//! host's richer receive errors). How it fits the in-process handle:
 //!
-//! * **Handle size.** `MessageQueue<T>` is three words (asserted by
-//!   `tests/msg_auto_traits.rs`). Its third word, the optional `remove_on_drop` guard, can
-//!   become one `Option<Arc<..>>` to an enum of "lifetime guard" or "host queue" (a host
-//!   handle has no `remove_on_drop`), so the host costs the in-process handle nothing. A
-//!   [`msg::Queue<T>`] keeps `T`'s [`Wire`] functions from its open, so the handle's methods
-//!   need no `Wire` bound to dispatch to it.
-//! * **Future size.** `RecvFuture` is at its 64-byte bound; its host form must share the
-//!   bytes (an enum whose host variant is one `Box`, the engine variant's `bool`s giving the
-//!   niche) rather than add a field.
+//! * **Handle size.** `MessageQueue<T>` stays three words (asserted by
+//!   `tests/msg_auto_traits.rs`): its third word, once the optional `remove_on_drop` guard,
+//!   is one `Option<Arc<..>>` to either that guard or the host queue (a host handle has no
+//!   `remove_on_drop`). Its engine fields hold a placeholder that no call reaches: an engine
+//!   queue in no namespace, marked removed, and a process of a private namespace with this
+//!   process's credentials ([`MessageQueue::process`] returns it). A [`msg::Queue<T>`] keeps
+//!   `T`'s [`Wire`] functions from its open, so the handle's methods need no `Wire` bound.
+//! * **Future size.** `RecvFuture` is at its 64-byte bound; its host form is one `Box` in an
+//!   enum whose engine variant's niches hold the discriminant, so it stays 64 bytes.
+//!   `SendFuture` gains one word (72 of its 80).
 //! * **Decode failures.** `MessageQueue::recv` returns the crate's `Error`, which cannot carry
-//!   bytes: a host message that does not decode as `T` would be sent back to the queue (its
-//!   tail) and the call fail with [`ErrorKind::TypeMismatch`], with the host handle's own
-//!   `recv` ([`RecvError::Decode`]) for callers that want the bytes.
-//! * **What the host cannot do** on a `MessageQueue`: `reserve` (no room can be held in the
-//!   kernel), `remove_on_drop`, `with_process` (`EPERM`); `peek` is `MSG_COPY`, which exists
-//!   only in kernels built with `CONFIG_CHECKPOINT_RESTORE`.
+//!   bytes: a host message that does not decode as `T` is sent back to the queue (its tail)
+//!   and the call fails with [`ErrorKind::TypeMismatch`]; the host queue's own `recv`
+//!   ([`RecvError::Decode`]) gives the bytes.
+//! * **`is_removed`.** Through a host handle, the kernel's `EINVAL` after svipc's own
+//!   argument checks can only mean a dead id, so it is marked
+//!   [`is_removed`](Error::is_removed) as in-process, and a stream ends with its queue.
+//! * **What the host cannot do** on a `MessageQueue` answers `EINVAL` (`InvalidArgument`):
+//!   `reserve` and `try_reserve` (no room can be held in the kernel), `recv_limited` and
+//!   `try_recv_limited`, `peek` and `peek_limited` (`MSG_COPY` exists only in kernels built
+//!   with `CONFIG_CHECKPOINT_RESTORE`); `with_process` answers `EPERM`.
+//!
+//! **Semaphore sets and segments** are still their own types ([`sem::SemSet`],
+//! [`shm::Seg`]) with the method names and signatures of the in-process [`SemaphoreSet`] and
+//! [`Segment`], reusing [`SemOp`], [`Key`], [`Error`] and the `*Ds` structs; the same
+//! scenarios run on both homes through those names (`same_on_both_homes`). Making
+//! `sem_set` and `shm_segment` return the crate's types is the next step, the same way. The
+//! host object types are public but hidden from the docs' index (`#[doc(hidden)]`).
 
 //! # What is the kernel's
 //!
@@ -71,7 +79,7 @@
 //!   answers `EPERM` ([`ErrorKind::NotPermitted`]).
 //! * **Limits** are the IPC namespace's sysctls, set by an administrator; they are not set
 //!   from Rust ([`Host::set_limits`] answers `EPERM`).
-//! * **Typed messages.** A message crosses processes as bytes, so `T` is a [`Wire`] type,
+//! * **Typed messages.** A message crosses processes as bytes, so `T` is also a [`Wire`] type,
 //!   encoded into the message's text ([`wire`] documents the C layout). A message that does
 //!   not decode as `T` is returned in the error with its bytes ([`DecodeError`]), never
 //!   lost.

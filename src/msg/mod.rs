@@ -410,6 +410,10 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
 /// process's credentials and records its pid. Opened with [`Process::msg_queue`] or
 /// [`Process::msg_queue_by_id`]; see the [module docs](crate::msg) for the semantics.
 ///
+/// On Linux the same type also stands for a queue of the host kernel, opened with
+/// `svipc::host::Host::current().msg_queue::<T>(key)`: its calls are then the real
+/// `msgsnd`/`msgrcv`/`msgctl`, with the differences the `svipc::host` docs list.
+///
 /// # Memory ordering
 ///
 /// A completed [`send`](Self::send) happens before the [`recv`](Self::recv) that returns its
