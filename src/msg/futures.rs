@@ -302,14 +302,15 @@ pub struct RecvFuture<'a, T: Payload> {
 /// host's (boxed, so the future stays within its size: the engine variant's niches hold the
 /// discriminant).
 pub(super) enum RecvCall<T> {
-    Engine(RecvOp),
+    /// (The marker names `T` where the host variant is not built.)
+    Engine(RecvOp, std::marker::PhantomData<fn() -> T>),
     #[cfg(all(target_os = "linux", not(loom)))]
     Host(Box<crate::host::msg::RecvFuture<T>>),
 }
 
 impl<'a, T: Payload> RecvFuture<'a, T> {
     pub(super) fn new(q: &'a MessageQueue<T>, op: RecvOp, pre: Option<ErrorKind>) -> RecvFuture<'a, T> {
-        RecvFuture::with_call(q, RecvCall::Engine(op), pre)
+        RecvFuture::with_call(q, RecvCall::Engine(op, std::marker::PhantomData), pre)
     }
 
     pub(super) fn with_call(
@@ -353,7 +354,7 @@ impl<T: Payload> RecvFuture<'_, T> {
             return Poll::Ready(Err(rcv_err(kind)));
         }
         let op = match &mut this.op {
-            RecvCall::Engine(op) => op,
+            RecvCall::Engine(op, _) => op,
             #[cfg(all(target_os = "linux", not(loom)))]
             RecvCall::Host(host) => {
                 let r = match Pin::new(&mut **host).poll(cx) {
@@ -375,7 +376,8 @@ impl<T: Payload> RecvFuture<'_, T> {
 
 impl<T: Payload> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
-        if let RecvCall::Engine(op) = &mut self.op {
+        #[allow(irrefutable_let_patterns)] // one variant where the host is not built
+        if let RecvCall::Engine(op, _) = &mut self.op {
             self.q.queue.cancel_recv(op);
         }
         trace::dropped!(self.wait, Op::MsgRcv, self.q.id(), self.q.process.pid());
@@ -387,7 +389,7 @@ impl<T: Payload> fmt::Debug for RecvFuture<'_, T> {
         let mut d = f.debug_struct("RecvFuture");
         d.field("id", &self.q.id());
         match &self.op {
-            RecvCall::Engine(op) => d.field("select", &op.select).field("waiting", &op.is_waiting()),
+            RecvCall::Engine(op, _) => d.field("select", &op.select).field("waiting", &op.is_waiting()),
             #[cfg(all(target_os = "linux", not(loom)))]
             RecvCall::Host(host) => d.field("host", host),
         };

@@ -395,7 +395,10 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
         let queue = queue?;
         let extra = self.params.remove_on_drop.then(|| {
             let object: Box<dyn IpcObject> = Box::new(queue.clone());
-            Arc::new(Extra::Life(RemoveOnDrop::new(self.process.clone(), IpcKind::MessageQueue, object)))
+            Arc::new(Extra::Life(
+                RemoveOnDrop::new(self.process.clone(), IpcKind::MessageQueue, object),
+                PhantomData,
+            ))
         });
         Ok(MessageQueue { queue, process: self.process.clone(), extra })
     }
@@ -448,10 +451,11 @@ pub struct MessageQueue<T> {
 
 /// What a handle carries beyond its engine queue and process.
 enum Extra<T> {
-    /// The opt-in lifetime: the queue is removed when the last handle drops.
+    /// The opt-in lifetime: the queue is removed when the last handle drops. (The marker
+    /// names `T` where the host variant is not built.)
     // Only read by its own `Drop`.
     #[allow(dead_code)]
-    Life(RemoveOnDrop),
+    Life(RemoveOnDrop, PhantomData<fn() -> T>),
     /// The handle's home is the host kernel: every call goes to this queue, and the engine
     /// fields hold a removed placeholder that no call reaches (`svipc::host`).
     #[cfg(all(target_os = "linux", not(loom)))]
