@@ -20,7 +20,7 @@
 //! |---|---|---|
 //! | `msgget` | [`Host::msg_queue`]`::<T>(key).create(mode).open()` | `Process::msg_queue` |
 //! | `msgsnd` / `msgrcv` | [`MessageQueue`]`::send`, `recv`, `try_*`, `blocking_*`, `*_timeout`, `stream`, `sink` | the same type |
-//! | `semget` / `semop` / `semctl` | [`Host::sem_set`]`(key).nsems(n)…`, [`sem::SemSet`]`::semop`, `acquire`, `get_val`, … | [`SemaphoreSet`] |
+//! | `semget` / `semop` / `semctl` | [`Host::sem_set`]`(key).nsems(n)…` → [`SemaphoreSet`]`::semop`, `acquire`, `get_val`, … | the same type |
 //! | `shmget` / `shmat` / `shmctl` | [`Host::shm_segment`]`(key).size(n)…`, [`shm::Seg`]`::attach`, `read_at`, `atomic_u32`, … | [`Segment`] |
 //!
 //! # Where things stand (the plan)
@@ -53,12 +53,20 @@
 //!   `try_recv_limited`, `peek` and `peek_limited` (`MSG_COPY` exists only in kernels built
 //!   with `CONFIG_CHECKPOINT_RESTORE`); `with_process` answers `EPERM`.
 //!
-//! **Semaphore sets and segments** are still their own types ([`sem::SemSet`],
-//! [`shm::Seg`]) with the method names and signatures of the in-process [`SemaphoreSet`] and
-//! [`Segment`], reusing [`SemOp`], [`Key`], [`Error`] and the `*Ds` structs; the same
-//! scenarios run on both homes through those names (`same_on_both_homes`). Making
-//! `sem_set` and `shm_segment` return the crate's types is the next step, the same way. The
-//! host object types are public but hidden from the docs' index (`#[doc(hidden)]`).
+//! **Semaphore sets are unified** the same way: [`Host::sem_set`] returns the crate's
+//! [`SemaphoreSet`] (three words, the third carrying the host set; [`SemaphoreSet::host`]),
+//! whose `semop` and `acquire` futures make the host's `semop` at their first poll (one
+//! boxed variant of their internal stage: `SemopFuture` stays 48 bytes), and whose permits
+//! give their units back with the host's `semop`.
+//!
+//! **Segments** are still their own type ([`shm::Seg`]) with the method names of the
+//! in-process [`Segment`] (`attach`, `attach_read_only`, `read_at`, `write_at`, `stat`,
+//! `set`, `remove`, `lock`, `unlock`) and the same results (`same_on_both_homes`). They stay
+//! apart on purpose: the in-process attachment hands out `&[u8]` views under its lock
+//! (`read()`, `write()`), which memory another process writes cannot soundly back, so a
+//! unified `Segment` needs an attachment API without those views on the host — an API
+//! decision, not a dispatch. The host object types are public but hidden from the docs'
+//! index (`#[doc(hidden)]`).
 
 //! # What is the kernel's
 //!
@@ -120,8 +128,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 #[cfg(doc)]
-use crate::{Credentials, OpenOptions, Process, Segment, Select, SemOp, SemaphoreSet};
-use crate::{MessageQueue, Payload};
+use crate::{Credentials, OpenOptions, Process, Segment, Select, SemOp};
+use crate::{MessageQueue, Payload, SemaphoreSet};
 
 pub use self::msg::RecvError;
 pub use self::wait::{set_interrupt_signal, waiter_threads};
@@ -198,8 +206,8 @@ impl Host {
     /// # Errors
     ///
     /// `EINVAL` for an id that names no set; `EACCES` without read permission.
-    pub fn sem_set_by_id(&self, semid: i32) -> Result<sem::SemSet, Error> {
-        sem::SemSet::from_id(semid)
+    pub fn sem_set_by_id(&self, semid: i32) -> Result<SemaphoreSet, Error> {
+        sem::SemSet::from_id(semid).map(SemaphoreSet::on_host)
     }
 
     /// `shmget(key, size, flags)`, built; [`size`](HostOpen::size) sets `size`.
@@ -400,11 +408,11 @@ impl HostOpen<SetParams> {
     /// The kernel's: `ENOENT`, `EEXIST`, `EACCES`, `ENOSPC` (`SEMMNI`, `SEMMNS`), `EINVAL`
     /// for `nsems` of 0 on a new set or above `SEMMSL` or the existing set's; and the
     /// builder's two checks, as [`msg_queue`](Host::msg_queue)'s.
-    pub fn open(self) -> Result<sem::SemSet, Error> {
+    pub fn open(self) -> Result<SemaphoreSet, Error> {
         let flags = self.flags(Op::SemGet)?;
         let id = sys::semget(self.key.raw(), i32::from(self.params.nsems), flags)
             .map_err(|e| os_error(Op::SemGet, e))?;
-        sem::SemSet::from_id(id)
+        sem::SemSet::from_id(id).map(SemaphoreSet::on_host)
     }
 }
 

@@ -293,6 +293,11 @@ impl SemSet {
         Ok((take, back))
     }
 
+    /// The checks an acquire of `units` makes before any `semop` (the in-process ones).
+    pub(crate) fn check_acquire(&self, units: &[(u16, u16)]) -> Result<(), Error> {
+        self.acquire_ops(units).map(drop)
+    }
+
     /// Takes `n` units of semaphore `num` (`semop` of `-n`), waiting until they are
     /// there; the [`Permit`] gives them back on drop.
     ///
