@@ -4,9 +4,12 @@
 //!
 //! # The protocol
 //!
-//! A call (a `Blocking` job) is first made with `IPC_NOWAIT` on the polling thread. Only if the
-//! kernel answers that it would have slept (`EAGAIN`, or `ENOMSG` for `msgrcv`) does the
-//! future hand the call to a waiter thread, which makes the same call without `IPC_NOWAIT`
+//! A call (a `Blocking` job) is first made with `IPC_NOWAIT` on the polling thread. If the
+//! kernel answers that it would have slept (`EAGAIN`, or `ENOMSG` for `msgrcv`), the future
+//! tries again, with `IPC_NOWAIT`, at each of its next 16 polls, waking itself in between
+//! (a yield to the executor): an answer that is microseconds away is caught without two
+//! thread wake-ups, which on a VM's idle vCPUs cost tens of microseconds (BENCHMARKS.md). Only
+//! then does the future hand the call to a waiter thread, which makes the same call without `IPC_NOWAIT`
 //! and sleeps in the kernel. When it returns, the thread stores the result in the future's
 //! shared `Call` and wakes the future's `Waker`.
 //!
@@ -73,6 +76,10 @@ use super::sys;
 
 /// How long an idle waiter thread is kept before it exits.
 pub(crate) const KEEP_IDLE: Duration = Duration::from_secs(10);
+
+/// Non-blocking attempts a future makes, one per poll with a yield to the executor in
+/// between, after the first and before it hands the call to a waiter thread.
+const SPINS: u8 = 16;
 
 /// The first re-send delay of the [`Interrupter`], and the last.
 const BACKOFF_FIRST: Duration = Duration::from_micros(50);
@@ -389,7 +396,9 @@ pub(crate) struct WaitFuture<B: Blocking> {
 }
 
 enum FutState<B: Blocking> {
-    Start(B),
+    /// Not yet handed to a waiter thread; the count is how many more non-blocking attempts
+    /// it makes, one per poll, yielding to the executor in between (see [`SPINS`]).
+    Start(B, u8),
     Waiting(Arc<Call<B>>),
     Done,
 }
@@ -397,7 +406,7 @@ enum FutState<B: Blocking> {
 impl<B: Blocking> fmt::Debug for WaitFuture<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
-            FutState::Start(_) => "start",
+            FutState::Start(..) => "start",
             FutState::Waiting(_) => "waiting",
             FutState::Done => "done",
         };
@@ -407,7 +416,7 @@ impl<B: Blocking> fmt::Debug for WaitFuture<B> {
 
 impl<B: Blocking> WaitFuture<B> {
     pub(crate) fn new(job: B) -> WaitFuture<B> {
-        WaitFuture { state: FutState::Start(job) }
+        WaitFuture { state: FutState::Start(job, SPINS) }
     }
 }
 
@@ -440,7 +449,7 @@ impl<B: Blocking> Future for WaitFuture<B> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         match std::mem::replace(&mut this.state, FutState::Done) {
-            FutState::Start(mut job) => {
+            FutState::Start(mut job, spins) => {
                 let r = loop {
                     match job.attempt(true) {
                         Err(libc::EINTR) => continue,
@@ -448,6 +457,13 @@ impl<B: Blocking> Future for WaitFuture<B> {
                     }
                 };
                 match r {
+                    Err(e) if B::would_block(e) && spins > 0 => {
+                        // Try again at the next poll before paying two thread wake-ups: an
+                        // answer that is microseconds away is caught here.
+                        this.state = FutState::Start(job, spins - 1);
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
                     Err(e) if B::would_block(e) => {
                         if let Err(e) = signal() {
                             // Without the handler a dropped future could not interrupt its

@@ -148,9 +148,9 @@ pub fn run() {
     });
     println!("non-blocking try_send + try_recv pair, ns:");
     println!("  raw msgsnd+msgrcv u64       {raw:8.0}");
-    println!("  Queue<u64>                  {typed:8.0}   ({:.3}x raw)", typed / raw);
+    println!("  MessageQueue<u64>           {typed:8.0}   ({:.3}x raw)", typed / raw);
     println!("  raw msgsnd+msgrcv 16 bytes  {raw16:8.0}");
-    println!("  Queue<SizeOf<Order>>        {pod:8.0}   ({:.3}x raw)", pod / raw16);
+    println!("  MessageQueue<SizeOf<Order>> {pod:8.0}   ({:.3}x raw)", pod / raw16);
     if !only.is_empty() {
         // For callgrind: the non-blocking pair alone (`SVIPC_MEASURE=nonblocking`).
         q.remove().unwrap();
