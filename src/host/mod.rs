@@ -108,9 +108,9 @@
 //! # Waiting
 //!
 //! The kernel gives System V objects no readiness descriptor. A call first runs with
-//! `IPC_NOWAIT` on the polling thread (the fast path: one system call); only if the kernel
-//! would sleep does it move to a waiter thread, which sleeps in the kernel and wakes the
-//! future. A dropped future interrupts its thread's call with a thread-directed signal
+//! `IPC_NOWAIT` on the polling thread (the fast path: one system call), then again at its
+//! next 16 polls; only if the kernel would still sleep does it move to a waiter thread,
+//! which sleeps in the kernel and wakes the future. A dropped future interrupts its thread's call with a thread-directed signal
 //! (`SIGURG` by default, [`set_interrupt_signal`]). The design, the alternatives measured
 //! and the figures are in [`wait`] and BENCHMARKS.md ("Host kernel").
 
