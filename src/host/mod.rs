@@ -48,6 +48,9 @@
 //! * **`is_removed`.** Through a host handle, the kernel's `EINVAL` after svipc's own
 //!   argument checks can only mean a dead id, so it is marked
 //!   [`is_removed`](Error::is_removed) as in-process, and a stream ends with its queue.
+//! * **Tracing.** With the `tracing` feature a host call emits the same event as the
+//!   in-process one (`call`, `id`, `pid`, `result`); the futures report their waits, the
+//!   direct `blocking_*` and `*_timeout` dispatches report one event at completion.
 //! * **What the host cannot do** on a `MessageQueue` answers `EINVAL` (`InvalidArgument`):
 //!   `reserve` and `try_reserve` (no room can be held in the kernel), `recv_limited` and
 //!   `try_recv_limited`, `peek` and `peek_limited` (`MSG_COPY` exists only in kernels built

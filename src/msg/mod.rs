@@ -471,6 +471,16 @@ macro_rules! on_host {
             return $e;
         }
     };
+    // The same, emitting the call's `tracing` event (the `tracing` feature) as the
+    // in-process call does.
+    ($q:expr, $op:expr, $h:ident => $e:expr) => {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some($h) = $q.host() {
+            let r = $e;
+            trace::call!($op, $q.id(), $q.process.pid(), &r);
+            return r;
+        }
+    };
 }
 
 impl<T> Clone for MessageQueue<T> {
@@ -667,7 +677,7 @@ impl<T: Payload> MessageQueue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
-        on_host!(self, h => h.try_send(mtype, msg));
+        on_host!(self, Op::MsgSnd, h => h.try_send(mtype, msg));
         let r = self.try_send_call(mtype, msg);
         trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
         r
@@ -707,7 +717,7 @@ impl<T: Payload> MessageQueue<T> {
     #[cfg(not(loom))]
     #[track_caller]
     pub fn blocking_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
-        on_host!(self, h => h.blocking_send(mtype, msg));
+        on_host!(self, Op::MsgSnd, h => h.blocking_send(mtype, msg));
         crate::runtime::block_on(self.send(mtype, msg))
     }
 
@@ -731,7 +741,7 @@ impl<T: Payload> MessageQueue<T> {
     /// [crate docs](crate#executors).
     #[cfg(not(loom))]
     pub async fn send_timeout(&self, mtype: i64, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        on_host!(self, h => h.send_timeout(mtype, msg, timeout).await);
+        on_host!(self, Op::MsgSnd, h => h.send_timeout(mtype, msg, timeout).await);
         use std::future::Future;
         let mut fut = self.send(mtype, msg);
         let mut deadline = crate::runtime::Deadline::after(timeout);
@@ -806,7 +816,7 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`reserve`](Self::reserve), and [`ErrorKind::WouldBlock`] (`EAGAIN`) where it
     /// would wait.
     pub fn try_reserve(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
-        on_host!(self, _h => Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument)));
+        on_host!(self, Op::MsgSnd, _h => Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument)));
         let r = self.try_reserve_call(mtype, size);
         trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
         r
@@ -879,7 +889,7 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`recv`](Self::recv), and [`ErrorKind::NoMessage`] (`ENOMSG`) where `recv` would
     /// wait.
     pub fn try_recv(&self, select: Select) -> Result<(i64, T), Error> {
-        on_host!(self, h => h.try_recv(select).map_err(|e| self.host_recv_error(e)));
+        on_host!(self, Op::MsgRcv, h => h.try_recv(select).map_err(|e| self.host_recv_error(e)));
         self.try_recv_max(select, usize::MAX)
     }
 
@@ -919,7 +929,7 @@ impl<T: Payload> MessageQueue<T> {
     #[cfg(not(loom))]
     #[track_caller]
     pub fn blocking_recv(&self, select: Select) -> Result<(i64, T), Error> {
-        on_host!(self, h => h.blocking_recv(select).map_err(|e| self.host_recv_error(e)));
+        on_host!(self, Op::MsgRcv, h => h.blocking_recv(select).map_err(|e| self.host_recv_error(e)));
         crate::runtime::block_on(self.recv(select))
     }
 
@@ -943,7 +953,7 @@ impl<T: Payload> MessageQueue<T> {
     /// [crate docs](crate#executors).
     #[cfg(not(loom))]
     pub async fn recv_timeout(&self, select: Select, timeout: Duration) -> Result<(i64, T), Error> {
-        on_host!(self, h => h.recv_timeout(select, timeout).await.map_err(|e| self.host_recv_error(e)));
+        on_host!(self, Op::MsgRcv, h => h.recv_timeout(select, timeout).await.map_err(|e| self.host_recv_error(e)));
         let mut fut = self.recv(select);
         crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
             trace::expired!(fut.wait, Op::MsgRcv, self.id(), self.process.pid());
@@ -1011,7 +1021,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
-        on_host!(self, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
+        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
         if let Err(k) = limit.check() {
             let e = Error::new(Op::MsgRcv, k);
             trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &Err::<(), _>(e));
@@ -1037,7 +1047,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
-        on_host!(self, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
+        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
         let r = self
             .queue
             .peek(self.process.credentials(), index, usize::MAX, false)
@@ -1058,7 +1068,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
-        on_host!(self, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
+        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
         let r = limit.check().map_err(|k| Error::new(Op::MsgRcv, k)).and_then(|()| {
             self.queue
                 .peek(self.process.credentials(), index, limit.max, limit.no_error)
@@ -1091,7 +1101,7 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed.
     /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no read permission.
     pub fn stat(&self) -> Result<MsqidDs, Error> {
-        on_host!(self, h => h.stat());
+        on_host!(self, Op::MsgCtl, h => h.stat());
         let r = self.stat_call();
         trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
         r
@@ -1128,7 +1138,7 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): `uid` or `gid` is `u32::MAX`
     ///   (`(uid_t)-1`).
     pub fn set(&self, set: MsqidSet) -> Result<(), Error> {
-        on_host!(self, h => h.set(set));
+        on_host!(self, Op::MsgCtl, h => h.set(set));
         let msgmnb = self.process.namespace().limits().msgmnb;
         let qbytes = usize::try_from(set.qbytes).unwrap_or(usize::MAX);
         let r = self
@@ -1149,7 +1159,7 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::NotPermitted`] (`EPERM`): the caller is neither owner nor creator and
     ///   lacks `CAP_SYS_ADMIN`. No mode bits are needed.
     pub fn remove(&self) -> Result<(), Error> {
-        on_host!(self, h => h.remove());
+        on_host!(self, Op::MsgCtl, h => h.remove());
         let r = self.queue.header().check_live().map_err(|k| self.error(Op::MsgCtl, k)).and_then(|()| {
             self.process
                 .namespace()

@@ -243,10 +243,20 @@ pub(crate) enum Extra {
 /// Returns `$e` from the enclosing function when the handle `$s` lives on the host kernel,
 /// with `$h` the host set.
 macro_rules! on_host {
-    ($s:expr, $h:ident => $e:expr) => {
+    ($q:expr, $h:ident => $e:expr) => {
         #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some($h) = $s.host() {
+        if let Some($h) = $q.host() {
             return $e;
+        }
+    };
+    // The same, emitting the call's `tracing` event (the `tracing` feature) as the
+    // in-process call does.
+    ($q:expr, $op:expr, $h:ident => $e:expr) => {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some($h) = $q.host() {
+            let r = $e;
+            trace::call!($op, $q.id(), $q.process.pid(), &r);
+            return r;
         }
     };
 }
@@ -517,7 +527,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn try_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
-        on_host!(self, h => h.try_semop(ops));
+        on_host!(self, Op::SemOp, h => h.try_semop(ops));
         let r = self.try_semop_call(ops);
         trace::call!(Op::SemOp, self.id(), self.process.pid(), &r);
         r
@@ -568,7 +578,7 @@ impl SemaphoreSet {
     /// sub-millisecond timeout and a call that completes at once need no timer.
     #[cfg(not(loom))]
     pub async fn semop_timeout(&self, ops: &[SemOp], timeout: std::time::Duration) -> Result<(), Error> {
-        on_host!(self, h => h.semop_timeout(ops, timeout).await);
+        on_host!(self, Op::SemOp, h => h.semop_timeout(ops, timeout).await);
         let mut fut = self.semop(ops);
         crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
             trace::expired!(fut.wait, Op::SemOp, self.id(), self.pid());
@@ -607,7 +617,7 @@ impl SemaphoreSet {
     #[cfg(not(loom))]
     #[track_caller]
     pub fn blocking_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
-        on_host!(self, h => h.blocking_semop(ops));
+        on_host!(self, Op::SemOp, h => h.blocking_semop(ops));
         crate::runtime::block_on(self.semop(ops))
     }
 
@@ -632,7 +642,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_val(&self, num: u16) -> Result<u16, Error> {
-        on_host!(self, h => h.get_val(num));
+        on_host!(self, Op::SemCtl, h => h.get_val(num));
         let r = self.get_val_call(num);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -664,7 +674,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_pid(&self, num: u16) -> Result<i32, Error> {
-        on_host!(self, h => h.get_pid(num));
+        on_host!(self, Op::SemCtl, h => h.get_pid(num));
         let r = self.get_pid_call(num);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -699,7 +709,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_ncnt(&self, num: u16) -> Result<u32, Error> {
-        on_host!(self, h => h.get_ncnt(num));
+        on_host!(self, Op::SemCtl, h => h.get_ncnt(num));
         let r = self.get_ncnt_call(num);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -735,7 +745,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_zcnt(&self, num: u16) -> Result<u32, Error> {
-        on_host!(self, h => h.get_zcnt(num));
+        on_host!(self, Op::SemCtl, h => h.get_zcnt(num));
         let r = self.get_zcnt_call(num);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -776,7 +786,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_all(&self) -> Result<Vec<u16>, Error> {
-        on_host!(self, h => h.get_all());
+        on_host!(self, Op::SemCtl, h => h.get_all());
         let r = self.get_all_call();
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -814,7 +824,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_val(&self, num: u16, val: u16) -> Result<(), Error> {
-        on_host!(self, h => h.set_val(num, val));
+        on_host!(self, Op::SemCtl, h => h.set_val(num, val));
         let r = self.set_val_call(num, val);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -860,7 +870,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
-        on_host!(self, h => h.set_all(vals));
+        on_host!(self, Op::SemCtl, h => h.set_all(vals));
         let r = self.set_all_call(vals);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -902,7 +912,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn stat(&self) -> Result<SemidDs, Error> {
-        on_host!(self, h => h.stat());
+        on_host!(self, Op::SemCtl, h => h.stat());
         let r = self.stat_call();
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -944,7 +954,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
-        on_host!(self, h => h.set(uid, gid, mode));
+        on_host!(self, Op::SemCtl, h => h.set(uid, gid, mode));
         let r = self.set_call(uid, gid, mode);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -985,7 +995,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn remove(&self) -> Result<(), Error> {
-        on_host!(self, h => h.remove());
+        on_host!(self, Op::SemCtl, h => h.remove());
         let r = self.remove_call();
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
