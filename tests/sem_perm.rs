@@ -97,3 +97,32 @@ impl IntoInnerErr for svipc::sem::AcquireFuture<'_> {
         futures::executor::block_on(self).unwrap_err().kind()
     }
 }
+
+#[test]
+fn one_handle_sees_every_ipc_set_at_its_next_semop() {
+    // A handle remembers which of its semop checks passed, and at which permission version:
+    // each IPC_SET below (from another handle of another process, the owner) changes what
+    // the same handle's next semop may do.
+    let ns = Namespace::new();
+    let owner = ns.process(Credentials::new(1000, 100));
+    let set = owner.sem_set(Key::new(7)).create(0o666).nsems(1).open().unwrap();
+    let other = ns.process(Credentials::new(2000, 200)).sem_set_by_id(set.id()).unwrap();
+    assert_eq!(rights(&other), (true, true));
+    set.set(1000, 100, 0o664).unwrap(); // other: read only
+    assert_eq!(other.try_semop(&[SemOp::new(0, 1)]).unwrap_err().kind(), ErrorKind::PermissionDenied);
+    assert_eq!(rights(&other), (true, false));
+    set.set(1000, 100, 0o660).unwrap(); // other: nothing
+    assert_eq!(other.try_semop(&[SemOp::new(0, 0)]).unwrap_err().kind(), ErrorKind::PermissionDenied);
+    assert_eq!(rights(&other), (false, false));
+    set.set(1000, 100, 0o662).unwrap(); // other: alter only
+    assert_eq!(other.try_semop(&[SemOp::new(0, 1)]), Ok(()));
+    assert_eq!(other.try_semop(&[SemOp::new(0, 0)]).unwrap_err().kind(), ErrorKind::PermissionDenied);
+    assert_eq!(set.get_val(0).unwrap(), 1);
+    set.set(1000, 100, 0o666).unwrap();
+    set.set_val(0, 0).unwrap();
+    let copy = other.clone(); // a clone starts from the same memo, and sees the same changes
+    assert_eq!(rights(&copy), (true, true));
+    set.set(1000, 100, 0o600).unwrap();
+    assert_eq!(copy.try_semop(&[SemOp::new(0, -1)]).unwrap_err().kind(), ErrorKind::PermissionDenied);
+    assert_eq!(other.try_semop(&[SemOp::new(0, -1)]).unwrap_err().kind(), ErrorKind::PermissionDenied);
+}

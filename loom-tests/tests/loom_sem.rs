@@ -1,8 +1,9 @@
 //! Loom models of the semaphore-set engine, driven through the public API compiled under
 //! `--cfg loom`: the lock-free single-op fast path against the locked multi-op path, wake-ups,
 //! cancellation after a waker performed the op, removal, SETVAL and exit undo against
-//! waiters, the hand-off through the set's mailbox (a poll racing it, two outcomes at once), and
-//! the memory-ordering promise (data guarded by a semaphore).
+//! waiters, the hand-off through the set's mailbox (a poll racing it, two outcomes at once), the
+//! handle's memo of its permission checks against `IPC_SET`, and the memory-ordering promise
+//! (data guarded by a semaphore).
 #![cfg(loom)]
 
 use std::future::{poll_fn, Future};
@@ -330,5 +331,65 @@ fn a_locked_op_waits_out_a_multi_op_and_skips_only_its_own_slow_bits() {
         assert!(moved, "sem 1 had a unit throughout");
         assert_eq!(set.get_all().unwrap(), [0, 1, 1], "an update was lost");
         assert_eq!(set.get_ncnt(0).unwrap(), 0);
+    });
+}
+
+#[test]
+fn a_semop_after_an_ipc_set_that_revoked_alter_is_denied_despite_the_handles_memo() {
+    // The handle remembers that its semop's alter check passed (at the permission version
+    // it read). An IPC_SET that takes write away from the owner races A's second semop:
+    // once A has seen the IPC_SET done (the flag), or after the join, a semop is EACCES.
+    use loom::sync::atomic::AtomicBool;
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    loom::model(|| {
+        let ns = Namespace::new();
+        let set = ns
+            .process(Credentials::new(1000, 1000).with_pid(1))
+            .sem_set(Key::PRIVATE)
+            .create(0o600)
+            .nsems(1)
+            .open()
+            .unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let a = {
+            let (set, done) = (set.clone(), done.clone());
+            thread::spawn(move || {
+                let first = set.try_semop(&[SemOp::new(0, 1)]).is_ok(); // a pass is remembered
+                let seen = done.load(Acquire);
+                let second = set.try_semop(&[SemOp::new(0, 1)]).map_err(|e| e.kind());
+                if seen {
+                    assert_eq!(second, Err(ErrorKind::PermissionDenied), "the memo outlived IPC_SET");
+                }
+                (set, u16::from(first) + u16::from(second.is_ok()))
+            })
+        };
+        set.set(1000, 1000, 0o400).unwrap();
+        done.store(true, Release);
+        let (a_set, added) = a.join().unwrap();
+        assert_eq!(a_set.try_semop(&[SemOp::new(0, 1)]).unwrap_err().kind(), ErrorKind::PermissionDenied);
+        assert_eq!(a_set.get_val(0).unwrap(), added, "read is still granted");
+    });
+}
+
+#[test]
+fn a_hand_off_that_leaves_zero_wakes_the_wait_for_zero_sleeper() {
+    // A waits for 2 (the value is 1), B waits for 0; the +1 lets the waker perform A's -2
+    // (the one-increment hand-off), which leaves 0: B must be woken in the same section,
+    // whichever of the three calls comes first.
+    loom::model(|| {
+        let (_ns, set) = new_set(1, &[1]);
+        let a = {
+            let set = set.clone();
+            thread::spawn(move || block_on(set.semop(&[SemOp::new(0, -2)])).unwrap())
+        };
+        let b = {
+            let set = set.clone();
+            thread::spawn(move || block_on(set.semop(&[SemOp::new(0, 0)])).unwrap())
+        };
+        set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(set.get_val(0).unwrap(), 0);
+        assert_eq!((set.get_ncnt(0).unwrap(), set.get_zcnt(0).unwrap()), (0, 0));
     });
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use super::cred::{Capabilities, Credentials};
 use super::key::Key;
 use crate::error::ErrorKind;
-use crate::sync::atomic::{AtomicI32, AtomicU32};
+use crate::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 use crate::sync::{hint, thread};
 
 /// The `ipc_perm` of svipc(7): who owns an object, who created it, and its mode.
@@ -104,7 +104,7 @@ pub(crate) const EXEC: u32 = 0o111;
 /// denied even where group or other bits would allow. `CAP_IPC_OWNER` bypasses the check.
 #[inline]
 pub(crate) fn ipcperms(perm: &IpcPerm, creds: &Credentials, flag: u32) -> bool {
-    let requested = ((flag >> 6) | (flag >> 3) | flag) & 0o7;
+    let requested = requested(flag);
     let granted = if creds.uid() == perm.cuid || creds.uid() == perm.uid {
         perm.mode >> 6
     } else if creds.in_group(perm.cgid) || creds.in_group(perm.gid) {
@@ -113,6 +113,13 @@ pub(crate) fn ipcperms(perm: &IpcPerm, creds: &Credentials, flag: u32) -> bool {
         perm.mode
     };
     requested & !granted & 0o7 == 0 || creds.has(Capabilities::IPC_OWNER)
+}
+
+/// The triplet a request asks for: its three triplets OR-ed (`ipcperms`' `requested_mode`
+/// folded to one triplet).
+#[inline]
+fn requested(flag: u32) -> u32 {
+    ((flag >> 6) | (flag >> 3) | flag) & 0o7
 }
 
 /// The ownership rule of `IPC_SET` and `IPC_RMID` (`ipcctl_obtain_check`): the owner, the
@@ -281,6 +288,76 @@ impl PermCell {
     }
 }
 
+/// A handle's memo of the permission checks that passed for it: the [`PermCell`] version
+/// they passed at and the triplet bits they asked for (`rwx`, as [`ipcperms`] folds a
+/// request), in one word (`version << 32 | bits`). A check that asks for bits already
+/// granted, while the cell is still at that version, passes without reading the snapshot
+/// again: the caller's credentials never change (a [`Credentials`] is fixed for its
+/// process), so `ipcperms` would decide the same on the same fields.
+///
+/// # Why it is a correct check
+///
+/// * The version is even and unchanged only while no `update` began since the memo's
+///   check read its snapshot: an update makes it odd first and leaves it 2 higher. Its one
+///   load is the check's linearization point, as the two version loads are a full check's;
+///   a writer that completed before it (in happens-before) left a version it cannot miss
+///   (read-write coherence). Only a wrap of the 32-bit version (2^31 updates between a
+///   check and the next) could fool it, as it could [`PermCell::check_again`].
+/// * Granted bits compose: for fixed credentials and fields `ipcperms` grants one fixed
+///   triplet (or everything, with `CAP_IPC_OWNER`), so a request whose bits were each
+///   granted before is granted now.
+/// * Only passes are recorded; a denial is read again each time (it is the rare path).
+///   Every stored word is a true statement about its version, so a racing store by another
+///   user of the same handle (an older version overwriting a newer one) only costs a
+///   full check later.
+#[derive(Debug)]
+pub(crate) struct PermCache(AtomicU64);
+
+impl PermCache {
+    /// Nothing granted yet.
+    pub(crate) fn new() -> PermCache {
+        PermCache(AtomicU64::new(0))
+    }
+
+    /// [`PermCell::check`] for `creds`, which must be the same credentials at every call
+    /// on this memo: `Ok` at once if the memo already holds a pass for these bits at the
+    /// cell's current version, else the full check, remembered if it passed.
+    #[inline]
+    pub(crate) fn check(&self, cell: &PermCell, creds: &Credentials, flag: u32) -> Result<(), ErrorKind> {
+        let want = u64::from(requested(flag));
+        let memo = self.0.load(Relaxed);
+        if want & !memo == 0 && cell.version.load(Acquire) == (memo >> 32) as u32 {
+            return Ok(());
+        }
+        self.refill(cell, creds, flag, memo, want)
+    }
+
+    /// The full check, and the memo updated on a pass: the bits of the same version kept,
+    /// those of an older one dropped.
+    #[inline(never)]
+    fn refill(
+        &self,
+        cell: &PermCell,
+        creds: &Credentials,
+        flag: u32,
+        memo: u64,
+        want: u64,
+    ) -> Result<(), ErrorKind> {
+        let version = cell.check_versioned(creds, flag)?;
+        let kept = if (memo >> 32) as u32 == version { memo & 0o7 } else { 0 };
+        self.0.store(u64::from(version) << 32 | kept | want, Relaxed);
+        Ok(())
+    }
+}
+
+impl Clone for PermCache {
+    /// A copy of the memo (it stays a true statement for the clone, whose credentials are
+    /// the same).
+    fn clone(&self) -> PermCache {
+        PermCache(AtomicU64::new(self.0.load(Relaxed)))
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -336,6 +413,37 @@ mod tests {
         let no_admin = root.with_capabilities(Capabilities::IPC_OWNER);
         assert!(!is_owner_or_admin(&p, &no_admin));
         assert!(ipcperms(&p, &no_admin, 0o666));
+    }
+
+    #[test]
+    fn the_memo_passes_only_what_passed_at_the_current_version() {
+        let owner = user(10, 20);
+        let cell = PermCell::new(Key::new(5), &owner, 0o600, 0);
+        let memo = PermCache::new();
+        assert_eq!(memo.0.load(Relaxed), 0, "nothing granted");
+        assert_eq!(memo.check(&cell, &owner, WRITE), Ok(()));
+        assert_eq!(memo.0.load(Relaxed), 0o2, "version 0, write");
+        assert_eq!(memo.check(&cell, &owner, READ), Ok(()));
+        assert_eq!(memo.0.load(Relaxed), 0o6, "version 0, read and write");
+        // IPC_SET takes write away: the memo is of an older version, and the check is
+        // made again (denied); a denial is not remembered.
+        cell.set(10, 20, 0o400);
+        assert_eq!(memo.check(&cell, &owner, WRITE), Err(ErrorKind::PermissionDenied));
+        assert_eq!(memo.0.load(Relaxed), 0o6);
+        assert_eq!(memo.check(&cell, &owner, READ), Ok(()));
+        assert_eq!(memo.0.load(Relaxed), 2 << 32 | 0o4, "version 2, read only");
+        assert_eq!(memo.check(&cell, &owner, WRITE), Err(ErrorKind::PermissionDenied));
+        // A clone keeps the memo; a later update (version 4, mode 0) voids it for both.
+        let copy = memo.clone();
+        cell.update(|p| p.mode = 0);
+        assert_eq!(copy.0.load(Relaxed), 2 << 32 | 0o4);
+        assert_eq!(copy.check(&cell, &owner, READ), Err(ErrorKind::PermissionDenied));
+        assert_eq!(memo.check(&cell, &owner, READ), Err(ErrorKind::PermissionDenied));
+        // CAP_IPC_OWNER: every request passes, and is remembered as asked.
+        let root = Credentials::new(0, 0);
+        let memo = PermCache::new();
+        assert_eq!(memo.check(&cell, &root, READ | WRITE), Ok(()));
+        assert_eq!(memo.0.load(Relaxed), 4 << 32 | 0o6);
     }
 
     #[test]

@@ -73,7 +73,10 @@
 //! takes its room and then must go back — its message's type is not the one the ring holds,
 //! or an `IPC_SET` changed the permissions after the caller's check — gives the room back,
 //! and a `stat` or `MSG_INFO` in that window counts its message once too often (then the
-//! send completes through the lock, or fails with `EACCES` if the write permission went).
+//! send completes through the lock, or fails with `EACCES` if the write permission went);
+//! a send to a waiting receiver of any message pushes first and hands over after, so a
+//! receive that runs in between may take that message before the waiting one (the send has
+//! not returned yet, so no caller can tell it from the receive coming first).
 //!
 //! **Permissions and lock-free calls.** A send or receive that takes no lock still never
 //! succeeds on a permission that an `IPC_SET` which completed before it had taken away: the
@@ -87,14 +90,17 @@
 //!
 //! # Performance
 //!
-//! A queue whose messages all have one type, and on which no receiver waits, sends and
-//! receives without a lock (a bounded lock-free ring, with the room counted in two atomic
-//! words); senders that find it full wait without taking that path away. Everything else —
-//! a second type, a waiting receiver, a size-limited receive, `MSG_COPY`, `IPC_SET`,
-//! `IPC_RMID`, a reservation — runs under the queue's lock, with per-type lanes so that
-//! [`Select::Type`] finds its message in O(log types) whatever the backlog of other types.
-//! The queue switches back as soon as its messages are of one type again and no receiver
-//! waits. None of this changes what a call returns.
+//! A queue whose messages all have one type, and on which no receiver with a type selector
+//! or a size limit waits, sends and receives without a lock (a bounded lock-free ring, with
+//! the room counted in two atomic words); senders that find it full, and receivers of any
+//! message that find it empty, wait without taking that path away (a send hands such a
+//! receiver its message under a short lock of the receivers' own). Everything else — a
+//! second type, a waiting receiver with a selector or a limit, a size-limited receive,
+//! `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation — runs under the queue's lock, with
+//! per-type lanes so that [`Select::Type`] finds its message in O(log types) whatever the
+//! backlog of other types.
+//! The queue switches back as soon as its messages are of one type again and no such
+//! receiver waits. None of this changes what a call returns.
 #![deny(unsafe_code)]
 
 mod ctl;

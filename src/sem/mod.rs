@@ -38,6 +38,12 @@
 //! `set.rs` is the engine and this file the facade (tokio's `batch_semaphore` under
 //! `Semaphore`).
 //!
+//! * **Checks before the lock.** `semop` reads its ops once for the checks (the highest
+//!   `sem_num`, whether one alters, whether one has `SEM_UNDO`) and reports their errors in
+//!   the kernel's order. The permission check is remembered per handle: the handle keeps
+//!   the permission version its last passing checks read and the bits they asked for
+//!   (`PermCache` in `ipc/perm.rs`), so a later `semop` costs one load and a compare until
+//!   an `IPC_SET` moves the version; then the check is made again.
 //! * **Per-semaphore word.** Each semaphore's value lives in one `AtomicU32` together with two
 //!   flag bits: `SLOW` (bit 31, "owned by the set lock") and `BUSY` (bit 30, "held by a
 //!   lock-free multi-op"). Its `sempid` and `sem_otime` are separate atomics written after
@@ -104,7 +110,7 @@ pub use self::owned::{AcquireOwnedFuture, OwnedPermit};
 use self::set::{Fast, Set, Ticket};
 use self::undo::UndoLists;
 use crate::error::{Detail, Error, ErrorKind, Op};
-use crate::ipc::perm::{valid_id, READ, WRITE};
+use crate::ipc::perm::{valid_id, PermCache, READ, WRITE};
 use crate::ipc::{IpcKind, IpcObject, IpcPerm, Limits};
 use crate::lifetime::RemoveOnDrop;
 use crate::namespace::Namespace;
@@ -227,6 +233,10 @@ pub struct SemaphoreSet {
     /// only for the host (the lifetime is held for its `Drop`).
     #[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
     extra: Option<Arc<Extra>>,
+    /// The `semop` permission checks that passed for this handle, and the permission
+    /// version they passed at: a later `semop` re-reads the permissions only after an
+    /// `IPC_SET` changed them (see `PermCache`).
+    perm: PermCache,
 }
 
 /// What a handle carries beyond its engine set and process.
@@ -280,7 +290,7 @@ impl SemaphoreSet {
         let perm = crate::ipc::perm::PermCell::new(crate::Key::PRIVATE, process.credentials(), 0, 0);
         let set = Arc::new(Set::new(crate::ipc::Header::new(host.id(), perm), usize::from(host.nsems())));
         set.header().mark_deleted();
-        SemaphoreSet { set, process, extra: Some(Arc::new(Extra::Host(host))) }
+        SemaphoreSet { set, process, extra: Some(Arc::new(Extra::Host(host))), perm: PermCache::new() }
     }
 }
 
@@ -359,6 +369,15 @@ impl SemaphoreSet {
     fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<Ticket>, Error> {
         // The two limits a `semop` reads, not the twelve-word snapshot.
         let (semopm, semvmx) = self.process.namespace().sem_op_limits();
+        // What the checks need of the ops, in one pass (the kernel's loop over the sops in
+        // `__do_semtimedop`): the highest `sem_num`, whether any alters, whether any has
+        // `SEM_UNDO`. The errors still come in the kernel's order below.
+        let (top, alter, undo) = match ops {
+            [op] => (op.num(), op.alters(), op.is_undo()),
+            _ => ops.iter().fold((0, false, false), |(top, alter, undo), op| {
+                (top.max(op.num()), alter | op.alters(), undo | op.is_undo())
+            }),
+        };
         if ops.len() > semopm {
             return Err(err(ErrorKind::TooBig));
         }
@@ -367,13 +386,13 @@ impl SemaphoreSet {
         }
         let header = self.set.header();
         header.check_live().map_err(|k| self.op_err(k))?;
-        if ops.iter().any(|op| usize::from(op.num()) >= self.set.nsems()) {
+        if usize::from(top) >= self.set.nsems() {
             return Err(err(ErrorKind::FileTooBig));
         }
-        let alter = ops.iter().any(|op| op.alters());
-        header.perm().check(self.process.credentials(), if alter { WRITE } else { READ }).map_err(err)?;
+        self.perm
+            .check(header.perm(), self.process.credentials(), if alter { WRITE } else { READ })
+            .map_err(err)?;
         let pid = self.pid();
-        let undo = ops.iter().any(|op| op.is_undo());
         if !undo {
             let fast = match ops {
                 [op] => self.set.try_fast(*op, pid, semvmx),
@@ -396,7 +415,7 @@ impl SemaphoreSet {
         } else {
             None
         };
-        let r = self.set.semop(ops, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
+        let r = self.set.semop(ops, alter, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
         if let Ok(None) = r {
             count(Event::SemOpDone);
         }

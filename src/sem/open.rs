@@ -6,6 +6,7 @@
 use super::set::Set;
 use super::{Extra, SemaphoreSet};
 use crate::error::{Detail, Error, ErrorKind, Fault, Op};
+use crate::ipc::perm::PermCache;
 use crate::ipc::Limits;
 use crate::ipc::{Header, IpcKind, IpcObject, Ops};
 use crate::lifetime::RemoveOnDrop;
@@ -146,7 +147,7 @@ impl<'p> OpenOptions<'p, SemSetParams> {
             let object: Box<dyn IpcObject> = Box::new(set.clone());
             Arc::new(Extra::Life(RemoveOnDrop::new(self.process.clone(), IpcKind::SemaphoreSet, object)))
         });
-        Ok(SemaphoreSet { set, process: self.process.clone(), extra })
+        Ok(SemaphoreSet { set, process: self.process.clone(), extra, perm: PermCache::new() })
     }
 }
 
@@ -193,6 +194,6 @@ impl Process {
     pub fn sem_set_by_id(&self, semid: i32) -> Result<SemaphoreSet, Error> {
         let set =
             self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
-        Ok(SemaphoreSet { set, process: self.clone(), extra: None })
+        Ok(SemaphoreSet { set, process: self.clone(), extra: None, perm: PermCache::new() })
     }
 }

@@ -179,7 +179,9 @@ impl State {
 /// A sleeping `semop` (`struct sem_queue`).
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    /// The operations; empty once a waker decided the op (its future keeps them too).
+    /// The operations (its future keeps them too). A generic retry takes them out while it
+    /// runs and leaves them out once it decided the op; the one-sop retry of a hand-off
+    /// leaves them in. Only `Waiting` entries' operations are read.
     sops: OpList,
     pid: i32,
     undo: Option<u64>,
@@ -438,10 +440,12 @@ impl Set {
     }
 
     /// `semop` under the lock. `Ok(None)`: done. `Ok(Some(ticket))`: queued (only with a
-    /// waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES).
+    /// waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES), and
+    /// says whether any sop alters (`alter`, from the same pass).
     pub(crate) fn semop(
         &self,
         sops: &[SemOp],
+        alter: bool,
         pid: i32,
         undo: Option<u64>,
         semvmx: i32,
@@ -455,7 +459,6 @@ impl Set {
         for sop in sops {
             s.hold(usize::from(sop.num()));
         }
-        let alter = sops.iter().any(|sop| sop.alters());
         match s.perform(sops, false, undo, pid) {
             Verdict::Done => {
                 if alter {
@@ -748,7 +751,7 @@ impl Drop for Section<'_> {
                     release_word(sem);
                 }
             }
-        } else {
+        } else if !st.held.is_empty() {
             for n in st.held.drain(..) {
                 let n = n as usize;
                 if st.refs[n] == 0 {

@@ -53,6 +53,9 @@ pub enum Event {
     MsgLockWakeSenders,
     /// A send handed its message straight to a waiting receiver (`pipelined_send`).
     MsgHandoff,
+    /// The message queue's receivers' lock was taken (a receiver registering, collecting a
+    /// message or leaving, or a send handing a message over), which is not the queue's lock.
+    MsgLockWaiting,
     /// A semop completed (the denominator for the semaphore's counts).
     SemOpDone,
     /// A semaphore set's state lock was taken.
@@ -75,7 +78,7 @@ pub enum Event {
 
 impl Event {
     /// Every event, in declaration order.
-    pub const ALL: [Event; 26] = [
+    pub const ALL: [Event; 27] = [
         Event::MutexLock,
         Event::MutexContended,
         Event::MsgSent,
@@ -93,6 +96,7 @@ impl Event {
         Event::MsgLockRecv,
         Event::MsgLockWakeSenders,
         Event::MsgHandoff,
+        Event::MsgLockWaiting,
         Event::SemOpDone,
         Event::SemLock,
         Event::SemCasFail,
@@ -124,6 +128,7 @@ impl Event {
             Event::MsgLockRecv => "msg_lock_recv",
             Event::MsgLockWakeSenders => "msg_lock_wake_senders",
             Event::MsgHandoff => "msg_handoff",
+            Event::MsgLockWaiting => "msg_lock_waiting",
             Event::SemOpDone => "sem_op_done",
             Event::SemLock => "sem_lock",
             Event::SemCasFail => "sem_cas_fail",

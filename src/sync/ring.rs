@@ -38,6 +38,16 @@
 //!    over at the current position. Old arrays are kept until the ring drops (a pop that
 //!    loaded the old pointer may still read a stamp there): at most twice the memory of
 //!    the largest array.
+//! 4. **A `WAITING` bit in `tail`** ([`Ring::set_waiting`], [`Ring::clear_waiting`]): the
+//!    engine sets it while consumers sleep waiting for a value, and [`Ring::push`] returns
+//!    it from the same `fetch_add` that gives the push its position. Because the flag and
+//!    the positions are one word, every push is ordered against the RMW that set the flag:
+//!    a push whose position comes after it sees the flag (and must see to the sleepers),
+//!    and every position handed out before it is below the position `set_waiting` returns,
+//!    which a [`Ring::pop_if`] that answers [`Pop::Empty`] afterwards has seen consumed. So a
+//!    consumer that sets the flag and then finds the ring empty may sleep: no value pushed
+//!    before its flag can be left behind (a store-buffering pattern on two words would need
+//!    `SeqCst` fences, which loom does not model).
 //!
 //! # Why it is sound
 //!
@@ -67,6 +77,9 @@ use super::{backoff, Mutex};
 
 /// Bit 0 of `head`: the ring is closed to [`Ring::pop_if`]. The position is `head >> 1`.
 const CLOSED: u64 = 1;
+/// Bit 0 of `tail`: consumers wait for a value (see the module docs, change 4). The
+/// position is `tail >> 1`.
+const WAITING: u64 = 1;
 
 /// One slot: its stamp (see the module docs) and room for one value.
 struct Slot<T> {
@@ -122,7 +135,8 @@ pub(crate) struct Ring<T> {
     /// The next position to pop, shifted left by one, with [`CLOSED`] in bit 0. The
     /// consumers' cache line.
     head: CachePadded<AtomicU64>,
-    /// The next position to push. The producers' cache line.
+    /// The next position to push, shifted left by one, with [`WAITING`] in bit 0. The
+    /// producers' cache line.
     tail: CachePadded<AtomicU64>,
     /// The current array (a `Box<Slots<T>>` turned into a pointer). Replaced only by
     /// [`Ring::grow`]; the old one goes to `retired`.
@@ -171,9 +185,12 @@ impl<T> Ring<T> {
 
     /// Appends `value`. The caller must hold room: fewer than [`capacity`](Ring::capacity)
     /// values pushed and not yet taken (see the module docs); then the only wait is for a
-    /// pop of the previous lap to finish reading this slot.
-    pub(crate) fn push(&self, value: T) {
-        let pos = self.tail.fetch_add(1, Relaxed);
+    /// pop of the previous lap to finish reading this slot. Returns whether [`WAITING`] was
+    /// set when the push took its position: then a consumer may be asleep, and the caller
+    /// must see to it once the value is written (see [`Ring::set_waiting`]).
+    pub(crate) fn push(&self, value: T) -> bool {
+        let old = self.tail.fetch_add(2, Relaxed);
+        let pos = old >> 1;
         let slots = self.slots();
         let slot = slots.slot(pos);
         let mut spins = 0u32;
@@ -186,6 +203,27 @@ impl<T> Ring<T> {
         // the stamp below says it is written.
         slot.value.with_mut(|cell| unsafe { (*cell).write(value) });
         slot.stamp.store(pos + 1, Release);
+        old & WAITING != 0
+    }
+
+    /// Sets [`WAITING`] in `tail`, in one RMW that every [`push`](Ring::push) is ordered
+    /// against: a push that takes its position after it returns `true`, and every position
+    /// taken before it is below the position it returns. A consumer that calls this and
+    /// then gets [`Pop::Empty`] from [`pop_if`](Ring::pop_if) has seen every earlier value
+    /// taken (`Empty` means `head` had reached `tail`, which is past all of them). AcqRel:
+    /// the pop after it reads the values of those earlier pushes.
+    pub(crate) fn set_waiting(&self) -> u64 {
+        self.tail.fetch_or(WAITING, AcqRel) >> 1
+    }
+
+    /// Clears [`WAITING`] (the engine does when no consumer sleeps any more).
+    pub(crate) fn clear_waiting(&self) {
+        self.tail.fetch_and(!WAITING, AcqRel);
+    }
+
+    /// Whether [`WAITING`] is set.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.tail.load(Relaxed) & WAITING != 0
     }
 
     /// Takes the oldest value if `accept` (called after the value is seen written, before
@@ -261,7 +299,7 @@ impl<T> Ring<T> {
 
     /// Whether a push has taken position `pos` (Acquire: then its slot's stamp will say so).
     fn pushed_past(&self, pos: u64) -> bool {
-        self.tail.load(Acquire) > pos
+        self.tail.load(Acquire) >> 1 > pos
     }
 
     /// Whether the next value to pop is not written yet (or the ring is closed): a cheap
@@ -273,8 +311,18 @@ impl<T> Ring<T> {
 
     /// Closes the ring to [`pop_if`](Ring::pop_if). AcqRel: a pop whose CAS came before
     /// this in `head`'s order is seen with its reads (see [`Ring::claim`]).
+    ///
+    /// Then one RMW on `tail` (adding nothing), so that a consumer that set [`WAITING`] and
+    /// then read `head` is ordered with the close: either its [`set_waiting`] came first in
+    /// `tail`'s order, and this RMW (and whoever the closer tells after it) sees the flag,
+    /// or this RMW came first, and the consumer's `set_waiting` (AcqRel) sees the close, so
+    /// its pop answers [`Pop::Closed`]. Plain loads on both sides would not be ordered (a
+    /// store-buffering pattern).
+    ///
+    /// [`set_waiting`]: Ring::set_waiting
     pub(crate) fn close(&self) {
         self.head.fetch_or(CLOSED, AcqRel);
+        self.tail.fetch_add(0, AcqRel);
     }
 
     /// Replaces the array of a closed ring whose every pushed value was taken (`head` has
@@ -286,7 +334,7 @@ impl<T> Ring<T> {
     /// push holds room, which the switch to complex mode takes back before a grow).
     pub(crate) fn grow(&self, cap: usize) -> bool {
         let head = self.head.load(Acquire);
-        if head & CLOSED == 0 || self.tail.load(Acquire) != head >> 1 {
+        if head & CLOSED == 0 || self.tail.load(Acquire) >> 1 != head >> 1 {
             return false;
         }
         let new = Box::into_raw(Slots::new(cap, head >> 1));
@@ -318,7 +366,7 @@ impl<T> Slot<T> {
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         let head = self.head.load(Relaxed) >> 1;
-        let tail = self.tail.load(Relaxed);
+        let tail = self.tail.load(Relaxed) >> 1;
         // SAFETY: `&mut self`: no other thread uses the ring any more, and the pointer came
         // from `Box::into_raw`; it is not used after this.
         let slots = unsafe { Box::from_raw(self.slots.load(Relaxed)) };
@@ -344,7 +392,8 @@ impl<T> fmt::Debug for Ring<T> {
         f.debug_struct("Ring")
             .field("head", &(head >> 1))
             .field("closed", &(head & CLOSED != 0))
-            .field("tail", &self.tail.load(Relaxed))
+            .field("tail", &(self.tail.load(Relaxed) >> 1))
+            .field("waiting", &self.is_waiting())
             .field("capacity", &self.capacity())
             .finish()
     }
@@ -371,6 +420,35 @@ mod tests {
 
     fn pop(r: &Ring<u64>) -> Option<u64> {
         taken(r.pop_if(|| true))
+    }
+
+    /// The `WAITING` bit rides on `tail` without disturbing the positions: `set_waiting`
+    /// returns the next position, every push after it (and only those) reports the flag,
+    /// and a pop that answers `Empty` after it has seen every earlier value taken.
+    #[test]
+    fn waiting_flag_rides_on_the_positions() {
+        let r = Ring::new(4);
+        assert!(!r.push(10), "no flag yet");
+        assert!(!r.is_waiting());
+        assert_eq!(r.set_waiting(), 1, "one position handed out before the flag");
+        assert!(r.is_waiting());
+        assert_eq!(pop(&r), Some(10));
+        assert!(matches!(r.pop_if(|| true), Pop::Empty));
+        assert!(r.push(11), "a push after the flag sees it");
+        assert!(r.push(12));
+        assert_eq!(r.set_waiting(), 3, "setting it again changes nothing");
+        r.clear_waiting();
+        assert!(!r.is_waiting());
+        assert!(!r.push(13));
+        assert_eq!([pop(&r), pop(&r), pop(&r), pop(&r)], [Some(11), Some(12), Some(13), None]);
+        // a closed ring's drain and grow read the positions past the flag too
+        r.set_waiting();
+        r.close();
+        assert!(r.is_waiting(), "the close's RMW on tail keeps the flag");
+        assert!(r.grow(8));
+        assert!(r.reopen());
+        assert!(r.push(14));
+        assert_eq!(pop(&r), Some(14));
     }
 
     #[test]
@@ -685,8 +763,14 @@ pub mod loom_api {
         pub fn capacity(&self) -> usize {
             self.0.capacity()
         }
-        pub fn push(&self, value: T) {
+        pub fn push(&self, value: T) -> bool {
             self.0.push(value)
+        }
+        pub fn set_waiting(&self) -> u64 {
+            self.0.set_waiting()
+        }
+        pub fn clear_waiting(&self) {
+            self.0.clear_waiting()
         }
         /// `pop_if` accepting any value.
         pub fn pop(&self) -> Popped<T> {

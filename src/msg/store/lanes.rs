@@ -1,10 +1,11 @@
 //! Complex mode's storage: the per-type lanes, the byte and count accounting against
-//! `msg_qbytes`, and the waiting receivers and senders, all behind the queue's lock.
+//! `msg_qbytes` and the waiting senders, behind the queue's lock; the waiting receivers,
+//! behind a lock of their own.
 //!
 //! # Design
 //!
-//! **Complex mode** — everything else: a second type, a waiting receiver, a size-limited
-//! receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
+//! **Complex mode** — everything else: a second type, a waiting receiver with a type
+//! selector or a size limit, a size-limited receive, `MSG_COPY`, `IPC_SET`, `IPC_RMID`, a reservation. The queue's `sync::Mutex`
 //! guards the full structure:
 //!
 //! * **Per-type lanes.** `BTreeMap<mtype, VecDeque<Msg>>`, each message stamped with a
@@ -24,6 +25,14 @@
 //!   registers in the same critical section in which it found nothing, so no wake-up is
 //!   lost. A `Drop` that finds its entry `Notified` passes on what it was handed (a message
 //!   back through the handoff path, a sender wake-up through `ss_wakeup`).
+//! * **Two receiver lists.** Receivers of `Select::Any` without a size limit wait in
+//!   [`Waiting`], under a lock of their own (`Queue::waiting`; lock order: the queue's
+//!   lock, then this one) with a mailbox of their own: they wait in simple mode, and a
+//!   simple send hands them a message, without the queue's lock (see `room.rs`, "Receivers
+//!   that wait in simple mode"). Every other receiver needs complex mode to wait and waits
+//!   in [`State::receivers`], under the queue's lock, as before — so a ping-pong between
+//!   type selectors takes no second lock. A ticket per receiver keeps the arrival order
+//!   across the two lists: a handoff goes to the oldest receiver that takes the message.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -32,7 +41,7 @@ use super::super::select::Select;
 use crate::error::ErrorKind;
 use crate::sync::counters::{count, Event};
 use crate::sync::mailbox::Postman;
-use crate::sync::wait_list::{WaitList, WakeList};
+use crate::sync::wait_list::{WaitList, WaiterId, WakeList};
 
 /// Empty lanes kept (with their buffers) for reuse before one is dropped: a type that
 /// comes and goes costs no allocation, and a selector's range scan skips at most this many.
@@ -76,9 +85,20 @@ pub(super) struct Receiver<T> {
     pub(super) maxsize: usize,
     /// `r_tsk`'s pid, recorded as `msg_lrpid` on a handoff.
     pub(super) pid: i32,
-    /// Its tag for [`Queue::mailbox`].
+    /// Its tag for [`Queue::mailbox`] (or [`Queue::mailbox_any`], in [`Waiting`]): a ticket
+    /// from [`Queue::tickets`], unique in the queue and taken under the lock of the list it
+    /// joins, so it is also its place in the arrival order across the two lists.
     pub(super) tag: u64,
     pub(super) handed: Handed<T>,
+}
+
+impl<T> Receiver<T> {
+    /// Whether it may wait in simple mode: `Select::Any` without a size limit matches any
+    /// message the ring holds and takes it whole. Every other receiver needs complex mode
+    /// while it waits, where each message is offered to it.
+    pub(super) fn needs_complex(&self) -> bool {
+        self.select != Select::Any || self.maxsize != usize::MAX
+    }
 }
 
 /// A waiting sender or reservation (`struct msg_sender`): the room it needs.
@@ -108,7 +128,6 @@ pub(super) struct State<T> {
     pub(super) empty_lanes: usize,
     /// `(seq, mtype)` of every lane's head: the first element is the oldest message.
     pub(super) heads: BTreeSet<(u64, i64)>,
-    pub(super) next_seq: u64,
     /// `q_cbytes`, `q_qnum`: the messages in the lanes.
     pub(super) cbytes: usize,
     pub(super) qnum: usize,
@@ -124,9 +143,10 @@ pub(super) struct State<T> {
     pub(super) promised_count: usize,
     pub(super) promised_bytes: usize,
     /// Whether the queue is in complex mode (mirrors [`COMPLEX`] in [`Queue::tx`] and the
-    /// ring's closed bit, which only the lock holder changes). In simple mode the lanes,
-    /// the counts above and the receiver list are empty; the messages are in
-    /// [`Queue::ring`], counted by the room in [`Queue::tx`] and [`Queue::rx`].
+    /// ring's closed bit, which only the lock holder changes). In simple mode the lanes
+    /// and the counts above are empty, and only receivers that need no complex mode wait;
+    /// the messages are in [`Queue::ring`], counted by the room in [`Queue::tx`] and
+    /// [`Queue::rx`].
     pub(super) complex: bool,
     /// Locked passes since the queue last entered complex mode: what pays for moving the
     /// backlog back into the ring (see [`Queue::make_simple_if_idle`]).
@@ -139,10 +159,97 @@ pub(super) struct State<T> {
     /// namespace (a payload holding the last handle of a `remove_on_drop` queue removes that
     /// queue), which under the table lock would deadlock.
     pub(super) removed_lanes: BTreeMap<i64, VecDeque<Msg<T>>>,
+    /// The waiting receivers that [need complex mode](Receiver::needs_complex); those of any
+    /// message wait in [`Waiting`]. Simple mode needs this list empty.
     pub(super) receivers: WaitList<Receiver<T>>,
     pub(super) senders: WaitList<Sender>,
-    /// The writer of [`Queue::mailbox`]: a handoff puts the message there when it is empty.
+    /// The writer of [`Queue::mailbox`]: a handoff to a receiver of this list puts the
+    /// message there when it is empty.
     pub(super) postman: Postman<Msg<T>>,
+}
+
+/// The receivers of any message that wait, behind their own lock ([`Queue::waiting`]),
+/// taken after the queue's when both are held: a simple send hands a message to one, and a
+/// woken one collects it, without the queue's lock. Receivers that need complex mode wait
+/// in [`State::receivers`] instead.
+#[derive(Debug)]
+pub(super) struct Waiting<T> {
+    /// Receivers of `Select::Any` without a size limit: each takes any message whole, so
+    /// the oldest one is always the one a message goes to.
+    pub(super) receivers: WaitList<Receiver<T>>,
+    /// The writer of [`Queue::mailbox_any`]: a handoff to one of these receivers puts the
+    /// message there when it is empty.
+    pub(super) postman: Postman<Msg<T>>,
+}
+
+impl<T> Waiting<T> {
+    pub(super) fn new(postman: Postman<Msg<T>>) -> Waiting<T> {
+        Waiting { receivers: WaitList::new(), postman }
+    }
+
+    /// The oldest waiting receiver: its id, ticket (its mailbox tag) and pid.
+    pub(super) fn oldest(&self) -> Option<(WaiterId, u64, i32)> {
+        let id = self.receivers.front()?;
+        let r = self.receivers.get(id)?;
+        Some((id, r.tag, r.pid))
+    }
+
+    /// Hands `msg` to the oldest waiting receiver, found by [`Waiting::oldest`] under the
+    /// same lock; returns its pid.
+    pub(super) fn give(
+        &mut self,
+        (id, tag, pid): (WaiterId, u64, i32),
+        msg: Msg<T>,
+        wakes: &mut WakeList,
+    ) -> i32 {
+        give(&mut self.receivers, &mut self.postman, id, tag, msg, wakes);
+        pid
+    }
+}
+
+/// Notifies every `Waiting` receiver of `list` with `handed` (`IPC_SET`'s retry, removal's
+/// `EIDRM`).
+pub(super) fn notify_all_with<T>(
+    list: &mut WaitList<Receiver<T>>,
+    handed: impl Fn() -> Handed<T>,
+    wakes: &mut WakeList,
+) {
+    let mut cur = list.front();
+    while let Some(id) = cur {
+        cur = list.next(id);
+        if let Some(r) = list.get_mut(id) {
+            r.handed = handed();
+        }
+        list.notify(id, wakes);
+    }
+}
+
+/// Hands `msg` to the `Waiting` receiver `id` of `list`, whose mailbox tag is `tag`, which
+/// takes it: through the `postman`'s mailbox when it is empty (the entry goes), else in the
+/// entry. The caller found `id` live under the lock it holds.
+#[inline]
+pub(super) fn give<T>(
+    list: &mut WaitList<Receiver<T>>,
+    postman: &mut Postman<Msg<T>>,
+    id: WaiterId,
+    tag: u64,
+    msg: Msg<T>,
+    wakes: &mut WakeList,
+) {
+    match postman.put(tag, msg) {
+        Ok(()) => {
+            // In the mailbox: the receiver takes it there without a lock, so its entry goes
+            // now (the wake-up with it).
+            list.notify_remove(id, wakes);
+        }
+        Err(msg) => {
+            if let Some(r) = list.get_mut(id) {
+                r.handed = Handed::Msg(msg);
+            }
+            list.notify(id, wakes);
+        }
+    }
+    count(Event::MsgHandoff);
 }
 
 impl<T> State<T> {
@@ -215,40 +322,5 @@ impl<T> State<T> {
             self.heads.insert((seq, mtype));
         }
         lane.insert(pos, msg);
-    }
-
-    /// `pipelined_send`, then the enqueue: hands `msg` to the first waiting receiver whose
-    /// selector matches and whose `maxsize` takes it, failing each too-small matching
-    /// receiver met on the way with `E2BIG`; queues it if none takes it.
-    pub(super) fn deliver(&mut self, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
-        let mut cur = self.receivers.front();
-        while let Some(id) = cur {
-            cur = self.receivers.next(id);
-            let Some(r) = self.receivers.get_mut(id) else { continue };
-            if !r.select.matches(msg.mtype) {
-                continue;
-            }
-            if r.maxsize < msg.size {
-                r.handed = Handed::Err(ErrorKind::TooBig);
-                self.receivers.notify(id, wakes);
-                continue;
-            }
-            let pid = r.pid;
-            match self.postman.put(r.tag, msg) {
-                Ok(()) => {
-                    // In the mailbox: the receiver takes it there without the lock, so its
-                    // entry goes now (the wake-up with it).
-                    self.receivers.notify_remove(id, wakes);
-                }
-                Err(msg) => {
-                    r.handed = Handed::Msg(msg);
-                    self.receivers.notify(id, wakes);
-                }
-            }
-            count(Event::MsgHandoff);
-            return Some(pid);
-        }
-        self.insert(msg);
-        None
     }
 }

@@ -8,10 +8,13 @@
 //! # Design
 //!
 //! Two modes, after `ipc/sem.c`'s simple/complex operations: **simple mode**, lock-free,
-//! when every queued message has one type and no receiver waits (`room.rs`: the ring, the
-//! two room words, the collects and the switches between the modes), and **complex mode**,
-//! under the queue's lock, for everything else (`lanes.rs`: the per-type lanes, the
-//! accounting and the wait lists). `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
+//! when every queued message has one type and no receiver waits that needs complex mode
+//! (`room.rs`: the ring, the two room words, the collects, the switches between the modes,
+//! and receivers of any message that wait and are handed messages without the queue's
+//! lock), and **complex mode**, under the queue's lock, for everything else (`lanes.rs`:
+//! the per-type lanes, the accounting and the wait lists). The receivers of any message
+//! wait in a list with a lock of its own (`lanes.rs`, `Waiting`), so that waiting in simple
+//! mode and a hand-off to such a receiver take no queue lock. `poll.rs` holds the `msgsnd`, `msgrcv` and reservation
 //! state machines over both; this file, the shared object, the stamps and `msgctl`.
 //!
 //! Memory ordering: in simple mode a message travels through the ring's Release stamp and
@@ -23,8 +26,9 @@
 //! usually the same, so a sender and a receiver on two threads do not write a shared cache
 //! line once per message (that false sharing cost about 30% of multi-thread throughput).
 //!
-//! **Lock order:** namespace table lock → queue lock → (the ring's and the mailbox's own
-//! synchronization, which never blocks).
+//! **Lock order:** namespace table lock → queue lock → receivers' lock → (the ring's and
+//! the mailbox's own synchronization, which never blocks). A simple send's hand-off and a
+//! simple receiver's registration take the receivers' lock alone.
 //! The permission seqlock is read without a lock and written by `IPC_SET` under the queue
 //! lock, so a receiver that checked permission and registered is always woken by a later
 //! `IPC_SET`. The loom models in `loom-tests/tests/loom_msg.rs` check the handoff (and the
@@ -32,7 +36,9 @@
 //! the mode switches, the split room words (collects against receives, mode switches,
 //! waiting senders and `IPC_STAT`) and lock-free calls racing a permission change; under
 //! loom the ring starts at 2 slots, so they wrap it and grow it. `loom_ring.rs` checks the
-//! ring alone.
+//! ring alone; `loom_msg_waiting.rs` the receivers that wait in simple mode (the flag
+//! against pushes before and after it, the hand-off, a switch to complex mode and back
+//! while one waits, a dropped waiter).
 
 #![deny(unsafe_code)]
 
@@ -46,7 +52,7 @@ use std::mem;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub(crate) use self::lanes::Msg;
-use self::lanes::{Handed, State};
+use self::lanes::{notify_all_with, Handed, State, Waiting};
 pub(crate) use self::poll::{RecvOp, ReserveOp, SendOp};
 use self::room::{room, room_bytes, room_count, COMPLEX, RING_INITIAL, SIMPLE_QBYTES_MAX};
 use crate::error::ErrorKind;
@@ -107,11 +113,24 @@ pub(crate) struct Queue<T> {
     /// Where a handoff leaves a message for its waiting receiver, who takes it without the
     /// lock ([`crate::sync::mailbox`]); one at a time, else the receiver's wait-list entry.
     mailbox: Mailbox<Msg<T>>,
+    /// The same for the receivers of any message that wait in [`Waiting`], whose handoffs
+    /// are made under the receivers' lock (one writer per mailbox).
+    mailbox_any: Mailbox<Msg<T>>,
+    /// The next waiting receiver's ticket: its mailbox tag and its place in the arrival
+    /// order across the two receiver lists (0 and `u64::MAX` are never tags).
+    tickets: AtomicU64,
+    /// The next message sequence number (0 is `UNNUMBERED`): an atomic, because a simple
+    /// send that hands a message from the ring to a waiting receiver numbers it without
+    /// the queue's lock (see `room.rs`, "Receivers that wait in simple mode").
+    seq: AtomicU64,
     stime: AtomicI64,
     rtime: AtomicI64,
     lspid: AtomicI32,
     lrpid: AtomicI32,
     state: Mutex<State<T>>,
+    /// The waiting receivers of any message and `mailbox_any`'s postman, under their own
+    /// lock (taken after `state`'s when both are held); see `lanes.rs`.
+    waiting: Mutex<Waiting<T>>,
 }
 
 /// The `msqid_ds` figures read under the lock.
@@ -137,6 +156,7 @@ impl<T: Send + 'static> Queue<T> {
         if !simple {
             ring.close();
         }
+        let (postman_any, mailbox_any) = mailbox();
         let (postman, mailbox) = mailbox();
         Queue {
             header,
@@ -147,6 +167,10 @@ impl<T: Send + 'static> Queue<T> {
             simple_type: AtomicI64::new(0),
             ring,
             mailbox,
+            mailbox_any,
+            tickets: AtomicU64::new(1),
+            // 0 is `UNNUMBERED`.
+            seq: AtomicU64::new(1),
             stime: AtomicI64::new(0),
             rtime: AtomicI64::new(0),
             lspid: AtomicI32::new(0),
@@ -156,8 +180,6 @@ impl<T: Send + 'static> Queue<T> {
                 removed_lanes: BTreeMap::new(),
                 empty_lanes: 0,
                 heads: BTreeSet::new(),
-                // 0 is `UNNUMBERED`.
-                next_seq: 1,
                 cbytes: 0,
                 qnum: 0,
                 reserved_bytes: 0,
@@ -172,6 +194,7 @@ impl<T: Send + 'static> Queue<T> {
                 senders: WaitList::new(),
                 postman,
             }),
+            waiting: Mutex::new(Waiting::new(postman_any)),
         }
     }
 }
@@ -184,6 +207,36 @@ impl<T> Queue<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         count(Event::MsgLock);
         self.state.lock()
+    }
+
+    /// The receivers' lock ([`Queue::waiting`]); after the queue's when both are taken.
+    fn lock_waiting(&self) -> MutexGuard<'_, Waiting<T>> {
+        count(Event::MsgLockWaiting);
+        self.waiting.lock()
+    }
+
+    /// A new message sequence number.
+    fn number(&self) -> u64 {
+        self.seq.fetch_add(1, Relaxed)
+    }
+
+    /// A waiting receiver's ticket (its mailbox tag), taken under the lock of the list it
+    /// joins, so that each list's order is its tickets' order.
+    fn ticket(&self) -> u64 {
+        self.tickets.fetch_add(1, Relaxed)
+    }
+
+    /// Keeps the ring's `WAITING` flag equal to "a receiver waits" (under the receivers'
+    /// lock): a simple send that finds it set hands a message to a waiting receiver.
+    fn sync_waiting(&self, w: &Waiting<T>) {
+        let want = !w.receivers.is_empty();
+        if want != self.ring.is_waiting() {
+            if want {
+                self.ring.set_waiting();
+            } else {
+                self.ring.clear_waiting();
+            }
+        }
     }
 
     /// The lookup of a call's first poll: `EINVAL` once the queue is removed.
@@ -332,13 +385,11 @@ impl<T> Queue<T> {
         self.header.perm().set(uid, gid, mode);
         self.header.touch_ctime();
         // expunge_all(msq, -EAGAIN): every receiver loops again and re-checks permission.
-        let mut cur = st.receivers.front();
-        while let Some(id) = cur {
-            cur = st.receivers.next(id);
-            if let Some(r) = st.receivers.get_mut(id) {
-                r.handed = Handed::Retry;
-            }
-            st.receivers.notify(id, &mut wakes);
+        notify_all_with(&mut st.receivers, || Handed::Retry, &mut wakes);
+        {
+            let mut w = self.lock_waiting();
+            notify_all_with(&mut w.receivers, || Handed::Retry, &mut wakes);
+            self.sync_waiting(&w);
         }
         self.wake_senders(&mut st, &mut wakes);
         self.make_simple_if_idle(&mut st);
@@ -355,13 +406,11 @@ impl<T> Queue<T> {
         self.make_complex(&mut st);
         st.removed = true;
         self.header.mark_deleted();
-        let mut cur = st.receivers.front();
-        while let Some(id) = cur {
-            cur = st.receivers.next(id);
-            if let Some(r) = st.receivers.get_mut(id) {
-                r.handed = Handed::Err(ErrorKind::Removed);
-            }
-            st.receivers.notify(id, &mut wakes);
+        notify_all_with(&mut st.receivers, || Handed::Err(ErrorKind::Removed), &mut wakes);
+        {
+            let mut w = self.lock_waiting();
+            notify_all_with(&mut w.receivers, || Handed::Err(ErrorKind::Removed), &mut wakes);
+            self.sync_waiting(&w);
         }
         st.senders.notify_all(&mut wakes);
         self.sync_senders(&st);

@@ -17,7 +17,7 @@ use std::mem;
 use std::task::{Context, Poll};
 
 use super::super::select::Select;
-use super::lanes::{Handed, Msg, Receiver, Sender, State};
+use super::lanes::{give, Handed, Msg, Receiver, Sender, State};
 use super::room::{fits_in, room_bytes, room_count, SimpleSend};
 use super::Queue;
 use crate::error::ErrorKind;
@@ -53,11 +53,14 @@ pub(crate) struct RecvOp {
     waiter: Option<WaiterId>,
     /// Its mailbox tag while it waits (see [`Queue::mailbox`]).
     tag: u64,
+    /// It waits in the receivers' list of [`Waiting`](super::lanes::Waiting) (a receiver of
+    /// any message, with [`Queue::mailbox_any`]), not in the queue's.
+    any: bool,
 }
 
 impl RecvOp {
     pub(crate) fn new(select: Select, maxsize: usize) -> RecvOp {
-        RecvOp { select, maxsize, started: false, waiter: None, tag: 0 }
+        RecvOp { select, maxsize, started: false, waiter: None, tag: 0, any: false }
     }
 
     /// Whether it is registered as a waiter.
@@ -128,7 +131,12 @@ impl<T> Queue<T> {
                 Err(e) => return Poll::Ready(Err(e)),
             }
             match self.try_simple_send(creds.pid(), checked, op.mtype, op.size, &mut op.msg) {
-                SimpleSend::Sent => return Poll::Ready(Ok(())),
+                SimpleSend::Sent { wake } => {
+                    if wake {
+                        self.wake_senders_locked();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
                 // the room it gave back may be what a waiting sender needs
                 SimpleSend::OtherType { wake: true } | SimpleSend::Recheck { wake: true } => {
                     self.wake_senders_locked()
@@ -155,9 +163,9 @@ impl<T> Queue<T> {
         }
         if st.fits(op.size) {
             let Some(payload) = op.msg.take() else { return Poll::Ready(Ok(())) };
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            let rpid = st.deliver(Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
+            let seq = self.number();
+            let rpid =
+                self.deliver(&mut st, Msg { seq, mtype: op.mtype, size: op.size, payload }, &mut wakes);
             if op.pass.promised {
                 self.wake_senders(&mut st, &mut wakes);
             }
@@ -245,8 +253,8 @@ impl<T> Queue<T> {
             self.sync_senders(st);
         }
         match outcome {
-            SimpleSend::Sent => {
-                if op.pass.promised {
+            SimpleSend::Sent { wake } => {
+                if op.pass.promised || wake {
                     // Room freed while it was on its way went to nobody else: pass it on.
                     self.wake_senders(st, wakes);
                 }
@@ -414,9 +422,8 @@ impl<T> Queue<T> {
             drop(payload);
             return;
         }
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        let rpid = st.deliver(Msg { seq, mtype, size, payload }, &mut wakes);
+        let seq = self.number();
+        let rpid = self.deliver(&mut st, Msg { seq, mtype, size, payload }, &mut wakes);
         count(Event::MsgSent);
         self.sent_and_handed(pid, rpid);
         if size < reserved {
@@ -472,22 +479,53 @@ impl<T> Queue<T> {
                 Err(e) => return Poll::Ready(Err(e)),
             };
             checked = Some(version);
-            // A receive that may wait skips the lock-free attempt when the ring looks empty:
-            // it would find nothing and take the lock anyway (an `IPC_NOWAIT` one still
-            // tries, to answer `ENOMSG` without the lock).
+            // A receive that may wait skips the lock-free attempt when the ring looks empty
+            // (an `IPC_NOWAIT` one still tries, to answer `ENOMSG` without the lock); a
+            // receive of any message then waits in simple mode (`Queue::wait_simple`).
             if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
                 match self.try_simple_recv(creds.pid(), version, op.select) {
                     Ok(msg) => return Poll::Ready(Ok(msg)),
                     // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
                     // switch to complex mode (and back) just to find the lanes empty.
                     Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
-                    Err(_) => {}
+                    Err(false) => {}
+                    Err(true) => {
+                        if let Some(p) = self.wait_simple_if_any(creds.pid(), version, op, cx.as_deref()) {
+                            return p.map(Ok);
+                        }
+                    }
                 }
+            } else if let Some(p) = self.wait_simple_if_any(creds.pid(), version, op, cx.as_deref()) {
+                return p.map(Ok);
             }
         }
         // Handed a message through the mailbox: no lock needed to collect it.
         if let Some(msg) = self.take_handed(op) {
             return Poll::Ready(Ok(msg));
+        }
+        if let (Some(id), true) = (op.waiter, op.any) {
+            // Still waiting, or woken: the receivers' lock alone says which.
+            let Some(cx) = cx.as_deref() else { return Poll::Pending };
+            let mut w = self.lock_waiting();
+            // Under the receivers' lock `mailbox_any` is the whole truth: a handoff puts
+            // there under it.
+            if let Some(msg) = self.take_handed(op) {
+                return Poll::Ready(Ok(msg));
+            }
+            if let Some(WaiterState::Waiting) = w.receivers.register(id, cx.waker()) {
+                return Poll::Pending;
+            }
+            count(Event::MsgWake);
+            op.waiter = None;
+            let handed = w.receivers.remove(id).map(|(r, _)| r.handed);
+            self.sync_waiting(&w);
+            drop(w);
+            match handed {
+                Some(Handed::Msg(m)) => return Poll::Ready(Ok(m)),
+                Some(Handed::Err(e)) => return Poll::Ready(Err(e)),
+                // `IPC_SET`: a new pass, which checks the permission again.
+                Some(Handed::Retry | Handed::Nothing) | None => {}
+            }
         }
         let mut wakes = WakeList::new();
         count(Event::MsgLockRecv);
@@ -533,31 +571,63 @@ impl<T> Queue<T> {
                 return Poll::Ready(Ok(msg));
             }
         }
-        match cx {
-            None => {
-                self.make_simple_if_idle(&mut st);
-                Poll::Ready(Err(ErrorKind::NoMessage))
-            }
-            Some(cx) => {
-                op.tag = st.postman.tag();
-                let r = Receiver {
-                    select: op.select,
-                    maxsize: op.maxsize,
-                    pid: creds.pid(),
-                    tag: op.tag,
-                    handed: Handed::Nothing,
-                };
-                op.waiter = Some(st.receivers.push_back(r, cx.waker()));
-                count(Event::MsgWait);
-                Poll::Pending
-            }
+        let Some(cx) = cx else {
+            self.make_simple_if_idle(&mut st);
+            return Poll::Ready(Err(ErrorKind::NoMessage));
+        };
+        let mut r = Receiver {
+            select: op.select,
+            maxsize: op.maxsize,
+            pid: creds.pid(),
+            tag: 0,
+            handed: Handed::Nothing,
+        };
+        count(Event::MsgWait);
+        if r.needs_complex() {
+            op.tag = self.ticket();
+            r.tag = op.tag;
+            op.waiter = Some(st.receivers.push_back(r, cx.waker()));
+            op.any = false;
+        } else {
+            // A receiver of any message joins the receivers' list, which needs no complex
+            // mode: with nothing queued (`find` found nothing), the queue may go back to simple
+            // mode at once.
+            let mut w = self.lock_waiting();
+            op.tag = self.ticket();
+            r.tag = op.tag;
+            op.waiter = Some(w.receivers.push_back(r, cx.waker()));
+            op.any = true;
+            self.sync_waiting(&w);
+            drop(w);
+            self.make_simple_if_idle(&mut st);
         }
+        Poll::Pending
     }
 
-    /// The message a handoff left in the mailbox for `op`, which then waits no more.
+    /// [`Queue::wait_simple`] for a receive of any message without a size limit that may
+    /// wait (`cx`), found the ring open and empty or looking empty: `None` for any other
+    /// receive, or when it must go to the queue's lock.
+    fn wait_simple_if_any(
+        &self,
+        pid: i32,
+        checked: u32,
+        op: &mut RecvOp,
+        cx: Option<&Context<'_>>,
+    ) -> Option<Poll<Msg<T>>> {
+        let cx = cx?;
+        if op.select != Select::Any || op.maxsize != usize::MAX {
+            return None;
+        }
+        let p = self.wait_simple(pid, checked, op.maxsize, &mut op.tag, &mut op.waiter, cx)?;
+        op.any = true;
+        Some(p)
+    }
+
+    /// The message a handoff left in `op`'s mailbox for it, which then waits no more.
     pub(super) fn take_handed(&self, op: &mut RecvOp) -> Option<Msg<T>> {
         op.waiter?;
-        let msg = self.mailbox.take(op.tag)?;
+        let mailbox = if op.any { &self.mailbox_any } else { &self.mailbox };
+        let msg = mailbox.take(op.tag)?;
         count(Event::MsgWake);
         op.waiter = None;
         Some(msg)
@@ -569,8 +639,24 @@ impl<T> Queue<T> {
     pub(crate) fn cancel_recv(&self, op: &mut RecvOp) {
         let Some(id) = op.waiter.take() else { return };
         let mut wakes = WakeList::new();
+        if op.any {
+            let mut w = self.lock_waiting();
+            // Handed a message through the mailbox (its entry is gone), or through the entry.
+            let msg = match self.mailbox_any.take(op.tag) {
+                Some(m) => Some(m),
+                None => match w.receivers.remove(id) {
+                    Some((Receiver { handed: Handed::Msg(m), .. }, _)) => Some(m),
+                    _ => None,
+                },
+            };
+            self.sync_waiting(&w);
+            drop(w);
+            if let Some(msg) = msg {
+                self.put_back(self.lock(), msg, &mut wakes);
+            }
+            return;
+        }
         let mut st = self.lock();
-        // Handed a message through the mailbox (its entry is gone), or through the entry.
         let msg = match self.mailbox.take(op.tag) {
             Some(m) => m,
             None => match st.receivers.remove(id) {
@@ -578,17 +664,95 @@ impl<T> Queue<T> {
                 _ => return,
             },
         };
+        self.put_back(st, msg, &mut wakes);
+    }
+
+    /// A message handed to a receive that will not take it: to the next matching receiver,
+    /// or into the queue at its place (oldest first), under the queue's lock.
+    fn put_back(&self, mut st: MutexGuard<'_, State<T>>, msg: Msg<T>, wakes: &mut WakeList) {
         if st.removed {
+            // Dropped as the queue's messages were, outside the lock.
             drop(st);
             drop(msg);
             return;
         }
         self.make_complex(&mut st);
-        if let Some(pid) = st.deliver(msg, &mut wakes) {
+        if let Some(pid) = self.deliver(&mut st, msg, wakes) {
             self.received(pid);
         }
         self.make_simple_if_idle(&mut st);
     }
+
+    /// `pipelined_send`, then the enqueue, under the queue's lock: offers `msg` to the
+    /// waiting receivers in arrival order — each one whose selector matches but whose
+    /// `maxsize` is too small fails with `E2BIG` — and hands it to the first that takes it,
+    /// or queues it. The receiver's pid when handed.
+    ///
+    /// The receivers of any message (in [`Waiting`](super::lanes::Waiting)) take every
+    /// message, so only their oldest counts: the message goes to it unless a matching
+    /// receiver of the queue's own list is older (by ticket). The ring's `WAITING` flag says
+    /// whether that list has anyone (it changes under the receivers' lock; a receiver that
+    /// joined it under the queue's lock, which we hold, set it before, and the switch to
+    /// complex mode ordered us after any other, see `Ring::close`): no one, no second lock.
+    pub(super) fn deliver(&self, st: &mut State<T>, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
+        if self.ring.is_waiting() {
+            return self.deliver_with_any(st, msg, wakes);
+        }
+        match offer(st, msg, u64::MAX, wakes) {
+            Ok(pid) => Some(pid),
+            Err(msg) => {
+                st.insert(msg);
+                None
+            }
+        }
+    }
+
+    /// [`Queue::deliver`] while receivers of any message wait: the oldest of them takes the
+    /// message unless an older receiver of the queue's list does.
+    #[inline(never)]
+    fn deliver_with_any(&self, st: &mut State<T>, msg: Msg<T>, wakes: &mut WakeList) -> Option<i32> {
+        let mut w = self.lock_waiting();
+        let oldest_any = w.oldest();
+        let msg = match offer(st, msg, oldest_any.map_or(u64::MAX, |(_, ticket, _)| ticket), wakes) {
+            Ok(pid) => return Some(pid),
+            Err(msg) => msg,
+        };
+        let Some(oldest) = oldest_any else {
+            st.insert(msg);
+            return None;
+        };
+        let pid = w.give(oldest, msg, wakes);
+        self.sync_waiting(&w);
+        Some(pid)
+    }
+}
+
+/// `pipelined_send` over the queue's own receiver list, up to the receivers that arrived
+/// before ticket `before`: each one whose selector matches but whose `maxsize` is too small
+/// fails with `E2BIG`; the first that takes `msg` gets it (its pid). The message back when
+/// none does.
+#[inline(always)]
+fn offer<T>(st: &mut State<T>, msg: Msg<T>, before: u64, wakes: &mut WakeList) -> Result<i32, Msg<T>> {
+    let mut cur = st.receivers.front();
+    while let Some(id) = cur {
+        cur = st.receivers.next(id);
+        let Some(r) = st.receivers.get_mut(id) else { continue };
+        if r.tag > before {
+            break;
+        }
+        if !r.select.matches(msg.mtype) {
+            continue;
+        }
+        if r.maxsize < msg.size {
+            r.handed = Handed::Err(ErrorKind::TooBig);
+            st.receivers.notify(id, wakes);
+            continue;
+        }
+        let (tag, pid) = (r.tag, r.pid);
+        give(&mut st.receivers, &mut st.postman, id, tag, msg, wakes);
+        return Ok(pid);
+    }
+    Err(msg)
 }
 
 /// Counts a waiter that was woken and is waiting again (a new entry): a wake-up that found

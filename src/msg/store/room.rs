@@ -3,8 +3,9 @@
 //!
 //! # Design
 //!
-//! **Simple mode** — every queued message has one type and no receiver waits: a send or a
-//! receive of that type takes no lock. The messages sit in a bounded lock-free ring
+//! **Simple mode** — every queued message has one type and no receiver waits that needs
+//! complex mode (receivers of `Select::Any` without a size limit may wait, below): a send
+//! or a receive of that type takes no lock. The messages sit in a bounded lock-free ring
 //! (`sync::ring`: Vyukov's MPMC queue with 64-bit positions and per-slot stamps, written
 //! against the `sync` shim so loom sees every step), and the room in two 64-bit *room
 //! words*, each on its own cache line (`CachePadded`), one per side, so that a producer and
@@ -94,17 +95,17 @@
 //! Back to simple, at the end of a locked operation (and at the start of a locked send),
 //! **as soon as nothing needs the lanes** — not only when the queue is idle: the queued
 //! messages have at most one type and fit the ring, no room is held by a permit, no
-//! receiver waits, the queue is alive and `qbytes` fits the words' 24-bit room fields
-//! (16 MiB). The lane's messages move into the ring, oldest first, with their sequence
+//! receiver waits that needs complex mode, the queue is alive and `qbytes` fits the words'
+//! 24-bit room fields (16 MiB). The lane's messages move into the ring, oldest first, with their sequence
 //! numbers (so a message a dropped receive puts back still goes before them); then the
 //! ring's type is set, `rx` stored with no room and `SENDERS` as the sender list needs,
 //! the ring reopened and `tx` stored with the room the messages leave (Release). (Growing
 //! the ring is the same switch with a larger array.) Waiting for an empty queue, as this
 //! engine first did, kept a loaded queue in complex mode for good: one receiver that waited
 //! once, and a backlog that never drained, made every later operation take the lock.
-//! A handoff leaves the queue in complex mode, because the receiver it woke is likely to
-//! wait again (ping-pong) and a waiting receiver needs complex mode; the next locked
-//! operation that finds nobody waiting switches back.
+//! A handoff in complex mode leaves the queue there, because the receiver it woke is likely
+//! to wait again (ping-pong, whose selectors need complex mode); the next locked operation
+//! that finds nobody waiting who needs it switches back.
 //! The price: each switch moves the backlog (at most the ring's 4096 slots) one way. So the
 //! switch back also waits until the complex episode has made at least
 //! `PASSES_PER_MOVED_MESSAGE` (64) locked passes per queued message: the moves stay a small,
@@ -131,6 +132,66 @@
 //! locked `ss_wakeup` per woken sender, not one per freed message (loom models in
 //! `loom_msg_wakeup.rs`).
 //!
+//! **Receivers that wait in simple mode.** A receiver of `Select::Any` without a size limit
+//! takes any message whole, so it needs none of complex mode's lanes to wait: it joins a
+//! receiver list of its kind, under a lock of its own, with a mailbox of its own
+//! (`lanes.rs`, `Waiting`; the lock is taken after the queue's when both are held), and the
+//! queue stays lock-free. Until this change
+//! such a receiver put the queue in complex mode for as long as it waited, and every send
+//! meanwhile locked the queue to hand it the message: with consumers waiting in turn
+//! (MPMC 8x8), one lock per hand-off and the convoy issue 12 measured on 16 cores.
+//!
+//! * **Registering** (`Queue::wait_simple`, under the receivers' lock): the receiver joins
+//!   the list, sets the ring's `WAITING` flag — bit 0 of the ring's `tail`, one RMW — and
+//!   looks at the ring once more. The ring hands out positions with a `fetch_add` on that
+//!   same word, so every push is ordered against the flag: a push whose position came
+//!   before it is below the position the flag's RMW returns, and the second look answers
+//!   `Empty` only once `head` has passed every such position (the message was taken, by
+//!   this look or another receive); a push whose position comes after it gets the flag
+//!   back from its `fetch_add`. The same argument with two separate words would be a
+//!   store-buffering pattern, which needs `SeqCst` fences (and which loom does not model).
+//!   A closed ring (complex mode) or a permission change since the caller's check sends
+//!   the receiver to the queue's lock instead.
+//! * **Handing over** (`Queue::hand_from_ring`): a simple send whose push got the flag
+//!   takes the receivers' lock after its push, pops the ring's head — the oldest message,
+//!   its own or an older one — and hands it to the oldest waiting receiver through the
+//!   mailbox (its entry leaves the list), as `pipelined_send` would: it numbers it, so that
+//!   a dropped receive puts it back at its place; stamps `msg_lrpid`/`msg_rtime`; and gives
+//!   its room back to `rx` like a receive (running `ss_wakeup` if `SENDERS` says so). When
+//!   the ring is empty by then, a receive took that message and the receiver sleeps on:
+//!   each push after the flag makes its own attempt, so no message stays in the ring while
+//!   a receiver sleeps. The woken receiver takes its message from the mailbox without a
+//!   lock (from its entry, under the receivers' lock, when the mailbox was full).
+//! * **The flag equals "a receiver waits"** under the receivers' lock: set by a
+//!   registration, cleared by whoever takes the last waiting receiver off. So a locked send
+//!   in complex mode skips the receivers' lock when the flag is clear.
+//! * **Switching to complex mode** closes the ring and then makes one RMW on `tail`: a
+//!   registering receiver either finds the ring closed on its second look, or its flag is
+//!   seen by the switch and everyone after it (without that RMW, the loom model
+//!   `switch_racing_a_simple_registration_still_sees_the_receiver` finds a locked send that
+//!   reads no flag and queues its message while the receiver sleeps). The switch numbers the messages it drained
+//!   only once every simple operation is done (a hand-off numbers its message before it
+//!   gives the room back, which the drain waits for), and hands them, oldest first, to the
+//!   receivers still waiting: a push whose hand-off found the ring closed left its message
+//!   there (the loom model `switch_and_back_hands_a_drained_message_to_the_waiting_receiver`
+//!   deadlocks without it).
+//! * **What still needs complex mode**: a receiver with a type selector or a size limit,
+//!   since each message must be offered to it in turn, with `E2BIG` for a too-small one. It
+//!   waits in the queue's own list (`State::receivers`, under the queue's lock, as before),
+//!   and simple mode needs that list empty. A handoff under the queue's lock goes to the
+//!   older (by ticket, the receivers' mailbox tags from one counter) of the first matching
+//!   receiver there and the oldest receiver of any message, so the arrival order holds
+//!   across the two lists; a ping-pong between type selectors takes no second lock (one
+//!   shared list cost it 15% more instructions per round trip). `IPC_SET` and `IPC_RMID`
+//!   run in complex mode and notify both lists.
+//!
+//! Cost: a hand-off takes the receivers' lock once (the send's), a wait once (the
+//! registration), and the queue's lock never; a lock held for a few list operations, not
+//! for the queue's work. The order among receivers is the kernel's — the oldest waiting one
+//! gets the oldest message — except against a receive that runs while a send is between
+//! its push and its hand-off: that receive may take the message first (the send has not
+//! returned yet, so no caller can tell it from the receive coming first).
+//!
 //! **Permissions and lock-free calls.** A lock-free send or receive checks permission, then
 //! makes its one atomic step; an `IPC_SET` in between is seen — it runs in complex mode, so
 //! the step finds the simple mode after it and the permissions' version it changed — and
@@ -140,8 +201,10 @@
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
+use std::task::{Context, Poll};
+
 use super::super::select::Select;
-use super::lanes::{Msg, State};
+use super::lanes::{Handed, Msg, Receiver, State};
 use super::Queue;
 use crate::sync::backoff;
 use crate::sync::counters::{count, Event};
@@ -229,8 +292,10 @@ pub(super) fn room_bytes(word: u64) -> u64 {
 /// What [`Queue::try_simple_send`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum SimpleSend {
-    /// Sent.
-    Sent,
+    /// Sent. `wake`: it handed a message from the ring to a waiting receiver, giving back
+    /// that message's room while `SENDERS` was set (someone must run `ss_wakeup`, under the
+    /// lock).
+    Sent { wake: bool },
     /// The message does not fit (decided by a collect, see [`Queue::enter_send`]): nothing
     /// changed. `slots`: only the message count was short at the collect's instant, not the
     /// bytes — when the ring caps the count below `qbytes` ([`Queue::ring_limited`]), the
@@ -371,36 +436,63 @@ impl<T> Queue<T> {
         }
         let cap = self.cap.load(Relaxed) as u64;
         let free = room_count(self.tx.load(Acquire));
-        let mut moved = 0u64;
+        let mut drained = Vec::new();
         spins = 0;
         loop {
-            if let Some(mut msg) = self.ring.take_closed() {
-                // A simple send's message gets its number now; one that `make_simple` moved
-                // into the ring keeps its own, older than every message behind it and still
-                // ordered against a handed message that a dropped receive may put back.
-                if msg.seq == UNNUMBERED {
-                    msg.seq = st.next_seq;
-                    st.next_seq += 1;
-                }
-                st.insert(msg);
-                moved += 1;
+            if let Some(msg) = self.ring.take_closed() {
+                drained.push(msg);
                 continue;
             }
             // Acquire: a send that gave its room back did so after its type claim; a
-            // receive, after its pop.
-            if moved + free + room_count(self.rx.load(Acquire)) >= cap {
+            // receive, after its pop (and a send that handed a message from the ring, after
+            // it numbered it).
+            if drained.len() as u64 + free + room_count(self.rx.load(Acquire)) >= cap {
                 break;
             }
             // An operation between its room and its push or give-back (a few
             // instructions, never blocking).
             backoff(&mut spins);
         }
+        // A simple send's message gets its number now, once no simple operation runs: a
+        // send that handed the ring's head to a waiting receiver numbered it before giving
+        // its room back, so every number given here is larger, as the messages are younger.
+        // One that `make_simple` moved into the ring keeps its own, older than every message
+        // behind it and still ordered against a handed message that a dropped receive may
+        // put back.
+        for mut msg in drained {
+            if msg.seq == UNNUMBERED {
+                msg.seq = self.number();
+            }
+            st.insert(msg);
+        }
+        // A receiver that waited in simple mode while a send it should have been handed was
+        // still between its push and its hand-off (which then found the ring closed): it
+        // gets the oldest messages now, as a complex-mode send would have handed them.
+        if st.qnum > 0 && self.ring.is_waiting() {
+            let mut wakes = WakeList::new();
+            let mut w = self.lock_waiting();
+            let mut handed = false;
+            // (Simple mode had no receiver in `st.receivers`: these are the oldest.)
+            while let (Some(mtype), Some(oldest)) = (st.find(Select::Any), w.oldest()) {
+                let Some(msg) = st.pop_lane(mtype) else { break };
+                let pid = w.give(oldest, msg, &mut wakes);
+                self.received(pid);
+                handed = true;
+            }
+            self.sync_waiting(&w);
+            drop(w);
+            if handed {
+                // The room those messages held, to the senders that wait for it.
+                self.wake_senders(st, &mut wakes);
+            }
+        }
     }
 
     /// Back to simple mode, under the lock, as soon as nothing needs the full structure and
     /// the move has been paid for — not only when the queue is idle: the queued messages
     /// have at most one type and fit the ring (they move into it, oldest first), no room is
-    /// held by a permit, no receiver waits, the queue is alive, `qbytes` is within the
+    /// held by a permit, no receiver waits that needs complex mode, the queue is alive,
+    /// `qbytes` is within the
     /// words' 24-bit room fields, and this complex episode has made at least
     /// `PASSES_PER_MOVED_MESSAGE` locked passes per queued message (every call of this
     /// function in complex mode counts one). The next simple send of an empty queue claims
@@ -433,7 +525,8 @@ impl<T> Queue<T> {
     }
 
     /// What simple mode needs besides the lanes' contents: no room held by a permit, no
-    /// receiver waiting, the queue alive and `qbytes` within the room fields.
+    /// receiver waiting that needs complex mode (one of `Select::Any` without a size limit
+    /// may wait in simple mode), the queue alive and `qbytes` within the room fields.
     pub(super) fn simple_allowed(&self, st: &State<T>) -> bool {
         !st.removed && st.reserved_count == 0 && st.receivers.is_empty() && st.qbytes <= SIMPLE_QBYTES_MAX
     }
@@ -512,7 +605,7 @@ impl<T> Queue<T> {
     ) -> SimpleSend {
         if payload.is_none() {
             // Polled again after it completed: nothing to send, no room to take.
-            return SimpleSend::Sent;
+            return SimpleSend::Sent { wake: false };
         }
         if let Err(not_entered) = self.enter_send(size) {
             return not_entered;
@@ -529,9 +622,98 @@ impl<T> Queue<T> {
         self.sent(pid);
         if let Some(payload) = payload.take() {
             // The room taken is a slot: the ring holds at most `cap` messages.
-            self.ring.push(Msg { seq: UNNUMBERED, mtype, size, payload });
+            if self.ring.push(Msg { seq: UNNUMBERED, mtype, size, payload }) {
+                // A receiver waits: the oldest message goes to it (see "Receivers that wait
+                // in simple mode").
+                return SimpleSend::Sent { wake: self.hand_from_ring() };
+            }
         }
-        SimpleSend::Sent
+        SimpleSend::Sent { wake: false }
+    }
+
+    /// After a simple push that found the ring's `WAITING` flag: under the receivers' lock,
+    /// pops the ring's oldest message and hands it to the oldest waiting receiver —
+    /// `pipelined_send` one step late, without the queue's lock. The message gets its
+    /// sequence number here (a dropped receive may put it back in its place); the room it
+    /// held goes back to `rx`, as a receive's does, after the lock is released. Returns
+    /// whether `SENDERS` was set then: the caller runs `ss_wakeup` (under the queue's lock,
+    /// which it may already hold).
+    ///
+    /// Nothing to do when no receiver waits any more, or when the ring is empty (a receive
+    /// took the message: the receiver stays asleep for the next push, which sees the flag
+    /// too) or closed (the switch to complex mode hands the drained messages to the
+    /// waiting receivers, `Queue::make_complex`).
+    #[inline(never)]
+    fn hand_from_ring(&self) -> bool {
+        let mut wakes = WakeList::new();
+        let mut w = self.lock_waiting();
+        let mut freed = None;
+        // The oldest waiting receiver of all: while the ring is open no receiver waits in
+        // `State::receivers` (one registers there only after a switch closed the ring, and a
+        // switch cannot end while a pop of ours holds room).
+        if let Some(oldest) = w.oldest() {
+            if let Pop::Taken(mut msg) = self.ring.pop_if(|| true) {
+                msg.seq = self.number();
+                freed = Some(msg.size);
+                let pid = w.give(oldest, msg, &mut wakes);
+                self.received(pid);
+            }
+        }
+        self.sync_waiting(&w);
+        drop(w);
+        freed.is_some_and(|size| self.give_back(size))
+    }
+
+    /// A receive of `Select::Any` without a size limit that found the simple ring empty,
+    /// and may wait: it waits **without the queue's lock and without leaving simple mode**.
+    /// Under the receivers' lock it joins the list, sets the ring's `WAITING` flag (one RMW
+    /// on the ring's `tail`, which every push is ordered against) and then tries the ring
+    /// once more: a message pushed before the flag is taken now (or by another receive:
+    /// `Pop::Empty` means `head` reached every position handed out before the flag), and a
+    /// push after it sees the flag and hands its message over ([`Queue::hand_from_ring`]).
+    ///
+    /// `None` when it must go to the queue's lock instead: the ring is closed (complex mode,
+    /// or a switch under way), or the permissions changed since the caller's check at
+    /// `checked` (an `IPC_SET` that ran before we registered; one that runs after finds us
+    /// on the list and wakes us to check again).
+    #[inline(never)]
+    pub(super) fn wait_simple(
+        &self,
+        pid: i32,
+        checked: u32,
+        maxsize: usize,
+        tag: &mut u64,
+        waiter: &mut Option<WaiterId>,
+        cx: &Context<'_>,
+    ) -> Option<Poll<Msg<T>>> {
+        let mut w = self.lock_waiting();
+        *tag = self.ticket();
+        let r = Receiver { select: Select::Any, maxsize, pid, tag: *tag, handed: Handed::Nothing };
+        let id = w.receivers.push_back(r, cx.waker());
+        self.ring.set_waiting();
+        let perm = self.header.perm();
+        match self.ring.pop_if(|| perm.unchanged_since(checked)) {
+            Pop::Empty if perm.unchanged_since(checked) => {
+                count(Event::MsgWait);
+                *waiter = Some(id);
+                Some(Poll::Pending)
+            }
+            Pop::Taken(msg) => {
+                w.receivers.remove(id);
+                self.sync_waiting(&w);
+                drop(w);
+                self.received(pid);
+                if self.give_back(msg.size) {
+                    self.wake_senders_locked();
+                }
+                Some(Poll::Ready(msg))
+            }
+            _ => {
+                w.receivers.remove(id);
+                self.sync_waiting(&w);
+                None
+            }
+        }
     }
 
     /// Whether the ring takes `mtype`: its type already, or unclaimed and now claimed.

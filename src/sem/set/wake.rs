@@ -54,6 +54,12 @@
 //!   semaphore's wait-for-zero sleepers are scanned if it reached 0 and it has some;
 //! * there is no restart: the kernel restarts only in merged mode or after a complex op.
 //!
+//! Each of those sleepers is retried by `retry_one`: its one operation is copied out of the
+//! entry (not taken out and put back, as the generic retry does for an op list), its tag and
+//! kind are read in the same look-up and handed to the completion, and its counts are given
+//! up without the loop over sops. The outcomes are the generic retry's; a decided entry
+//! keeps its copy of the operation, which nothing reads (only `Waiting` entries' are).
+//!
 //! "Not merged" is checked and not implied by "no complex op": within the critical section
 //! that took the last complex op off the list (a cancellation followed by its inverse), the
 //! queues stay merged until the unlock, as the kernel's `unmerge_queues` runs at
@@ -85,9 +91,16 @@ impl Section<'_> {
     /// outcome and collects its waker: through the mailbox if it is free (the entry goes),
     /// else through the entry (it stays, `Notified`, until its future collects it).
     pub(super) fn complete(&mut self, id: WaiterId, sops: &[SemOp], outcome: Outcome) {
-        let st = &mut *self.st;
-        let Some(w) = st.waiters.get_mut(id) else { return };
+        let Some(w) = self.st.waiters.get(id) else { return };
         let (tag, alter) = (w.tag, w.alter);
+        self.hand(id, tag, alter, sops, outcome);
+    }
+
+    /// [`complete`](Self::complete) for a caller that has read the `Waiting` entry's tag
+    /// and kind already (`alter`), and so knows it is there.
+    #[inline(always)]
+    fn hand(&mut self, id: WaiterId, tag: u64, alter: bool, sops: &[SemOp], outcome: Outcome) {
+        let st = &mut *self.st;
         release_refs(st, sops, alter);
         count(Event::SemWake);
         match st.postman.put(tag, outcome) {
@@ -323,9 +336,10 @@ impl Section<'_> {
             count(Event::SemScan);
             let Some(w) = self.st.waiters.get(id) else { break };
             // Every op is single-sop here (no complex op sleeps); a `Waiting` entry has its
-            // ops (a retry takes them out only while it runs; a decided entry is off the list).
-            if w.sops.first().is_some_and(|sop| usize::from(sop.num()) == n) {
-                if let Retried::Done(_) = self.retry(id) {
+            // ops (a generic retry takes them out only while it runs).
+            debug_assert!(w.alter, "the scan visits alter ops only");
+            if let [sop] = *w.sops {
+                if usize::from(sop.num()) == n && self.retry_one(id, sop, w.undo, w.pid, w.tag) {
                     completed = true;
                     if self.st.zwait[n] > 0 && self.set.val(n) == 0 {
                         self.wake_const(Some(n));
@@ -336,12 +350,48 @@ impl Section<'_> {
         }
         completed
     }
+
+    /// [`retry`](Self::retry) of `Waiting` entry `id`, a single-sop alter op whose
+    /// operation, `SEM_UNDO` record, pid and tag the caller has read from it, for
+    /// [`update_after_increment`](Self::update_after_increment): the same outcomes, without
+    /// taking the operation out of the entry and putting it back (a decided entry keeps its
+    /// copy; only `Waiting` entries' operations are ever read). Whether it was performed.
+    #[inline(always)]
+    fn retry_one(&mut self, id: WaiterId, sop: SemOp, undo: Option<u64>, pid: i32, tag: u64) -> bool {
+        let outcome = match self.perform_one(sop, false, undo, pid) {
+            Verdict::Done => Ok(Performed { epoch: self.st.epoch, undo }),
+            Verdict::Block(_) if sop.is_nowait() => Err(ErrorKind::WouldBlock),
+            Verdict::Block(_) => {
+                count(Event::SemRetry);
+                return false;
+            }
+            Verdict::Fail(e) => Err(e),
+        };
+        let done = outcome.is_ok();
+        self.hand(id, tag, true, std::slice::from_ref(&sop), outcome);
+        done
+    }
 }
 
 /// The counts an op (`sops`, altering or not) leaving the `Waiting` state gives up: its
 /// reference on each semaphore it names (one no op names any more is queued in `held` for
 /// its [`SLOW`] check), its wait-for-zero count, and the complex/alter counts.
+#[inline]
 pub(super) fn release_refs(st: &mut State, sops: &[SemOp], alter: bool) {
+    if let [sop] = sops {
+        // One sop (every hand-off): its semaphore's counts, without the loop.
+        let n = usize::from(sop.num());
+        st.refs[n] -= 1;
+        if st.refs[n] == 0 && !st.held_all {
+            st.held.push(n as u32);
+        }
+        if alter {
+            st.alter -= 1;
+        } else {
+            st.zwait[n] -= 1;
+        }
+        return;
+    }
     for sop in sops {
         let n = usize::from(sop.num());
         st.refs[n] -= 1;
