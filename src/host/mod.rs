@@ -57,7 +57,8 @@
 //!   with `CONFIG_CHECKPOINT_RESTORE`); `with_process` answers `EPERM`.
 //!
 //! **Semaphore sets are unified** the same way: [`Host::sem_set`] returns the crate's
-//! [`SemaphoreSet`] (three words, the third carrying the host set; [`SemaphoreSet::host`]),
+//! [`SemaphoreSet`] (its lifetime word carries the host set, so the handle grows by nothing;
+//! [`SemaphoreSet::host`]),
 //! whose `semop` and `acquire` futures make the host's `semop` at their first poll (one
 //! boxed variant of their internal stage: `SemopFuture` stays 48 bytes), and whose permits
 //! give their units back with the host's `semop`.
