@@ -1,7 +1,7 @@
-/* The C client of examples/host_server.rs: sends `struct request` messages of type 1 to the
+/* The C client of examples/host_server/main.rs: sends `struct request` messages of type 1 to the
  * queue whose id it is given, and waits for each answer on type = its own pid.
  *
- *   cc -o host_client host_client.c && ./host_client MSQID COUNT
+ *   cc -o host_client client.c && ./host_client MSQID COUNT
  *
  * Exit status 0 when every answer was right.
  */

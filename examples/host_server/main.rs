@@ -5,9 +5,9 @@
 //! cargo run --example host_server
 //! ```
 //!
-//! The example builds `examples/host_client.c` with the system C compiler (`cc`, or `$CC`),
-//! creates a private queue on the host (`msgget(IPC_PRIVATE)`), starts three C clients with
-//! its id, and serves them: each request is a plain `#[repr(C)]` struct of type 1, each
+//! The example builds `examples/host_server/client.c` with the system C compiler (`cc`, or
+//! `$CC`), creates a private queue on the host (`msgget(IPC_PRIVATE)`), starts three C
+//! clients with its id, and serves them: each request is a plain `#[repr(C)]` struct of type 1, each
 //! answer goes back with the client's pid as its type, which is how the client's `msgrcv`
 //! picks its own answers. The queue is removed at the end (`ipcs -q` shows nothing left).
 //! Linux only (and not under `--cfg loom`, where the host backend is not built).
@@ -21,7 +21,7 @@ mod server {
     use svipc::msg::SizeOf;
     use svipc::{Key, Select};
 
-    /// `struct request { int32_t client; int32_t a; int32_t b; }` in host_client.c.
+    /// `struct request { int32_t client; int32_t a; int32_t b; }` in client.c.
     #[derive(Clone, Copy, Pod, Zeroable)]
     #[repr(C)]
     struct Request {
@@ -41,7 +41,7 @@ mod server {
     const PER_CLIENT: usize = 100;
 
     pub fn main() -> Result<(), Box<dyn std::error::Error>> {
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/host_client.c");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/host_server/client.c");
         let exe = std::env::temp_dir().join(format!("svipc_host_client_{}", std::process::id()));
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         match Command::new(&cc).arg("-O2").arg("-o").arg(&exe).arg(src).status() {
