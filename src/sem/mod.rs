@@ -75,9 +75,11 @@
 //!   complex mode made per-semaphore: sem.c takes every per-semaphore spinlock (or waits
 //!   them out) before a complex op; here `SLOW` and `BUSY` are those per-semaphore locks and
 //!   the single-op CAS is the fast path's `spin_lock` + `spin_unlock`.
-//! * **Waiters** are one `WaitList` (`sync::wait_list`) in arrival order under the set
-//!   lock; the kernel's four queue kinds (per-semaphore and global, alter and const) are
-//!   views of it filtered by shape, with `merge_queues` done by reordering.
+//! * **Waiters** are one list in arrival order under the set lock (`set/sleepers.rs`: the
+//!   generic `sync::wait_list` specialized to the set's sleeper, with every step inlined and
+//!   each sleeper written once into its slot); the kernel's four queue kinds (per-semaphore
+//!   and global, alter and const) are views of it filtered by shape, with `merge_queues`
+//!   done by reordering.
 //! * **Hand-off:** the caller whose change lets a sleeper proceed performs the sleeper's
 //!   operation under the lock (as the kernel does) and leaves the outcome in the set's
 //!   one-value mailbox, removing the sleeper's entry; the woken future takes it with one

@@ -17,11 +17,13 @@ use crate::ipc::{now, Figures, Header, IpcObject, Removal};
 use crate::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use crate::sync::counters::{count, Event};
 use crate::sync::mailbox::{mailbox, Mailbox, Postman};
-use crate::sync::wait_list::{WaitList, WaiterId, WaiterState, WakeList};
+use crate::sync::wait_list::{WaiterState, WakeList};
 use crate::sync::{backoff, Mutex, MutexGuard};
 
+mod sleepers;
 mod wake;
 
+use self::sleepers::{SleeperId, Sleepers};
 use self::wake::release_refs;
 
 /// Bit 31 of a semaphore's word: "owned by the set lock". While it is set only the holder
@@ -94,7 +96,7 @@ pub(crate) struct Performed {
 /// A sleeping op's claim, kept by its future: its wait-list entry and its mailbox tag.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ticket {
-    id: WaiterId,
+    id: SleeperId,
     tag: u64,
 }
 
@@ -108,7 +110,7 @@ pub(crate) struct Ticket {
 struct State {
     /// Every sleeping `semop`, in arrival order (`pending_alter`/`pending_const`, per
     /// semaphore and global, as views of one list; see `update_queue`).
-    waiters: WaitList<Waiter>,
+    waiters: Sleepers,
     /// Per semaphore: how many `Waiting` ops name it (one per sop). [`SLOW`] stays set while
     /// it is non-zero.
     refs: Box<[u32]>,
@@ -231,7 +233,7 @@ impl Set {
             sems,
             mailbox,
             state: Mutex::new(State {
-                waiters: WaitList::new(),
+                waiters: Sleepers::new(),
                 refs: vec![0; nsems].into_boxed_slice(),
                 zwait: vec![0; nsems].into_boxed_slice(),
                 postman,
@@ -452,14 +454,49 @@ impl Set {
         waker: Option<&Waker>,
     ) -> Result<Option<Ticket>, ErrorKind> {
         let mut wakes = WakeList::new();
-        let mut s = self.section(&mut wakes, semvmx);
+        let r = self.semop_in(&mut wakes, sops, alter, pid, undo, semvmx, waker);
+        // The lock is released; wake whoever the call completed. A call that woke nobody
+        // (every call that goes to sleep) skips the list's out-of-line drop: nothing was
+        // pushed into this fresh list and nothing reserved room in it (the wake-up pass
+        // only pushes), so it holds no waker and no allocation.
+        if wakes.is_empty() {
+            std::mem::forget(wakes);
+        }
+        r
+    }
+
+    /// [`semop`](Self::semop)'s critical section; the wakers it collects go to `wakes`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn semop_in(
+        &self,
+        wakes: &mut WakeList,
+        sops: &[SemOp],
+        alter: bool,
+        pid: i32,
+        undo: Option<u64>,
+        semvmx: i32,
+        waker: Option<&Waker>,
+    ) -> Result<Option<Ticket>, ErrorKind> {
+        let mut s = self.section(wakes, semvmx);
         if s.st.removed {
             return Err(ErrorKind::Removed);
         }
-        for sop in sops {
-            s.hold(usize::from(sop.num()));
-        }
-        match s.perform(sops, false, undo, pid) {
+        // One dispatch on the shape: the one-sop case holds its semaphore and performs
+        // without the loop and `perform`'s second match.
+        let verdict = match sops {
+            [sop] => {
+                s.hold(usize::from(sop.num()));
+                s.perform_one(*sop, false, undo, pid)
+            }
+            _ => {
+                for sop in sops {
+                    s.hold(usize::from(sop.num()));
+                }
+                s.perform_many(sops, false, undo, pid)
+            }
+        };
+        match verdict {
             Verdict::Done => {
                 if alter {
                     s.do_smart_update(Changed::Ops(sops, false), true);
@@ -699,7 +736,7 @@ impl IpcObject for crate::sync::Arc<Set> {
             let mut st = self.lock();
             st.removed = true;
             self.header.mark_deleted();
-            let ids: Vec<WaiterId> = st.waiters.iter().map(|(id, _)| id).collect();
+            let ids: Vec<SleeperId> = st.waiters.iter().map(|(id, _)| id).collect();
             for id in ids {
                 if let Some(w) = st.waiters.get_mut(id) {
                     w.outcome = Some(Err(ErrorKind::Removed));
@@ -885,8 +922,12 @@ impl Section<'_> {
     fn perform_one(&mut self, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         let op = eff_op(&sop, invert);
         let n = usize::from(sop.num());
+        // One bounds check for the three accesses (each access through `self.set.sems`
+        // would load and check again after the atomic load).
+        let set = self.set;
+        let sem = &set.sems[n];
         if op != 0 {
-            let new = self.set.val(n) + op;
+            let new = (sem.word.load(Acquire) & VALUE) as i32 + op;
             if new < 0 {
                 return Verdict::Block(0);
             }
@@ -903,9 +944,9 @@ impl Section<'_> {
                 }
                 adj[n] = a as i16;
             }
-            self.set.put(n, new);
+            sem.word.store(new as u32 | SLOW, Release);
         } else if !invert {
-            if self.set.val(n) != 0 {
+            if sem.word.load(Acquire) & VALUE != 0 {
                 return Verdict::Block(0);
             }
             // A wait-for-zero changes no `semadj`, but still needs its record.
@@ -913,7 +954,7 @@ impl Section<'_> {
                 return Verdict::Fail(ErrorKind::Removed);
             }
         }
-        self.set.sems[n].pid.store(pid, Relaxed);
+        sem.pid.store(pid, Relaxed);
         Verdict::Done
     }
 
@@ -957,7 +998,7 @@ impl Section<'_> {
     /// each at its head, so the highest-numbered semaphore's waiters come first; FIFO within
     /// each semaphore.
     fn merge(&mut self) {
-        let mut alters: Vec<(usize, WaiterId)> = self
+        let mut alters: Vec<(usize, SleeperId)> = self
             .st
             .waiters
             .iter()

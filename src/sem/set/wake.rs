@@ -71,10 +71,12 @@
 //! again; see its docs and the loom model
 //! `a_locked_op_waits_out_a_multi_op_and_skips_only_its_own_slow_bits`.
 
-use super::{eff_op, Changed, OpList, Outcome, Performed, Section, SemOp, State, Verdict};
+use super::SleeperId;
+use std::sync::atomic::Ordering::Acquire;
+
+use super::{eff_op, Changed, OpList, Outcome, Performed, Section, SemOp, State, Verdict, VALUE};
 use crate::error::ErrorKind;
 use crate::sync::counters::{count, Event};
-use crate::sync::wait_list::WaiterId;
 
 /// What a retry of a sleeping op did.
 pub(super) enum Retried {
@@ -90,7 +92,7 @@ impl Section<'_> {
     /// Hands sleeping op `id` (whose operations, taken out of its entry, are `sops`) its
     /// outcome and collects its waker: through the mailbox if it is free (the entry goes),
     /// else through the entry (it stays, `Notified`, until its future collects it).
-    pub(super) fn complete(&mut self, id: WaiterId, sops: &[SemOp], outcome: Outcome) {
+    pub(super) fn complete(&mut self, id: SleeperId, sops: &[SemOp], outcome: Outcome) {
         let Some(w) = self.st.waiters.get(id) else { return };
         let (tag, alter) = (w.tag, w.alter);
         self.hand(id, tag, alter, sops, outcome);
@@ -99,7 +101,7 @@ impl Section<'_> {
     /// [`complete`](Self::complete) for a caller that has read the `Waiting` entry's tag
     /// and kind already (`alter`), and so knows it is there.
     #[inline(always)]
-    fn hand(&mut self, id: WaiterId, tag: u64, alter: bool, sops: &[SemOp], outcome: Outcome) {
+    fn hand(&mut self, id: SleeperId, tag: u64, alter: bool, sops: &[SemOp], outcome: Outcome) {
         let st = &mut *self.st;
         release_refs(st, sops, alter);
         count(Event::SemWake);
@@ -119,7 +121,7 @@ impl Section<'_> {
     /// Retries sleeping op `id` (`perform` on its operations, under the lock): performed or
     /// failed, it is woken with its outcome; else it keeps sleeping, now blocked on the sop
     /// the retry stopped at.
-    pub(super) fn retry(&mut self, id: WaiterId) -> Retried {
+    pub(super) fn retry(&mut self, id: SleeperId) -> Retried {
         let Some(w) = self.st.waiters.get_mut(id) else { return Retried::Blocked };
         let sops = std::mem::take(&mut w.sops);
         let (undo, pid) = (w.undo, w.pid);
@@ -204,7 +206,7 @@ impl Section<'_> {
 
     /// The next sleeping alter op after `id` (const ops completed meanwhile are skipped;
     /// alter ops are only taken off by this scan).
-    pub(super) fn next_alter(&self, mut id: WaiterId) -> Option<WaiterId> {
+    pub(super) fn next_alter(&self, mut id: SleeperId) -> Option<SleeperId> {
         loop {
             id = self.st.waiters.next(id)?;
             if self.st.waiters.get(id).is_some_and(|w| w.alter) {
@@ -326,8 +328,10 @@ impl Section<'_> {
                 cur = self.next_alter(id);
             }
         }
+        // Semaphore `n`'s word, bounds-checked once for the scan.
+        let word = &self.set.sems[n].word;
         while let Some(id) = cur {
-            if self.set.val(n) == 0 {
+            if word.load(Acquire) & VALUE == 0 {
                 break;
             }
             // Computed before the retry: alter ops leave the list only through this scan,
@@ -341,7 +345,7 @@ impl Section<'_> {
             if let [sop] = *w.sops {
                 if usize::from(sop.num()) == n && self.retry_one(id, sop, w.undo, w.pid, w.tag) {
                     completed = true;
-                    if self.st.zwait[n] > 0 && self.set.val(n) == 0 {
+                    if self.st.zwait[n] > 0 && word.load(Acquire) & VALUE == 0 {
                         self.wake_const(Some(n));
                     }
                 }
@@ -357,7 +361,7 @@ impl Section<'_> {
     /// taking the operation out of the entry and putting it back (a decided entry keeps its
     /// copy; only `Waiting` entries' operations are ever read). Whether it was performed.
     #[inline(always)]
-    fn retry_one(&mut self, id: WaiterId, sop: SemOp, undo: Option<u64>, pid: i32, tag: u64) -> bool {
+    fn retry_one(&mut self, id: SleeperId, sop: SemOp, undo: Option<u64>, pid: i32, tag: u64) -> bool {
         let outcome = match self.perform_one(sop, false, undo, pid) {
             Verdict::Done => Ok(Performed { epoch: self.st.epoch, undo }),
             Verdict::Block(_) if sop.is_nowait() => Err(ErrorKind::WouldBlock),
