@@ -63,6 +63,8 @@ pub mod c;
 #[cfg_attr(docsrs, doc(cfg(feature = "counters")))]
 pub mod counters;
 mod error;
+#[cfg(all(target_os = "linux", not(loom)))]
+pub mod host;
 mod ipc;
 mod lifetime;
 pub mod msg;

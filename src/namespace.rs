@@ -405,6 +405,13 @@ pub struct Ipcs {
 }
 
 impl Ipcs {
+    /// A listing of `entries`, in the order given (the host backend's, read from
+    /// `/proc/sysvipc`).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub(crate) fn from_entries(entries: Vec<IpcsEntry>) -> Ipcs {
+        Ipcs { entries }
+    }
+
     /// The entries.
     pub fn entries(&self) -> &[IpcsEntry] {
         &self.entries

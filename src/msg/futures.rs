@@ -39,6 +39,10 @@ pub struct SendFuture<'a, T: Payload> {
     pub(super) op: SendOp<T>,
     /// An argument error found when the call was made (`EINVAL`), reported on first poll.
     pub(super) pre: Option<Fault>,
+    /// The host kernel's `msgsnd`, for a handle on the host (`svipc::host`); the message is
+    /// then there, not in `op`.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub(super) host: Option<Box<crate::host::msg::SendFuture<T>>>,
     #[cfg(feature = "tracing")]
     pub(super) wait: trace::Wait,
 }
@@ -69,6 +73,10 @@ impl<T: Payload> SendFuture<'_, T> {
     #[inline]
     fn poll_call(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         let this = self;
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(host) = &mut this.host {
+            return Pin::new(&mut **host).poll(cx);
+        }
         if let Some(kind) = this.pre.take() {
             if let Some(msg) = this.op.msg.take() {
                 return Poll::Ready(Err(snd_err(kind, msg)));
@@ -282,7 +290,7 @@ impl<T: Payload> fmt::Debug for Permit<'_, T> {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct RecvFuture<'a, T: Payload> {
     pub(super) q: &'a MessageQueue<T>,
-    pub(super) op: RecvOp,
+    pub(super) op: RecvCall<T>,
     pub(super) pre: Option<ErrorKind>,
     /// It returned `Ready`: a later poll must not receive again.
     pub(super) done: bool,
@@ -290,8 +298,26 @@ pub struct RecvFuture<'a, T: Payload> {
     pub(super) wait: trace::Wait,
 }
 
+/// What a receive runs: the engine's `msgrcv`, or, for a handle on the host kernel, the
+/// host's (boxed, so the future stays within its size: the engine variant's niches hold the
+/// discriminant).
+pub(super) enum RecvCall<T> {
+    /// (The marker names `T` where the host variant is not built.)
+    Engine(RecvOp, std::marker::PhantomData<fn() -> T>),
+    #[cfg(all(target_os = "linux", not(loom)))]
+    Host(Box<crate::host::msg::RecvFuture<T>>),
+}
+
 impl<'a, T: Payload> RecvFuture<'a, T> {
     pub(super) fn new(q: &'a MessageQueue<T>, op: RecvOp, pre: Option<ErrorKind>) -> RecvFuture<'a, T> {
+        RecvFuture::with_call(q, RecvCall::Engine(op, std::marker::PhantomData), pre)
+    }
+
+    pub(super) fn with_call(
+        q: &'a MessageQueue<T>,
+        op: RecvCall<T>,
+        pre: Option<ErrorKind>,
+    ) -> RecvFuture<'a, T> {
         RecvFuture {
             q,
             op,
@@ -327,7 +353,19 @@ impl<T: Payload> RecvFuture<'_, T> {
             this.done = true;
             return Poll::Ready(Err(rcv_err(kind)));
         }
-        let r = match this.q.queue.poll_recv(this.q.process.credentials(), &mut this.op, Some(cx)) {
+        let op = match &mut this.op {
+            RecvCall::Engine(op, _) => op,
+            #[cfg(all(target_os = "linux", not(loom)))]
+            RecvCall::Host(host) => {
+                let r = match Pin::new(&mut **host).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(r) => r,
+                };
+                this.done = true;
+                return Poll::Ready(r.map_err(|e| this.q.host_recv_error(e)));
+            }
+        };
+        let r = match this.q.queue.poll_recv(this.q.process.credentials(), op, Some(cx)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(r) => r,
         };
@@ -338,18 +376,24 @@ impl<T: Payload> RecvFuture<'_, T> {
 
 impl<T: Payload> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
-        self.q.queue.cancel_recv(&mut self.op);
+        #[allow(irrefutable_let_patterns)] // one variant where the host is not built
+        if let RecvCall::Engine(op, _) = &mut self.op {
+            self.q.queue.cancel_recv(op);
+        }
         trace::dropped!(self.wait, Op::MsgRcv, self.q.id(), self.q.process.pid());
     }
 }
 
 impl<T: Payload> fmt::Debug for RecvFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecvFuture")
-            .field("id", &self.q.id())
-            .field("select", &self.op.select)
-            .field("waiting", &self.op.is_waiting())
-            .finish()
+        let mut d = f.debug_struct("RecvFuture");
+        d.field("id", &self.q.id());
+        match &self.op {
+            RecvCall::Engine(op, _) => d.field("select", &op.select).field("waiting", &op.is_waiting()),
+            #[cfg(all(target_os = "linux", not(loom)))]
+            RecvCall::Host(host) => d.field("host", host),
+        };
+        d.finish()
     }
 }
 
@@ -404,6 +448,9 @@ pub struct RecvStream<T: Payload> {
     q: MessageQueue<T>,
     op: RecvOp,
     done: bool,
+    /// The receive in progress, for a handle on the host kernel.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    host: Option<Box<crate::host::msg::RecvFuture<T>>>,
     #[cfg(feature = "tracing")]
     wait: trace::Wait,
 }
@@ -415,6 +462,8 @@ impl<T: Payload> RecvStream<T> {
             q,
             op: RecvOp::new(select, usize::MAX),
             done,
+            #[cfg(all(target_os = "linux", not(loom)))]
+            host: None,
             #[cfg(feature = "tracing")]
             wait: trace::Wait::default(),
         }
@@ -452,6 +501,17 @@ impl<T: Payload> RecvStream<T> {
         if let Err(kind) = this.op.select.validate() {
             this.done = true;
             return Poll::Ready(Err(rcv_err(kind)));
+        }
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(h) = this.q.host() {
+            let select = this.op.select;
+            let fut = this.host.get_or_insert_with(|| Box::new(h.recv(select)));
+            let r = match Pin::new(&mut **fut).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r,
+            };
+            this.host = None;
+            return Poll::Ready(r.map_err(|e| this.q.host_recv_error(e)));
         }
         let r = match this.q.queue.poll_recv(this.q.process.credentials(), &mut this.op, Some(cx)) {
             Poll::Pending => return Poll::Pending,
@@ -493,6 +553,9 @@ pub struct SendSink<T: Payload> {
     q: MessageQueue<T>,
     mtype: i64,
     pending: Option<SendOp<T>>,
+    /// The send in progress, for a handle on the host kernel.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    host: Option<Box<crate::host::msg::SendFuture<T>>>,
     #[cfg(feature = "tracing")]
     wait: trace::Wait,
 }
@@ -503,12 +566,22 @@ impl<T: Payload> SendSink<T> {
             q,
             mtype,
             pending: None,
+            #[cfg(all(target_os = "linux", not(loom)))]
+            host: None,
             #[cfg(feature = "tracing")]
             wait: trace::Wait::default(),
         }
     }
 
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(fut) = self.host.as_mut() {
+            let p = Pin::new(&mut **fut).poll(cx);
+            if p.is_ready() {
+                self.host = None;
+            }
+            return p;
+        }
         let Some(op) = self.pending.as_mut() else { return Poll::Ready(Ok(())) };
         let r = match self.q.queue.poll_send(self.q.process.credentials(), op, Some(cx)) {
             Poll::Pending => {
@@ -552,6 +625,14 @@ impl<T: Payload> Sink<T> for SendSink<T> {
         if this.pending.is_some() {
             // `poll_ready` was not called first: refuse rather than lose the buffered one.
             return Err(snd_err(ErrorKind::WouldBlock, item));
+        }
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(h) = this.q.host() {
+            if this.host.is_some() {
+                return Err(snd_err(ErrorKind::WouldBlock, item));
+            }
+            this.host = Some(Box::new(h.send(this.mtype, item)));
+            return Ok(());
         }
         let size = item.size();
         this.pending = Some(SendOp::new(this.mtype, size, item));

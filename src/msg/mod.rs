@@ -336,7 +336,7 @@ impl Process {
     pub fn msg_queue_by_id<T: Payload>(&self, msqid: i32) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: 0, _t: PhantomData };
         let queue = self.namespace().open_id(msqid, &ops).map_err(|k| Error::new(Op::MsgGet, k))?;
-        Ok(MessageQueue { queue, process: self.clone(), life: None })
+        Ok(MessageQueue { queue, process: self.clone(), extra: None })
     }
 }
 
@@ -399,11 +399,14 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
             queue.as_ref().map(|q| q.header().id())
         );
         let queue = queue?;
-        let life = self.params.remove_on_drop.then(|| {
+        let extra = self.params.remove_on_drop.then(|| {
             let object: Box<dyn IpcObject> = Box::new(queue.clone());
-            Arc::new(RemoveOnDrop::new(self.process.clone(), IpcKind::MessageQueue, object))
+            Arc::new(Extra::Life(
+                RemoveOnDrop::new(self.process.clone(), IpcKind::MessageQueue, object),
+                PhantomData,
+            ))
         });
-        Ok(MessageQueue { queue, process: self.process.clone(), life })
+        Ok(MessageQueue { queue, process: self.process.clone(), extra })
     }
 }
 
@@ -415,6 +418,10 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
 /// Cheap to clone (two reference counts); `Send + Sync`. Every call is checked with the
 /// process's credentials and records its pid. Opened with [`Process::msg_queue`] or
 /// [`Process::msg_queue_by_id`]; see the [module docs](crate::msg) for the semantics.
+///
+/// On Linux the same type also stands for a queue of the host kernel, opened with
+/// `svipc::host::Host::current().msg_queue::<T>(key)`: its calls are then the real
+/// `msgsnd`/`msgrcv`/`msgctl`, with the differences the `svipc::host` docs list.
 ///
 /// # Memory ordering
 ///
@@ -442,13 +449,78 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
 pub struct MessageQueue<T> {
     queue: Arc<Queue<T>>,
     process: Process,
-    /// The opt-in lifetime ([`OpenOptions::remove_on_drop`]), shared by this open's handles.
-    life: Option<Arc<RemoveOnDrop>>,
+    /// The opt-in lifetime ([`OpenOptions::remove_on_drop`]), shared by this open's handles;
+    /// or, for a handle on the host kernel, the host queue (one pointer either way: the
+    /// handle stays three words).
+    extra: Option<Arc<Extra<T>>>,
+}
+
+/// What a handle carries beyond its engine queue and process.
+enum Extra<T> {
+    /// The opt-in lifetime: the queue is removed when the last handle drops. (The marker
+    /// names `T` where the host variant is not built.)
+    // Only read by its own `Drop`.
+    #[allow(dead_code)]
+    Life(RemoveOnDrop, PhantomData<fn() -> T>),
+    /// The handle's home is the host kernel: every call goes to this queue, and the engine
+    /// fields hold a removed placeholder that no call reaches (`svipc::host`).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    Host(crate::host::msg::Queue<T>),
+}
+
+/// Returns `$e` from the enclosing function when the handle `$q` lives on the host kernel,
+/// with `$h` the host queue.
+macro_rules! on_host {
+    ($q:expr, $h:ident => $e:expr) => {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some($h) = $q.host() {
+            return $e;
+        }
+    };
+    // The same, emitting the call's `tracing` event (the `tracing` feature) as the
+    // in-process call does.
+    ($q:expr, $op:expr, $h:ident => $e:expr) => {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some($h) = $q.host() {
+            let r = $e;
+            trace::call!($op, $q.id(), $q.process.pid(), &r);
+            return r;
+        }
+    };
 }
 
 impl<T> Clone for MessageQueue<T> {
     fn clone(&self) -> Self {
-        MessageQueue { queue: self.queue.clone(), process: self.process.clone(), life: self.life.clone() }
+        MessageQueue { queue: self.queue.clone(), process: self.process.clone(), extra: self.extra.clone() }
+    }
+}
+
+impl<T> MessageQueue<T> {
+    /// The host queue, when this handle's home is the host kernel ([`crate::host`]): its own
+    /// calls return the host's richer errors (a message that does not decode comes back
+    /// with its bytes).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub fn host(&self) -> Option<&crate::host::msg::Queue<T>> {
+        match self.extra.as_deref() {
+            Some(Extra::Host(h)) => Some(h),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", not(loom)))]
+impl<T: Payload> MessageQueue<T> {
+    /// A handle whose home is the host queue `host`. The engine fields get a placeholder:
+    /// an engine queue that belongs to no namespace, marked removed, and a process of a
+    /// private namespace with this process's credentials; no call reaches them (every call
+    /// dispatches first), and one that did would answer `EINVAL`.
+    pub(crate) fn on_host(host: crate::host::msg::Queue<T>) -> MessageQueue<T> {
+        static HOME: std::sync::OnceLock<Process> = std::sync::OnceLock::new();
+        let process = HOME.get_or_init(|| Namespace::new().process(crate::Credentials::current())).clone();
+        let perm = crate::ipc::perm::PermCell::new(Key::PRIVATE, process.credentials(), 0, 0);
+        let queue = Arc::new(Queue::new(Header::new(host.id(), perm), 0));
+        queue.header().mark_deleted();
+        MessageQueue { queue, process, extra: Some(Arc::new(Extra::Host(host))) }
     }
 }
 
@@ -464,7 +536,7 @@ impl<T> fmt::Debug for MessageQueue<T> {
 impl<T: Payload> MessageQueue<T> {
     /// The queue's id (`msqid`).
     pub fn id(&self) -> i32 {
-        self.queue.header().id()
+        self.queue.header().id() // a host handle's placeholder has the host id
     }
 
     /// The process whose credentials this handle's calls use.
@@ -501,10 +573,11 @@ impl<T: Payload> MessageQueue<T> {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn with_process(&self, other: &Process) -> Result<MessageQueue<T>, Error> {
+        on_host!(self, h => h.with_process(other).map(|_| unreachable!("the host answers EPERM")));
         if !self.process.namespace().same(other.namespace()) {
             return Err(Error::new(Op::MsgGet, ErrorKind::InvalidArgument));
         }
-        Ok(MessageQueue { queue: self.queue.clone(), process: other.clone(), life: self.life.clone() })
+        Ok(MessageQueue { queue: self.queue.clone(), process: other.clone(), extra: self.extra.clone() })
     }
 
     /// `msgsnd`'s argument checks, made before the lookup: `EINVAL` for `msgsz > MSGMAX`,
@@ -559,12 +632,27 @@ impl<T: Payload> MessageQueue<T> {
     /// # }
     /// ```
     pub fn send(&self, mtype: i64, msg: T) -> SendFuture<'_, T> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(h) = self.host() {
+            let mut op = SendOp::new(mtype, 0, msg);
+            let msg = op.msg.take().expect("just made");
+            return SendFuture {
+                q: self,
+                op,
+                pre: None,
+                host: Some(Box::new(h.send(mtype, msg))),
+                #[cfg(feature = "tracing")]
+                wait: trace::Wait::default(),
+            };
+        }
         let size = msg.size();
         let pre = self.check_send_args(mtype, size);
         SendFuture {
             q: self,
             op: SendOp::new(mtype, size, msg),
             pre,
+            #[cfg(all(target_os = "linux", not(loom)))]
+            host: None,
             #[cfg(feature = "tracing")]
             wait: trace::Wait::default(),
         }
@@ -595,6 +683,7 @@ impl<T: Payload> MessageQueue<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
+        on_host!(self, Op::MsgSnd, h => h.try_send(mtype, msg));
         let r = self.try_send_call(mtype, msg);
         trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
         r
@@ -634,6 +723,7 @@ impl<T: Payload> MessageQueue<T> {
     #[cfg(not(loom))]
     #[track_caller]
     pub fn blocking_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
+        on_host!(self, Op::MsgSnd, h => h.blocking_send(mtype, msg));
         crate::runtime::block_on(self.send(mtype, msg))
     }
 
@@ -657,6 +747,7 @@ impl<T: Payload> MessageQueue<T> {
     /// [crate docs](crate#executors).
     #[cfg(not(loom))]
     pub async fn send_timeout(&self, mtype: i64, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        on_host!(self, Op::MsgSnd, h => h.send_timeout(mtype, msg, timeout).await);
         use std::future::Future;
         let mut fut = self.send(mtype, msg);
         let mut deadline = crate::runtime::Deadline::after(timeout);
@@ -707,7 +798,12 @@ impl<T: Payload> MessageQueue<T> {
     /// # }
     /// ```
     pub fn reserve(&self, mtype: i64, size: usize) -> ReserveFuture<'_, T> {
-        let pre = self.check_send_args(mtype, size);
+        #[allow(unused_mut)]
+        let mut pre = self.check_send_args(mtype, size);
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if self.host().is_some() {
+            pre = Some(ErrorKind::InvalidArgument.into()); // no room can be held in the kernel
+        }
         ReserveFuture {
             q: self,
             op: ReserveOp::new(size),
@@ -726,6 +822,7 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`reserve`](Self::reserve), and [`ErrorKind::WouldBlock`] (`EAGAIN`) where it
     /// would wait.
     pub fn try_reserve(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
+        on_host!(self, Op::MsgSnd, _h => Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument)));
         let r = self.try_reserve_call(mtype, size);
         trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
         r
@@ -784,6 +881,10 @@ impl<T: Payload> MessageQueue<T> {
     /// # }
     /// ```
     pub fn recv(&self, select: Select) -> RecvFuture<'_, T> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(h) = self.host() {
+            return RecvFuture::with_call(self, futures::RecvCall::Host(Box::new(h.recv(select))), None);
+        }
         RecvFuture::new(self, RecvOp::new(select, usize::MAX), select.validate().err())
     }
 
@@ -794,6 +895,7 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`recv`](Self::recv), and [`ErrorKind::NoMessage`] (`ENOMSG`) where `recv` would
     /// wait.
     pub fn try_recv(&self, select: Select) -> Result<(i64, T), Error> {
+        on_host!(self, Op::MsgRcv, h => h.try_recv(select).map_err(|e| self.host_recv_error(e)));
         self.try_recv_max(select, usize::MAX)
     }
 
@@ -833,6 +935,7 @@ impl<T: Payload> MessageQueue<T> {
     #[cfg(not(loom))]
     #[track_caller]
     pub fn blocking_recv(&self, select: Select) -> Result<(i64, T), Error> {
+        on_host!(self, Op::MsgRcv, h => h.blocking_recv(select).map_err(|e| self.host_recv_error(e)));
         crate::runtime::block_on(self.recv(select))
     }
 
@@ -856,6 +959,7 @@ impl<T: Payload> MessageQueue<T> {
     /// [crate docs](crate#executors).
     #[cfg(not(loom))]
     pub async fn recv_timeout(&self, select: Select, timeout: Duration) -> Result<(i64, T), Error> {
+        on_host!(self, Op::MsgRcv, h => h.recv_timeout(select, timeout).await.map_err(|e| self.host_recv_error(e)));
         let mut fut = self.recv(select);
         crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
             trace::expired!(fut.wait, Op::MsgRcv, self.id(), self.process.pid());
@@ -903,11 +1007,13 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
-        let inner = RecvFuture::new(
-            self,
-            RecvOp::new(select, limit.maxsize()),
-            limit.check().and(select.validate()).err(),
-        );
+        #[allow(unused_mut)]
+        let mut pre = limit.check().and(select.validate()).err();
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if self.host().is_some() {
+            pre = Some(ErrorKind::InvalidArgument); // not on the host yet (phase 2)
+        }
+        let inner = RecvFuture::new(self, RecvOp::new(select, limit.maxsize()), pre);
         RecvLimitedFuture { inner, truncate: limit.no_error.then_some(limit.max) }
     }
 
@@ -921,6 +1027,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
+        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
         if let Err(k) = limit.check() {
             let e = Error::new(Op::MsgRcv, k);
             trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &Err::<(), _>(e));
@@ -946,6 +1053,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
+        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
         let r = self
             .queue
             .peek(self.process.credentials(), index, usize::MAX, false)
@@ -966,6 +1074,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
+        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
         let r = limit.check().map_err(|k| Error::new(Op::MsgRcv, k)).and_then(|()| {
             self.queue
                 .peek(self.process.credentials(), index, limit.max, limit.no_error)
@@ -998,6 +1107,7 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed.
     /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no read permission.
     pub fn stat(&self) -> Result<MsqidDs, Error> {
+        on_host!(self, Op::MsgCtl, h => h.stat());
         let r = self.stat_call();
         trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
         r
@@ -1034,6 +1144,7 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): `uid` or `gid` is `u32::MAX`
     ///   (`(uid_t)-1`).
     pub fn set(&self, set: MsqidSet) -> Result<(), Error> {
+        on_host!(self, Op::MsgCtl, h => h.set(set));
         let msgmnb = self.process.namespace().limits().msgmnb;
         let qbytes = usize::try_from(set.qbytes).unwrap_or(usize::MAX);
         let r = self
@@ -1054,6 +1165,7 @@ impl<T: Payload> MessageQueue<T> {
     /// * [`ErrorKind::NotPermitted`] (`EPERM`): the caller is neither owner nor creator and
     ///   lacks `CAP_SYS_ADMIN`. No mode bits are needed.
     pub fn remove(&self) -> Result<(), Error> {
+        on_host!(self, Op::MsgCtl, h => h.remove());
         let r = self.queue.header().check_live().map_err(|k| self.error(Op::MsgCtl, k)).and_then(|()| {
             self.process
                 .namespace()
@@ -1069,6 +1181,18 @@ impl<T: Payload> MessageQueue<T> {
     /// having been removed. Argument checks made before the engine use `Error::new`.
     pub(super) fn error(&self, op: Op, kind: ErrorKind) -> Error {
         Error::of_handle(op, kind, self.queue.header().is_deleted())
+    }
+
+    /// A host receive's error as the crate's `Error`: the errno; for a message that does
+    /// not decode as `T`, [`ErrorKind::TypeMismatch`] (`EINVAL`), the message sent back to
+    /// the queue (its tail) so that it is not lost.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub(super) fn host_recv_error(&self, e: crate::host::RecvError) -> Error {
+        let error = e.error();
+        if let (Some(h), crate::host::RecvError::Decode(d)) = (self.host(), e) {
+            h.put_back(d);
+        }
+        error
     }
 }
 

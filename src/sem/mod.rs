@@ -222,18 +222,78 @@ impl Namespace {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// On Linux the same type also stands for a semaphore set of the host kernel, opened with
+/// `svipc::host::Host::current().sem_set(key)`: its calls are then the real `semop` and
+/// `semctl`, with the differences the `svipc::host` docs list.
 #[derive(Clone)]
 pub struct SemaphoreSet {
     set: Arc<Set>,
     process: Process,
     /// The opt-in lifetime (`OpenOptions::remove_on_drop`), shared by this open's handles;
-    /// held only for its `Drop`.
-    #[allow(dead_code)]
-    life: Option<Arc<RemoveOnDrop>>,
+    /// or, for a handle on the host kernel, the host set (one pointer either way). Read
+    /// only for the host (the lifetime is held for its `Drop`).
+    #[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
+    extra: Option<Arc<Extra>>,
     /// The `semop` permission checks that passed for this handle, and the permission
     /// version they passed at: a later `semop` re-reads the permissions only after an
     /// `IPC_SET` changed them (see `PermCache`).
     perm: PermCache,
+}
+
+/// What a handle carries beyond its engine set and process.
+pub(crate) enum Extra {
+    /// The opt-in lifetime, held only for its `Drop`.
+    #[allow(dead_code)]
+    Life(RemoveOnDrop),
+    /// The handle's home is the host kernel: every call goes to this set, and the engine
+    /// fields hold a removed placeholder that no call reaches (`svipc::host`).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    Host(crate::host::sem::SemSet),
+}
+
+/// Returns `$e` from the enclosing function when the handle `$s` lives on the host kernel,
+/// with `$h` the host set.
+macro_rules! on_host {
+    ($q:expr, $h:ident => $e:expr) => {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some($h) = $q.host() {
+            return $e;
+        }
+    };
+    // The same, emitting the call's `tracing` event (the `tracing` feature) as the
+    // in-process call does.
+    ($q:expr, $op:expr, $h:ident => $e:expr) => {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some($h) = $q.host() {
+            let r = $e;
+            trace::call!($op, $q.id(), $q.process.pid(), &r);
+            return r;
+        }
+    };
+}
+
+#[cfg(all(target_os = "linux", not(loom)))]
+impl SemaphoreSet {
+    /// The host set, when this handle's home is the host kernel ([`crate::host`]).
+    pub fn host(&self) -> Option<&crate::host::sem::SemSet> {
+        match self.extra.as_deref() {
+            Some(Extra::Host(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// A handle whose home is the host set `host`; the engine fields get a placeholder
+    /// (an engine set of the same size in no namespace, marked removed, and a process of a
+    /// private namespace with this process's credentials) that no call reaches.
+    pub(crate) fn on_host(host: crate::host::sem::SemSet) -> SemaphoreSet {
+        static HOME: std::sync::OnceLock<Process> = std::sync::OnceLock::new();
+        let process = HOME.get_or_init(|| Namespace::new().process(crate::Credentials::current())).clone();
+        let perm = crate::ipc::perm::PermCell::new(crate::Key::PRIVATE, process.credentials(), 0, 0);
+        let set = Arc::new(Set::new(crate::ipc::Header::new(host.id(), perm), usize::from(host.nsems())));
+        set.header().mark_deleted();
+        SemaphoreSet { set, process, extra: Some(Arc::new(Extra::Host(host))), perm: PermCache::new() }
+    }
 }
 
 /// `struct semid_ds`, as `semctl(IPC_STAT)` fills it.
@@ -376,6 +436,18 @@ impl SemaphoreSet {
                     r.map_err(err)
                 }
             },
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Stage::Host(fut) => match Pin::new(&mut **fut).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r,
+            },
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Stage::Start if self.host().is_some() => {
+                // The host's semop, made at the first poll (the future has the ops then).
+                let host = self.host().expect("checked");
+                *stage = Stage::Host(Box::new(host.semop(ops)));
+                return self.poll_op(ops, stage, cx);
+            }
             Stage::Start => match self.start(ops, Some(cx.waker())) {
                 Ok(Some(ticket)) => {
                     *stage = Stage::Waiting(ticket);
@@ -476,6 +548,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn try_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
+        on_host!(self, Op::SemOp, h => h.try_semop(ops));
         let r = self.try_semop_call(ops);
         trace::call!(Op::SemOp, self.id(), self.process.pid(), &r);
         r
@@ -526,6 +599,7 @@ impl SemaphoreSet {
     /// sub-millisecond timeout and a call that completes at once need no timer.
     #[cfg(not(loom))]
     pub async fn semop_timeout(&self, ops: &[SemOp], timeout: std::time::Duration) -> Result<(), Error> {
+        on_host!(self, Op::SemOp, h => h.semop_timeout(ops, timeout).await);
         let mut fut = self.semop(ops);
         crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
             trace::expired!(fut.wait, Op::SemOp, self.id(), self.pid());
@@ -564,6 +638,7 @@ impl SemaphoreSet {
     #[cfg(not(loom))]
     #[track_caller]
     pub fn blocking_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
+        on_host!(self, Op::SemOp, h => h.blocking_semop(ops));
         crate::runtime::block_on(self.semop(ops))
     }
 
@@ -588,6 +663,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_val(&self, num: u16) -> Result<u16, Error> {
+        on_host!(self, Op::SemCtl, h => h.get_val(num));
         let r = self.get_val_call(num);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -619,6 +695,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_pid(&self, num: u16) -> Result<i32, Error> {
+        on_host!(self, Op::SemCtl, h => h.get_pid(num));
         let r = self.get_pid_call(num);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -653,6 +730,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_ncnt(&self, num: u16) -> Result<u32, Error> {
+        on_host!(self, Op::SemCtl, h => h.get_ncnt(num));
         let r = self.get_ncnt_call(num);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -688,6 +766,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_zcnt(&self, num: u16) -> Result<u32, Error> {
+        on_host!(self, Op::SemCtl, h => h.get_zcnt(num));
         let r = self.get_zcnt_call(num);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -728,6 +807,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn get_all(&self) -> Result<Vec<u16>, Error> {
+        on_host!(self, Op::SemCtl, h => h.get_all());
         let r = self.get_all_call();
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -765,6 +845,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_val(&self, num: u16, val: u16) -> Result<(), Error> {
+        on_host!(self, Op::SemCtl, h => h.set_val(num, val));
         let r = self.set_val_call(num, val);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -810,6 +891,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
+        on_host!(self, Op::SemCtl, h => h.set_all(vals));
         let r = self.set_all_call(vals);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -851,6 +933,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn stat(&self) -> Result<SemidDs, Error> {
+        on_host!(self, Op::SemCtl, h => h.stat());
         let r = self.stat_call();
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -892,6 +975,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
+        on_host!(self, Op::SemCtl, h => h.set(uid, gid, mode));
         let r = self.set_call(uid, gid, mode);
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -932,6 +1016,7 @@ impl SemaphoreSet {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn remove(&self) -> Result<(), Error> {
+        on_host!(self, Op::SemCtl, h => h.remove());
         let r = self.remove_call();
         trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
         r
@@ -1044,6 +1129,16 @@ impl SemaphoreSet {
     /// The decrements of an acquire of `units`, and the argument errors to report at its
     /// first poll.
     fn acquire_checks(&self, units: &[(u16, u16)]) -> (OpList, Result<(), Error>) {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(h) = self.host() {
+            let ops = OpList::new(
+                units
+                    .iter()
+                    .filter(|&&(_, n)| n != 0)
+                    .map(|&(num, n)| SemOp::new(num, -(n.min(i16::MAX as u16) as i16))),
+            );
+            return (ops, h.check_acquire(units));
+        }
         let bad = units.iter().any(|&(_, n)| n > i16::MAX as u16);
         let ops = OpList::new(
             units
@@ -1149,6 +1244,9 @@ enum Stage {
     Start,
     Waiting(Ticket),
     Done,
+    /// The host kernel's `semop`, for a handle on the host (boxed: the future keeps its size).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    Host(Box<crate::host::sem::SemopFuture>),
 }
 
 /// The increments that undo `ops`' decrements: what a permit gives back.

@@ -4,7 +4,7 @@
 #![deny(unsafe_code)]
 
 use super::set::Set;
-use super::SemaphoreSet;
+use super::{Extra, SemaphoreSet};
 use crate::error::{Detail, Error, ErrorKind, Fault, Op};
 use crate::ipc::perm::PermCache;
 use crate::ipc::Limits;
@@ -143,11 +143,11 @@ impl<'p> OpenOptions<'p, SemSetParams> {
             set.as_ref().map(|s| s.header().id())
         );
         let set = set?;
-        let life = self.params.remove_on_drop.then(|| {
+        let extra = self.params.remove_on_drop.then(|| {
             let object: Box<dyn IpcObject> = Box::new(set.clone());
-            Arc::new(RemoveOnDrop::new(self.process.clone(), IpcKind::SemaphoreSet, object))
+            Arc::new(Extra::Life(RemoveOnDrop::new(self.process.clone(), IpcKind::SemaphoreSet, object)))
         });
-        Ok(SemaphoreSet { set, process: self.process.clone(), life, perm: PermCache::new() })
+        Ok(SemaphoreSet { set, process: self.process.clone(), extra, perm: PermCache::new() })
     }
 }
 
@@ -194,6 +194,6 @@ impl Process {
     pub fn sem_set_by_id(&self, semid: i32) -> Result<SemaphoreSet, Error> {
         let set =
             self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
-        Ok(SemaphoreSet { set, process: self.clone(), life: None, perm: PermCache::new() })
+        Ok(SemaphoreSet { set, process: self.clone(), extra: None, perm: PermCache::new() })
     }
 }
