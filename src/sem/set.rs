@@ -458,9 +458,17 @@ impl Set {
         // The lock is released; wake whoever the call completed. A call that woke nobody
         // (every call that goes to sleep) skips the list's out-of-line drop: nothing was
         // pushed into this fresh list and nothing reserved room in it (the wake-up pass
-        // only pushes), so it holds no waker and no allocation.
-        if wakes.is_empty() {
-            std::mem::forget(wakes);
+        // only pushes), so it holds no waker and no allocation. A call that woke one (the
+        // hand-off) wakes it here and skips the drop too: one push went to the inline slot,
+        // so the spill was never pushed to nor reserved, and `wake_all` leaves the list
+        // empty. Two or more go through the drop, which frees the spill.
+        match wakes.len() {
+            0 => std::mem::forget(wakes),
+            1 => {
+                wakes.wake_all();
+                std::mem::forget(wakes);
+            }
+            _ => drop(wakes),
         }
         r
     }
