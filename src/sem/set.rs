@@ -444,6 +444,11 @@ impl Set {
     /// `semop` under the lock. `Ok(None)`: done. `Ok(Some(ticket))`: queued (only with a
     /// waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES), and
     /// says whether any sop alters (`alter`, from the same pass).
+    ///
+    /// Inlined into its one caller, `SemaphoreSet::start`: a contended call (both calls of
+    /// a hand-off pair) otherwise paid a second stack frame and eight arguments, four of
+    /// them on the stack, after the checks' frame.
+    #[inline]
     pub(crate) fn semop(
         &self,
         sops: &[SemOp],
@@ -1025,8 +1030,9 @@ impl Section<'_> {
     }
 
     /// `set_semotime` of a call whose first sop names semaphore `n` (in range: its sops
-    /// were checked against `sem_nsems`).
-    #[inline]
+    /// were checked against `sem_nsems`). Always inline: a plain hint leaves it a call
+    /// once the locked `semop` is inlined into its caller.
+    #[inline(always)]
     fn set_otime_of(&self, n: usize) {
         if let Some(sem) = self.set.sems.get(n) {
             sem.otime.store(now(), Relaxed);
