@@ -444,6 +444,11 @@ impl Set {
     /// `semop` under the lock. `Ok(None)`: done. `Ok(Some(ticket))`: queued (only with a
     /// waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES), and
     /// says whether any sop alters (`alter`, from the same pass).
+    ///
+    /// Inlined into its one caller, `SemaphoreSet::start`: a contended call (both calls of
+    /// a hand-off pair) otherwise paid a second stack frame and eight arguments, four of
+    /// them on the stack, after the checks' frame.
+    #[inline]
     pub(crate) fn semop(
         &self,
         sops: &[SemOp],
@@ -458,9 +463,17 @@ impl Set {
         // The lock is released; wake whoever the call completed. A call that woke nobody
         // (every call that goes to sleep) skips the list's out-of-line drop: nothing was
         // pushed into this fresh list and nothing reserved room in it (the wake-up pass
-        // only pushes), so it holds no waker and no allocation.
-        if wakes.is_empty() {
-            std::mem::forget(wakes);
+        // only pushes), so it holds no waker and no allocation. A call that woke one (the
+        // hand-off) wakes it here and skips the drop too: one push went to the inline slot,
+        // so the spill was never pushed to nor reserved, and `wake_all` leaves the list
+        // empty. Two or more go through the drop, which frees the spill.
+        match wakes.len() {
+            0 => std::mem::forget(wakes),
+            1 => {
+                wakes.wake_all();
+                std::mem::forget(wakes);
+            }
+            _ => drop(wakes),
         }
         r
     }
@@ -1014,6 +1027,16 @@ impl Section<'_> {
     /// Bookkeeping for an op leaving the `Waiting` state.
     fn unaccount(&mut self, w: &Waiter) {
         release_refs(&mut self.st, &w.sops, w.alter);
+    }
+
+    /// `set_semotime` of a call whose first sop names semaphore `n` (in range: its sops
+    /// were checked against `sem_nsems`). Always inline: a plain hint leaves it a call
+    /// once the locked `semop` is inlined into its caller.
+    #[inline(always)]
+    fn set_otime_of(&self, n: usize) {
+        if let Some(sem) = self.set.sems.get(n) {
+            sem.otime.store(now(), Relaxed);
+        }
     }
 
     /// `set_semotime`.

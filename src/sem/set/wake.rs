@@ -270,9 +270,11 @@ impl Section<'_> {
         if let Changed::Ops([sop], invert) = changed {
             if eff_op(sop, invert) > 0 && self.st.complex == 0 && !self.st.merged {
                 // The hand-off's case: one increment, no complex op asleep, not merged.
-                otime |= self.update_after_increment(usize::from(sop.num()));
+                let n = usize::from(sop.num());
+                otime |= self.update_after_increment(n);
                 if otime {
-                    self.set_otime(changed);
+                    // `set_otime` of one sop, inline: its semaphore is `n`.
+                    self.set_otime_of(n);
                 }
                 return;
             }
