@@ -72,6 +72,29 @@ struct SegState {
 }
 
 impl SegInner {
+    /// The engine side of a host segment's handle: id `id`, size `segsz`, in no namespace,
+    /// already destroyed (no memory), so a call that reached it would answer `EINVAL`.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub(crate) fn placeholder(id: i32, segsz: usize, creds: &Credentials) -> Arc<SegInner> {
+        let perm = crate::ipc::perm::PermCell::new(crate::Key::PRIVATE, creds, 0, 0);
+        let header = Header::new(id, perm);
+        header.mark_deleted();
+        Arc::new(SegInner {
+            header,
+            segsz,
+            cpid: 0,
+            state: Mutex::new(SegState {
+                nattch: 0,
+                atime: 0,
+                dtime: 0,
+                lpid: 0,
+                dest: false,
+                creator: 0,
+                mem: None,
+            }),
+        })
+    }
+
     /// The id.
     pub(crate) fn id(&self) -> i32 {
         self.header.id()
