@@ -53,20 +53,20 @@ enum Map {
     Host(crate::host::shm::Mapping),
 }
 
-// SAFETY (Send): `Memory` owns its mapping outright (the `MmapMut`, itself `Send`); `base`
-// points into that mapping, which stays mapped at the same address until `Memory` drops,
+// SAFETY (Send): `Memory` owns its mapping outright (the `MmapMut`, or the host's
+// `Mapping`, each itself `Send`); `base` points into that mapping, which stays mapped at the same address until `Memory` drops,
 // whichever thread that happens on. Nothing in it is tied to a thread.
 unsafe impl Send for Memory {}
 
-// The host's `Mapping` is `Send` and `Sync` itself (its accesses are atomic).
 // SAFETY (Sync): through `&Memory` the bytes are reached only (1) by the safe views, which
 // hold `lock` shared while a `&[u8]` exists and exclusively while a `&mut [u8]` exists, so
 // no reference to the bytes ever coexists with a conflicting one and every conflicting pair
 // of accesses is ordered by the lock's release/acquire — on the host, where other processes
 // write, the views make no reference into the mapping at all: they copy with atomic
-// accesses (`Mapping::read`/`write`) and hand out references to the private copy; (2) by `unsafe` methods whose callers
-// take on the same obligation (their `# Safety` sections); (3) by `mlock`/`munlock`, which do
-// not read or write the bytes. The lock itself is `Sync`.
+// accesses (`Mapping::read`/`write`, which is `Sync`) and hand out references to their
+// private copy; (2) by `unsafe` methods whose callers take on the same obligation (their
+// `# Safety` sections); (3) by `mlock`/`munlock`, which do not read or write the bytes. The
+// lock itself is `Sync`.
 unsafe impl Sync for Memory {}
 
 impl Memory {
@@ -586,6 +586,8 @@ impl Attached {
     /// undefined behaviour in Rust's memory model). Concretely: the bytes must not be covered
     /// by a live [`ShmWrite`] view, nor be written through raw pointers, unless that write
     /// happens-before the load (a semaphore or lock in between).
+    /// On a host segment the views are private copies ([module docs](super#on-the-host)),
+    /// so only the raw pointers, and other processes, can break this.
     ///
     /// # Errors
     ///
@@ -786,6 +788,10 @@ impl AttachedMut {
     ///    since a view asserts that no one else changes (`&[u8]`) or even reads (`&mut
     ///    [u8]`) them — use [`read_range`](Attached::read_range) /
     ///    [`write_range`](Self::write_range) for the bytes around the atomics.
+    ///
+    /// On a host segment the slice views are private copies (see the
+    /// [module docs](super#on-the-host)), so condition 2 does not arise there; condition 1
+    /// binds every process that maps the segment (a C peer uses C11 atomics of the same size).
     ///
     /// # Errors
     ///

@@ -180,13 +180,10 @@ use crate::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct Segment {
+    /// In-process, the segment; on the host, a placeholder that carries the host segment
+    /// ([`SegInner::host`]): every call dispatches to it first.
     inner: Arc<SegInner>,
     process: Process,
-    /// The host segment when this handle's home is the host kernel
-    /// ([`Host::shm_segment`](crate::host::Host::shm_segment)); every call dispatches to
-    /// it first, and `inner` and `process` are then a placeholder no call reaches.
-    #[cfg(all(target_os = "linux", not(loom)))]
-    host: Option<Arc<HostSeg>>,
 }
 
 #[cfg(all(target_os = "linux", not(loom)))]
@@ -200,13 +197,14 @@ impl Segment {
     pub(crate) fn on_host(host: HostSeg) -> Segment {
         static HOME: std::sync::OnceLock<Process> = std::sync::OnceLock::new();
         let process = HOME.get_or_init(|| Namespace::new().process(crate::Credentials::current())).clone();
-        let inner = SegInner::placeholder(host.id(), host.size(), process.credentials());
-        Segment { inner, process, host: Some(Arc::new(host)) }
+        let inner = SegInner::placeholder(host, process.credentials());
+        Segment { inner, process }
     }
 
     /// The host segment, for a handle whose home is the host.
+    #[inline]
     fn host(&self) -> Option<&HostSeg> {
-        self.host.as_deref()
+        self.inner.host()
     }
 }
 
@@ -232,7 +230,7 @@ impl Segment {
     /// [`Namespace`].
     pub fn is_host(&self) -> bool {
         #[cfg(all(target_os = "linux", not(loom)))]
-        return self.host.is_some();
+        return self.host().is_some();
         #[cfg(not(all(target_os = "linux", not(loom))))]
         false
     }
@@ -328,7 +326,7 @@ impl Segment {
     /// `shmdt` of a guard of this segment (called by the guards' `Drop`).
     pub(crate) fn detach(&self) {
         #[cfg(all(target_os = "linux", not(loom)))]
-        if self.host.is_some() {
+        if self.host().is_some() {
             // The mapping's own drop is the host's `shmdt`.
             crate::trace::call!(Op::ShmDt, self.id(), self.process.pid(), &Ok::<(), Error>(()));
             return;
@@ -641,12 +639,7 @@ impl Process {
     pub fn shm_segment_by_id(&self, id: i32) -> Result<Segment, Error> {
         let ops = ShmOps { size: 0, pid: self.pid(), creator: self.token() };
         let inner = self.namespace().open_id(id, &ops).map_err(|k| Error::new(Op::ShmAt, k))?;
-        Ok(Segment {
-            inner,
-            process: self.clone(),
-            #[cfg(all(target_os = "linux", not(loom)))]
-            host: None,
-        })
+        Ok(Segment { inner, process: self.clone() })
     }
 }
 
@@ -688,12 +681,7 @@ impl OpenOptions<'_, ShmParams> {
         let ops = ShmOps { size: self.params.size, pid: process.pid(), creator: process.token() };
         let inner = self.ipcget(&ops, Op::ShmGet);
         crate::trace::get!(Op::ShmGet, self.key.raw(), process.pid(), inner.as_ref().map(|s| s.id()));
-        Ok(Segment {
-            inner: inner?,
-            process: process.clone(),
-            #[cfg(all(target_os = "linux", not(loom)))]
-            host: None,
-        })
+        Ok(Segment { inner: inner?, process: process.clone() })
     }
 }
 
