@@ -21,7 +21,7 @@
 //! | `msgget` | [`Host::msg_queue`]`::<T>(key).create(mode).open()` | `Process::msg_queue` |
 //! | `msgsnd` / `msgrcv` | [`MessageQueue`]`::send`, `recv`, `try_*`, `blocking_*`, `*_timeout`, `stream`, `sink` | the same type |
 //! | `semget` / `semop` / `semctl` | [`Host::sem_set`]`(key).nsems(n)…` → [`SemaphoreSet`]`::semop`, `acquire`, `get_val`, … | the same type |
-//! | `shmget` / `shmat` / `shmctl` | [`Host::shm_segment`]`(key).size(n)…`, [`shm::Seg`]`::attach`, `read_at`, `atomic_u32`, … | [`Segment`] |
+//! | `shmget` / `shmat` / `shmctl` | [`Host::shm_segment`]`(key).size(n)…` → [`Segment`]`::attach`, `read_at`, `write_at`, `read`, `write`, `atomic`, … | the same type |
 //!
 //! # Where things stand (the plan)
 //!
@@ -63,14 +63,28 @@
 //! boxed variant of their internal stage: `SemopFuture` stays 48 bytes), and whose permits
 //! give their units back with the host's `semop`.
 //!
-//! **Segments** are still their own type ([`shm::Seg`]) with the method names of the
-//! in-process [`Segment`] (`attach`, `attach_read_only`, `read_at`, `write_at`, `stat`,
-//! `set`, `remove`, `lock`, `unlock`) and the same results (`same_on_both_homes`). They stay
-//! apart on purpose: the in-process attachment hands out `&[u8]` views under its lock
-//! (`read()`, `write()`), which memory another process writes cannot soundly back, so a
-//! unified `Segment` needs an attachment API without those views on the host — an API
-//! decision, not a dispatch. The host object types are public but hidden from the docs'
-//! index (`#[doc(hidden)]`).
+//! **Segments are unified:** [`Host::shm_segment`] returns the crate's [`Segment`]
+//! ([`Segment::is_host`] tells the homes apart), whose `stat`, `set`, `remove`, `lock`,
+//! `unlock`, `attach` and `attach_read_only` dispatch to `shmctl`/`shmat`. The handle keeps
+//! one word for the host segment (`None` in-process) beside the engine fields, which hold
+//! a placeholder as a queue's do. The attachments are the crate's [`Attached`] and
+//! [`AttachedMut`] over this process's own `shmat` mapping, detached (`shmdt`) on drop:
+//!
+//! * `read_at` / `write_at` copy with relaxed atomic accesses, with the in-process errors
+//!   (`EINVAL` out of range, reported as from `shmat`);
+//! * the atomic views ([`AttachedMut::atomic`], [`Attached::load`]) are the same real atomics
+//!   in the mapping, with the same range and alignment errors, and synchronize with C11
+//!   atomics on the same word;
+//! * the slice views cannot borrow memory another process writes, so on the host
+//!   [`read`](crate::shm::Attached::read) is a **snapshot** taken when the view is made, and
+//!   [`write`](crate::shm::AttachedMut::write) a **private copy written back on drop**, only the bytes
+//!   it changed. The [`shm`](crate::shm#on-the-host) module docs give the exact ordering.
+//!
+//! [`Attached`]: crate::shm::Attached
+//! [`AttachedMut`]: crate::shm::AttachedMut
+//! [`AttachedMut::atomic`]: crate::shm::AttachedMut::atomic
+//! [`Attached::load`]: crate::shm::Attached::load
+//! [`Segment::is_host`]: crate::Segment::is_host
 
 //! # What is the kernel's
 //!
@@ -99,8 +113,12 @@
 //!   put a message back at its place: a received message whose future was dropped is sent
 //!   back to the **tail** of its queue ([`msg`](self::msg#cancellation)); a completed
 //!   `semop` is undone by its inverse, as in-process ([`sem`]).
-//! * **Shared memory** is reached by copies and atomic views, never a `&[u8]`: another
-//!   process may write at any moment ([`shm`] has the memory model).
+//! * **Shared memory** is never borrowed as a `&[u8]`: another process may write at any
+//!   moment. The copies and atomic views behave as in-process; the slice views
+//!   (`read`, `write`) are private copies — a snapshot, and a copy written back on drop
+//!   (its changed bytes only) — and their lock excludes only the views of the same
+//!   attachment, not other attachments or processes ([`shm`](crate::shm#on-the-host) has
+//!   the memory model).
 //! * **Handles** are ids: dropping one never removes the object (there is no
 //!   `remove_on_drop`); objects outlive the process until `remove` or `ipcrm`.
 //! * **`SEM_UNDO`** adjustments belong to the OS process and are applied by the kernel when
@@ -122,8 +140,7 @@
 pub mod msg;
 #[doc(hidden)]
 pub mod sem;
-#[doc(hidden)]
-pub mod shm;
+pub(crate) mod shm;
 mod sys;
 pub mod wait;
 pub mod wire;
@@ -132,8 +149,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 #[cfg(doc)]
-use crate::{Credentials, OpenOptions, Process, Segment, Select, SemOp};
-use crate::{MessageQueue, Payload, SemaphoreSet};
+use crate::{Credentials, OpenOptions, Process, Select, SemOp};
+use crate::{MessageQueue, Payload, Segment, SemaphoreSet};
 
 pub use self::msg::RecvError;
 pub use self::wait::{set_interrupt_signal, waiter_threads};
@@ -224,8 +241,8 @@ impl Host {
     /// # Errors
     ///
     /// `EINVAL` for an id that names no segment; `EACCES` without read permission.
-    pub fn shm_segment_by_id(&self, shmid: i32) -> Result<shm::Seg, Error> {
-        shm::Seg::from_id(shmid)
+    pub fn shm_segment_by_id(&self, shmid: i32) -> Result<Segment, Error> {
+        shm::Seg::from_id(shmid).map(Segment::on_host)
     }
 
     /// The host's `ipcs`: every object of the calling thread's IPC namespace, message
@@ -435,9 +452,9 @@ impl HostOpen<SegParams> {
     /// The kernel's: `ENOENT`, `EEXIST`, `EACCES`, `ENOSPC` (`SHMMNI`, `SHMALL`), `EINVAL`
     /// for a size below `SHMMIN` or above `SHMMAX` or the existing segment's; and the
     /// builder's two checks.
-    pub fn open(self) -> Result<shm::Seg, Error> {
+    pub fn open(self) -> Result<Segment, Error> {
         let flags = self.flags(Op::ShmGet)?;
         let id = sys::shmget(self.key.raw(), self.params.size, flags).map_err(|e| os_error(Op::ShmGet, e))?;
-        shm::Seg::from_id(id)
+        shm::Seg::from_id(id).map(Segment::on_host)
     }
 }

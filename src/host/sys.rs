@@ -5,9 +5,10 @@
 //! ([`crate::Op`]) when they turn it into an [`Error`](crate::Error). Nothing here retries
 //! or interprets: `EINTR` comes back as `Err(EINTR)`, for the waiters to decide.
 //!
-//! The memory of an attached segment is reached only through [`Mapping`], whose accesses
-//! are atomic (relaxed unless the caller asks for more): another process may write any byte
-//! at any time, so no Rust reference to the bytes is ever made.
+//! The memory of an attached segment is reached through [`Mapping`], whose copies are
+//! atomic (relaxed): another process may write any byte at any time, so no Rust reference
+//! to the bytes is made here. The crate's attachments take its base address for their
+//! atomic views and raw pointers, whose `unsafe` contracts cover the rest.
 
 // The crate denies `unsafe_code`; this file is one of its few audited exceptions
 // (CONTRIBUTING.md, "Unsafe code").
@@ -16,7 +17,7 @@
 use std::cell::Cell;
 use std::mem::{align_of, size_of, MaybeUninit};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 use libc::{c_int, c_long, c_void};
 
@@ -354,6 +355,12 @@ impl Mapping {
         Ok(Mapping { base, len, writable: !read_only })
     }
 
+    /// The address `shmat` returned: for the crate's attachments, which reach the bytes
+    /// through it under the same rule (atomic accesses, or the `unsafe` accessors' contracts).
+    pub(crate) fn base(&self) -> NonNull<u8> {
+        self.base
+    }
+
     /// Bytes covered.
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -370,17 +377,6 @@ impl Mapping {
             Some(end) if end <= self.len => Ok(()),
             _ => Err(libc::EINVAL),
         }
-    }
-
-    /// The address of `off` if `off..off + n` lies within the mapping and `off` is aligned
-    /// to `align`; `Err(EINVAL)` otherwise.
-    fn checked_at(&self, off: usize, n: usize, align: usize) -> Result<*mut u8, i32> {
-        self.check_range(off, n)?;
-        let p = self.base.as_ptr().wrapping_add(off);
-        if p as usize % align != 0 {
-            return Err(libc::EINVAL);
-        }
-        Ok(p)
     }
 
     /// Copies `dst.len()` bytes at `off` out of the segment, with relaxed atomic loads;
@@ -429,45 +425,6 @@ impl Mapping {
             }
         }
         Ok(())
-    }
-
-    /// The `u32` at `off` (4-aligned) as an atomic, for the lifetime of the attachment;
-    /// `Err(EINVAL)` if it is out of range or misaligned.
-    ///
-    /// Panics if the attachment is read-only (the safe types never call it on one).
-    pub(crate) fn atomic_u32(&self, off: usize) -> Result<&AtomicU32, i32> {
-        assert!(self.writable, "atomic view of a read-only attachment");
-        let p = self.checked_at(off, 4, align_of::<AtomicU32>())?;
-        // SAFETY: `p` is aligned, in range and mapped read-write for as long as `self`
-        // lives (the returned reference borrows it); the bytes are only accessed atomically
-        // (by us, and — the documented contract — by C peers through C11 atomics), so a
-        // shared `&AtomicU32` to memory others modify is what atomics are for.
-        Ok(unsafe { &*p.cast::<AtomicU32>() })
-    }
-
-    /// The `u64` at `off` (8-aligned) as an atomic; see [`atomic_u32`](Self::atomic_u32).
-    pub(crate) fn atomic_u64(&self, off: usize) -> Result<&AtomicU64, i32> {
-        assert!(self.writable, "atomic view of a read-only attachment");
-        let p = self.checked_at(off, 8, align_of::<AtomicU64>())?;
-        // SAFETY: as in `atomic_u32`.
-        Ok(unsafe { &*p.cast::<AtomicU64>() })
-    }
-
-    /// An atomic load of the `u32` at `off` (4-aligned), allowed on a read-only
-    /// attachment (a load never writes); `Err(EINVAL)` out of range or misaligned.
-    pub(crate) fn load_u32(&self, off: usize, order: Ordering) -> Result<u32, i32> {
-        let p = self.checked_at(off, 4, align_of::<AtomicU32>())?;
-        // SAFETY: aligned, in range and mapped at least readable; only `load` is called,
-        // which does not write (an atomic load of an aligned u32 is a plain load on every
-        // Linux target).
-        Ok(unsafe { &*p.cast::<AtomicU32>() }.load(order))
-    }
-
-    /// An atomic load of the `u64` at `off` (8-aligned); see [`load_u32`](Self::load_u32).
-    pub(crate) fn load_u64(&self, off: usize, order: Ordering) -> Result<u64, i32> {
-        let p = self.checked_at(off, 8, align_of::<AtomicU64>())?;
-        // SAFETY: as in `load_u32`.
-        Ok(unsafe { &*p.cast::<AtomicU64>() }.load(order))
     }
 }
 

@@ -38,22 +38,35 @@ pub(crate) struct Memory {
     /// Bytes the views cover: `shm_segsz`, at most the mapping's length.
     len: usize,
     /// Owns the mapping (unmapped on drop); otherwise only `mlock`/`munlock` touch it.
-    map: MmapMut,
+    map: Map,
     /// Held shared by [`ShmRead`] and exclusively by [`ShmWrite`].
     lock: RwLock<()>,
 }
 
-// SAFETY (Send): `Memory` owns its mapping outright (the `MmapMut`, itself `Send`); `base`
-// points into that mapping, which stays mapped at the same address until `Memory` drops,
+/// Who owns a [`Memory`]'s mapping.
+enum Map {
+    /// In-process: an anonymous mapping, shared by every attachment of the segment.
+    Anon(MmapMut),
+    /// On the host: this attachment's own `shmat` (`shmdt` on drop). Other processes may
+    /// write its bytes at any moment, so the safe views copy (see the module docs).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    Host(crate::host::shm::Mapping),
+}
+
+// SAFETY (Send): `Memory` owns its mapping outright (the `MmapMut`, or the host's
+// `Mapping`, each itself `Send`); `base` points into that mapping, which stays mapped at the same address until `Memory` drops,
 // whichever thread that happens on. Nothing in it is tied to a thread.
 unsafe impl Send for Memory {}
 
 // SAFETY (Sync): through `&Memory` the bytes are reached only (1) by the safe views, which
 // hold `lock` shared while a `&[u8]` exists and exclusively while a `&mut [u8]` exists, so
 // no reference to the bytes ever coexists with a conflicting one and every conflicting pair
-// of accesses is ordered by the lock's release/acquire; (2) by `unsafe` methods whose callers
-// take on the same obligation (their `# Safety` sections); (3) by `mlock`/`munlock`, which do
-// not read or write the bytes. The lock itself is `Sync`.
+// of accesses is ordered by the lock's release/acquire — on the host, where other processes
+// write, the views make no reference into the mapping at all: they copy with atomic
+// accesses (`Mapping::read`/`write`, which is `Sync`) and hand out references to their
+// private copy; (2) by `unsafe` methods whose callers take on the same obligation (their
+// `# Safety` sections); (3) by `mlock`/`munlock`, which do not read or write the bytes. The
+// lock itself is `Sync`.
 unsafe impl Sync for Memory {}
 
 impl Memory {
@@ -66,18 +79,59 @@ impl Memory {
         let mut map =
             memmap2::MmapOptions::new().len(mapped).map_anon().map_err(|_| ErrorKind::OutOfMemory)?;
         let base = NonNull::new(map.as_mut_ptr()).ok_or(ErrorKind::OutOfMemory)?;
-        Ok(Memory { base, len, map, lock: RwLock::new(()) })
+        Ok(Memory { base, len, map: Map::Anon(map), lock: RwLock::new(()) })
+    }
+
+    /// The memory of a host attachment: `len` bytes (`shm_segsz`) at the `shmat` address.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    fn host(map: crate::host::shm::Mapping) -> Memory {
+        Memory { base: map.base(), len: map.len(), map: Map::Host(map), lock: RwLock::new(()) }
+    }
+
+    /// The host mapping, when this is a host attachment's memory.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    fn host_map(&self) -> Option<&crate::host::shm::Mapping> {
+        match &self.map {
+            Map::Host(m) => Some(m),
+            Map::Anon(_) => None,
+        }
+    }
+
+    /// On the host, a private copy of `offset..offset + len` (twice over when `twice`: the
+    /// view's bytes, then the snapshot a write view compares them with on drop); `None`
+    /// in-process, where the views borrow the mapping. The range is checked.
+    #[inline]
+    fn copy(&self, offset: usize, len: usize, twice: bool) -> Option<Box<[u8]>> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(m) = self.host_map() {
+            let mut copy = vec![0; if twice { 2 * len } else { len }].into_boxed_slice();
+            m.read(offset, &mut copy[..len]).expect("the view's range is checked");
+            if twice {
+                let (view, snap) = copy.split_at_mut(len);
+                snap.copy_from_slice(view);
+            }
+            return Some(copy);
+        }
+        let _ = (offset, len, twice);
+        None
     }
 
     /// `SHM_LOCK`'s `mlock` of the whole mapping: `ENOMEM` when the system refuses.
     pub(crate) fn mlock(&self) -> Result<(), ErrorKind> {
-        self.map.lock().map_err(|_| ErrorKind::OutOfMemory)
+        match &self.map {
+            Map::Anon(map) => map.lock().map_err(|_| ErrorKind::OutOfMemory),
+            // The engine locks only its own memory; the host's `SHM_LOCK` is the kernel's.
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Map::Host(_) => Err(ErrorKind::InvalidArgument),
+        }
     }
 
     /// `SHM_UNLOCK`'s `munlock`. munlock(2) fails only for a range that is not mapped,
     /// which ours always is.
     pub(crate) fn munlock(&self) {
-        let _ = self.map.unlock();
+        if let Map::Anon(map) = &self.map {
+            let _ = map.unlock();
+        }
     }
 
     /// `EINVAL` unless `offset..offset + n` lies within the segment.
@@ -128,7 +182,12 @@ impl Memory {
 
 impl fmt::Debug for Memory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Memory").field("len", &self.len).field("mapped", &self.map.len()).finish()
+        let mapped = match &self.map {
+            Map::Anon(map) => map.len(),
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Map::Host(map) => map.len(),
+        };
+        f.debug_struct("Memory").field("len", &self.len).field("mapped", &mapped).finish()
     }
 }
 
@@ -153,13 +212,28 @@ pub struct ShmRead<'a> {
     mem: &'a Memory,
     offset: usize,
     len: usize,
+    /// On the host: the snapshot the view shows; `None` in-process.
+    copy: Option<Box<[u8]>>,
     _guard: RwLockReadGuard<'a, ()>,
+}
+
+impl<'a> ShmRead<'a> {
+    /// The view of the checked range `offset..offset + len` under `guard` (on the host, a
+    /// snapshot taken now).
+    #[inline]
+    fn new(mem: &'a Memory, offset: usize, len: usize, guard: RwLockReadGuard<'a, ()>) -> ShmRead<'a> {
+        let copy = mem.copy(offset, len, false);
+        ShmRead { mem, offset, len, copy, _guard: guard }
+    }
 }
 
 impl Deref for ShmRead<'_> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
+        if let Some(copy) = &self.copy {
+            return copy;
+        }
         // SAFETY: the range lies in the mapping `mem` keeps alive, its bytes are initialized,
         // and the read lock held as long as `self` (so as the result) excludes every `&mut`;
         // writes by pointer or atomic racing this view break the `unsafe` accessors' contracts.
@@ -184,13 +258,53 @@ pub struct ShmWrite<'a> {
     mem: &'a Memory,
     offset: usize,
     len: usize,
+    /// On the host: the view's bytes, then the snapshot they started as (`2 * len`);
+    /// `None` in-process.
+    copy: Option<Box<[u8]>>,
     _guard: RwLockWriteGuard<'a, ()>,
+}
+
+impl<'a> ShmWrite<'a> {
+    /// The view of the checked range `offset..offset + len` under `guard` (on the host, a
+    /// private copy taken now, written back on drop).
+    #[inline]
+    fn new(mem: &'a Memory, offset: usize, len: usize, guard: RwLockWriteGuard<'a, ()>) -> ShmWrite<'a> {
+        let copy = mem.copy(offset, len, true);
+        ShmWrite { mem, offset, len, copy, _guard: guard }
+    }
+}
+
+impl Drop for ShmWrite<'_> {
+    /// On the host: writes back the bytes the view changed (those that differ from the
+    /// snapshot), each run of them with relaxed atomic stores, before the lock is released;
+    /// bytes it did not change are not stored, so another process's writes to them stand.
+    fn drop(&mut self) {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let (Some(copy), Some(map)) = (&self.copy, self.mem.host_map()) {
+            let (view, snap) = copy.split_at(self.len);
+            let mut i = 0;
+            while i < view.len() {
+                if view[i] == snap[i] {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < view.len() && view[i] != snap[i] {
+                    i += 1;
+                }
+                map.write(self.offset + start, &view[start..i]).expect("the view's range is checked");
+            }
+        }
+    }
 }
 
 impl Deref for ShmWrite<'_> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
+        if let Some(copy) = &self.copy {
+            return &copy[..self.len];
+        }
         // SAFETY: as in `ShmRead::deref`; the exclusive lock is held, and `&self` keeps the
         // `&mut` of `deref_mut` from coexisting with this reference.
         unsafe { std::slice::from_raw_parts(self.mem.at(self.offset), self.len) }
@@ -199,6 +313,9 @@ impl Deref for ShmWrite<'_> {
 
 impl DerefMut for ShmWrite<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
+        if let Some(copy) = &mut self.copy {
+            return &mut copy[..self.len];
+        }
         // SAFETY: the range lies in the live mapping, its bytes are initialized, and the write
         // lock held as long as `self` plus `&mut self` make this the only reference to them;
         // pointer or atomic access racing it breaks the `unsafe` accessors' contracts.
@@ -305,6 +422,13 @@ impl Attached {
         Attached { mem, seg, writable }
     }
 
+    /// The guard of a host attachment (`map`) of the host segment `seg`.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub(crate) fn on_host(map: crate::host::shm::Mapping, seg: Segment) -> Attached {
+        let writable = map.is_writable();
+        Attached { mem: Arc::new(Memory::host(map)), seg, writable }
+    }
+
     /// The segment this guard attaches.
     pub fn segment(&self) -> &Segment {
         &self.seg
@@ -344,7 +468,7 @@ impl Attached {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn read(&self) -> ShmRead<'_> {
-        ShmRead { mem: &self.mem, offset: 0, len: self.mem.len, _guard: self.mem.lock.read() }
+        ShmRead::new(&self.mem, 0, self.mem.len, self.mem.lock.read())
     }
 
     /// [`read`](Self::read) without waiting (the `IPC_NOWAIT` of the idiom).
@@ -369,7 +493,7 @@ impl Attached {
     /// ```
     pub fn try_read(&self) -> Result<ShmRead<'_>, Error> {
         let guard = self.mem.lock.try_read().ok_or(at_error(ErrorKind::WouldBlock))?;
-        Ok(ShmRead { mem: &self.mem, offset: 0, len: self.mem.len, _guard: guard })
+        Ok(ShmRead::new(&self.mem, 0, self.mem.len, guard))
     }
 
     /// A shared view of `range` of the segment (byte offsets), waiting like
@@ -395,7 +519,7 @@ impl Attached {
     /// ```
     pub fn read_range(&self, range: impl RangeBounds<usize>) -> Result<ShmRead<'_>, Error> {
         let (offset, len) = self.mem.span(range).map_err(at_error)?;
-        Ok(ShmRead { mem: &self.mem, offset, len, _guard: self.mem.lock.read() })
+        Ok(ShmRead::new(&self.mem, offset, len, self.mem.lock.read()))
     }
 
     /// Copies `buf.len()` bytes from `offset` into `buf` under the shared lock.
@@ -422,6 +546,10 @@ impl Attached {
     /// # Ok::<(), svipc::Error>(())
     /// ```
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(map) = self.mem.host_map() {
+            return map.read(offset, buf).map_err(|_| at_error(ErrorKind::InvalidArgument));
+        }
         let view = self
             .read_range(offset..offset.checked_add(buf.len()).ok_or(at_error(ErrorKind::InvalidArgument))?)?;
         buf.copy_from_slice(&view);
@@ -458,6 +586,8 @@ impl Attached {
     /// undefined behaviour in Rust's memory model). Concretely: the bytes must not be covered
     /// by a live [`ShmWrite`] view, nor be written through raw pointers, unless that write
     /// happens-before the load (a semaphore or lock in between).
+    /// On a host segment the views are private copies ([module docs](super#on-the-host)),
+    /// so only the raw pointers, and other processes, can break this.
     ///
     /// # Errors
     ///
@@ -566,7 +696,7 @@ impl AttachedMut {
     /// ```
     pub fn write(&self) -> ShmWrite<'_> {
         let mem = &self.inner.mem;
-        ShmWrite { mem, offset: 0, len: mem.len, _guard: mem.lock.write() }
+        ShmWrite::new(mem, 0, mem.len, mem.lock.write())
     }
 
     /// [`write`](Self::write) without waiting.
@@ -577,7 +707,7 @@ impl AttachedMut {
     pub fn try_write(&self) -> Result<ShmWrite<'_>, Error> {
         let mem = &self.inner.mem;
         let guard = mem.lock.try_write().ok_or(at_error(ErrorKind::WouldBlock))?;
-        Ok(ShmWrite { mem, offset: 0, len: mem.len, _guard: guard })
+        Ok(ShmWrite::new(mem, 0, mem.len, guard))
     }
 
     /// An exclusive view of `range` of the segment. The lock is the segment's (one per
@@ -604,7 +734,7 @@ impl AttachedMut {
     pub fn write_range(&self, range: impl RangeBounds<usize>) -> Result<ShmWrite<'_>, Error> {
         let mem = &self.inner.mem;
         let (offset, len) = mem.span(range).map_err(at_error)?;
-        Ok(ShmWrite { mem, offset, len, _guard: mem.lock.write() })
+        Ok(ShmWrite::new(mem, offset, len, mem.lock.write()))
     }
 
     /// Copies `data` into the segment at `offset` under the exclusive lock.
@@ -615,6 +745,10 @@ impl AttachedMut {
     /// [`ErrorKind::InvalidArgument`] (EINVAL): `offset..offset + data.len()` does not lie
     /// within the segment; nothing is written.
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), Error> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(map) = self.inner.mem.host_map() {
+            return map.write(offset, data).map_err(|_| at_error(ErrorKind::InvalidArgument));
+        }
         let end = offset.checked_add(data.len()).ok_or(at_error(ErrorKind::InvalidArgument))?;
         self.write_range(offset..end)?.copy_from_slice(data);
         Ok(())
@@ -654,6 +788,10 @@ impl AttachedMut {
     ///    since a view asserts that no one else changes (`&[u8]`) or even reads (`&mut
     ///    [u8]`) them — use [`read_range`](Attached::read_range) /
     ///    [`write_range`](Self::write_range) for the bytes around the atomics.
+    ///
+    /// On a host segment the slice views are private copies (see the
+    /// [module docs](super#on-the-host)), so condition 2 does not arise there; condition 1
+    /// binds every process that maps the segment (a C peer uses C11 atomics of the same size).
     ///
     /// # Errors
     ///

@@ -71,7 +71,50 @@
 //! Every offset, length, range and alignment is checked: a bad one is `EINVAL`
 //! ([`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)), never a panic.
 //!
-//! # Implementation
+//! # On the host
+//!
+//! A [`Segment`] opened through [`Host::shm_segment`](crate::host::Host::shm_segment) is a
+//! `shmid` of the host kernel, and its attachments are this process's own `shmat` mappings
+//! ([`Segment::is_host`]). Another process — a C program — may write any byte at any
+//! moment, and no lock of this process can stop it, so no `&[u8]` into that memory is ever
+//! made. The same methods work, with the same errors (`EINVAL` for a bad range or
+//! alignment), as follows:
+//!
+//! * [`read_at`](Attached::read_at) / [`write_at`](AttachedMut::write_at) copy out and in
+//!   with **relaxed atomic** accesses (8-byte words where aligned, single bytes at the
+//!   edges). A copy racing another writer is not undefined behaviour; it may see some bytes
+//!   old and some new (a torn value), as C's `memcpy` would.
+//! * The atomic views ([`AttachedMut::atomic`], [`Attached::load`]) are real atomics in the
+//!   mapping. Rust's atomics and C11's `_Atomic`/`<stdatomic.h>` (or GCC's `__atomic`
+//!   builtins) on the same aligned word are the same instructions and the same memory
+//!   model, so they synchronize. Their `# Safety` contract stands, with the C side's part:
+//!   a word used atomically is accessed atomically, at one size, by every process.
+//! * [`read`](Attached::read) (and `try_read`, `read_range`) gives a view of a private
+//!   **snapshot**, copied (as `read_at` does) when the view is made: it does not change while
+//!   it lives, whoever writes the segment.
+//! * [`write`](AttachedMut::write) (and `try_write`, `write_range`) gives a view of a private
+//!   **copy**, taken when the view is made; on drop, the bytes the view changed — those that
+//!   differ from the copy's snapshot — are written back, each run of them with relaxed atomic
+//!   stores, and **no other byte is stored**. So a concurrent writer's bytes that the view
+//!   did not change survive; a byte both changed ends with whichever store came last. The
+//!   write-back happens in the view's drop, before it releases its lock, and in program order
+//!   before anything the thread does after the drop.
+//! * The views' lock is the **attachment's**: views of one attachment exclude each other as
+//!   in-process (`try_*` answers `EAGAIN`), but views of other attachments, even in this
+//!   process, and other processes are not excluded.
+//!
+//! **Ordering.** Every store above is relaxed, so ordering comes from the usual
+//! release/acquire pair, as between two C threads: the C writer fills the data with plain
+//! stores, then `atomic_store_explicit(&flag, 1, memory_order_release)`; the Rust reader
+//! waits for `load::<AtomicU32>(flag, Ordering::Acquire) == 1`, after which `read_at` or a
+//! `read()` view made then sees every byte written before the release store. The other way
+//! round: `write_at` (or drop the `write()` view), then store the flag with
+//! `Ordering::Release`, and C's `memory_order_acquire` load. Plain C stores to bytes Rust
+//! copies concurrently are a data race in C's model; in practice they are single stores and
+//! the relaxed loads see either value. Data shared with a C writer **while both run**
+//! belongs in the atomic views (or behind such a flag, or a host semaphore); the slice views
+//! suit data whose writer is done, or that only this attachment writes.
+//!
 //!
 //! `segment.rs` is the engine: one `SegInner` per segment, shared by the namespace's table
 //! and every handle, its bookkeeping (`nattch`, times, `lpid`, the `SHM_DEST` decision, the
@@ -137,8 +180,32 @@ use crate::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct Segment {
+    /// In-process, the segment; on the host, a placeholder that carries the host segment
+    /// ([`SegInner::host`]): every call dispatches to it first.
     inner: Arc<SegInner>,
     process: Process,
+}
+
+#[cfg(all(target_os = "linux", not(loom)))]
+use crate::host::shm::Seg as HostSeg;
+
+#[cfg(all(target_os = "linux", not(loom)))]
+impl Segment {
+    /// A handle whose home is the host segment `host`. The engine fields get a
+    /// placeholder: a segment of the same id and size in no namespace, marked destroyed,
+    /// and a process of a private namespace with this process's credentials.
+    pub(crate) fn on_host(host: HostSeg) -> Segment {
+        static HOME: std::sync::OnceLock<Process> = std::sync::OnceLock::new();
+        let process = HOME.get_or_init(|| Namespace::new().process(crate::Credentials::current())).clone();
+        let inner = SegInner::placeholder(host, process.credentials());
+        Segment { inner, process }
+    }
+
+    /// The host segment, for a handle whose home is the host.
+    #[inline]
+    fn host(&self) -> Option<&HostSeg> {
+        self.inner.host()
+    }
 }
 
 impl Segment {
@@ -158,7 +225,18 @@ impl Segment {
         self.inner.segsz()
     }
 
-    /// The process whose credentials this handle's calls use.
+    /// Whether this handle's home is the host kernel
+    /// ([`Host::shm_segment`](crate::host::Host::shm_segment)) rather than an in-process
+    /// [`Namespace`].
+    pub fn is_host(&self) -> bool {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        return self.host().is_some();
+        #[cfg(not(all(target_os = "linux", not(loom))))]
+        false
+    }
+
+    /// The process whose credentials this handle's calls use (on the host, a placeholder
+    /// with this process's credentials: the kernel checks the real ones).
     pub fn process(&self) -> &Process {
         &self.process
     }
@@ -196,6 +274,14 @@ impl Segment {
         self.attach_access(READ | WRITE).map(AttachedMut::new)
     }
 
+    /// `shmat` on the host: the guard over the host mapping.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    fn attach_host(&self, host: &HostSeg, access: u32) -> Result<Attached, Error> {
+        let map = host.attach(access & WRITE == 0);
+        crate::trace::call!(Op::ShmAt, self.id(), self.process.pid(), &map);
+        Ok(Attached::on_host(map?, self.clone()))
+    }
+
     /// `shmat(shmid, NULL, SHM_RDONLY)`: attach for reading only. Dropping the guard is
     /// `shmdt`. The same field updates as [`attach`](Self::attach).
     ///
@@ -228,6 +314,10 @@ impl Segment {
     /// `do_shmat` with the permission `access` asks (`READ`, with `WRITE` for a read-write
     /// attach, with `EXEC` for `SHM_EXEC`): the guard, writable when `access` has `WRITE`.
     pub(crate) fn attach_access(&self, access: u32) -> Result<Attached, Error> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(host) = self.host() {
+            return self.attach_host(host, access);
+        }
         let mem = self.inner.attach(self.process.credentials(), access).map_err(|k| self.error(Op::ShmAt, k));
         crate::trace::call!(Op::ShmAt, self.id(), self.process.pid(), &mem);
         Ok(Attached::new(mem?, self.clone(), access & WRITE != 0))
@@ -235,6 +325,12 @@ impl Segment {
 
     /// `shmdt` of a guard of this segment (called by the guards' `Drop`).
     pub(crate) fn detach(&self) {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if self.host().is_some() {
+            // The mapping's own drop is the host's `shmdt`.
+            crate::trace::call!(Op::ShmDt, self.id(), self.process.pid(), &Ok::<(), Error>(()));
+            return;
+        }
         let forced = self.process.namespace().shm_rmid_forced_flag();
         if self.inner.detach(self.process.pid(), forced) {
             self.process.namespace().destroy(IpcKind::SharedMemory, self.inner.id());
@@ -272,6 +368,10 @@ impl Segment {
 
     #[inline]
     fn stat_call(&self) -> Result<ShmidDs, Error> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(host) = self.host() {
+            return host.stat();
+        }
         self.inner.stat(self.process.credentials()).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -307,6 +407,10 @@ impl Segment {
 
     #[inline]
     fn set_call(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(host) = self.host() {
+            return host.set(uid, gid, mode);
+        }
         self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -347,6 +451,10 @@ impl Segment {
 
     #[inline]
     fn remove_call(&self) -> Result<(), Error> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(host) = self.host() {
+            return host.remove();
+        }
         let op = |k| self.error(Op::ShmCtl, k);
         self.inner.check_live().map_err(op)?;
         self.process
@@ -400,6 +508,10 @@ impl Segment {
 
     #[inline]
     fn lock_call(&self) -> Result<(), Error> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(host) = self.host() {
+            return host.lock(true);
+        }
         self.inner.lock(self.process.credentials(), true).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -420,6 +532,10 @@ impl Segment {
 
     #[inline]
     fn unlock_call(&self) -> Result<(), Error> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if let Some(host) = self.host() {
+            return host.lock(false);
+        }
         self.inner.lock(self.process.credentials(), false).map_err(|k| self.error(Op::ShmCtl, k))
     }
 }
@@ -429,7 +545,7 @@ impl fmt::Debug for Segment {
         f.debug_struct("Segment")
             .field("id", &self.id())
             .field("size", &self.size())
-            .field("destroyed", &self.inner.is_destroyed())
+            .field("host", &self.is_host())
             .finish_non_exhaustive()
     }
 }

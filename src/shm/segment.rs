@@ -48,6 +48,10 @@ pub(crate) struct SegInner {
     /// `shm_cprid`: the creator's pid.
     cpid: i32,
     state: Mutex<SegState>,
+    /// The host segment, in the placeholder of a handle whose home is the host kernel
+    /// ([`placeholder`](Self::placeholder)); `None` for every segment of a namespace.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    host: Option<crate::host::shm::Seg>,
 }
 
 /// What the segment lock guards.
@@ -72,6 +76,38 @@ struct SegState {
 }
 
 impl SegInner {
+    /// The engine side of a host segment's handle, carrying `host`: its id and size, in
+    /// no namespace, already destroyed (no memory), so an engine call that reached it would
+    /// answer `EINVAL`.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub(crate) fn placeholder(host: crate::host::shm::Seg, creds: &Credentials) -> Arc<SegInner> {
+        let perm = crate::ipc::perm::PermCell::new(crate::Key::PRIVATE, creds, 0, 0);
+        let header = Header::new(host.id(), perm);
+        header.mark_deleted();
+        Arc::new(SegInner {
+            header,
+            segsz: host.size(),
+            cpid: 0,
+            state: Mutex::new(SegState {
+                nattch: 0,
+                atime: 0,
+                dtime: 0,
+                lpid: 0,
+                dest: false,
+                creator: 0,
+                mem: None,
+            }),
+            host: Some(host),
+        })
+    }
+
+    /// The host segment of a host handle's placeholder.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    #[inline]
+    pub(crate) fn host(&self) -> Option<&crate::host::shm::Seg> {
+        self.host.as_ref()
+    }
+
     /// The id.
     pub(crate) fn id(&self) -> i32 {
         self.header.id()
@@ -355,6 +391,8 @@ impl Ops for ShmOps {
                 creator: self.creator,
                 mem: Some(Arc::new(mem)),
             }),
+            #[cfg(all(target_os = "linux", not(loom)))]
+            host: None,
         });
         Ok((Box::new(seg.clone()), seg))
     }

@@ -11,6 +11,8 @@ use bytemuck::{Pod, Zeroable};
 
 #[path = "measure.rs"]
 mod measure;
+#[path = "shm.rs"]
+mod shm;
 use svipc::host::{Host, RecvError};
 use svipc::msg::{MsqidSet, SizeOf};
 use svipc::{ErrorKind, Key, Select, SemOp};
@@ -60,10 +62,12 @@ pub fn main() -> ExitCode {
         ("msg_await_and_wake", msg_await_and_wake),
         ("msg_timeouts", msg_timeouts),
         ("sem_basics", sem_basics),
-        ("shm_basics", shm_basics),
+        ("shm_basics", shm::basics),
+        ("shm_views", shm::views),
+        ("shm_range_errors_on_both_homes", shm::range_errors_on_both_homes),
         ("c_peer_orders", c_peer_orders),
         ("c_peer_semaphore", c_peer_semaphore),
-        ("c_peer_segment", c_peer_segment),
+        ("c_peer_segment", shm::c_peer_segment),
         ("rust_to_rust_processes", rust_to_rust_processes),
         ("stress_recv_cancellation_counts", stress_recv_cancellation_counts),
         ("stress_acquire_cancellation_counts", stress_acquire_cancellation_counts),
@@ -341,30 +345,6 @@ fn sem_basics(rt: &tokio::runtime::Runtime) {
     assert_eq!(set.get_val(0).unwrap_err().kind(), ErrorKind::InvalidArgument);
 }
 
-fn shm_basics(_: &tokio::runtime::Runtime) {
-    let me = me();
-    let seg = me.shm_segment(Key::PRIVATE).create(0o600).size(100).open().unwrap();
-    assert_eq!(seg.size(), 100);
-    let a = seg.attach().unwrap();
-    let b = seg.attach_read_only().unwrap();
-    assert_eq!(seg.stat().unwrap().shm_nattch, 2);
-    a.write_at(3, b"unaligned bytes across words").unwrap();
-    assert_eq!(b.to_vec(3, 28).unwrap(), b"unaligned bytes across words");
-    assert_eq!(a.write_at(90, &[0; 11]).unwrap_err().kind(), ErrorKind::InvalidArgument);
-    assert_eq!(b.load_u32(2, Ordering::Relaxed).unwrap_err().kind(), ErrorKind::InvalidArgument); // misaligned
-    assert!(b.is_read_only() && !a.is_read_only());
-    a.atomic_u64(48).unwrap().store(u64::MAX - 1, Ordering::Release);
-    assert_eq!(b.load_u64(48, Ordering::Acquire).unwrap(), u64::MAX - 1);
-    a.atomic_u32(96).unwrap().fetch_add(5, Ordering::AcqRel);
-    assert_eq!(b.load_u32(96, Ordering::Relaxed).unwrap(), 5);
-    seg.remove().unwrap();
-    let ds = seg.stat().unwrap();
-    assert!(ds.is_dest());
-    assert_eq!(ds.shm_perm.key, Key::PRIVATE);
-    drop((a, b));
-    assert_eq!(seg.stat().unwrap_err().kind(), ErrorKind::InvalidArgument); // destroyed at the last detach
-}
-
 // ===== the C peer =====
 
 /// Builds `tests/host/peer.c` with the system C compiler; `None` (with a loud notice) if
@@ -425,23 +405,6 @@ fn c_peer_semaphore(rt: &tokio::runtime::Runtime) {
     assert!(child.wait().unwrap().success());
     assert_eq!(set.get_all().unwrap(), vec![0, 0]);
     set.remove().unwrap();
-}
-
-fn c_peer_segment(_: &tokio::runtime::Runtime) {
-    let Some(peer) = peer() else { return };
-    let seg = me().shm_segment(Key::PRIVATE).create(0o600).size(4096).open().unwrap();
-    let m = seg.attach().unwrap();
-    let mut child = Command::new(&peer).args(["shm", &seg.id().to_string()]).spawn().unwrap();
-    // Acquire pairs with C's release store: everything C wrote before it is visible.
-    while m.atomic_u32(0).unwrap().load(Ordering::Acquire) != 1 {
-        std::thread::sleep(Duration::from_micros(100));
-    }
-    assert_eq!(m.to_vec(64, 12).unwrap(), b"written by C");
-    assert_eq!(m.load_u64(8, Ordering::Relaxed).unwrap(), 0x0123_4567_89ab_cdef);
-    m.write_at(128, b"read by Rust").unwrap();
-    m.atomic_u32(4).unwrap().store(1, Ordering::Release);
-    assert!(child.wait().unwrap().success());
-    seg.remove().unwrap();
 }
 
 // ===== Rust to Rust across processes =====
