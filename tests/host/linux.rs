@@ -11,6 +11,8 @@ use bytemuck::{Pod, Zeroable};
 
 #[path = "measure.rs"]
 mod measure;
+#[path = "same.rs"]
+mod same;
 use svipc::host::{Host, RecvError};
 use svipc::msg::{MsqidSet, SizeOf};
 use svipc::{ErrorKind, Key, Select, SemOp};
@@ -72,6 +74,7 @@ pub fn main() -> ExitCode {
         ("same_on_both_homes", same_on_both_homes),
         ("host_ipcs", host_ipcs),
         ("one_api_two_homes", one_api_two_homes),
+        ("same_checks", same::same_checks),
     ];
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
     for (name, test) in tests {
