@@ -75,6 +75,10 @@ pub fn main() -> ExitCode {
         ("host_ipcs", host_ipcs),
         ("one_api_two_homes", one_api_two_homes),
         ("same_checks", same::same_checks),
+        #[cfg(feature = "tracing")]
+        ("host_tracing_events", same::host_tracing_events),
+        #[cfg(feature = "serde")]
+        ("serde_on_both_homes", same::serde_on_both_homes),
     ];
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
     for (name, test) in tests {

@@ -654,3 +654,166 @@ pub fn same_checks(_: &tokio::runtime::Runtime) {
     compare("sem_wake_order", sem_wake_order);
     compare("sem_random_calls", sem_random_calls);
 }
+
+/// The `tracing` feature's events of host calls, captured by the hand-written subscriber of
+/// `tests/tracing.rs` (its few lines copied here): exact, and the same as in-process.
+#[cfg(feature = "tracing")]
+mod events {
+    use std::collections::BTreeMap;
+    use std::fmt;
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// Every event of target `svipc`, as `LEVEL call id pid result waited`.
+    #[derive(Clone, Default)]
+    pub struct Capture(pub Arc<Mutex<Vec<String>>>);
+
+    #[derive(Default)]
+    struct Fields(BTreeMap<&'static str, String>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            self.0.insert(field.name(), format!("{value:?}"));
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name(), value.to_string());
+        }
+    }
+
+    impl Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+        fn event(&self, event: &Event<'_>) {
+            let meta = event.metadata();
+            if meta.target() != "svipc" {
+                return;
+            }
+            let mut f = Fields::default();
+            event.record(&mut f);
+            let get = |name: &str| f.0.get(name).cloned().unwrap_or_else(|| "-".to_string());
+            assert_eq!(f.0.contains_key("wait_us"), get("waited") == "true", "{:?}", f.0);
+            self.0.lock().unwrap().push(format!(
+                "{} {} id={} key={} pid={} {} waited={}",
+                meta.level(),
+                get("call"),
+                get("id"),
+                get("key"),
+                get("pid"),
+                get("result"),
+                get("waited"),
+            ));
+        }
+
+        fn enter(&self, _: &Id) {}
+
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// Runs `f` on this thread with the capturing subscriber; the events it emitted.
+    pub fn capture(f: impl FnOnce()) -> Vec<String> {
+        let c = Capture::default();
+        tracing::subscriber::with_default(c.clone(), f);
+        let events = c.0.lock().unwrap().clone();
+        events
+    }
+}
+
+/// A send and a receive, a receive that waited, `ENOMSG`, `E2BIG` and a removed queue's
+/// `EINVAL`: the events, with the id and pid written `ID` and `PID`.
+#[cfg(feature = "tracing")]
+fn traced_calls(home: Home) -> Vec<String> {
+    let q = home.queue::<Vec<u8>>(Key::PRIVATE, create(0o600)).unwrap();
+    let baseline = super::threads_in_syscall(libc::SYS_msgrcv);
+    let events = events::capture(|| {
+        runtime().block_on(async {
+            q.send(1, vec![1]).await.unwrap();
+            assert_eq!(q.recv(Select::Any).await.unwrap(), (1, vec![1]));
+            assert!(q.try_recv(Select::Any).unwrap_err().is_no_message());
+            let waiting = {
+                let q = q.clone();
+                tokio::spawn(async move { q.recv(Select::Type(3)).await })
+            };
+            home.receivers_parked(baseline, 1).await;
+            q.try_send(3, vec![3]).unwrap();
+            assert_eq!(waiting.await.unwrap().unwrap(), (3, vec![3]));
+            q.try_send(2, vec![2; 5]).unwrap();
+            assert_eq!(q.try_recv_limited(Select::Any, Limit::bytes(4)).unwrap_err().errno(), libc::E2BIG);
+            q.remove().unwrap();
+            assert_eq!(q.try_recv(Select::Any).unwrap_err().errno(), libc::EINVAL);
+        })
+    });
+    let (id, pid) = (format!("id={} ", q.id()), format!("pid={} ", std::process::id()));
+    events.into_iter().map(|e| e.replace(&id, "id=ID ").replace(&pid, "pid=PID ")).collect()
+}
+
+/// The events of host calls: exact, and the same as in-process.
+#[cfg(feature = "tracing")]
+pub fn host_tracing_events(_: &tokio::runtime::Runtime) {
+    let host = traced_calls(Home::Host);
+    assert_eq!(
+        host,
+        [
+            "DEBUG msgsnd id=ID key=- pid=PID ok waited=false",
+            "DEBUG msgrcv id=ID key=- pid=PID ok waited=false",
+            "DEBUG msgrcv id=ID key=- pid=PID ENOMSG waited=false",
+            "DEBUG msgsnd id=ID key=- pid=PID ok waited=false",
+            "DEBUG msgrcv id=ID key=- pid=PID ok waited=true",
+            "DEBUG msgsnd id=ID key=- pid=PID ok waited=false",
+            "INFO msgrcv id=ID key=- pid=PID E2BIG waited=false",
+            "DEBUG msgctl id=ID key=- pid=PID ok waited=false",
+            "INFO msgrcv id=ID key=- pid=PID EINVAL waited=false",
+        ]
+    );
+    assert_eq!(host, traced_calls(Home::InProcess));
+}
+
+/// `Serde<T>` (the `serde` feature) on both homes: the same values, sizes and errors.
+#[cfg(feature = "serde")]
+fn serde_messages(home: Home) -> Log {
+    use svipc::host::Serde;
+    type Msg = Serde<(u32, String, Vec<i16>)>;
+    let mut log = Log::new();
+    let q = home.queue::<Msg>(Key::PRIVATE, create(0o600)).unwrap();
+    for (t, v) in [(1, (7, "hi".to_string(), vec![-1, 300])), (2, (u32::MAX, "héllo".to_string(), vec![]))] {
+        log.push(line("send", q.try_send(t, Serde(v)).map_err(|e| e.error())));
+    }
+    let ds = q.stat().unwrap();
+    log.push(format!("qnum {} cbytes {}", ds.qnum, ds.cbytes)); // postcard's lengths
+    log.push(line("recv type 2", q.try_recv(Select::Type(2))));
+    log.push(line("recv", q.try_recv(Select::Any)));
+    log.push(line("recv empty", q.try_recv(Select::Any)));
+    log.push(line("remove", q.remove()));
+    log
+}
+
+/// `Serde<T>` messages compared between the homes; on the host, bytes that are not
+/// postcard's encoding of `T` are a decode error with the message, never lost.
+#[cfg(feature = "serde")]
+pub fn serde_on_both_homes(_: &tokio::runtime::Runtime) {
+    compare("serde_messages", serde_messages);
+    let q = Home::Host.queue::<svipc::host::Serde<(u32, String)>>(Key::PRIVATE, create(0o600)).unwrap();
+    let raw = Host::current().msg_queue_by_id::<Vec<u8>>(q.id()).unwrap();
+    raw.try_send(4, vec![7, 9, b'x']).unwrap(); // a length of 9, with one byte
+    match q.host().unwrap().try_recv(Select::Any).unwrap_err() {
+        svipc::host::RecvError::Decode(d) => assert_eq!((d.mtype(), d.bytes()), (4, &[7, 9, b'x'][..])),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    raw.try_send(4, vec![7, 9, b'x']).unwrap();
+    assert_eq!(q.try_recv(Select::Any).unwrap_err().kind(), svipc::ErrorKind::TypeMismatch);
+    assert_eq!(raw.try_recv(Select::Any).unwrap(), (4, vec![7, 9, b'x']), "put back, not lost");
+    q.remove().unwrap();
+}
