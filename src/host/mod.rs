@@ -51,10 +51,16 @@
 //! * **Tracing.** With the `tracing` feature a host call emits the same event as the
 //!   in-process one (`call`, `id`, `pid`, `result`); the futures report their waits, the
 //!   direct `blocking_*` and `*_timeout` dispatches report one event at completion.
+//! * **Size-limited receives.** `recv_limited` and `try_recv_limited` are the kernel's
+//!   `msgrcv` with a buffer of the [`Limit`](crate::msg::Limit): a longer message fails
+//!   with `E2BIG` and stays queued (a waiting one is woken with `E2BIG` by the send that
+//!   passes it on), as in-process. Under `no_error` the buffer is the whole message, with
+//!   `MSG_NOERROR`, and the payload is then truncated as in-process (a `String` at a char
+//!   boundary, which the kernel's cut of the bytes would not respect).
 //! * **What the host cannot do** on a `MessageQueue` answers `EINVAL` (`InvalidArgument`):
-//!   `reserve` and `try_reserve` (no room can be held in the kernel), `recv_limited` and
-//!   `try_recv_limited`, `peek` and `peek_limited` (`MSG_COPY` exists only in kernels built
-//!   with `CONFIG_CHECKPOINT_RESTORE`); `with_process` answers `EPERM`.
+//!   `reserve` and `try_reserve` (no room can be held in the kernel), `peek` and
+//!   `peek_limited` (`MSG_COPY` exists only in kernels built with
+//!   `CONFIG_CHECKPOINT_RESTORE`); `with_process` answers `EPERM`.
 //!
 //! **Semaphore sets are unified** the same way: [`Host::sem_set`] returns the crate's
 //! [`SemaphoreSet`] (its lifetime word carries the host set, so the handle grows by nothing;
@@ -124,8 +130,19 @@
 //! * **`SEM_UNDO`** adjustments belong to the OS process and are applied by the kernel when
 //!   it exits, not when a `Process` value drops.
 //!
-//! The test `tests/host.rs` runs the same message-queue, semaphore and segment scenarios on
-//! both homes and compares them step by step (errno, values, `stat` fields).
+//! * **`SETALL` with a slice of the wrong length**, which C's array cannot express, is the
+//!   crate's own check on both homes, in the same order: a dead id's `EINVAL`, then
+//!   `ERANGE` for a value above `SEMVMX`, then `EINVAL`. On the host, a wrong length is
+//!   refused after `IPC_STAT`, so without read permission it is `EACCES` (in-process: without
+//!   alter permission).
+//!
+//! Nothing else differs in what a test from one process can see: `tests/host.rs` runs the
+//! semantic checks of the in-process suite that need neither other credentials nor other
+//! limits (open rules, selection, `msg_qbytes`, size limits, the errno of every error and
+//! its order, `stat` fields other than times and pids, the wake order of waiting receivers
+//! and semops, the `semadj` range, random calls; `tests/host/same.rs`) on both homes and
+//! compares them step by step. What it cannot compare: permission errors for another
+//! user, per-namespace limits, and `SEM_UNDO` applied at exit (one OS process).
 //!
 //! # Waiting
 //!

@@ -205,6 +205,29 @@ impl RecvJob {
         let (msgtyp, flags) = select.to_raw();
         Ok(RecvJob { id: q.id, len: q.recv_len, msgtyp, flags, buf: MsgBuf::with_capacity(q.recv_len) })
     }
+
+    /// A receive with a buffer of at most `max` bytes (`usize::MAX`: any message, under
+    /// `MSG_NOERROR`; see [`Queue::recv_max`]).
+    fn with_max<T>(q: &Queue<T>, select: Select, max: usize) -> Result<RecvJob, Error> {
+        select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
+        let (msgtyp, flags) = select.to_raw();
+        let (len, flags) = recv_size(q.recv_len, max, flags);
+        Ok(RecvJob { id: q.id, len, msgtyp, flags, buf: MsgBuf::with_capacity(len) })
+    }
+}
+
+/// `msgsz` and the flags of a receive limited to `max` bytes from a queue whose receives
+/// take `recv_len`: a smaller `max` is the buffer (a longer message fails with `E2BIG` and
+/// stays queued); `usize::MAX`, the engine's "any size" (`MSG_NOERROR`), takes the whole
+/// message (`recv_len`, with `MSG_NOERROR` so that not even a message above the `MSGMAX`
+/// read at open fails), for the caller to truncate as in-process (a `String` at a char
+/// boundary, which the kernel's byte cut would not respect).
+fn recv_size(recv_len: usize, max: usize, flags: i32) -> (usize, i32) {
+    if max == usize::MAX {
+        (recv_len, flags | libc::MSG_NOERROR)
+    } else {
+        (max.min(recv_len), flags)
+    }
 }
 
 /// The error of a call through a handle: `EINVAL` from `msgrcv` (with a checked selector),
@@ -439,17 +462,51 @@ impl<T: Send + 'static> Queue<T> {
         RecvFuture { call: RecvJob::new(self, select).map(WaitFuture::new), codec: self.codec }
     }
 
+    /// `msgrcv` with a buffer of `max` bytes: [`recv`](Self::recv) for the crate's
+    /// `MessageQueue::recv_limited`. A message longer than `max` fails with `E2BIG` and
+    /// stays queued; `usize::MAX` (the crate's `Limit::no_error`) receives the whole message
+    /// under `MSG_NOERROR`, for the caller to truncate.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`recv`](Self::recv).
+    pub fn recv_max(&self, select: Select, max: usize) -> RecvFuture<T> {
+        RecvFuture { call: RecvJob::with_max(self, select, max).map(WaitFuture::new), codec: self.codec }
+    }
+
     /// `msgrcv(.., IPC_NOWAIT)`: the oldest matching message, if there is one now.
     ///
     /// # Errors
     ///
     /// As [`recv`](Self::recv), and `ENOMSG` where `recv` would wait.
     pub fn try_recv(&self, select: Select) -> Result<(i64, T), RecvError> {
+        self.try_recv_len(select, None)
+    }
+
+    /// [`recv_max`](Self::recv_max) with `IPC_NOWAIT`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_recv`](Self::try_recv).
+    pub fn try_recv_max(&self, select: Select, max: usize) -> Result<(i64, T), RecvError> {
+        self.try_recv_len(select, Some(max))
+    }
+
+    /// `msgrcv(.., IPC_NOWAIT)` with the queue's receive length, or limited to `max`.
+    fn try_recv_len(&self, select: Select, max: Option<usize>) -> Result<(i64, T), RecvError> {
         select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
         let (msgtyp, flags) = select.to_raw();
+        let (len, flags) = match max {
+            Some(max) => recv_size(self.recv_len, max, flags),
+            None => (self.recv_len, flags),
+        };
         with_scratch(|buf| {
             let mtype = loop {
-                match sys::msgrcv(self.id, buf, self.recv_len, msgtyp, flags | IPC_NOWAIT) {
+                match sys::msgrcv(self.id, buf, len, msgtyp, flags | IPC_NOWAIT) {
                     Err(libc::EINTR) => continue,
                     r => break r.map_err(|e| RecvError::Os(handle_error(Op::MsgRcv, e)))?,
                 }

@@ -187,6 +187,9 @@ fn sem_err(e: i32) -> Error {
     os_error(Op::SemOp, e)
 }
 
+/// The kernel's `SEMVMX` (a constant, not a sysctl).
+const SEMVMX: u16 = 32767;
+
 fn ctl_err(e: i32) -> Error {
     os_error(Op::SemCtl, e)
 }
@@ -409,8 +412,20 @@ impl SemSet {
     ///
     /// # Errors
     ///
-    /// As [`set_val`](Self::set_val); `EINVAL` unless `vals` has `nsems` values.
+    /// As [`set_val`](Self::set_val); `EINVAL` unless `vals` has `nsems` values, after
+    /// the id's check and `ERANGE` for a value above `SEMVMX`, as in-process.
     pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
+        if vals.len() != usize::from(self.nsems) {
+            // C's array has no length, so the kernel has no error for a wrong one; the
+            // in-process order (`tests/host/same.rs` compares it): a dead id, then the
+            // values' `ERANGE` (the kernel's check of the array it copied), then `EINVAL`.
+            sys::semctl_stat(self.id).map_err(ctl_err)?;
+            return Err(if vals.iter().any(|&v| v > SEMVMX) {
+                Error::new(Op::SemCtl, ErrorKind::OutOfRange).with(Detail::ValAboveSemvmx)
+            } else {
+                Error::new(Op::SemCtl, ErrorKind::InvalidArgument).with(Detail::ValsLength)
+            });
+        }
         sys::semctl_setall(self.id, vals).map_err(ctl_err)
     }
 

@@ -906,6 +906,13 @@ impl<T: Payload> MessageQueue<T> {
         r
     }
 
+    /// [`try_recv_max`](Self::try_recv_max), or the host's `msgrcv` with a buffer of the
+    /// limit.
+    fn try_recv_limited_call(&self, select: Select, limit: Limit) -> Result<(i64, T), Error> {
+        on_host!(self, Op::MsgRcv, h => h.try_recv_max(select, limit.maxsize()).map_err(|e| self.host_recv_error(e)));
+        self.try_recv_max(select, limit.maxsize())
+    }
+
     #[inline]
     fn try_recv_call(&self, select: Select, maxsize: usize) -> Result<(i64, T), Error> {
         select.validate().map_err(|k| Error::new(Op::MsgRcv, k))?;
@@ -1007,14 +1014,16 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
-        #[allow(unused_mut)]
-        let mut pre = limit.check().and(select.validate()).err();
+        let truncate = limit.no_error.then_some(limit.max);
         #[cfg(all(target_os = "linux", not(loom)))]
-        if self.host().is_some() {
-            pre = Some(ErrorKind::InvalidArgument); // not on the host yet (phase 2)
+        if let Some(h) = self.host() {
+            let call = futures::RecvCall::Host(Box::new(h.recv_max(select, limit.maxsize())));
+            let inner = RecvFuture::with_call(self, call, limit.check().err());
+            return RecvLimitedFuture { inner, truncate };
         }
+        let pre = limit.check().and(select.validate()).err();
         let inner = RecvFuture::new(self, RecvOp::new(select, limit.maxsize()), pre);
-        RecvLimitedFuture { inner, truncate: limit.no_error.then_some(limit.max) }
+        RecvLimitedFuture { inner, truncate }
     }
 
     /// [`recv_limited`](Self::recv_limited) with `IPC_NOWAIT`.
@@ -1027,13 +1036,12 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Truncate,
     {
-        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
         if let Err(k) = limit.check() {
             let e = Error::new(Op::MsgRcv, k);
             trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &Err::<(), _>(e));
             return Err(e);
         }
-        let (t, mut m) = self.try_recv_max(select, limit.maxsize())?;
+        let (t, mut m) = self.try_recv_limited_call(select, limit)?;
         if limit.no_error {
             m.truncate_to(limit.max);
         }

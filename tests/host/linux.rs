@@ -13,6 +13,8 @@ use bytemuck::{Pod, Zeroable};
 mod measure;
 #[path = "shm.rs"]
 mod shm;
+#[path = "same.rs"]
+mod same;
 use svipc::host::{Host, RecvError};
 use svipc::msg::{MsqidSet, SizeOf};
 use svipc::{ErrorKind, Key, Select, SemOp};
@@ -76,6 +78,11 @@ pub fn main() -> ExitCode {
         ("same_on_both_homes", same_on_both_homes),
         ("host_ipcs", host_ipcs),
         ("one_api_two_homes", one_api_two_homes),
+        ("same_checks", same::same_checks),
+        #[cfg(feature = "tracing")]
+        ("host_tracing_events", same::host_tracing_events),
+        #[cfg(feature = "serde")]
+        ("serde_on_both_homes", same::serde_on_both_homes),
     ];
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
     for (name, test) in tests {
