@@ -63,6 +63,7 @@ pub mod c;
 #[cfg_attr(docsrs, doc(cfg(feature = "counters")))]
 pub mod counters;
 mod error;
+mod home;
 #[cfg(all(target_os = "linux", not(loom)))]
 pub mod host;
 mod ipc;

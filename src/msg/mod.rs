@@ -111,6 +111,8 @@ mod select;
 mod store;
 
 use std::fmt;
+
+use crate::home::on_host;
 use std::marker::PhantomData;
 #[cfg(not(loom))]
 use std::time::Duration;
@@ -466,27 +468,6 @@ enum Extra<T> {
     /// fields hold a removed placeholder that no call reaches (`svipc::host`).
     #[cfg(all(target_os = "linux", not(loom)))]
     Host(crate::host::msg::Queue<T>),
-}
-
-/// Returns `$e` from the enclosing function when the handle `$q` lives on the host kernel,
-/// with `$h` the host queue.
-macro_rules! on_host {
-    ($q:expr, $h:ident => $e:expr) => {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some($h) = $q.host() {
-            return $e;
-        }
-    };
-    // The same, emitting the call's `tracing` event (the `tracing` feature) as the
-    // in-process call does.
-    ($q:expr, $op:expr, $h:ident => $e:expr) => {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some($h) = $q.host() {
-            let r = $e;
-            trace::call!($op, $q.id(), $q.process.pid(), &r);
-            return r;
-        }
-    };
 }
 
 impl<T> Clone for MessageQueue<T> {

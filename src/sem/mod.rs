@@ -101,6 +101,8 @@ mod set;
 mod undo;
 
 use std::fmt;
+
+use crate::home::on_host;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -250,27 +252,6 @@ pub(crate) enum Extra {
     /// fields hold a removed placeholder that no call reaches (`svipc::host`).
     #[cfg(all(target_os = "linux", not(loom)))]
     Host(crate::host::sem::SemSet),
-}
-
-/// Returns `$e` from the enclosing function when the handle `$s` lives on the host kernel,
-/// with `$h` the host set.
-macro_rules! on_host {
-    ($q:expr, $h:ident => $e:expr) => {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some($h) = $q.host() {
-            return $e;
-        }
-    };
-    // The same, emitting the call's `tracing` event (the `tracing` feature) as the
-    // in-process call does.
-    ($q:expr, $op:expr, $h:ident => $e:expr) => {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some($h) = $q.host() {
-            let r = $e;
-            trace::call!($op, $q.id(), $q.process.pid(), &r);
-            return r;
-        }
-    };
 }
 
 #[cfg(all(target_os = "linux", not(loom)))]

@@ -129,8 +129,12 @@ impl Memory {
     /// `SHM_UNLOCK`'s `munlock`. munlock(2) fails only for a range that is not mapped,
     /// which ours always is.
     pub(crate) fn munlock(&self) {
-        if let Map::Anon(map) = &self.map {
-            let _ = map.unlock();
+        match &self.map {
+            Map::Anon(map) => {
+                let _ = map.unlock();
+            }
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Map::Host(_) => {}
         }
     }
 

@@ -141,6 +141,8 @@ mod segment;
 
 use std::fmt;
 
+use crate::home::on_host;
+
 #[cfg(not(loom))]
 pub(crate) use self::attach::page_size;
 pub use self::attach::{Attached, AttachedMut, ShmAtomic, ShmRead, ShmWrite};
@@ -314,10 +316,7 @@ impl Segment {
     /// `do_shmat` with the permission `access` asks (`READ`, with `WRITE` for a read-write
     /// attach, with `EXEC` for `SHM_EXEC`): the guard, writable when `access` has `WRITE`.
     pub(crate) fn attach_access(&self, access: u32) -> Result<Attached, Error> {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some(host) = self.host() {
-            return self.attach_host(host, access);
-        }
+        on_host!(self, host => self.attach_host(host, access));
         let mem = self.inner.attach(self.process.credentials(), access).map_err(|k| self.error(Op::ShmAt, k));
         crate::trace::call!(Op::ShmAt, self.id(), self.process.pid(), &mem);
         Ok(Attached::new(mem?, self.clone(), access & WRITE != 0))
@@ -368,10 +367,7 @@ impl Segment {
 
     #[inline]
     fn stat_call(&self) -> Result<ShmidDs, Error> {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some(host) = self.host() {
-            return host.stat();
-        }
+        on_host!(self, host => host.stat());
         self.inner.stat(self.process.credentials()).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -407,10 +403,7 @@ impl Segment {
 
     #[inline]
     fn set_call(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some(host) = self.host() {
-            return host.set(uid, gid, mode);
-        }
+        on_host!(self, host => host.set(uid, gid, mode));
         self.inner.set(self.process.credentials(), uid, gid, mode).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -451,10 +444,7 @@ impl Segment {
 
     #[inline]
     fn remove_call(&self) -> Result<(), Error> {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some(host) = self.host() {
-            return host.remove();
-        }
+        on_host!(self, host => host.remove());
         let op = |k| self.error(Op::ShmCtl, k);
         self.inner.check_live().map_err(op)?;
         self.process
@@ -508,10 +498,7 @@ impl Segment {
 
     #[inline]
     fn lock_call(&self) -> Result<(), Error> {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some(host) = self.host() {
-            return host.lock(true);
-        }
+        on_host!(self, host => host.lock(true));
         self.inner.lock(self.process.credentials(), true).map_err(|k| self.error(Op::ShmCtl, k))
     }
 
@@ -532,10 +519,7 @@ impl Segment {
 
     #[inline]
     fn unlock_call(&self) -> Result<(), Error> {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some(host) = self.host() {
-            return host.lock(false);
-        }
+        on_host!(self, host => host.lock(false));
         self.inner.lock(self.process.credentials(), false).map_err(|k| self.error(Op::ShmCtl, k))
     }
 }

@@ -11,10 +11,10 @@ use bytemuck::{Pod, Zeroable};
 
 #[path = "measure.rs"]
 mod measure;
-#[path = "shm.rs"]
-mod shm;
 #[path = "same.rs"]
 mod same;
+#[path = "shm.rs"]
+mod shm;
 use svipc::host::{Host, RecvError};
 use svipc::msg::{MsqidSet, SizeOf};
 use svipc::{ErrorKind, Key, Select, SemOp};
