@@ -615,6 +615,10 @@ pub(crate) enum Detail {
     MtypeBelowOne,
     /// `msgsnd` of a message larger than `MSGMAX`.
     SizeAboveMsgmax,
+    /// `MSG_COPY` on a host kernel built without `CONFIG_CHECKPOINT_RESTORE` (its `ENOSYS`).
+    MsgCopyUnsupported,
+    /// A send reservation on a host queue, whose kernel cannot hold room for a message.
+    ReserveOnHost,
 }
 
 impl Detail {
@@ -637,6 +641,8 @@ impl Detail {
             Detail::ValAboveSemvmx => "value is above SEMVMX",
             Detail::MtypeBelowOne => "mtype is below 1",
             Detail::SizeAboveMsgmax => "size is above MSGMAX",
+            Detail::MsgCopyUnsupported => "MSG_COPY needs a kernel built with CONFIG_CHECKPOINT_RESTORE",
+            Detail::ReserveOnHost => "a host queue cannot reserve room: reserve is in-process only",
         }
     }
 }

@@ -57,10 +57,13 @@
 //!   passes it on), as in-process. Under `no_error` the buffer is the whole message, with
 //!   `MSG_NOERROR`, and the payload is then truncated as in-process (a `String` at a char
 //!   boundary, which the kernel's cut of the bytes would not respect).
-//! * **What the host cannot do** on a `MessageQueue` answers `EINVAL` (`InvalidArgument`):
-//!   `reserve` and `try_reserve` (no room can be held in the kernel), `peek` and
-//!   `peek_limited` (`MSG_COPY` exists only in kernels built with
-//!   `CONFIG_CHECKPOINT_RESTORE`); `with_process` answers `EPERM`.
+//! * **`peek` and `peek_limited`** are the kernel's `msgrcv` with `MSG_COPY`, which exists
+//!   only in kernels built with `CONFIG_CHECKPOINT_RESTORE` (most distributions' are);
+//!   elsewhere they answer `EINVAL` with a [`detail`](crate::Error::detail) naming it. A
+//!   message that does not decode as `T` stays where it is (`TypeMismatch`).
+//! * **What the host cannot do** on a `MessageQueue` answers `EINVAL` (`InvalidArgument`)
+//!   with a [`detail`](crate::Error::detail): `reserve`, `reserve_owned` and `try_reserve`
+//!   (no room can be held in the kernel); `with_process` answers `EPERM`.
 //!
 //! **Semaphore sets are unified** the same way: [`Host::sem_set`] returns the crate's
 //! [`SemaphoreSet`] (its lifetime word carries the host set, so the handle grows by nothing;

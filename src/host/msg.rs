@@ -29,7 +29,7 @@ use super::wire::{DecodeError, Wire};
 use super::{os_error, perm_of};
 use crate::error::Detail;
 use crate::error::{Error, ErrorKind, Op, SendError};
-use crate::msg::{MsqidDs, MsqidSet, Select, IPC_NOWAIT};
+use crate::msg::{Limit, MsqidDs, MsqidSet, Select, IPC_NOWAIT};
 
 /// A message queue of the host kernel carrying `T`s: a `msqid`.
 ///
@@ -494,6 +494,63 @@ impl<T: Send + 'static> Queue<T> {
     /// As [`try_recv`](Self::try_recv).
     pub fn try_recv_max(&self, select: Select, max: usize) -> Result<(i64, T), RecvError> {
         self.try_recv_len(select, Some(max))
+    }
+
+    /// `msgrcv(msqid, buf, len, index, MSG_COPY | IPC_NOWAIT)`: a copy of the `index`-th
+    /// queued message (0 = the oldest, counting every type), the queue unchanged — not its
+    /// messages, not `msg_rtime` or `msg_lrpid`. The crate's `MessageQueue::peek`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMSG` for an `index` out of range, `EACCES` without read permission, `EINVAL`
+    /// ([`is_removed`](Error::is_removed)) for a dead id, and `EINVAL` with a
+    /// [`detail`](Error::detail) where the kernel was built without
+    /// `CONFIG_CHECKPOINT_RESTORE` (its `ENOSYS`: `MSG_COPY` does not exist there);
+    /// [`RecvError::Decode`] for a message that is not a `T` (it stays queued).
+    pub fn peek(&self, index: usize) -> Result<(i64, T), RecvError> {
+        self.peek_limited(index, Limit::bytes(self.recv_len))
+    }
+
+    /// [`peek`](Self::peek) with a buffer of `limit` bytes: `E2BIG` for a longer message,
+    /// and under [`Limit::no_error`] `EINVAL` (the kernel's `copy_msg` refuses to truncate a
+    /// copy), as the crate's `MessageQueue::peek_limited`.
+    ///
+    /// # Errors
+    ///
+    /// As [`peek`](Self::peek), and `EINVAL` for a limit above `isize::MAX` (the kernel's
+    /// `(long) bufsz < 0`).
+    pub fn peek_limited(&self, index: usize, limit: Limit) -> Result<(i64, T), RecvError> {
+        if limit.max() > isize::MAX as usize {
+            return Err(RecvError::Os(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
+        }
+        // A position beyond `i64::MAX` is beyond any queue; the kernel's `SEARCH_NUMBER`
+        // never matches a negative one, so it answers `ENOMSG` as the in-process queue does.
+        let msgtyp = i64::try_from(index).unwrap_or(-1);
+        let len = limit.max().min(self.recv_len);
+        let flags = libc::MSG_COPY | IPC_NOWAIT | if limit.is_no_error() { libc::MSG_NOERROR } else { 0 };
+        with_scratch(|buf| {
+            let mtype = loop {
+                match sys::msgrcv(self.id, buf, len, msgtyp, flags) {
+                    Err(libc::EINTR) => continue,
+                    Ok(mtype) => break mtype,
+                    Err(libc::ENOSYS) => {
+                        let e = Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)
+                            .with(Detail::MsgCopyUnsupported);
+                        return Err(RecvError::Os(e));
+                    }
+                    // Under `MSG_NOERROR`, `EINVAL` is also the copy a truncation refuses:
+                    // the id is dead only if `IPC_STAT` says so too.
+                    Err(libc::EINVAL) if limit.is_no_error() && sys::msgctl_stat(self.id).is_ok() => {
+                        return Err(RecvError::Os(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
+                    }
+                    Err(e) => return Err(RecvError::Os(handle_error(Op::MsgRcv, e))),
+                }
+            };
+            match (self.codec.decode)(buf.text()) {
+                Ok(v) => Ok((mtype, v)),
+                Err(reason) => Err(RecvError::Decode(DecodeError::new(mtype, buf.text().to_vec(), reason))),
+            }
+        })
     }
 
     /// `msgrcv(.., IPC_NOWAIT)` with the queue's receive length, or limited to `max`.

@@ -574,6 +574,16 @@ impl<T: Payload> MessageQueue<T> {
         None
     }
 
+    /// A reservation's checks: a host handle's `EINVAL` (the kernel cannot hold room for a
+    /// message), else `msgsnd`'s ([`check_send_args`](Self::check_send_args)).
+    pub(super) fn check_reserve_args(&self, mtype: i64, size: usize) -> Option<Fault> {
+        #[cfg(all(target_os = "linux", not(loom)))]
+        if self.host().is_some() {
+            return Some(Fault::new(ErrorKind::InvalidArgument, Detail::ReserveOnHost));
+        }
+        self.check_send_args(mtype, size)
+    }
+
     // ----- send -----
 
     /// `msgsnd(msqid, msg, size, 0)`: sends `msg` with type `mtype`, waiting while it does
@@ -779,12 +789,7 @@ impl<T: Payload> MessageQueue<T> {
     /// # }
     /// ```
     pub fn reserve(&self, mtype: i64, size: usize) -> ReserveFuture<'_, T> {
-        #[allow(unused_mut)]
-        let mut pre = self.check_send_args(mtype, size);
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if self.host().is_some() {
-            pre = Some(ErrorKind::InvalidArgument.into()); // no room can be held in the kernel
-        }
+        let pre = self.check_reserve_args(mtype, size);
         ReserveFuture {
             q: self,
             op: ReserveOp::new(size),
@@ -803,7 +808,7 @@ impl<T: Payload> MessageQueue<T> {
     /// As [`reserve`](Self::reserve), and [`ErrorKind::WouldBlock`] (`EAGAIN`) where it
     /// would wait.
     pub fn try_reserve(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
-        on_host!(self, Op::MsgSnd, _h => Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument)));
+        on_host!(self, Op::MsgSnd, _h => Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument).with(Detail::ReserveOnHost)));
         let r = self.try_reserve_call(mtype, size);
         trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
         r
@@ -1042,7 +1047,8 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
-        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
+        // A message that does not decode stays queued: no put-back (`host_recv_error`).
+        on_host!(self, Op::MsgRcv, h => h.peek(index).map_err(|e| e.error()));
         let r = self
             .queue
             .peek(self.process.credentials(), index, usize::MAX, false)
@@ -1063,7 +1069,7 @@ impl<T: Payload> MessageQueue<T> {
     where
         T: Clone,
     {
-        on_host!(self, Op::MsgRcv, _h => Err(Error::new(Op::MsgRcv, ErrorKind::InvalidArgument)));
+        on_host!(self, Op::MsgRcv, h => h.peek_limited(index, limit).map_err(|e| e.error()));
         let r = limit.check().map_err(|k| Error::new(Op::MsgRcv, k)).and_then(|()| {
             self.queue
                 .peek(self.process.credentials(), index, limit.max, limit.no_error)

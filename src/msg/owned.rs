@@ -50,7 +50,7 @@ impl<T: Payload> MessageQueue<T> {
     /// # }
     /// ```
     pub fn reserve_owned(&self, mtype: i64, size: usize) -> ReserveOwnedFuture<T> {
-        let pre = self.check_send_args(mtype, size);
+        let pre = self.check_reserve_args(mtype, size);
         ReserveOwnedFuture {
             q: self.clone(),
             op: ReserveOp::new(size),

@@ -156,7 +156,7 @@ fn me() -> Host {
 
 // ===== single process =====
 
-fn msg_basics_and_errno(_: &tokio::runtime::Runtime) {
+fn msg_basics_and_errno(rt: &tokio::runtime::Runtime) {
     let me = me();
     let key = Key::new(0x5157_0001);
     let e = me.msg_queue::<Vec<u8>>(key).open().unwrap_err();
@@ -196,6 +196,21 @@ fn msg_basics_and_errno(_: &tokio::runtime::Runtime) {
     let e = q.try_send(1, vec![1]).unwrap_err();
     assert_eq!((e.kind(), e.into_inner()), (ErrorKind::WouldBlock, vec![1]));
     assert_eq!(q.stat().unwrap().qbytes, 4);
+    // MSG_COPY: a copy, the queue unchanged; through a handle of another type, a message
+    // that does not decode stays queued once (a peek puts nothing back).
+    assert_eq!(q.peek(0).unwrap(), (1, vec![0; 4]));
+    let wide = me.msg_queue::<u64>(key).open().unwrap();
+    assert_eq!(wide.peek(0).unwrap_err().kind(), ErrorKind::TypeMismatch);
+    assert_eq!((q.stat().unwrap().qnum, q.stat().unwrap().cbytes), (1, 4));
+    // No room can be held in the kernel: every reservation is EINVAL, saying why.
+    let why = Some("a host queue cannot reserve room: reserve is in-process only");
+    let e = q.try_reserve(1, 1).unwrap_err();
+    assert_eq!((e.kind(), e.detail(), e.is_removed()), (ErrorKind::InvalidArgument, why, false));
+    let e = rt.block_on(q.reserve(1, 1)).unwrap_err();
+    assert_eq!((e.kind(), e.detail(), e.is_removed()), (ErrorKind::InvalidArgument, why, false));
+    let e = rt.block_on(q.reserve_owned(1, 1)).unwrap_err();
+    assert_eq!((e.kind(), e.detail(), e.is_removed()), (ErrorKind::InvalidArgument, why, false));
+    assert_eq!(q.stat().unwrap().qnum, 1);
 
     q.remove().unwrap();
     assert_eq!(q.try_recv(Select::Any).unwrap_err().kind(), ErrorKind::InvalidArgument);

@@ -336,6 +336,55 @@ fn msg_limits(home: Home) -> Log {
     log
 }
 
+/// `MSG_COPY` (`peek`, `peek_limited`): the position counts every type, out of range is
+/// `ENOMSG`, a smaller buffer is `E2BIG` and `MSG_NOERROR` `EINVAL` (no truncated copy), a
+/// limit above `isize::MAX` `EINVAL`; nothing changes — the messages, `qnum`, `cbytes`,
+/// `msg_lrpid`, `msg_rtime`; a dead id's `EINVAL` is `is_removed`, the others are not.
+fn msg_peek(home: Home) -> Log {
+    let mut log = Log::new();
+    let removed = |r: Result<(i64, Vec<u8>), Error>| match r {
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("errno {} removed {}", e.kind().errno_name(), e.is_removed()),
+    };
+    let q = home.queue::<Vec<u8>>(Key::PRIVATE, create(0o600)).unwrap();
+    log.push(line("peek empty", q.peek(0)));
+    for (t, m) in [(3, vec![1; 4]), (1, vec![2; 9]), (3, vec![]), (2, vec![4; 2])] {
+        log.push(line("send", q.try_send(t, m).map_err(|e| e.error())));
+    }
+    for i in 0..5 {
+        log.push(line(&format!("peek {i}"), q.peek(i)));
+    }
+    log.push(line("peek usize::MAX", q.peek(usize::MAX)));
+    log.push(line("peek i64::MAX + 1", q.peek(1 << 63)));
+    log.push(line("peek 1, limit 9", q.peek_limited(1, Limit::bytes(9))));
+    log.push(line("peek 1, limit 8", q.peek_limited(1, Limit::bytes(8))));
+    log.push(removed(q.peek_limited(1, Limit::bytes(8).no_error())));
+    log.push(line("peek 1, limit 9, no_error", q.peek_limited(1, Limit::bytes(9).no_error())));
+    log.push(line("peek 2, limit 0", q.peek_limited(2, Limit::bytes(0))));
+    log.push(line("peek 4, limit 0", q.peek_limited(4, Limit::bytes(0))));
+    log.push(removed(q.peek_limited(0, Limit::bytes(usize::MAX))));
+    let ds = q.stat().unwrap();
+    log.push(format!(
+        "unchanged: qnum {} cbytes {} lrpid {} rtime {}",
+        ds.qnum, ds.cbytes, ds.lrpid, ds.rtime
+    ));
+    log.push(line("recv type 1", q.try_recv(Select::Type(1))));
+    log.push(line("peek 1 after", q.peek(1)));
+    log.push(line("remove", q.remove()));
+    log.push(removed(q.peek(0)));
+    log.push(removed(q.peek_limited(0, Limit::bytes(4).no_error())));
+
+    // A `String` queue peeks whole messages; a copy is never cut at a char boundary.
+    let s = home.queue::<String>(Key::PRIVATE, create(0o600)).unwrap();
+    log.push(line("send", s.try_send(5, "héllo".to_string()).map_err(|e| e.error())));
+    log.push(line("peek", s.peek(0)));
+    log.push(line("peek, limit 5, no_error", s.peek_limited(0, Limit::bytes(5).no_error())));
+    log.push(line("peek, limit 6, no_error", s.peek_limited(0, Limit::bytes(6).no_error())));
+    log.push(format!("qnum {}", s.stat().unwrap().qnum));
+    log.push(line("remove", s.remove()));
+    log
+}
+
 /// `tests/msg_semantics.rs`: a send hands its message to the first waiting receiver (in
 /// the order they went to sleep) whose selector matches; every too-small waiting receiver
 /// on the way gets `E2BIG`; the fit check comes before the handoff; raising `msg_qbytes`
@@ -649,6 +698,7 @@ fn sem_random_calls(home: Home) -> Log {
 pub fn same_checks(_: &tokio::runtime::Runtime) {
     compare("msg_open_and_select", msg_open_and_select);
     compare("msg_limits", msg_limits);
+    compare("msg_peek", msg_peek);
     compare("msg_wake_order", msg_wake_order);
     compare("sem_errors", sem_errors);
     compare("sem_wake_order", sem_wake_order);
