@@ -111,7 +111,9 @@
 //!
 //! * **Credentials.** The host checks the process's own credentials; there is no
 //!   other [`Credentials`] to act as: a queue's `with_process` ([`msg::Queue::with_process`])
-//!   answers `EPERM` ([`ErrorKind::NotPermitted`]).
+//!   answers `EPERM` ([`ErrorKind::NotPermitted`]). A host handle's `process()` is a
+//!   placeholder with the process's own credentials and pid, in a namespace of its own:
+//!   objects opened through it are in-process ones.
 //! * **Limits** are the IPC namespace's sysctls, set by an administrator; they are not set
 //!   from Rust ([`Host::set_limits`] answers `EPERM`).
 //! * **Typed messages.** A message crosses processes as bytes, so `T` is also a [`Wire`] type,

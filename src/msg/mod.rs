@@ -520,7 +520,9 @@ impl<T: Payload> MessageQueue<T> {
         self.queue.header().id() // a host handle's placeholder has the host id
     }
 
-    /// The process whose credentials this handle's calls use.
+    /// The process whose credentials this handle's calls use (on the host, a placeholder
+    /// with this process's credentials and pid in a namespace of its own: the kernel checks
+    /// the real ones, and objects opened through it are in-process ones).
     pub fn process(&self) -> &Process {
         &self.process
     }

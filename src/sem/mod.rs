@@ -323,7 +323,9 @@ impl SemaphoreSet {
         self.set.nsems() as u16
     }
 
-    /// The process this handle acts for.
+    /// The process this handle acts for (on the host, a placeholder with this process's
+    /// credentials and pid in a namespace of its own: the kernel checks the real ones, and
+    /// objects opened through it are in-process ones).
     pub fn process(&self) -> &Process {
         &self.process
     }

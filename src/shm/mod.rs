@@ -238,7 +238,8 @@ impl Segment {
     }
 
     /// The process whose credentials this handle's calls use (on the host, a placeholder
-    /// with this process's credentials: the kernel checks the real ones).
+    /// with this process's credentials and pid in a namespace of its own: the kernel checks
+    /// the real ones, and objects opened through it are in-process ones).
     pub fn process(&self) -> &Process {
         &self.process
     }
