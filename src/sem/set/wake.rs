@@ -336,46 +336,50 @@ impl Section<'_> {
             if word.load(Acquire) & VALUE == 0 {
                 break;
             }
-            // Computed before the retry: alter ops leave the list only through this scan,
-            // and the wait-for-zero ops a completion wakes are not alter ops.
-            let next = self.next_alter(id);
             count(Event::SemScan);
             let Some(w) = self.st.waiters.get(id) else { break };
             // Every op is single-sop here (no complex op sleeps); a `Waiting` entry has its
             // ops (a generic retry takes them out only while it runs).
             debug_assert!(w.alter, "the scan visits alter ops only");
-            if let [sop] = *w.sops {
-                if usize::from(sop.num()) == n && self.retry_one(id, sop, w.undo, w.pid, w.tag) {
-                    completed = true;
-                    if self.st.zwait[n] > 0 && word.load(Acquire) & VALUE == 0 {
-                        self.wake_const(Some(n));
-                    }
+            let (undo, pid, tag) = (w.undo, w.pid, w.tag);
+            let sop = match *w.sops {
+                [sop] if usize::from(sop.num()) == n => sop,
+                _ => {
+                    cur = self.next_alter(id);
+                    continue;
+                }
+            };
+            // `retry`'s outcomes, without taking the operation out of the entry and putting
+            // it back (a decided entry keeps its copy; only `Waiting` entries' operations are
+            // ever read).
+            let outcome = match self.perform_one(sop, false, undo, pid) {
+                Verdict::Done => Ok(Performed { epoch: self.st.epoch, undo }),
+                Verdict::Block(_) if sop.is_nowait() => Err(ErrorKind::WouldBlock),
+                Verdict::Block(_) => {
+                    count(Event::SemRetry);
+                    cur = self.next_alter(id);
+                    continue;
+                }
+                Verdict::Fail(e) => Err(e),
+            };
+            // The successor, read before the entry goes with its outcome (alter ops leave
+            // the list only through this scan, and the wait-for-zero ops a completion wakes
+            // are not alter ops); not needed once the value is 0, where the scan ends (a
+            // failed op changed nothing, and the wait-for-zero ops woken below change no
+            // value), which is the hand-off's case: one sleeper looked at, no successor read.
+            let zero = word.load(Acquire) & VALUE == 0;
+            let next = if zero { None } else { self.next_alter(id) };
+            let done = outcome.is_ok();
+            self.hand(id, tag, true, std::slice::from_ref(&sop), outcome);
+            if done {
+                completed = true;
+                if zero && self.st.zwait[n] > 0 {
+                    self.wake_const(Some(n));
                 }
             }
             cur = next;
         }
         completed
-    }
-
-    /// [`retry`](Self::retry) of `Waiting` entry `id`, a single-sop alter op whose
-    /// operation, `SEM_UNDO` record, pid and tag the caller has read from it, for
-    /// [`update_after_increment`](Self::update_after_increment): the same outcomes, without
-    /// taking the operation out of the entry and putting it back (a decided entry keeps its
-    /// copy; only `Waiting` entries' operations are ever read). Whether it was performed.
-    #[inline(always)]
-    fn retry_one(&mut self, id: SleeperId, sop: SemOp, undo: Option<u64>, pid: i32, tag: u64) -> bool {
-        let outcome = match self.perform_one(sop, false, undo, pid) {
-            Verdict::Done => Ok(Performed { epoch: self.st.epoch, undo }),
-            Verdict::Block(_) if sop.is_nowait() => Err(ErrorKind::WouldBlock),
-            Verdict::Block(_) => {
-                count(Event::SemRetry);
-                return false;
-            }
-            Verdict::Fail(e) => Err(e),
-        };
-        let done = outcome.is_ok();
-        self.hand(id, tag, true, std::slice::from_ref(&sop), outcome);
-        done
     }
 }
 
