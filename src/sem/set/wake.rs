@@ -325,22 +325,23 @@ impl Section<'_> {
         }
         let mut completed = false;
         let mut cur = self.st.waiters.front();
-        if let Some(id) = cur {
-            if !self.st.waiters.get(id).is_some_and(|w| w.alter) {
-                cur = self.next_alter(id);
-            }
-        }
         // Semaphore `n`'s word, bounds-checked once for the scan.
         let word = &self.set.sems[n].word;
         while let Some(id) = cur {
             if word.load(Acquire) & VALUE == 0 {
                 break;
             }
-            count(Event::SemScan);
             let Some(w) = self.st.waiters.get(id) else { break };
+            if !w.alter {
+                // Only the head can be a wait-for-zero op: `next_alter` skips them. Looked
+                // at in the same look-up as its fields below (the value does not change
+                // while it is skipped, so the test above stands).
+                cur = self.next_alter(id);
+                continue;
+            }
+            count(Event::SemScan);
             // Every op is single-sop here (no complex op sleeps); a `Waiting` entry has its
             // ops (a generic retry takes them out only while it runs).
-            debug_assert!(w.alter, "the scan visits alter ops only");
             let (undo, pid, tag) = (w.undo, w.pid, w.tag);
             let sop = match *w.sops {
                 [sop] if usize::from(sop.num()) == n => sop,
