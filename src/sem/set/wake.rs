@@ -266,19 +266,36 @@ impl Section<'_> {
     /// semaphore for `All`); `sem_otime` if anything completed or `otime`. One increment
     /// with no complex sleeper and unmerged queues takes the short form,
     /// [`update_after_increment`](Self::update_after_increment).
-    pub(super) fn do_smart_update(&mut self, changed: Changed<'_>, mut otime: bool) {
+    ///
+    /// Inline, so that the short form's test is made at the call and the hand-off calls
+    /// [`after_increment`](Self::after_increment) directly, a smaller frame than the general
+    /// pass's ([`do_smart_update_all`](Self::do_smart_update_all)).
+    #[inline]
+    pub(super) fn do_smart_update(&mut self, changed: Changed<'_>, otime: bool) {
         if let Changed::Ops([sop], invert) = changed {
             if eff_op(sop, invert) > 0 && self.st.complex == 0 && !self.st.merged {
                 // The hand-off's case: one increment, no complex op asleep, not merged.
-                let n = usize::from(sop.num());
-                otime |= self.update_after_increment(n);
-                if otime {
-                    // `set_otime` of one sop, inline: its semaphore is `n`.
-                    self.set_otime_of(n);
-                }
+                self.after_increment(usize::from(sop.num()), otime);
                 return;
             }
         }
+        self.do_smart_update_all(changed, otime);
+    }
+
+    /// [`do_smart_update`](Self::do_smart_update)'s short form: one increment of semaphore
+    /// `n`, no complex op asleep, the queues not merged.
+    #[inline(never)]
+    fn after_increment(&mut self, n: usize, mut otime: bool) {
+        otime |= self.update_after_increment(n);
+        if otime {
+            // `set_otime` of one sop, inline: its semaphore is `n`.
+            self.set_otime_of(n);
+        }
+    }
+
+    /// [`do_smart_update`](Self::do_smart_update)'s general pass.
+    #[inline(never)]
+    fn do_smart_update_all(&mut self, changed: Changed<'_>, mut otime: bool) {
         otime |= self.wakeup_zero(changed);
         if self.st.merged && self.st.alter > 0 {
             otime |= self.update_queue(None);
