@@ -419,7 +419,12 @@ impl Set {
     /// before it was set was acquired by the section that set it, which the lock orders
     /// before ours. This is the common case under contention (sleepers keep `SLOW` set).
     fn lock_word(&self, n: usize) -> u32 {
-        let sem = &self.sems[n];
+        Self::lock_sem(&self.sems[n])
+    }
+
+    /// [`lock_word`](Self::lock_word) of a semaphore the caller has looked up.
+    #[inline]
+    fn lock_sem(sem: &Sem) -> u32 {
         let mut spins = 0u32;
         let mut cur = sem.word.load(Relaxed);
         if cur & SLOW != 0 {
@@ -499,8 +504,11 @@ impl Set {
         // without the loop and `perform`'s second match.
         let verdict = match sops {
             [sop] => {
-                s.hold(usize::from(sop.num()));
-                s.perform_one(*sop, false, undo, pid)
+                // One look-up (and bounds check) of the semaphore for the hold and the op.
+                let n = usize::from(sop.num());
+                let sem = &self.sems[n];
+                s.hold_sem(n, sem);
+                s.perform_one(sem, *sop, false, undo, pid)
             }
             _ => {
                 for sop in sops {
@@ -820,7 +828,13 @@ impl Section<'_> {
     /// Sets [`SLOW`] on semaphore `n` (the fetch_or acquires every fast-path change made
     /// before it; none can follow it).
     fn hold(&mut self, n: usize) {
-        let old = self.set.lock_word(n);
+        self.hold_sem(n, &self.set.sems[n]);
+    }
+
+    /// [`hold`](Self::hold) of semaphore `n`, `sem`, looked up by the caller.
+    #[inline]
+    fn hold_sem(&mut self, n: usize, sem: &Sem) {
+        let old = Set::lock_sem(sem);
         if old & SLOW == 0 && !self.st.held_all {
             self.st.held.push(n as u32);
         }
@@ -847,7 +861,7 @@ impl Section<'_> {
     #[inline]
     fn perform(&mut self, sops: &[SemOp], invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         match sops {
-            [sop] => self.perform_one(*sop, invert, undo, pid),
+            [sop] => self.perform_one(&self.set.sems[usize::from(sop.num())], *sop, invert, undo, pid),
             _ => self.perform_many(sops, invert, undo, pid),
         }
     }
@@ -931,14 +945,12 @@ impl Section<'_> {
 
     /// [`perform`](Self::perform) for one sop: the same rules without the table of
     /// semaphores touched (every sleeping op of a semaphore hand-off is retried here).
+    /// `sem` is the sop's semaphore, looked up (and bounds-checked) once by the caller for
+    /// this and its other accesses.
     #[inline(always)]
-    fn perform_one(&mut self, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
+    fn perform_one(&mut self, sem: &Sem, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         let op = eff_op(&sop, invert);
         let n = usize::from(sop.num());
-        // One bounds check for the three accesses (each access through `self.set.sems`
-        // would load and check again after the atomic load).
-        let set = self.set;
-        let sem = &set.sems[n];
         if op != 0 {
             let new = (sem.word.load(Acquire) & VALUE) as i32 + op;
             if new < 0 {

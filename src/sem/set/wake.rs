@@ -342,8 +342,9 @@ impl Section<'_> {
         }
         let mut completed = false;
         let mut cur = self.st.waiters.front();
-        // Semaphore `n`'s word, bounds-checked once for the scan.
-        let word = &self.set.sems[n].word;
+        // Semaphore `n`, bounds-checked once for the scan and its ops.
+        let sem = &self.set.sems[n];
+        let word = &sem.word;
         while let Some(id) = cur {
             if word.load(Acquire) & VALUE == 0 {
                 break;
@@ -370,7 +371,7 @@ impl Section<'_> {
             // `retry`'s outcomes, without taking the operation out of the entry and putting
             // it back (a decided entry keeps its copy; only `Waiting` entries' operations are
             // ever read).
-            let outcome = match self.perform_one(sop, false, undo, pid) {
+            let outcome = match self.perform_one(sem, sop, false, undo, pid) {
                 Verdict::Done => Ok(Performed { epoch: self.st.epoch, undo }),
                 Verdict::Block(_) if sop.is_nowait() => Err(ErrorKind::WouldBlock),
                 Verdict::Block(_) => {
