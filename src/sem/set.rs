@@ -995,23 +995,29 @@ impl Section<'_> {
         blocking: usize,
         waker: &Waker,
     ) -> Ticket {
-        if sops.len() > 1 {
-            if self.st.complex == 0 && !self.st.merged {
-                self.merge();
+        match sops {
+            // One sop (every sleeper of a contended semaphore): its semaphore's counts,
+            // without the loop.
+            [sop] => {
+                let n = usize::from(sop.num());
+                self.st.refs[n] += 1;
+                if !alter {
+                    self.st.zwait[n] += 1;
+                }
             }
-            self.st.complex += 1;
-            self.st.merged = true;
+            _ => {
+                if self.st.complex == 0 && !self.st.merged {
+                    self.merge();
+                }
+                self.st.complex += 1;
+                self.st.merged = true;
+                for sop in sops {
+                    self.st.refs[usize::from(sop.num())] += 1;
+                }
+            }
         }
         if alter {
             self.st.alter += 1;
-        }
-        for sop in sops {
-            self.st.refs[usize::from(sop.num())] += 1;
-        }
-        if let [sop] = sops {
-            if !alter {
-                self.st.zwait[usize::from(sop.num())] += 1;
-            }
         }
         count(Event::SemWait);
         let tag = self.st.postman.tag();
