@@ -539,10 +539,20 @@ impl Set {
     /// A re-poll of a queued op: `Pending` while it sleeps; its outcome once a waker (or
     /// `IPC_RMID`) decided it. An outcome in the mailbox is taken without the lock;
     /// otherwise, under the lock, the entry is asked, and its outcome taken off the list.
+    ///
+    /// The mailbox look-up is inlined into the future's poll (the hand-off's re-poll ends
+    /// there); the locked part is a call of its own.
+    #[inline]
     pub(crate) fn poll_waiter(&self, t: &Ticket, waker: &Waker) -> Poll<Result<(), ErrorKind>> {
         if let Some(outcome) = self.mailbox.take(t.tag) {
             return Poll::Ready(outcome.map(drop));
         }
+        self.poll_waiter_locked(t, waker)
+    }
+
+    /// [`poll_waiter`](Self::poll_waiter) once the mailbox held nothing for `t`.
+    #[inline(never)]
+    fn poll_waiter_locked(&self, t: &Ticket, waker: &Waker) -> Poll<Result<(), ErrorKind>> {
         let mut st = self.lock();
         match st.waiters.register(t.id, waker) {
             Some(WaiterState::Waiting) => {
