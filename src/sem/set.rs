@@ -283,12 +283,15 @@ impl Set {
     /// nobody waits on it).
     pub(crate) fn try_fast(&self, sop: SemOp, pid: i32, semvmx: i32) -> Fast {
         let Some(sem) = self.sems.get(usize::from(sop.num())) else { return Fast::Slow };
-        let op = i32::from(sop.op());
         let mut cur = sem.word.load(Acquire);
+        // Tested before the loop (and again after a failed compare-and-swap), so that a
+        // contended semaphore (its sleepers keep `SLOW` set) returns before the frame the
+        // rest needs is set up.
+        if cur & (SLOW | BUSY) != 0 {
+            return Fast::Slow;
+        }
+        let op = i32::from(sop.op());
         loop {
-            if cur & (SLOW | BUSY) != 0 {
-                return Fast::Slow;
-            }
             let val = (cur & VALUE) as i32;
             if op == 0 {
                 if val != 0 {
@@ -309,6 +312,9 @@ impl Set {
                 Err(actual) => {
                     count(Event::SemCasFail);
                     cur = actual;
+                    if cur & (SLOW | BUSY) != 0 {
+                        return Fast::Slow;
+                    }
                 }
             }
         }
