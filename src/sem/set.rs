@@ -1063,16 +1063,6 @@ impl Section<'_> {
         release_refs(&mut self.st, &w.sops, w.alter);
     }
 
-    /// `set_semotime` of a call whose first sop names semaphore `n` (in range: its sops
-    /// were checked against `sem_nsems`). Always inline: a plain hint leaves it a call
-    /// once the locked `semop` is inlined into its caller.
-    #[inline(always)]
-    fn set_otime_of(&self, n: usize) {
-        if let Some(sem) = self.set.sems.get(n) {
-            sem.otime.store(now(), Relaxed);
-        }
-    }
-
     /// `set_semotime`.
     fn set_otime(&self, changed: Changed<'_>) {
         let n = match changed {

@@ -72,10 +72,11 @@
 //! `a_locked_op_waits_out_a_multi_op_and_skips_only_its_own_slow_bits`.
 
 use super::SleeperId;
-use std::sync::atomic::Ordering::Acquire;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
-use super::{eff_op, Changed, OpList, Outcome, Performed, Section, SemOp, State, Verdict, VALUE};
+use super::{eff_op, Changed, OpList, Outcome, Performed, Section, Sem, SemOp, State, Verdict, VALUE};
 use crate::error::ErrorKind;
+use crate::ipc::now;
 use crate::sync::counters::{count, Event};
 
 /// What a retry of a sleeping op did.
@@ -286,10 +287,12 @@ impl Section<'_> {
     /// `n`, no complex op asleep, the queues not merged.
     #[inline(never)]
     fn after_increment(&mut self, n: usize, mut otime: bool) {
-        otime |= self.update_after_increment(n);
+        // Semaphore `n`, bounds-checked once for the scan, its ops and the stamp.
+        let sem = &self.set.sems[n];
+        otime |= self.update_after_increment(n, sem);
         if otime {
-            // `set_otime` of one sop, inline: its semaphore is `n`.
-            self.set_otime_of(n);
+            // `set_otime` of one sop: its semaphore is `n`.
+            sem.otime.store(now(), Relaxed);
         }
     }
 
@@ -336,14 +339,12 @@ impl Section<'_> {
     ///   blocks is passed over (a -2 does not stop a -1 behind it); after each one performed,
     ///   the wait-for-zero sleepers of `n` if it reached 0 and it has some. No restart: that
     ///   needs the merged queue or a complex op.
-    fn update_after_increment(&mut self, n: usize) -> bool {
+    fn update_after_increment(&mut self, n: usize, sem: &Sem) -> bool {
         if self.st.refs[n] == 0 {
             return false;
         }
         let mut completed = false;
         let mut cur = self.st.waiters.front();
-        // Semaphore `n`, bounds-checked once for the scan and its ops.
-        let sem = &self.set.sems[n];
         let word = &sem.word;
         while let Some(id) = cur {
             if word.load(Acquire) & VALUE == 0 {
