@@ -1011,15 +1011,16 @@ impl Section<'_> {
         blocking: usize,
         waker: &Waker,
     ) -> Ticket {
-        match sops {
+        let ops = match sops {
             // One sop (every sleeper of a contended semaphore): its semaphore's counts,
-            // without the loop.
+            // without the loop, and its op kept inline, without a second match.
             [sop] => {
                 let n = usize::from(sop.num());
                 self.st.refs[n] += 1;
                 if !alter {
                     self.st.zwait[n] += 1;
                 }
+                OpList::One(*sop)
             }
             _ => {
                 if self.st.complex == 0 && !self.st.merged {
@@ -1030,14 +1031,15 @@ impl Section<'_> {
                 for sop in sops {
                     self.st.refs[usize::from(sop.num())] += 1;
                 }
+                OpList::of(sops)
             }
-        }
+        };
         if alter {
             self.st.alter += 1;
         }
         count(Event::SemWait);
         let tag = self.st.postman.tag();
-        let w = Waiter { sops: OpList::of(sops), pid, undo, alter, blocking, tag, outcome: None };
+        let w = Waiter { sops: ops, pid, undo, alter, blocking, tag, outcome: None };
         Ticket { id: self.st.waiters.push_back(w, waker), tag }
     }
 
