@@ -54,11 +54,14 @@
 //!   semaphore's wait-for-zero sleepers are scanned if it reached 0 and it has some;
 //! * there is no restart: the kernel restarts only in merged mode or after a complex op.
 //!
-//! Each of those sleepers is retried by `retry_one`: its one operation is copied out of the
-//! entry (not taken out and put back, as the generic retry does for an op list), its tag and
-//! kind are read in the same look-up and handed to the completion, and its counts are given
-//! up without the loop over sops. The outcomes are the generic retry's; a decided entry
-//! keeps its copy of the operation, which nothing reads (only `Waiting` entries' are).
+//! Each of those sleepers is retried in the scan itself: its one operation is copied out of
+//! the entry (not taken out and put back, as the generic retry does for an op list), its
+//! kind, tag, pid and `SEM_UNDO` record are read in the same look-up and handed to the
+//! completion, and its counts are given up without the loop over sops. Its successor is read
+//! only when the value is still above 0 after the retry (else the scan ends there), so the
+//! hand-off of the last unit looks at one sleeper. The outcomes are the generic retry's; a
+//! decided entry keeps its copy of the operation, which nothing reads (only `Waiting`
+//! entries' are).
 //!
 //! "Not merged" is checked and not implied by "no complex op": within the critical section
 //! that took the last complex op off the list (a cancellation followed by its inverse), the
