@@ -616,8 +616,10 @@ pub(crate) enum Detail {
     /// `msgsnd` of a message larger than `MSGMAX`.
     SizeAboveMsgmax,
     /// `MSG_COPY` on a host kernel built without `CONFIG_CHECKPOINT_RESTORE` (its `ENOSYS`).
+    #[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
     MsgCopyUnsupported,
     /// A send reservation on a host queue, whose kernel cannot hold room for a message.
+    #[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
     ReserveOnHost,
 }
 

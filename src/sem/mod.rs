@@ -407,6 +407,7 @@ impl SemaphoreSet {
         r
     }
 
+    #[inline]
     fn poll_op(&self, ops: &[SemOp], stage: &mut Stage, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let r = match stage {
             Stage::Done => return Poll::Ready(Err(err(ErrorKind::InvalidArgument))),
@@ -420,17 +421,9 @@ impl SemaphoreSet {
                 }
             },
             #[cfg(all(target_os = "linux", not(loom)))]
-            Stage::Host(fut) => match Pin::new(&mut **fut).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(r) => r,
-            },
+            Stage::Host(_) => return self.poll_host(ops, stage, cx),
             #[cfg(all(target_os = "linux", not(loom)))]
-            Stage::Start if self.host().is_some() => {
-                // The host's semop, made at the first poll (the future has the ops then).
-                let host = self.host().expect("checked");
-                *stage = Stage::Host(Box::new(host.semop(ops)));
-                return self.poll_op(ops, stage, cx);
-            }
+            Stage::Start if self.host().is_some() => return self.poll_host(ops, stage, cx),
             Stage::Start => match self.start(ops, Some(cx.waker())) {
                 Ok(Some(ticket)) => {
                     *stage = Stage::Waiting(ticket);
@@ -444,9 +437,31 @@ impl SemaphoreSet {
         Poll::Ready(r)
     }
 
-    /// A future at `stage` was dropped; `ops` are its operations.
+    /// [`poll_op`](Self::poll_op) of a handle on the host: the host's `semop`, made at the
+    /// first poll (the future has the ops then), then polled. Out of line and not recursive,
+    /// so that the in-process `poll_op` stays small enough to inline into the futures' polls
+    /// (a recursive `poll_op` was a call of its own, with the `Stage`'s drop glue beside it).
+    #[cfg(all(target_os = "linux", not(loom)))]
+    #[cold]
+    #[inline(never)]
+    fn poll_host(&self, ops: &[SemOp], stage: &mut Stage, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Stage::Start = stage {
+            let host = self.host().expect("a host handle");
+            *stage = Stage::Host(Box::pin(host.semop(ops)));
+        }
+        let Stage::Host(fut) = stage else { unreachable!("a host stage") };
+        let r = std::task::ready!(fut.as_mut().poll(cx));
+        *stage = Stage::Done;
+        Poll::Ready(r)
+    }
+
+    /// A future at `stage` was dropped; `ops` are its operations. Only a waiting stage has
+    /// anything to undo (and no drop glue: a `Ticket` is plain data), so the others are left
+    /// for the future's own drop.
+    #[inline]
     fn cancel(&self, stage: &mut Stage, ops: &[SemOp]) {
-        if let Stage::Waiting(ticket) = std::mem::replace(stage, Stage::Done) {
+        if let Stage::Waiting(ticket) = *stage {
+            *stage = Stage::Done;
             self.set.cancel(&ticket, ops, self.pid(), self.process.namespace().semvmx());
         }
     }
@@ -1222,14 +1237,28 @@ impl SemaphoreSet {
 
 /// Where a `semop` future stands: not started, asleep with its claim on the set, or
 /// finished (a poll after completion answers `EINVAL` and changes nothing).
-#[derive(Debug)]
 enum Stage {
     Start,
     Waiting(Ticket),
     Done,
-    /// The host kernel's `semop`, for a handle on the host (boxed: the future keeps its size).
+    /// The host kernel's `semop`, for a handle on the host (boxed: the future keeps its size;
+    /// a trait object, so that the stage's drop glue is one indirect call behind the
+    /// variant's test, small enough to inline into the futures' drops, where the host
+    /// future's own drop inlined there made it an out-of-line call on every drop).
     #[cfg(all(target_os = "linux", not(loom)))]
-    Host(Box<crate::host::sem::SemopFuture>),
+    Host(Pin<Box<dyn Future<Output = Result<(), Error>> + Send + Sync>>),
+}
+
+impl fmt::Debug for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stage::Start => f.write_str("Start"),
+            Stage::Waiting(t) => f.debug_tuple("Waiting").field(t).finish(),
+            Stage::Done => f.write_str("Done"),
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Stage::Host(_) => f.write_str("Host"),
+        }
+    }
 }
 
 /// The increments that undo `ops`' decrements: what a permit gives back.

@@ -283,12 +283,15 @@ impl Set {
     /// nobody waits on it).
     pub(crate) fn try_fast(&self, sop: SemOp, pid: i32, semvmx: i32) -> Fast {
         let Some(sem) = self.sems.get(usize::from(sop.num())) else { return Fast::Slow };
-        let op = i32::from(sop.op());
         let mut cur = sem.word.load(Acquire);
+        // Tested before the loop (and again after a failed compare-and-swap), so that a
+        // contended semaphore (its sleepers keep `SLOW` set) returns before the frame the
+        // rest needs is set up.
+        if cur & (SLOW | BUSY) != 0 {
+            return Fast::Slow;
+        }
+        let op = i32::from(sop.op());
         loop {
-            if cur & (SLOW | BUSY) != 0 {
-                return Fast::Slow;
-            }
             let val = (cur & VALUE) as i32;
             if op == 0 {
                 if val != 0 {
@@ -309,6 +312,9 @@ impl Set {
                 Err(actual) => {
                     count(Event::SemCasFail);
                     cur = actual;
+                    if cur & (SLOW | BUSY) != 0 {
+                        return Fast::Slow;
+                    }
                 }
             }
         }
@@ -419,7 +425,12 @@ impl Set {
     /// before it was set was acquired by the section that set it, which the lock orders
     /// before ours. This is the common case under contention (sleepers keep `SLOW` set).
     fn lock_word(&self, n: usize) -> u32 {
-        let sem = &self.sems[n];
+        Self::lock_sem(&self.sems[n])
+    }
+
+    /// [`lock_word`](Self::lock_word) of a semaphore the caller has looked up.
+    #[inline]
+    fn lock_sem(sem: &Sem) -> u32 {
         let mut spins = 0u32;
         let mut cur = sem.word.load(Relaxed);
         if cur & SLOW != 0 {
@@ -499,8 +510,11 @@ impl Set {
         // without the loop and `perform`'s second match.
         let verdict = match sops {
             [sop] => {
-                s.hold(usize::from(sop.num()));
-                s.perform_one(*sop, false, undo, pid)
+                // One look-up (and bounds check) of the semaphore for the hold and the op.
+                let n = usize::from(sop.num());
+                let sem = &self.sems[n];
+                s.hold_sem(n, sem);
+                s.perform_one(sem, *sop, false, undo, pid)
             }
             _ => {
                 for sop in sops {
@@ -531,10 +545,20 @@ impl Set {
     /// A re-poll of a queued op: `Pending` while it sleeps; its outcome once a waker (or
     /// `IPC_RMID`) decided it. An outcome in the mailbox is taken without the lock;
     /// otherwise, under the lock, the entry is asked, and its outcome taken off the list.
+    ///
+    /// The mailbox look-up is inlined into the future's poll (the hand-off's re-poll ends
+    /// there); the locked part is a call of its own.
+    #[inline]
     pub(crate) fn poll_waiter(&self, t: &Ticket, waker: &Waker) -> Poll<Result<(), ErrorKind>> {
         if let Some(outcome) = self.mailbox.take(t.tag) {
             return Poll::Ready(outcome.map(drop));
         }
+        self.poll_waiter_locked(t, waker)
+    }
+
+    /// [`poll_waiter`](Self::poll_waiter) once the mailbox held nothing for `t`.
+    #[inline(never)]
+    fn poll_waiter_locked(&self, t: &Ticket, waker: &Waker) -> Poll<Result<(), ErrorKind>> {
         let mut st = self.lock();
         match st.waiters.register(t.id, waker) {
             Some(WaiterState::Waiting) => {
@@ -820,7 +844,13 @@ impl Section<'_> {
     /// Sets [`SLOW`] on semaphore `n` (the fetch_or acquires every fast-path change made
     /// before it; none can follow it).
     fn hold(&mut self, n: usize) {
-        let old = self.set.lock_word(n);
+        self.hold_sem(n, &self.set.sems[n]);
+    }
+
+    /// [`hold`](Self::hold) of semaphore `n`, `sem`, looked up by the caller.
+    #[inline]
+    fn hold_sem(&mut self, n: usize, sem: &Sem) {
+        let old = Set::lock_sem(sem);
         if old & SLOW == 0 && !self.st.held_all {
             self.st.held.push(n as u32);
         }
@@ -847,7 +877,7 @@ impl Section<'_> {
     #[inline]
     fn perform(&mut self, sops: &[SemOp], invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         match sops {
-            [sop] => self.perform_one(*sop, invert, undo, pid),
+            [sop] => self.perform_one(&self.set.sems[usize::from(sop.num())], *sop, invert, undo, pid),
             _ => self.perform_many(sops, invert, undo, pid),
         }
     }
@@ -931,14 +961,12 @@ impl Section<'_> {
 
     /// [`perform`](Self::perform) for one sop: the same rules without the table of
     /// semaphores touched (every sleeping op of a semaphore hand-off is retried here).
+    /// `sem` is the sop's semaphore, looked up (and bounds-checked) once by the caller for
+    /// this and its other accesses.
     #[inline(always)]
-    fn perform_one(&mut self, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
+    fn perform_one(&mut self, sem: &Sem, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
         let op = eff_op(&sop, invert);
         let n = usize::from(sop.num());
-        // One bounds check for the three accesses (each access through `self.set.sems`
-        // would load and check again after the atomic load).
-        let set = self.set;
-        let sem = &set.sems[n];
         if op != 0 {
             let new = (sem.word.load(Acquire) & VALUE) as i32 + op;
             if new < 0 {
@@ -983,27 +1011,35 @@ impl Section<'_> {
         blocking: usize,
         waker: &Waker,
     ) -> Ticket {
-        if sops.len() > 1 {
-            if self.st.complex == 0 && !self.st.merged {
-                self.merge();
+        let ops = match sops {
+            // One sop (every sleeper of a contended semaphore): its semaphore's counts,
+            // without the loop, and its op kept inline, without a second match.
+            [sop] => {
+                let n = usize::from(sop.num());
+                self.st.refs[n] += 1;
+                if !alter {
+                    self.st.zwait[n] += 1;
+                }
+                OpList::One(*sop)
             }
-            self.st.complex += 1;
-            self.st.merged = true;
-        }
+            _ => {
+                if self.st.complex == 0 && !self.st.merged {
+                    self.merge();
+                }
+                self.st.complex += 1;
+                self.st.merged = true;
+                for sop in sops {
+                    self.st.refs[usize::from(sop.num())] += 1;
+                }
+                OpList::of(sops)
+            }
+        };
         if alter {
             self.st.alter += 1;
         }
-        for sop in sops {
-            self.st.refs[usize::from(sop.num())] += 1;
-        }
-        if let [sop] = sops {
-            if !alter {
-                self.st.zwait[usize::from(sop.num())] += 1;
-            }
-        }
         count(Event::SemWait);
         let tag = self.st.postman.tag();
-        let w = Waiter { sops: OpList::of(sops), pid, undo, alter, blocking, tag, outcome: None };
+        let w = Waiter { sops: ops, pid, undo, alter, blocking, tag, outcome: None };
         Ticket { id: self.st.waiters.push_back(w, waker), tag }
     }
 
@@ -1027,16 +1063,6 @@ impl Section<'_> {
     /// Bookkeeping for an op leaving the `Waiting` state.
     fn unaccount(&mut self, w: &Waiter) {
         release_refs(&mut self.st, &w.sops, w.alter);
-    }
-
-    /// `set_semotime` of a call whose first sop names semaphore `n` (in range: its sops
-    /// were checked against `sem_nsems`). Always inline: a plain hint leaves it a call
-    /// once the locked `semop` is inlined into its caller.
-    #[inline(always)]
-    fn set_otime_of(&self, n: usize) {
-        if let Some(sem) = self.set.sems.get(n) {
-            sem.otime.store(now(), Relaxed);
-        }
     }
 
     /// `set_semotime`.

@@ -238,12 +238,33 @@ impl Sleepers {
     /// whose outcome went elsewhere (the set's mailbox): unlinked, its waker moved into
     /// `wakes`, its slot freed with its data (the id goes stale). `false`, doing nothing,
     /// unless `id` is `Waiting`.
+    ///
+    /// The slot is looked up once: its links read, its waker taken and the slot freed in
+    /// that one access (as [`free_slot`](Self::free_slot) does, without storing `None`
+    /// over the waker just taken), then its neighbours linked past it.
     #[inline]
     pub(super) fn notify_remove(&mut self, id: SleeperId, wakes: &mut WakeList) -> bool {
-        let Some(waker) = self.slot_mut(id).and_then(|slot| slot.waker.take()) else { return false };
-        self.unlink(id.index);
+        let index = id.index;
+        let Some(slot) = self.slots.get_mut(index as usize) else { return false };
+        if slot.generation != id.generation || slot.data.is_none() {
+            return false;
+        }
+        let Some(waker) = slot.waker.take() else { return false };
+        let (prev, next) = (slot.prev, slot.next);
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.next = self.free;
+        slot.data = None;
+        self.free = index;
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p as usize].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n as usize].prev = prev,
+        }
+        self.len -= 1;
         wakes.push(waker);
-        self.free_slot(id.index);
         true
     }
 

@@ -54,11 +54,14 @@
 //!   semaphore's wait-for-zero sleepers are scanned if it reached 0 and it has some;
 //! * there is no restart: the kernel restarts only in merged mode or after a complex op.
 //!
-//! Each of those sleepers is retried by `retry_one`: its one operation is copied out of the
-//! entry (not taken out and put back, as the generic retry does for an op list), its tag and
-//! kind are read in the same look-up and handed to the completion, and its counts are given
-//! up without the loop over sops. The outcomes are the generic retry's; a decided entry
-//! keeps its copy of the operation, which nothing reads (only `Waiting` entries' are).
+//! Each of those sleepers is retried in the scan itself: its one operation is copied out of
+//! the entry (not taken out and put back, as the generic retry does for an op list), its
+//! kind, tag, pid and `SEM_UNDO` record are read in the same look-up and handed to the
+//! completion, and its counts are given up without the loop over sops. Its successor is read
+//! only when the value is still above 0 after the retry (else the scan ends there), so the
+//! hand-off of the last unit looks at one sleeper. The outcomes are the generic retry's; a
+//! decided entry keeps its copy of the operation, which nothing reads (only `Waiting`
+//! entries' are).
 //!
 //! "Not merged" is checked and not implied by "no complex op": within the critical section
 //! that took the last complex op off the list (a cancellation followed by its inverse), the
@@ -72,10 +75,11 @@
 //! `a_locked_op_waits_out_a_multi_op_and_skips_only_its_own_slow_bits`.
 
 use super::SleeperId;
-use std::sync::atomic::Ordering::Acquire;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
-use super::{eff_op, Changed, OpList, Outcome, Performed, Section, SemOp, State, Verdict, VALUE};
+use super::{eff_op, Changed, OpList, Outcome, Performed, Section, Sem, SemOp, State, Verdict, VALUE};
 use crate::error::ErrorKind;
+use crate::ipc::now;
 use crate::sync::counters::{count, Event};
 
 /// What a retry of a sleeping op did.
@@ -266,19 +270,38 @@ impl Section<'_> {
     /// semaphore for `All`); `sem_otime` if anything completed or `otime`. One increment
     /// with no complex sleeper and unmerged queues takes the short form,
     /// [`update_after_increment`](Self::update_after_increment).
-    pub(super) fn do_smart_update(&mut self, changed: Changed<'_>, mut otime: bool) {
+    ///
+    /// Inline, so that the short form's test is made at the call and the hand-off calls
+    /// [`after_increment`](Self::after_increment) directly, a smaller frame than the general
+    /// pass's ([`do_smart_update_all`](Self::do_smart_update_all)).
+    #[inline]
+    pub(super) fn do_smart_update(&mut self, changed: Changed<'_>, otime: bool) {
         if let Changed::Ops([sop], invert) = changed {
             if eff_op(sop, invert) > 0 && self.st.complex == 0 && !self.st.merged {
                 // The hand-off's case: one increment, no complex op asleep, not merged.
-                let n = usize::from(sop.num());
-                otime |= self.update_after_increment(n);
-                if otime {
-                    // `set_otime` of one sop, inline: its semaphore is `n`.
-                    self.set_otime_of(n);
-                }
+                self.after_increment(usize::from(sop.num()), otime);
                 return;
             }
         }
+        self.do_smart_update_all(changed, otime);
+    }
+
+    /// [`do_smart_update`](Self::do_smart_update)'s short form: one increment of semaphore
+    /// `n`, no complex op asleep, the queues not merged.
+    #[inline(never)]
+    fn after_increment(&mut self, n: usize, mut otime: bool) {
+        // Semaphore `n`, bounds-checked once for the scan, its ops and the stamp.
+        let sem = &self.set.sems[n];
+        otime |= self.update_after_increment(n, sem);
+        if otime {
+            // `set_otime` of one sop: its semaphore is `n`.
+            sem.otime.store(now(), Relaxed);
+        }
+    }
+
+    /// [`do_smart_update`](Self::do_smart_update)'s general pass.
+    #[inline(never)]
+    fn do_smart_update_all(&mut self, changed: Changed<'_>, mut otime: bool) {
         otime |= self.wakeup_zero(changed);
         if self.st.merged && self.st.alter > 0 {
             otime |= self.update_queue(None);
@@ -319,63 +342,67 @@ impl Section<'_> {
     ///   blocks is passed over (a -2 does not stop a -1 behind it); after each one performed,
     ///   the wait-for-zero sleepers of `n` if it reached 0 and it has some. No restart: that
     ///   needs the merged queue or a complex op.
-    fn update_after_increment(&mut self, n: usize) -> bool {
+    fn update_after_increment(&mut self, n: usize, sem: &Sem) -> bool {
         if self.st.refs[n] == 0 {
             return false;
         }
         let mut completed = false;
         let mut cur = self.st.waiters.front();
-        if let Some(id) = cur {
-            if !self.st.waiters.get(id).is_some_and(|w| w.alter) {
-                cur = self.next_alter(id);
-            }
-        }
-        // Semaphore `n`'s word, bounds-checked once for the scan.
-        let word = &self.set.sems[n].word;
+        let word = &sem.word;
         while let Some(id) = cur {
             if word.load(Acquire) & VALUE == 0 {
                 break;
             }
-            // Computed before the retry: alter ops leave the list only through this scan,
-            // and the wait-for-zero ops a completion wakes are not alter ops.
-            let next = self.next_alter(id);
-            count(Event::SemScan);
             let Some(w) = self.st.waiters.get(id) else { break };
+            if !w.alter {
+                // Only the head can be a wait-for-zero op: `next_alter` skips them. Looked
+                // at in the same look-up as its fields below (the value does not change
+                // while it is skipped, so the test above stands).
+                cur = self.next_alter(id);
+                continue;
+            }
+            count(Event::SemScan);
             // Every op is single-sop here (no complex op sleeps); a `Waiting` entry has its
             // ops (a generic retry takes them out only while it runs).
-            debug_assert!(w.alter, "the scan visits alter ops only");
-            if let [sop] = *w.sops {
-                if usize::from(sop.num()) == n && self.retry_one(id, sop, w.undo, w.pid, w.tag) {
-                    completed = true;
-                    if self.st.zwait[n] > 0 && word.load(Acquire) & VALUE == 0 {
-                        self.wake_const(Some(n));
-                    }
+            let (undo, pid, tag) = (w.undo, w.pid, w.tag);
+            let sop = match *w.sops {
+                [sop] if usize::from(sop.num()) == n => sop,
+                _ => {
+                    cur = self.next_alter(id);
+                    continue;
+                }
+            };
+            // `retry`'s outcomes, without taking the operation out of the entry and putting
+            // it back (a decided entry keeps its copy; only `Waiting` entries' operations are
+            // ever read).
+            let outcome = match self.perform_one(sem, sop, false, undo, pid) {
+                Verdict::Done => Ok(Performed { epoch: self.st.epoch, undo }),
+                Verdict::Block(_) if sop.is_nowait() => Err(ErrorKind::WouldBlock),
+                Verdict::Block(_) => {
+                    count(Event::SemRetry);
+                    cur = self.next_alter(id);
+                    continue;
+                }
+                Verdict::Fail(e) => Err(e),
+            };
+            // The successor, read before the entry goes with its outcome (alter ops leave
+            // the list only through this scan, and the wait-for-zero ops a completion wakes
+            // are not alter ops); not needed once the value is 0, where the scan ends (a
+            // failed op changed nothing, and the wait-for-zero ops woken below change no
+            // value), which is the hand-off's case: one sleeper looked at, no successor read.
+            let zero = word.load(Acquire) & VALUE == 0;
+            let next = if zero { None } else { self.next_alter(id) };
+            let done = outcome.is_ok();
+            self.hand(id, tag, true, std::slice::from_ref(&sop), outcome);
+            if done {
+                completed = true;
+                if zero && self.st.zwait[n] > 0 {
+                    self.wake_const(Some(n));
                 }
             }
             cur = next;
         }
         completed
-    }
-
-    /// [`retry`](Self::retry) of `Waiting` entry `id`, a single-sop alter op whose
-    /// operation, `SEM_UNDO` record, pid and tag the caller has read from it, for
-    /// [`update_after_increment`](Self::update_after_increment): the same outcomes, without
-    /// taking the operation out of the entry and putting it back (a decided entry keeps its
-    /// copy; only `Waiting` entries' operations are ever read). Whether it was performed.
-    #[inline(always)]
-    fn retry_one(&mut self, id: SleeperId, sop: SemOp, undo: Option<u64>, pid: i32, tag: u64) -> bool {
-        let outcome = match self.perform_one(sop, false, undo, pid) {
-            Verdict::Done => Ok(Performed { epoch: self.st.epoch, undo }),
-            Verdict::Block(_) if sop.is_nowait() => Err(ErrorKind::WouldBlock),
-            Verdict::Block(_) => {
-                count(Event::SemRetry);
-                return false;
-            }
-            Verdict::Fail(e) => Err(e),
-        };
-        let done = outcome.is_ok();
-        self.hand(id, tag, true, std::slice::from_ref(&sop), outcome);
-        done
     }
 }
 
