@@ -624,20 +624,12 @@ impl<T: Payload> MessageQueue<T> {
     /// # Ok(())
     /// # }
     /// ```
+    #[inline]
     pub fn send(&self, mtype: i64, msg: T) -> SendFuture<'_, T> {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some(h) = self.host() {
-            let mut op = SendOp::new(mtype, 0, msg);
-            let msg = op.msg.take().expect("just made");
-            return SendFuture {
-                q: self,
-                op,
-                pre: None,
-                host: Some(Box::new(h.send(mtype, msg))),
-                #[cfg(feature = "tracing")]
-                wait: trace::Wait::default(),
-            };
-        }
+        // One construction for both homes (a host handle's future turns to the host at its
+        // first poll): a second, early-returning construction made the compiler build the
+        // future aside and copy it into the caller's state, a store-forwarding stall on
+        // every call.
         let size = msg.size();
         let pre = self.check_send_args(mtype, size);
         SendFuture {
@@ -645,7 +637,7 @@ impl<T: Payload> MessageQueue<T> {
             op: SendOp::new(mtype, size, msg),
             pre,
             #[cfg(all(target_os = "linux", not(loom)))]
-            host: None,
+            host: futures::HostCall::NONE,
             #[cfg(feature = "tracing")]
             wait: trace::Wait::default(),
         }
@@ -868,11 +860,9 @@ impl<T: Payload> MessageQueue<T> {
     /// # Ok(())
     /// # }
     /// ```
+    #[inline]
     pub fn recv(&self, select: Select) -> RecvFuture<'_, T> {
-        #[cfg(all(target_os = "linux", not(loom)))]
-        if let Some(h) = self.host() {
-            return RecvFuture::with_call(self, futures::RecvCall::Host(Box::new(h.recv(select))), None);
-        }
+        // One construction for both homes, as in `send`.
         RecvFuture::new(self, RecvOp::new(select, usize::MAX), select.validate().err())
     }
 
@@ -1005,7 +995,7 @@ impl<T: Payload> MessageQueue<T> {
         let truncate = limit.no_error.then_some(limit.max);
         #[cfg(all(target_os = "linux", not(loom)))]
         if let Some(h) = self.host() {
-            let call = futures::RecvCall::Host(Box::new(h.recv_max(select, limit.maxsize())));
+            let call = futures::RecvCall::Host(futures::HostCall::new(h.recv_max(select, limit.maxsize())));
             let inner = RecvFuture::with_call(self, call, limit.check().err());
             return RecvLimitedFuture { inner, truncate };
         }
@@ -1176,6 +1166,11 @@ impl<T: Payload> MessageQueue<T> {
     /// The error of a call the queue's engine refused: `kind` from `op`, marked
     /// [`is_removed`](Error::is_removed) when it is the `EINVAL` of this handle's own queue
     /// having been removed. Argument checks made before the engine use `Error::new`.
+    // Cold and out of line: built in the callers' polls, the error's bytes were assembled
+    // on the success path too and read back wider than written (a store-forwarding stall
+    // on every receive).
+    #[cold]
+    #[inline(never)]
     pub(super) fn error(&self, op: Op, kind: ErrorKind) -> Error {
         Error::of_handle(op, kind, self.queue.header().is_deleted())
     }
