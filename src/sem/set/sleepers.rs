@@ -185,6 +185,13 @@ impl Sleepers {
     fn unlink(&mut self, index: u32) {
         let slot = &self.slots[index as usize];
         let (prev, next) = (slot.prev, slot.next);
+        self.link_past(prev, next);
+    }
+
+    /// Links `prev` and `next`, the neighbours of a slot leaving the FIFO links (read by
+    /// the caller, who has the slot at hand), past it.
+    #[inline]
+    fn link_past(&mut self, prev: u32, next: u32) {
         match prev {
             NIL => self.head = next,
             p => self.slots[p as usize].next = next,
@@ -255,15 +262,7 @@ impl Sleepers {
         slot.next = self.free;
         slot.data = None;
         self.free = index;
-        match prev {
-            NIL => self.head = next,
-            p => self.slots[p as usize].next = next,
-        }
-        match next {
-            NIL => self.tail = prev,
-            n => self.slots[n as usize].prev = prev,
-        }
-        self.len -= 1;
+        self.link_past(prev, next);
         wakes.push(waker);
         true
     }
