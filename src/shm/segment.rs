@@ -75,6 +75,14 @@ struct SegState {
     mem: Option<Arc<Memory>>,
 }
 
+impl SegState {
+    /// A new segment's state: never attached, created by `creator` (0: none), with `mem`
+    /// (`None`: already destroyed).
+    fn new(creator: u64, mem: Option<Arc<Memory>>) -> SegState {
+        SegState { nattch: 0, atime: 0, dtime: 0, lpid: 0, dest: false, creator, mem }
+    }
+}
+
 impl SegInner {
     /// The engine side of a host segment's handle, carrying `host`: its id and size, in
     /// no namespace, already destroyed (no memory), so an engine call that reached it would
@@ -88,15 +96,7 @@ impl SegInner {
             header,
             segsz: host.size(),
             cpid: 0,
-            state: Mutex::new(SegState {
-                nattch: 0,
-                atime: 0,
-                dtime: 0,
-                lpid: 0,
-                dest: false,
-                creator: 0,
-                mem: None,
-            }),
+            state: Mutex::new(SegState::new(0, None)),
             host: Some(host),
         })
     }
@@ -382,15 +382,7 @@ impl Ops for ShmOps {
             header,
             segsz: self.size,
             cpid: self.pid,
-            state: Mutex::new(SegState {
-                nattch: 0,
-                atime: 0,
-                dtime: 0,
-                lpid: 0,
-                dest: false,
-                creator: self.creator,
-                mem: Some(Arc::new(mem)),
-            }),
+            state: Mutex::new(SegState::new(self.creator, Some(Arc::new(mem)))),
             #[cfg(all(target_os = "linux", not(loom)))]
             host: None,
         });
