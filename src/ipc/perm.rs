@@ -353,6 +353,7 @@ impl PermCache {
 impl Clone for PermCache {
     /// A copy of the memo (it stays a true statement for the clone, whose credentials are
     /// the same).
+    #[inline]
     fn clone(&self) -> PermCache {
         PermCache(AtomicU64::new(self.0.load(Relaxed)))
     }
