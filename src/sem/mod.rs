@@ -615,7 +615,7 @@ impl SemaphoreSet {
     /// sub-millisecond timeout and a call that completes at once need no timer.
     #[cfg(not(loom))]
     pub async fn semop_timeout(&self, ops: &[SemOp], timeout: std::time::Duration) -> Result<(), Error> {
-        on_host!(self, Op::SemOp, h => h.semop_timeout(ops, timeout).await);
+        on_host!(self, Op::SemOp, async h => h.semop_timeout(ops, timeout).await);
         let mut fut = self.semop(ops);
         crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
             trace::expired!(fut.wait, Op::SemOp, self.id(), self.pid());

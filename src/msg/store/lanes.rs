@@ -63,6 +63,16 @@ pub(crate) struct Msg<T> {
     pub(crate) payload: T,
 }
 
+impl<T> Msg<T> {
+    /// A message the host kernel's `msgrcv` returned, as the engine's receive would: only
+    /// its type and payload are read from it (`MessageQueue::try_recv`), so it has no
+    /// sequence number (`UNNUMBERED`) and no size.
+    #[cfg(all(target_os = "linux", not(loom)))]
+    pub(crate) fn from_host(mtype: i64, payload: T) -> Msg<T> {
+        Msg { seq: super::room::UNNUMBERED, mtype, size: 0, payload }
+    }
+}
+
 // ===== waiters =====
 
 /// What a waiting receiver has been handed (`msg_receiver.r_msg`).

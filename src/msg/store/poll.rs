@@ -729,11 +729,14 @@ impl<T> Queue<T> {
             if size > op.maxsize {
                 return Poll::Ready(Err(ErrorKind::TooBig));
             }
-            if let Some(msg) = st.pop_lane(mtype) {
+            // Taken apart and built again: moved whole out of the `Option`, the message was
+            // copied into the returned `Poll` through a temporary written and read at
+            // offsets one byte apart (a store-forwarding stall on every locked receive).
+            if let Some(Msg { seq, mtype, size, payload }) = st.pop_lane(mtype) {
                 self.received(creds.pid());
                 self.wake_senders(&mut st, &mut wakes);
                 self.make_simple_if_idle(&mut st);
-                return Poll::Ready(Ok(msg));
+                return Poll::Ready(Ok(Msg { seq, mtype, size, payload }));
             }
         }
         let Some(cx) = cx else {
