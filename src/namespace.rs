@@ -144,6 +144,7 @@ impl Namespace {
     }
 
     /// [`Limits::msgmax`] alone, one atomic load: what every send checks.
+    #[inline]
     pub(crate) fn msgmax(&self) -> usize {
         self.inner.limits.msgmax()
     }

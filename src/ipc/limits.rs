@@ -156,6 +156,7 @@ impl LimitsCell {
     }
 
     /// `msgmax` alone (the first word): msgsnd checks it on every call, and needs no other.
+    #[inline]
     pub(crate) fn msgmax(&self) -> usize {
         self.words[0].load(Relaxed) as usize
     }

@@ -117,6 +117,7 @@ impl Header {
     }
 
     /// Whether `IPC_RMID` has removed the object (`!ipc_valid_object`).
+    #[inline]
     pub(crate) fn is_deleted(&self) -> bool {
         self.deleted.load(Acquire)
     }

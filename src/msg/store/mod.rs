@@ -78,6 +78,7 @@ use crossbeam_utils::CachePadded;
 /// threads would otherwise write the same cache line once per message; a load leaves it
 /// shared. (Each field is one atomic, as before; concurrent operations' stamps were never
 /// ordered among themselves.)
+#[inline]
 fn stamp_pid(field: &AtomicI32, pid: i32) {
     if field.load(Relaxed) != pid {
         field.store(pid, Relaxed);
@@ -85,6 +86,7 @@ fn stamp_pid(field: &AtomicI32, pid: i32) {
 }
 
 /// [`stamp_pid`] for a time in seconds: stored once a second, not once a message.
+#[inline]
 fn stamp_time(field: &AtomicI64, t: i64) {
     if field.load(Relaxed) != t {
         field.store(t, Relaxed);
