@@ -1,13 +1,14 @@
-//! The message-queue calls an `ipcs`-style walk and the C-shaped layer need beyond the
-//! typed handle: `msgctl(IPC_INFO)`, `MSG_STAT`/`MSG_STAT_ANY` by slot index, and the
-//! payload-agnostic `msgget` of `svipc::c`.
+//! `msgctl`: the typed handle's `IPC_STAT`, `IPC_SET` and `IPC_RMID`, and the calls an
+//! `ipcs`-style walk and the C-shaped layer need beyond the handle: `msgctl(IPC_INFO)`,
+//! `MSG_STAT`/`MSG_STAT_ANY` by slot index, and the payload-agnostic `msgget` of `svipc::c`.
 
 #[cfg(not(loom))]
 use super::store::Queue;
-use super::{MsgInfo, MsqidDs};
+use super::{MessageQueue, MsgInfo, MsqidDs, MsqidSet, Payload};
 #[cfg(not(loom))]
 use crate::error::ErrorKind;
 use crate::error::{Error, Op};
+use crate::home::on_host;
 use crate::ipc::IpcKind;
 #[cfg(not(loom))]
 use crate::ipc::{Header, IpcObject, Key, Ops};
@@ -15,6 +16,85 @@ use crate::namespace::Namespace;
 use crate::process::Process;
 #[cfg(not(loom))]
 use crate::sync::Arc;
+use crate::trace;
+
+impl<T: Payload> MessageQueue<T> {
+    /// `msgctl(msqid, IPC_STAT, &buf)`.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed.
+    /// * [`ErrorKind::PermissionDenied`] (`EACCES`): no read permission.
+    pub fn stat(&self) -> Result<MsqidDs, Error> {
+        on_host!(self, Op::MsgCtl, h => h.stat());
+        let r = self.stat_call();
+        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    fn stat_call(&self) -> Result<MsqidDs, Error> {
+        let figs = self.queue.stat(self.process.credentials()).map_err(|k| self.error(Op::MsgCtl, k))?;
+        Ok(MsqidDs {
+            perm: self.queue.header().perm().load(),
+            stime: figs.stime,
+            rtime: figs.rtime,
+            ctime: self.queue.header().ctime(),
+            cbytes: figs.cbytes as u64,
+            qnum: figs.qnum as u64,
+            qbytes: figs.qbytes as u64,
+            lspid: figs.lspid,
+            lrpid: figs.lrpid,
+        })
+    }
+
+    /// `msgctl(msqid, IPC_SET, &buf)`: sets owner uid and gid, the mode's low 9 bits and
+    /// `msg_qbytes`, and `msg_ctime` to now. Every waiting receiver re-checks its permission
+    /// (and fails with `EACCES` if it lost it); every waiting sender that now fits goes on.
+    ///
+    /// Lowering `msg_qbytes` needs no privilege, even to 0.
+    ///
+    /// # Errors
+    ///
+    /// In this order:
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is removed.
+    /// * [`ErrorKind::NotPermitted`] (`EPERM`): the caller is neither owner nor creator and
+    ///   lacks `CAP_SYS_ADMIN`; or `qbytes` exceeds `MSGMNB` and the caller lacks
+    ///   `CAP_SYS_RESOURCE`.
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): `uid` or `gid` is `u32::MAX`
+    ///   (`(uid_t)-1`).
+    pub fn set(&self, set: MsqidSet) -> Result<(), Error> {
+        on_host!(self, Op::MsgCtl, h => h.set(set));
+        let msgmnb = self.process.namespace().limits().msgmnb;
+        let qbytes = usize::try_from(set.qbytes).unwrap_or(usize::MAX);
+        let r = self
+            .queue
+            .set(self.process.credentials(), msgmnb, set.uid, set.gid, set.mode, qbytes)
+            .map_err(|k| self.error(Op::MsgCtl, k));
+        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+
+    /// `msgctl(msqid, IPC_RMID, NULL)`: removes the queue. Every waiting send and receive
+    /// fails with `EIDRM`, the queued messages are dropped, and every later call with this
+    /// id or any handle on it fails with `EINVAL`.
+    ///
+    /// # Errors
+    ///
+    /// * [`ErrorKind::InvalidArgument`] (`EINVAL`): the queue is already removed.
+    /// * [`ErrorKind::NotPermitted`] (`EPERM`): the caller is neither owner nor creator and
+    ///   lacks `CAP_SYS_ADMIN`. No mode bits are needed.
+    pub fn remove(&self) -> Result<(), Error> {
+        on_host!(self, Op::MsgCtl, h => h.remove());
+        let r = self.queue.header().check_live().map_err(|k| self.error(Op::MsgCtl, k)).and_then(|()| {
+            self.process
+                .namespace()
+                .remove(self.process.credentials(), IpcKind::MessageQueue, self.id())
+                .map_err(|k| self.error(Op::MsgCtl, k))
+        });
+        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        r
+    }
+}
 
 impl Namespace {
     /// `msgctl(0, IPC_INFO, &buf)`: the limits, the kernel's constants in `msgpool`,
