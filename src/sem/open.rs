@@ -147,7 +147,8 @@ impl<'p> OpenOptions<'p, SemSetParams> {
             let object: Box<dyn IpcObject> = Box::new(set.clone());
             Arc::new(Extra::Life(RemoveOnDrop::new(self.process.clone(), IpcKind::SemaphoreSet, object)))
         });
-        Ok(SemaphoreSet { set, process: self.process.clone(), extra, perm: PermCache::new() })
+        let perm = PermCache::primed(set.header().perm(), self.process.credentials());
+        Ok(SemaphoreSet { set, process: self.process.clone(), extra, perm })
     }
 }
 
@@ -194,6 +195,7 @@ impl Process {
     pub fn sem_set_by_id(&self, semid: i32) -> Result<SemaphoreSet, Error> {
         let set =
             self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
-        Ok(SemaphoreSet { set, process: self.clone(), extra: None, perm: PermCache::new() })
+        let perm = PermCache::primed(set.header().perm(), self.credentials());
+        Ok(SemaphoreSet { set, process: self.clone(), extra: None, perm })
     }
 }
