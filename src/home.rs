@@ -29,7 +29,7 @@ macro_rules! on_host {
         if let Some($h) = $q.host() {
             return $crate::home::cold(|| {
                 let r = $e;
-                $crate::trace::call!($op, $q.id(), $q.process.pid(), &r);
+                $crate::trace::call!($op, $q.id(), $q.process().pid(), &r);
                 r
             });
         }
@@ -38,7 +38,7 @@ macro_rules! on_host {
         #[cfg(all(target_os = "linux", not(loom)))]
         if let Some($h) = $q.host() {
             let r = $e;
-            $crate::trace::call!($op, $q.id(), $q.process.pid(), &r);
+            $crate::trace::call!($op, $q.id(), $q.process().pid(), &r);
             return r;
         }
     };

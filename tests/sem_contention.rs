@@ -21,8 +21,9 @@
 //! `semop` or `acquire` (the uncontended pair), `two` (the uncontended two-semaphore pair:
 //! one atomic `semop` taking a unit of each, one giving both back). `SEM_WORKERS` (default
 //! 0: a current-thread runtime, the deterministic choice for instruction counts) and
-//! `SEM_HOLD` (default 1: the holder yields once, so every pair is a hand-off) shape the
-//! contended runs.
+//! `SEM_HOLD` (default 1: the holder yields once, so every pair is a hand-off) and
+//! `SEM_CLONE` (default 0; 1: every pair on a fresh clone of the task's handle, dropped
+//! after it, as the criterion rows' bodies do) shape the contended runs.
 
 use std::sync::Arc;
 
@@ -44,16 +45,27 @@ fn runtime(workers: usize) -> Runtime {
     }
 }
 
-/// `tasks` tasks, `pairs` pairs each, on one unit of `set`; with `hold`, each task yields
-/// to the scheduler while it holds the unit, so that on a current-thread runtime every
-/// other task finds it taken and sleeps (every pair a hand-off, deterministically).
-fn svipc_contended(rt: &Runtime, set: &SemaphoreSet, tasks: usize, pairs: usize, hold: bool) {
+/// How a driver's tasks use their handle: `hold` (each task yields to the scheduler while it
+/// holds the unit, so that on a current-thread runtime every other task finds it taken and
+/// sleeps: every pair a hand-off, deterministically) and `clone_each` (each pair runs on a
+/// clone of the task's handle, dropped after it, as the criterion rows' bodies do).
+#[derive(Clone, Copy)]
+struct Shape {
+    hold: bool,
+    clone_each: bool,
+}
+
+/// `tasks` tasks, `pairs` pairs each, on one unit of `set`, shaped by `shape`.
+fn svipc_contended(rt: &Runtime, set: &SemaphoreSet, tasks: usize, pairs: usize, shape: Shape) {
+    let Shape { hold, clone_each } = shape;
     rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
             .map(|_| {
                 let set = set.clone();
                 tokio::spawn(async move {
                     for _ in 0..pairs {
+                        let each = clone_each.then(|| set.clone());
+                        let set = each.as_ref().unwrap_or(&set);
                         set.semop(&[SemOp::new(0, -1)]).await.unwrap();
                         if hold {
                             tokio::task::yield_now().await;
@@ -70,13 +82,22 @@ fn svipc_contended(rt: &Runtime, set: &SemaphoreSet, tasks: usize, pairs: usize,
 }
 
 /// The same driver on `tokio::sync::Semaphore`.
-fn tokio_contended(rt: &Runtime, sem: &Arc<tokio::sync::Semaphore>, tasks: usize, pairs: usize, hold: bool) {
+fn tokio_contended(
+    rt: &Runtime,
+    sem: &Arc<tokio::sync::Semaphore>,
+    tasks: usize,
+    pairs: usize,
+    shape: Shape,
+) {
+    let Shape { hold, clone_each } = shape;
     rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
             .map(|_| {
                 let sem = sem.clone();
                 tokio::spawn(async move {
                     for _ in 0..pairs {
+                        let each = clone_each.then(|| sem.clone());
+                        let sem = each.as_ref().unwrap_or(&sem);
                         let permit = sem.acquire().await.unwrap();
                         if hold {
                             tokio::task::yield_now().await;
@@ -97,7 +118,7 @@ fn contended_pairs_keep_the_unit() {
     for (workers, tasks) in [(2, 2), (2, 8), (4, 16)] {
         let set = one_unit();
         let rt = runtime(workers);
-        svipc_contended(&rt, &set, tasks, 500, false);
+        svipc_contended(&rt, &set, tasks, 500, Shape { hold: false, clone_each: false });
         assert_eq!(set.get_val(0).unwrap(), 1, "{workers} workers, {tasks} tasks");
         assert_eq!(set.get_ncnt(0).unwrap(), 0);
     }
@@ -218,7 +239,7 @@ fn counters_per_pair() {
             let total = std::env::var("SEM_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
             let pairs = total / tasks;
             let before = counters::snapshot();
-            svipc_contended(&rt, &set, tasks, pairs, hold);
+            svipc_contended(&rt, &set, tasks, pairs, Shape { hold, clone_each: false });
             let d = counters::snapshot().since(&before);
             assert_eq!(d.get(Event::SemOpDone), 2 * (pairs * tasks) as u64);
             print!("{workers:>7} {tasks:>5}");
@@ -254,8 +275,12 @@ fn timed_pairs() {
             };
             let set = one_unit();
             let sem = Arc::new(tokio::sync::Semaphore::new(1));
-            let svipc = best(&|| svipc_contended(&rt, &set, tasks, total / tasks, false));
-            let tokio = best(&|| tokio_contended(&rt, &sem, tasks, total / tasks, false));
+            let svipc = best(&|| {
+                svipc_contended(&rt, &set, tasks, total / tasks, Shape { hold: false, clone_each: false })
+            });
+            let tokio = best(&|| {
+                tokio_contended(&rt, &sem, tasks, total / tasks, Shape { hold: false, clone_each: false })
+            });
             println!("{w:>7} {tasks:>4} {svipc:>12.1} {tokio:>12.1} {:>7.2}", svipc / tokio);
         }
     }
@@ -267,13 +292,13 @@ fn timed_pairs() {
 fn driver() {
     let var = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let (tasks, workers, pairs) = (var("SEM_TASKS", 4), var("SEM_WORKERS", 0), var("SEM_PAIRS", 10_000));
-    let hold = var("SEM_HOLD", 1) != 0;
+    let shape = Shape { hold: var("SEM_HOLD", 1) != 0, clone_each: var("SEM_CLONE", 0) != 0 };
     let which = std::env::var("SEM_DRIVER").unwrap_or_else(|_| "svipc".into());
     let rt = runtime(workers);
     match which.as_str() {
-        "svipc" => svipc_contended(&rt, &one_unit(), tasks, pairs / tasks, hold),
+        "svipc" => svipc_contended(&rt, &one_unit(), tasks, pairs / tasks, shape),
         "tokio" => {
-            tokio_contended(&rt, &Arc::new(tokio::sync::Semaphore::new(1)), tasks, pairs / tasks, hold)
+            tokio_contended(&rt, &Arc::new(tokio::sync::Semaphore::new(1)), tasks, pairs / tasks, shape)
         }
         "semop" => {
             let set = one_unit();

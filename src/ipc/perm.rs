@@ -319,23 +319,6 @@ impl PermCache {
         PermCache(AtomicU64::new(0))
     }
 
-    /// A memo holding what `creds` are granted now of the two requests a `semop` makes
-    /// (`READ` for wait-for-zero only, `WRITE` for an alteration), for a handle being made.
-    ///
-    /// A handle's clones copy its memo. Primed at the open, every clone starts with the
-    /// passes, where an empty memo made each new clone redo the full check at its first
-    /// call: a service that clones a handle into each task (or per request) paid a full
-    /// check per clone (`PermCache::refill` was 1.3% of the contended two-worker bench,
-    /// which clones per pair). Only passes are stored, so a denial here costs nothing later.
-    pub(crate) fn primed(cell: &PermCell, creds: &Credentials) -> PermCache {
-        let memo = PermCache::new();
-        // The results are the memo's business: a denied request is asked again, and
-        // answered, at the call that makes it.
-        let _ = memo.check(cell, creds, READ);
-        let _ = memo.check(cell, creds, WRITE);
-        memo
-    }
-
     /// [`PermCell::check`] for `creds`, which must be the same credentials at every call
     /// on this memo: `Ok` at once if the memo already holds a pass for these bits at the
     /// cell's current version, else the full check, remembered if it passed.
@@ -462,23 +445,6 @@ mod tests {
         let memo = PermCache::new();
         assert_eq!(memo.check(&cell, &root, READ | WRITE), Ok(()));
         assert_eq!(memo.0.load(Relaxed), 4 << 32 | 0o6);
-    }
-
-    #[test]
-    fn a_primed_memo_holds_what_the_credentials_are_granted_at_the_open() {
-        let owner = user(10, 20);
-        let cell = PermCell::new(Key::new(5), &owner, 0o640, 0);
-        assert_eq!(PermCache::primed(&cell, &owner).0.load(Relaxed), 0o6, "owner: read and write");
-        let member = user(50, 20);
-        let memo = PermCache::primed(&cell, &member);
-        assert_eq!(memo.0.load(Relaxed), 0o4, "group: read only; the denied write is not kept");
-        assert_eq!(memo.check(&cell, &member, WRITE), Err(ErrorKind::PermissionDenied));
-        assert_eq!(PermCache::primed(&cell, &user(60, 60)).0.load(Relaxed), 0, "other: nothing");
-        // Its clones start with the passes; an update voids them as it voids any memo.
-        let copy = PermCache::primed(&cell, &owner).clone();
-        assert_eq!(copy.0.load(Relaxed), 0o6);
-        cell.set(10, 20, 0o400);
-        assert_eq!(copy.check(&cell, &owner, WRITE), Err(ErrorKind::PermissionDenied));
     }
 
     #[test]

@@ -28,7 +28,7 @@ impl SemaphoreSet {
     pub fn get_val(&self, num: u16) -> Result<u16, Error> {
         on_host!(self, Op::SemCtl, h => h.get_val(num));
         let r = self.get_val_call(num);
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -36,7 +36,7 @@ impl SemaphoreSet {
     fn get_val_call(&self, num: u16) -> Result<u16, Error> {
         self.get_checks(num)?;
         // A value is within `0..=SEMVMX` (at most 32767): the cast never truncates.
-        self.set.get_val(usize::from(num)).map(|v| v as u16).map_err(|k| self.ctl_err(k))
+        self.h.set.get_val(usize::from(num)).map(|v| v as u16).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, num, GETPID)`: the pid of the last operation on semaphore `num`.
@@ -60,14 +60,14 @@ impl SemaphoreSet {
     pub fn get_pid(&self, num: u16) -> Result<i32, Error> {
         on_host!(self, Op::SemCtl, h => h.get_pid(num));
         let r = self.get_pid_call(num);
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     #[inline]
     fn get_pid_call(&self, num: u16) -> Result<i32, Error> {
         self.get_checks(num)?;
-        self.set.get_pid(usize::from(num)).map_err(|k| self.ctl_err(k))
+        self.h.set.get_pid(usize::from(num)).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, num, GETNCNT)`: sleeping `semop`s currently blocked on a decrement of
@@ -95,14 +95,14 @@ impl SemaphoreSet {
     pub fn get_ncnt(&self, num: u16) -> Result<u32, Error> {
         on_host!(self, Op::SemCtl, h => h.get_ncnt(num));
         let r = self.get_ncnt_call(num);
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     #[inline]
     fn get_ncnt_call(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
-        self.set.get_cnt(usize::from(num), false).map(|n| n as u32).map_err(|k| self.ctl_err(k))
+        self.h.set.get_cnt(usize::from(num), false).map(|n| n as u32).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, num, GETZCNT)`: sleeping `semop`s currently blocked waiting for `num`
@@ -131,21 +131,21 @@ impl SemaphoreSet {
     pub fn get_zcnt(&self, num: u16) -> Result<u32, Error> {
         on_host!(self, Op::SemCtl, h => h.get_zcnt(num));
         let r = self.get_zcnt_call(num);
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     #[inline]
     fn get_zcnt_call(&self, num: u16) -> Result<u32, Error> {
         self.get_checks(num)?;
-        self.set.get_cnt(usize::from(num), true).map(|n| n as u32).map_err(|k| self.ctl_err(k))
+        self.h.set.get_cnt(usize::from(num), true).map(|n| n as u32).map_err(|k| self.ctl_err(k))
     }
 
     fn get_checks(&self, num: u16) -> Result<(), Error> {
-        let header = self.set.header();
+        let header = self.h.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
-        header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
-        if usize::from(num) >= self.set.nsems() {
+        header.perm().check(self.h.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
+        if usize::from(num) >= self.h.set.nsems() {
             return Err(ctl(ErrorKind::InvalidArgument).with(Detail::NumBeyondSet));
         }
         Ok(())
@@ -172,16 +172,16 @@ impl SemaphoreSet {
     pub fn get_all(&self) -> Result<Vec<u16>, Error> {
         on_host!(self, Op::SemCtl, h => h.get_all());
         let r = self.get_all_call();
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     #[inline]
     fn get_all_call(&self) -> Result<Vec<u16>, Error> {
-        let header = self.set.header();
+        let header = self.h.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
-        header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
-        self.set.get_all(self.limits().semvmx).map_err(|k| self.ctl_err(k))
+        header.perm().check(self.h.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
+        self.h.set.get_all(self.limits().semvmx).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, num, SETVAL, val)`: sets one value, zeroes every process's `semadj`
@@ -210,7 +210,7 @@ impl SemaphoreSet {
     pub fn set_val(&self, num: u16, val: u16) -> Result<(), Error> {
         on_host!(self, Op::SemCtl, h => h.set_val(num, val));
         let r = self.set_val_call(num, val);
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -221,13 +221,13 @@ impl SemaphoreSet {
         if val > limits.semvmx {
             return Err(ctl(ErrorKind::OutOfRange).with(Detail::ValAboveSemvmx));
         }
-        let header = self.set.header();
+        let header = self.h.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
-        if usize::from(num) >= self.set.nsems() {
+        if usize::from(num) >= self.h.set.nsems() {
             return Err(ctl(ErrorKind::InvalidArgument).with(Detail::NumBeyondSet));
         }
-        header.perm().check(self.process.credentials(), WRITE).map_err(|k| self.ctl_err(k))?;
-        self.set.set_val(usize::from(num), val, self.pid(), limits.semvmx).map_err(|k| self.ctl_err(k))
+        header.perm().check(self.h.process.credentials(), WRITE).map_err(|k| self.ctl_err(k))?;
+        self.h.set.set_val(usize::from(num), val, self.pid(), limits.semvmx).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, 0, SETALL, array)`: sets every value (and every `sempid` to the
@@ -256,23 +256,23 @@ impl SemaphoreSet {
     pub fn set_all(&self, vals: &[u16]) -> Result<(), Error> {
         on_host!(self, Op::SemCtl, h => h.set_all(vals));
         let r = self.set_all_call(vals);
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     #[inline]
     fn set_all_call(&self, vals: &[u16]) -> Result<(), Error> {
         let limits = self.limits();
-        let header = self.set.header();
+        let header = self.h.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
-        header.perm().check(self.process.credentials(), WRITE).map_err(|k| self.ctl_err(k))?;
+        header.perm().check(self.h.process.credentials(), WRITE).map_err(|k| self.ctl_err(k))?;
         if vals.iter().any(|&v| i32::from(v) > limits.semvmx) {
             return Err(ctl(ErrorKind::OutOfRange).with(Detail::ValAboveSemvmx));
         }
-        if vals.len() != self.set.nsems() {
+        if vals.len() != self.h.set.nsems() {
             return Err(ctl(ErrorKind::InvalidArgument).with(Detail::ValsLength));
         }
-        self.set.set_all(vals, self.pid(), limits.semvmx).map_err(|k| self.ctl_err(k))
+        self.h.set.set_all(vals, self.pid(), limits.semvmx).map_err(|k| self.ctl_err(k))
     }
 
     /// `semctl(semid, 0, IPC_STAT, &buf)`.
@@ -298,18 +298,18 @@ impl SemaphoreSet {
     pub fn stat(&self) -> Result<SemidDs, Error> {
         on_host!(self, Op::SemCtl, h => h.stat());
         let r = self.stat_call();
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     #[inline]
     fn stat_call(&self) -> Result<SemidDs, Error> {
-        let header = self.set.header();
+        let header = self.h.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
-        header.perm().check(self.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
+        header.perm().check(self.h.process.credentials(), READ).map_err(|k| self.ctl_err(k))?;
         Ok(SemidDs {
             perm: header.perm().load(),
-            otime: self.set.otime(),
+            otime: self.h.set.otime(),
             ctime: header.ctime(),
             nsems: self.nsems(),
         })
@@ -340,15 +340,15 @@ impl SemaphoreSet {
     pub fn set(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
         on_host!(self, Op::SemCtl, h => h.set(uid, gid, mode));
         let r = self.set_call(uid, gid, mode);
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     #[inline]
     fn set_call(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
-        let header = self.set.header();
+        let header = self.h.set.header();
         header.check_live().map_err(|k| self.ctl_err(k))?;
-        header.perm().check_owner(self.process.credentials()).map_err(|k| self.ctl_err(k))?;
+        header.perm().check_owner(self.h.process.credentials()).map_err(|k| self.ctl_err(k))?;
         if !valid_id(uid) || !valid_id(gid) {
             return Err(ctl(ErrorKind::InvalidArgument));
         }
@@ -381,15 +381,16 @@ impl SemaphoreSet {
     pub fn remove(&self) -> Result<(), Error> {
         on_host!(self, Op::SemCtl, h => h.remove());
         let r = self.remove_call();
-        trace::call!(Op::SemCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     #[inline]
     fn remove_call(&self) -> Result<(), Error> {
-        self.process
+        self.h
+            .process
             .namespace()
-            .remove(self.process.credentials(), IpcKind::SemaphoreSet, self.id())
+            .remove(self.h.process.credentials(), IpcKind::SemaphoreSet, self.id())
             .map_err(|k| self.ctl_err(k))
     }
 }

@@ -67,8 +67,8 @@ impl SemaphoreSet {
     /// and the caller may alter it (`EACCES`). For the C layer, whose array may be short.
     #[cfg_attr(loom, allow(dead_code))] // its caller, the C layer (`svipc::c`), is not built under loom
     pub(crate) fn setall_checks(&self) -> Result<(), Error> {
-        let header = self.set.header();
+        let header = self.h.set.header();
         header.check_live().map_err(ctl)?;
-        header.perm().check(self.process.credentials(), WRITE).map_err(ctl)
+        header.perm().check(self.h.process.credentials(), WRITE).map_err(ctl)
     }
 }

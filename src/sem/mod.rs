@@ -203,8 +203,9 @@ impl Namespace {
 /// A handle on a semaphore set, bound to the [`Process`] that opened it: the `semid` of
 /// `semget`, with `semop` and `semctl` as methods.
 ///
-/// Clones are cheap and share the set and the process. The process's `SEM_UNDO`
-/// adjustments are applied when its last clone — this handle included — drops.
+/// Clones are cheap (one reference count, as for an `Arc<tokio::sync::Semaphore>`) and
+/// share the set and the process. The process's `SEM_UNDO` adjustments are applied when its
+/// last clone — this handle included — drops.
 ///
 #[doc = include_str!("behaviour.md")]
 ///
@@ -230,34 +231,50 @@ impl Namespace {
 /// `svipc::host::Host::current().sem_set(key)`: its calls are then the real `semop` and
 /// `semctl`, with the differences the `svipc::host` docs list.
 pub struct SemaphoreSet {
+    h: Arc<Handle>,
+}
+
+/// What a [`SemaphoreSet`] and its clones share: one allocation per open, so that a clone
+/// is one reference count, as an `Arc<tokio::sync::Semaphore>`'s is.
+///
+/// Decision: a handle was these four fields itself, and a clone bumped two counts (the
+/// set's and the process's) and dropping it two more; a service that clones a handle into
+/// every task or request paid two atomic read-modify-writes more per clone than the peers,
+/// on lines every other core's calls read (the set's count sits beside its header). One
+/// shared `Handle` costs each call one more load (the handle's fields behind its pointer,
+/// a line that only clones and drops write) and makes clones share the permission memo.
+struct Handle {
     set: Arc<Set>,
     process: Process,
     /// The opt-in lifetime (`OpenOptions::remove_on_drop`), shared by this open's handles;
-    /// or, for a handle on the host kernel, the host set (one pointer either way). Read
-    /// only for the host (the lifetime is held for its `Drop`).
+    /// or, for a handle on the host kernel, the host set. Read only for the host (the
+    /// lifetime is held for its `Drop`).
     #[cfg_attr(any(loom, not(target_os = "linux")), allow(dead_code))]
-    extra: Option<Arc<Extra>>,
-    /// The `semop` permission checks that passed for this handle, and the permission
-    /// version they passed at: a later `semop` re-reads the permissions only after an
-    /// `IPC_SET` changed them (see `PermCache`).
+    extra: Option<Extra>,
+    /// The `semop` permission checks that passed for this open's handles, and the
+    /// permission version they passed at: a later `semop` re-reads the permissions only
+    /// after an `IPC_SET` changed them (see `PermCache`).
     perm: PermCache,
+}
+
+impl SemaphoreSet {
+    /// The handle of an open: `set` as `process` opened it.
+    pub(crate) fn new(
+        set: Arc<Set>,
+        process: Process,
+        extra: Option<Extra>,
+        perm: PermCache,
+    ) -> SemaphoreSet {
+        SemaphoreSet { h: Arc::new(Handle { set, process, extra, perm }) }
+    }
 }
 
 impl Clone for SemaphoreSet {
     /// Another handle to the same set, with the same process and the memo of the permission
-    /// checks passed so far. Always inlined: a handle is four words, and an out-of-line
-    /// clone returns it through memory that the caller then reads back in wider loads than
-    /// were written (a store-forwarding stall: the contended bench, which clones a handle
-    /// per acquire and release, ran 37 → 45 ns when the fourth word made the derived clone
-    /// too big for the inliner).
-    #[inline(always)]
+    /// checks: one reference count.
+    #[inline]
     fn clone(&self) -> Self {
-        SemaphoreSet {
-            set: self.set.clone(),
-            process: self.process.clone(),
-            extra: self.extra.clone(),
-            perm: self.perm.clone(),
-        }
+        SemaphoreSet { h: self.h.clone() }
     }
 }
 
@@ -276,7 +293,7 @@ pub(crate) enum Extra {
 impl SemaphoreSet {
     /// The host set, when this handle's home is the host kernel ([`crate::host`]).
     pub fn host(&self) -> Option<&crate::host::sem::SemSet> {
-        match self.extra.as_deref() {
+        match &self.h.extra {
             Some(Extra::Host(h)) => Some(h),
             _ => None,
         }
@@ -291,7 +308,7 @@ impl SemaphoreSet {
         let perm = crate::ipc::perm::PermCell::new(crate::Key::PRIVATE, process.credentials(), 0, 0);
         let set = Arc::new(Set::new(crate::ipc::Header::new(host.id(), perm), usize::from(host.nsems())));
         set.header().mark_deleted();
-        SemaphoreSet { set, process, extra: Some(Arc::new(Extra::Host(host))), perm: PermCache::new() }
+        SemaphoreSet::new(set, process, Some(Extra::Host(host)), PermCache::new())
     }
 }
 
@@ -316,7 +333,7 @@ impl fmt::Debug for SemaphoreSet {
         f.debug_struct("SemaphoreSet")
             .field("id", &self.id())
             .field("nsems", &self.nsems())
-            .field("pid", &self.process.pid())
+            .field("pid", &self.h.process.pid())
             .finish_non_exhaustive()
     }
 }
@@ -332,46 +349,46 @@ fn ctl(kind: ErrorKind) -> Error {
 impl SemaphoreSet {
     /// The set's id (`semid`).
     pub fn id(&self) -> i32 {
-        self.set.header().id()
+        self.h.set.header().id()
     }
 
     /// `sem_nsems`: the number of semaphores, `0..nsems` the valid `sem_num`s.
     pub fn nsems(&self) -> u16 {
         // Sets are made only through `OpenOptions::nsems(u16)`, so this never truncates.
-        self.set.nsems() as u16
+        self.h.set.nsems() as u16
     }
 
     /// The process this handle acts for (on the host, a placeholder with this process's
     /// credentials and pid in a namespace of its own: the kernel checks the real ones, and
     /// objects opened through it are in-process ones).
     pub fn process(&self) -> &Process {
-        &self.process
+        &self.h.process
     }
 
     fn limits(&self) -> Limits {
-        self.process.namespace().limits()
+        self.h.process.namespace().limits()
     }
 
     fn pid(&self) -> i32 {
-        self.process.pid()
+        self.h.process.pid()
     }
 
     /// A `semop` error the set refused with, marked [`is_removed`](Error::is_removed) when
     /// it is the `EINVAL` of this handle's own set having been removed.
     fn op_err(&self, kind: ErrorKind) -> Error {
-        Error::of_handle(Op::SemOp, kind, self.set.header().is_deleted())
+        Error::of_handle(Op::SemOp, kind, self.h.set.header().is_deleted())
     }
 
     /// [`op_err`](Self::op_err) for `semctl`.
     fn ctl_err(&self, kind: ErrorKind) -> Error {
-        Error::of_handle(Op::SemCtl, kind, self.set.header().is_deleted())
+        Error::of_handle(Op::SemCtl, kind, self.h.set.header().is_deleted())
     }
 
     /// The checks before the lock, in the kernel's order, then the fast path, then the slow
     /// path. `Ok(None)`: done; `Ok(Some(ticket))`: queued (only with a waker).
     fn start(&self, ops: &[SemOp], waker: Option<&std::task::Waker>) -> Result<Option<Ticket>, Error> {
         // The two limits a `semop` reads, not the twelve-word snapshot.
-        let (semopm, semvmx) = self.process.namespace().sem_op_limits();
+        let (semopm, semvmx) = self.h.process.namespace().sem_op_limits();
         // What the checks need of the ops, in one pass (the kernel's loop over the sops in
         // `__do_semtimedop`): the highest `sem_num`, whether any alters, whether any has
         // `SEM_UNDO`. The errors still come in the kernel's order below.
@@ -387,19 +404,20 @@ impl SemaphoreSet {
         if ops.is_empty() {
             return Err(err(ErrorKind::InvalidArgument).with(Detail::OpsEmpty));
         }
-        let header = self.set.header();
+        let header = self.h.set.header();
         header.check_live().map_err(|k| self.op_err(k))?;
-        if usize::from(top) >= self.set.nsems() {
+        if usize::from(top) >= self.h.set.nsems() {
             return Err(err(ErrorKind::FileTooBig));
         }
-        self.perm
-            .check(header.perm(), self.process.credentials(), if alter { WRITE } else { READ })
+        self.h
+            .perm
+            .check(header.perm(), self.h.process.credentials(), if alter { WRITE } else { READ })
             .map_err(err)?;
         let pid = self.pid();
         if !undo {
             let fast = match ops {
-                [op] => self.set.try_fast(*op, pid, semvmx),
-                _ => self.set.try_fast_multi(ops, pid, semvmx),
+                [op] => self.h.set.try_fast(*op, pid, semvmx),
+                _ => self.h.set.try_fast_multi(ops, pid, semvmx),
             };
             match fast {
                 Fast::Done => {
@@ -414,11 +432,11 @@ impl SemaphoreSet {
             }
         }
         let undo_id = if undo {
-            Some(self.process.exit_hook(UndoLists::new).find_alloc(&self.set).map_err(err)?)
+            Some(self.h.process.exit_hook(UndoLists::new).find_alloc(&self.h.set).map_err(err)?)
         } else {
             None
         };
-        let r = self.set.semop(ops, alter, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
+        let r = self.h.set.semop(ops, alter, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
         if let Ok(None) = r {
             count(Event::SemOpDone);
         }
@@ -429,7 +447,7 @@ impl SemaphoreSet {
     fn poll_op(&self, ops: &[SemOp], stage: &mut Stage, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let r = match stage {
             Stage::Done => return Poll::Ready(Err(err(ErrorKind::InvalidArgument))),
-            Stage::Waiting(ticket) => match self.set.poll_waiter(ticket, cx.waker()) {
+            Stage::Waiting(ticket) => match self.h.set.poll_waiter(ticket, cx.waker()) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(r) => {
                     if r.is_ok() {
@@ -480,7 +498,7 @@ impl SemaphoreSet {
     fn cancel(&self, stage: &mut Stage, ops: &[SemOp]) {
         if let Stage::Waiting(ticket) = *stage {
             *stage = Stage::Done;
-            self.set.cancel(&ticket, ops, self.pid(), self.process.namespace().semvmx());
+            self.h.set.cancel(&ticket, ops, self.pid(), self.h.process.namespace().semvmx());
         }
     }
 
@@ -566,7 +584,7 @@ impl SemaphoreSet {
     pub fn try_semop(&self, ops: &[SemOp]) -> Result<(), Error> {
         on_host!(self, Op::SemOp, h => h.try_semop(ops));
         let r = self.try_semop_call(ops);
-        trace::call!(Op::SemOp, self.id(), self.process.pid(), &r);
+        trace::call!(Op::SemOp, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -777,7 +795,7 @@ impl SemaphoreSet {
         let checks = if bad {
             Err(err(ErrorKind::InvalidArgument).with(Detail::UnitsAboveShortMax))
         } else if ops.is_empty() {
-            self.set.header().check_live().map_err(|k| self.op_err(k)).and_then(|()| {
+            self.h.set.header().check_live().map_err(|k| self.op_err(k)).and_then(|()| {
                 if units.iter().any(|&(num, _)| num >= self.nsems()) {
                     Err(err(ErrorKind::FileTooBig))
                 } else {
@@ -1047,5 +1065,24 @@ impl Drop for Permit<'_> {
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit").field("set", &self.set.id()).field("give_back", &self.ops).finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The shared part of a handle, for BENCHMARKS.md's memory table
+    /// (`cargo test --lib sem::tests::handle_size -- --nocapture`): one allocation per open,
+    /// its two counts and the [`Handle`].
+    #[test]
+    fn handle_size() {
+        let shared = std::mem::size_of::<Handle>() + 2 * std::mem::size_of::<usize>();
+        println!(
+            "one open's shared handle: {shared} bytes; a handle: {} bytes",
+            std::mem::size_of::<SemaphoreSet>()
+        );
+        assert_eq!(std::mem::size_of::<SemaphoreSet>(), std::mem::size_of::<usize>());
+        assert!(shared <= 96, "{shared}");
     }
 }

@@ -145,10 +145,9 @@ impl<'p> OpenOptions<'p, SemSetParams> {
         let set = set?;
         let extra = self.params.remove_on_drop.then(|| {
             let object: Box<dyn IpcObject> = Box::new(set.clone());
-            Arc::new(Extra::Life(RemoveOnDrop::new(self.process.clone(), IpcKind::SemaphoreSet, object)))
+            Extra::Life(RemoveOnDrop::new(self.process.clone(), IpcKind::SemaphoreSet, object))
         });
-        let perm = PermCache::primed(set.header().perm(), self.process.credentials());
-        Ok(SemaphoreSet { set, process: self.process.clone(), extra, perm })
+        Ok(SemaphoreSet::new(set, self.process.clone(), extra, PermCache::new()))
     }
 }
 
@@ -195,7 +194,6 @@ impl Process {
     pub fn sem_set_by_id(&self, semid: i32) -> Result<SemaphoreSet, Error> {
         let set =
             self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
-        let perm = PermCache::primed(set.header().perm(), self.credentials());
-        Ok(SemaphoreSet { set, process: self.clone(), extra: None, perm })
+        Ok(SemaphoreSet::new(set, self.clone(), None, PermCache::new()))
     }
 }
