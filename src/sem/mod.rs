@@ -40,8 +40,9 @@
 //!
 //! * **Checks before the lock.** `semop` reads its ops once for the checks (the highest
 //!   `sem_num`, whether one alters, whether one has `SEM_UNDO`) and reports their errors in
-//!   the kernel's order. The permission check is remembered per handle: the handle keeps
-//!   the permission version its last passing checks read and the bits they asked for
+//!   the kernel's order. The permission check is remembered per open (the clones of a
+//!   handle share it): the open keeps the permission version its last passing checks read
+//!   and the bits they asked for
 //!   (`PermCache` in `ipc/perm.rs`), so a later `semop` costs one load and a compare until
 //!   an `IPC_SET` moves the version; then the check is made again.
 //! * **Per-semaphore word.** Each semaphore's value lives in one `AtomicU32` together with two
