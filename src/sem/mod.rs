@@ -259,14 +259,9 @@ struct Handle {
 }
 
 impl SemaphoreSet {
-    /// The handle of an open: `set` as `process` opened it.
-    pub(crate) fn new(
-        set: Arc<Set>,
-        process: Process,
-        extra: Option<Extra>,
-        perm: PermCache,
-    ) -> SemaphoreSet {
-        SemaphoreSet { h: Arc::new(Handle { set, process, extra, perm }) }
+    /// The handle of an open: `set` as `process` opened it, no permission check passed yet.
+    pub(crate) fn new(set: Arc<Set>, process: Process, extra: Option<Extra>) -> SemaphoreSet {
+        SemaphoreSet { h: Arc::new(Handle { set, process, extra, perm: PermCache::new() }) }
     }
 }
 
@@ -309,7 +304,7 @@ impl SemaphoreSet {
         let perm = crate::ipc::perm::PermCell::new(crate::Key::PRIVATE, process.credentials(), 0, 0);
         let set = Arc::new(Set::new(crate::ipc::Header::new(host.id(), perm), usize::from(host.nsems())));
         set.header().mark_deleted();
-        SemaphoreSet::new(set, process, Some(Extra::Host(host)), PermCache::new())
+        SemaphoreSet::new(set, process, Some(Extra::Host(host)))
     }
 }
 

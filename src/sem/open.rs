@@ -6,7 +6,6 @@
 use super::set::Set;
 use super::{Extra, SemaphoreSet};
 use crate::error::{Detail, Error, ErrorKind, Fault, Op};
-use crate::ipc::perm::PermCache;
 use crate::ipc::Limits;
 use crate::ipc::{Header, IpcKind, IpcObject, Ops};
 use crate::lifetime::RemoveOnDrop;
@@ -147,7 +146,7 @@ impl<'p> OpenOptions<'p, SemSetParams> {
             let object: Box<dyn IpcObject> = Box::new(set.clone());
             Extra::Life(RemoveOnDrop::new(self.process.clone(), IpcKind::SemaphoreSet, object))
         });
-        Ok(SemaphoreSet::new(set, self.process.clone(), extra, PermCache::new()))
+        Ok(SemaphoreSet::new(set, self.process.clone(), extra))
     }
 }
 
@@ -194,6 +193,6 @@ impl Process {
     pub fn sem_set_by_id(&self, semid: i32) -> Result<SemaphoreSet, Error> {
         let set =
             self.namespace().open_id(semid, &SemOps { nsems: 0 }).map_err(|k| Error::new(Op::SemGet, k))?;
-        Ok(SemaphoreSet::new(set, self.clone(), None, PermCache::new()))
+        Ok(SemaphoreSet::new(set, self.clone(), None))
     }
 }
