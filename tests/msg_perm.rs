@@ -119,3 +119,57 @@ fn mode_zero_owner_is_locked_out_but_keeps_control() {
     q.try_send(1, 1).unwrap();
     q.remove().unwrap();
 }
+
+#[test]
+fn one_handle_sees_every_ipc_set_at_its_next_call() {
+    // A handle remembers which of its checks passed, and at which permission version: each
+    // IPC_SET below (by the owner's handle) changes what the same handle's next send or
+    // receive may do, and a clone shares the memo and sees the same changes.
+    let ns = Namespace::new();
+    let owner = ns.process(Credentials::new(1000, 100));
+    let q: MessageQueue<u64> = owner.msg_queue(Key::new(9)).create(0o666).open().unwrap();
+    let other = q.with_process(&ns.process(Credentials::new(2000, 200))).unwrap();
+    let set = |mode| q.set(MsqidSet { uid: 1000, gid: 100, mode, qbytes: 16384 }).unwrap();
+    let denied = libc::EACCES;
+    other.try_send(1, 10).unwrap();
+    assert_eq!(other.try_recv(Select::Any).unwrap(), (1, 10));
+    set(0o664); // other: read only
+    assert_eq!(other.try_send(1, 11).unwrap_err().error().errno(), denied);
+    q.try_send(1, 12).unwrap();
+    assert_eq!(other.try_recv(Select::Any).unwrap(), (1, 12));
+    set(0o662); // other: write only
+    other.try_send(1, 13).unwrap();
+    assert_eq!(other.try_recv(Select::Any).unwrap_err().errno(), denied);
+    assert_eq!(other.peek(0).unwrap_err().errno(), denied);
+    set(0o666);
+    let copy = other.clone();
+    assert_eq!(copy.try_recv(Select::Any).unwrap(), (1, 13));
+    set(0o660); // other: nothing, through either handle
+    assert_eq!(copy.try_send(1, 14).unwrap_err().error().errno(), denied);
+    assert_eq!(other.try_recv(Select::Any).unwrap_err().errno(), denied);
+    assert_eq!(q.stat().unwrap().qnum, 0);
+}
+
+#[test]
+fn a_waiting_receiver_is_checked_again_when_woken() {
+    // msgrcv checks read permission on every pass of its loop: a receiver that waited with
+    // the right to read, and lost it before a message came, fails with EACCES when woken,
+    // and the message stays queued. Its memo held a pass from before the IPC_SET.
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let ns = Namespace::new();
+    let owner = ns.process(Credentials::new(1000, 100));
+    let q: MessageQueue<u64> = owner.msg_queue(Key::PRIVATE).create(0o666).open().unwrap();
+    let other = q.with_process(&ns.process(Credentials::new(2000, 200))).unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut recv = std::pin::pin!(other.recv(Select::Any));
+    assert!(recv.as_mut().poll(&mut cx).is_pending());
+    q.set(MsqidSet { uid: 1000, gid: 100, mode: 0o662, qbytes: 16384 }).unwrap();
+    q.try_send(1, 5).unwrap();
+    match recv.as_mut().poll(&mut cx) {
+        Poll::Ready(Err(e)) => assert_eq!(e.errno(), libc::EACCES),
+        other => panic!("expected EACCES, got {other:?}"),
+    }
+    assert_eq!(q.stat().unwrap().qnum, 1);
+    assert_eq!(q.try_recv(Select::Any).unwrap(), (1, 5));
+}

@@ -31,10 +31,11 @@
 //! both). Every call dispatches to the host queue ([`MessageQueue::host`] gives it, for the
 //! host's richer receive errors). How it fits the in-process handle:
 //!
-//! * **Handle size.** `MessageQueue<T>` stays three words (asserted by
-//!   `tests/msg_auto_traits.rs`): its third word, once the optional `remove_on_drop` guard,
-//!   is one `Option<Arc<..>>` to either that guard or the host queue (a host handle has no
-//!   `remove_on_drop`). Its engine fields hold a placeholder that no call reaches: an engine
+//! * **Handle size.** `MessageQueue<T>` is one word (asserted by
+//!   `tests/msg_auto_traits.rs`), a pointer to what an open's handles share: beside the
+//!   engine queue and process, one `Option<Arc<..>>` to either the optional
+//!   `remove_on_drop` guard or the host queue (a host handle has no `remove_on_drop`), and
+//!   the permission memo. Its engine fields hold a placeholder that no call reaches: an engine
 //!   queue in no namespace, marked removed, and a process of a private namespace with this
 //!   process's credentials ([`MessageQueue::process`] returns it). A [`msg::Queue<T>`] keeps
 //!   `T`'s [`Wire`] functions from its open, so the handle's methods need no `Wire` bound.

@@ -225,23 +225,6 @@ impl PermCell {
         self.check_versioned(creds, flag).map(drop)
     }
 
-    /// The check of a later pass of the same call, under the lock its object's updates run
-    /// under: [`check`](Self::check) again, unless an earlier pass's check (`checked`, its
-    /// version) still holds because no update ran since.
-    #[inline]
-    pub(crate) fn check_again(
-        &self,
-        creds: &Credentials,
-        flag: u32,
-        checked: Option<u32>,
-    ) -> Result<(), ErrorKind> {
-        if checked.is_some_and(|v| self.unchanged_since(v)) {
-            Ok(())
-        } else {
-            self.check(creds, flag)
-        }
-    }
-
     /// The `IPC_SET`/`IPC_RMID` ownership check: `Err(NotPermitted)` (EPERM) when denied.
     pub(crate) fn check_owner(&self, creds: &Credentials) -> Result<(), ErrorKind> {
         if is_owner_or_admin(&self.load(), creds) {
@@ -302,7 +285,7 @@ impl PermCell {
 ///   load is the check's linearization point, as the two version loads are a full check's;
 ///   a writer that completed before it (in happens-before) left a version it cannot miss
 ///   (read-write coherence). Only a wrap of the 32-bit version (2^31 updates between a
-///   check and the next) could fool it, as it could [`PermCell::check_again`].
+///   check and the next) could fool it, as it could [`Caller::check_again`].
 /// * Granted bits compose: for fixed credentials and fields `ipcperms` grants one fixed
 ///   triplet (or everything, with `CAP_IPC_OWNER`), so a request whose bits were each
 ///   granted before is granted now.
@@ -324,10 +307,24 @@ impl PermCache {
     /// cell's current version, else the full check, remembered if it passed.
     #[inline]
     pub(crate) fn check(&self, cell: &PermCell, creds: &Credentials, flag: u32) -> Result<(), ErrorKind> {
+        self.check_versioned(cell, creds, flag).map(drop)
+    }
+
+    /// [`check`](Self::check), returning the version the pass holds at (the cell's version
+    /// at the check), for [`PermCell::unchanged_since`]: what [`PermCell::check_versioned`]
+    /// returns, without its snapshot while the memo holds.
+    #[inline]
+    pub(crate) fn check_versioned(
+        &self,
+        cell: &PermCell,
+        creds: &Credentials,
+        flag: u32,
+    ) -> Result<u32, ErrorKind> {
         let want = u64::from(requested(flag));
         let memo = self.0.load(Relaxed);
-        if want & !memo == 0 && cell.version.load(Acquire) == (memo >> 32) as u32 {
-            return Ok(());
+        let version = (memo >> 32) as u32;
+        if want & !memo == 0 && cell.version.load(Acquire) == version {
+            return Ok(version);
         }
         self.refill(cell, creds, flag, memo, want)
     }
@@ -342,11 +339,57 @@ impl PermCache {
         flag: u32,
         memo: u64,
         want: u64,
-    ) -> Result<(), ErrorKind> {
+    ) -> Result<u32, ErrorKind> {
         let version = cell.check_versioned(creds, flag)?;
         let kept = if (memo >> 32) as u32 == version { memo & 0o7 } else { 0 };
         self.0.store(u64::from(version) << 32 | kept | want, Relaxed);
-        Ok(())
+        Ok(version)
+    }
+}
+
+/// Who makes a call on an object: the caller's credentials and its handle's [`PermCache`]
+/// (which holds passes for these credentials only). The message queue's engine takes one
+/// per call, so that its permission checks on every send and receive go through the memo.
+#[derive(Clone, Copy)]
+pub(crate) struct Caller<'a> {
+    creds: &'a Credentials,
+    memo: &'a PermCache,
+}
+
+impl<'a> Caller<'a> {
+    /// `creds`, checked through `memo`, which must only ever be used with these credentials.
+    #[inline]
+    pub(crate) fn new(creds: &'a Credentials, memo: &'a PermCache) -> Caller<'a> {
+        Caller { creds, memo }
+    }
+
+    /// The caller's pid (`msg_lspid`, `msg_lrpid`).
+    #[inline]
+    pub(crate) fn pid(self) -> i32 {
+        self.creds.pid()
+    }
+
+    /// [`PermCell::check_versioned`] through the memo.
+    #[inline]
+    pub(crate) fn check(self, cell: &PermCell, flag: u32) -> Result<u32, ErrorKind> {
+        self.memo.check_versioned(cell, self.creds, flag)
+    }
+
+    /// The check of a later pass of the same call, under the lock its object's updates run
+    /// under (so that the version it loads is current): nothing to do while the version an
+    /// earlier pass's check returned (`checked`) is unchanged, else [`check`](Self::check).
+    #[inline]
+    pub(crate) fn check_again(
+        self,
+        cell: &PermCell,
+        flag: u32,
+        checked: Option<u32>,
+    ) -> Result<(), ErrorKind> {
+        if checked.is_some_and(|v| cell.unchanged_since(v)) {
+            Ok(())
+        } else {
+            self.check(cell, flag).map(drop)
+        }
     }
 }
 

@@ -28,17 +28,17 @@ impl<T: Payload> MessageQueue<T> {
     pub fn stat(&self) -> Result<MsqidDs, Error> {
         on_host!(self, Op::MsgCtl, h => h.stat());
         let r = self.stat_call();
-        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
     fn stat_call(&self) -> Result<MsqidDs, Error> {
-        let figs = self.queue.stat(self.process.credentials()).map_err(|k| self.error(Op::MsgCtl, k))?;
+        let figs = self.h.queue.stat(self.h.process.credentials()).map_err(|k| self.error(Op::MsgCtl, k))?;
         Ok(MsqidDs {
-            perm: self.queue.header().perm().load(),
+            perm: self.h.queue.header().perm().load(),
             stime: figs.stime,
             rtime: figs.rtime,
-            ctime: self.queue.header().ctime(),
+            ctime: self.h.queue.header().ctime(),
             cbytes: figs.cbytes as u64,
             qnum: figs.qnum as u64,
             qbytes: figs.qbytes as u64,
@@ -64,13 +64,14 @@ impl<T: Payload> MessageQueue<T> {
     ///   (`(uid_t)-1`).
     pub fn set(&self, set: MsqidSet) -> Result<(), Error> {
         on_host!(self, Op::MsgCtl, h => h.set(set));
-        let msgmnb = self.process.namespace().limits().msgmnb;
+        let msgmnb = self.h.process.namespace().limits().msgmnb;
         let qbytes = usize::try_from(set.qbytes).unwrap_or(usize::MAX);
         let r = self
+            .h
             .queue
-            .set(self.process.credentials(), msgmnb, set.uid, set.gid, set.mode, qbytes)
+            .set(self.h.process.credentials(), msgmnb, set.uid, set.gid, set.mode, qbytes)
             .map_err(|k| self.error(Op::MsgCtl, k));
-        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -85,13 +86,14 @@ impl<T: Payload> MessageQueue<T> {
     ///   lacks `CAP_SYS_ADMIN`. No mode bits are needed.
     pub fn remove(&self) -> Result<(), Error> {
         on_host!(self, Op::MsgCtl, h => h.remove());
-        let r = self.queue.header().check_live().map_err(|k| self.error(Op::MsgCtl, k)).and_then(|()| {
-            self.process
+        let r = self.h.queue.header().check_live().map_err(|k| self.error(Op::MsgCtl, k)).and_then(|()| {
+            self.h
+                .process
                 .namespace()
-                .remove(self.process.credentials(), IpcKind::MessageQueue, self.id())
+                .remove(self.h.process.credentials(), IpcKind::MessageQueue, self.id())
                 .map_err(|k| self.error(Op::MsgCtl, k))
         });
-        trace::call!(Op::MsgCtl, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgCtl, self.id(), self.h.process.pid(), &r);
         r
     }
 }

@@ -108,7 +108,7 @@ impl<T: Payload> SendFuture<'_, T> {
     /// Cancels the send (off the wait list, a wake-up passed on) and takes the message back.
     #[cfg_attr(loom, allow(dead_code))] // its callers, the timed forms, use tokio::time: not under loom
     pub(super) fn cancel(&mut self) -> Option<T> {
-        self.q.queue.cancel_send_op(&mut self.op);
+        self.q.h.queue.cancel_send_op(&mut self.op);
         self.op.msg.take()
     }
 }
@@ -120,7 +120,7 @@ impl<T: Payload> Future for SendFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let p = this.poll_call(cx);
-        trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.process.pid(), &p);
+        trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.h.process.pid(), &p);
         p
     }
 }
@@ -138,7 +138,7 @@ impl<T: Payload> SendFuture<'_, T> {
                 return Poll::Ready(Err(snd_err(kind, msg)));
             }
         }
-        match this.q.queue.poll_send(this.q.process.credentials(), &mut this.op, Some(cx)) {
+        match this.q.h.queue.poll_send(this.q.caller(), &mut this.op, Some(cx)) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(kind)) => match this.op.msg.take() {
@@ -172,8 +172,8 @@ impl<T: Payload> SendFuture<'_, T> {
 impl<T: Payload> Drop for SendFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.q.queue.cancel_send_op(&mut self.op);
-        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid());
+        self.q.h.queue.cancel_send_op(&mut self.op);
+        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.h.process.pid());
     }
 }
 
@@ -214,7 +214,7 @@ impl<'a, T: Payload> Future for ReserveFuture<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let p = this.poll_call(cx);
-        trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.process.pid(), &p);
+        trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.h.process.pid(), &p);
         p
     }
 }
@@ -230,7 +230,7 @@ impl<'a, T: Payload> ReserveFuture<'a, T> {
             this.done = true;
             return Poll::Ready(Err(fault.at(Op::MsgSnd)));
         }
-        let r = match this.q.queue.poll_reserve(this.q.process.credentials(), &mut this.op, Some(cx)) {
+        let r = match this.q.h.queue.poll_reserve(this.q.caller(), &mut this.op, Some(cx)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(())) => Ok(Permit::new(this.q, this.mtype, this.op.size)),
             Poll::Ready(Err(kind)) => Err(this.q.error(Op::MsgSnd, kind)),
@@ -242,8 +242,8 @@ impl<'a, T: Payload> ReserveFuture<'a, T> {
 
 impl<T: Payload> Drop for ReserveFuture<'_, T> {
     fn drop(&mut self) {
-        self.q.queue.cancel_reserve(&mut self.op);
-        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid());
+        self.q.h.queue.cancel_reserve(&mut self.op);
+        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.h.process.pid());
     }
 }
 
@@ -293,14 +293,14 @@ impl Room {
             return Err(SendError::new(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument), msg));
         }
         self.live = false;
-        q.queue.send_reserved(q.process.pid(), self.size, self.mtype, size, msg);
+        q.h.queue.send_reserved(q.h.process.pid(), self.size, self.mtype, size, msg);
         Ok(())
     }
 
     /// Gives the room back unless it was sent through (a permit's drop).
     pub(super) fn release<T: Payload>(&mut self, q: &MessageQueue<T>) {
         if std::mem::replace(&mut self.live, false) {
-            q.queue.release(self.size);
+            q.h.queue.release(self.size);
         }
     }
 }
@@ -414,7 +414,7 @@ impl<T: Payload> Future for RecvFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let p = this.poll_call(cx);
-        trace::poll!(this.wait, Op::MsgRcv, this.q.id(), this.q.process.pid(), &p);
+        trace::poll!(this.wait, Op::MsgRcv, this.q.id(), this.q.h.process.pid(), &p);
         p
     }
 }
@@ -442,7 +442,7 @@ impl<T: Payload> RecvFuture<'_, T> {
             #[cfg(all(target_os = "linux", not(loom)))]
             RecvCall::Host(_) => return this.poll_host(cx),
         };
-        let r = match this.q.queue.poll_recv(this.q.process.credentials(), op, Some(cx)) {
+        let r = match this.q.h.queue.poll_recv(this.q.caller(), op, Some(cx)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(r) => r,
         };
@@ -475,9 +475,9 @@ impl<T: Payload> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         #[allow(irrefutable_let_patterns)] // one variant where the host is not built
         if let RecvCall::Engine(op, _) = &mut self.op {
-            self.q.queue.cancel_recv(op);
+            self.q.h.queue.cancel_recv(op);
         }
-        trace::dropped!(self.wait, Op::MsgRcv, self.q.id(), self.q.process.pid());
+        trace::dropped!(self.wait, Op::MsgRcv, self.q.id(), self.q.h.process.pid());
     }
 }
 
@@ -578,7 +578,7 @@ impl<T: Payload> Stream for RecvStream<T> {
             return Poll::Ready(None);
         }
         let p = this.poll_call(cx);
-        trace::poll_item!(this.wait, Op::MsgRcv, this.q.id(), this.q.process.pid(), &p);
+        trace::poll_item!(this.wait, Op::MsgRcv, this.q.id(), this.q.h.process.pid(), &p);
         let Poll::Ready(r) = p else { return Poll::Pending };
         match r {
             Err(err) if err.is_removed() => {
@@ -610,7 +610,7 @@ impl<T: Payload> RecvStream<T> {
             this.host = None;
             return Poll::Ready(r.map_err(|e| this.q.host_recv_error(e)));
         }
-        let r = match this.q.queue.poll_recv(this.q.process.credentials(), &mut this.op, Some(cx)) {
+        let r = match this.q.h.queue.poll_recv(this.q.caller(), &mut this.op, Some(cx)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(r) => r,
         };
@@ -621,8 +621,8 @@ impl<T: Payload> RecvStream<T> {
 
 impl<T: Payload> Drop for RecvStream<T> {
     fn drop(&mut self) {
-        self.q.queue.cancel_recv(&mut self.op);
-        trace::dropped!(self.wait, Op::MsgRcv, self.q.id(), self.q.process.pid());
+        self.q.h.queue.cancel_recv(&mut self.op);
+        trace::dropped!(self.wait, Op::MsgRcv, self.q.id(), self.q.h.process.pid());
     }
 }
 
@@ -680,13 +680,13 @@ impl<T: Payload> SendSink<T> {
             return p;
         }
         let Some(op) = self.pending.as_mut() else { return Poll::Ready(Ok(())) };
-        let r = match self.q.queue.poll_send(self.q.process.credentials(), op, Some(cx)) {
+        let r = match self.q.h.queue.poll_send(self.q.caller(), op, Some(cx)) {
             Poll::Pending => {
                 trace::poll_item!(
                     self.wait,
                     Op::MsgSnd,
                     self.q.id(),
-                    self.q.process.pid(),
+                    self.q.h.process.pid(),
                     &Poll::<Result<(), Error>>::Pending
                 );
                 return Poll::Pending;
@@ -698,7 +698,7 @@ impl<T: Payload> SendSink<T> {
             (Err(kind), Some(msg)) => Err(SendError::new(self.q.error(Op::MsgSnd, kind), msg)),
             _ => Ok(()),
         });
-        trace::poll_item!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid(), &p);
+        trace::poll_item!(self.wait, Op::MsgSnd, self.q.id(), self.q.h.process.pid(), &p);
         p
     }
 }
@@ -716,7 +716,7 @@ impl<T: Payload> Sink<T> for SendSink<T> {
         let this = self.get_mut();
         if let Some(kind) = this.q.check_send_args(this.mtype, item.size()) {
             let e = snd_err(kind, item);
-            trace::call!(Op::MsgSnd, this.q.id(), this.q.process.pid(), &Err::<(), _>(&e));
+            trace::call!(Op::MsgSnd, this.q.id(), this.q.h.process.pid(), &Err::<(), _>(&e));
             return Err(e);
         }
         if this.pending.is_some() {
@@ -748,9 +748,9 @@ impl<T: Payload> Sink<T> for SendSink<T> {
 impl<T: Payload> Drop for SendSink<T> {
     fn drop(&mut self) {
         if let Some(op) = self.pending.as_mut() {
-            self.q.queue.cancel_send_op(op);
+            self.q.h.queue.cancel_send_op(op);
         }
-        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid());
+        trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.h.process.pid());
     }
 }
 

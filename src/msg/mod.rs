@@ -126,7 +126,7 @@ pub use self::payload::{Limit, Payload, SizeOf, Truncate};
 pub use self::select::{Select, IPC_NOWAIT, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
 use self::store::{Queue, RecvOp, ReserveOp, SendOp};
 use crate::error::{Detail, Error, ErrorKind, Fault, Op, SendError};
-use crate::ipc::perm::Octal;
+use crate::ipc::perm::{Caller, Octal, PermCache};
 use crate::ipc::{Figures, Header, IpcKind, IpcObject, IpcPerm, Key, Ops};
 use crate::lifetime::RemoveOnDrop;
 use crate::namespace::Namespace;
@@ -338,7 +338,7 @@ impl Process {
     pub fn msg_queue_by_id<T: Payload>(&self, msqid: i32) -> Result<MessageQueue<T>, Error> {
         let ops = MsgOps::<T> { qbytes: 0, _t: PhantomData };
         let queue = self.namespace().open_id(msqid, &ops).map_err(|k| Error::new(Op::MsgGet, k))?;
-        Ok(MessageQueue { queue, process: self.clone(), extra: None })
+        Ok(MessageQueue::new(queue, self.clone(), None))
     }
 }
 
@@ -408,7 +408,7 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
                 PhantomData,
             ))
         });
-        Ok(MessageQueue { queue, process: self.process.clone(), extra })
+        Ok(MessageQueue::new(queue, self.process.clone(), extra))
     }
 }
 
@@ -449,12 +449,45 @@ impl<T: Payload> OpenOptions<'_, QueueParams<T>> {
 /// # }
 /// ```
 pub struct MessageQueue<T> {
+    h: Arc<Handle<T>>,
+}
+
+/// What a [`MessageQueue`] and its clones share: one allocation per open (and per
+/// [`with_process`](MessageQueue::with_process)), so that a clone is one reference count.
+///
+/// Decision: as for `SemaphoreSet` (whose handle was made the same way first), a handle was
+/// its queue, process and lifetime itself, and a clone bumped two or three counts; and a
+/// handle had nowhere to remember the permission checks that passed, so every send and
+/// every receive read the permission seqlock and ran `ipcperms` in full, about 75
+/// instructions each, a fifth of a simple send or receive. One shared `Handle` costs each
+/// call one more load (its fields behind the pointer, a line only clones and drops write)
+/// and gives the open's handles one memo.
+struct Handle<T> {
     queue: Arc<Queue<T>>,
     process: Process,
-    /// The opt-in lifetime ([`OpenOptions::remove_on_drop`]), shared by this open's handles;
-    /// or, for a handle on the host kernel, the host queue (one pointer either way: the
-    /// handle stays three words).
+    /// The opt-in lifetime ([`OpenOptions::remove_on_drop`]), shared by this open's handles
+    /// (across [`with_process`](MessageQueue::with_process) too, hence its own count); or,
+    /// for a handle on the host kernel, the host queue.
     extra: Option<Arc<Extra<T>>>,
+    /// The permission checks that passed for `process`'s credentials, and the permission
+    /// version they passed at: a later send or receive re-reads the permissions only after
+    /// an `IPC_SET` changed them (see `PermCache`).
+    perm: PermCache,
+}
+
+impl<T> MessageQueue<T> {
+    /// The handle of an open: `queue` as `process` opened it, no permission check passed
+    /// yet.
+    fn new(queue: Arc<Queue<T>>, process: Process, extra: Option<Arc<Extra<T>>>) -> MessageQueue<T> {
+        MessageQueue { h: Arc::new(Handle { queue, process, extra, perm: PermCache::new() }) }
+    }
+
+    /// Who this handle's calls are made as: its process's credentials, checked through the
+    /// handle's memo.
+    #[inline]
+    fn caller(&self) -> Caller<'_> {
+        Caller::new(self.h.process.credentials(), &self.h.perm)
+    }
 }
 
 /// What a handle carries beyond its engine queue and process.
@@ -471,8 +504,11 @@ enum Extra<T> {
 }
 
 impl<T> Clone for MessageQueue<T> {
+    /// Another handle to the same queue, with the same process and the memo of the
+    /// permission checks: one reference count.
+    #[inline]
     fn clone(&self) -> Self {
-        MessageQueue { queue: self.queue.clone(), process: self.process.clone(), extra: self.extra.clone() }
+        MessageQueue { h: self.h.clone() }
     }
 }
 
@@ -482,7 +518,7 @@ impl<T> MessageQueue<T> {
     /// with its bytes).
     #[cfg(all(target_os = "linux", not(loom)))]
     pub fn host(&self) -> Option<&crate::host::msg::Queue<T>> {
-        match self.extra.as_deref() {
+        match self.h.extra.as_deref() {
             Some(Extra::Host(h)) => Some(h),
             _ => None,
         }
@@ -501,15 +537,15 @@ impl<T: Payload> MessageQueue<T> {
         let perm = crate::ipc::perm::PermCell::new(Key::PRIVATE, process.credentials(), 0, 0);
         let queue = Arc::new(Queue::new(Header::new(host.id(), perm), 0));
         queue.header().mark_deleted();
-        MessageQueue { queue, process, extra: Some(Arc::new(Extra::Host(host))) }
+        MessageQueue::new(queue, process, Some(Arc::new(Extra::Host(host))))
     }
 }
 
 impl<T> fmt::Debug for MessageQueue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MessageQueue")
-            .field("id", &self.queue.header().id())
-            .field("pid", &self.process.pid())
+            .field("id", &self.h.queue.header().id())
+            .field("pid", &self.h.process.pid())
             .finish_non_exhaustive()
     }
 }
@@ -517,14 +553,14 @@ impl<T> fmt::Debug for MessageQueue<T> {
 impl<T: Payload> MessageQueue<T> {
     /// The queue's id (`msqid`).
     pub fn id(&self) -> i32 {
-        self.queue.header().id() // a host handle's placeholder has the host id
+        self.h.queue.header().id() // a host handle's placeholder has the host id
     }
 
     /// The process whose credentials this handle's calls use (on the host, a placeholder
     /// with this process's credentials and pid in a namespace of its own: the kernel checks
     /// the real ones, and objects opened through it are in-process ones).
     pub fn process(&self) -> &Process {
-        &self.process
+        &self.h.process
     }
 
     /// This queue, used by another actor of the same namespace: the same queue, `other`'s
@@ -557,16 +593,16 @@ impl<T: Payload> MessageQueue<T> {
     /// ```
     pub fn with_process(&self, other: &Process) -> Result<MessageQueue<T>, Error> {
         on_host!(self, h => h.with_process(other).map(|_| unreachable!("the host answers EPERM")));
-        if !self.process.namespace().same(other.namespace()) {
+        if !self.h.process.namespace().same(other.namespace()) {
             return Err(Error::new(Op::MsgGet, ErrorKind::InvalidArgument));
         }
-        Ok(MessageQueue { queue: self.queue.clone(), process: other.clone(), extra: self.extra.clone() })
+        Ok(MessageQueue::new(self.h.queue.clone(), other.clone(), self.h.extra.clone()))
     }
 
     /// `msgsnd`'s argument checks, made before the lookup: `EINVAL` for `msgsz > MSGMAX`,
     /// then for `mtype < 1`.
     fn check_send_args(&self, mtype: i64, size: usize) -> Option<Fault> {
-        let msgmax = self.process.namespace().msgmax();
+        let msgmax = self.h.process.namespace().msgmax();
         if size > msgmax || size > i64::MAX as usize {
             return Some(Fault::new(ErrorKind::InvalidArgument, Detail::SizeAboveMsgmax));
         }
@@ -671,7 +707,7 @@ impl<T: Payload> MessageQueue<T> {
     pub fn try_send(&self, mtype: i64, msg: T) -> Result<(), SendError<T>> {
         on_host!(self, Op::MsgSnd, h => h.try_send(mtype, msg));
         let r = self.try_send_call(mtype, msg);
-        trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgSnd, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -682,7 +718,7 @@ impl<T: Payload> MessageQueue<T> {
             return Err(futures_snd_err(kind, msg));
         }
         let mut op = SendOp::new(mtype, size, msg);
-        match self.queue.poll_send(self.process.credentials(), &mut op, None) {
+        match self.h.queue.poll_send(self.caller(), &mut op, None) {
             std::task::Poll::Ready(Err(kind)) => match op.msg.take() {
                 Some(msg) => Err(SendError::new(self.error(Op::MsgSnd, kind), msg)),
                 None => Ok(()),
@@ -743,7 +779,7 @@ impl<T: Payload> MessageQueue<T> {
             }
             if deadline.poll_expired(cx).is_ready() {
                 if let Some(msg) = fut.cancel() {
-                    trace::expired!(fut.wait, Op::MsgSnd, self.id(), self.process.pid());
+                    trace::expired!(fut.wait, Op::MsgSnd, self.id(), self.h.process.pid());
                     return std::task::Poll::Ready(Err(SendError::new(Error::timed_out(Op::MsgSnd), msg)));
                 }
                 return std::task::Poll::Ready(Ok(()));
@@ -805,7 +841,7 @@ impl<T: Payload> MessageQueue<T> {
     pub fn try_reserve(&self, mtype: i64, size: usize) -> Result<Permit<'_, T>, Error> {
         on_host!(self, Op::MsgSnd, _h => Err(Error::new(Op::MsgSnd, ErrorKind::InvalidArgument).with(Detail::ReserveOnHost)));
         let r = self.try_reserve_call(mtype, size);
-        trace::call!(Op::MsgSnd, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgSnd, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -815,7 +851,7 @@ impl<T: Payload> MessageQueue<T> {
         if let Some(fault) = fut.pre {
             return Err(fault.at(Op::MsgSnd));
         }
-        match self.queue.poll_reserve(self.process.credentials(), &mut fut.op, None) {
+        match self.h.queue.poll_reserve(self.caller(), &mut fut.op, None) {
             std::task::Poll::Ready(Ok(())) => Ok(Permit::new(self, mtype, size)),
             std::task::Poll::Ready(Err(kind)) => Err(self.error(Op::MsgSnd, kind)),
             std::task::Poll::Pending => Err(Error::new(Op::MsgSnd, ErrorKind::WouldBlock)),
@@ -876,14 +912,14 @@ impl<T: Payload> MessageQueue<T> {
     #[inline]
     pub fn try_recv(&self, select: Select) -> Result<(i64, T), Error> {
         let r = self.try_recv_now(select, None);
-        trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgRcv, self.id(), self.h.process.pid(), &r);
         r
     }
 
     /// [`try_recv`](Self::try_recv) with the size limit `limit` (`msgrcv`'s `msgsz`).
     fn try_recv_limited_call(&self, select: Select, limit: Limit) -> Result<(i64, T), Error> {
         let r = self.try_recv_now(select, Some(limit.maxsize()));
-        trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgRcv, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -924,7 +960,7 @@ impl<T: Payload> MessageQueue<T> {
         max: Option<usize>,
     ) -> std::task::Poll<Result<store::Msg<T>, ErrorKind>> {
         let mut op = RecvOp::new(select, max.unwrap_or(usize::MAX));
-        self.queue.poll_recv(self.process.credentials(), &mut op, None)
+        self.h.queue.poll_recv(self.caller(), &mut op, None)
     }
 
     /// The host's `msgrcv(.., IPC_NOWAIT)`, with a buffer of the limit if there is one.
@@ -987,7 +1023,7 @@ impl<T: Payload> MessageQueue<T> {
         on_host!(self, Op::MsgRcv, async h => h.recv_timeout(select, timeout).await.map_err(|e| self.host_recv_error(e)));
         let mut fut = self.recv(select);
         crate::runtime::timeout(&mut fut, timeout).await.unwrap_or_else(|| {
-            trace::expired!(fut.wait, Op::MsgRcv, self.id(), self.process.pid());
+            trace::expired!(fut.wait, Op::MsgRcv, self.id(), self.h.process.pid());
             Err(Error::timed_out(Op::MsgRcv))
         })
     }
@@ -1056,7 +1092,7 @@ impl<T: Payload> MessageQueue<T> {
     {
         if let Err(k) = limit.check() {
             let e = Error::new(Op::MsgRcv, k);
-            trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &Err::<(), _>(e));
+            trace::call!(Op::MsgRcv, self.id(), self.h.process.pid(), &Err::<(), _>(e));
             return Err(e);
         }
         let (t, mut m) = self.try_recv_limited_call(select, limit)?;
@@ -1082,10 +1118,11 @@ impl<T: Payload> MessageQueue<T> {
         // A message that does not decode stays queued: no put-back (`host_recv_error`).
         on_host!(self, Op::MsgRcv, h => h.peek(index).map_err(|e| e.error()));
         let r = self
+            .h
             .queue
-            .peek(self.process.credentials(), index, usize::MAX, false)
+            .peek(self.h.process.credentials(), index, usize::MAX, false)
             .map_err(|k| self.error(Op::MsgRcv, k));
-        trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgRcv, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -1103,11 +1140,12 @@ impl<T: Payload> MessageQueue<T> {
     {
         on_host!(self, Op::MsgRcv, h => h.peek_limited(index, limit).map_err(|e| e.error()));
         let r = limit.check().map_err(|k| Error::new(Op::MsgRcv, k)).and_then(|()| {
-            self.queue
-                .peek(self.process.credentials(), index, limit.max, limit.no_error)
+            self.h
+                .queue
+                .peek(self.h.process.credentials(), index, limit.max, limit.no_error)
                 .map_err(|k| self.error(Op::MsgRcv, k))
         });
-        trace::call!(Op::MsgRcv, self.id(), self.process.pid(), &r);
+        trace::call!(Op::MsgRcv, self.id(), self.h.process.pid(), &r);
         r
     }
 
@@ -1134,7 +1172,7 @@ impl<T: Payload> MessageQueue<T> {
     #[cold]
     #[inline(never)]
     pub(super) fn error(&self, op: Op, kind: ErrorKind) -> Error {
-        Error::of_handle(op, kind, self.queue.header().is_deleted())
+        Error::of_handle(op, kind, self.h.queue.header().is_deleted())
     }
 
     /// A host receive's error as the crate's `Error`: the errno; for a message that does
@@ -1152,4 +1190,23 @@ impl<T: Payload> MessageQueue<T> {
 
 fn futures_snd_err<T>(fault: impl Into<Fault>, msg: T) -> SendError<T> {
     SendError::new(fault.into().at(Op::MsgSnd), msg)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The figures of BENCHMARKS.md's memory table
+    /// (`cargo test --lib msg::tests::handle_size -- --nocapture`): one allocation per open,
+    /// its two counts and the [`Handle`].
+    #[test]
+    fn handle_size() {
+        let shared = std::mem::size_of::<Handle<u64>>() + 2 * std::mem::size_of::<usize>();
+        println!(
+            "one open's shared handle: {shared} bytes; a handle: {} bytes",
+            std::mem::size_of::<MessageQueue<u64>>()
+        );
+        assert_eq!(std::mem::size_of::<MessageQueue<u64>>(), std::mem::size_of::<usize>());
+        assert!(shared <= 64, "{shared}");
+    }
 }

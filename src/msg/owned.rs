@@ -85,7 +85,7 @@ impl<T: Payload> Future for ReserveOwnedFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let p = this.poll_call(cx);
-        crate::trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.process.pid(), &p);
+        crate::trace::poll!(this.wait, Op::MsgSnd, this.q.id(), this.q.h.process.pid(), &p);
         p
     }
 }
@@ -101,7 +101,7 @@ impl<T: Payload> ReserveOwnedFuture<T> {
             this.done = true;
             return Poll::Ready(Err(fault.at(Op::MsgSnd)));
         }
-        let r = match this.q.queue.poll_reserve(this.q.process.credentials(), &mut this.op, Some(cx)) {
+        let r = match this.q.h.queue.poll_reserve(this.q.caller(), &mut this.op, Some(cx)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(())) => {
                 Ok(OwnedPermit { q: this.q.clone(), room: Room::new(this.mtype, this.op.size) })
@@ -115,8 +115,8 @@ impl<T: Payload> ReserveOwnedFuture<T> {
 
 impl<T: Payload> Drop for ReserveOwnedFuture<T> {
     fn drop(&mut self) {
-        self.q.queue.cancel_reserve(&mut self.op);
-        crate::trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.process.pid());
+        self.q.h.queue.cancel_reserve(&mut self.op);
+        crate::trace::dropped!(self.wait, Op::MsgSnd, self.q.id(), self.q.h.process.pid());
     }
 }
 

@@ -21,8 +21,8 @@ use super::lanes::{give, Handed, Msg, Receiver, Sender, State};
 use super::room::{fits_in, room_bytes, room_count, SimpleSend};
 use super::Queue;
 use crate::error::ErrorKind;
+use crate::ipc::perm::Caller;
 use crate::ipc::perm::{READ, WRITE};
-use crate::ipc::Credentials;
 use crate::sync::counters::{count, Event};
 use crate::sync::wait_list::{WaiterId, WaiterState, WakeList};
 use crate::sync::MutexGuard;
@@ -99,12 +99,12 @@ impl<T> Queue<T> {
     /// message is still in `op.msg`.
     pub(crate) fn poll_send(
         &self,
-        creds: &Credentials,
+        who: Caller<'_>,
         op: &mut SendOp<T>,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
         let before = op.pass.waiter;
-        let done = self.poll_send_pass(creds, op, cx);
+        let done = self.poll_send_pass(who, op, cx);
         count_rewait(before, op.pass.waiter);
         if done.is_ready() && matches!(done, Poll::Ready(Ok(()))) {
             count(Event::MsgSent);
@@ -115,7 +115,7 @@ impl<T> Queue<T> {
     /// One poll of a send; see [`Queue::poll_send`].
     fn poll_send_pass(
         &self,
-        creds: &Credentials,
+        who: Caller<'_>,
         op: &mut SendOp<T>,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
@@ -125,7 +125,7 @@ impl<T> Queue<T> {
         if op.pass.waiter.is_some() {
             // Woken, or polled while waiting: the senders' lock alone says which, and a
             // woken sender tries the lock-free send first.
-            match self.woken_sender(creds, op, cx.as_deref()) {
+            match self.woken_sender(who, op, cx.as_deref()) {
                 Ok(done) => return done,
                 Err(v) => checked = v,
             }
@@ -133,12 +133,12 @@ impl<T> Queue<T> {
             if let Err(e) = self.start(&mut op.pass.started) {
                 return Poll::Ready(Err(e));
             }
-            let v = match self.header.perm().check_versioned(creds, WRITE) {
+            let v = match who.check(self.header.perm(), WRITE) {
                 Ok(v) => v,
                 Err(e) => return Poll::Ready(Err(e)),
             };
             checked = Some(v);
-            match self.try_simple_send(creds.pid(), checked, op.mtype, op.size, &mut op.msg) {
+            match self.try_simple_send(who.pid(), checked, op.mtype, op.size, &mut op.msg) {
                 SimpleSend::Sent { wake } => {
                     if wake {
                         self.wake_senders_free();
@@ -153,7 +153,7 @@ impl<T> Queue<T> {
                     // The queue is full: the sender waits in simple mode (`IPC_NOWAIT` goes to
                     // the lock, which answers `EAGAIN` from a consolidated count).
                     if let Some(cx) = cx.as_deref() {
-                        if let Some(done) = self.sender_waits_free(creds.pid(), v, op, false, cx) {
+                        if let Some(done) = self.sender_waits_free(who.pid(), v, op, false, cx) {
                             return done;
                         }
                     }
@@ -164,8 +164,7 @@ impl<T> Queue<T> {
         let mut wakes = WakeList::new();
         count(Event::MsgLockSend);
         let mut st = self.lock();
-        if let Some(done) = self.sender_pass(&mut st, creds, checked, &mut op.pass, cx.as_deref(), &mut wakes)
-        {
+        if let Some(done) = self.sender_pass(&mut st, who, checked, &mut op.pass, cx.as_deref(), &mut wakes) {
             return done;
         }
         // A handoff leaves the queue in complex mode (below): the receiver it woke often waits
@@ -174,7 +173,7 @@ impl<T> Queue<T> {
         // first, so a burst after it runs lock-free again.
         self.make_simple_if_idle(&mut st);
         if !st.complex {
-            if let Some(done) = self.send_simple_locked(&mut st, creds.pid(), op, cx.as_deref(), &mut wakes) {
+            if let Some(done) = self.send_simple_locked(&mut st, who.pid(), op, cx.as_deref(), &mut wakes) {
                 return done;
             }
         }
@@ -186,7 +185,7 @@ impl<T> Queue<T> {
             if op.pass.promised {
                 self.wake_senders(&mut st, &mut wakes);
             }
-            self.sent_and_handed(creds.pid(), rpid);
+            self.sent_and_handed(who.pid(), rpid);
             // No `make_simple_if_idle`: handed off, the queue stays complex (see above); queued,
             // it is not empty.
             return Poll::Ready(Ok(()));
@@ -303,7 +302,7 @@ impl<T> Queue<T> {
     fn sender_pass(
         &self,
         st: &mut MutexGuard<'_, State<T>>,
-        creds: &Credentials,
+        who: Caller<'_>,
         checked: Option<u32>,
         pass: &mut SenderLoop,
         cx: Option<&Context<'_>>,
@@ -327,7 +326,7 @@ impl<T> Queue<T> {
         if let Err(e) = self.start(&mut pass.started) {
             return Some(Poll::Ready(Err(e)));
         }
-        if let Err(e) = self.header.perm().check_again(creds, WRITE, checked) {
+        if let Err(e) = who.check_again(self.header.perm(), WRITE, checked) {
             if pass.promised {
                 // It leaves the room it was promised unused: to the others.
                 self.wake_senders(st, wakes);
@@ -399,7 +398,7 @@ impl<T> Queue<T> {
     /// `op.pass.promised` set if it was promised room.
     fn woken_sender(
         &self,
-        creds: &Credentials,
+        who: Caller<'_>,
         op: &mut SendOp<T>,
         cx: Option<&Context<'_>>,
     ) -> Result<Poll<Result<(), ErrorKind>>, Option<u32>> {
@@ -419,7 +418,7 @@ impl<T> Queue<T> {
         if removed {
             return Ok(Poll::Ready(Err(ErrorKind::Removed)));
         }
-        let v = match self.header.perm().check_versioned(creds, WRITE) {
+        let v = match who.check(self.header.perm(), WRITE) {
             Ok(v) => v,
             Err(e) => {
                 if promised {
@@ -429,7 +428,7 @@ impl<T> Queue<T> {
                 return Ok(Poll::Ready(Err(e)));
             }
         };
-        match self.try_simple_send(creds.pid(), Some(v), op.mtype, op.size, &mut op.msg) {
+        match self.try_simple_send(who.pid(), Some(v), op.mtype, op.size, &mut op.msg) {
             SimpleSend::Sent { wake } => {
                 if promised || wake {
                     // Room freed while it was on its way went to nobody else: pass it on.
@@ -438,7 +437,7 @@ impl<T> Queue<T> {
                 Ok(Poll::Ready(Ok(())))
             }
             SimpleSend::Full { slots } if !(slots && self.ring_limited()) => {
-                match self.sender_waits_free(creds.pid(), v, op, promised, cx) {
+                match self.sender_waits_free(who.pid(), v, op, promised, cx) {
                     Some(done) => Ok(done),
                     None => Err(Some(v)),
                 }
@@ -542,14 +541,14 @@ impl<T> Queue<T> {
     /// room is held until [`Queue::send_reserved`] or [`Queue::release`].
     pub(crate) fn poll_reserve(
         &self,
-        creds: &Credentials,
+        who: Caller<'_>,
         op: &mut ReserveOp,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<(), ErrorKind>> {
         let mut wakes = WakeList::new();
         let mut st = self.lock();
         self.make_complex(&mut st);
-        if let Some(done) = self.sender_pass(&mut st, creds, None, &mut op.pass, cx.as_deref(), &mut wakes) {
+        if let Some(done) = self.sender_pass(&mut st, who, None, &mut op.pass, cx.as_deref(), &mut wakes) {
             return done;
         }
         if st.fits(op.size) {
@@ -606,12 +605,12 @@ impl<T> Queue<T> {
     /// Polls a receive (`do_msgrcv`'s loop). `cx == None` is `IPC_NOWAIT`.
     pub(crate) fn poll_recv(
         &self,
-        creds: &Credentials,
+        who: Caller<'_>,
         op: &mut RecvOp,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<Msg<T>, ErrorKind>> {
         let before = op.waiter;
-        let done = self.poll_recv_pass(creds, op, cx);
+        let done = self.poll_recv_pass(who, op, cx);
         count_rewait(before, op.waiter);
         if let Poll::Ready(Ok(_)) = done {
             count(Event::MsgReceived);
@@ -622,7 +621,7 @@ impl<T> Queue<T> {
     /// One poll of a receive; see [`Queue::poll_recv`].
     fn poll_recv_pass(
         &self,
-        creds: &Credentials,
+        who: Caller<'_>,
         op: &mut RecvOp,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<Msg<T>, ErrorKind>> {
@@ -632,7 +631,7 @@ impl<T> Queue<T> {
             if let Err(e) = self.start(&mut op.started) {
                 return Poll::Ready(Err(e));
             }
-            let version = match self.header.perm().check_versioned(creds, READ) {
+            let version = match who.check(self.header.perm(), READ) {
                 Ok(v) => v,
                 Err(e) => return Poll::Ready(Err(e)),
             };
@@ -641,19 +640,19 @@ impl<T> Queue<T> {
             // (an `IPC_NOWAIT` one still tries, to answer `ENOMSG` without the lock); a
             // receive of any message then waits in simple mode (`Queue::wait_simple`).
             if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
-                match self.try_simple_recv(creds.pid(), version, op.select) {
+                match self.try_simple_recv(who.pid(), version, op.select) {
                     Ok(msg) => return Poll::Ready(Ok(msg)),
                     // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
                     // switch to complex mode (and back) just to find the lanes empty.
                     Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
                     Err(false) => {}
                     Err(true) => {
-                        if let Some(p) = self.wait_simple_if_any(creds.pid(), version, op, cx.as_deref()) {
+                        if let Some(p) = self.wait_simple_if_any(who.pid(), version, op, cx.as_deref()) {
                             return p.map(Ok);
                         }
                     }
                 }
-            } else if let Some(p) = self.wait_simple_if_any(creds.pid(), version, op, cx.as_deref()) {
+            } else if let Some(p) = self.wait_simple_if_any(who.pid(), version, op, cx.as_deref()) {
                 return p.map(Ok);
             }
         }
@@ -710,7 +709,7 @@ impl<T> Queue<T> {
         // (A selective receive on an empty ring would only find that it must wait in complex
         // mode: it goes there at once, as a ping-pong's receives do.)
         if !st.complex && op.maxsize == usize::MAX && (op.select == Select::Any || !self.ring.looks_empty()) {
-            if let Some(done) = self.recv_simple_locked(creds, op, cx.as_deref()) {
+            if let Some(done) = self.recv_simple_locked(who, op, cx.as_deref()) {
                 return done;
             }
         }
@@ -718,7 +717,7 @@ impl<T> Queue<T> {
         if let Err(e) = self.start(&mut op.started) {
             return Poll::Ready(Err(e));
         }
-        if let Err(e) = self.header.perm().check_again(creds, READ, checked) {
+        if let Err(e) = who.check_again(self.header.perm(), READ, checked) {
             return Poll::Ready(Err(e));
         }
         if st.removed {
@@ -733,7 +732,7 @@ impl<T> Queue<T> {
             // copied into the returned `Poll` through a temporary written and read at
             // offsets one byte apart (a store-forwarding stall on every locked receive).
             if let Some(Msg { seq, mtype, size, payload }) = st.pop_lane(mtype) {
-                self.received(creds.pid());
+                self.received(who.pid());
                 self.wake_senders(&mut st, &mut wakes);
                 self.make_simple_if_idle(&mut st);
                 return Poll::Ready(Ok(Msg { seq, mtype, size, payload }));
@@ -746,7 +745,7 @@ impl<T> Queue<T> {
         let mut r = Receiver {
             select: op.select,
             maxsize: op.maxsize,
-            pid: creds.pid(),
+            pid: who.pid(),
             tag: 0,
             handed: Handed::Nothing,
         };
@@ -786,21 +785,21 @@ impl<T> Queue<T> {
     /// pop's give-back runs never goes to the lock we hold.
     fn recv_simple_locked(
         &self,
-        creds: &Credentials,
+        who: Caller<'_>,
         op: &mut RecvOp,
         cx: Option<&Context<'_>>,
     ) -> Option<Poll<Result<Msg<T>, ErrorKind>>> {
         if let Err(e) = self.start(&mut op.started) {
             return Some(Poll::Ready(Err(e)));
         }
-        let v = match self.header.perm().check_versioned(creds, READ) {
+        let v = match who.check(self.header.perm(), READ) {
             Ok(v) => v,
             Err(e) => return Some(Poll::Ready(Err(e))),
         };
-        match self.try_simple_recv(creds.pid(), v, op.select) {
+        match self.try_simple_recv(who.pid(), v, op.select) {
             Ok(msg) => Some(Poll::Ready(Ok(msg))),
             Err(true) if cx.is_none() => Some(Poll::Ready(Err(ErrorKind::NoMessage))),
-            Err(true) => self.wait_simple_if_any(creds.pid(), v, op, cx).map(|p| p.map(Ok)),
+            Err(true) => self.wait_simple_if_any(who.pid(), v, op, cx).map(|p| p.map(Ok)),
             Err(false) => None,
         }
     }
