@@ -516,8 +516,19 @@ impl<T> Queue<T> {
     }
 
     /// A send future dropped while waiting: off the list; a wake-up it had taken passes on.
+    ///
+    /// The test for a wait is inlined into the futures' drops (every completed send's drop
+    /// makes it, and finds none); the rest is a call of its own.
+    #[inline]
     pub(crate) fn cancel_send(&self, waiter: &mut Option<WaiterId>) {
-        let Some(id) = waiter.take() else { return };
+        if let Some(id) = waiter.take() {
+            self.cancel_waiting_send(id);
+        }
+    }
+
+    /// [`cancel_send`](Self::cancel_send) of a sender that waits as `id`.
+    #[inline(never)]
+    fn cancel_waiting_send(&self, id: WaiterId) {
         // The senders' lock alone: a wake-up it had taken passes on through a lock-free
         // `ss_wakeup` (which goes to the queue's lock in complex mode).
         let notified = {
@@ -531,6 +542,7 @@ impl<T> Queue<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn cancel_send_op(&self, op: &mut SendOp<T>) {
         self.cancel_send(&mut op.pass.waiter);
     }
@@ -836,8 +848,19 @@ impl<T> Queue<T> {
     /// A receive future dropped while registered: off the list. A message it had been
     /// handed goes back — to the next matching receiver, or into the queue at its place
     /// (oldest first) — so nothing is lost or duplicated.
+    ///
+    /// The test for a wait is inlined into the futures' drops, as
+    /// [`cancel_send`](Self::cancel_send)'s.
+    #[inline]
     pub(crate) fn cancel_recv(&self, op: &mut RecvOp) {
-        let Some(id) = op.waiter.take() else { return };
+        if let Some(id) = op.waiter.take() {
+            self.cancel_waiting_recv(op, id);
+        }
+    }
+
+    /// [`cancel_recv`](Self::cancel_recv) of a receiver that waited as `id`.
+    #[inline(never)]
+    fn cancel_waiting_recv(&self, op: &RecvOp, id: WaiterId) {
         let mut wakes = WakeList::new();
         if op.any {
             let mut w = self.lock_waiting();
