@@ -3,7 +3,8 @@
 //! a send, selection with two waiting receivers, a cancelled receive racing a send, removal
 //! against waiters, a full queue's sender woken by a receive, and the split room counters
 //! (a send collecting the room a receive gave back) against mode switches, waiting senders
-//! and `IPC_STAT`. `scripts/loom.sh loom_msg`.
+//! and `IPC_STAT`, and a handle's memo of its permission checks against `IPC_SET`.
+//! `scripts/loom.sh loom_msg`.
 #![cfg(loom)]
 
 use std::future::{poll_fn, Future};
@@ -356,6 +357,39 @@ fn send_racing_permission_revocation() {
             Err(kind) => assert_eq!((kind, at_end), (ErrorKind::PermissionDenied, 0)),
         }
         assert_eq!(q.try_recv(Select::Any).ok().is_some(), at_end == 1);
+    });
+}
+
+/// The handle's memo of its passed checks against `IPC_SET`: another user's handle sends
+/// once (the write check's pass is remembered, at the permission version it read), then
+/// races an `IPC_SET` that takes its write permission away with a second send. Once it has
+/// seen the `IPC_SET` done (the flag), or after the join, its send is EACCES; every send
+/// that succeeded is in the queue.
+#[test]
+fn a_send_after_an_ipc_set_that_revoked_write_is_denied_despite_the_handles_memo() {
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::Arc;
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    bounded(|| {
+        let (q, theirs) = owner_and_other();
+        let done = Arc::new(AtomicBool::new(false));
+        let t = {
+            let done = done.clone();
+            thread::spawn(move || {
+                let first = theirs.try_send(1, 1).is_ok(); // a pass is remembered
+                let seen = done.load(Acquire);
+                let second = theirs.try_send(1, 2).map_err(|e| e.kind());
+                if seen {
+                    assert_eq!(second, Err(ErrorKind::PermissionDenied), "the memo outlived IPC_SET");
+                }
+                (theirs, u64::from(first) + u64::from(second.is_ok()))
+            })
+        };
+        q.set(MsqidSet { uid: 0, gid: 0, mode: 0o600, qbytes: 64 }).unwrap();
+        done.store(true, Release);
+        let (theirs, sent) = t.join().unwrap();
+        assert_eq!(theirs.try_send(1, 3).unwrap_err().kind(), ErrorKind::PermissionDenied);
+        assert_eq!(q.stat().unwrap().qnum, sent);
     });
 }
 
