@@ -228,6 +228,11 @@ impl<T> Ring<T> {
 
     /// Takes the oldest value if `accept` (called after the value is seen written, before
     /// it is claimed) says so. [`Pop::Closed`] once [`close`](Ring::close) ran.
+    ///
+    /// Inlined into the receive, so that the value read from the slot goes to the caller's
+    /// result without passing through the `Pop` in memory (a copy whose reload stalled on
+    /// the stores before it; BENCHMARKS.md, round 8).
+    #[inline]
     pub(crate) fn pop_if(&self, accept: impl Fn() -> bool) -> Pop<T> {
         let mut head = self.head.load(Acquire);
         let mut spins = 0u32;
@@ -279,6 +284,7 @@ impl<T> Ring<T> {
 
     /// Claims the position in `head`, whose value the caller saw written in `slots`, and
     /// takes the value; `Err` with `head`'s new value when the CAS lost to another change.
+    #[inline]
     fn claim(&self, slots: &Slots<T>, head: u64) -> Result<T, u64> {
         let pos = head >> 1;
         let slot = slots.slot(pos);

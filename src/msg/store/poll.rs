@@ -615,6 +615,7 @@ impl<T> Queue<T> {
     // ----- msgrcv -----
 
     /// Polls a receive (`do_msgrcv`'s loop). `cx == None` is `IPC_NOWAIT`.
+    #[inline]
     pub(crate) fn poll_recv(
         &self,
         who: Caller<'_>,
@@ -631,41 +632,70 @@ impl<T> Queue<T> {
     }
 
     /// One poll of a receive; see [`Queue::poll_recv`].
+    ///
+    /// The first pass's checks and lock-free attempt; everything else is
+    /// [`poll_recv_rest`](Self::poll_recv_rest), a call of its own. So the message the
+    /// lock-free receive popped is this function's one `Ok` and is written into the result
+    /// where it is: with the other paths' messages in the same function, the compiler joined
+    /// them in one copy through the stack, whose reload stalled on the stores before it
+    /// (a store-forwarding stall on every message; BENCHMARKS.md, round 8).
+    #[inline]
     fn poll_recv_pass(
         &self,
         who: Caller<'_>,
         op: &mut RecvOp,
         cx: Option<&mut Context<'_>>,
     ) -> Poll<Result<Msg<T>, ErrorKind>> {
+        if op.waiter.is_some() || op.started {
+            return self.poll_recv_rest(who, op, cx, None);
+        }
+        if let Err(e) = self.start(&mut op.started) {
+            return Poll::Ready(Err(e));
+        }
+        let version = match who.check(self.header.perm(), READ) {
+            Ok(v) => v,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        // A receive that may wait skips the lock-free attempt when the ring looks empty
+        // (an `IPC_NOWAIT` one still tries, to answer `ENOMSG` without the lock); a
+        // receive of any message then waits in simple mode (`Queue::wait_simple`).
+        let found_none = if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
+            match self.try_simple_recv(who.pid(), version, op.select) {
+                Ok(msg) => return Poll::Ready(Ok(msg)),
+                Err(found_none) => Some(found_none),
+            }
+        } else {
+            None
+        };
+        self.poll_recv_rest(who, op, cx, Some((version, found_none)))
+    }
+
+    /// [`poll_recv_pass`](Self::poll_recv_pass) after its lock-free attempt. `first`: on the
+    /// first pass, the version its permission check saw and what its attempt found
+    /// (`Some(true)`: nothing to take, the permissions unchanged; `Some(false)`: go to the
+    /// lock; `None`: no attempt).
+    #[inline(never)]
+    fn poll_recv_rest(
+        &self,
+        who: Caller<'_>,
+        op: &mut RecvOp,
+        cx: Option<&mut Context<'_>>,
+        first: Option<(u32, Option<bool>)>,
+    ) -> Poll<Result<Msg<T>, ErrorKind>> {
         // As in `poll_send`: the version this poll's permission check saw.
         let mut checked = None;
-        if op.waiter.is_none() && !op.started {
-            if let Err(e) = self.start(&mut op.started) {
-                return Poll::Ready(Err(e));
-            }
-            let version = match who.check(self.header.perm(), READ) {
-                Ok(v) => v,
-                Err(e) => return Poll::Ready(Err(e)),
-            };
+        if let Some((version, found_none)) = first {
             checked = Some(version);
-            // A receive that may wait skips the lock-free attempt when the ring looks empty
-            // (an `IPC_NOWAIT` one still tries, to answer `ENOMSG` without the lock); a
-            // receive of any message then waits in simple mode (`Queue::wait_simple`).
-            if op.maxsize == usize::MAX && (cx.is_none() || !self.ring.looks_empty()) {
-                match self.try_simple_recv(who.pid(), version, op.select) {
-                    Ok(msg) => return Poll::Ready(Ok(msg)),
-                    // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
-                    // switch to complex mode (and back) just to find the lanes empty.
-                    Err(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
-                    Err(false) => {}
-                    Err(true) => {
-                        if let Some(p) = self.wait_simple_if_any(who.pid(), version, op, cx.as_deref()) {
-                            return p.map(Ok);
-                        }
+            match found_none {
+                // `IPC_NOWAIT` on a simple-mode queue with nothing matching: no need to
+                // switch to complex mode (and back) just to find the lanes empty.
+                Some(true) if cx.is_none() => return Poll::Ready(Err(ErrorKind::NoMessage)),
+                Some(false) => {}
+                Some(true) | None => {
+                    if let Some(p) = self.wait_simple_if_any(who.pid(), version, op, cx.as_deref()) {
+                        return p.map(Ok);
                     }
                 }
-            } else if let Some(p) = self.wait_simple_if_any(who.pid(), version, op, cx.as_deref()) {
-                return p.map(Ok);
             }
         }
         // Handed a message through the mailbox: no lock needed to collect it.

@@ -796,6 +796,7 @@ impl<T> Queue<T> {
     /// before the pop claims, and before `ENOMSG` is answered — and a change sends the call
     /// to the lock (`Err(false)`) to check again: a read permission taken away is never
     /// ignored.
+    #[inline]
     pub(super) fn try_simple_recv(&self, pid: i32, checked: u32, select: Select) -> Result<Msg<T>, bool> {
         let perm = self.header.perm();
         // Called once the head message is seen written (Acquire), so the type its sender
