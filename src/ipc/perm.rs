@@ -293,6 +293,15 @@ impl PermCell {
 ///   Every stored word is a true statement about its version, so a racing store by another
 ///   user of the same handle (an older version overwriting a newer one) only costs a
 ///   full check later.
+///
+/// The memo is stored with Release and loaded with Acquire, though the argument above needs
+/// neither (a plain `mov` either way on x86-64): a load that finds a newer memo then also
+/// finds the version that memo was checked at, so it passes instead of refilling. That
+/// matters to the loom models, not to the answers: with Relaxed, a thread whose memo was
+/// refilled by another (an `IPC_SET`'s [`prime`](Self::prime)) could read the new memo beside
+/// the old version and refill, one more store for every later load to choose from, and
+/// `waiting_sender_races_a_receive_and_a_mode_switch` explored 78 s of interleavings
+/// instead of 19.
 #[derive(Debug)]
 pub(crate) struct PermCache(AtomicU64);
 
@@ -300,6 +309,32 @@ impl PermCache {
     /// Nothing granted yet.
     pub(crate) fn new() -> PermCache {
         PermCache(AtomicU64::new(0))
+    }
+
+    /// A memo holding what `creds` are granted now of the two requests a send or a receive
+    /// makes (`WRITE`, `READ`), for a handle being made; see [`prime`](Self::prime).
+    pub(crate) fn primed(cell: &PermCell, creds: &Credentials) -> PermCache {
+        let memo = PermCache::new();
+        memo.prime(cell, creds);
+        memo
+    }
+
+    /// Fills the memo with what `creds` are granted now of `READ` and `WRITE`: at the open,
+    /// and by the handle that made an `IPC_SET` (which moved the version), after it.
+    ///
+    /// So the memo is only read by the handle's calls until another handle's `IPC_SET`,
+    /// instead of being written by the first call of each of the handles' users, racing one
+    /// another. A memo written by several threads gives every later check's load several
+    /// values to choose from: the loom models of the message queue, whose threads share one
+    /// handle's clones after an `IPC_SET` that sets `msg_qbytes`, explored eight to ten times
+    /// the interleavings with a memo filled by its users (`two_receivers_different_selectors`
+    /// 15 s → 170 s; 15 s again with this). Only passes are stored, so a denial here costs
+    /// nothing later.
+    pub(crate) fn prime(&self, cell: &PermCell, creds: &Credentials) {
+        // The results are the memo's business: a denied request is asked again, and
+        // answered, at the call that makes it.
+        let _ = self.check(cell, creds, READ);
+        let _ = self.check(cell, creds, WRITE);
     }
 
     /// [`PermCell::check`] for `creds`, which must be the same credentials at every call
@@ -321,7 +356,7 @@ impl PermCache {
         flag: u32,
     ) -> Result<u32, ErrorKind> {
         let want = u64::from(requested(flag));
-        let memo = self.0.load(Relaxed);
+        let memo = self.0.load(Acquire);
         let version = (memo >> 32) as u32;
         if want & !memo == 0 && cell.version.load(Acquire) == version {
             return Ok(version);
@@ -342,7 +377,7 @@ impl PermCache {
     ) -> Result<u32, ErrorKind> {
         let version = cell.check_versioned(creds, flag)?;
         let kept = if (memo >> 32) as u32 == version { memo & 0o7 } else { 0 };
-        self.0.store(u64::from(version) << 32 | kept | want, Relaxed);
+        self.0.store(u64::from(version) << 32 | kept | want, Release);
         Ok(version)
     }
 }
@@ -488,6 +523,25 @@ mod tests {
         let memo = PermCache::new();
         assert_eq!(memo.check(&cell, &root, READ | WRITE), Ok(()));
         assert_eq!(memo.0.load(Relaxed), 4 << 32 | 0o6);
+    }
+
+    #[test]
+    fn a_primed_memo_holds_what_the_credentials_are_granted_now() {
+        let owner = user(10, 20);
+        let cell = PermCell::new(Key::new(5), &owner, 0o640, 0);
+        assert_eq!(PermCache::primed(&cell, &owner).0.load(Relaxed), 0o6, "owner: read and write");
+        let member = user(50, 20);
+        let memo = PermCache::primed(&cell, &member);
+        assert_eq!(memo.0.load(Relaxed), 0o4, "group: read only; the denied write is not kept");
+        assert_eq!(memo.check(&cell, &member, WRITE), Err(ErrorKind::PermissionDenied));
+        assert_eq!(PermCache::primed(&cell, &user(60, 60)).0.load(Relaxed), 0, "other: nothing");
+        // An update voids it; priming again (as the handle that made the IPC_SET does) holds
+        // the new version's grants.
+        let memo = PermCache::primed(&cell, &owner);
+        cell.set(10, 20, 0o400);
+        assert_eq!(memo.check(&cell, &owner, WRITE), Err(ErrorKind::PermissionDenied));
+        memo.prime(&cell, &owner);
+        assert_eq!(memo.0.load(Relaxed), 2 << 32 | 0o4, "version 2: read only");
     }
 
     #[test]

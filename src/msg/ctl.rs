@@ -71,6 +71,11 @@ impl<T: Payload> MessageQueue<T> {
             .queue
             .set(self.h.process.credentials(), msgmnb, set.uid, set.gid, set.mode, qbytes)
             .map_err(|k| self.error(Op::MsgCtl, k));
+        if r.is_ok() {
+            // The version moved: this handle's memo holds nothing now; fill it again here
+            // rather than at each of its users' next calls (`PermCache::prime`).
+            self.h.perm.prime(self.h.queue.header().perm(), self.h.process.credentials());
+        }
         trace::call!(Op::MsgCtl, self.id(), self.h.process.pid(), &r);
         r
     }

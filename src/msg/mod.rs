@@ -476,10 +476,11 @@ struct Handle<T> {
 }
 
 impl<T> MessageQueue<T> {
-    /// The handle of an open: `queue` as `process` opened it, no permission check passed
-    /// yet.
+    /// The handle of an open: `queue` as `process` opened it, its memo primed with what
+    /// `process` may do on it now (`PermCache::primed`).
     fn new(queue: Arc<Queue<T>>, process: Process, extra: Option<Arc<Extra<T>>>) -> MessageQueue<T> {
-        MessageQueue { h: Arc::new(Handle { queue, process, extra, perm: PermCache::new() }) }
+        let perm = PermCache::primed(queue.header().perm(), process.credentials());
+        MessageQueue { h: Arc::new(Handle { queue, process, extra, perm }) }
     }
 
     /// Who this handle's calls are made as: its process's credentials, checked through the
