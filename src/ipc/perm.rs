@@ -428,15 +428,6 @@ impl<'a> Caller<'a> {
     }
 }
 
-impl Clone for PermCache {
-    /// A copy of the memo (it stays a true statement for the clone, whose credentials are
-    /// the same).
-    #[inline]
-    fn clone(&self) -> PermCache {
-        PermCache(AtomicU64::new(self.0.load(Relaxed)))
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -512,11 +503,9 @@ mod tests {
         assert_eq!(memo.check(&cell, &owner, READ), Ok(()));
         assert_eq!(memo.0.load(Relaxed), 2 << 32 | 0o4, "version 2, read only");
         assert_eq!(memo.check(&cell, &owner, WRITE), Err(ErrorKind::PermissionDenied));
-        // A clone keeps the memo; a later update (version 4, mode 0) voids it for both.
-        let copy = memo.clone();
+        // A later update (version 4, mode 0) voids it.
         cell.update(|p| p.mode = 0);
-        assert_eq!(copy.0.load(Relaxed), 2 << 32 | 0o4);
-        assert_eq!(copy.check(&cell, &owner, READ), Err(ErrorKind::PermissionDenied));
+        assert_eq!(memo.0.load(Relaxed), 2 << 32 | 0o4);
         assert_eq!(memo.check(&cell, &owner, READ), Err(ErrorKind::PermissionDenied));
         // CAP_IPC_OWNER: every request passes, and is remembered as asked.
         let root = Credentials::new(0, 0);
