@@ -311,8 +311,9 @@ impl PermCache {
         PermCache(AtomicU64::new(0))
     }
 
-    /// A memo holding what `creds` are granted now of the two requests a send or a receive
-    /// makes (`WRITE`, `READ`), for a handle being made; see [`prime`](Self::prime).
+    /// A memo holding what `creds` are granted now of the two requests the calls make
+    /// (`READ`: a receive, a wait-for-zero `semop`; `WRITE`: a send, an altering `semop`), for
+    /// a handle being made; see [`prime`](Self::prime).
     pub(crate) fn primed(cell: &PermCell, creds: &Credentials) -> PermCache {
         let memo = PermCache::new();
         memo.prime(cell, creds);

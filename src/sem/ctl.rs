@@ -354,6 +354,9 @@ impl SemaphoreSet {
         }
         header.perm().set(uid, gid, mode);
         header.touch_ctime();
+        // The version moved: fill this handle's memo again here rather than at each of its
+        // users' next calls (`PermCache::prime`).
+        self.h.perm.prime(header.perm(), self.h.process.credentials());
         Ok(())
     }
 

@@ -44,7 +44,9 @@
 //!   handle share it): the open keeps the permission version its last passing checks read
 //!   and the bits they asked for
 //!   (`PermCache` in `ipc/perm.rs`), so a later `semop` costs one load and a compare until
-//!   an `IPC_SET` moves the version; then the check is made again.
+//!   an `IPC_SET` moves the version; then the check is made again. The memo is filled at
+//!   the open, and again by the handle that made the `IPC_SET`, so that it is only read by
+//!   the calls in between (as a message queue's is).
 //! * **Per-semaphore word.** Each semaphore's value lives in one `AtomicU32` together with two
 //!   flag bits: `SLOW` (bit 31, "owned by the set lock") and `BUSY` (bit 30, "held by a
 //!   lock-free multi-op"). Its `sempid` and `sem_otime` are separate atomics written after
@@ -259,9 +261,11 @@ struct Handle {
 }
 
 impl SemaphoreSet {
-    /// The handle of an open: `set` as `process` opened it, no permission check passed yet.
+    /// The handle of an open: `set` as `process` opened it, its memo primed with what
+    /// `process` may do on it now (`PermCache::primed`), as a message queue's is.
     pub(crate) fn new(set: Arc<Set>, process: Process, extra: Option<Extra>) -> SemaphoreSet {
-        SemaphoreSet { h: Arc::new(Handle { set, process, extra, perm: PermCache::new() }) }
+        let perm = PermCache::primed(set.header().perm(), process.credentials());
+        SemaphoreSet { h: Arc::new(Handle { set, process, extra, perm }) }
     }
 }
 
