@@ -16,6 +16,9 @@
 //!
 //! `timed_pairs` prints wall-clock ns per pair, svipc beside tokio (idle machine only:
 //! `cargo test --release --test sem_contention -- --ignored --nocapture timed_pairs`).
+//! `dynamics` prints, beside the time, what the runtime did per pair on a multi-thread
+//! runtime: the acquires that slept, the workers' parks and their busy time (`--nocapture
+//! dynamics`; BENCHMARKS.md, round 9 of "Semaphores under contention").
 //!
 //! `SEM_DRIVER` is `svipc` or `tokio` (the contended pair on `tokio::sync::Semaphore`),
 //! `semop` or `acquire` (the uncontended pair), `two` (the uncontended two-semaphore pair:
@@ -282,6 +285,84 @@ fn timed_pairs() {
                 tokio_contended(&rt, &sem, tasks, total / tasks, Shape { hold: false, clone_each: false })
             });
             println!("{w:>7} {tasks:>4} {svipc:>12.1} {tokio:>12.1} {:>7.2}", svipc / tokio);
+        }
+    }
+}
+
+/// Awaits `fut`, adding to `sleeps` each poll that returned `Pending` (for `dynamics`).
+async fn counted<F: std::future::Future>(fut: F, sleeps: &mut u64) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        let r = fut.as_mut().poll(cx);
+        *sleeps += u64::from(r.is_pending());
+        r
+    })
+    .await
+}
+
+/// How a contended pair's time is spent on a multi-thread runtime, svipc beside tokio (a
+/// measurement, no assertion on time): per pair, the wall-clock time, the acquires that went
+/// to sleep (polls that returned `Pending`), the workers' parks and their busy time (tokio's
+/// runtime metrics, summed over the workers). The sweep's shape: no yield while holding, a
+/// clone of the handle per pair. `SEM_WORKERS` (default 2), `SEM_PAIRS` (default 1,000,000);
+/// one run per T, svipc then tokio.
+///
+/// ```text
+/// cargo test --release --test sem_contention -- --ignored --nocapture dynamics
+/// ```
+#[test]
+#[ignore = "a measurement: run by hand on an idle machine with --nocapture"]
+fn dynamics() {
+    let var = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (workers, total) = (var("SEM_WORKERS", 2), var("SEM_PAIRS", 1_000_000));
+    println!(
+        "{:>7} {:>4} {:>6} {:>8} {:>8} {:>8} {:>8}",
+        "workers", "T", "peer", "ns", "sleeps", "parks", "busy ns"
+    );
+    for tasks in [2, 4, 8, 16] {
+        for peer in ["svipc", "tokio"] {
+            let rt = runtime(workers);
+            let per = total / tasks;
+            let (set, sem) = (one_unit(), Arc::new(tokio::sync::Semaphore::new(1)));
+            let start = std::time::Instant::now();
+            let sleeps: u64 = rt.block_on(async {
+                let handles: Vec<_> = (0..tasks)
+                    .map(|_| {
+                        let (set, sem) = (set.clone(), sem.clone());
+                        tokio::spawn(async move {
+                            let mut sleeps = 0;
+                            for _ in 0..per {
+                                if peer == "svipc" {
+                                    let set = set.clone();
+                                    counted(set.semop(&[SemOp::new(0, -1)]), &mut sleeps).await.unwrap();
+                                    set.semop(&[SemOp::new(0, 1)]).await.unwrap();
+                                } else {
+                                    let sem = sem.clone();
+                                    drop(counted(sem.acquire(), &mut sleeps).await.unwrap());
+                                }
+                            }
+                            sleeps
+                        })
+                    })
+                    .collect();
+                let mut sleeps = 0;
+                for h in handles {
+                    sleeps += h.await.unwrap();
+                }
+                sleeps
+            });
+            let ns = start.elapsed().as_nanos() as f64;
+            let m = rt.metrics();
+            let parks: u64 = (0..workers).map(|w| m.worker_park_count(w)).sum();
+            let busy: u128 = (0..workers).map(|w| m.worker_total_busy_duration(w).as_nanos()).sum();
+            let per_pair = |x: f64| x / (per * tasks) as f64;
+            println!(
+                "{workers:>7} {tasks:>4} {peer:>6} {:>8.1} {:>8.3} {:>8.4} {:>8.1}",
+                per_pair(ns),
+                per_pair(sleeps as f64),
+                per_pair(parks as f64),
+                per_pair(busy as f64)
+            );
         }
     }
 }
