@@ -3,7 +3,11 @@
 //! Runs three scenarios on a multi-thread tokio runtime and prints one table with the time
 //! per operation and, per operation, every [`svipc::counters::Event`] that was not zero
 //! (locks, contended locks, failed CAS attempts, mode switches, waits, wake-ups, empty
-//! wake-ups):
+//! wake-ups), and what the runtime did: its workers' parks per operation (`parks`) and how
+//! many workers were busy on average (`busy`: their busy time summed over the wall-clock
+//! time; 1.0 on eight workers means the work ran one worker at a time; tokio adds a
+//! worker's busy stretch when it parks, so a stretch that began before a round counts in
+//! it, and the figure can pass the worker count by a few percent):
 //!
 //! * `mpsc`: P producer tasks, one consumer, `u64` messages through one queue of 1024
 //!   messages (`msg_qbytes = 8192`); the counts are per message;
@@ -130,6 +134,30 @@ mod imp {
         time: Duration,
         /// Each event's count, in [`Event::ALL`]'s order.
         counts: Vec<u64>,
+        /// What the runtime's workers did meanwhile.
+        runtime: Workers,
+    }
+
+    /// The runtime's workers, summed over them (tokio's runtime metrics): how often they
+    /// parked and how long they were busy.
+    #[derive(Clone, Copy, Default)]
+    struct Workers {
+        parks: u64,
+        busy: Duration,
+    }
+
+    impl Workers {
+        fn now(rt: &Runtime) -> Workers {
+            let m = rt.metrics();
+            (0..m.num_workers()).fold(Workers::default(), |w, i| Workers {
+                parks: w.parks + m.worker_park_count(i),
+                busy: w.busy + m.worker_total_busy_duration(i),
+            })
+        }
+
+        fn since(self, before: Workers) -> Workers {
+            Workers { parks: self.parks - before.parks, busy: self.busy.saturating_sub(before.busy) }
+        }
     }
 
     /// Runs one warm-up round and `rounds` measured ones of `round` on `rt`, each on a fresh
@@ -139,7 +167,7 @@ mod imp {
         rounds: usize,
         setup: impl Fn() -> S,
         round: F,
-    ) -> (Duration, Vec<u64>)
+    ) -> (Duration, Vec<u64>, Workers)
     where
         F: Fn(S) -> Fut,
         Fut: std::future::Future<Output = Duration>,
@@ -147,15 +175,18 @@ mod imp {
         rt.block_on(round(setup()));
         let mut time = Duration::ZERO;
         let mut counts = vec![0u64; Event::ALL.len()];
+        let mut workers = Workers::default();
         for _ in 0..rounds {
             let state = setup();
-            let before = counters::snapshot();
+            let (before, ran) = (counters::snapshot(), Workers::now(rt));
             time += rt.block_on(round(state));
             for (total, (_, n)) in counts.iter_mut().zip(counters::snapshot().since(&before).iter()) {
                 *total += n;
             }
+            let ran = Workers::now(rt).since(ran);
+            workers = Workers { parks: workers.parks + ran.parks, busy: workers.busy + ran.busy };
         }
-        (time, counts)
+        (time, counts, workers)
     }
 
     /// `count / ops` with three significant digits (`0` when the count is).
@@ -172,7 +203,10 @@ mod imp {
         // Only the events some row saw.
         let shown: Vec<usize> =
             (0..Event::ALL.len()).filter(|&i| rows.iter().any(|r| r.counts[i] != 0)).collect();
-        let mut out = format!("{:<8} {:>8} {:>4} {:>9} {:>9}", "scenario", "workers", "P/T", "ops", "ns/op");
+        let mut out = format!(
+            "{:<8} {:>8} {:>4} {:>9} {:>9} {:>8} {:>5}",
+            "scenario", "workers", "P/T", "ops", "ns/op", "parks", "busy"
+        );
         for &i in &shown {
             let name = Event::ALL[i].name();
             out += &format!(" {:>w$}", name, w = name.len().max(8));
@@ -182,12 +216,14 @@ mod imp {
             let mark = if r.workers > cores { "*" } else { "" };
             let workers = if r.workers == 0 { "current".to_owned() } else { format!("{}{mark}", r.workers) };
             let mut out = format!(
-                "{:<8} {:>8} {:>4} {:>9} {:>9.1}",
+                "{:<8} {:>8} {:>4} {:>9} {:>9.1} {:>8} {:>5.2}",
                 r.scenario,
                 workers,
                 r.peers,
                 r.ops,
-                r.time.as_nanos() as f64 / r.ops as f64
+                r.time.as_nanos() as f64 / r.ops as f64,
+                per_op(r.runtime.parks, r.ops),
+                r.runtime.busy.as_secs_f64() / r.time.as_secs_f64()
             );
             for &i in &shown {
                 let w = Event::ALL[i].name().len().max(8);
@@ -196,8 +232,8 @@ mod imp {
             println!("{out}");
         }
         println!(
-            "(counts per operation: per message for mpsc/mpmc/full, per semop(-1)+semop(+1) pair for sem; \
-             {cores} cores here{})",
+            "(counts and parks per operation: per message for mpsc/mpmc/full, per semop(-1)+semop(+1) \
+             pair for sem; busy: workers busy on average; {cores} cores here{})",
             if rows.iter().any(|r| r.workers > cores) { "; * = more workers than cores" } else { "" }
         );
     }
@@ -226,23 +262,18 @@ mod imp {
                     // A multiple of both sides, so each task's share is whole.
                     let n = ops / (p * c) * (p * c);
                     eprintln!("counters: {scenario} workers={w} P={p}");
-                    let (time, counts) = measure(&rt, rounds, make, |q| flow(q, p, c, n));
-                    rows.push(Row { scenario, workers: w, peers: p, ops: (n * rounds) as u64, time, counts });
+                    let (time, counts, runtime) = measure(&rt, rounds, make, |q| flow(q, p, c, n));
+                    let ops = (n * rounds) as u64;
+                    rows.push(Row { scenario, workers: w, peers: p, ops, time, counts, runtime });
                 }
             }
             if on("sem") {
                 for &t in &contenders {
                     let n = ops / t * t;
                     eprintln!("counters: sem workers={w} T={t}");
-                    let (time, counts) = measure(&rt, rounds, semaphore, |s| contend(s, t, n));
-                    rows.push(Row {
-                        scenario: "sem",
-                        workers: w,
-                        peers: t,
-                        ops: (n * rounds) as u64,
-                        time,
-                        counts,
-                    });
+                    let (time, counts, runtime) = measure(&rt, rounds, semaphore, |s| contend(s, t, n));
+                    let ops = (n * rounds) as u64;
+                    rows.push(Row { scenario: "sem", workers: w, peers: t, ops, time, counts, runtime });
                 }
             }
         }
