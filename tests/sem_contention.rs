@@ -322,7 +322,7 @@ fn dynamics() {
     for tasks in [2, 4, 8, 16] {
         for peer in ["svipc", "tokio"] {
             let rt = runtime(workers);
-            let per = total / tasks;
+            let (per, svipc) = (total / tasks, peer == "svipc");
             let (set, sem) = (one_unit(), Arc::new(tokio::sync::Semaphore::new(1)));
             let start = std::time::Instant::now();
             let sleeps: u64 = rt.block_on(async {
@@ -330,13 +330,17 @@ fn dynamics() {
                     .map(|_| {
                         let (set, sem) = (set.clone(), sem.clone());
                         tokio::spawn(async move {
+                            // The peer is chosen once per task, not once per pair inside the
+                            // timed loop.
                             let mut sleeps = 0;
-                            for _ in 0..per {
-                                if peer == "svipc" {
+                            if svipc {
+                                for _ in 0..per {
                                     let set = set.clone();
                                     counted(set.semop(&[SemOp::new(0, -1)]), &mut sleeps).await.unwrap();
                                     set.semop(&[SemOp::new(0, 1)]).await.unwrap();
-                                } else {
+                                }
+                            } else {
+                                for _ in 0..per {
                                     let sem = sem.clone();
                                     drop(counted(sem.acquire(), &mut sleeps).await.unwrap());
                                 }
