@@ -230,3 +230,50 @@ async fn a_complex_wait_for_zero_completes_when_all_its_semaphores_reach_zero() 
     // the waiter's own pid (1, its handle's process) is the last sempid on both
     assert_eq!((before, set.get_pid(0).unwrap(), set.get_pid(1).unwrap()), (1, 1, 1));
 }
+
+/// The one-sop path's hand-off (`set/one.rs`) takes only the exact hand-off (the oldest
+/// sleeper, a one-sop decrement of this semaphore, leaving 0); every other increment goes on
+/// in the generic scan. Each case here is one of those others, with the generic outcome.
+#[tokio::test]
+async fn the_one_sop_hand_off_leaves_every_other_case_to_the_generic_scan() {
+    let ns = Namespace::new();
+    let set = new_set(&ns, 2);
+    let take = [SemOp::new(0, -1)];
+    // +2 with two -1 sleepers: the first leaves 1, so both are performed.
+    let (mut a, mut b) = (Box::pin(set.semop(&take)), Box::pin(set.semop(&take)));
+    assert!(pending(&mut a).await && pending(&mut b).await);
+    set.try_semop(&[SemOp::new(0, 2)]).unwrap();
+    assert_eq!((ready(&mut a).await, ready(&mut b).await), (Some(Ok(())), Some(Ok(()))));
+    assert_eq!((set.get_val(0).unwrap(), set.get_ncnt(0).unwrap()), (0, 0));
+    // The oldest sleeper is another semaphore's: passed over, the next one of sem 0 served.
+    let other = [SemOp::new(1, -1)];
+    let (mut o, mut c) = (Box::pin(set.semop(&other)), Box::pin(set.semop(&take)));
+    assert!(pending(&mut o).await && pending(&mut c).await);
+    set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+    assert_eq!(ready(&mut c).await, Some(Ok(())));
+    assert!(pending(&mut o).await);
+    assert_eq!((set.get_ncnt(0).unwrap(), set.get_ncnt(1).unwrap()), (0, 1));
+    // The oldest sleeper is a wait-for-zero: +1 lets the -2 behind it through, which
+    // leaves 0 and so completes the wait-for-zero too.
+    set.set_val(0, 1).unwrap();
+    let (zero, two) = ([SemOp::new(0, 0)], [SemOp::new(0, -2)]);
+    let (mut z, mut d) = (Box::pin(set.semop(&zero)), Box::pin(set.semop(&two)));
+    assert!(pending(&mut z).await && pending(&mut d).await);
+    set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+    assert_eq!((ready(&mut d).await, ready(&mut z).await), (Some(Ok(())), Some(Ok(()))));
+    // A -2 sleeper that +1 does not satisfy stays; the -1 behind it is served.
+    let (mut e, mut f) = (Box::pin(set.semop(&two)), Box::pin(set.semop(&take)));
+    assert!(pending(&mut e).await && pending(&mut f).await);
+    set.try_semop(&[SemOp::new(0, 1)]).unwrap();
+    assert_eq!(ready(&mut f).await, Some(Ok(())));
+    assert!(pending(&mut e).await);
+    // A decrement that leaves 0 completes the wait-for-zero sleepers.
+    set.try_semop(&[SemOp::new(0, 3)]).unwrap(); // serves `e`, leaves 1
+    assert_eq!(ready(&mut e).await, Some(Ok(())));
+    let mut y = Box::pin(set.semop(&zero));
+    assert!(pending(&mut y).await);
+    set.try_semop(&take).unwrap();
+    assert_eq!(ready(&mut y).await, Some(Ok(())));
+    assert_eq!((set.get_all().unwrap(), set.get_zcnt(0).unwrap()), (vec![0, 0], 0));
+    drop(o);
+}

@@ -89,6 +89,13 @@
 //!   compare-and-swap, without the lock: two set locks per hand-off, as tokio's `Semaphore`,
 //!   and no allocation for a one-sop sleeper. With the mailbox occupied the outcome stays in
 //!   the entry. The design is in `set/wake.rs`.
+//! * **One sop under the lock:** a `semop` of one operation that needs the lock (the
+//!   contended semaphore's every call) runs one flat function (`set/one.rs`): it queues a
+//!   decrement that must sleep, and an increment hands the unit to the oldest sleeper when
+//!   that takes the value to exactly 0, without the generic section's set-up, scans and
+//!   dispatch; every other case continues in the generic section under the same lock, at
+//!   the point where the generic path would decide, so outcomes and wake order are the
+//!   generic path's.
 //! * **Undo** records live in the set (its `list_id`), the process keeps (set, record) pairs;
 //!   see `undo.rs`.
 //! * **Cancellation:** `SETVAL`/`SETALL` bump a per-semaphore generation; a performed
@@ -436,7 +443,11 @@ impl SemaphoreSet {
         } else {
             None
         };
-        let r = self.h.set.semop(ops, alter, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
+        let r = match ops {
+            [op] => self.h.set.semop_one(*op, pid, undo_id, semvmx, waker),
+            _ => self.h.set.semop(ops, alter, pid, undo_id, semvmx, waker),
+        }
+        .map_err(|k| self.op_err(k));
         if let Ok(None) = r {
             count(Event::SemOpDone);
         }

@@ -6,7 +6,8 @@
 //! See the module docs of [`crate::sem`] (`# Implementation`) for the argument; the short
 //! form is at the constants below. The wake-up scans and the hand-off of an outcome to a
 //! woken sleeper (the mailbox, no second lock) are in `set/wake.rs`, whose docs give that
-//! design.
+//! design; the flat path of a one-sop `semop` under the lock (the contended semaphore's) is
+//! `set/one.rs`.
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::task::{Poll, Waker};
@@ -20,6 +21,7 @@ use crate::sync::mailbox::{mailbox, Mailbox, Postman};
 use crate::sync::wait_list::{WaiterState, WakeList};
 use crate::sync::{backoff, Mutex, MutexGuard};
 
+mod one;
 mod sleepers;
 mod wake;
 
@@ -471,21 +473,7 @@ impl Set {
     ) -> Result<Option<Ticket>, ErrorKind> {
         let mut wakes = WakeList::new();
         let r = self.semop_in(&mut wakes, sops, alter, pid, undo, semvmx, waker);
-        // The lock is released; wake whoever the call completed. A call that woke nobody
-        // (every call that goes to sleep) skips the list's out-of-line drop: nothing was
-        // pushed into this fresh list and nothing reserved room in it (the wake-up pass
-        // only pushes), so it holds no waker and no allocation. A call that woke one (the
-        // hand-off) wakes it here and skips the drop too: one push went to the inline slot,
-        // so the spill was never pushed to nor reserved, and `wake_all` leaves the list
-        // empty. Two or more go through the drop, which frees the spill.
-        match wakes.len() {
-            0 => std::mem::forget(wakes),
-            1 => {
-                wakes.wake_all();
-                std::mem::forget(wakes);
-            }
-            _ => drop(wakes),
-        }
+        wake_collected(wakes);
         r
     }
 
@@ -502,7 +490,21 @@ impl Set {
         semvmx: i32,
         waker: Option<&Waker>,
     ) -> Result<Option<Ticket>, ErrorKind> {
-        let mut s = self.section(wakes, semvmx);
+        self.semop_with(self.section(wakes, semvmx), sops, alter, pid, undo, waker)
+    }
+
+    /// [`semop_in`](Self::semop_in) in section `s` (taken by the caller: the one-sop path
+    /// hands its lock over here in merged mode, `set/one.rs`).
+    #[inline(always)]
+    fn semop_with(
+        &self,
+        mut s: Section<'_>,
+        sops: &[SemOp],
+        alter: bool,
+        pid: i32,
+        undo: Option<u64>,
+        waker: Option<&Waker>,
+    ) -> Result<Option<Ticket>, ErrorKind> {
         if s.st.removed {
             return Err(ErrorKind::Removed);
         }
@@ -791,6 +793,25 @@ impl IpcObject for crate::sync::Arc<Set> {
     }
 }
 
+/// Wakes whoever a critical section completed (`wakes`), its lock released by then. A call
+/// that woke nobody (every call that goes to sleep) skips the list's out-of-line drop:
+/// nothing was pushed into this fresh list and nothing reserved room in it (the wake-up
+/// passes only push), so it holds no waker and no allocation. A call that woke one (the
+/// hand-off) wakes it here and skips the drop too: one push went to the inline slot, so the
+/// spill was never pushed to nor reserved, and `wake_all` leaves the list empty. Two or
+/// more go through the drop, which frees the spill.
+#[inline(always)]
+fn wake_collected(mut wakes: WakeList) {
+    match wakes.len() {
+        0 => std::mem::forget(wakes),
+        1 => {
+            wakes.wake_all();
+            std::mem::forget(wakes);
+        }
+        _ => drop(wakes),
+    }
+}
+
 /// Clears [`SLOW`] on a word the set lock owns. A plain store suffices: while `SLOW` is set
 /// nobody else writes the word (the lock-free paths' compare-and-swaps expect it clear and
 /// fail without writing; other slow paths need the lock we hold), and Release publishes
@@ -800,6 +821,54 @@ fn release_word(sem: &Sem) {
     if w & SLOW != 0 {
         sem.word.store(w & !SLOW, Release);
     }
+}
+
+/// `perform_atomic_semop` for one sop (negated when `invert`): the rules of
+/// [`Section::perform`] without the table of semaphores touched (every sleeping op of a
+/// semaphore hand-off is retried here). On the state alone, for the one-sop path
+/// (`set/one.rs`), which runs without a [`Section`].
+#[inline(always)]
+fn perform_sop(
+    sem: &Sem,
+    sop: SemOp,
+    invert: bool,
+    undo: Option<u64>,
+    pid: i32,
+    semvmx: i32,
+    st: &mut State,
+) -> Verdict {
+    let op = eff_op(&sop, invert);
+    let n = usize::from(sop.num());
+    if op != 0 {
+        let new = (sem.word.load(Acquire) & VALUE) as i32 + op;
+        if new < 0 {
+            return Verdict::Block(0);
+        }
+        if new > semvmx {
+            return Verdict::Fail(ErrorKind::OutOfRange);
+        }
+        if sop.is_undo() {
+            let Some(adj) = undo.and_then(|u| st.undo_mut(u)) else {
+                return Verdict::Fail(ErrorKind::Removed);
+            };
+            let a = i32::from(adj[n]) - op;
+            if !(-SEMAEM - 1..=SEMAEM).contains(&a) {
+                return Verdict::Fail(ErrorKind::OutOfRange);
+            }
+            adj[n] = a as i16;
+        }
+        sem.word.store(new as u32 | SLOW, Release);
+    } else if !invert {
+        if sem.word.load(Acquire) & VALUE != 0 {
+            return Verdict::Block(0);
+        }
+        // A wait-for-zero changes no `semadj`, but still needs its record.
+        if sop.is_undo() && undo.is_none_or(|u| st.undo(u).is_none()) {
+            return Verdict::Fail(ErrorKind::Removed);
+        }
+    }
+    sem.pid.store(pid, Relaxed);
+    Verdict::Done
 }
 
 // ===== Section: one critical section under the set lock =====
@@ -959,44 +1028,12 @@ impl Section<'_> {
         Verdict::Done
     }
 
-    /// [`perform`](Self::perform) for one sop: the same rules without the table of
-    /// semaphores touched (every sleeping op of a semaphore hand-off is retried here).
+    /// [`perform`](Self::perform) for one sop: [`perform_sop`] on this section's records.
     /// `sem` is the sop's semaphore, looked up (and bounds-checked) once by the caller for
     /// this and its other accesses.
     #[inline(always)]
     fn perform_one(&mut self, sem: &Sem, sop: SemOp, invert: bool, undo: Option<u64>, pid: i32) -> Verdict {
-        let op = eff_op(&sop, invert);
-        let n = usize::from(sop.num());
-        if op != 0 {
-            let new = (sem.word.load(Acquire) & VALUE) as i32 + op;
-            if new < 0 {
-                return Verdict::Block(0);
-            }
-            if new > self.semvmx {
-                return Verdict::Fail(ErrorKind::OutOfRange);
-            }
-            if sop.is_undo() {
-                let Some(adj) = undo.and_then(|u| self.st.undo_mut(u)) else {
-                    return Verdict::Fail(ErrorKind::Removed);
-                };
-                let a = i32::from(adj[n]) - op;
-                if !(-SEMAEM - 1..=SEMAEM).contains(&a) {
-                    return Verdict::Fail(ErrorKind::OutOfRange);
-                }
-                adj[n] = a as i16;
-            }
-            sem.word.store(new as u32 | SLOW, Release);
-        } else if !invert {
-            if sem.word.load(Acquire) & VALUE != 0 {
-                return Verdict::Block(0);
-            }
-            // A wait-for-zero changes no `semadj`, but still needs its record.
-            if sop.is_undo() && undo.is_none_or(|u| self.st.undo(u).is_none()) {
-                return Verdict::Fail(ErrorKind::Removed);
-            }
-        }
-        sem.pid.store(pid, Relaxed);
-        Verdict::Done
+        perform_sop(sem, sop, invert, undo, pid, self.semvmx, &mut self.st)
     }
 
     /// Queues a sleeping op (the tail of `__do_semtimedop`): single-sop ops join the

@@ -81,6 +81,7 @@ use super::{eff_op, Changed, OpList, Outcome, Performed, Section, Sem, SemOp, St
 use crate::error::ErrorKind;
 use crate::ipc::now;
 use crate::sync::counters::{count, Event};
+use crate::sync::wait_list::WakeList;
 
 /// What a retry of a sleeping op did.
 pub(super) enum Retried {
@@ -106,20 +107,7 @@ impl Section<'_> {
     /// and kind already (`alter`), and so knows it is there.
     #[inline(always)]
     fn hand(&mut self, id: SleeperId, tag: u64, alter: bool, sops: &[SemOp], outcome: Outcome) {
-        let st = &mut *self.st;
-        release_refs(st, sops, alter);
-        count(Event::SemWake);
-        match st.postman.put(tag, outcome) {
-            Ok(()) => {
-                st.waiters.notify_remove(id, self.wakes);
-            }
-            Err(outcome) => {
-                if let Some(w) = st.waiters.get_mut(id) {
-                    w.outcome = Some(outcome);
-                }
-                st.waiters.notify(id, self.wakes);
-            }
-        }
+        hand(&mut self.st, self.wakes, id, tag, alter, sops, outcome);
     }
 
     /// Retries sleeping op `id` (`perform` on its operations, under the lock): performed or
@@ -289,7 +277,7 @@ impl Section<'_> {
     /// [`do_smart_update`](Self::do_smart_update)'s short form: one increment of semaphore
     /// `n`, no complex op asleep, the queues not merged.
     #[inline(never)]
-    fn after_increment(&mut self, n: usize, mut otime: bool) {
+    pub(super) fn after_increment(&mut self, n: usize, mut otime: bool) {
         // Semaphore `n`, bounds-checked once for the scan, its ops and the stamp.
         let sem = &self.set.sems[n];
         otime |= self.update_after_increment(n, sem);
@@ -404,6 +392,37 @@ impl Section<'_> {
         }
         completed
     }
+}
+
+/// [`Section::hand`] on the state alone (the one-sop path, `set/one.rs`, has no section).
+#[inline(always)]
+pub(super) fn hand(
+    st: &mut State,
+    wakes: &mut WakeList,
+    id: SleeperId,
+    tag: u64,
+    alter: bool,
+    sops: &[SemOp],
+    outcome: Outcome,
+) {
+    release_refs(st, sops, alter);
+    count(Event::SemWake);
+    match st.postman.put(tag, outcome) {
+        Ok(()) => {
+            st.waiters.notify_remove(id, wakes);
+        }
+        Err(outcome) => hand_late(st, wakes, id, outcome),
+    }
+}
+
+/// [`hand`]'s other way, the mailbox full: the outcome left in the entry, which stays
+/// `Notified` until its future collects it under the lock.
+#[cold]
+pub(super) fn hand_late(st: &mut State, wakes: &mut WakeList, id: SleeperId, outcome: Outcome) {
+    if let Some(w) = st.waiters.get_mut(id) {
+        w.outcome = Some(outcome);
+    }
+    st.waiters.notify(id, wakes);
 }
 
 /// The counts an op (`sops`, altering or not) leaving the `Waiting` state gives up: its

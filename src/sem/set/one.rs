@@ -1,0 +1,194 @@
+//! The one-sop locked path: a `semop` of one operation that the lock-free path could not
+//! finish (its semaphore has sleepers, or it must sleep), written out flat, as the
+//! contended semaphore's every call is.
+//!
+//! # Why a path of its own
+//!
+//! The generic critical section (`Section`, `set/wake.rs`) serves every shape: several
+//! sops, merged queues, `SETVAL`, exit undo. A hand-off pair (a decrement that sleeps, an
+//! increment that performs it) went through all of it: the section's set-up and its `Drop`
+//! scanning the semaphores it held, `do_smart_update`'s dispatch, a scan function of its
+//! own, an out-of-line enqueue. Measured (BENCHMARKS.md, "Semaphores under contention",
+//! round 10), that structure, not the kernel's obligations, was most of the distance to
+//! tokio's `Semaphore`. Here the steady states are one function over the state:
+//!
+//! * **Sleep.** A decrement that blocks is queued in place (the one-sop entry the generic
+//!   `enqueue` makes).
+//! * **Hand-off.** An increment whose semaphore has sleepers, while no complex op sleeps and
+//!   the queues are not merged, looks at the oldest sleeper: if it is a one-sop decrement of
+//!   this semaphore that takes the value to exactly 0, it is performed and handed its
+//!   outcome here (`hand`, the generic completion), and the scan is over, as the generic
+//!   one would end there (nothing more of the semaphore can proceed at 0).
+//! * **Nothing to wake.** A decrement or wait-for-zero that completes, with no wait-for-zero
+//!   sleeper to wake, only stamps `sem_otime`.
+//!
+//! Everything else falls into the generic section with the lock it holds, before or at the
+//! point where the generic path would take over, so the outcome and the wake order are the
+//! generic path's by construction: merged mode (or a complex op asleep) from the start; an
+//! increment whose oldest sleeper is anything else (a wait-for-zero, another semaphore's,
+//! one that would leave the value above 0 or still block) before that sleeper is touched
+//! (the generic scan then starts from the front, as it would have); wait-for-zero sleepers
+//! to wake once the value reached 0.
+
+use std::task::Waker;
+
+use super::wake::{hand_late, release_refs};
+use super::{
+    perform_sop, release_word, wake_collected, OpList, Performed, Section, SemOp, Set, Ticket, Verdict,
+    Waiter, SLOW, VALUE,
+};
+use crate::error::ErrorKind;
+use crate::ipc::now;
+use crate::sync::counters::{count, Event};
+use crate::sync::wait_list::WakeList;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+
+/// Where the flat part left the call.
+enum Next {
+    /// Finished, with this result.
+    Done(Result<Option<Ticket>, ErrorKind>),
+    /// Merged mode: the whole call goes to the generic section.
+    Generic,
+    /// The increment is made; the generic scan of its sleepers (and the stamp) follows.
+    Scan,
+    /// A decrement or hand-off left the value at 0 with wait-for-zero sleepers to wake.
+    ZeroWaiters,
+}
+
+impl Set {
+    /// `semop` of the one sop `sop` under the lock. As [`semop`](Self::semop).
+    #[inline]
+    pub(crate) fn semop_one(
+        &self,
+        sop: SemOp,
+        pid: i32,
+        undo: Option<u64>,
+        semvmx: i32,
+        waker: Option<&Waker>,
+    ) -> Result<Option<Ticket>, ErrorKind> {
+        let mut wakes = WakeList::new();
+        // The critical section; the lock is released at its end, before the wake-ups.
+        let r = 'section: {
+            let alter = sop.alters();
+            let n = usize::from(sop.num());
+            let sem = &self.sems[n];
+            let mut guard = self.lock();
+            let st = &mut *guard;
+            if st.removed {
+                break 'section Err(ErrorKind::Removed);
+            }
+            let next = if st.complex != 0 || st.merged {
+                Next::Generic
+            } else {
+                let old = Self::lock_sem(sem);
+                let next = match perform_sop(sem, sop, false, undo, pid, semvmx, st) {
+                    Verdict::Done if sop.op() > 0 => {
+                        if st.refs[n] == 0 {
+                            Next::Done(Ok(None))
+                        } else {
+                            self.hand_off(st, &mut wakes, n, semvmx)
+                        }
+                    }
+                    Verdict::Done if alter && st.zwait[n] > 0 && sem.word.load(Acquire) & VALUE == 0 => {
+                        Next::ZeroWaiters
+                    }
+                    Verdict::Done => Next::Done(Ok(None)),
+                    Verdict::Fail(e) => Next::Done(Err(e)),
+                    Verdict::Block(_) => match waker.filter(|_| !sop.is_nowait()) {
+                        None => Next::Done(Err(ErrorKind::WouldBlock)),
+                        Some(waker) => {
+                            // The generic `enqueue` of one sop.
+                            st.refs[n] += 1;
+                            if alter {
+                                st.alter += 1;
+                            } else {
+                                st.zwait[n] += 1;
+                            }
+                            count(Event::SemWait);
+                            let tag = st.postman.tag();
+                            let w = Waiter {
+                                sops: OpList::One(sop),
+                                pid,
+                                undo,
+                                alter,
+                                blocking: 0,
+                                tag,
+                                outcome: None,
+                            };
+                            Next::Done(Ok(Some(Ticket { id: st.waiters.push_back(w, waker), tag })))
+                        }
+                    },
+                };
+                if let Next::Done(r) = next {
+                    if matches!(r, Ok(None)) {
+                        sem.otime.store(now(), Relaxed);
+                    }
+                    // The one semaphore this call held: given back unless a sleeper names
+                    // it (what the generic section's `Drop` does for it).
+                    st.held.clear();
+                    if st.refs[n] == 0 {
+                        release_word(sem);
+                    }
+                    break 'section r;
+                }
+                if old & SLOW == 0 {
+                    // This call set SLOW: the section below gives it back when nobody
+                    // needs it.
+                    st.held.push(n as u32);
+                }
+                next
+            };
+            let mut s = Section { set: self, st: guard, wakes: &mut wakes, semvmx };
+            match next {
+                Next::Generic => self.semop_with(s, &[sop], alter, pid, undo, waker),
+                Next::Scan => {
+                    s.after_increment(n, true);
+                    Ok(None)
+                }
+                Next::ZeroWaiters => {
+                    s.wake_const(Some(n));
+                    sem.otime.store(now(), Relaxed);
+                    Ok(None)
+                }
+                Next::Done(r) => r,
+            }
+        };
+        wake_collected(wakes);
+        r
+    }
+
+    /// The hand-off after an increment of semaphore `n`, which has sleepers (see the module
+    /// docs): the oldest sleeper performed and handed its outcome, or [`Next::Scan`] before
+    /// anything is touched.
+    #[inline(always)]
+    fn hand_off(&self, st: &mut super::State, wakes: &mut WakeList, n: usize, semvmx: i32) -> Next {
+        let sem = &self.sems[n];
+        let Some(id) = st.waiters.front() else { return Next::Scan };
+        let Some(w) = st.waiters.get(id) else { return Next::Scan };
+        let [s] = *w.sops else { return Next::Scan };
+        let value = (sem.word.load(Acquire) & VALUE) as i32;
+        if !w.alter || usize::from(s.num()) != n || value + i32::from(s.op()) != 0 {
+            return Next::Scan;
+        }
+        let (undo, pid, tag) = (w.undo, w.pid, w.tag);
+        count(Event::SemScan);
+        let outcome = match perform_sop(sem, s, false, undo, pid, semvmx, st) {
+            Verdict::Done => Ok(Performed { epoch: st.epoch, undo }),
+            // A failure (its `SEM_UNDO` record gone, or out of range) changed nothing: the
+            // generic scan decides it, and goes on to the next.
+            _ => return Next::Scan,
+        };
+        // `hand` of the front entry: its counts, then the outcome to the mailbox and the
+        // entry off the list, or (the mailbox full) the outcome left in the entry.
+        release_refs(st, std::slice::from_ref(&s), true);
+        count(Event::SemWake);
+        match st.postman.put(tag, outcome) {
+            Ok(()) => st.waiters.notify_remove_front(wakes),
+            Err(outcome) => hand_late(st, wakes, id, outcome),
+        }
+        if st.zwait[n] > 0 {
+            return Next::ZeroWaiters;
+        }
+        Next::Done(Ok(None))
+    }
+}
