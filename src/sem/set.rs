@@ -283,6 +283,7 @@ impl Set {
     /// The lock-free path for one sop without `SEM_UNDO`: one compare-and-swap on the
     /// semaphore's word, allowed only while [`SLOW`] is clear (no slow path is inside and
     /// nobody waits on it).
+    #[inline(always)]
     pub(crate) fn try_fast(&self, sop: SemOp, pid: i32, semvmx: i32) -> Fast {
         let Some(sem) = self.sems.get(usize::from(sop.num())) else { return Fast::Slow };
         let mut cur = sem.word.load(Acquire);
