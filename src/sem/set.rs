@@ -872,6 +872,38 @@ fn perform_sop(
     Verdict::Done
 }
 
+/// Queues a sleeping one-sop op (the one-sop case of [`Section::enqueue`]): its
+/// semaphore's counts, without the loop, and its op kept inline.
+#[inline(always)]
+fn enqueue_one(
+    st: &mut State,
+    sop: SemOp,
+    pid: i32,
+    undo: Option<u64>,
+    alter: bool,
+    waker: &Waker,
+) -> Ticket {
+    let n = usize::from(sop.num());
+    st.refs[n] += 1;
+    if !alter {
+        st.zwait[n] += 1;
+    }
+    queue(st, Waiter { sops: OpList::One(sop), pid, undo, alter, blocking: 0, tag: 0, outcome: None }, waker)
+}
+
+/// The tail of every queueing, the per-semaphore counts made: the alter count, the entry's
+/// mailbox tag, and the entry at the back of the list.
+#[inline(always)]
+fn queue(st: &mut State, mut w: Waiter, waker: &Waker) -> Ticket {
+    if w.alter {
+        st.alter += 1;
+    }
+    count(Event::SemWait);
+    let tag = st.postman.tag();
+    w.tag = tag;
+    Ticket { id: st.waiters.push_back(w, waker), tag }
+}
+
 // ===== Section: one critical section under the set lock =====
 
 /// The set lock held, plus the wakers collected to be woken after it is released. Its
@@ -1049,36 +1081,20 @@ impl Section<'_> {
         blocking: usize,
         waker: &Waker,
     ) -> Ticket {
-        let ops = match sops {
-            // One sop (every sleeper of a contended semaphore): its semaphore's counts,
-            // without the loop, and its op kept inline, without a second match.
-            [sop] => {
-                let n = usize::from(sop.num());
-                self.st.refs[n] += 1;
-                if !alter {
-                    self.st.zwait[n] += 1;
-                }
-                OpList::One(*sop)
-            }
-            _ => {
-                if self.st.complex == 0 && !self.st.merged {
-                    self.merge();
-                }
-                self.st.complex += 1;
-                self.st.merged = true;
-                for sop in sops {
-                    self.st.refs[usize::from(sop.num())] += 1;
-                }
-                OpList::of(sops)
-            }
-        };
-        if alter {
-            self.st.alter += 1;
+        // One sop (every sleeper of a contended semaphore): the one-sop path's queueing.
+        if let [sop] = sops {
+            return enqueue_one(&mut self.st, *sop, pid, undo, alter, waker);
         }
-        count(Event::SemWait);
-        let tag = self.st.postman.tag();
-        let w = Waiter { sops: ops, pid, undo, alter, blocking, tag, outcome: None };
-        Ticket { id: self.st.waiters.push_back(w, waker), tag }
+        if self.st.complex == 0 && !self.st.merged {
+            self.merge();
+        }
+        self.st.complex += 1;
+        self.st.merged = true;
+        for sop in sops {
+            self.st.refs[usize::from(sop.num())] += 1;
+        }
+        let w = Waiter { sops: OpList::of(sops), pid, undo, alter, blocking, tag: 0, outcome: None };
+        queue(&mut self.st, w, waker)
     }
 
     /// `merge_queues`: the per-semaphore alter lists spliced onto the (empty) global one,

@@ -13,7 +13,7 @@
 //! tokio's `Semaphore`. Here the steady states are one function over the state:
 //!
 //! * **Sleep.** A decrement that blocks is queued in place (the one-sop entry the generic
-//!   `enqueue` makes).
+//!   `enqueue` makes, `enqueue_one`).
 //! * **Hand-off.** An increment whose semaphore has sleepers, while no complex op sleeps and
 //!   the queues are not merged, looks at the oldest sleeper: if it is a one-sop decrement of
 //!   this semaphore that takes the value to exactly 0, it is performed and handed its
@@ -34,8 +34,8 @@ use std::task::Waker;
 
 use super::wake::{hand_late, release_refs};
 use super::{
-    perform_sop, release_word, wake_collected, OpList, Performed, Section, SemOp, Set, Ticket, Verdict,
-    Waiter, SLOW, VALUE,
+    enqueue_one, perform_sop, release_word, wake_collected, Performed, Section, SemOp, Set, Ticket, Verdict,
+    SLOW, VALUE,
 };
 use crate::error::ErrorKind;
 use crate::ipc::now;
@@ -96,27 +96,7 @@ impl Set {
                     Verdict::Fail(e) => Next::Done(Err(e)),
                     Verdict::Block(_) => match waker.filter(|_| !sop.is_nowait()) {
                         None => Next::Done(Err(ErrorKind::WouldBlock)),
-                        Some(waker) => {
-                            // The generic `enqueue` of one sop.
-                            st.refs[n] += 1;
-                            if alter {
-                                st.alter += 1;
-                            } else {
-                                st.zwait[n] += 1;
-                            }
-                            count(Event::SemWait);
-                            let tag = st.postman.tag();
-                            let w = Waiter {
-                                sops: OpList::One(sop),
-                                pid,
-                                undo,
-                                alter,
-                                blocking: 0,
-                                tag,
-                                outcome: None,
-                            };
-                            Next::Done(Ok(Some(Ticket { id: st.waiters.push_back(w, waker), tag })))
-                        }
+                        Some(waker) => Next::Done(Ok(Some(enqueue_one(st, sop, pid, undo, alter, waker)))),
                     },
                 };
                 if let Next::Done(r) = next {
