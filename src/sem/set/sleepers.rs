@@ -13,6 +13,20 @@
 //! the waiter out to its caller, who reads what it needs before.
 //!
 //! Not synchronized: it lives in the set's `State`, under the set lock.
+//!
+//! # Decision: the sleepers live here, not in their futures
+//!
+//! tokio's `Semaphore` keeps each waiter in an intrusive node inside its `Acquire` future,
+//! so a sleep costs no slot. That design was built for this engine with every rule kept
+//! (a sleeper of one decrement on a node, moved into this slab when `merge_queues` orders
+//! it among complex ops; `IPC_RMID`, `GETNCNT` and the cancellation inverse over nodes) and
+//! measured against this slab: the node saves the engine about 50 instructions per hand-off
+//! (queueing and completing a node is cheaper than a slot and the mailbox) and costs the
+//! futures more than that (a `semop` future three times larger to build and move, a node to
+//! drop), sleeping or not: the contended pair 2,364 → 2,462 instructions, the uncontended
+//! pair 16% slower, and the futures `!Unpin`. So a slot it is; what made tokio's shape
+//! cheaper was its flat locked path, which `set/one.rs` has. The figures are in
+//! BENCHMARKS.md, "Semaphores under contention", round 10.
 
 use std::task::Waker;
 
