@@ -443,11 +443,7 @@ impl SemaphoreSet {
         } else {
             None
         };
-        let r = match ops {
-            [op] => self.h.set.semop_one(*op, pid, undo_id, semvmx, waker),
-            _ => self.h.set.semop(ops, alter, pid, undo_id, semvmx, waker),
-        }
-        .map_err(|k| self.op_err(k));
+        let r = self.h.set.semop(ops, alter, pid, undo_id, semvmx, waker).map_err(|k| self.op_err(k));
         if let Ok(None) = r {
             count(Event::SemOpDone);
         }

@@ -455,8 +455,8 @@ impl Set {
         }
     }
 
-    /// `semop` under the lock. `Ok(None)`: done. `Ok(Some(ticket))`: queued (only with a
-    /// waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES), and
+    /// `semop` under the lock (one sop: the flat path of `set/one.rs`). `Ok(None)`: done.
+    /// `Ok(Some(ticket))`: queued (only with a waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES), and
     /// says whether any sop alters (`alter`, from the same pass).
     ///
     /// Inlined into its one caller, `SemaphoreSet::start`: a contended call (both calls of
@@ -473,29 +473,18 @@ impl Set {
         waker: Option<&Waker>,
     ) -> Result<Option<Ticket>, ErrorKind> {
         let mut wakes = WakeList::new();
-        let r = self.semop_in(&mut wakes, sops, alter, pid, undo, semvmx, waker);
+        let r = match sops {
+            // The contended semaphore's every call: the flat path, `set/one.rs`.
+            [sop] => self.semop_one(&mut wakes, *sop, pid, undo, semvmx, waker),
+            _ => self.semop_with(self.section(&mut wakes, semvmx), sops, alter, pid, undo, waker),
+        };
         wake_collected(wakes);
         r
     }
 
-    /// [`semop`](Self::semop)'s critical section; the wakers it collects go to `wakes`.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn semop_in(
-        &self,
-        wakes: &mut WakeList,
-        sops: &[SemOp],
-        alter: bool,
-        pid: i32,
-        undo: Option<u64>,
-        semvmx: i32,
-        waker: Option<&Waker>,
-    ) -> Result<Option<Ticket>, ErrorKind> {
-        self.semop_with(self.section(wakes, semvmx), sops, alter, pid, undo, waker)
-    }
-
-    /// [`semop_in`](Self::semop_in) in section `s` (taken by the caller: the one-sop path
-    /// hands its lock over here in merged mode, `set/one.rs`).
+    /// [`semop`](Self::semop)'s critical section, in section `s` (taken by the caller: the
+    /// one-sop path hands its lock over here in merged mode, `set/one.rs`); the wakers it
+    /// collects go to the section's list.
     #[inline(always)]
     fn semop_with(
         &self,

@@ -32,10 +32,9 @@
 
 use std::task::Waker;
 
-use super::wake::{hand_late, release_refs};
+use super::wake::hand;
 use super::{
-    enqueue_one, perform_sop, release_word, wake_collected, Performed, Section, SemOp, Set, Ticket, Verdict,
-    SLOW, VALUE,
+    enqueue_one, perform_sop, release_word, Performed, Section, SemOp, Set, Ticket, Verdict, SLOW, VALUE,
 };
 use crate::error::ErrorKind;
 use crate::ipc::now;
@@ -56,85 +55,81 @@ enum Next {
 }
 
 impl Set {
-    /// `semop` of the one sop `sop` under the lock. As [`semop`](Self::semop).
+    /// [`semop`](Self::semop) of the one sop `sop`; the wakers it collects go to `wakes`,
+    /// woken by the caller once the lock is released (at this function's end).
     #[inline]
-    pub(crate) fn semop_one(
+    pub(super) fn semop_one(
         &self,
+        wakes: &mut WakeList,
         sop: SemOp,
         pid: i32,
         undo: Option<u64>,
         semvmx: i32,
         waker: Option<&Waker>,
     ) -> Result<Option<Ticket>, ErrorKind> {
-        let mut wakes = WakeList::new();
-        // The critical section; the lock is released at its end, before the wake-ups.
-        let r = 'section: {
-            let alter = sop.alters();
-            let n = usize::from(sop.num());
-            let sem = &self.sems[n];
-            let mut guard = self.lock();
-            let st = &mut *guard;
-            if st.removed {
-                break 'section Err(ErrorKind::Removed);
-            }
-            let next = if st.complex != 0 || st.merged {
-                Next::Generic
-            } else {
-                let old = Self::lock_sem(sem);
-                let next = match perform_sop(sem, sop, false, undo, pid, semvmx, st) {
-                    Verdict::Done if sop.op() > 0 => {
-                        if st.refs[n] == 0 {
-                            Next::Done(Ok(None))
-                        } else {
-                            self.hand_off(st, &mut wakes, n, semvmx)
-                        }
-                    }
-                    Verdict::Done if alter && st.zwait[n] > 0 && sem.word.load(Acquire) & VALUE == 0 => {
-                        Next::ZeroWaiters
-                    }
-                    Verdict::Done => Next::Done(Ok(None)),
-                    Verdict::Fail(e) => Next::Done(Err(e)),
-                    Verdict::Block(_) => match waker.filter(|_| !sop.is_nowait()) {
-                        None => Next::Done(Err(ErrorKind::WouldBlock)),
-                        Some(waker) => Next::Done(Ok(Some(enqueue_one(st, sop, pid, undo, alter, waker)))),
-                    },
-                };
-                if let Next::Done(r) = next {
-                    if matches!(r, Ok(None)) {
-                        sem.otime.store(now(), Relaxed);
-                    }
-                    // The one semaphore this call held: given back unless a sleeper names
-                    // it (what the generic section's `Drop` does for it).
-                    st.held.clear();
+        let alter = sop.alters();
+        let n = usize::from(sop.num());
+        let sem = &self.sems[n];
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        if st.removed {
+            return Err(ErrorKind::Removed);
+        }
+        let next = if st.complex != 0 || st.merged {
+            Next::Generic
+        } else {
+            let old = Self::lock_sem(sem);
+            let next = match perform_sop(sem, sop, false, undo, pid, semvmx, st) {
+                Verdict::Done if sop.op() > 0 => {
                     if st.refs[n] == 0 {
-                        release_word(sem);
+                        Next::Done(Ok(None))
+                    } else {
+                        self.hand_off(st, wakes, n, semvmx)
                     }
-                    break 'section r;
                 }
-                if old & SLOW == 0 {
-                    // This call set SLOW: the section below gives it back when nobody
-                    // needs it.
-                    st.held.push(n as u32);
+                Verdict::Done if alter && st.zwait[n] > 0 && sem.word.load(Acquire) & VALUE == 0 => {
+                    Next::ZeroWaiters
                 }
-                next
+                Verdict::Done => Next::Done(Ok(None)),
+                Verdict::Fail(e) => Next::Done(Err(e)),
+                Verdict::Block(_) => match waker.filter(|_| !sop.is_nowait()) {
+                    None => Next::Done(Err(ErrorKind::WouldBlock)),
+                    Some(waker) => Next::Done(Ok(Some(enqueue_one(st, sop, pid, undo, alter, waker)))),
+                },
             };
-            let mut s = Section { set: self, st: guard, wakes: &mut wakes, semvmx };
-            match next {
-                Next::Generic => self.semop_with(s, &[sop], alter, pid, undo, waker),
-                Next::Scan => {
-                    s.after_increment(n, true);
-                    Ok(None)
-                }
-                Next::ZeroWaiters => {
-                    s.wake_const(Some(n));
+            if let Next::Done(r) = next {
+                if matches!(r, Ok(None)) {
                     sem.otime.store(now(), Relaxed);
-                    Ok(None)
                 }
-                Next::Done(r) => r,
+                // The one semaphore this call held: given back unless a sleeper names
+                // it (what the generic section's `Drop` does for it).
+                st.held.clear();
+                if st.refs[n] == 0 {
+                    release_word(sem);
+                }
+                return r;
             }
+            if old & SLOW == 0 {
+                // This call set SLOW: the section below gives it back when nobody
+                // needs it.
+                st.held.push(n as u32);
+            }
+            next
         };
-        wake_collected(wakes);
-        r
+        let mut s = Section { set: self, st: guard, wakes, semvmx };
+        match next {
+            Next::Generic => self.semop_with(s, &[sop], alter, pid, undo, waker),
+            Next::Scan => {
+                s.after_increment(n, true);
+                Ok(None)
+            }
+            Next::ZeroWaiters => {
+                s.wake_const(Some(n));
+                sem.otime.store(now(), Relaxed);
+                Ok(None)
+            }
+            Next::Done(r) => r,
+        }
     }
 
     /// The hand-off after an increment of semaphore `n`, which has sleepers (see the module
@@ -158,14 +153,7 @@ impl Set {
             // generic scan decides it, and goes on to the next.
             _ => return Next::Scan,
         };
-        // `hand` of the front entry: its counts, then the outcome to the mailbox and the
-        // entry off the list, or (the mailbox full) the outcome left in the entry.
-        release_refs(st, std::slice::from_ref(&s), true);
-        count(Event::SemWake);
-        match st.postman.put(tag, outcome) {
-            Ok(()) => st.waiters.notify_remove_front(wakes),
-            Err(outcome) => hand_late(st, wakes, id, outcome),
-        }
+        hand(st, wakes, id, tag, true, std::slice::from_ref(&s), outcome);
         if st.zwait[n] > 0 {
             return Next::ZeroWaiters;
         }

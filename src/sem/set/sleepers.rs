@@ -302,27 +302,6 @@ impl Sleepers {
         true
     }
 
-    /// [`notify_remove`](Self::notify_remove) of the oldest sleeper (`Waiting` by being
-    /// linked): the hand-off's case, where the caller got `front` and read the entry just
-    /// before, so no id is checked and the links past it are the head's.
-    #[inline]
-    pub(super) fn notify_remove_front(&mut self, wakes: &mut WakeList) {
-        let index = self.head;
-        let Some(slot) = self.slots.get_mut(index as usize) else { return };
-        let waker = slot.waker.take();
-        let next = slot.next;
-        self.head = next;
-        match next {
-            NIL => self.tail = NIL,
-            n => self.slots[n as usize].prev = NIL,
-        }
-        self.len -= 1;
-        self.free_slot(index);
-        if let Some(waker) = waker {
-            wakes.push(waker);
-        }
-    }
-
     /// Notifies every `Waiting` sleeper, oldest first (their wakers land in `wakes` in that
     /// order).
     pub(super) fn notify_all(&mut self, wakes: &mut WakeList) {

@@ -100,13 +100,6 @@ impl Section<'_> {
     pub(super) fn complete(&mut self, id: SleeperId, sops: &[SemOp], outcome: Outcome) {
         let Some(w) = self.st.waiters.get(id) else { return };
         let (tag, alter) = (w.tag, w.alter);
-        self.hand(id, tag, alter, sops, outcome);
-    }
-
-    /// [`complete`](Self::complete) for a caller that has read the `Waiting` entry's tag
-    /// and kind already (`alter`), and so knows it is there.
-    #[inline(always)]
-    fn hand(&mut self, id: SleeperId, tag: u64, alter: bool, sops: &[SemOp], outcome: Outcome) {
         hand(&mut self.st, self.wakes, id, tag, alter, sops, outcome);
     }
 
@@ -381,7 +374,7 @@ impl Section<'_> {
             let zero = word.load(Acquire) & VALUE == 0;
             let next = if zero { None } else { self.next_alter(id) };
             let done = outcome.is_ok();
-            self.hand(id, tag, true, std::slice::from_ref(&sop), outcome);
+            hand(&mut self.st, self.wakes, id, tag, true, std::slice::from_ref(&sop), outcome);
             if done {
                 completed = true;
                 if zero && self.st.zwait[n] > 0 {
@@ -394,7 +387,9 @@ impl Section<'_> {
     }
 }
 
-/// [`Section::hand`] on the state alone (the one-sop path, `set/one.rs`, has no section).
+/// [`Section::complete`] for a caller that has read the `Waiting` entry's tag and kind
+/// (`alter`) already, and so knows it is there; on the state alone, so that the one-sop
+/// path (`set/one.rs`), which has no section, completes its sleepers the same way.
 #[inline(always)]
 pub(super) fn hand(
     st: &mut State,
@@ -418,7 +413,7 @@ pub(super) fn hand(
 /// [`hand`]'s other way, the mailbox full: the outcome left in the entry, which stays
 /// `Notified` until its future collects it under the lock.
 #[cold]
-pub(super) fn hand_late(st: &mut State, wakes: &mut WakeList, id: SleeperId, outcome: Outcome) {
+fn hand_late(st: &mut State, wakes: &mut WakeList, id: SleeperId, outcome: Outcome) {
     if let Some(w) = st.waiters.get_mut(id) {
         w.outcome = Some(outcome);
     }
