@@ -277,3 +277,37 @@ async fn the_one_sop_hand_off_leaves_every_other_case_to_the_generic_scan() {
     assert_eq!((set.get_all().unwrap(), set.get_zcnt(0).unwrap()), (vec![0, 0], 0));
     drop(o);
 }
+
+/// The contended hand-off (`+1` meeting the oldest sleeper's `-1` at 0) leaves the value
+/// unwritten; what the two ops still leave behind is checked here: `sempid` is the sleeper's
+/// (the op performed last), the counts are given back, and with `SEM_UNDO` on either side
+/// each process's `semadj` is its own op's inverse, applied when it exits.
+#[tokio::test]
+async fn a_hand_off_leaves_the_sleepers_pid_and_each_sides_semadj() {
+    let ns = Namespace::new();
+    let set = new_set(&ns, 1);
+    let (p, q) = (proc_(&ns, 70), proc_(&ns, 71));
+    let (hp, hq) = (p.sem_set_by_id(set.id()).unwrap(), q.sem_set_by_id(set.id()).unwrap());
+    let state = |set: &svipc::SemaphoreSet| {
+        (set.get_val(0).unwrap(), set.get_pid(0).unwrap(), set.get_ncnt(0).unwrap())
+    };
+    for (give, take) in [
+        (SemOp::new(0, 1), SemOp::new(0, -1)),
+        (SemOp::new(0, 1).undo(), SemOp::new(0, -1)),
+        (SemOp::new(0, 1), SemOp::new(0, -1).undo()),
+        (SemOp::new(0, 2).undo(), SemOp::new(0, -2).undo()),
+    ] {
+        let take = [take];
+        let mut sleeper = Box::pin(hq.semop(&take));
+        assert!(pending(&mut sleeper).await);
+        assert_eq!((set.get_val(0).unwrap(), set.get_ncnt(0).unwrap()), (0, 1), "{give:?}");
+        hp.try_semop(&[give]).unwrap();
+        assert_eq!(ready(&mut sleeper).await, Some(Ok(())));
+        assert_eq!(state(&set), (0, 71, 0), "{give:?}");
+    }
+    // semadj: p gave 1 + 2 with SEM_UNDO (-3), q took 1 + 2 with it (+3).
+    drop((q, hq));
+    assert_eq!((set.get_val(0).unwrap(), set.get_pid(0).unwrap()), (3, 71));
+    drop((p, hp));
+    assert_eq!((set.get_val(0).unwrap(), set.get_pid(0).unwrap()), (0, 70));
+}

@@ -16,9 +16,15 @@
 //!   `enqueue` makes, `enqueue_one`).
 //! * **Hand-off.** An increment whose semaphore has sleepers, while no complex op sleeps and
 //!   the queues are not merged, looks at the oldest sleeper: if it is a one-sop decrement of
-//!   this semaphore that takes the value to exactly 0, it is performed and handed its
-//!   outcome here (`hand`, the generic completion), and the scan is over, as the generic
-//!   one would end there (nothing more of the semaphore can proceed at 0).
+//!   this semaphore that the increment lets take the value to exactly 0, both ops are
+//!   performed and the sleeper is handed its outcome here (`hand`, the generic
+//!   completion), and the scan is over, as the generic one would end there (nothing more of
+//!   the semaphore can proceed at 0). It is decided before the increment is made, so that
+//!   the commonest hand-off, `+k` meeting `-k` at 0 with no `SEM_UNDO` on either side,
+//!   writes no value at all: the value goes from 0 to `k` and back to 0 under the lock, and
+//!   what is left of the two ops is the sleeper's `sempid`, the op performed last. With a
+//!   `SEM_UNDO` record on either side, or a value above 0, the two are performed in turn,
+//!   each with its own record.
 //! * **Nothing to wake.** A decrement or wait-for-zero that completes, with no wait-for-zero
 //!   sleeper to wake, only stamps `sem_otime`.
 //!
@@ -79,22 +85,30 @@ impl Set {
             Next::Generic
         } else {
             let old = Self::lock_sem(sem);
-            let next = match perform_sop(sem, sop, false, undo, pid, semvmx, st) {
-                Verdict::Done if sop.op() > 0 => {
-                    if st.refs[n] == 0 {
-                        Next::Done(Ok(None))
-                    } else {
-                        self.hand_off(st, wakes, n, semvmx)
+            let handed = if sop.op() > 0 && st.refs[n] != 0 {
+                self.hand_off(st, wakes, n, sop, undo, pid, semvmx)
+            } else {
+                None
+            };
+            let next = match handed {
+                Some(next) => next,
+                None => match perform_sop(sem, sop, false, undo, pid, semvmx, st) {
+                    Verdict::Done if sop.op() > 0 => {
+                        if st.refs[n] == 0 {
+                            Next::Done(Ok(None))
+                        } else {
+                            Next::Scan
+                        }
                     }
-                }
-                Verdict::Done if alter && st.zwait[n] > 0 && sem.word.load(Acquire) & VALUE == 0 => {
-                    Next::ZeroWaiters
-                }
-                Verdict::Done => Next::Done(Ok(None)),
-                Verdict::Fail(e) => Next::Done(Err(e)),
-                Verdict::Block(_) => match waker.filter(|_| !sop.is_nowait()) {
-                    None => Next::Done(Err(ErrorKind::WouldBlock)),
-                    Some(waker) => Next::Done(Ok(Some(enqueue_one(st, sop, pid, undo, alter, waker)))),
+                    Verdict::Done if alter && st.zwait[n] > 0 && sem.word.load(Acquire) & VALUE == 0 => {
+                        Next::ZeroWaiters
+                    }
+                    Verdict::Done => Next::Done(Ok(None)),
+                    Verdict::Fail(e) => Next::Done(Err(e)),
+                    Verdict::Block(_) => match waker.filter(|_| !sop.is_nowait()) {
+                        None => Next::Done(Err(ErrorKind::WouldBlock)),
+                        Some(waker) => Next::Done(Ok(Some(enqueue_one(st, sop, pid, undo, alter, waker)))),
+                    },
                 },
             };
             if let Next::Done(r) = next {
@@ -132,31 +146,56 @@ impl Set {
         }
     }
 
-    /// The hand-off after an increment of semaphore `n`, which has sleepers (see the module
-    /// docs): the oldest sleeper performed and handed its outcome, or [`Next::Scan`] before
-    /// anything is touched.
+    /// The hand-off of increment `sop` of semaphore `n`, which has sleepers (see the module
+    /// docs), decided before the increment is made: `None` when the oldest sleeper is not
+    /// the one-sop decrement that the increment lets take the value to exactly 0 (nothing is
+    /// touched; the caller performs the increment and the generic scan follows); else both
+    /// ops performed, the sleeper handed its outcome.
     #[inline(always)]
-    fn hand_off(&self, st: &mut super::State, wakes: &mut WakeList, n: usize, semvmx: i32) -> Next {
+    #[allow(clippy::too_many_arguments)]
+    fn hand_off(
+        &self,
+        st: &mut super::State,
+        wakes: &mut WakeList,
+        n: usize,
+        sop: SemOp,
+        undo: Option<u64>,
+        pid: i32,
+        semvmx: i32,
+    ) -> Option<Next> {
         let sem = &self.sems[n];
-        let Some(id) = st.waiters.front() else { return Next::Scan };
-        let Some(w) = st.waiters.get(id) else { return Next::Scan };
-        let [s] = *w.sops else { return Next::Scan };
+        let id = st.waiters.front()?;
+        let w = st.waiters.get(id)?;
+        let [s] = *w.sops else { return None };
         let value = (sem.word.load(Acquire) & VALUE) as i32;
-        if !w.alter || usize::from(s.num()) != n || value + i32::from(s.op()) != 0 {
-            return Next::Scan;
+        let k = i32::from(sop.op());
+        if !w.alter || usize::from(s.num()) != n || value + k + i32::from(s.op()) != 0 {
+            return None;
         }
-        let (undo, pid, tag) = (w.undo, w.pid, w.tag);
+        let (sleeper_undo, sleeper_pid, tag) = (w.undo, w.pid, w.tag);
+        if value == 0 && k <= semvmx && !sop.is_undo() && !s.is_undo() {
+            // 0, then k, then 0 again: the word stays as it is, and `sempid` is the pid of
+            // the op performed last, the sleeper's.
+            sem.pid.store(sleeper_pid, Relaxed);
+        } else {
+            if !matches!(perform_sop(sem, sop, false, undo, pid, semvmx, st), Verdict::Done) {
+                // Out of range or no record: nothing changed, the caller's `perform`
+                // reports it.
+                return None;
+            }
+            match perform_sop(sem, s, false, sleeper_undo, sleeper_pid, semvmx, st) {
+                Verdict::Done => {}
+                // A failure (its `SEM_UNDO` record gone) changed nothing: the generic scan
+                // decides it, and goes on to the next.
+                _ => return Some(Next::Scan),
+            }
+        }
         count(Event::SemScan);
-        let outcome = match perform_sop(sem, s, false, undo, pid, semvmx, st) {
-            Verdict::Done => Ok(Performed { epoch: st.epoch, undo }),
-            // A failure (its `SEM_UNDO` record gone, or out of range) changed nothing: the
-            // generic scan decides it, and goes on to the next.
-            _ => return Next::Scan,
-        };
+        let outcome = Ok(Performed { epoch: st.epoch, undo: sleeper_undo });
         hand(st, wakes, id, tag, true, std::slice::from_ref(&s), outcome);
         if st.zwait[n] > 0 {
-            return Next::ZeroWaiters;
+            return Some(Next::ZeroWaiters);
         }
-        Next::Done(Ok(None))
+        Some(Next::Done(Ok(None)))
     }
 }
