@@ -472,14 +472,16 @@ impl Set {
         semvmx: i32,
         waker: Option<&Waker>,
     ) -> Result<Option<Ticket>, ErrorKind> {
-        let mut wakes = WakeList::new();
-        let r = match sops {
+        match sops {
             // The contended semaphore's every call: the flat path, `set/one.rs`.
-            [sop] => self.semop_one(&mut wakes, *sop, pid, undo, semvmx, waker),
-            _ => self.semop_with(self.section(&mut wakes, semvmx), sops, alter, pid, undo, waker),
-        };
-        wake_collected(wakes);
-        r
+            [sop] => self.semop_one(*sop, pid, undo, semvmx, waker),
+            _ => {
+                let mut wakes = WakeList::new();
+                let r = self.semop_with(self.section(&mut wakes, semvmx), sops, alter, pid, undo, waker);
+                wake_collected(wakes);
+                r
+            }
+        }
     }
 
     /// [`semop`](Self::semop)'s critical section, in section `s` (taken by the caller: the

@@ -619,6 +619,16 @@ impl WakeList {
     }
 }
 
+/// Pushes each waker in turn; with an `Option<Waker>`, the one a notifier returned, if any.
+impl Extend<Waker> for WakeList {
+    #[inline]
+    fn extend<I: IntoIterator<Item = Waker>>(&mut self, wakers: I) {
+        for waker in wakers {
+            self.push(waker);
+        }
+    }
+}
+
 impl Drop for WakeList {
     #[inline]
     fn drop(&mut self) {

@@ -28,6 +28,10 @@
 //! * **Nothing to wake.** A decrement or wait-for-zero that completes, with no wait-for-zero
 //!   sleeper to wake, only stamps `sem_otime`.
 //!
+//! The flat path completes at most one sleeper, so it keeps that sleeper's waker in a local
+//! and wakes it after the unlock; the generic section's list of wakers (`WakeList`) is made
+//! only where the call falls into that section, with the waker already taken first in it.
+//!
 //! Everything else falls into the generic section with the lock it holds, before or at the
 //! point where the generic path would take over, so the outcome and the wake order are the
 //! generic path's by construction: merged mode (or a complex op asleep) from the start; an
@@ -61,12 +65,11 @@ enum Next {
 }
 
 impl Set {
-    /// [`semop`](Self::semop) of the one sop `sop`; the wakers it collects go to `wakes`,
-    /// woken by the caller once the lock is released (at this function's end).
+    /// [`semop`](Self::semop) of the one sop `sop`; the sleepers it completes are woken
+    /// once the lock is released.
     #[inline]
     pub(super) fn semop_one(
         &self,
-        wakes: &mut WakeList,
         sop: SemOp,
         pid: i32,
         undo: Option<u64>,
@@ -81,12 +84,14 @@ impl Set {
         if st.removed {
             return Err(ErrorKind::Removed);
         }
+        // The sleeper a hand-off completes: the flat path wakes at most this one.
+        let mut woken = None;
         let next = if st.complex != 0 || st.merged {
             Next::Generic
         } else {
             let old = Self::lock_sem(sem);
             let handed = if sop.op() > 0 && st.refs[n] != 0 {
-                self.hand_off(st, wakes, n, sop, undo, pid, semvmx)
+                self.hand_off(st, &mut woken, n, sop, undo, pid, semvmx)
             } else {
                 None
             };
@@ -121,6 +126,10 @@ impl Set {
                 if st.refs[n] == 0 {
                     release_word(sem);
                 }
+                drop(guard);
+                if let Some(w) = woken {
+                    w.wake();
+                }
                 return r;
             }
             if old & SLOW == 0 {
@@ -130,7 +139,9 @@ impl Set {
             }
             next
         };
-        let mut s = Section { set: self, st: guard, wakes, semvmx };
+        let mut wakes = WakeList::new();
+        wakes.extend(woken);
+        let mut s = Section { set: self, st: guard, wakes: &mut wakes, semvmx };
         match next {
             Next::Generic => self.semop_with(s, &[sop], alter, pid, undo, waker),
             Next::Scan => {
@@ -156,7 +167,7 @@ impl Set {
     fn hand_off(
         &self,
         st: &mut super::State,
-        wakes: &mut WakeList,
+        woken: &mut Option<Waker>,
         n: usize,
         sop: SemOp,
         undo: Option<u64>,
@@ -192,7 +203,7 @@ impl Set {
         }
         count(Event::SemScan);
         let outcome = Ok(Performed { epoch: st.epoch, undo: sleeper_undo });
-        hand(st, wakes, id, tag, true, std::slice::from_ref(&s), outcome);
+        *woken = hand(st, id, tag, true, std::slice::from_ref(&s), outcome);
         if st.zwait[n] > 0 {
             return Some(Next::ZeroWaiters);
         }

@@ -124,7 +124,11 @@ impl Sleepers {
     /// # Panics
     ///
     /// If `u32::MAX` sleepers are live at once (memory runs out long before).
-    #[inline]
+    ///
+    /// Inlined into the callers: the entry is written into its slot where it is built,
+    /// without the copy through the stack and the call's frame (15 instructions per
+    /// contended hand-off pair, BENCHMARKS.md, round 11).
+    #[inline(always)]
     pub(super) fn push_back(&mut self, data: Waiter, waker: &Waker) -> SleeperId {
         let tail = self.tail;
         let index = if self.free != NIL {
@@ -265,41 +269,39 @@ impl Sleepers {
         self.free = index;
     }
 
-    /// Moves a `Waiting` sleeper to `Notified`: unlinked, its waker moved into `wakes` (to
-    /// be woken after the lock is released), its data kept for [`remove`](Self::remove).
-    /// `false`, doing nothing, unless `id` is `Waiting`.
+    /// Moves a `Waiting` sleeper to `Notified`: unlinked, its waker returned (to be woken
+    /// after the lock is released), its data kept for [`remove`](Self::remove). `None`,
+    /// doing nothing, unless `id` is `Waiting`.
     #[inline]
-    pub(super) fn notify(&mut self, id: SleeperId, wakes: &mut WakeList) -> bool {
-        let Some(waker) = self.slot_mut(id).and_then(|slot| slot.waker.take()) else { return false };
+    pub(super) fn notify(&mut self, id: SleeperId) -> Option<Waker> {
+        let waker = self.slot_mut(id).and_then(|slot| slot.waker.take())?;
         self.unlink(id.index());
-        wakes.push(waker);
-        true
+        Some(waker)
     }
 
     /// [`notify`](Self::notify) and [`remove`](Self::remove) in one step, for a sleeper
-    /// whose outcome went elsewhere (the set's mailbox): unlinked, its waker moved into
-    /// `wakes`, its slot freed with its data (the id goes stale). `false`, doing nothing,
-    /// unless `id` is `Waiting`.
+    /// whose outcome went elsewhere (the set's mailbox): unlinked, its waker returned, its
+    /// slot freed with its data (the id goes stale). `None`, doing nothing, unless `id` is
+    /// `Waiting`.
     ///
     /// The slot is looked up once: its links read, its waker taken and the slot freed in
     /// that one access (as [`free_slot`](Self::free_slot) does, without storing `None`
     /// over the waker just taken), then its neighbours linked past it.
     #[inline]
-    pub(super) fn notify_remove(&mut self, id: SleeperId, wakes: &mut WakeList) -> bool {
+    pub(super) fn notify_remove(&mut self, id: SleeperId) -> Option<Waker> {
         let index = id.index();
-        let Some(slot) = self.slots.get_mut(index as usize) else { return false };
+        let slot = self.slots.get_mut(index as usize)?;
         if slot.generation != id.generation() || slot.data.is_none() {
-            return false;
+            return None;
         }
-        let Some(waker) = slot.waker.take() else { return false };
+        let waker = slot.waker.take()?;
         let (prev, next) = (slot.prev, slot.next);
         slot.generation = slot.generation.wrapping_add(1);
         slot.next = self.free;
         slot.data = None;
         self.free = index;
         self.link_past(prev, next);
-        wakes.push(waker);
-        true
+        Some(waker)
     }
 
     /// Notifies every `Waiting` sleeper, oldest first (their wakers land in `wakes` in that
@@ -406,15 +408,17 @@ mod tests {
         let b = list.push_back(waiter(2), waker);
         let c = list.push_back(waiter(3), waker);
         let mut wakes = WakeList::new();
-        assert!(list.notify(b, &mut wakes));
-        assert!(!list.notify(b, &mut wakes));
+        wakes.extend(list.notify(b));
+        assert_eq!(wakes.len(), 1);
+        assert!(list.notify(b).is_none());
         assert_eq!(wakes.len(), 1);
         assert_eq!(tags(&list), [1, 3]);
         assert_eq!(list.register(b, waker), Some(WaiterState::Notified));
         assert_eq!(list.get(b).map(|w| w.tag), Some(2));
         assert_eq!(list.next(b), None);
-        assert!(list.notify_remove(a, &mut wakes));
-        assert!(!list.notify_remove(a, &mut wakes));
+        wakes.extend(list.notify_remove(a));
+        assert_eq!(wakes.len(), 2);
+        assert!(list.notify_remove(a).is_none());
         assert_eq!(list.register(a, waker), None);
         assert_eq!(wakes.len(), 2);
         assert_eq!(tags(&list), [3]);

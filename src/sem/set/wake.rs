@@ -81,7 +81,7 @@ use super::{eff_op, Changed, OpList, Outcome, Performed, Section, Sem, SemOp, St
 use crate::error::ErrorKind;
 use crate::ipc::now;
 use crate::sync::counters::{count, Event};
-use crate::sync::wait_list::WakeList;
+use std::task::Waker;
 
 /// What a retry of a sleeping op did.
 pub(super) enum Retried {
@@ -100,7 +100,7 @@ impl Section<'_> {
     pub(super) fn complete(&mut self, id: SleeperId, sops: &[SemOp], outcome: Outcome) {
         let Some(w) = self.st.waiters.get(id) else { return };
         let (tag, alter) = (w.tag, w.alter);
-        hand(&mut self.st, self.wakes, id, tag, alter, sops, outcome);
+        self.wakes.extend(hand(&mut self.st, id, tag, alter, sops, outcome));
     }
 
     /// Retries sleeping op `id` (`perform` on its operations, under the lock): performed or
@@ -374,7 +374,7 @@ impl Section<'_> {
             let zero = word.load(Acquire) & VALUE == 0;
             let next = if zero { None } else { self.next_alter(id) };
             let done = outcome.is_ok();
-            hand(&mut self.st, self.wakes, id, tag, true, std::slice::from_ref(&sop), outcome);
+            self.wakes.extend(hand(&mut self.st, id, tag, true, std::slice::from_ref(&sop), outcome));
             if done {
                 completed = true;
                 if zero && self.st.zwait[n] > 0 {
@@ -389,35 +389,34 @@ impl Section<'_> {
 
 /// [`Section::complete`] for a caller that has read the `Waiting` entry's tag and kind
 /// (`alter`) already, and so knows it is there; on the state alone, so that the one-sop
-/// path (`set/one.rs`), which has no section, completes its sleepers the same way.
+/// path (`set/one.rs`), which has no section, completes its sleepers the same way. Returns
+/// the sleeper's waker, to be woken once the lock is released: the one-sop path keeps it
+/// in a local (it wakes at most one), a section pushes it onto its list.
 #[inline(always)]
 pub(super) fn hand(
     st: &mut State,
-    wakes: &mut WakeList,
     id: SleeperId,
     tag: u64,
     alter: bool,
     sops: &[SemOp],
     outcome: Outcome,
-) {
+) -> Option<Waker> {
     release_refs(st, sops, alter);
     count(Event::SemWake);
     match st.postman.put(tag, outcome) {
-        Ok(()) => {
-            st.waiters.notify_remove(id, wakes);
-        }
-        Err(outcome) => hand_late(st, wakes, id, outcome),
+        Ok(()) => st.waiters.notify_remove(id),
+        Err(outcome) => hand_late(st, id, outcome),
     }
 }
 
 /// [`hand`]'s other way, the mailbox full: the outcome left in the entry, which stays
 /// `Notified` until its future collects it under the lock.
 #[cold]
-fn hand_late(st: &mut State, wakes: &mut WakeList, id: SleeperId, outcome: Outcome) {
+fn hand_late(st: &mut State, id: SleeperId, outcome: Outcome) -> Option<Waker> {
     if let Some(w) = st.waiters.get_mut(id) {
         w.outcome = Some(outcome);
     }
-    st.waiters.notify(id, wakes);
+    st.waiters.notify(id)
 }
 
 /// The counts an op (`sops`, altering or not) leaving the `Waiting` state gives up: its
