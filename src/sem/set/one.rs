@@ -91,7 +91,7 @@ impl Set {
         } else {
             let old = Self::lock_sem(sem);
             let handed = if sop.op() > 0 && st.refs[n] != 0 {
-                self.hand_off(st, &mut woken, n, sop, undo, pid, semvmx)
+                self.hand_off(st, &mut woken, sop, undo, pid, semvmx)
             } else {
                 None
             };
@@ -157,23 +157,22 @@ impl Set {
         }
     }
 
-    /// The hand-off of increment `sop` of semaphore `n`, which has sleepers (see the module
+    /// The hand-off of increment `sop`, whose semaphore has sleepers (see the module
     /// docs), decided before the increment is made: `None` when the oldest sleeper is not
     /// the one-sop decrement that the increment lets take the value to exactly 0 (nothing is
     /// touched; the caller performs the increment and the generic scan follows); else both
     /// ops performed, the sleeper handed its outcome.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     fn hand_off(
         &self,
         st: &mut super::State,
         woken: &mut Option<Waker>,
-        n: usize,
         sop: SemOp,
         undo: Option<u64>,
         pid: i32,
         semvmx: i32,
     ) -> Option<Next> {
+        let n = usize::from(sop.num());
         let sem = &self.sems[n];
         let id = st.waiters.front()?;
         let w = st.waiters.get(id)?;
