@@ -92,8 +92,9 @@
 //! * **One sop under the lock:** a `semop` of one operation that needs the lock (the
 //!   contended semaphore's every call) runs one flat function (`set/one.rs`): it queues a
 //!   decrement that must sleep, and an increment hands the unit to the oldest sleeper when
-//!   that takes the value to exactly 0, without the generic section's set-up, scans and
-//!   dispatch; every other case continues in the generic section under the same lock, at
+//!   that takes the value to exactly 0 (decided before the increment, so `+k` meeting `-k`
+//!   at 0 writes no value), without the generic section's set-up, scans, dispatch and list
+//!   of wakers; every other case continues in the generic section under the same lock, at
 //!   the point where the generic path would decide, so outcomes and wake order are the
 //!   generic path's.
 //! * **Undo** records live in the set (its `list_id`), the process keeps (set, record) pairs;

@@ -456,8 +456,9 @@ impl Set {
     }
 
     /// `semop` under the lock (one sop: the flat path of `set/one.rs`). `Ok(None)`: done.
-    /// `Ok(Some(ticket))`: queued (only with a waker). The caller has made the checks before the lock (E2BIG, EFBIG, EACCES), and
-    /// says whether any sop alters (`alter`, from the same pass).
+    /// `Ok(Some(ticket))`: queued (only with a waker). The caller has made the checks before
+    /// the lock (E2BIG, EFBIG, EACCES), and says whether any sop alters (`alter`, from the
+    /// same pass). The sleepers it completes are woken before it returns, after the unlock.
     ///
     /// Inlined into its one caller, `SemaphoreSet::start`: a contended call (both calls of
     /// a hand-off pair) otherwise paid a second stack frame and eight arguments, four of
