@@ -786,13 +786,14 @@ impl IpcObject for crate::sync::Arc<Set> {
     }
 }
 
-/// Wakes whoever a critical section completed (`wakes`), its lock released by then. A call
-/// that woke nobody (every call that goes to sleep) skips the list's out-of-line drop:
-/// nothing was pushed into this fresh list and nothing reserved room in it (the wake-up
-/// passes only push), so it holds no waker and no allocation. A call that woke one (the
-/// hand-off) wakes it here and skips the drop too: one push went to the inline slot, so the
-/// spill was never pushed to nor reserved, and `wake_all` leaves the list empty. Two or
-/// more go through the drop, which frees the spill.
+/// Wakes whoever a multi-sop call's critical section completed (`wakes`), its lock released
+/// by then (a one-sop call wakes its one sleeper itself, `set/one.rs`). A call that woke
+/// nobody (every call that goes to sleep) skips the list's out-of-line drop: nothing was
+/// pushed into this fresh list and nothing reserved room in it (the wake-up passes only
+/// push), so it holds no waker and no allocation. A call that woke one wakes it here and
+/// skips the drop too: one push went to the inline slot, so the spill was never pushed to
+/// nor reserved, and `wake_all` leaves the list empty. Two or more go through the drop,
+/// which frees the spill.
 #[inline(always)]
 fn wake_collected(mut wakes: WakeList) {
     match wakes.len() {
