@@ -8,7 +8,7 @@
 #                                           # REV (default: main) into .ab/base/, those of the
 #                                           # working tree into .ab/new/
 #   scripts/ab.sh run [--rounds N] [--quick] [--out DIR] [FILTER]
-#                                           # N rounds (default 6), base then new in each, of
+#                                           # N rounds (default 6), base and new in each, of
 #                                           # the rows whose id matches FILTER (criterion's
 #                                           # regex; default: every row), then the table
 #   scripts/ab.sh table DIR                 # print a finished run's table again
@@ -104,8 +104,12 @@ run() {
     echo "rounds: $rounds; filter: ${filter:-(every row)}; $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
   } | tee "$out/machine.txt" >&2
   : >"$out/raw.txt"
+  local -a order
   for ((r = 1; r <= rounds; r++)); do
-    for side in base new; do
+    # Base first in odd rounds, new first in even ones: a drift of the machine over the run
+    # (a neighbour's load, the clock) weighs on both sides alike.
+    if ((r % 2)); then order=(base new); else order=(new base); fi
+    for side in "${order[@]}"; do
       echo "ab: round $r of $rounds, $side" >&2
       for b in msg sem; do
         "$AB/$side/$b" "${args[@]}" 2>>"$out/stderr.txt" | while IFS= read -r line; do
