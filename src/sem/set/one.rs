@@ -56,7 +56,13 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed};
 enum Next {
     /// Finished, with this result.
     Done(Result<Option<Ticket>, ErrorKind>),
-    /// Merged mode: the whole call goes to the generic section.
+    /// To be finished in the generic section.
+    Section(Rest),
+}
+
+/// What the generic section does with a call the flat part hands over.
+enum Rest {
+    /// Merged mode: the whole call.
     Generic,
     /// The increment is made; the generic scan of its sleepers (and the stamp) follows.
     Scan,
@@ -86,8 +92,8 @@ impl Set {
         }
         // The sleeper a hand-off completes: the flat path wakes at most this one.
         let mut woken = None;
-        let next = if st.complex != 0 || st.merged {
-            Next::Generic
+        let rest = if st.complex != 0 || st.merged {
+            Rest::Generic
         } else {
             let old = Self::lock_sem(sem);
             let handed = if sop.op() > 0 && st.refs[n] != 0 {
@@ -102,11 +108,11 @@ impl Set {
                         if st.refs[n] == 0 {
                             Next::Done(Ok(None))
                         } else {
-                            Next::Scan
+                            Next::Section(Rest::Scan)
                         }
                     }
                     Verdict::Done if alter && st.zwait[n] > 0 && sem.word.load(Acquire) & VALUE == 0 => {
-                        Next::ZeroWaiters
+                        Next::Section(Rest::ZeroWaiters)
                     }
                     Verdict::Done => Next::Done(Ok(None)),
                     Verdict::Fail(e) => Next::Done(Err(e)),
@@ -116,44 +122,46 @@ impl Set {
                     },
                 },
             };
-            if let Next::Done(r) = next {
-                if matches!(r, Ok(None)) {
-                    sem.otime.store(now(), Relaxed);
+            let rest = match next {
+                Next::Done(r) => {
+                    if matches!(r, Ok(None)) {
+                        sem.otime.store(now(), Relaxed);
+                    }
+                    // The one semaphore this call held: given back unless a sleeper names
+                    // it (what the generic section's `Drop` does for it).
+                    st.held.clear();
+                    if st.refs[n] == 0 {
+                        release_word(sem);
+                    }
+                    drop(guard);
+                    if let Some(w) = woken {
+                        w.wake();
+                    }
+                    return r;
                 }
-                // The one semaphore this call held: given back unless a sleeper names
-                // it (what the generic section's `Drop` does for it).
-                st.held.clear();
-                if st.refs[n] == 0 {
-                    release_word(sem);
-                }
-                drop(guard);
-                if let Some(w) = woken {
-                    w.wake();
-                }
-                return r;
-            }
+                Next::Section(rest) => rest,
+            };
             if old & SLOW == 0 {
                 // This call set SLOW: the section below gives it back when nobody
                 // needs it.
                 st.held.push(n as u32);
             }
-            next
+            rest
         };
         let mut wakes = WakeList::new();
         wakes.extend(woken);
         let mut s = Section { set: self, st: guard, wakes: &mut wakes, semvmx };
-        match next {
-            Next::Generic => self.semop_with(s, &[sop], alter, pid, undo, waker),
-            Next::Scan => {
+        match rest {
+            Rest::Generic => self.semop_with(s, &[sop], alter, pid, undo, waker),
+            Rest::Scan => {
                 s.after_increment(n, true);
                 Ok(None)
             }
-            Next::ZeroWaiters => {
+            Rest::ZeroWaiters => {
                 s.wake_const(Some(n));
                 sem.otime.store(now(), Relaxed);
                 Ok(None)
             }
-            Next::Done(r) => r,
         }
     }
 
@@ -188,23 +196,26 @@ impl Set {
             // the op performed last, the sleeper's.
             sem.pid.store(sleeper_pid, Relaxed);
         } else {
-            if !matches!(perform_sop(sem, sop, false, undo, pid, semvmx, st), Verdict::Done) {
-                // Out of range or no record: nothing changed, the caller's `perform`
-                // reports it.
-                return None;
+            match perform_sop(sem, sop, false, undo, pid, semvmx, st) {
+                Verdict::Done => {}
+                // Out of range or no record: nothing changed, and the call fails so.
+                Verdict::Fail(e) => return Some(Next::Done(Err(e))),
+                // An increment does not block; were it to, the caller's own `perform`
+                // would decide it.
+                Verdict::Block(_) => return None,
             }
             match perform_sop(sem, s, false, sleeper_undo, sleeper_pid, semvmx, st) {
                 Verdict::Done => {}
                 // A failure (its `SEM_UNDO` record gone) changed nothing: the generic scan
                 // decides it, and goes on to the next.
-                _ => return Some(Next::Scan),
+                _ => return Some(Next::Section(Rest::Scan)),
             }
         }
         count(Event::SemScan);
         let outcome = Ok(Performed { epoch: st.epoch, undo: sleeper_undo });
         *woken = hand(st, id, tag, true, std::slice::from_ref(&s), outcome);
         if st.zwait[n] > 0 {
-            return Some(Next::ZeroWaiters);
+            return Some(Next::Section(Rest::ZeroWaiters));
         }
         Some(Next::Done(Ok(None)))
     }
