@@ -151,7 +151,7 @@ range() { sort -n | sed -n '1p;$p' | paste -sd- | sed 's/^\([0-9]*\)-\1$/\1/'; }
 # A side's cell: its median and, in brackets, the range of its rounds ($2, one per line).
 cell() {
   if [ "$1" = n/a ]; then echo "n/a"; return; fi
-  echo "$1 ($(printf '%s' "$2" | sed '/^$/d' | range))"
+  echo "$1 ($(printf '%s' "$2" | range))"
 }
 
 table() {
@@ -172,8 +172,8 @@ table() {
   echo "| row | base | new | new / base |"
   echo "|---|---:|---:|---:|"
   for id in "${ids[@]}"; do
-    med_b=$(printf '%s' "${vals[base $id]:-}" | sed '/^$/d' | median)
-    med_n=$(printf '%s' "${vals[new $id]:-}" | sed '/^$/d' | median)
+    med_b=$(printf '%s' "${vals[base $id]:-}" | median)
+    med_n=$(printf '%s' "${vals[new $id]:-}" | median)
     if [ "$med_b" = n/a ] || [ "$med_n" = n/a ]; then q=n/a mark=""; else
       q=$(quotient "$med_n" "$med_b") mark=""
       if [ "$(tenths "$med_n")" -gt $(($(tenths "$med_b") * 105 / 100)) ]; then mark=" slower"; fi
