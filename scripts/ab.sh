@@ -4,13 +4,15 @@
 # (its load, its clock, the other tenants of a VM) and a row's figure is the median of its
 # rounds. CONTRIBUTING.md asks one of every change to a hot path; BENCHMARKS.md reports them.
 #
-#   scripts/ab.sh build [REV]               # with cargo: the `msg` and `sem` bench binaries of
+#   scripts/ab.sh build [--layouts N] [REV] # with cargo: the `msg` and `sem` bench binaries of
 #                                           # REV (default: main) into .ab/base/, those of the
-#                                           # working tree into .ab/new/
+#                                           # working tree into .ab/new/; N link orders of each
+#                                           # (default 1: the linker's own order)
 #   scripts/ab.sh run [--rounds N] [--quick] [--out DIR] [FILTER]
-#                                           # N rounds (default 6), base and new in each, of
-#                                           # the rows whose id matches FILTER (criterion's
-#                                           # regex; default: every row), then the table
+#                                           # N rounds (default 6), base and new in each (every
+#                                           # link order of each), of the rows whose id matches
+#                                           # FILTER (criterion's regex; default: every row),
+#                                           # then the table
 #   scripts/ab.sh table DIR                 # print a finished run's table again
 #   scripts/ab.sh selftest                  # the table from fixed input, checked (CI)
 #
@@ -22,8 +24,19 @@
 # base, marked "slower" above 1.05 (the limit BENCHMARKS.md holds every row to). `--quick`
 # measures each row for 2 s after a 1 s warm-up instead of the benches' own settings. Each
 # run writes DIR (default .ab/out-<time>/): raw.txt (the bencher lines, each prefixed with
-# its side and round), stderr.txt and table.md. `run` and `table` use bash (4 or later) and
-# coreutils only; `build` needs git and cargo.
+# its side and round, and its link order when there are several), stderr.txt and table.md.
+# `run` and `table` use bash (4 or later) and coreutils only; `build` needs git and cargo.
+#
+# Link orders. Where the code is placed moves a hot loop's time by itself: on the project's
+# two-core VM one binary of the contended semaphore driver ran 5% slower than another built
+# from the same engine plus one unrelated load, and the same pair built with its functions
+# in other orders came out the other way round (BENCHMARKS.md, "Semaphores under
+# contention", round 12). A change whose effect is that small is judged over several
+# placements: `--layouts N` builds each side N times, the linker's own order and N - 1
+# orders shuffled by seed (lld's `--shuffle-sections`, which Rust's x86-64 Linux target uses
+# by default; each order in a target directory of its own under target/ab-layout-<seed>),
+# and `run` runs every order of both sides in each round, so that a row's median is taken
+# over placements as well as rounds.
 set -euo pipefail
 
 usage() {
@@ -38,12 +51,26 @@ AB=$ROOT/.ab
 # ----- build (needs git and cargo) -----
 
 # Builds the benches of the workspace in $1 (`cargo bench --no-run`, as `cargo bench` from
-# the root builds them) into the shared target directory, and copies `msg` and `sem` to $2.
+# the root builds them) and copies `msg` and `sem` to $2; link order $3 (0: the linker's own,
+# in the shared target directory; else shuffled by that seed, in a directory of its own).
 build_in() {
-  local src=$1 dest=$2 json line name exe n=0
+  local src=$1 dest=$2 seed=$3 json line name exe n=0
   json=$(mktemp)
   mkdir -p "$dest"
-  (cd "$src" && CARGO_TARGET_DIR="$ROOT/target" cargo bench --no-run --message-format=json-render-diagnostics) >"$json"
+  (
+    cd "$src"
+    export CARGO_TARGET_DIR=$ROOT/target
+    if [ "$seed" != 0 ]; then
+      export CARGO_TARGET_DIR=$ROOT/target/ab-layout-$seed
+      export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,--shuffle-sections=*=$seed"
+    fi
+    cargo bench --no-run --message-format=json-render-diagnostics
+  ) >"$json" ||
+    {
+      rm -f "$json"
+      [ "$seed" = 0 ] || echo "ab: the build with a shuffled link order failed; --layouts needs a linker with --shuffle-sections (lld)" >&2
+      exit 1
+    }
   while IFS= read -r line; do
     case $line in *'"reason":"compiler-artifact"'*'"kind":["bench"]'*'"executable":"'*) ;; *) continue ;; esac
     name=$(sed 's/.*"target":{[^}]*"name":"\([^"]*\)".*/\1/' <<<"$line")
@@ -56,8 +83,38 @@ build_in() {
   [ "$n" -eq 2 ] || { echo "ab: expected the msg and sem benches in $src, copied $n" >&2; exit 1; }
 }
 
+# Builds one side ($1: base or new) from the workspace in $2, in $3 link orders: 0 (the
+# linker's own) into .ab/$1/, each seed s > 0 into .ab/$1/L$s/. A shuffle that changed
+# nothing (a linker that ignores the option) is an error, not a silent single layout.
+build_side() {
+  local side=$1 src=$2 layouts=$3 seed
+  build_in "$src" "$AB/$side" 0
+  for ((seed = 1; seed < layouts; seed++)); do
+    echo "ab: $side, link order $seed of $((layouts - 1))" >&2
+    build_in "$src" "$AB/$side/L$seed" "$seed"
+    if cmp -s "$AB/$side/sem" "$AB/$side/L$seed/sem"; then
+      echo "ab: link order $seed gave the same binary as the linker's own; is the linker lld?" >&2
+      exit 1
+    fi
+  done
+  echo "$layouts" >"$AB/$side/LAYOUTS"
+}
+
 build() {
-  local rev=${1:-main} src
+  local rev=main layouts=1 src
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --layouts)
+        layouts=$2
+        [[ $layouts =~ ^[1-9][0-9]*$ ]] || { echo "ab: --layouts takes a count from 1" >&2; exit 2; }
+        shift
+        ;;
+      -h | --help) usage 0 ;;
+      --*) echo "ab: unknown option $1" >&2; usage ;;
+      *) rev=$1 ;;
+    esac
+    shift
+  done
   git -C "$ROOT" rev-parse --verify --quiet "$rev^{commit}" >/dev/null ||
     { echo "ab: no revision $rev" >&2; exit 1; }
   src=$(mktemp -d)
@@ -65,18 +122,21 @@ build() {
   echo "ab: building the benches of $rev (base)" >&2
   git -C "$ROOT" archive "$rev" | tar -x -C "$src"
   rm -rf "$AB/base" "$AB/new"
-  build_in "$src" "$AB/base"
+  build_side base "$src" "$layouts"
   echo "$rev $(git -C "$ROOT" rev-parse --short "$rev")" >"$AB/base/REV"
   echo "ab: building the benches of the working tree (new)" >&2
-  build_in "$ROOT" "$AB/new"
+  build_side new "$ROOT" "$layouts"
   echo "working tree at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD || echo ' (dirty)')" >"$AB/new/REV"
   echo "ab: done; scripts/ab.sh run [FILTER]" >&2
 }
 
 # ----- run (bash + coreutils) -----
 
+# Where side $1's binaries of link order $2 are.
+side_dir() { if [ "$2" = 0 ]; then echo "$AB/$1"; else echo "$AB/$1/L$2"; fi; }
+
 run() {
-  local rounds=6 quick=0 out="" filter="" r side b
+  local rounds=6 quick=0 out="" filter="" r side b l tag
   while [ $# -gt 0 ]; do
     case $1 in
       --rounds) rounds=$2; shift ;;
@@ -88,9 +148,15 @@ run() {
     esac
     shift
   done
+  local layouts
+  layouts=$(cat "$AB/base/LAYOUTS" 2>/dev/null || echo 1)
+  [ "$layouts" = "$(cat "$AB/new/LAYOUTS" 2>/dev/null || echo 1)" ] ||
+    { echo "ab: base and new were built with different --layouts; run scripts/ab.sh build" >&2; exit 1; }
   for side in base new; do
     for b in msg sem; do
-      [ -x "$AB/$side/$b" ] || { echo "ab: no $AB/$side/$b; run scripts/ab.sh build" >&2; exit 1; }
+      for ((l = 0; l < layouts; l++)); do
+        [ -x "$(side_dir "$side" "$l")/$b" ] || { echo "ab: no $(side_dir "$side" "$l")/$b; run scripts/ab.sh build" >&2; exit 1; }
+      done
     done
   done
   [ -n "$out" ] || out=$AB/out-$(date -u +%Y%m%dT%H%M%SZ)
@@ -101,7 +167,7 @@ run() {
   {
     echo "base: $(cat "$AB/base/REV")"
     echo "new: $(cat "$AB/new/REV")"
-    echo "rounds: $rounds; filter: ${filter:-(every row)}; $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+    echo "rounds: $rounds; link orders: $layouts; filter: ${filter:-(every row)}; $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
   } | tee "$out/machine.txt" >&2
   : >"$out/raw.txt"
   local -a order
@@ -109,12 +175,17 @@ run() {
     # Base first in odd rounds, new first in even ones: a drift of the machine over the run
     # (a neighbour's load, the clock) weighs on both sides alike.
     if ((r % 2)); then order=(base new); else order=(new base); fi
-    for side in "${order[@]}"; do
-      echo "ab: round $r of $rounds, $side" >&2
-      for b in msg sem; do
-        "$AB/$side/$b" "${args[@]}" 2>>"$out/stderr.txt" | while IFS= read -r line; do
-          case $line in "test "*) echo "$side $r $line" ;; esac
-        done >>"$out/raw.txt" || { echo "ab: $side/$b failed; see $out/stderr.txt" >&2; exit 1; }
+    for ((l = 0; l < layouts; l++)); do
+      # Several link orders: each line says which (the table pools them per side).
+      tag=""
+      if [ "$layouts" -gt 1 ]; then tag=" L$l"; fi
+      for side in "${order[@]}"; do
+        echo "ab: round $r of $rounds, $side${tag}" >&2
+        for b in msg sem; do
+          "$(side_dir "$side" "$l")/$b" "${args[@]}" 2>>"$out/stderr.txt" | while IFS= read -r line; do
+            case $line in "test "*) echo "$side $r$tag $line" ;; esac
+          done >>"$out/raw.txt" || { echo "ab: $side/$b failed; see $out/stderr.txt" >&2; exit 1; }
+        done
       done
     done
   done
@@ -156,18 +227,18 @@ cell() {
 
 table() {
   local dir=$1 line id side med_b med_n q mark
-  local re='^(base|new) ([0-9]+) test (.+) \.\.\. bench: +([0-9,]+) ns/iter'
+  local re='^(base|new) ([0-9]+)( L[0-9]+)? test (.+) \.\.\. bench: +([0-9,]+) ns/iter'
   local -A vals
   local -a ids=()
   while IFS= read -r line; do
     [[ $line =~ $re ]] || continue
-    side=${BASH_REMATCH[1]} id=${BASH_REMATCH[3]}
+    side=${BASH_REMATCH[1]} id=${BASH_REMATCH[4]}
     if [ -z "${vals[base $id]+x}${vals[new $id]+x}" ]; then ids+=("$id"); fi
-    vals[$side $id]+="${BASH_REMATCH[4]//,/}"$'\n'
+    vals[$side $id]+="${BASH_REMATCH[5]//,/}"$'\n'
   done <"$dir/raw.txt"
   if [ -f "$dir/machine.txt" ]; then sed 's/^/    /' "$dir/machine.txt"; fi
   echo
-  echo "ns per iteration, median over the rounds (range); new / base above 1.05 marked"
+  echo "ns per iteration, median over the rounds and link orders (range); new / base above 1.05 marked"
   echo
   echo "| row | base | new | new / base |"
   echo "|---|---:|---:|---:|"
@@ -201,12 +272,19 @@ new 2 test uncontended/svipc semop/current_thread ... bench:          30 ns/iter
 base 3 test sem/contended_t4/w2/svipc ... bench:       1,149 ns/iter (+/- 6)
 new 3 test sem/contended_t4/w2/svipc ... bench:         135 ns/iter (+/- 6)
 new 3 test msg/spsc/w2/svipc ... bench:         100 ns/iter (+/- 6)
+base 1 L0 test sem/contended_t4/w8/svipc ... bench:         300 ns/iter (+/- 6)
+base 1 L1 test sem/contended_t4/w8/svipc ... bench:         320 ns/iter (+/- 6)
+base 1 L2 test sem/contended_t4/w8/svipc ... bench:         310 ns/iter (+/- 6)
+new 1 L0 test sem/contended_t4/w8/svipc ... bench:         330 ns/iter (+/- 6)
+new 1 L1 test sem/contended_t4/w8/svipc ... bench:         290 ns/iter (+/- 6)
+new 1 L2 test sem/contended_t4/w8/svipc ... bench:         280 ns/iter (+/- 6)
 RAW
   got=$(table "$dir")
   for want in \
     "| sem/contended_t4/w2/svipc | 170 (153-1149) | 140 (135-151) | 0.82 |" \
     "| uncontended/svipc semop/current_thread | 27.5 (27-28) | 29.5 (29-30) | 1.07 slower |" \
-    "| msg/spsc/w2/svipc | n/a | 100 (100) | n/a |"; do
+    "| msg/spsc/w2/svipc | n/a | 100 (100) | n/a |" \
+    "| sem/contended_t4/w8/svipc | 310 (300-320) | 290 (280-330) | 0.94 |"; do
     if ! grep -qxF -- "$want" <<<"$got"; then
       echo "ab selftest: missing row: $want" >&2
       status=1
