@@ -29,9 +29,9 @@
 #
 # Link orders. Where the code is placed moves a hot loop's time by itself: on the project's
 # two-core VM one binary of the contended semaphore driver ran 5% slower than another built
-# from the same engine plus one unrelated load, and the same pair built with its functions
-# in other orders came out the other way round (BENCHMARKS.md, "Semaphores under
-# contention", round 12). A change whose effect is that small is judged over several
+# from the same engine plus one unrelated load, the same pair built with its functions
+# aligned to 64 bytes came out the other way round, and the one engine linked in four
+# orders ran 200-216 ns per pair (BENCHMARKS.md, "Semaphores under contention", round 12). A change whose effect is that small is judged over several
 # placements: `--layouts N` builds each side N times, the linker's own order and N - 1
 # orders shuffled by seed (lld's `--shuffle-sections`, which Rust's x86-64 Linux target uses
 # by default; each order in a target directory of its own under target/ab-layout-<seed>),
@@ -105,7 +105,7 @@ build() {
   while [ $# -gt 0 ]; do
     case $1 in
       --layouts)
-        layouts=$2
+        layouts=${2:-}
         [[ $layouts =~ ^[1-9][0-9]*$ ]] || { echo "ab: --layouts takes a count from 1" >&2; exit 2; }
         shift
         ;;
