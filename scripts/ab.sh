@@ -153,9 +153,9 @@ run() {
   [ "$layouts" = "$(cat "$AB/new/LAYOUTS" 2>/dev/null || echo 1)" ] ||
     { echo "ab: base and new were built with different --layouts; run scripts/ab.sh build" >&2; exit 1; }
   for side in base new; do
-    for b in msg sem; do
-      for ((l = 0; l < layouts; l++)); do
-        [ -x "$(side_dir "$side" "$l")/$b" ] || { echo "ab: no $(side_dir "$side" "$l")/$b; run scripts/ab.sh build" >&2; exit 1; }
+    for ((l = 0; l < layouts; l++)); do
+      for b in "$(side_dir "$side" "$l")"/{msg,sem}; do
+        [ -x "$b" ] || { echo "ab: no $b; run scripts/ab.sh build" >&2; exit 1; }
       done
     done
   done
